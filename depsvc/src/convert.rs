@@ -1,0 +1,102 @@
+//! Between the wire's file records and the graph's view of files and inputs.
+
+use proto::date::Date;
+use proto::filename::Version;
+use proto::pb;
+
+use super::error::DepsvcError;
+use super::graph::{self, FileKind, InputQuery, InputSource, ProductKey, ProductTime, QueryRange};
+
+pub fn product_key(key: &pb::ProductKey) -> ProductKey {
+    ProductKey::new(&key.instrument, &key.data_level, &key.descriptor)
+}
+
+pub fn product_key_to_wire(key: &ProductKey) -> pb::ProductKey {
+    pb::ProductKey { instrument: key.instrument.clone(), data_level: key.data_level.clone(), descriptor: key.descriptor.clone() }
+}
+
+pub fn product_time(time: &pb::ProductTime) -> Result<ProductTime, DepsvcError> {
+    let date = Date::parse_yyyymmdd(&time.date).map_err(|error| DepsvcError::InvalidRequest(error.to_string()))?;
+    Ok(ProductTime { date, repointing: time.repointing })
+}
+
+pub fn product_time_to_wire(time: &ProductTime) -> pb::ProductTime {
+    pb::ProductTime { date: time.date.yyyymmdd(), repointing: time.repointing }
+}
+
+/// The graph's view of a tracked file; `None` for kinds the graph never uses (quicklooks...).
+pub fn file_record(file: &pb::FileRecord) -> Option<graph::FileRecord> {
+    let start_date = Date::parse_yyyymmdd(&file.start_date).ok()?;
+    let end_date = Date::parse_yyyymmdd(&file.end_date).ok();
+    let version = match file.version.parse::<Version>() {
+        Ok(version) => (version.major, version.minor),
+        Err(_) => (None, file.version.trim_start_matches('v').parse().unwrap_or(0)),
+    };
+    let (kind, instrument, data_level, descriptor) = match file.kind.as_str() {
+        "science" => (FileKind::Science, file.instrument.clone(), file.data_level.clone(), file.descriptor.clone()),
+        "ancillary" => (FileKind::Ancillary, file.instrument.clone(), "ancillary".into(), file.descriptor.clone()),
+        "spice" if file.descriptor == "spin" => (FileKind::Spin, "spin".into(), "spin".into(), "spin".into()),
+        "spice" if file.descriptor == "repoint" => (FileKind::Repoint, "repoint".into(), "repoint".into(), "repoint".into()),
+        "spice" => (FileKind::Spice, "spice".into(), "spice".into(), file.descriptor.clone()),
+        _ => return None,
+    };
+    Some(graph::FileRecord {
+        file_name: file.file_name.clone(),
+        kind,
+        instrument,
+        data_level,
+        descriptor,
+        start_date,
+        end_date,
+        repointing: file.repointing,
+        version,
+    })
+}
+
+/// The indexer queries that find a graph query's candidates (several for multi-type SPICE).
+pub fn file_queries(query: &InputQuery) -> Vec<pb::QueryFilesRequest> {
+    let mut base = pb::QueryFilesRequest::default();
+    match &query.range {
+        QueryRange::Dates(range) => {
+            // Overlap of the file's coverage with the range.
+            base.start_date_max = range.last.yyyymmdd();
+            base.end_date_min = range.first.yyyymmdd();
+        }
+        QueryRange::Repointings(range) => {
+            base.repointing_min = Some(range.first);
+            base.repointing_max = Some(range.last);
+        }
+    }
+    match &query.source {
+        InputSource::Science(key) => vec![pb::QueryFilesRequest {
+            kind: "science".into(),
+            instrument: key.instrument.clone(),
+            data_level: key.data_level.clone(),
+            descriptor: key.descriptor.clone(),
+            ..base
+        }],
+        InputSource::Ancillary { instrument, descriptor } => vec![pb::QueryFilesRequest {
+            kind: "ancillary".into(),
+            instrument: instrument.clone(),
+            descriptor: descriptor.clone(),
+            ..base
+        }],
+        InputSource::Spice { kernel_types } => kernel_types
+            .iter()
+            .map(|kernel_type| pb::QueryFilesRequest { kind: "spice".into(), descriptor: kernel_type.clone(), ..base.clone() })
+            .collect(),
+        InputSource::Spin => vec![pb::QueryFilesRequest { kind: "spice".into(), descriptor: "spin".into(), ..base }],
+        InputSource::Repoint => vec![pb::QueryFilesRequest { kind: "spice".into(), descriptor: "repoint".into(), ..base }],
+    }
+}
+
+/// `science`, `ancillary`, `spice`, `spin` or `repoint`, as the mission's input list names them.
+pub fn source_type(source: &InputSource) -> &'static str {
+    match source {
+        InputSource::Science(_) => "science",
+        InputSource::Ancillary { .. } => "ancillary",
+        InputSource::Spice { .. } => "spice",
+        InputSource::Spin => "spin",
+        InputSource::Repoint => "repoint",
+    }
+}

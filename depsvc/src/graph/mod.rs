@@ -1,0 +1,70 @@
+//! The product dependency graph used by `depsvc`.
+//!
+//! A [`Graph`] lists products (instrument, level, descriptor) and, for each, the inputs it
+//! needs: science files of any instrument and level, ancillary files, SPICE kernels, spin and
+//! repoint tables, each with a relationship (required or optional, triggering or not) and a
+//! time window relative to the product's date (same day, N days around it, its calendar
+//! month, its Carrington rotation, or a span of repointings).
+//!
+//! It answers the two questions of the service:
+//! - "what is downstream of this file?" ([`Graph::downstream`]): the products, and the product
+//!   dates, that a newly arrived file triggers;
+//! - "for product P at time T, which exact files are its inputs, or what is missing?", in two
+//!   pure phases so that the file lookup can be local or remote and async:
+//!   [`Graph::input_queries`] says what to look for, [`Graph::select`] decides from the
+//!   candidates found. [`resolve`] runs both over a [`Catalog`] such as [`MemoryCatalog`].
+//!
+//! Graphs come from our own TOML format ([`toml_format`]), from the mission's dependency CSV
+//! files ([`Graph::from_dependency_csv`]), or from the built-in mission graph
+//! ([`Graph::mission`]). [`check`] finds cycles, unknown names, dangling inputs and duplicates;
+//! [`Graph::to_text`] and [`Graph::to_dot`] show it.
+
+mod catalog;
+mod check;
+mod csv_import;
+mod downstream;
+mod file_record;
+mod mission;
+mod model;
+mod resolve;
+mod show;
+pub mod toml_format;
+mod window;
+
+#[cfg(test)]
+mod tests;
+
+/// The only place that names the calendar date type; siblings use `super::Date`.
+pub(crate) use proto::date::Date;
+
+pub use catalog::{Catalog, MemoryCatalog};
+pub use check::{GraphProblem, KNOWN_DATA_LEVELS, KNOWN_INSTRUMENTS, KNOWN_KERNEL_TYPES, check};
+pub use file_record::{FileKind, FileRecord, Version};
+pub use mission::MISSION_GRAPH_TOML;
+pub use model::{
+    Cadence, Graph, InputSource, Product, ProductInput, ProductKey, ProductTime, Relationship,
+    TimeWindow,
+};
+pub use resolve::{
+    Absent, InputQuery, MissingInput, QueryRange, Resolution, ResolvedInput, resolve,
+};
+pub use window::{DateRange, RepointingRange, carrington_rotation, carrington_rotation_days};
+
+/// Everything that can go wrong while reading a graph or resolving against it.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum GraphError {
+    #[error("invalid graph toml: {0}")]
+    Toml(String),
+    #[error("cannot write graph toml: {0}")]
+    TomlWrite(String),
+    #[error("product {product}: {message}")]
+    InvalidProduct { product: String, message: String },
+    #[error("dependency csv line {line}: {message}")]
+    Csv { line: usize, message: String },
+    #[error("unknown product {0}")]
+    UnknownProduct(ProductKey),
+    #[error("product {product} has a repointing window but the requested time has no repointing")]
+    RepointingRequired { product: ProductKey },
+    #[error("expected candidates for {expected} queries, got {got}")]
+    CandidateCountMismatch { expected: usize, got: usize },
+}

@@ -1,0 +1,115 @@
+//! The gRPC face of depsvc; `tonic::Status` appears only here and in `error.rs`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use proto::clients::IndexerClient;
+use proto::date::Date;
+use proto::pb;
+use proto::pb::dependency_service_server::DependencyService;
+use tonic::{Request, Response, Status};
+
+use super::convert;
+use super::error::DepsvcError;
+use super::graph::{Graph, Resolution};
+
+pub struct DepsvcGrpc {
+    pub graph: Arc<Graph>,
+    pub indexer: IndexerClient,
+}
+
+impl DepsvcGrpc {
+    async fn resolve(&self, request: pb::ResolveRequest) -> Result<pb::ResolveResponse, DepsvcError> {
+        let product = convert::product_key(&request.product.unwrap_or_default());
+        let time = convert::product_time(&request.time.unwrap_or_default())?;
+        let queries = self.graph.input_queries(&product, time)?;
+        let mut wire_records: HashMap<String, pb::FileRecord> = HashMap::new();
+        let mut candidates_per_query = Vec::with_capacity(queries.len());
+        for query in &queries {
+            let mut candidates = Vec::new();
+            for file_query in convert::file_queries(query) {
+                let files = self.indexer.clone().query_files(file_query).await?.into_inner().files;
+                for file in files {
+                    if let Some(record) = convert::file_record(&file) {
+                        candidates.push(record);
+                        wire_records.insert(file.file_name.clone(), file);
+                    }
+                }
+            }
+            candidates_per_query.push(candidates);
+        }
+        let resolution = self.graph.select(&product, time, &candidates_per_query)?;
+        Ok(match resolution {
+            Resolution::Ready { inputs } => pb::ResolveResponse {
+                ready: true,
+                inputs: inputs
+                    .iter()
+                    .map(|input| pb::ResolvedInput {
+                        source_type: convert::source_type(&input.source).to_string(),
+                        source: input.source.to_string(),
+                        relationship: input.relationship.as_str().to_string(),
+                        files: input.files.iter().filter_map(|file| wire_records.get(&file.file_name).cloned()).collect(),
+                    })
+                    .collect(),
+                missing: Vec::new(),
+            },
+            Resolution::Waiting { missing } => pb::ResolveResponse {
+                ready: false,
+                inputs: Vec::new(),
+                missing: missing
+                    .iter()
+                    .map(|input| pb::MissingInput { source: input.source.to_string(), reason: input.to_string() })
+                    .collect(),
+            },
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl DependencyService for DepsvcGrpc {
+    #[tracing::instrument(skip_all, name = "depsvc.downstream", fields(file = %request.get_ref().file.as_ref().map(|file| file.file_name.as_str()).unwrap_or("")))]
+    async fn downstream(&self, request: Request<pb::DownstreamRequest>) -> Result<Response<pb::DownstreamResponse>, Status> {
+        let file = request.into_inner().file.unwrap_or_default();
+        let Some(record) = convert::file_record(&file) else {
+            return Ok(Response::new(pb::DownstreamResponse::default()));
+        };
+        let today = Date::from_days_since_epoch((proto::store::now_millis() / 86_400_000) as i32);
+        let runs = self
+            .graph
+            .downstream(&record, today)
+            .iter()
+            .map(|(product, time)| pb::ProductRun {
+                product: Some(convert::product_key_to_wire(product)),
+                time: Some(convert::product_time_to_wire(time)),
+            })
+            .collect();
+        Ok(Response::new(pb::DownstreamResponse { runs }))
+    }
+
+    #[tracing::instrument(skip_all, name = "depsvc.resolve")]
+    async fn resolve(&self, request: Request<pb::ResolveRequest>) -> Result<Response<pb::ResolveResponse>, Status> {
+        Ok(Response::new(DepsvcGrpc::resolve(self, request.into_inner()).await?))
+    }
+
+    #[tracing::instrument(skip_all, name = "depsvc.get_graph")]
+    async fn get_graph(&self, _request: Request<pb::GetGraphRequest>) -> Result<Response<pb::GetGraphResponse>, Status> {
+        let products = self.graph.products().iter().map(|product| convert::product_key_to_wire(&product.key)).collect();
+        let edges = self
+            .graph
+            .products()
+            .iter()
+            .flat_map(|product| {
+                product.inputs.iter().map(|input| pb::GraphEdge {
+                    product: Some(convert::product_key_to_wire(&product.key)),
+                    input: match &input.source {
+                        super::graph::InputSource::Science(key) => key.to_string(),
+                        other => other.to_string(),
+                    },
+                    relationship: input.relationship.as_str().to_string(),
+                    window: format!("{:?}", input.window),
+                })
+            })
+            .collect();
+        Ok(Response::new(pb::GetGraphResponse { products, edges, dot: self.graph.to_dot() }))
+    }
+}

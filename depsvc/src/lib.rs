@@ -1,0 +1,15 @@
+//! The depsvc role: owns the product dependency graph (which inputs each product needs, how, and
+//! over what time window) and answers "what is downstream of this file?" and "for product P at
+//! time T, which exact files are its inputs, or what is missing?" by querying the indexer.
+#![forbid(unsafe_code)]
+
+mod config;
+mod convert;
+mod error;
+pub mod graph;
+mod grpc;
+mod role;
+
+pub use config::DepsvcConfig;
+pub use error::DepsvcError;
+pub use role::{DepsvcRole, load_graph};

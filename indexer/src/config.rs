@@ -1,0 +1,23 @@
+//! What the indexer needs to know, owned by the indexer.
+
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IndexerConfig {
+    /// Files dropped here are validated, moved into the archive and indexed.
+    pub inbox_dir: Option<PathBuf>,
+    /// Refused inbox files are moved here, next to a `.reason.txt` saying why.
+    pub quarantine_dir: Option<PathBuf>,
+    /// Seconds between full rescans of the inbox and the archive (a safety net for missed
+    /// watcher events and for objects written while the indexer was down).
+    pub rescan_seconds: u64,
+    /// Watch the inbox with inotify as well as rescanning.
+    pub watch: bool,
+}
+
+impl Default for IndexerConfig {
+    fn default() -> Self {
+        IndexerConfig { inbox_dir: None, quarantine_dir: None, rescan_seconds: 30, watch: true }
+    }
+}

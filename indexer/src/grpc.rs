@@ -1,0 +1,102 @@
+//! The gRPC face of the indexer; `tonic::Status` appears only here and in `error.rs`.
+
+use std::sync::Arc;
+
+use proto::pb::indexer_server::Indexer;
+use proto::pb::{
+    FileEvent, FileRecord, GetFileRequest, IndexFileRequest, IndexFileResponse, ListQuarantineRequest,
+    ListQuarantineResponse, QueryFilesRequest, QueryFilesResponse, SubscribeEventsRequest,
+};
+use proto::Shutdown;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use super::inbox::Ingestor;
+use super::error::IndexerError;
+use super::tracker::Provenance;
+
+/// Events fetched from the log per database round trip while replaying.
+const REPLAY_BATCH: u32 = 500;
+
+pub struct IndexerGrpc {
+    pub ingestor: Arc<Ingestor>,
+    pub shutdown: Shutdown,
+}
+
+#[tonic::async_trait]
+impl Indexer for IndexerGrpc {
+    #[tracing::instrument(skip_all, name = "indexer.index_file", fields(key = %request.get_ref().archive_key))]
+    async fn index_file(&self, request: Request<IndexFileRequest>) -> Result<Response<IndexFileResponse>, Status> {
+        let request = request.into_inner();
+        let provenance = Provenance { produced_by_job: request.produced_by_job, parent_files: request.parent_files };
+        let outcome = self.ingestor.index_key(&request.archive_key, &provenance).await?;
+        Ok(Response::new(IndexFileResponse {
+            file: Some(outcome.file),
+            newly_indexed: outcome.newly_indexed,
+            event_seq: outcome.event_seq,
+        }))
+    }
+
+    type SubscribeEventsStream = ReceiverStream<Result<FileEvent, Status>>;
+
+    #[tracing::instrument(skip_all, name = "indexer.subscribe_events", fields(consumer = %request.get_ref().consumer, after = request.get_ref().after_seq))]
+    async fn subscribe_events(
+        &self,
+        request: Request<SubscribeEventsRequest>,
+    ) -> Result<Response<Self::SubscribeEventsStream>, Status> {
+        let request = request.into_inner();
+        let (sender, receiver) = tokio::sync::mpsc::channel(REPLAY_BATCH as usize);
+        let tracker = self.ingestor.tracker.clone();
+        let shutdown = self.shutdown.clone();
+        tokio::spawn(async move {
+            let mut latest = tracker.subscribe_latest();
+            let mut cursor = request.after_seq;
+            loop {
+                let events = match tracker.events_after(cursor, REPLAY_BATCH).await {
+                    Ok(events) => events,
+                    Err(error) => {
+                        let _ = sender.send(Err(error.into())).await;
+                        return;
+                    }
+                };
+                let caught_up = events.len() < REPLAY_BATCH as usize;
+                for event in events {
+                    cursor = event.seq;
+                    if sender.send(Ok(event)).await.is_err() {
+                        return;
+                    }
+                }
+                if caught_up {
+                    tokio::select! {
+                        changed = latest.wait_for(|seq| *seq > cursor) => if changed.is_err() { return },
+                        _ = sender.closed() => return,
+                        _ = shutdown.wait() => return,
+                    }
+                }
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(receiver)))
+    }
+
+    #[tracing::instrument(skip_all, name = "indexer.query_files")]
+    async fn query_files(&self, request: Request<QueryFilesRequest>) -> Result<Response<QueryFilesResponse>, Status> {
+        let files = self.ingestor.tracker.query(request.get_ref()).await?;
+        Ok(Response::new(QueryFilesResponse { files }))
+    }
+
+    #[tracing::instrument(skip_all, name = "indexer.get_file")]
+    async fn get_file(&self, request: Request<GetFileRequest>) -> Result<Response<FileRecord>, Status> {
+        let file_name = request.into_inner().file_name;
+        let file = self.ingestor.tracker.get(&file_name).await?.ok_or(IndexerError::UnknownFile(file_name))?;
+        Ok(Response::new(file))
+    }
+
+    #[tracing::instrument(skip_all, name = "indexer.list_quarantine")]
+    async fn list_quarantine(
+        &self,
+        request: Request<ListQuarantineRequest>,
+    ) -> Result<Response<ListQuarantineResponse>, Status> {
+        let files = self.ingestor.tracker.quarantined(request.get_ref().limit).await?;
+        Ok(Response::new(ListQuarantineResponse { files }))
+    }
+}

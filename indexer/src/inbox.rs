@@ -1,0 +1,145 @@
+//! Getting objects into the tracker: explicit announcements, the inbox (with quarantine) and a
+//! rescan of the whole archive that catches anything written while nobody was listening.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use futures_util::TryStreamExt;
+use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::path::Path as ObjectPath;
+use proto::filename::{ImapFileName, parse_archive_key};
+use proto::telemetry::current_traceparent;
+use tracing::Instrument;
+
+use super::config::IndexerConfig;
+use super::error::IndexerError;
+use super::tracker::{FileTracker, IndexOutcome, Provenance};
+
+/// Everything that turns an archive object or an inbox file into a tracked file.
+pub struct Ingestor {
+    pub tracker: Arc<FileTracker>,
+    pub archive: Arc<dyn ObjectStore>,
+    pub config: IndexerConfig,
+}
+
+impl Ingestor {
+    /// Indexes an object that is already in the archive at `key`.
+    pub async fn index_key(&self, key: &str, provenance: &Provenance) -> Result<IndexOutcome, IndexerError> {
+        let name = parse_archive_key(key)?;
+        let meta = match self.archive.head(&ObjectPath::from(key)).await {
+            Ok(meta) => meta,
+            Err(object_store::Error::NotFound { .. }) => return Err(IndexerError::ObjectNotFound { key: key.to_string() }),
+            Err(error) => return Err(error.into()),
+        };
+        let outcome = self.tracker.index(&name, meta.size, provenance, &current_traceparent()).await?;
+        if outcome.newly_indexed {
+            tracing::info!(file = %outcome.file.file_name, seq = outcome.event_seq, "file indexed");
+        }
+        Ok(outcome)
+    }
+
+    /// Moves one inbox file into the archive and indexes it, or quarantines it with the reason.
+    pub async fn ingest_inbox_file(&self, path: &Path) -> Result<(), IndexerError> {
+        let Some(basename) = path.file_name().and_then(|name| name.to_str()).map(str::to_string) else {
+            return self.quarantine(path, "file name is not valid utf-8").await;
+        };
+        if basename.starts_with('.') {
+            // Editors and copy tools write hidden temporaries; they are not arrivals.
+            return Ok(());
+        }
+        let span = tracing::info_span!("indexer.ingest", file = %basename);
+        async {
+            let name = match ImapFileName::parse(&basename) {
+                Ok(name) => name,
+                Err(error) => return self.quarantine(path, &error.to_string()).await,
+            };
+            let key = name.archive_path();
+            let bytes = tokio::fs::read(path).await.map_err(|source| io_error(path, source))?;
+            let object_path = ObjectPath::from(key.as_str());
+            match self.archive.get(&object_path).await {
+                Ok(existing) => {
+                    let existing = existing.bytes().await?;
+                    if existing.as_ref() != bytes.as_slice() {
+                        let reason = IndexerError::Conflict { key: key.clone() }.to_string();
+                        return self.quarantine(path, &reason).await;
+                    }
+                }
+                Err(object_store::Error::NotFound { .. }) => {
+                    self.archive.put(&object_path, bytes.into()).await?;
+                }
+                Err(error) => return Err(error.into()),
+            }
+            self.index_key(&key, &Provenance::default()).await?;
+            // Only now is the file safe in the archive and tracked; the inbox copy can go.
+            tokio::fs::remove_file(path).await.map_err(|source| io_error(path, source))?;
+            Ok(())
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn quarantine(&self, path: &Path, reason: &str) -> Result<(), IndexerError> {
+        let quarantine_dir = self.quarantine_dir();
+        tokio::fs::create_dir_all(&quarantine_dir).await.map_err(|source| io_error(&quarantine_dir, source))?;
+        let basename = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+        let target = quarantine_dir.join(format!("{}-{basename}", proto::store::now_millis()));
+        tokio::fs::rename(path, &target).await.map_err(|source| io_error(path, source))?;
+        let reason_file = PathBuf::from(format!("{}.reason.txt", target.display()));
+        tokio::fs::write(&reason_file, format!("{reason}\n")).await.map_err(|source| io_error(&reason_file, source))?;
+        self.tracker
+            .record_quarantine(&path.display().to_string(), &target.display().to_string(), reason)
+            .await?;
+        tracing::warn!(file = %basename, reason, quarantined_as = %target.display(), "file refused");
+        Ok(())
+    }
+
+    fn quarantine_dir(&self) -> PathBuf {
+        self.config.quarantine_dir.clone().unwrap_or_else(|| {
+            self.config.inbox_dir.clone().unwrap_or_default().with_file_name("quarantine")
+        })
+    }
+
+    /// Processes every file currently in the inbox; one bad file does not stop the others.
+    pub async fn drain_inbox(&self) -> Result<usize, IndexerError> {
+        let Some(inbox) = &self.config.inbox_dir else { return Ok(0) };
+        tokio::fs::create_dir_all(inbox).await.map_err(|source| io_error(inbox, source))?;
+        let mut entries = tokio::fs::read_dir(inbox).await.map_err(|source| io_error(inbox, source))?;
+        let mut handled = 0;
+        while let Some(entry) = entries.next_entry().await.map_err(|source| io_error(inbox, source))? {
+            let path = entry.path();
+            if !path.is_file() {
+                continue;
+            }
+            if let Err(error) = self.ingest_inbox_file(&path).await {
+                tracing::error!(file = %path.display(), %error, "inbox file not ingested, will retry on next scan");
+            }
+            handled += 1;
+        }
+        Ok(handled)
+    }
+
+    /// Indexes every archive object the tracker does not know yet (e.g. written during a crash).
+    pub async fn scan_archive(&self) -> Result<usize, IndexerError> {
+        let mut listing = self.archive.list(Some(&ObjectPath::from("imap")));
+        let mut newly_indexed = 0;
+        while let Some(meta) = listing.try_next().await? {
+            let key = meta.location.to_string();
+            if self.tracker.contains_key(&key).await? {
+                continue;
+            }
+            match self.index_key(&key, &Provenance::default()).await {
+                Ok(outcome) if outcome.newly_indexed => newly_indexed += 1,
+                Ok(_) => {}
+                Err(IndexerError::InvalidName(error)) => {
+                    tracing::warn!(key, %error, "archive object with an invalid name left untracked")
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(newly_indexed)
+    }
+}
+
+fn io_error(path: &Path, source: std::io::Error) -> IndexerError {
+    IndexerError::Io { path: path.display().to_string(), source }
+}

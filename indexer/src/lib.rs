@@ -1,0 +1,22 @@
+//! The indexer role: every archive object passes through here. It validates the name against the
+//! mission grammar, records the file in the file tracker, appends one `FileIndexed` event to a
+//! durable log and streams that log to consumers from their own cursor. Files dropped into the
+//! inbox are moved into the archive (or into quarantine with the reason, never dropped).
+#![forbid(unsafe_code)]
+
+mod config;
+mod error;
+mod grpc;
+mod inbox;
+mod role;
+mod tracker;
+
+pub use config::IndexerConfig;
+pub use error::IndexerError;
+pub use role::IndexerRole;
+pub use tracker::{FileTracker, IndexOutcome};
+
+/// Migrations of the indexer's tables (numbered 1000-1999).
+pub fn migrator() -> sqlx::migrate::Migrator {
+    sqlx::migrate!("./migrations")
+}

@@ -1,0 +1,95 @@
+//! Build-then-start: `create` opens storage and can fail; `start` spawns the background work.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use notify::{EventKind, RecursiveMode, Watcher};
+use object_store::ObjectStore;
+use proto::Shutdown;
+use proto::pb::indexer_server::IndexerServer;
+use sqlx::AnyPool;
+
+use super::config::IndexerConfig;
+use super::error::IndexerError;
+use super::grpc::IndexerGrpc;
+use super::inbox::Ingestor;
+use super::tracker::FileTracker;
+
+pub struct IndexerRole {
+    ingestor: Arc<Ingestor>,
+}
+
+impl IndexerRole {
+    pub async fn create(
+        config: IndexerConfig,
+        pool: AnyPool,
+        archive: Arc<dyn ObjectStore>,
+    ) -> Result<IndexerRole, IndexerError> {
+        let tracker = Arc::new(FileTracker::open(pool).await?);
+        Ok(IndexerRole { ingestor: Arc::new(Ingestor { tracker, archive, config }) })
+    }
+
+    pub fn tracker(&self) -> Arc<FileTracker> {
+        self.ingestor.tracker.clone()
+    }
+
+    pub fn grpc_service(&self, shutdown: Shutdown) -> IndexerServer<IndexerGrpc> {
+        IndexerServer::new(IndexerGrpc { ingestor: self.ingestor.clone(), shutdown })
+            .max_decoding_message_size(64 * 1024 * 1024)
+            .max_encoding_message_size(64 * 1024 * 1024)
+    }
+
+    /// Spawns the archive rescan and the inbox watcher; both stop at shutdown.
+    pub fn start(self, shutdown: Shutdown) -> tokio::task::JoinHandle<()> {
+        let ingestor = self.ingestor;
+        tokio::spawn(async move {
+            let (wake_sender, mut wake) = tokio::sync::mpsc::channel::<()>(16);
+            let _watcher = match start_watcher(&ingestor.config, wake_sender) {
+                Ok(watcher) => watcher,
+                Err(error) => {
+                    tracing::warn!(%error, "inbox watcher unavailable, relying on periodic rescans");
+                    None
+                }
+            };
+            let rescan_every = Duration::from_secs(ingestor.config.rescan_seconds.max(1));
+            loop {
+                match ingestor.scan_archive().await {
+                    Ok(0) => {}
+                    Ok(count) => tracing::info!(count, "archive rescan indexed untracked objects"),
+                    Err(error) => tracing::error!(%error, "archive rescan failed"),
+                }
+                if let Err(error) = ingestor.drain_inbox().await {
+                    tracing::error!(%error, "inbox scan failed");
+                }
+                tokio::select! {
+                    _ = shutdown.wait() => return,
+                    _ = wake.recv() => {}
+                    _ = tokio::time::sleep(rescan_every) => {}
+                }
+            }
+        })
+    }
+}
+
+/// Wakes the scan loop when a file is completely written into (or renamed into) the inbox.
+fn start_watcher(
+    config: &IndexerConfig,
+    wake: tokio::sync::mpsc::Sender<()>,
+) -> Result<Option<notify::RecommendedWatcher>, IndexerError> {
+    let (Some(inbox), true) = (&config.inbox_dir, config.watch) else { return Ok(None) };
+    std::fs::create_dir_all(inbox).map_err(|source| IndexerError::Io { path: inbox.display().to_string(), source })?;
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        let Ok(event) = event else { return };
+        // A plain create may still be half written; wait for close-after-write or a rename.
+        let complete = matches!(
+            event.kind,
+            EventKind::Access(notify::event::AccessKind::Close(notify::event::AccessMode::Write))
+                | EventKind::Modify(notify::event::ModifyKind::Name(_))
+        );
+        if complete {
+            let _ = wake.try_send(());
+        }
+    })?;
+    watcher.watch(inbox, RecursiveMode::NonRecursive)?;
+    Ok(Some(watcher))
+}

@@ -1,0 +1,301 @@
+//! The file tracker and the event log, on SQLite or PostgreSQL through portable SQL.
+
+use proto::filename::{ImapFileName, Version};
+use proto::pb::{FileEvent, FileRecord, QueryFilesRequest, QuarantinedFile};
+use proto::store::{now_millis, rfc3339_millis};
+use sqlx::{AnyPool, Row};
+use tokio::sync::{Mutex, watch};
+
+use super::error::IndexerError;
+
+const FILE_COLUMNS: &str = "file_name, archive_key, kind, instrument, data_level, descriptor, start_date, end_date, \
+     repointing, cr, version, extension, size_bytes, ingested_at, produced_by_job, parent_files";
+
+/// What indexing one object did.
+#[derive(Debug, Clone)]
+pub struct IndexOutcome {
+    pub file: FileRecord,
+    pub newly_indexed: bool,
+    pub event_seq: u64,
+}
+
+/// The indexer's storage. One writer lock per process keeps event sequence numbers gap-free
+/// and in commit order, which is what lets consumers read "everything after my cursor".
+pub struct FileTracker {
+    pool: AnyPool,
+    append_lock: Mutex<()>,
+    latest_seq: watch::Sender<u64>,
+}
+
+/// Provenance a producer attaches to a file it made.
+#[derive(Debug, Clone, Default)]
+pub struct Provenance {
+    pub produced_by_job: String,
+    pub parent_files: Vec<String>,
+}
+
+impl FileTracker {
+    pub async fn open(pool: AnyPool) -> Result<FileTracker, IndexerError> {
+        proto::store::migrate(&pool, super::migrator()).await?;
+        let latest: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM file_events").fetch_one(&pool).await?;
+        let (latest_seq, _) = watch::channel(latest as u64);
+        Ok(FileTracker { pool, append_lock: Mutex::new(()), latest_seq })
+    }
+
+    /// Follows the newest event sequence number, for streaming consumers.
+    pub fn subscribe_latest(&self) -> watch::Receiver<u64> {
+        self.latest_seq.subscribe()
+    }
+
+    /// Records `key` (already validated and present in the archive) and appends its event.
+    /// Re-announcing a known file changes nothing, except that a producer may fill in
+    /// provenance that an earlier archive scan could not know.
+    pub async fn index(
+        &self,
+        name: &ImapFileName,
+        size_bytes: u64,
+        provenance: &Provenance,
+        traceparent: &str,
+    ) -> Result<IndexOutcome, IndexerError> {
+        let _writer = self.append_lock.lock().await;
+        let now = now_millis();
+        let version_text = name.version_text().unwrap_or_default();
+        let (version_major, version_minor) = version_sort_key(&version_text);
+        let mut transaction = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO indexed_files (file_name, archive_key, kind, instrument, data_level, descriptor, start_date, \
+             end_date, repointing, cr, version, version_major, version_minor, extension, size_bytes, ingested_at, \
+             ingestion_date, produced_by_job, parent_files) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
+             ON CONFLICT (file_name) DO NOTHING",
+        )
+        .bind(name.file_name().to_string())
+        .bind(name.archive_path())
+        .bind(name.kind().as_str())
+        .bind(name.instrument().unwrap_or_default().to_string())
+        .bind(name.data_level().unwrap_or_default().to_string())
+        .bind(name.descriptor().unwrap_or_default().to_string())
+        .bind(name.start_date().map(|date| date.yyyymmdd()).unwrap_or_default())
+        .bind(name.end_date().map(|date| date.yyyymmdd()).unwrap_or_default())
+        .bind(name.repointing().map(i64::from))
+        .bind(name.carrington_rotation().map(i64::from))
+        .bind(version_text)
+        .bind(version_major)
+        .bind(version_minor)
+        .bind(name.extension().to_string())
+        .bind(size_bytes as i64)
+        .bind(now)
+        .bind(rfc3339_millis(now)[..10].replace('-', ""))
+        .bind(provenance.produced_by_job.clone())
+        .bind(serde_json::to_string(&provenance.parent_files).unwrap_or_else(|_| "[]".into()))
+        .execute(&mut *transaction)
+        .await?
+        .rows_affected()
+            == 1;
+        let file_name = name.file_name().to_string();
+        let event_seq = if inserted {
+            let seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM file_events")
+                .fetch_one(&mut *transaction)
+                .await?;
+            sqlx::query("INSERT INTO file_events (seq, file_name, traceparent, recorded_at) VALUES ($1, $2, $3, $4)")
+                .bind(seq)
+                .bind(file_name.clone())
+                .bind(traceparent.to_string())
+                .bind(now)
+                .execute(&mut *transaction)
+                .await?;
+            seq
+        } else {
+            if !provenance.produced_by_job.is_empty() {
+                sqlx::query(
+                    "UPDATE indexed_files SET produced_by_job = $1, parent_files = $2 \
+                     WHERE file_name = $3 AND produced_by_job = ''",
+                )
+                .bind(provenance.produced_by_job.clone())
+                .bind(serde_json::to_string(&provenance.parent_files).unwrap_or_else(|_| "[]".into()))
+                .bind(file_name.clone())
+                .execute(&mut *transaction)
+                .await?;
+            }
+            sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(seq), 0) FROM file_events WHERE file_name = $1")
+                .bind(file_name.clone())
+                .fetch_one(&mut *transaction)
+                .await?
+        };
+        transaction.commit().await?;
+        if inserted {
+            self.latest_seq.send_replace(event_seq as u64);
+        }
+        let file = self.get(&file_name).await?.ok_or_else(|| IndexerError::UnknownFile(file_name))?;
+        Ok(IndexOutcome { file, newly_indexed: inserted, event_seq: event_seq as u64 })
+    }
+
+    pub async fn get(&self, file_name: &str) -> Result<Option<FileRecord>, IndexerError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {FILE_COLUMNS} FROM indexed_files WHERE file_name = $1")))
+            .bind(file_name.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| record_from_row(&row)).transpose()
+    }
+
+    pub async fn contains_key(&self, archive_key: &str) -> Result<bool, IndexerError> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM indexed_files WHERE archive_key = $1")
+            .bind(archive_key.to_string())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(count > 0)
+    }
+
+    /// Events with `seq > after`, oldest first, at most `limit`.
+    pub async fn events_after(&self, after: u64, limit: u32) -> Result<Vec<FileEvent>, IndexerError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT e.seq, e.traceparent, {} FROM file_events e JOIN indexed_files f ON f.file_name = e.file_name \
+             WHERE e.seq > $1 ORDER BY e.seq LIMIT $2",
+            FILE_COLUMNS.split(", ").map(|column| format!("f.{column}")).collect::<Vec<_>>().join(", ")
+        )))
+        .bind(after as i64)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(FileEvent {
+                    seq: row.try_get::<i64, _>("seq")? as u64,
+                    traceparent: row.try_get("traceparent")?,
+                    file: Some(record_from_row(row)?),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn query(&self, request: &QueryFilesRequest) -> Result<Vec<FileRecord>, IndexerError> {
+        let mut conditions: Vec<String> = Vec::new();
+        let mut text_arguments: Vec<String> = Vec::new();
+        let mut equal = |column: &str, value: &str, conditions: &mut Vec<String>| {
+            if !value.is_empty() {
+                text_arguments.push(value.to_string());
+                conditions.push(format!("{column} = ${}", text_arguments.len()));
+            }
+        };
+        equal("kind", &request.kind, &mut conditions);
+        equal("instrument", &request.instrument, &mut conditions);
+        equal("data_level", &request.data_level, &mut conditions);
+        equal("descriptor", &request.descriptor, &mut conditions);
+        equal("version", &request.version, &mut conditions);
+        equal("extension", &request.extension, &mut conditions);
+        equal("file_name", &request.file_name, &mut conditions);
+        let mut bound = |expression: &str, operator: &str, value: &str, conditions: &mut Vec<String>| -> Result<(), IndexerError> {
+            if value.is_empty() {
+                return Ok(());
+            }
+            proto::date::Date::parse_yyyymmdd(value).map_err(|error| IndexerError::InvalidQuery(error.to_string()))?;
+            text_arguments.push(value.to_string());
+            conditions.push(format!("{expression} {operator} ${}", text_arguments.len()));
+            Ok(())
+        };
+        // An empty end date means "that one day" for dated science-like files and "still valid" for
+        // ancillary files and kernels.
+        const END_DATE: &str = "(CASE WHEN end_date <> '' THEN end_date \
+             WHEN kind IN ('science', 'quicklook', 'dependency') THEN start_date ELSE '99991231' END)";
+        bound("start_date", ">=", &request.start_date_min, &mut conditions)?;
+        bound("start_date", "<=", &request.start_date_max, &mut conditions)?;
+        bound(END_DATE, ">=", &request.end_date_min, &mut conditions)?;
+        bound(END_DATE, "<=", &request.end_date_max, &mut conditions)?;
+        bound("ingestion_date", ">=", &request.ingestion_date_min, &mut conditions)?;
+        bound("ingestion_date", "<=", &request.ingestion_date_max, &mut conditions)?;
+        let argument_count = text_arguments.len();
+        let repointing_bounds = [
+            ("=", request.repointing),
+            (">=", request.repointing_min),
+            ("<=", request.repointing_max),
+        ];
+        let mut integer_arguments = Vec::new();
+        for (operator, value) in repointing_bounds {
+            if let Some(value) = value {
+                integer_arguments.push(i64::from(value));
+                conditions.push(format!("repointing {operator} ${}", argument_count + integer_arguments.len()));
+            }
+        }
+        let mut sql = format!("SELECT {FILE_COLUMNS} FROM indexed_files");
+        if !conditions.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&conditions.join(" AND "));
+        }
+        sql.push_str(" ORDER BY file_name");
+        if request.limit > 0 {
+            sql.push_str(&format!(" LIMIT {}", request.limit));
+        }
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for argument in text_arguments {
+            query = query.bind(argument);
+        }
+        for argument in integer_arguments {
+            query = query.bind(argument);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter().map(record_from_row).collect()
+    }
+
+    pub async fn record_quarantine(&self, original_key: &str, quarantine_key: &str, reason: &str) -> Result<(), IndexerError> {
+        sqlx::query(
+            "INSERT INTO quarantined_files (id, original_key, quarantine_key, reason, recorded_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(original_key.to_string())
+        .bind(quarantine_key.to_string())
+        .bind(reason.to_string())
+        .bind(now_millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn quarantined(&self, limit: u32) -> Result<Vec<QuarantinedFile>, IndexerError> {
+        let rows = sqlx::query(
+            "SELECT original_key, quarantine_key, reason, recorded_at FROM quarantined_files ORDER BY id DESC LIMIT $1",
+        )
+        .bind(if limit == 0 { 1000 } else { i64::from(limit) })
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(QuarantinedFile {
+                    original_key: row.try_get("original_key")?,
+                    quarantine_key: row.try_get("quarantine_key")?,
+                    reason: row.try_get("reason")?,
+                    recorded_at: rfc3339_millis(row.try_get("recorded_at")?),
+                })
+            })
+            .collect()
+    }
+}
+
+/// Versions sort by (major, minor) with "no major" first, so store major = -1 for those.
+fn version_sort_key(version_text: &str) -> (i64, i64) {
+    match version_text.parse::<Version>() {
+        Ok(version) => (version.major.map(i64::from).unwrap_or(-1), i64::from(version.minor)),
+        Err(_) => (-1, version_text.trim_start_matches('v').parse().unwrap_or(0)),
+    }
+}
+
+fn record_from_row(row: &sqlx::any::AnyRow) -> Result<FileRecord, IndexerError> {
+    let parents: String = row.try_get("parent_files")?;
+    Ok(FileRecord {
+        file_name: row.try_get("file_name")?,
+        archive_key: row.try_get("archive_key")?,
+        kind: row.try_get("kind")?,
+        instrument: row.try_get("instrument")?,
+        data_level: row.try_get("data_level")?,
+        descriptor: row.try_get("descriptor")?,
+        start_date: row.try_get("start_date")?,
+        end_date: row.try_get("end_date")?,
+        repointing: row.try_get::<Option<i64>, _>("repointing")?.map(|value| value as u32),
+        cr: row.try_get::<Option<i64>, _>("cr")?.map(|value| value as u32),
+        version: row.try_get("version")?,
+        extension: row.try_get("extension")?,
+        size_bytes: row.try_get::<i64, _>("size_bytes")? as u64,
+        ingestion_time: rfc3339_millis(row.try_get("ingested_at")?),
+        produced_by_job: row.try_get("produced_by_job")?,
+        parent_files: serde_json::from_str(&parents).unwrap_or_default(),
+    })
+}

@@ -1,0 +1,61 @@
+//! Build-then-start for the processor.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use object_store::ObjectStore;
+use proto::clients::{IndexerClient, StarterClient};
+use proto::pb::processor_server::ProcessorServer;
+use proto::Shutdown;
+
+use super::config::ProcessorConfig;
+use super::error::ProcessorError;
+use super::grpc::ProcessorGrpc;
+use super::science::Registry;
+use super::worker::WorkerShared;
+
+pub struct ProcessorRole {
+    shared: Arc<WorkerShared>,
+}
+
+impl ProcessorRole {
+    pub fn create(
+        config: ProcessorConfig,
+        registry: Registry,
+        archive: Arc<dyn ObjectStore>,
+        indexer: IndexerClient,
+        starter: StarterClient,
+    ) -> Result<ProcessorRole, ProcessorError> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(config.effective_cpu_threads())
+            .thread_name(|index| format!("science-{index}"))
+            .build()?;
+        let worker_id = config.worker_id.clone().unwrap_or_else(|| format!("processor-{}", uuid::Uuid::now_v7().simple()));
+        Ok(ProcessorRole {
+            shared: Arc::new(WorkerShared {
+                worker_id,
+                slots: config.effective_slots(),
+                heartbeat: Duration::from_secs(config.heartbeat_seconds.max(1)),
+                registry,
+                pool,
+                archive,
+                indexer,
+                starter,
+                running: Mutex::new(HashMap::new()),
+                succeeded: AtomicU64::new(0),
+                failed: AtomicU64::new(0),
+                outbound: Mutex::new(None),
+            }),
+        })
+    }
+
+    pub fn grpc_service(&self) -> ProcessorServer<ProcessorGrpc> {
+        ProcessorServer::new(ProcessorGrpc { shared: self.shared.clone() })
+    }
+
+    pub fn start(self, shutdown: Shutdown) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(super::worker::run(self.shared, shutdown))
+    }
+}

@@ -1,0 +1,223 @@
+//! The processor's connection to the starter and the life of one job: fetch inputs, run the
+//! science on the CPU pool, write outputs atomically, index them with provenance, report.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::path::Path as ObjectPath;
+use proto::clients::{IndexerClient, StarterClient};
+use proto::date::Date;
+use proto::filename::{ScienceFamily, ScienceFileName, ScienceNameInputs, Version};
+use proto::pb::{CompleteJobRequest, Heartbeat, IndexFileRequest, Job, WorkerHello, WorkerMessage, worker_message};
+use proto::telemetry::adopt_parent;
+use proto::Shutdown;
+use tokio::sync::{Notify, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
+use tracing::Instrument;
+
+use super::error::ProcessorError;
+use super::science::{InputFile, JobContext, Registry};
+
+/// A running job's cancel switch.
+pub struct RunningJob {
+    pub cancelled: Arc<AtomicBool>,
+    pub cancel_signal: Arc<Notify>,
+}
+
+/// State shared by the worker loop, the job tasks and the gRPC handlers.
+pub struct WorkerShared {
+    pub worker_id: String,
+    pub slots: u32,
+    pub heartbeat: Duration,
+    pub registry: Registry,
+    pub pool: rayon::ThreadPool,
+    pub archive: Arc<dyn ObjectStore>,
+    pub indexer: IndexerClient,
+    pub starter: StarterClient,
+    pub running: Mutex<HashMap<String, RunningJob>>,
+    pub succeeded: AtomicU64,
+    pub failed: AtomicU64,
+    /// Where credits for freed slots go: the current work stream, replaced on reconnect.
+    pub outbound: Mutex<Option<mpsc::Sender<WorkerMessage>>>,
+}
+
+impl WorkerShared {
+    fn running_ids(&self) -> Vec<String> {
+        self.running.lock().expect("running lock").keys().cloned().collect()
+    }
+
+    fn send(&self, message: worker_message::Message) {
+        if let Some(sender) = self.outbound.lock().expect("outbound lock").as_ref() {
+            let _ = sender.try_send(WorkerMessage { message: Some(message) });
+        }
+    }
+}
+
+/// Stays connected to the starter until shutdown, reconnecting after any failure.
+pub async fn run(shared: Arc<WorkerShared>, shutdown: Shutdown) {
+    let mut delay = Duration::from_millis(100);
+    loop {
+        let (sender, receiver) = mpsc::channel(64);
+        let free_slots = shared.slots.saturating_sub(shared.running_ids().len() as u32);
+        let hello = WorkerHello { worker_id: shared.worker_id.clone(), slots: free_slots };
+        let _ = sender.try_send(WorkerMessage { message: Some(worker_message::Message::Hello(hello)) });
+        *shared.outbound.lock().expect("outbound lock") = Some(sender);
+        match shared.starter.clone().work(ReceiverStream::new(receiver)).await {
+            Ok(response) => {
+                delay = Duration::from_millis(100);
+                tracing::info!(worker = %shared.worker_id, "connected to starter");
+                let mut assignments = response.into_inner();
+                let mut heartbeat = tokio::time::interval(shared.heartbeat);
+                loop {
+                    tokio::select! {
+                        message = assignments.message() => match message {
+                            Ok(Some(assignment)) => {
+                                if let Some(job) = assignment.job {
+                                    tokio::spawn(execute(shared.clone(), job));
+                                }
+                            }
+                            Ok(None) => break,
+                            Err(status) => {
+                                tracing::warn!(error = %status.message(), "work stream broke");
+                                break;
+                            }
+                        },
+                        _ = heartbeat.tick() => {
+                            let job_ids = shared.running_ids();
+                            if !job_ids.is_empty() {
+                                shared.send(worker_message::Message::Heartbeat(Heartbeat { job_ids }));
+                            }
+                        }
+                        _ = shutdown.wait() => return,
+                    }
+                }
+            }
+            Err(status) => tracing::warn!(error = %status.message(), "starter unavailable, retrying"),
+        }
+        *shared.outbound.lock().expect("outbound lock") = None;
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = shutdown.wait() => return,
+        }
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+async fn execute(shared: Arc<WorkerShared>, job: Job) {
+    let product = job.product.clone().unwrap_or_default();
+    let span = tracing::info_span!(
+        "processor.run_job",
+        job = %job.id,
+        product = %format!("{} {} {}", product.instrument, product.data_level, product.descriptor),
+    );
+    adopt_parent(&span, &job.traceparent);
+    async {
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let cancel_signal = Arc::new(Notify::new());
+        shared.running.lock().expect("running lock").insert(
+            job.id.clone(),
+            RunningJob { cancelled: cancelled.clone(), cancel_signal: cancel_signal.clone() },
+        );
+        let outcome = tokio::select! {
+            outcome = run_job(&shared, &job, cancelled.clone()) => outcome,
+            _ = cancel_signal.notified() => Err(ProcessorError::Cancelled),
+        };
+        shared.running.lock().expect("running lock").remove(&job.id);
+        let report = match &outcome {
+            Ok(outputs) => {
+                shared.succeeded.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(outputs = outputs.len(), "job succeeded");
+                CompleteJobRequest {
+                    job_id: job.id.clone(),
+                    worker_id: shared.worker_id.clone(),
+                    succeeded: true,
+                    outputs: outputs.clone(),
+                    log: format!("wrote {}", outputs.join(", ")),
+                    ..Default::default()
+                }
+            }
+            Err(error) => {
+                shared.failed.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(%error, "job failed");
+                CompleteJobRequest {
+                    job_id: job.id.clone(),
+                    worker_id: shared.worker_id.clone(),
+                    succeeded: false,
+                    retryable: error.is_retryable(),
+                    error: error.to_string(),
+                    ..Default::default()
+                }
+            }
+        };
+        report_completion(&shared, report).await;
+        shared.send(worker_message::Message::Credit(1));
+    }
+    .instrument(span)
+    .await
+}
+
+/// The starter must hear about the end of a job; if it cannot, the lease expires and the job
+/// runs again (outputs are idempotent), so a few retries are enough.
+async fn report_completion(shared: &WorkerShared, report: CompleteJobRequest) {
+    let mut delay = Duration::from_millis(200);
+    for _ in 0..8 {
+        match shared.starter.clone().complete_job(report.clone()).await {
+            Ok(_) => return,
+            Err(status) => tracing::warn!(error = %status.message(), "completion not delivered, retrying"),
+        }
+        tokio::time::sleep(delay).await;
+        delay *= 2;
+    }
+    tracing::error!(job = %report.job_id, "completion never delivered; the lease will expire");
+}
+
+async fn run_job(shared: &WorkerShared, job: &Job, cancelled: Arc<AtomicBool>) -> Result<Vec<String>, ProcessorError> {
+    let product = job.product.clone().unwrap_or_default();
+    let time = job.time.clone().unwrap_or_default();
+    let date = Date::parse_yyyymmdd(&time.date)
+        .map_err(|error| super::science::ScienceError::Failed(format!("job has a bad date: {error}")))?;
+    let describe = format!("{} {} {}", product.instrument, product.data_level, product.descriptor);
+    let algorithm = shared.registry.select(&product).ok_or_else(|| ProcessorError::NoAlgorithm(describe))?;
+
+    let mut inputs = Vec::new();
+    for record in job.inputs.iter().flat_map(|input| input.files.iter()) {
+        let bytes = shared.archive.get(&ObjectPath::from(record.archive_key.as_str())).await?.bytes().await?;
+        inputs.push(InputFile { record: record.clone(), bytes: bytes.to_vec() });
+    }
+    let parent_files: Vec<String> = inputs.iter().map(|input| input.record.file_name.clone()).collect();
+
+    let context = JobContext::new(job.id.clone(), product.clone(), date, time.repointing, job.version.clone(), cancelled);
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let science_span = tracing::info_span!("processor.science", algorithm = algorithm.name());
+    shared.pool.spawn(move || {
+        let _entered = science_span.enter();
+        let _ = sender.send(algorithm.run(&context, &inputs));
+    });
+    let products = receiver.await.map_err(|_| ProcessorError::PoolTaskLost)??;
+
+    let mut written = Vec::new();
+    for output in products {
+        let version: Version = job.version.parse()?;
+        let name = ScienceFileName::generate(&ScienceNameInputs {
+            family: ScienceFamily::Science,
+            instrument: &product.instrument,
+            data_level: &product.data_level,
+            descriptor: &output.descriptor,
+            start_date: date,
+            version,
+            extension: &output.extension,
+            repointing: time.repointing,
+            cr: None,
+        })?;
+        let key = name.archive_path();
+        // object_store writes to a temporary object and renames: no half-written file is visible.
+        shared.archive.put(&ObjectPath::from(key.as_str()), output.bytes.into()).await?;
+        let request = IndexFileRequest { archive_key: key, produced_by_job: job.id.clone(), parent_files: parent_files.clone() };
+        shared.indexer.clone().index_file(request).await?;
+        written.push(name.file_name());
+    }
+    Ok(written)
+}

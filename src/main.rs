@@ -1,0 +1,230 @@
+//! `imap-sdc`: parse the command line, load the config, set up telemetry, run.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use imap_sdc::config::Config;
+use imap_sdc::role::RoleSet;
+
+/// Exit code for a bad configuration or command line (sysexits EX_USAGE).
+const EXIT_USAGE: u8 = 64;
+
+#[derive(Parser)]
+#[command(name = "imap-sdc", version, about = "IMAP science data processing mesh")]
+struct Cli {
+    /// TOML config file (also IMAP_SDC_CONFIG).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one or more roles on one listener.
+    Serve(ServeArgs),
+    /// Put files into the archive and have a running indexer index them.
+    Ingest {
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        node: NodeArgs,
+        /// Indexer to notify (default: this config's listen address).
+        #[arg(long)]
+        server: Option<String>,
+    },
+    /// Validate or print the product graph.
+    Graph {
+        #[command(subcommand)]
+        action: GraphAction,
+    },
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Roles to run: `all` or a comma-separated list (indexer, depsvc, starter, processor, gateway).
+    #[arg(long)]
+    roles: Option<String>,
+    /// Print the final configuration and exit.
+    #[arg(long)]
+    dump_config: bool,
+    #[command(flatten)]
+    node: NodeArgs,
+}
+
+#[derive(clap::Args)]
+struct NodeArgs {
+    /// Address to listen on (`127.0.0.1:0` picks a free port).
+    #[arg(long)]
+    listen: Option<String>,
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// `sqlite://...` or `postgres://...`.
+    #[arg(long)]
+    database_url: Option<String>,
+    #[arg(long)]
+    archive_dir: Option<PathBuf>,
+    /// OTLP/gRPC collector endpoint.
+    #[arg(long)]
+    otlp_endpoint: Option<String>,
+    /// Product graph file (TOML, or the mission's CSV).
+    #[arg(long)]
+    graph: Option<PathBuf>,
+    /// Where a role not run here lives, e.g. `--peer indexer=http://10.0.0.5:8480`.
+    #[arg(long = "peer", value_name = "ROLE=URL")]
+    peers: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum GraphAction {
+    /// Check a graph for cycles, unknown instruments or levels and dangling inputs.
+    Check {
+        /// Graph file; the mission's default graph when omitted.
+        file: Option<PathBuf>,
+    },
+    /// Print a graph as text or Graphviz DOT.
+    Show {
+        file: Option<PathBuf>,
+        #[arg(long, default_value = "text", value_parser = ["text", "dot", "toml"])]
+        format: String,
+    },
+}
+
+fn load_config(config_file: Option<PathBuf>, args: &NodeArgs, roles: Option<&str>) -> Result<Config, String> {
+    let environment: HashMap<String, String> = std::env::vars().collect();
+    let file = config_file.or_else(|| environment.get("IMAP_SDC_CONFIG").map(PathBuf::from));
+    let mut config = Config::load(file.as_deref(), &environment).map_err(|error| error.to_string())?;
+    if let Some(roles) = roles {
+        config.roles = roles.parse::<RoleSet>().map_err(|error| error.to_string())?;
+    }
+    if let Some(listen) = &args.listen {
+        config.listen = listen.clone();
+    }
+    if let Some(data_dir) = &args.data_dir {
+        config.data_dir = data_dir.clone();
+    }
+    if let Some(url) = &args.database_url {
+        config.database_url = Some(url.clone());
+    }
+    if let Some(directory) = &args.archive_dir {
+        config.archive_dir = Some(directory.clone());
+    }
+    if let Some(endpoint) = &args.otlp_endpoint {
+        config.telemetry.otlp_endpoint = Some(endpoint.clone());
+    }
+    if let Some(graph) = &args.graph {
+        config.depsvc.graph_file = Some(graph.clone());
+    }
+    for peer in &args.peers {
+        let (role, url) = peer.split_once('=').ok_or_else(|| format!("--peer {peer:?}: expected ROLE=URL"))?;
+        let slot = match role.parse::<imap_sdc::role::Role>().map_err(|error| error.to_string())? {
+            imap_sdc::role::Role::Indexer => &mut config.peers.indexer,
+            imap_sdc::role::Role::Depsvc => &mut config.peers.depsvc,
+            imap_sdc::role::Role::Starter => &mut config.peers.starter,
+            imap_sdc::role::Role::Processor => &mut config.peers.processor,
+            imap_sdc::role::Role::Gateway => &mut config.peers.gateway,
+        };
+        *slot = Some(url.to_string());
+    }
+    Ok(config)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    match cli.command {
+        Command::Serve(args) => {
+            let config = match load_config(cli.config, &args.node, args.roles.as_deref()) {
+                Ok(config) => config,
+                Err(message) => {
+                    eprintln!("imap-sdc: invalid configuration: {message}");
+                    return ExitCode::from(EXIT_USAGE);
+                }
+            };
+            if args.dump_config {
+                print!("{}", config.to_toml());
+                return ExitCode::SUCCESS;
+            }
+            runtime.block_on(async move {
+                let _telemetry = match imap_sdc::telemetry::init(&config.telemetry, &config.roles.to_string()) {
+                    Ok(guard) => guard,
+                    Err(error) => {
+                        eprintln!("imap-sdc: telemetry setup failed: {error}");
+                        return ExitCode::from(EXIT_USAGE);
+                    }
+                };
+                let listener = match tokio::net::TcpListener::bind(&config.listen).await {
+                    Ok(listener) => listener,
+                    Err(error) => {
+                        eprintln!("imap-sdc: cannot listen on {}: {error}", config.listen);
+                        return ExitCode::FAILURE;
+                    }
+                };
+                match imap_sdc::node::run(config, listener, shutdown_signal()).await {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(error) => {
+                        eprintln!("imap-sdc: {error:#}");
+                        ExitCode::FAILURE
+                    }
+                }
+            })
+        }
+        Command::Ingest { files, node, server } => {
+            let config = match load_config(cli.config, &node, None) {
+                Ok(config) => config,
+                Err(message) => {
+                    eprintln!("imap-sdc: invalid configuration: {message}");
+                    return ExitCode::from(EXIT_USAGE);
+                }
+            };
+            runtime.block_on(async move {
+                let _telemetry = imap_sdc::telemetry::init(&config.telemetry, "ingest").ok();
+                let server = server.unwrap_or_else(|| format!("http://{}", config.listen));
+                match imap_sdc::tools::ingest(&config, &server, &files).await {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(error) => {
+                        eprintln!("imap-sdc: {error:#}");
+                        ExitCode::FAILURE
+                    }
+                }
+            })
+        }
+        Command::Graph { action } => match imap_sdc::tools::graph(action.into()) {
+            Ok(output) => {
+                print!("{output}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("imap-sdc: {error:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+impl From<GraphAction> for imap_sdc::tools::GraphCommand {
+    fn from(action: GraphAction) -> Self {
+        match action {
+            GraphAction::Check { file } => imap_sdc::tools::GraphCommand::Check { file },
+            GraphAction::Show { file, format } => imap_sdc::tools::GraphCommand::Show { file, format },
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("sigterm handler");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

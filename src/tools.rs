@@ -1,0 +1,67 @@
+//! Operator commands that are not a long-running node: ingest files, check or show a graph.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use object_store::ObjectStoreExt;
+use object_store::path::Path as ObjectPath;
+use proto::filename::ImapFileName;
+use proto::pb::IndexFileRequest;
+use tracing::Instrument;
+
+use crate::config::Config;
+
+/// Copies each file into the archive under its canonical key, then asks the indexer to index it.
+/// A bad name is refused before anything is written.
+pub async fn ingest(config: &Config, server: &str, files: &[PathBuf]) -> anyhow::Result<()> {
+    let archive = crate::node::open_archive(config)?;
+    let mut indexer = proto::clients::IndexerClient::new(proto::clients::lazy_channel(server)?);
+    for file in files {
+        let basename = file.file_name().and_then(|name| name.to_str()).with_context(|| format!("{} has no file name", file.display()))?;
+        let name = ImapFileName::parse(basename).with_context(|| format!("refusing {}", file.display()))?;
+        let span = tracing::info_span!("ingest", file = %basename);
+        async {
+            let bytes = tokio::fs::read(file).await.with_context(|| format!("reading {}", file.display()))?;
+            let key = name.archive_path();
+            archive.put(&ObjectPath::from(key.as_str()), bytes.into()).await.with_context(|| format!("writing {key}"))?;
+            let response = indexer
+                .index_file(IndexFileRequest { archive_key: key.clone(), ..Default::default() })
+                .await
+                .with_context(|| format!("indexing {key} at {server}"))?
+                .into_inner();
+            println!("{key} {}", if response.newly_indexed { "indexed" } else { "already indexed" });
+            anyhow::Ok(())
+        }
+        .instrument(span)
+        .await?;
+    }
+    Ok(())
+}
+
+pub enum GraphCommand {
+    Check { file: Option<PathBuf> },
+    Show { file: Option<PathBuf>, format: String },
+}
+
+pub fn graph(command: GraphCommand) -> anyhow::Result<String> {
+    let load = |file: &Option<PathBuf>| depsvc::load_graph(file.as_deref().map(Path::new)).context("loading the graph");
+    match command {
+        GraphCommand::Check { file } => {
+            let graph = load(&file)?;
+            let problems = depsvc::graph::check(&graph);
+            if problems.is_empty() {
+                return Ok(format!("graph ok: {} products\n", graph.products().len()));
+            }
+            let lines: Vec<String> = problems.iter().map(|problem| format!("  {problem}")).collect();
+            anyhow::bail!("graph has {} problem(s):\n{}", problems.len(), lines.join("\n"))
+        }
+        GraphCommand::Show { file, format } => {
+            let graph = load(&file)?;
+            Ok(match format.as_str() {
+                "dot" => graph.to_dot(),
+                "toml" => graph.to_toml_string()?,
+                _ => graph.to_text(),
+            })
+        }
+    }
+}

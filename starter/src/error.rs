@@ -1,0 +1,31 @@
+//! The starter's one error type, mapped to gRPC status codes in one place.
+
+#[derive(Debug, thiserror::Error)]
+pub enum StarterError {
+    #[error("job {0} not found")]
+    UnknownJob(String),
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    #[error("stored job {id} is unreadable: {reason}")]
+    CorruptJob { id: String, reason: String },
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("storage setup failed: {0}")]
+    Store(#[from] proto::store::StoreError),
+    #[error("peer call failed: {0}")]
+    Peer(#[from] tonic::Status),
+}
+
+impl From<StarterError> for tonic::Status {
+    fn from(error: StarterError) -> tonic::Status {
+        match &error {
+            StarterError::UnknownJob(_) => tonic::Status::not_found(error.to_string()),
+            StarterError::InvalidRequest(_) => tonic::Status::invalid_argument(error.to_string()),
+            StarterError::Peer(status) => tonic::Status::unavailable(format!("dependency unavailable: {}", status.message())),
+            StarterError::CorruptJob { .. } | StarterError::Database(_) | StarterError::Store(_) => {
+                tracing::error!(%error, "starter internal error");
+                tonic::Status::internal("internal starter error")
+            }
+        }
+    }
+}

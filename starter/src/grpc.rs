@@ -1,0 +1,106 @@
+//! The gRPC face of the starter; `tonic::Status` appears only here, in `dispatch.rs` (the stream
+//! protocol) and in `error.rs`.
+
+use std::sync::Arc;
+
+use proto::date::Date;
+use proto::pb::starter_server::Starter;
+use proto::pb::{
+    CompleteJobRequest, CompleteJobResponse, GetJobRequest, GetQueuesRequest, GetQueuesResponse, InstrumentQueue, Job,
+    JobAssignment, ListJobsRequest, ListJobsResponse, ReprocessRequest, ReprocessResponse, WorkerMessage,
+};
+use proto::store::now_millis;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::error::StarterError;
+use super::jobs::Completion;
+use super::role::StarterShared;
+
+pub struct StarterGrpc {
+    pub shared: Arc<StarterShared>,
+}
+
+#[tonic::async_trait]
+impl Starter for StarterGrpc {
+    type WorkStream = ReceiverStream<Result<JobAssignment, Status>>;
+
+    async fn work(&self, request: Request<Streaming<WorkerMessage>>) -> Result<Response<Self::WorkStream>, Status> {
+        let (sender, receiver) = tokio::sync::mpsc::channel(16);
+        tokio::spawn(super::dispatch::serve_worker(
+            self.shared.store.clone(),
+            self.shared.trigger.job_available.clone(),
+            request.into_inner(),
+            sender,
+            self.shared.trigger.shutdown.clone(),
+        ));
+        Ok(Response::new(ReceiverStream::new(receiver)))
+    }
+
+    #[tracing::instrument(skip_all, name = "starter.complete_job", fields(job = %request.get_ref().job_id, succeeded = request.get_ref().succeeded))]
+    async fn complete_job(&self, request: Request<CompleteJobRequest>) -> Result<Response<CompleteJobResponse>, Status> {
+        let request = request.into_inner();
+        let completion = Completion {
+            succeeded: request.succeeded,
+            retryable: request.retryable,
+            error: request.error,
+            log: request.log,
+            outputs: request.outputs,
+        };
+        let state = self.shared.store.complete(&request.job_id, &completion, now_millis()).await?;
+        tracing::info!(%state, "job completed");
+        // A finished job frees a slot of its instrument; a requeued one may run elsewhere.
+        self.shared.trigger.job_available.notify_waiters();
+        Ok(Response::new(CompleteJobResponse { state }))
+    }
+
+    #[tracing::instrument(skip_all, name = "starter.list_jobs")]
+    async fn list_jobs(&self, request: Request<ListJobsRequest>) -> Result<Response<ListJobsResponse>, Status> {
+        let request = request.into_inner();
+        let jobs = self.shared.store.list(&request.state, &request.instrument, request.limit).await?;
+        Ok(Response::new(ListJobsResponse { jobs }))
+    }
+
+    #[tracing::instrument(skip_all, name = "starter.get_job")]
+    async fn get_job(&self, request: Request<GetJobRequest>) -> Result<Response<Job>, Status> {
+        Ok(Response::new(self.shared.store.get(&request.into_inner().id).await?))
+    }
+
+    #[tracing::instrument(skip_all, name = "starter.start_reprocessing")]
+    async fn start_reprocessing(&self, request: Request<ReprocessRequest>) -> Result<Response<ReprocessResponse>, Status> {
+        let request = request.into_inner();
+        let start = Date::parse_yyyymmdd(&request.start_date).map_err(|error| StarterError::InvalidRequest(error.to_string()))?;
+        let end = Date::parse_yyyymmdd(&request.end_date).map_err(|error| StarterError::InvalidRequest(error.to_string()))?;
+        if end < start {
+            return Err(StarterError::InvalidRequest(format!("end_date {end} is before start_date {start}")).into());
+        }
+        if !request.data_level.is_empty() && (request.instrument.is_empty() || request.descriptor.is_empty()) {
+            return Err(StarterError::InvalidRequest("data_level requires instrument and descriptor".into()).into());
+        }
+        if !request.descriptor.is_empty() && request.instrument.is_empty() {
+            return Err(StarterError::InvalidRequest("descriptor requires instrument".into()).into());
+        }
+        let response = super::role::plan_campaign(self.shared.clone(), request, start, end).await?;
+        Ok(Response::new(response))
+    }
+
+    #[tracing::instrument(skip_all, name = "starter.get_queues")]
+    async fn get_queues(&self, _request: Request<GetQueuesRequest>) -> Result<Response<GetQueuesResponse>, Status> {
+        let mut queues: Vec<InstrumentQueue> = Vec::new();
+        for (instrument, state, count) in self.shared.store.counts().await? {
+            if queues.last().map(|queue| queue.instrument != instrument).unwrap_or(true) {
+                queues.push(InstrumentQueue { instrument: instrument.clone(), ..Default::default() });
+            }
+            let queue = queues.last_mut().expect("just pushed");
+            match state.as_str() {
+                "queued" => queue.queued = count,
+                "running" => queue.running = count,
+                "succeeded" => queue.succeeded = count,
+                "failed" => queue.failed = count,
+                "dead" => queue.dead = count,
+                _ => {}
+            }
+        }
+        Ok(Response::new(GetQueuesResponse { queues }))
+    }
+}

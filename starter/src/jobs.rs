@@ -1,0 +1,431 @@
+//! The job table: creation that can never duplicate, leasing, heartbeats, completion, retries
+//! with backoff, dead letters and lease expiry. Every method takes `now` (milliseconds) so tests
+//! control the clock instead of sleeping.
+
+use prost::Message;
+use proto::filename::Version;
+use proto::pb::{Job, ProductKey, ProductTime, ResolvedInput};
+use proto::store::rfc3339_millis;
+use sha2::{Digest, Sha256};
+use sqlx::{AnyPool, Row};
+
+use super::config::StarterConfig;
+use super::error::StarterError;
+
+const JOB_COLUMNS: &str = "id, instrument, data_level, descriptor, start_date, repointing, input_hash, campaign_id, \
+     version, inputs, state, attempts, lease_owner, created_at, started_at, finished_at, error, log, outputs, traceparent";
+
+/// A job the trigger logic wants to exist.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub product: ProductKey,
+    pub time: ProductTime,
+    pub inputs: Vec<ResolvedInput>,
+    pub campaign_id: String,
+    pub traceparent: String,
+}
+
+/// Job states, as stored.
+pub mod state {
+    pub const QUEUED: &str = "queued";
+    pub const RUNNING: &str = "running";
+    pub const SUCCEEDED: &str = "succeeded";
+    pub const FAILED: &str = "failed";
+    pub const DEAD: &str = "dead";
+}
+
+pub struct JobStore {
+    pool: AnyPool,
+    config: StarterConfig,
+    claim_sql: String,
+}
+
+/// How a processor says a job ended.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    pub succeeded: bool,
+    pub retryable: bool,
+    pub error: String,
+    pub log: String,
+    pub outputs: Vec<String>,
+}
+
+impl JobStore {
+    pub async fn open(pool: AnyPool, config: StarterConfig) -> Result<JobStore, StarterError> {
+        proto::store::migrate(&pool, super::migrator()).await?;
+        let claim_sql = claim_sql(&config)?;
+        Ok(JobStore { pool, config, claim_sql })
+    }
+
+    /// Creates the job unless the same (product, time, inputs, campaign) already has one.
+    /// Returns the job id when a new job was created.
+    pub async fn create(&self, job: &NewJob, now: i64) -> Result<Option<String>, StarterError> {
+        let input_hash = input_hash(&job.inputs);
+        let repointing = job.time.repointing.map(i64::from).unwrap_or(-1);
+        let mut encoded_inputs = Vec::new();
+        for input in &job.inputs {
+            input.encode_length_delimited(&mut encoded_inputs).expect("vec grows");
+        }
+        let inputs_hex = hex(&encoded_inputs);
+        // Versions come from the table itself; a concurrent creator that takes the same version
+        // hits the second unique key and we try the next one.
+        for _ in 0..16 {
+            let existing: Option<String> = sqlx::query_scalar(
+                "SELECT id FROM jobs WHERE instrument = $1 AND data_level = $2 AND descriptor = $3 AND start_date = $4 \
+                 AND repointing = $5 AND input_hash = $6 AND campaign_id = $7",
+            )
+            .bind(job.product.instrument.clone())
+            .bind(job.product.data_level.clone())
+            .bind(job.product.descriptor.clone())
+            .bind(job.time.date.clone())
+            .bind(repointing)
+            .bind(input_hash.clone())
+            .bind(job.campaign_id.clone())
+            .fetch_optional(&self.pool)
+            .await?;
+            if existing.is_some() {
+                return Ok(None);
+            }
+            let version = self.next_version(&job.product, &job.time.date, repointing).await?;
+            let id = uuid::Uuid::now_v7().to_string();
+            let result = sqlx::query(
+                "INSERT INTO jobs (id, instrument, data_level, descriptor, start_date, repointing, input_hash, campaign_id, \
+                 version, version_major, version_minor, inputs, state, attempts, lease_owner, lease_expires_at, not_before, \
+                 created_at, started_at, finished_at, error, log, outputs, traceparent) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'queued', 0, '', 0, 0, $13, 0, 0, '', '', '[]', $14)",
+            )
+            .bind(id.clone())
+            .bind(job.product.instrument.clone())
+            .bind(job.product.data_level.clone())
+            .bind(job.product.descriptor.clone())
+            .bind(job.time.date.clone())
+            .bind(repointing)
+            .bind(input_hash.clone())
+            .bind(job.campaign_id.clone())
+            .bind(version.to_string())
+            .bind(i64::from(version.major.unwrap_or(0)))
+            .bind(i64::from(version.minor))
+            .bind(inputs_hex.clone())
+            .bind(now)
+            .bind(job.traceparent.clone())
+            .execute(&self.pool)
+            .await;
+            match result {
+                Ok(_) => return Ok(Some(id)),
+                Err(sqlx::Error::Database(error)) if error.is_unique_violation() => continue,
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(StarterError::InvalidRequest("could not allocate a job version after 16 attempts".into()))
+    }
+
+    async fn next_version(&self, product: &ProductKey, date: &str, repointing: i64) -> Result<Version, StarterError> {
+        let row = sqlx::query(
+            "SELECT version_major, version_minor FROM jobs WHERE instrument = $1 AND data_level = $2 AND descriptor = $3 \
+             AND start_date = $4 AND repointing = $5 ORDER BY version_major DESC, version_minor DESC LIMIT 1",
+        )
+        .bind(product.instrument.clone())
+        .bind(product.data_level.clone())
+        .bind(product.descriptor.clone())
+        .bind(date.to_string())
+        .bind(repointing)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(Version::first()) };
+        let latest = Version { major: Some(row.try_get::<i64, _>(0)? as u16), minor: row.try_get::<i64, _>(1)? as u16 };
+        latest
+            .next_minor()
+            .ok_or_else(|| StarterError::InvalidRequest(format!("no version left after {latest}")))
+    }
+
+    /// Leases the oldest runnable job to `worker`, respecting per-instrument limits.
+    pub async fn claim(&self, worker: &str, now: i64) -> Result<Option<Job>, StarterError> {
+        let lease_expires_at = now + self.config.lease_seconds as i64 * 1000;
+        for _ in 0..8 {
+            let claimed: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(self.claim_sql.clone()))
+                .bind(worker.to_string())
+                .bind(lease_expires_at)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+            match claimed {
+                Some(id) => return self.get(&id).await.map(Some),
+                None => {
+                    // Nothing claimed: either nothing is runnable or another claimer won the race.
+                    let runnable: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE state = 'queued' AND not_before <= $1")
+                        .bind(now)
+                        .fetch_one(&self.pool)
+                        .await?;
+                    if runnable == 0 {
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Extends the leases of jobs `worker` still runs.
+    pub async fn heartbeat(&self, worker: &str, job_ids: &[String], now: i64) -> Result<(), StarterError> {
+        let lease_expires_at = now + self.config.lease_seconds as i64 * 1000;
+        for id in job_ids {
+            sqlx::query("UPDATE jobs SET lease_expires_at = $1 WHERE id = $2 AND lease_owner = $3 AND state = 'running'")
+                .bind(lease_expires_at)
+                .bind(id.clone())
+                .bind(worker.to_string())
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Records the end of a running job; returns its new state.
+    pub async fn complete(&self, id: &str, completion: &Completion, now: i64) -> Result<String, StarterError> {
+        let job = self.get(id).await?;
+        if job.state != state::RUNNING {
+            // A late report (e.g. after the lease expired and the job moved on) changes nothing.
+            return Ok(job.state);
+        }
+        let outputs = serde_json::to_string(&completion.outputs).unwrap_or_else(|_| "[]".into());
+        let new_state = if completion.succeeded {
+            state::SUCCEEDED
+        } else if !completion.retryable {
+            state::FAILED
+        } else if job.attempts >= self.config.max_attempts {
+            state::DEAD
+        } else {
+            state::QUEUED
+        };
+        let backoff = self.config.retry_backoff_seconds as i64 * 1000 * (1_i64 << job.attempts.saturating_sub(1).min(16));
+        let not_before = if new_state == state::QUEUED { now + backoff } else { 0 };
+        let finished_at = if new_state == state::QUEUED { 0 } else { now };
+        sqlx::query(
+            "UPDATE jobs SET state = $1, error = $2, log = $3, outputs = $4, finished_at = $5, not_before = $6, \
+             lease_owner = '', lease_expires_at = 0 WHERE id = $7 AND state = 'running'",
+        )
+        .bind(new_state)
+        .bind(completion.error.clone())
+        .bind(truncate_log(&completion.log))
+        .bind(outputs)
+        .bind(finished_at)
+        .bind(not_before)
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(new_state.to_string())
+    }
+
+    /// Puts jobs whose processor stopped heartbeating back in the queue (or dead-letters them).
+    pub async fn expire_leases(&self, now: i64) -> Result<u64, StarterError> {
+        let dead = sqlx::query(
+            "UPDATE jobs SET state = 'dead', finished_at = $1, lease_owner = '', \
+             error = 'lease expired on the last allowed attempt (processor lost)' \
+             WHERE state = 'running' AND lease_expires_at < $1 AND attempts >= $2",
+        )
+        .bind(now)
+        .bind(i64::from(self.config.max_attempts))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        let requeued = sqlx::query(
+            "UPDATE jobs SET state = 'queued', lease_owner = '', lease_expires_at = 0, \
+             error = 'lease expired (processor lost), requeued' WHERE state = 'running' AND lease_expires_at < $1",
+        )
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(dead + requeued)
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Job, StarterError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1")))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StarterError::UnknownJob(id.to_string()))?;
+        job_from_row(&row)
+    }
+
+    pub async fn list(&self, state_filter: &str, instrument: &str, limit: u32) -> Result<Vec<Job>, StarterError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE ($1 = '' OR state = $1) AND ($2 = '' OR instrument = $2) \
+             ORDER BY id DESC LIMIT $3"
+        )))
+        .bind(state_filter.to_string())
+        .bind(instrument.to_string())
+        .bind(if limit == 0 { 100 } else { i64::from(limit) })
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(job_from_row).collect()
+    }
+
+    /// (instrument, state, count) for every instrument with jobs.
+    pub async fn counts(&self) -> Result<Vec<(String, String, u32)>, StarterError> {
+        let rows = sqlx::query("SELECT instrument, state, COUNT(*) FROM jobs GROUP BY instrument, state ORDER BY instrument")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get::<i64, _>(2)? as u32)))
+            .collect()
+    }
+
+    /// The campaign a job belongs to, so the jobs its outputs trigger belong to it too.
+    pub async fn campaign_of(&self, job_id: &str) -> Result<String, StarterError> {
+        let campaign: Option<String> = sqlx::query_scalar("SELECT campaign_id FROM jobs WHERE id = $1")
+            .bind(job_id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(campaign.unwrap_or_default())
+    }
+
+    pub async fn read_cursor(&self, consumer: &str) -> Result<u64, StarterError> {
+        let seq: Option<i64> = sqlx::query_scalar("SELECT seq FROM consumer_cursors WHERE consumer = $1")
+            .bind(consumer.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(seq.unwrap_or(0) as u64)
+    }
+
+    pub async fn write_cursor(&self, consumer: &str, seq: u64) -> Result<(), StarterError> {
+        sqlx::query(
+            "INSERT INTO consumer_cursors (consumer, seq) VALUES ($1, $2) \
+             ON CONFLICT (consumer) DO UPDATE SET seq = excluded.seq WHERE consumer_cursors.seq < excluded.seq",
+        )
+        .bind(consumer.to_string())
+        .bind(seq as i64)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn record_campaign(
+        &self,
+        id: &str,
+        request: &proto::pb::ReprocessRequest,
+        planned_runs: u32,
+        now: i64,
+    ) -> Result<(), StarterError> {
+        sqlx::query(
+            "INSERT INTO campaigns (id, start_date, end_date, instrument, data_level, descriptor, planned_runs, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(id.to_string())
+        .bind(request.start_date.clone())
+        .bind(request.end_date.clone())
+        .bind(request.instrument.clone())
+        .bind(request.data_level.clone())
+        .bind(request.descriptor.clone())
+        .bind(i64::from(planned_runs))
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+
+/// The claim statement, with the per-instrument running limits written in (names are validated).
+fn claim_sql(config: &StarterConfig) -> Result<String, StarterError> {
+    if config.instrument_concurrency.is_empty() {
+        return Ok(claim_statement(&config.default_instrument_concurrency.to_string()));
+    }
+    let mut limit = String::from("CASE j.instrument");
+    for (instrument, concurrency) in &config.instrument_concurrency {
+        if !instrument.chars().all(|character| character.is_ascii_alphanumeric() || character == '-') {
+            return Err(StarterError::InvalidRequest(format!("invalid instrument name {instrument:?} in concurrency limits")));
+        }
+        limit.push_str(&format!(" WHEN '{instrument}' THEN {concurrency}"));
+    }
+    limit.push_str(&format!(" ELSE {} END", config.default_instrument_concurrency));
+    Ok(claim_statement(&limit))
+}
+
+fn claim_statement(limit: &str) -> String {
+    format!(
+        "UPDATE jobs SET state = 'running', lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1, \
+         started_at = $3, error = '' \
+         WHERE state = 'queued' AND id = (SELECT j.id FROM jobs j WHERE j.state = 'queued' AND j.not_before <= $3 \
+         AND (SELECT COUNT(*) FROM jobs r WHERE r.state = 'running' AND r.instrument = j.instrument) < ({limit}) \
+         ORDER BY j.created_at, j.id LIMIT 1) RETURNING id"
+    )
+}
+
+/// The identity of an exact input set: the sorted file names of every input.
+pub fn input_hash(inputs: &[ResolvedInput]) -> String {
+    let mut names: Vec<&str> = inputs.iter().flat_map(|input| input.files.iter().map(|file| file.file_name.as_str())).collect();
+    names.sort_unstable();
+    let mut hasher = Sha256::new();
+    for name in names {
+        hasher.update(name.as_bytes());
+        hasher.update(b"\n");
+    }
+    hex(&hasher.finalize())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    (0..text.len())
+        .step_by(2)
+        .map(|index| text.get(index..index + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()))
+        .collect()
+}
+
+/// Logs are kept for people, bounded so one chatty program cannot bloat the table.
+fn truncate_log(log: &str) -> String {
+    const MAX_LOG: usize = 64 * 1024;
+    if log.len() <= MAX_LOG {
+        return log.to_string();
+    }
+    let mut start = log.len() - MAX_LOG;
+    while !log.is_char_boundary(start) {
+        start += 1;
+    }
+    format!("[... {} bytes cut ...]\n{}", start, &log[start..])
+}
+
+fn job_from_row(row: &sqlx::any::AnyRow) -> Result<Job, StarterError> {
+    let id: String = row.try_get("id")?;
+    let corrupt = |reason: &str| StarterError::CorruptJob { id: id.clone(), reason: reason.to_string() };
+    let encoded = unhex(&row.try_get::<String, _>("inputs")?).ok_or_else(|| corrupt("inputs are not hex"))?;
+    let mut buffer = encoded.as_slice();
+    let mut inputs = Vec::new();
+    while !buffer.is_empty() {
+        inputs.push(ResolvedInput::decode_length_delimited(&mut buffer).map_err(|error| corrupt(&error.to_string()))?);
+    }
+    let outputs: String = row.try_get("outputs")?;
+    let repointing: i64 = row.try_get("repointing")?;
+    let millis = |column: &str| -> Result<String, StarterError> {
+        let value: i64 = row.try_get(column)?;
+        Ok(if value == 0 { String::new() } else { rfc3339_millis(value) })
+    };
+    Ok(Job {
+        id: id.clone(),
+        product: Some(ProductKey {
+            instrument: row.try_get("instrument")?,
+            data_level: row.try_get("data_level")?,
+            descriptor: row.try_get("descriptor")?,
+        }),
+        time: Some(ProductTime {
+            date: row.try_get("start_date")?,
+            repointing: (repointing >= 0).then_some(repointing as u32),
+        }),
+        version: row.try_get("version")?,
+        inputs,
+        state: row.try_get("state")?,
+        attempts: row.try_get::<i64, _>("attempts")? as u32,
+        traceparent: row.try_get("traceparent")?,
+        created_at: millis("created_at")?,
+        started_at: millis("started_at")?,
+        finished_at: millis("finished_at")?,
+        error: row.try_get("error")?,
+        log: row.try_get("log")?,
+        outputs: serde_json::from_str(&outputs).unwrap_or_default(),
+        lease_owner: row.try_get("lease_owner")?,
+        campaign_id: row.try_get("campaign_id")?,
+        input_hash: row.try_get("input_hash")?,
+    })
+}
+

@@ -34,6 +34,18 @@ enum Command {
         #[arg(long)]
         server: Option<String>,
     },
+    /// Manage the gateway's API keys (create, list, revoke).
+    Keys {
+        #[command(subcommand)]
+        action: gateway::KeysCommand,
+        #[command(flatten)]
+        node: NodeArgs,
+    },
+    /// Measure the level-0 decoder on packet files (packets/s, MB/s).
+    Bench {
+        /// Arguments for the benchmark, e.g. `decode FILE.pkts XTCE.xml`.
+        args: Vec<String>,
+    },
     /// Validate or print the product graph.
     Graph {
         #[command(subcommand)]
@@ -190,6 +202,37 @@ fn main() -> ExitCode {
                 }
             })
         }
+        Command::Keys { action, node } => {
+            let config = match load_config(cli.config, &node, None) {
+                Ok(config) => config,
+                Err(message) => {
+                    eprintln!("imap-sdc: invalid configuration: {message}");
+                    return ExitCode::from(EXIT_USAGE);
+                }
+            };
+            runtime.block_on(async move {
+                match gateway::run_keys_command(&config.database_url(), action).await {
+                    Ok(output) => {
+                        print!("{output}");
+                        ExitCode::SUCCESS
+                    }
+                    Err(error) => {
+                        eprintln!("imap-sdc: {error}");
+                        ExitCode::FAILURE
+                    }
+                }
+            })
+        }
+        Command::Bench { args } => match processor::science::bench::run_cli(&args) {
+            Ok(output) => {
+                print!("{output}");
+                ExitCode::SUCCESS
+            }
+            Err(message) => {
+                eprintln!("imap-sdc: {message}");
+                ExitCode::from(EXIT_USAGE)
+            }
+        },
         Command::Graph { action } => match imap_sdc::tools::graph(action.into()) {
             Ok(output) => {
                 print!("{output}");

@@ -104,7 +104,6 @@ pub async fn run(config: Config, listener: TcpListener, shutdown_request: impl F
         (true, Some(archive)) => Some(
             processor::ProcessorRole::create(
                 config.processor.clone(),
-                processor::science::Registry::builtin(),
                 archive.clone(),
                 clients.indexer.clone(),
                 clients.starter.clone(),

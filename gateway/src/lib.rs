@@ -4,8 +4,10 @@
 
 mod config;
 mod error;
+mod keys;
 mod role;
 
 pub use config::GatewayConfig;
 pub use error::GatewayError;
+pub use keys::{KeysCommand, run_keys_command};
 pub use role::GatewayRole;

@@ -23,11 +23,11 @@ pub struct ProcessorRole {
 impl ProcessorRole {
     pub fn create(
         config: ProcessorConfig,
-        registry: Registry,
         archive: Arc<dyn ObjectStore>,
         indexer: IndexerClient,
         starter: StarterClient,
     ) -> Result<ProcessorRole, ProcessorError> {
+        let registry = Registry::from_config(&config)?;
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(config.effective_cpu_threads())
             .thread_name(|index| format!("science-{index}"))

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use proto::date::Date;
 use proto::pb::{FileRecord, ProductKey};
 
+pub mod bench;
 mod placeholder;
 
 pub use placeholder::PlaceholderSummary;
@@ -79,6 +80,11 @@ impl Registry {
         let mut registry = Registry::default();
         registry.register("*", "*", "*", Arc::new(PlaceholderSummary));
         registry
+    }
+
+    /// The registry a processor with this configuration uses.
+    pub fn from_config(_config: &super::config::ProcessorConfig) -> Result<Registry, ScienceError> {
+        Ok(Registry::builtin())
     }
 
     /// Adds an algorithm ahead of everything registered before it.

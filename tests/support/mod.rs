@@ -1,0 +1,110 @@
+//! Shared helpers of the end-to-end tests: run the real binary, wait for conditions.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `imap-sdc` child process, killed on drop.
+pub struct Node {
+    pub child: Child,
+    pub url: String,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_imap-sdc"))
+}
+
+/// Starts `imap-sdc serve ARGS` and waits for its "listening on" line.
+pub fn start_node(args: &[&str], environment: &[(&str, &str)], log_file: &Path) -> Node {
+    let log = std::fs::File::create(log_file).expect("create log file");
+    let mut command = Command::new(binary());
+    command.arg("serve").args(args).stdout(Stdio::piped()).stderr(log);
+    for (name, value) in environment {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().expect("spawn imap-sdc");
+    let stdout = child.stdout.take().expect("child stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        match lines.next() {
+            Some(Ok(line)) => {
+                if let Some(url) = line.strip_prefix("imap-sdc listening on ") {
+                    break url.trim().to_string();
+                }
+            }
+            _ => {
+                let _ = child.kill();
+                panic!("imap-sdc exited before listening; log: {}", std::fs::read_to_string(log_file).unwrap_or_default());
+            }
+        }
+    };
+    // Keep draining stdout so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Node { child, url }
+}
+
+/// Polls `condition` every 50 ms until it returns `Some`, or panics after `timeout`.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut condition: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = condition().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A temporary directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> TempDir {
+        let path = std::env::temp_dir().join(format!("imap-sdc-{label}-{}-{}", std::process::id(), unique()));
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn unique() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|elapsed| elapsed.as_nanos()).unwrap_or(0)
+}
+
+/// A small but valid CCSDS level-0 file: `count` packets of APID 1, each with a 4-byte MET
+/// (SHCOARSE) and a 2-byte counter.
+pub fn synthetic_level0(count: u16) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for index in 0..count {
+        let apid: u16 = 1;
+        bytes.extend_from_slice(&(0x0800 | apid).to_be_bytes()); // version 0, type 0, secondary header flag 1
+        bytes.extend_from_slice(&(0xC000 | index).to_be_bytes()); // unsegmented, sequence count
+        bytes.extend_from_slice(&5u16.to_be_bytes()); // 6 data bytes - 1
+        bytes.extend_from_slice(&(480_000_000u32 + u32::from(index)).to_be_bytes());
+        bytes.extend_from_slice(&(index * 3).to_be_bytes());
+    }
+    bytes
+}

@@ -20,3 +20,6 @@ pub use tracker::{FileTracker, IndexOutcome};
 pub fn migrator() -> sqlx::migrate::Migrator {
     sqlx::migrate!("./migrations")
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,136 @@
+//! The indexer's contract, run against SQLite and (when `DATABASE_URL` is set) PostgreSQL.
+
+use std::sync::Arc;
+
+use object_store::local::LocalFileSystem;
+use object_store::{ObjectStore, ObjectStoreExt};
+use proto::filename::ImapFileName;
+use proto::pb::QueryFilesRequest;
+use proto::store::testing::{TempDir, fresh_postgres, fresh_sqlite};
+use sqlx::AnyPool;
+
+use super::config::IndexerConfig;
+use super::inbox::Ingestor;
+use super::tracker::{FileTracker, Provenance};
+
+async fn on_every_backend<F, Fut>(test: F)
+where
+    F: Fn(AnyPool) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let (sqlite, _dir) = fresh_sqlite().await;
+    test(sqlite).await;
+    if let Some(postgres) = fresh_postgres().await {
+        test(postgres).await;
+    }
+}
+
+fn name(text: &str) -> ImapFileName {
+    ImapFileName::parse(text).unwrap()
+}
+
+#[tokio::test]
+async fn indexing_is_idempotent_and_logs_one_event_per_new_file() {
+    on_every_backend(|pool| async move {
+        let tracker = FileTracker::open(pool).await.unwrap();
+        let first = tracker.index(&name("imap_swapi_l0_raw_20240924_v001.pkts"), 10, &Provenance::default(), "").await.unwrap();
+        let again = tracker.index(&name("imap_swapi_l0_raw_20240924_v001.pkts"), 10, &Provenance::default(), "").await.unwrap();
+        let second = tracker.index(&name("imap_mag_l1a_norm-mago_20240924_v001.0001.cdf"), 5, &Provenance::default(), "").await.unwrap();
+        assert!(first.newly_indexed && !again.newly_indexed && second.newly_indexed);
+        assert_eq!((first.event_seq, again.event_seq, second.event_seq), (1, 1, 2));
+        let events = tracker.events_after(0, 10).await.unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[1].file.as_ref().unwrap().file_name, "imap_mag_l1a_norm-mago_20240924_v001.0001.cdf");
+        assert_eq!(tracker.events_after(1, 10).await.unwrap().len(), 1);
+        assert_eq!(*tracker.subscribe_latest().borrow(), 2);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn provenance_is_recorded_and_filled_in_later() {
+    on_every_backend(|pool| async move {
+        let tracker = FileTracker::open(pool).await.unwrap();
+        let output = name("imap_swe_l1b_sci_20240924_v001.0001.cdf");
+        tracker.index(&output, 1, &Provenance::default(), "").await.unwrap();
+        let provenance = Provenance { produced_by_job: "job-1".into(), parent_files: vec!["imap_swe_l1a_sci_20240924_v001.0001.cdf".into()] };
+        let outcome = tracker.index(&output, 1, &provenance, "").await.unwrap();
+        assert!(!outcome.newly_indexed);
+        assert_eq!(outcome.file.produced_by_job, "job-1");
+        assert_eq!(outcome.file.parent_files, provenance.parent_files);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn queries_filter_by_fields_dates_and_validity() {
+    on_every_backend(|pool| async move {
+        let tracker = FileTracker::open(pool).await.unwrap();
+        for file in [
+            "imap_mag_l1a_norm-mago_20240923_v001.0001.cdf",
+            "imap_mag_l1a_norm-mago_20240924_v001.0001.cdf",
+            "imap_mag_l1a_norm-mago_20240924_v001.0002.cdf",
+            "imap_hi_l1a_45sensor-de_20240924-repoint00042_v001.0001.cdf",
+            "imap_mag_calibration_20240101_v001.cdf",
+            "imap_mag_offsets_20240101_20240131_v002.cdf",
+        ] {
+            tracker.index(&name(file), 1, &Provenance::default(), "").await.unwrap();
+        }
+        let query = |request: QueryFilesRequest| {
+            let tracker = &tracker;
+            async move { tracker.query(&request).await.unwrap().into_iter().map(|file| file.file_name).collect::<Vec<_>>() }
+        };
+        let day = query(QueryFilesRequest { kind: "science".into(), instrument: "mag".into(), start_date_min: "20240924".into(), start_date_max: "20240924".into(), ..Default::default() }).await;
+        assert_eq!(day, ["imap_mag_l1a_norm-mago_20240924_v001.0001.cdf", "imap_mag_l1a_norm-mago_20240924_v001.0002.cdf"]);
+        let version = query(QueryFilesRequest { version: "v001.0002".into(), ..Default::default() }).await;
+        assert_eq!(version.len(), 1);
+        let repointing = query(QueryFilesRequest { repointing_min: Some(40), repointing_max: Some(50), ..Default::default() }).await;
+        assert_eq!(repointing, ["imap_hi_l1a_45sensor-de_20240924-repoint00042_v001.0001.cdf"]);
+        // Ancillary validity: the open-ended calibration is valid in March, the January offsets are not.
+        let valid_in_march = query(QueryFilesRequest { kind: "ancillary".into(), start_date_max: "20240305".into(), end_date_min: "20240301".into(), ..Default::default() }).await;
+        assert_eq!(valid_in_march, ["imap_mag_calibration_20240101_v001.cdf"]);
+        let bad = tracker.query(&QueryFilesRequest { start_date_min: "2024-09-24".into(), ..Default::default() }).await;
+        assert!(bad.unwrap_err().to_string().contains("invalid query"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn inbox_moves_good_files_into_the_archive_and_quarantines_bad_ones() {
+    let (pool, _database_dir) = fresh_sqlite().await;
+    let home = TempDir::new();
+    let archive_dir = home.path().join("archive");
+    std::fs::create_dir_all(&archive_dir).unwrap();
+    let archive: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new_with_prefix(&archive_dir).unwrap());
+    let config = IndexerConfig {
+        inbox_dir: Some(home.path().join("inbox")),
+        quarantine_dir: Some(home.path().join("quarantine")),
+        ..Default::default()
+    };
+    std::fs::create_dir_all(home.path().join("inbox")).unwrap();
+    std::fs::write(home.path().join("inbox/imap_swapi_l0_raw_20240924_v001.pkts"), b"packets").unwrap();
+    std::fs::write(home.path().join("inbox/imap_cooker_l0_raw_20240924_v001.pkts"), b"bad").unwrap();
+    let ingestor = Ingestor { tracker: Arc::new(FileTracker::open(pool).await.unwrap()), archive: archive.clone(), config };
+    assert_eq!(ingestor.drain_inbox().await.unwrap(), 2);
+
+    let stored = archive.get(&"imap/swapi/l0/2024/09/imap_swapi_l0_raw_20240924_v001.pkts".into()).await.unwrap().bytes().await.unwrap();
+    assert_eq!(stored.as_ref(), b"packets");
+    assert!(std::fs::read_dir(home.path().join("inbox")).unwrap().next().is_none(), "inbox emptied");
+    let quarantined = ingestor.tracker.quarantined(10).await.unwrap();
+    assert_eq!(quarantined.len(), 1);
+    assert!(quarantined[0].reason.contains("unknown instrument \"cooker\""), "{}", quarantined[0].reason);
+    let kept = std::fs::read(&quarantined[0].quarantine_key).unwrap();
+    assert_eq!(kept, b"bad", "refused bytes are kept aside");
+    assert!(std::fs::read_to_string(format!("{}.reason.txt", quarantined[0].quarantine_key)).unwrap().contains("cooker"));
+
+    // The same name with different bytes is refused, not overwritten.
+    std::fs::write(home.path().join("inbox/imap_swapi_l0_raw_20240924_v001.pkts"), b"other").unwrap();
+    ingestor.drain_inbox().await.unwrap();
+    let reasons: Vec<String> = ingestor.tracker.quarantined(10).await.unwrap().into_iter().map(|file| file.reason).collect();
+    assert!(reasons.iter().any(|reason| reason.contains("already exists in the archive with different content")), "{reasons:?}");
+
+    // An object written straight into the archive (e.g. before a crash) is found by the rescan.
+    archive.put(&"imap/mag/l1a/2024/09/imap_mag_l1a_norm-mago_20240924_v001.0001.cdf".into(), b"cdf".to_vec().into()).await.unwrap();
+    assert_eq!(ingestor.scan_archive().await.unwrap(), 1);
+    assert_eq!(ingestor.scan_archive().await.unwrap(), 0);
+}

@@ -6,6 +6,10 @@ pub enum StarterError {
     UnknownJob(String),
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    #[error("campaign {0} not found")]
+    UnknownCampaign(String),
+    #[error("schedule {name:?} is invalid: {reason}")]
+    InvalidSchedule { name: String, reason: String },
     #[error("stored job {id} is unreadable: {reason}")]
     CorruptJob { id: String, reason: String },
     #[error("database error: {0}")]
@@ -19,8 +23,8 @@ pub enum StarterError {
 impl From<StarterError> for tonic::Status {
     fn from(error: StarterError) -> tonic::Status {
         match &error {
-            StarterError::UnknownJob(_) => tonic::Status::not_found(error.to_string()),
-            StarterError::InvalidRequest(_) => tonic::Status::invalid_argument(error.to_string()),
+            StarterError::UnknownJob(_) | StarterError::UnknownCampaign(_) => tonic::Status::not_found(error.to_string()),
+            StarterError::InvalidRequest(_) | StarterError::InvalidSchedule { .. } => tonic::Status::invalid_argument(error.to_string()),
             StarterError::Peer(status) => tonic::Status::unavailable(format!("dependency unavailable: {}", status.message())),
             StarterError::CorruptJob { .. } | StarterError::Database(_) | StarterError::Store(_) => {
                 tracing::error!(%error, "starter internal error");

@@ -3,18 +3,19 @@
 
 use std::sync::Arc;
 
-use proto::date::Date;
 use proto::pb::starter_server::Starter;
 use proto::pb::{
-    CompleteJobRequest, CompleteJobResponse, GetJobRequest, GetQueuesRequest, GetQueuesResponse, InstrumentQueue, Job,
-    JobAssignment, ListJobsRequest, ListJobsResponse, ReprocessRequest, ReprocessResponse, WorkerMessage,
+    CampaignProgress, CompleteJobRequest, CompleteJobResponse, GetCampaignRequest, GetJobRequest, GetQueuesRequest,
+    GetQueuesResponse, InstrumentQueue, Job, JobAssignment, ListJobsRequest, ListJobsResponse, ReprocessRequest,
+    ReprocessResponse, WorkerMessage,
 };
 use proto::store::now_millis;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::error::StarterError;
-use super::jobs::Completion;
+use super::campaigns::{CampaignPlan, plan_campaign, validate_request};
+use super::job_row::state_counter;
+use super::jobs::{Completion, JobFilter};
 use super::role::StarterShared;
 
 pub struct StarterGrpc {
@@ -47,7 +48,7 @@ impl Starter for StarterGrpc {
             log: request.log,
             outputs: request.outputs,
         };
-        let state = self.shared.store.complete(&request.job_id, &completion, now_millis()).await?;
+        let state = self.shared.store.complete(&request.job_id, &request.worker_id, &completion, now_millis()).await?;
         tracing::info!(%state, "job completed");
         // A finished job frees a slot of its instrument; a requeued one may run elsewhere.
         self.shared.trigger.job_available.notify_waiters();
@@ -57,7 +58,15 @@ impl Starter for StarterGrpc {
     #[tracing::instrument(skip_all, name = "starter.list_jobs")]
     async fn list_jobs(&self, request: Request<ListJobsRequest>) -> Result<Response<ListJobsResponse>, Status> {
         let request = request.into_inner();
-        let jobs = self.shared.store.list(&request.state, &request.instrument, request.limit).await?;
+        let filter = JobFilter {
+            state: request.state,
+            instrument: request.instrument,
+            campaign_id: request.campaign_id,
+            output_file: request.output_file,
+            input_file: request.input_file,
+            limit: request.limit,
+        };
+        let jobs = self.shared.store.list(&filter).await?;
         Ok(Response::new(ListJobsResponse { jobs }))
     }
 
@@ -69,18 +78,10 @@ impl Starter for StarterGrpc {
     #[tracing::instrument(skip_all, name = "starter.start_reprocessing")]
     async fn start_reprocessing(&self, request: Request<ReprocessRequest>) -> Result<Response<ReprocessResponse>, Status> {
         let request = request.into_inner();
-        let start = Date::parse_yyyymmdd(&request.start_date).map_err(|error| StarterError::InvalidRequest(error.to_string()))?;
-        let end = Date::parse_yyyymmdd(&request.end_date).map_err(|error| StarterError::InvalidRequest(error.to_string()))?;
-        if end < start {
-            return Err(StarterError::InvalidRequest(format!("end_date {end} is before start_date {start}")).into());
-        }
-        if !request.data_level.is_empty() && (request.instrument.is_empty() || request.descriptor.is_empty()) {
-            return Err(StarterError::InvalidRequest("data_level requires instrument and descriptor".into()).into());
-        }
-        if !request.descriptor.is_empty() && request.instrument.is_empty() {
-            return Err(StarterError::InvalidRequest("descriptor requires instrument".into()).into());
-        }
-        let response = super::role::plan_campaign(self.shared.clone(), request, start, end).await?;
+        // Refuse a bad request before asking depsvc anything.
+        validate_request(&request)?;
+        let plan = CampaignPlan { id: uuid::Uuid::now_v7().to_string(), request, origin: "request".into() };
+        let response = plan_campaign(self.shared.clone(), plan).await?;
         Ok(Response::new(response))
     }
 
@@ -92,15 +93,16 @@ impl Starter for StarterGrpc {
                 queues.push(InstrumentQueue { instrument: instrument.clone(), ..Default::default() });
             }
             let queue = queues.last_mut().expect("just pushed");
-            match state.as_str() {
-                "queued" => queue.queued = count,
-                "running" => queue.running = count,
-                "succeeded" => queue.succeeded = count,
-                "failed" => queue.failed = count,
-                "dead" => queue.dead = count,
-                _ => {}
+            let counters = [&mut queue.queued, &mut queue.running, &mut queue.succeeded, &mut queue.failed, &mut queue.dead];
+            if let Some(counter) = state_counter(&state, counters) {
+                *counter = count;
             }
         }
         Ok(Response::new(GetQueuesResponse { queues }))
+    }
+
+    #[tracing::instrument(skip_all, name = "starter.get_campaign")]
+    async fn get_campaign(&self, request: Request<GetCampaignRequest>) -> Result<Response<CampaignProgress>, Status> {
+        Ok(Response::new(self.shared.store.campaign_progress(&request.into_inner().id).await?))
     }
 }

@@ -2,18 +2,14 @@
 //! with backoff, dead letters and lease expiry. Every method takes `now` (milliseconds) so tests
 //! control the clock instead of sleeping.
 
-use prost::Message;
 use proto::filename::Version;
 use proto::pb::{Job, ProductKey, ProductTime, ResolvedInput};
-use proto::store::rfc3339_millis;
 use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Row};
 
 use super::config::StarterConfig;
 use super::error::StarterError;
-
-const JOB_COLUMNS: &str = "id, instrument, data_level, descriptor, start_date, repointing, input_hash, campaign_id, \
-     version, inputs, state, attempts, lease_owner, created_at, started_at, finished_at, error, log, outputs, traceparent";
+use super::job_row::{JOB_COLUMNS, encode_inputs, hex, job_from_row};
 
 /// A job the trigger logic wants to exist.
 #[derive(Debug, Clone)]
@@ -35,9 +31,29 @@ pub mod state {
 }
 
 pub struct JobStore {
-    pool: AnyPool,
+    pub(crate) pool: AnyPool,
     config: StarterConfig,
     claim_sql: String,
+}
+
+/// Which jobs to list; empty fields match everything.
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    pub state: String,
+    pub instrument: String,
+    pub campaign_id: String,
+    /// Provenance: the job that wrote this file.
+    pub output_file: String,
+    /// The jobs that read this file.
+    pub input_file: String,
+    /// 0 means 100.
+    pub limit: u32,
+}
+
+impl JobFilter {
+    fn effective_limit(&self) -> u32 {
+        if self.limit == 0 { 100 } else { self.limit }
+    }
 }
 
 /// How a processor says a job ended.
@@ -62,11 +78,7 @@ impl JobStore {
     pub async fn create(&self, job: &NewJob, now: i64) -> Result<Option<String>, StarterError> {
         let input_hash = input_hash(&job.inputs);
         let repointing = job.time.repointing.map(i64::from).unwrap_or(-1);
-        let mut encoded_inputs = Vec::new();
-        for input in &job.inputs {
-            input.encode_length_delimited(&mut encoded_inputs).expect("vec grows");
-        }
-        let inputs_hex = hex(&encoded_inputs);
+        let inputs_hex = encode_inputs(&job.inputs);
         // Versions come from the table itself; a concurrent creator that takes the same version
         // hits the second unique key and we try the next one.
         for _ in 0..16 {
@@ -179,11 +191,13 @@ impl JobStore {
         Ok(())
     }
 
-    /// Records the end of a running job; returns its new state.
-    pub async fn complete(&self, id: &str, completion: &Completion, now: i64) -> Result<String, StarterError> {
+    /// Records the end of a running job; returns its new state. Only the lease holder's report
+    /// counts (an empty `worker` is an operator and always counts).
+    pub async fn complete(&self, id: &str, worker: &str, completion: &Completion, now: i64) -> Result<String, StarterError> {
         let job = self.get(id).await?;
-        if job.state != state::RUNNING {
-            // A late report (e.g. after the lease expired and the job moved on) changes nothing.
+        if job.state != state::RUNNING || (!worker.is_empty() && job.lease_owner != worker) {
+            // A late report (the lease expired and the job was requeued or leased to another
+            // processor) changes nothing.
             return Ok(job.state);
         }
         let outputs = serde_json::to_string(&completion.outputs).unwrap_or_else(|_| "[]".into());
@@ -201,7 +215,7 @@ impl JobStore {
         let finished_at = if new_state == state::QUEUED { 0 } else { now };
         sqlx::query(
             "UPDATE jobs SET state = $1, error = $2, log = $3, outputs = $4, finished_at = $5, not_before = $6, \
-             lease_owner = '', lease_expires_at = 0 WHERE id = $7 AND state = 'running'",
+             lease_owner = '', lease_expires_at = 0 WHERE id = $7 AND state = 'running' AND lease_owner = $8",
         )
         .bind(new_state)
         .bind(completion.error.clone())
@@ -210,6 +224,7 @@ impl JobStore {
         .bind(finished_at)
         .bind(not_before)
         .bind(id.to_string())
+        .bind(job.lease_owner.clone())
         .execute(&self.pool)
         .await?;
         Ok(new_state.to_string())
@@ -247,17 +262,36 @@ impl JobStore {
         job_from_row(&row)
     }
 
-    pub async fn list(&self, state_filter: &str, instrument: &str, limit: u32) -> Result<Vec<Job>, StarterError> {
+    /// Jobs matching every non-empty field of `filter`, newest first.
+    pub async fn list(&self, filter: &JobFilter) -> Result<Vec<Job>, StarterError> {
+        // File names go through LIKE on the stored lists (portable across both backends); `_`
+        // is a LIKE wildcard, so matches are confirmed exactly below.
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE ($1 = '' OR state = $1) AND ($2 = '' OR instrument = $2) \
-             ORDER BY id DESC LIMIT $3"
+             AND ($3 = '' OR campaign_id = $3) AND ($4 = '' OR outputs LIKE $5) ORDER BY id DESC LIMIT $6"
         )))
-        .bind(state_filter.to_string())
-        .bind(instrument.to_string())
-        .bind(if limit == 0 { 100 } else { i64::from(limit) })
+        .bind(filter.state.clone())
+        .bind(filter.instrument.clone())
+        .bind(filter.campaign_id.clone())
+        .bind(filter.output_file.clone())
+        .bind(format!("%\"{}\"%", filter.output_file))
+        .bind(if filter.input_file.is_empty() { i64::from(filter.effective_limit()) } else { i64::MAX })
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(job_from_row).collect()
+        let mut jobs = Vec::new();
+        for row in &rows {
+            let job = job_from_row(row)?;
+            let output_matches = filter.output_file.is_empty() || job.outputs.iter().any(|name| *name == filter.output_file);
+            let input_matches = filter.input_file.is_empty()
+                || job.inputs.iter().flat_map(|input| input.files.iter()).any(|file| file.file_name == filter.input_file);
+            if output_matches && input_matches {
+                jobs.push(job);
+            }
+            if jobs.len() >= filter.effective_limit() as usize {
+                break;
+            }
+        }
+        Ok(jobs)
     }
 
     /// (instrument, state, count) for every instrument with jobs.
@@ -268,15 +302,6 @@ impl JobStore {
         rows.iter()
             .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get::<i64, _>(2)? as u32)))
             .collect()
-    }
-
-    /// The campaign a job belongs to, so the jobs its outputs trigger belong to it too.
-    pub async fn campaign_of(&self, job_id: &str) -> Result<String, StarterError> {
-        let campaign: Option<String> = sqlx::query_scalar("SELECT campaign_id FROM jobs WHERE id = $1")
-            .bind(job_id.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(campaign.unwrap_or_default())
     }
 
     pub async fn read_cursor(&self, consumer: &str) -> Result<u64, StarterError> {
@@ -294,30 +319,6 @@ impl JobStore {
         )
         .bind(consumer.to_string())
         .bind(seq as i64)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn record_campaign(
-        &self,
-        id: &str,
-        request: &proto::pb::ReprocessRequest,
-        planned_runs: u32,
-        now: i64,
-    ) -> Result<(), StarterError> {
-        sqlx::query(
-            "INSERT INTO campaigns (id, start_date, end_date, instrument, data_level, descriptor, planned_runs, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(id.to_string())
-        .bind(request.start_date.clone())
-        .bind(request.end_date.clone())
-        .bind(request.instrument.clone())
-        .bind(request.data_level.clone())
-        .bind(request.descriptor.clone())
-        .bind(i64::from(planned_runs))
-        .bind(now)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -362,17 +363,6 @@ pub fn input_hash(inputs: &[ResolvedInput]) -> String {
     hex(&hasher.finalize())
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    (0..text.len())
-        .step_by(2)
-        .map(|index| text.get(index..index + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()))
-        .collect()
-}
-
 /// Logs are kept for people, bounded so one chatty program cannot bloat the table.
 fn truncate_log(log: &str) -> String {
     const MAX_LOG: usize = 64 * 1024;
@@ -384,48 +374,5 @@ fn truncate_log(log: &str) -> String {
         start += 1;
     }
     format!("[... {} bytes cut ...]\n{}", start, &log[start..])
-}
-
-fn job_from_row(row: &sqlx::any::AnyRow) -> Result<Job, StarterError> {
-    let id: String = row.try_get("id")?;
-    let corrupt = |reason: &str| StarterError::CorruptJob { id: id.clone(), reason: reason.to_string() };
-    let encoded = unhex(&row.try_get::<String, _>("inputs")?).ok_or_else(|| corrupt("inputs are not hex"))?;
-    let mut buffer = encoded.as_slice();
-    let mut inputs = Vec::new();
-    while !buffer.is_empty() {
-        inputs.push(ResolvedInput::decode_length_delimited(&mut buffer).map_err(|error| corrupt(&error.to_string()))?);
-    }
-    let outputs: String = row.try_get("outputs")?;
-    let repointing: i64 = row.try_get("repointing")?;
-    let millis = |column: &str| -> Result<String, StarterError> {
-        let value: i64 = row.try_get(column)?;
-        Ok(if value == 0 { String::new() } else { rfc3339_millis(value) })
-    };
-    Ok(Job {
-        id: id.clone(),
-        product: Some(ProductKey {
-            instrument: row.try_get("instrument")?,
-            data_level: row.try_get("data_level")?,
-            descriptor: row.try_get("descriptor")?,
-        }),
-        time: Some(ProductTime {
-            date: row.try_get("start_date")?,
-            repointing: (repointing >= 0).then_some(repointing as u32),
-        }),
-        version: row.try_get("version")?,
-        inputs,
-        state: row.try_get("state")?,
-        attempts: row.try_get::<i64, _>("attempts")? as u32,
-        traceparent: row.try_get("traceparent")?,
-        created_at: millis("created_at")?,
-        started_at: millis("started_at")?,
-        finished_at: millis("finished_at")?,
-        error: row.try_get("error")?,
-        log: row.try_get("log")?,
-        outputs: serde_json::from_str(&outputs).unwrap_or_default(),
-        lease_owner: row.try_get("lease_owner")?,
-        campaign_id: row.try_get("campaign_id")?,
-        input_hash: row.try_get("input_hash")?,
-    })
 }
 

@@ -4,19 +4,25 @@
 //! Trigger evaluation is serialized per instrument and parallel across instruments.
 #![forbid(unsafe_code)]
 
+mod campaigns;
 mod config;
+pub mod cron;
 mod cursor;
 mod dispatch;
 mod error;
 mod grpc;
+mod job_row;
 mod jobs;
 mod role;
+mod schedule;
 mod trigger;
 
-pub use config::StarterConfig;
+pub use campaigns::CampaignPlan;
+pub use config::{ScheduleConfig, StarterConfig};
 pub use error::StarterError;
-pub use jobs::{JobStore, NewJob};
+pub use jobs::{Completion, JobFilter, JobStore, NewJob, input_hash, state};
 pub use role::StarterRole;
+pub use schedule::{Schedule, due_firings, schedules_from_config};
 
 /// Migrations of the starter's tables (numbered 3000-3999).
 pub fn migrator() -> sqlx::migrate::Migrator {

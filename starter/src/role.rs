@@ -1,13 +1,11 @@
-//! Build-then-start for the starter, and reprocessing campaigns.
+//! Build-then-start for the starter: a bad schedule fails before anything listens.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use proto::clients::{DependencyClient, IndexerClient};
-use proto::date::Date;
 use proto::pb::starter_server::StarterServer;
-use proto::pb::{GetGraphRequest, ProductKey, ProductRun, ProductTime, ReprocessRequest, ReprocessResponse};
 use proto::store::now_millis;
 use proto::Shutdown;
 use sqlx::AnyPool;
@@ -18,7 +16,8 @@ use super::cursor::CursorTracker;
 use super::error::StarterError;
 use super::grpc::StarterGrpc;
 use super::jobs::JobStore;
-use super::trigger::{Candidate, TriggerContext};
+use super::schedule::{Schedule, run_schedules, schedules_from_config};
+use super::trigger::TriggerContext;
 
 /// State shared by the gRPC handlers and the background tasks.
 pub struct StarterShared {
@@ -30,6 +29,7 @@ pub struct StarterShared {
 pub struct StarterRole {
     shared: Arc<StarterShared>,
     indexer: IndexerClient,
+    schedules: Vec<Schedule>,
 }
 
 impl StarterRole {
@@ -40,6 +40,7 @@ impl StarterRole {
         depsvc: DependencyClient,
         shutdown: Shutdown,
     ) -> Result<StarterRole, StarterError> {
+        let schedules = schedules_from_config(&config.schedules)?;
         let store = Arc::new(JobStore::open(pool, config.clone()).await?);
         let start = store.read_cursor(&config.consumer).await?;
         let trigger = Arc::new(TriggerContext {
@@ -51,7 +52,7 @@ impl StarterRole {
             queues: Mutex::new(HashMap::new()),
             shutdown,
         });
-        Ok(StarterRole { shared: Arc::new(StarterShared { store, trigger, config }), indexer })
+        Ok(StarterRole { shared: Arc::new(StarterShared { store, trigger, config }), indexer, schedules })
     }
 
     pub fn store(&self) -> Arc<JobStore> {
@@ -64,10 +65,11 @@ impl StarterRole {
             .max_encoding_message_size(64 * 1024 * 1024)
     }
 
-    /// Spawns the event consumer and the lease reaper.
+    /// Spawns the event consumer, the schedule runner and the lease reaper.
     pub fn start(self) -> tokio::task::JoinHandle<()> {
         let shared = self.shared;
         let consumer = tokio::spawn(shared.trigger.clone().consume_events(self.indexer));
+        let scheduler = tokio::spawn(run_schedules(shared.clone(), self.schedules));
         let reaper_shared = shared.clone();
         tokio::spawn(async move {
             let period = Duration::from_millis((reaper_shared.config.lease_seconds * 1000 / 4).max(250));
@@ -87,51 +89,7 @@ impl StarterRole {
                 }
             }
             let _ = consumer.await;
+            let _ = scheduler.await;
         })
     }
-}
-
-/// Plans a campaign: the kickoff products (those fed by level 0) or the one named node, for
-/// every day of the range. The jobs' outputs then trigger the rest of the graph in dependency
-/// order, each new version carrying the campaign along.
-pub async fn plan_campaign(
-    shared: Arc<StarterShared>,
-    request: ReprocessRequest,
-    start: Date,
-    end: Date,
-) -> Result<ReprocessResponse, StarterError> {
-    let graph = shared.trigger.depsvc.clone().get_graph(GetGraphRequest {}).await?.into_inner();
-    let targets: Vec<ProductKey> = graph
-        .products
-        .iter()
-        .filter(|product| request.instrument.is_empty() || product.instrument == request.instrument)
-        .filter(|product| request.descriptor.is_empty() || product.descriptor == request.descriptor)
-        .filter(|product| {
-            if request.data_level.is_empty() {
-                graph.edges.iter().any(|edge| {
-                    edge.product.as_ref() == Some(*product) && edge.input.split_whitespace().nth(1) == Some("l0")
-                })
-            } else {
-                product.data_level == request.data_level
-            }
-        })
-        .cloned()
-        .collect();
-    if targets.is_empty() {
-        return Err(StarterError::InvalidRequest("no product in the graph matches the campaign filters".into()));
-    }
-    let campaign_id = uuid::Uuid::now_v7().to_string();
-    let days = (end.days_since_epoch() - start.days_since_epoch() + 1) as u32;
-    let planned_runs = days * targets.len() as u32;
-    shared.store.record_campaign(&campaign_id, &request, planned_runs, now_millis()).await?;
-    tracing::info!(campaign = %campaign_id, planned_runs, "reprocessing campaign planned");
-    let traceparent = proto::telemetry::current_traceparent();
-    for offset in 0..days {
-        let date = start.add_days(offset as i32).yyyymmdd();
-        for product in &targets {
-            let run = ProductRun { product: Some(product.clone()), time: Some(ProductTime { date: date.clone(), repointing: None }) };
-            shared.trigger.enqueue(Candidate { seq: None, run, campaign_id: campaign_id.clone(), traceparent: traceparent.clone() });
-        }
-    }
-    Ok(ReprocessResponse { campaign_id, planned_runs, jobs_created: 0 })
 }

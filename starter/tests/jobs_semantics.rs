@@ -1,0 +1,381 @@
+//! Job semantics on both backends: every test body runs once on SQLite and once on PostgreSQL
+//! (the latter when DATABASE_URL is set). Time is an argument (`now`, milliseconds), never slept.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use proto::pb::{FileRecord, ProductKey, ProductTime, ReprocessRequest, ResolvedInput};
+use sqlx::AnyPool;
+use starter::{CampaignPlan, Completion, JobFilter, JobStore, NewJob, StarterConfig, state};
+
+/// Declares `<test>::sqlite` and `<test>::postgres` for each async test body `fn(AnyPool)`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                let (pool, _dir) = proto::store::testing::fresh_sqlite().await;
+                super::$name(pool).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                let Some(pool) = proto::store::testing::fresh_postgres().await else { return };
+                super::$name(pool).await;
+            }
+        }
+    )*};
+}
+
+on_both_backends!(
+    concurrent_creators_make_exactly_one_job,
+    replayed_events_never_duplicate,
+    versions_follow_input_versions,
+    concurrent_new_input_sets_get_distinct_versions,
+    heartbeats_keep_the_lease,
+    expired_lease_requeues_and_late_report_is_ignored,
+    transient_failures_retry_with_backoff_then_dead_letter,
+    permanent_failure_is_final,
+    lease_expiry_on_last_attempt_dead_letters,
+    per_instrument_concurrency_limits,
+    concurrent_claimers_never_share_a_job,
+    cursor_only_moves_forward,
+    provenance_is_queryable,
+    campaign_progress_counts_jobs_by_state,
+);
+
+const T0: i64 = 1_800_000_000_000;
+const SECOND: i64 = 1000;
+
+async fn store(pool: AnyPool, configure: impl FnOnce(&mut StarterConfig)) -> JobStore {
+    let mut config = StarterConfig::default();
+    configure(&mut config);
+    JobStore::open(pool, config).await.expect("open job store")
+}
+
+fn l0(instrument: &str, date: &str, version: &str) -> FileRecord {
+    FileRecord {
+        file_name: format!("imap_{instrument}_l0_raw_{date}_{version}.pkts"),
+        kind: "science".into(),
+        instrument: instrument.into(),
+        data_level: "l0".into(),
+        descriptor: "raw".into(),
+        start_date: date.into(),
+        version: version.into(),
+        ..Default::default()
+    }
+}
+
+fn job(instrument: &str, date: &str, files: Vec<FileRecord>) -> NewJob {
+    NewJob {
+        product: ProductKey { instrument: instrument.into(), data_level: "l1a".into(), descriptor: "all".into() },
+        time: ProductTime { date: date.into(), repointing: None },
+        inputs: vec![ResolvedInput {
+            source_type: "science".into(),
+            source: format!("{instrument} l0 raw"),
+            relationship: "HARD".into(),
+            files,
+        }],
+        campaign_id: String::new(),
+        traceparent: String::new(),
+    }
+}
+
+fn success(outputs: &[&str]) -> Completion {
+    Completion { succeeded: true, retryable: false, error: String::new(), log: String::new(), outputs: outputs.iter().map(|name| name.to_string()).collect() }
+}
+
+fn failure(retryable: bool, error: &str) -> Completion {
+    Completion { succeeded: false, retryable, error: error.into(), log: "trace of the failure".into(), outputs: Vec::new() }
+}
+
+async fn all_jobs(store: &JobStore) -> Vec<proto::pb::Job> {
+    store.list(&JobFilter { limit: 10_000, ..Default::default() }).await.expect("list jobs")
+}
+
+async fn concurrent_creators_make_exactly_one_job(pool: AnyPool) {
+    let store = Arc::new(store(pool, |_| {}).await);
+    let new_job = job("mag", "20260101", vec![l0("mag", "20260101", "v001")]);
+    let creators: Vec<_> = (0..32)
+        .map(|_| {
+            let (store, new_job) = (store.clone(), new_job.clone());
+            tokio::spawn(async move { store.create(&new_job, T0).await.expect("create") })
+        })
+        .collect();
+    let mut created = 0;
+    for creator in creators {
+        created += usize::from(creator.await.expect("creator task").is_some());
+    }
+    assert_eq!(created, 1, "exactly one creator wins");
+    let jobs = all_jobs(&store).await;
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].version, "v001.0001");
+    assert_eq!(jobs[0].state, state::QUEUED);
+}
+
+async fn replayed_events_never_duplicate(pool: AnyPool) {
+    let store = store(pool, |_| {}).await;
+    let files = vec![l0("swe", "20260101", "v001"), l0("swe", "20260102", "v001")];
+    assert!(store.create(&job("swe", "20260101", files.clone()), T0).await.unwrap().is_some());
+    // The same event replayed after a restart, and the inputs listed in another order.
+    for replay in 0..5 {
+        let mut files = files.clone();
+        if replay % 2 == 1 {
+            files.reverse();
+        }
+        assert_eq!(store.create(&job("swe", "20260101", files), T0 + replay).await.unwrap(), None);
+    }
+    // The job ran; a replay after it finished is still not a new job.
+    let claimed = store.claim("worker-a", T0).await.unwrap().expect("claim");
+    store.complete(&claimed.id, "worker-a", &success(&["out.cdf"]), T0 + SECOND).await.unwrap();
+    assert_eq!(store.create(&job("swe", "20260101", files), T0 + 2 * SECOND).await.unwrap(), None);
+    assert_eq!(all_jobs(&store).await.len(), 1);
+}
+
+async fn versions_follow_input_versions(pool: AnyPool) {
+    let store = store(pool, |_| {}).await;
+    let first = store.create(&job("hit", "20260101", vec![l0("hit", "20260101", "v001")]), T0).await.unwrap().unwrap();
+    assert_eq!(store.get(&first).await.unwrap().version, "v001.0001");
+    // Another date is another product: its own first version.
+    let other_day = store.create(&job("hit", "20260102", vec![l0("hit", "20260102", "v001")]), T0).await.unwrap().unwrap();
+    assert_eq!(store.get(&other_day).await.unwrap().version, "v001.0001");
+    // A newer input version makes the next version; the identical input set never does.
+    let second = store.create(&job("hit", "20260101", vec![l0("hit", "20260101", "v002")]), T0 + 1).await.unwrap().unwrap();
+    assert_eq!(store.get(&second).await.unwrap().version, "v001.0002");
+    assert_eq!(store.create(&job("hit", "20260101", vec![l0("hit", "20260101", "v002")]), T0 + 2).await.unwrap(), None);
+    assert_eq!(store.create(&job("hit", "20260101", vec![l0("hit", "20260101", "v001")]), T0 + 3).await.unwrap(), None);
+    let third = store.create(&job("hit", "20260101", vec![l0("hit", "20260101", "v003")]), T0 + 4).await.unwrap().unwrap();
+    assert_eq!(store.get(&third).await.unwrap().version, "v001.0003");
+    assert_eq!(all_jobs(&store).await.len(), 4);
+}
+
+async fn concurrent_new_input_sets_get_distinct_versions(pool: AnyPool) {
+    let store = Arc::new(store(pool, |_| {}).await);
+    let creators: Vec<_> = (1..=8)
+        .flat_map(|version| std::iter::repeat_n(version, 3))
+        .map(|version| {
+            let store = store.clone();
+            let new_job = job("lo", "20260101", vec![l0("lo", "20260101", &format!("v{version:03}"))]);
+            tokio::spawn(async move { store.create(&new_job, T0).await.expect("create") })
+        })
+        .collect();
+    let mut created = 0;
+    for creator in creators {
+        created += usize::from(creator.await.unwrap().is_some());
+    }
+    assert_eq!(created, 8, "one job per distinct input set");
+    let versions: HashSet<String> = all_jobs(&store).await.into_iter().map(|job| job.version).collect();
+    let expected: HashSet<String> = (1..=8).map(|minor| format!("v001.{minor:04}")).collect();
+    assert_eq!(versions, expected, "no version twice, none skipped");
+}
+
+async fn heartbeats_keep_the_lease(pool: AnyPool) {
+    let store = store(pool, |config| config.lease_seconds = 120).await;
+    store.create(&job("mag", "20260101", vec![l0("mag", "20260101", "v001")]), T0).await.unwrap();
+    let claimed = store.claim("worker-a", T0).await.unwrap().expect("claim");
+    assert_eq!((claimed.state.as_str(), claimed.lease_owner.as_str(), claimed.attempts), (state::RUNNING, "worker-a", 1));
+    assert!(store.claim("worker-b", T0).await.unwrap().is_none(), "a running job is not handed out twice");
+    // Heartbeats every 100 s keep a 120 s lease alive well past its first expiry.
+    for beat in 1..=3 {
+        store.heartbeat("worker-a", std::slice::from_ref(&claimed.id), T0 + beat * 100 * SECOND).await.unwrap();
+        assert_eq!(store.expire_leases(T0 + beat * 100 * SECOND + 119 * SECOND).await.unwrap(), 0);
+    }
+    // Another worker's heartbeat does not extend someone else's lease.
+    store.heartbeat("worker-b", std::slice::from_ref(&claimed.id), T0 + 1000 * SECOND).await.unwrap();
+    assert_eq!(store.expire_leases(T0 + 421 * SECOND).await.unwrap(), 1);
+    assert_eq!(store.get(&claimed.id).await.unwrap().state, state::QUEUED);
+}
+
+async fn expired_lease_requeues_and_late_report_is_ignored(pool: AnyPool) {
+    let store = store(pool, |config| config.lease_seconds = 60).await;
+    store.create(&job("mag", "20260101", vec![l0("mag", "20260101", "v001")]), T0).await.unwrap();
+    let claimed = store.claim("worker-a", T0).await.unwrap().expect("claim");
+    assert_eq!(store.expire_leases(T0 + 60 * SECOND).await.unwrap(), 0, "not expired at the exact deadline");
+    assert_eq!(store.expire_leases(T0 + 61 * SECOND).await.unwrap(), 1, "processor died: lease expired");
+    let requeued = store.get(&claimed.id).await.unwrap();
+    assert_eq!(requeued.state, state::QUEUED);
+    assert!(requeued.error.contains("lease expired"), "{}", requeued.error);
+    let reclaimed = store.claim("worker-b", T0 + 62 * SECOND).await.unwrap().expect("handed out again");
+    assert_eq!((reclaimed.id.as_str(), reclaimed.attempts), (claimed.id.as_str(), 2));
+    // The first processor wakes up and reports: nothing changes, worker-b still owns the job.
+    let state_after_late_report = store.complete(&claimed.id, "worker-a", &success(&["stale.cdf"]), T0 + 63 * SECOND).await.unwrap();
+    assert_eq!(state_after_late_report, state::RUNNING);
+    assert_eq!(store.complete(&claimed.id, "worker-b", &success(&["fresh.cdf"]), T0 + 64 * SECOND).await.unwrap(), state::SUCCEEDED);
+    let finished = store.get(&claimed.id).await.unwrap();
+    assert_eq!(finished.outputs, vec!["fresh.cdf".to_string()]);
+    assert_eq!(store.complete(&claimed.id, "worker-b", &failure(true, "again"), T0 + 65 * SECOND).await.unwrap(), state::SUCCEEDED);
+}
+
+async fn transient_failures_retry_with_backoff_then_dead_letter(pool: AnyPool) {
+    let store = store(pool, |config| {
+        config.max_attempts = 3;
+        config.retry_backoff_seconds = 10;
+    })
+    .await;
+    store.create(&job("codice", "20260101", vec![l0("codice", "20260101", "v001")]), T0).await.unwrap();
+    let mut now = T0;
+    // Attempt n fails at `now`; the retry waits 10 s, then 20 s.
+    for (attempt, backoff) in [(1, 10), (2, 20)] {
+        let claimed = store.claim("worker", now).await.unwrap().expect("runnable");
+        assert_eq!(claimed.attempts, attempt);
+        now += SECOND;
+        assert_eq!(store.complete(&claimed.id, "worker", &failure(true, "archive unavailable"), now).await.unwrap(), state::QUEUED);
+        assert!(store.claim("worker", now + backoff * SECOND - 1).await.unwrap().is_none(), "backoff of attempt {attempt} not respected");
+        now += backoff * SECOND;
+    }
+    let last = store.claim("worker", now).await.unwrap().expect("third attempt");
+    assert_eq!(last.attempts, 3);
+    assert_eq!(store.complete(&last.id, "worker", &failure(true, "archive unavailable: disk full"), now + SECOND).await.unwrap(), state::DEAD);
+    let dead = store.get(&last.id).await.unwrap();
+    assert_eq!(dead.error, "archive unavailable: disk full", "the reason is kept");
+    assert_eq!(dead.log, "trace of the failure");
+    assert!(!dead.finished_at.is_empty());
+    assert!(store.claim("worker", now + 1000 * SECOND).await.unwrap().is_none(), "dead jobs never run again");
+    let dead_letters = store.list(&JobFilter { state: state::DEAD.into(), ..Default::default() }).await.unwrap();
+    assert_eq!(dead_letters.len(), 1);
+}
+
+async fn permanent_failure_is_final(pool: AnyPool) {
+    let store = store(pool, |_| {}).await;
+    store.create(&job("idex", "20260101", vec![l0("idex", "20260101", "v001")]), T0).await.unwrap();
+    let claimed = store.claim("worker", T0).await.unwrap().unwrap();
+    let outcome = store.complete(&claimed.id, "worker", &failure(false, "input imap_idex_l0_raw_20260101_v001.pkts is unusable: truncated packet"), T0 + SECOND).await.unwrap();
+    assert_eq!(outcome, state::FAILED);
+    let failed = store.get(&claimed.id).await.unwrap();
+    assert!(failed.error.contains("truncated packet"));
+    assert_eq!(failed.attempts, 1);
+    assert!(store.claim("worker", T0 + 3600 * SECOND).await.unwrap().is_none());
+    assert_eq!(store.expire_leases(T0 + 3600 * SECOND).await.unwrap(), 0);
+}
+
+async fn lease_expiry_on_last_attempt_dead_letters(pool: AnyPool) {
+    let store = store(pool, |config| {
+        config.max_attempts = 2;
+        config.lease_seconds = 10;
+    })
+    .await;
+    store.create(&job("ultra", "20260101", vec![l0("ultra", "20260101", "v001")]), T0).await.unwrap();
+    let first = store.claim("worker-a", T0).await.unwrap().unwrap();
+    assert_eq!(store.expire_leases(T0 + 11 * SECOND).await.unwrap(), 1);
+    assert_eq!(store.get(&first.id).await.unwrap().state, state::QUEUED);
+    store.claim("worker-b", T0 + 12 * SECOND).await.unwrap().unwrap();
+    assert_eq!(store.expire_leases(T0 + 23 * SECOND).await.unwrap(), 1);
+    let dead = store.get(&first.id).await.unwrap();
+    assert_eq!(dead.state, state::DEAD);
+    assert!(dead.error.contains("last allowed attempt"), "{}", dead.error);
+}
+
+async fn per_instrument_concurrency_limits(pool: AnyPool) {
+    let store = store(pool, |config| {
+        config.default_instrument_concurrency = 2;
+        config.instrument_concurrency = BTreeMap::from([("mag".to_string(), 1)]);
+    })
+    .await;
+    for day in 1..=3 {
+        let date = format!("202601{day:02}");
+        store.create(&job("mag", &date, vec![l0("mag", &date, "v001")]), T0 + day).await.unwrap();
+        store.create(&job("swe", &date, vec![l0("swe", &date, "v001")]), T0 + day).await.unwrap();
+    }
+    let mut running: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    while let Some(claimed) = store.claim("worker", T0 + SECOND).await.unwrap() {
+        running.entry(claimed.product.unwrap().instrument).or_default().push(claimed.id);
+    }
+    assert_eq!(running["mag"].len(), 1, "mag is limited to one running job");
+    assert_eq!(running["swe"].len(), 2, "others to the default of two");
+    // A finished mag job frees mag's slot, and only mag's.
+    store.complete(&running["mag"][0], "worker", &success(&[]), T0 + 2 * SECOND).await.unwrap();
+    let next = store.claim("worker", T0 + 3 * SECOND).await.unwrap().expect("mag slot free");
+    assert_eq!(next.product.unwrap().instrument, "mag");
+    assert!(store.claim("worker", T0 + 3 * SECOND).await.unwrap().is_none());
+}
+
+async fn concurrent_claimers_never_share_a_job(pool: AnyPool) {
+    let store = Arc::new(store(pool, |config| config.default_instrument_concurrency = 100).await);
+    for day in 1..=12 {
+        let date = format!("202601{day:02}");
+        store.create(&job("hi", &date, vec![l0("hi", &date, "v001")]), T0).await.unwrap();
+    }
+    let claimers: Vec<_> = (0..6)
+        .map(|worker| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut claimed = Vec::new();
+                while let Some(job) = store.claim(&format!("worker-{worker}"), T0).await.expect("claim") {
+                    claimed.push(job.id);
+                }
+                claimed
+            })
+        })
+        .collect();
+    let mut all_claimed = Vec::new();
+    for claimer in claimers {
+        all_claimed.extend(claimer.await.unwrap());
+    }
+    let distinct: HashSet<&String> = all_claimed.iter().collect();
+    assert_eq!(all_claimed.len(), 12, "every job handed out");
+    assert_eq!(distinct.len(), 12, "no job handed out twice");
+}
+
+async fn cursor_only_moves_forward(pool: AnyPool) {
+    let store = store(pool, |_| {}).await;
+    assert_eq!(store.read_cursor("starter").await.unwrap(), 0);
+    store.write_cursor("starter", 5).await.unwrap();
+    store.write_cursor("starter", 3).await.unwrap();
+    assert_eq!(store.read_cursor("starter").await.unwrap(), 5, "a late, lower commit never moves the cursor back");
+    store.write_cursor("starter", 9).await.unwrap();
+    assert_eq!(store.read_cursor("starter").await.unwrap(), 9);
+    assert_eq!(store.read_cursor("another-consumer").await.unwrap(), 0, "cursors are per consumer");
+}
+
+async fn provenance_is_queryable(pool: AnyPool) {
+    let store = store(pool, |_| {}).await;
+    let inputs = vec![l0("swapi", "20260101", "v001")];
+    store.create(&job("swapi", "20260101", inputs.clone()), T0).await.unwrap();
+    store.create(&job("swapi", "20260102", vec![l0("swapi", "20260102", "v001")]), T0).await.unwrap();
+    let claimed = store.claim("worker", T0).await.unwrap().unwrap();
+    let output = format!("imap_swapi_l1a_sci_{}_v001.0001.cdf", claimed.time.as_ref().unwrap().date);
+    store.complete(&claimed.id, "worker", &success(&[&output]), T0 + SECOND).await.unwrap();
+
+    let made_it = store.list(&JobFilter { output_file: output.clone(), ..Default::default() }).await.unwrap();
+    assert_eq!(made_it.len(), 1, "exactly one job made {output}");
+    assert_eq!(made_it[0].id, claimed.id);
+    let input_names: Vec<&str> = made_it[0].inputs.iter().flat_map(|input| input.files.iter().map(|file| file.file_name.as_str())).collect();
+    assert_eq!(input_names.len(), 1);
+    assert!(input_names[0].starts_with("imap_swapi_l0_raw_"));
+    // `_` is a LIKE wildcard: a name differing in one character must not match.
+    let lookalike = output.replacen("_sci_", "xsci_", 1);
+    assert!(store.list(&JobFilter { output_file: lookalike, ..Default::default() }).await.unwrap().is_empty());
+    let readers = store.list(&JobFilter { input_file: inputs[0].file_name.clone(), ..Default::default() }).await.unwrap();
+    assert_eq!(readers.len(), 1);
+    assert_eq!(readers[0].time.as_ref().unwrap().date, "20260101");
+}
+
+async fn campaign_progress_counts_jobs_by_state(pool: AnyPool) {
+    let store = store(pool, |_| {}).await;
+    let plan = CampaignPlan {
+        id: "schedule-maps-20261201T0300".into(),
+        request: ReprocessRequest { start_date: "20261031".into(), end_date: "20261130".into(), data_level: "l3".into(), ..Default::default() },
+        origin: "schedule maps".into(),
+    };
+    assert!(store.record_campaign(&plan, 4, T0).await.unwrap());
+    assert!(!store.record_campaign(&plan, 4, T0).await.unwrap(), "a schedule firing is planned once");
+    for day in 1..=3 {
+        let date = format!("202611{day:02}");
+        let mut new_job = job("glows", &date, vec![l0("glows", &date, "v001")]);
+        new_job.campaign_id = plan.id.clone();
+        store.create(&new_job, T0).await.unwrap();
+    }
+    // The same inputs outside the campaign are a separate, ordinary job.
+    store.create(&job("glows", "20261101", vec![l0("glows", "20261101", "v001")]), T0).await.unwrap();
+    let claimed = store.claim("worker", T0).await.unwrap().unwrap();
+    assert_eq!(claimed.campaign_id, plan.id);
+    store.complete(&claimed.id, "worker", &success(&[]), T0 + SECOND).await.unwrap();
+    store.claim("worker", T0 + SECOND).await.unwrap().unwrap();
+
+    let progress = store.campaign_progress(&plan.id).await.unwrap();
+    assert_eq!((progress.planned_runs, progress.origin.as_str()), (4, "schedule maps"));
+    assert_eq!((progress.queued, progress.running, progress.succeeded, progress.failed, progress.dead), (1, 1, 1, 0, 0));
+    let campaign_jobs = store.list(&JobFilter { campaign_id: plan.id.clone(), ..Default::default() }).await.unwrap();
+    assert_eq!(campaign_jobs.len(), 3);
+    assert!(store.campaign_progress("no-such-campaign").await.is_err());
+}

@@ -124,18 +124,27 @@ pub async fn run(config: Config, listener: TcpListener, shutdown_request: impl F
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     let mut routes = tonic::service::Routes::builder();
     routes.add_service(health_service);
-    routes.add_service(
-        tonic_reflection::server::Builder::configure()
+    // Reflection lists only the services this node really serves.
+    let mut served = vec![tonic_health::pb::health_server::SERVICE_NAME];
+    let role_services = [
+        (Role::Indexer, pb::indexer_server::SERVICE_NAME),
+        (Role::Depsvc, pb::dependency_service_server::SERVICE_NAME),
+        (Role::Starter, pb::starter_server::SERVICE_NAME),
+        (Role::Processor, pb::processor_server::SERVICE_NAME),
+        (Role::Gateway, pb::gateway_server::SERVICE_NAME),
+    ];
+    served.extend(role_services.iter().filter(|(role, _)| has(*role)).map(|(_, name)| *name));
+    let reflection = || {
+        let mut builder = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()?,
-    );
-    routes.add_service(
-        tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1alpha()?,
-    );
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+        for name in &served {
+            builder = builder.with_service_name(*name);
+        }
+        builder
+    };
+    routes.add_service(reflection().build_v1()?);
+    routes.add_service(reflection().build_v1alpha()?);
     if let Some(role) = &indexer {
         routes.add_service(role.grpc_service(shutdown.clone()));
         health_reporter.set_service_status(pb::indexer_server::SERVICE_NAME, tonic_health::ServingStatus::Serving).await;

@@ -114,7 +114,8 @@ pub mod testing {
             return None;
         };
         let admin = connect(&admin_url).await.expect("connect to DATABASE_URL");
-        let name = format!("imap_sdc_test_{}", uuid::Uuid::now_v7().simple());
+        drop_stale_test_databases(&admin).await;
+        let name = format!("imap_sdc_test_{}_{}", now_millis(), uuid::Uuid::now_v7().simple());
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&admin)
             .await
@@ -122,6 +123,22 @@ pub mod testing {
         admin.close().await;
         let (base, _) = admin_url.rsplit_once('/').expect("database url has a path");
         Some(connect(&format!("{base}/{name}")).await.expect("connect to test database"))
+    }
+
+    /// Test databases are named after their creation time; ones older than an hour belong to
+    /// finished runs and are dropped so they do not pile up on a long-lived server.
+    async fn drop_stale_test_databases(admin: &AnyPool) {
+        const HOUR_MILLIS: i64 = 3_600_000;
+        let names: Vec<String> = sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'imap_sdc_test_%'")
+            .fetch_all(admin)
+            .await
+            .unwrap_or_default();
+        for name in names {
+            let created = name.trim_start_matches("imap_sdc_test_").split('_').next().and_then(|millis| millis.parse::<i64>().ok());
+            if created.is_none_or(|created| now_millis() - created > HOUR_MILLIS) {
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(admin).await;
+            }
+        }
     }
 
     /// A temporary directory removed on drop.

@@ -1,0 +1,48 @@
+//! Operations with grpcurl 1.8 (which speaks only reflection v1alpha): `list` shows exactly the
+//! services a node serves, and health answers per service.
+
+mod support;
+
+use std::process::Command;
+
+fn grpcurl(arguments: &[&str]) -> Option<String> {
+    let output = Command::new("grpcurl").args(arguments).output().ok()?;
+    assert!(output.status.success(), "grpcurl {arguments:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    Some(String::from_utf8(output.stdout).unwrap())
+}
+
+#[test]
+fn grpcurl_lists_every_service_of_an_all_roles_node_and_only_those_of_a_split_one() {
+    if Command::new("grpcurl").arg("-version").output().is_err() {
+        eprintln!("skipped: grpcurl not installed (see .ci/run for how CI gets it)");
+        return;
+    }
+    let home = support::TempDir::new("grpcurl");
+    let data_dir = home.path().join("all").display().to_string();
+    let node = support::start_node(&["--listen", "127.0.0.1:0", "--data-dir", &data_dir], &[], &home.path().join("all.log"));
+    let address = node.url.trim_start_matches("http://").to_string();
+    let listed = grpcurl(&["-plaintext", &address, "list"]).unwrap();
+    for service in [
+        "grpc.health.v1.Health",
+        "imap.sdc.v1.DependencyService",
+        "imap.sdc.v1.Indexer",
+        "imap.sdc.v1.Processor",
+        "imap.sdc.v1.Starter",
+    ] {
+        assert!(listed.lines().any(|line| line == service), "{service} missing from:\n{listed}");
+    }
+    let health = grpcurl(&["-plaintext", "-d", r#"{"service":"imap.sdc.v1.Indexer"}"#, &address, "grpc.health.v1.Health/Check"]).unwrap();
+    assert!(health.contains("SERVING"), "{health}");
+    let queues = grpcurl(&["-plaintext", "-d", "{}", &address, "imap.sdc.v1.Starter/GetQueues"]);
+    assert!(queues.is_some());
+
+    let data_dir = home.path().join("split").display().to_string();
+    let depsvc_only = support::start_node(
+        &["--roles", "depsvc", "--listen", "127.0.0.1:0", "--data-dir", &data_dir, "--peer", &format!("indexer={}", node.url)],
+        &[],
+        &home.path().join("split.log"),
+    );
+    let listed = grpcurl(&["-plaintext", depsvc_only.url.trim_start_matches("http://"), "list"]).unwrap();
+    assert!(listed.contains("imap.sdc.v1.DependencyService"), "{listed}");
+    assert!(!listed.contains("imap.sdc.v1.Indexer"), "a depsvc-only node must not advertise the indexer:\n{listed}");
+}

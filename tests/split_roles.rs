@@ -1,0 +1,73 @@
+//! The same code path split five ways: every role runs as its own node (in this process, on its
+//! own listener, with its own database where it has one) and reaches the others only through
+//! their peer addresses. A level-0 file still flows to L1B.
+
+mod support;
+
+use std::time::Duration;
+
+use imap_sdc::config::Config;
+use imap_sdc::role::Role;
+use proto::pb::QueryFilesRequest;
+use proto::ShutdownSignal;
+use support::{TempDir, wait_for};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_role_per_node_still_moves_a_file_to_l1b() {
+    let home = TempDir::new("split");
+    let archive = home.path().join("archive");
+    let mut listeners = Vec::new();
+    for _ in Role::ALL {
+        listeners.push(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap());
+    }
+    let urls: Vec<String> = listeners.iter().map(|listener| imap_sdc::node::reachable_url(listener).unwrap()).collect();
+    let url_of = |role: Role| urls[Role::ALL.iter().position(|candidate| *candidate == role).unwrap()].clone();
+
+    let (stop, shutdown) = ShutdownSignal::new();
+    let mut nodes = Vec::new();
+    for (role, listener) in Role::ALL.into_iter().zip(listeners) {
+        let mut config = Config::default();
+        config.roles = role.to_string().parse().unwrap();
+        config.data_dir = home.path().join(role.as_str());
+        // Roles share the archive (an object store) but never a database.
+        config.archive_dir = Some(archive.clone());
+        config.depsvc.graph_file = Some(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/chain_graph.toml").into());
+        config.processor.slots = 2;
+        config.peers.indexer = Some(url_of(Role::Indexer));
+        config.peers.depsvc = Some(url_of(Role::Depsvc));
+        config.peers.starter = Some(url_of(Role::Starter));
+        config.peers.processor = Some(url_of(Role::Processor));
+        config.peers.gateway = Some(url_of(Role::Gateway));
+        let shutdown = shutdown.clone();
+        nodes.push(tokio::spawn(async move { imap_sdc::node::run(config, listener, async move { shutdown.wait().await }).await }));
+    }
+
+    let inbox = home.path().join("indexer/inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    std::fs::write(inbox.join("imap_swe_l0_raw_20240925_v001.pkts"), support::synthetic_level0(8)).unwrap();
+
+    let indexer = proto::clients::IndexerClient::new(proto::clients::lazy_channel(&url_of(Role::Indexer)).unwrap());
+    let files = wait_for("the l1b product from the split mesh", Duration::from_secs(90), || {
+        let mut indexer = indexer.clone();
+        async move {
+            let files = indexer.query_files(QueryFilesRequest::default()).await.ok()?.into_inner().files;
+            files.iter().any(|file| file.data_level == "l1b").then_some(files)
+        }
+    })
+    .await;
+    let names: Vec<&str> = files.iter().map(|file| file.file_name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "imap_swe_l0_raw_20240925_v001.pkts",
+            "imap_swe_l1a_sci_20240925_v001.0001.cdf",
+            "imap_swe_l1b_sci_20240925_v001.0001.cdf",
+        ]
+    );
+    // The starter's own database holds the jobs; the indexer's holds none.
+    assert!(home.path().join("starter/imap-sdc.sqlite").exists());
+    stop.trigger();
+    for node in nodes {
+        node.await.unwrap().unwrap();
+    }
+}

@@ -1,0 +1,75 @@
+//! The binary's command line: configuration layers, `--dump-config`, usage errors with exit
+//! code 64, graph checks, and refusals that say what is wrong.
+
+mod support;
+
+use std::process::Command;
+
+fn imap_sdc(arguments: &[&str], environment: &[(&str, &str)]) -> std::process::Output {
+    Command::new(support::binary()).args(arguments).envs(environment.iter().copied()).output().unwrap()
+}
+
+#[test]
+fn dump_config_shows_every_layer() {
+    let home = support::TempDir::new("cli-config");
+    let file = home.path().join("node.toml");
+    std::fs::write(&file, "listen = \"127.0.0.1:9999\"\n[starter]\nlease_seconds = 33\n").unwrap();
+    let output = imap_sdc(
+        &["--config", file.to_str().unwrap(), "serve", "--roles", "indexer,starter", "--dump-config"],
+        &[("IMAP_SDC_STARTER__MAX_ATTEMPTS", "9")],
+    );
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("roles = \"indexer,starter\""), "{text}");
+    assert!(text.contains("listen = \"127.0.0.1:9999\""), "{text}");
+    assert!(text.contains("lease_seconds = 33"), "{text}");
+    assert!(text.contains("max_attempts = 9"), "{text}");
+}
+
+#[test]
+fn bad_configuration_exits_with_usage_code_and_a_reason() {
+    let output = imap_sdc(&["serve", "--dump-config"], &[("IMAP_SDC_ROLES", "cooker")]);
+    assert_eq!(output.status.code(), Some(64));
+    let message = String::from_utf8(output.stderr).unwrap();
+    assert!(message.contains("IMAP_SDC_ROLES") && message.contains("unknown role \"cooker\""), "{message}");
+
+    let output = imap_sdc(&["serve", "--roles", "indexer,chef", "--dump-config"], &[]);
+    assert_eq!(output.status.code(), Some(64));
+    assert!(String::from_utf8(output.stderr).unwrap().contains("valid: all, indexer, depsvc, starter, processor, gateway"));
+}
+
+#[test]
+fn graph_check_accepts_the_mission_graph_and_names_problems() {
+    let output = imap_sdc(&["graph", "check"], &[]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8(output.stdout).unwrap().starts_with("graph ok:"));
+
+    let home = support::TempDir::new("cli-graph");
+    let broken = home.path().join("broken.toml");
+    std::fs::write(&broken, "[[product]]\ninstrument = \"cooker\"\nlevel = \"l1a\"\ndescriptor = \"all\"\ninput = [{ science = \"cooker l0 raw\" }]\n").unwrap();
+    let output = imap_sdc(&["graph", "check", broken.to_str().unwrap()], &[]);
+    assert!(!output.status.success());
+    let message = String::from_utf8(output.stderr).unwrap();
+    assert!(message.contains("cooker"), "{message}");
+
+    let output = imap_sdc(&["graph", "show", "--format", "dot"], &[]);
+    let dot = String::from_utf8(output.stdout).unwrap();
+    assert!(dot.starts_with("digraph"), "{dot}");
+}
+
+#[test]
+fn ingest_refuses_a_bad_name_before_writing_anything() {
+    let home = support::TempDir::new("cli-ingest");
+    let bad = home.path().join("imap_swapi_l0_raw_20240230_v001.pkts");
+    std::fs::write(&bad, b"x").unwrap();
+    let data_dir = home.path().join("data");
+    let output = imap_sdc(
+        &["ingest", bad.to_str().unwrap(), "--server", "http://127.0.0.1:1", "--data-dir", data_dir.to_str().unwrap()],
+        &[],
+    );
+    assert!(!output.status.success());
+    let message = String::from_utf8(output.stderr).unwrap();
+    assert!(message.contains("20240230"), "{message}");
+    let archived = data_dir.join("archive/imap");
+    assert!(!archived.exists(), "nothing may be written for a refused file");
+}

@@ -23,6 +23,18 @@ impl DepsvcGrpc {
         let product = convert::product_key(&request.product.unwrap_or_default());
         let time = convert::product_time(&request.time.unwrap_or_default())?;
         let queries = self.graph.input_queries(&product, time)?;
+        // A campaign planned day by day asks for every date; only the product's own date (the
+        // 1st for a monthly map) may become a job, or one map would be made thirty times.
+        if let Some(canonical) = self.graph.canonical_date_if_other(&product, time.date) {
+            return Ok(pb::ResolveResponse {
+                ready: false,
+                inputs: Vec::new(),
+                missing: vec![pb::MissingInput {
+                    source: product.to_string(),
+                    reason: format!("{product} is dated {}, not {}", canonical.yyyymmdd(), time.date.yyyymmdd()),
+                }],
+            });
+        }
         let mut wire_records: HashMap<String, pb::FileRecord> = HashMap::new();
         let mut candidates_per_query = Vec::with_capacity(queries.len());
         for query in &queries {

@@ -275,6 +275,13 @@ impl Graph {
             .map(|&index| &self.products[index])
     }
 
+    /// The product's own date when `date` is another date of its period (a monthly product
+    /// asked for the 17th is dated the 1st); `None` when `date` is the product's date.
+    pub fn canonical_date_if_other(&self, key: &ProductKey, date: Date) -> Option<Date> {
+        let canonical = self.product(key)?.cadence.canonical_date(date);
+        (canonical != date).then_some(canonical)
+    }
+
     pub(super) fn triggered_by(&self, source_key: &SourceKey) -> &[(usize, usize)] {
         self.triggers_by_source
             .get(source_key)

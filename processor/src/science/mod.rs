@@ -8,10 +8,24 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use proto::date::Date;
 use proto::pb::{FileRecord, ProductKey};
 
-pub mod bench;
-mod placeholder;
+use crate::cdf::IstpGlobals;
+use crate::config::ProcessorConfig;
 
-pub use placeholder::PlaceholderSummary;
+pub mod average;
+pub mod bench;
+pub mod calibrate;
+pub mod combine;
+pub mod external;
+pub mod inputs;
+pub mod level0;
+pub mod series;
+
+#[cfg(test)]
+mod fixture;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_external;
 
 /// Why science failed; these are the instrument data's or the algorithm's problems, so
 /// retrying the same inputs would fail the same way.
@@ -25,6 +39,12 @@ pub enum ScienceError {
     Failed(String),
     #[error("cancelled")]
     Cancelled,
+    #[error("no xtce packet definition for {instrument}: {path} does not exist")]
+    MissingDefinition { instrument: String, path: String },
+    #[error("xtce packet definition {path} is unusable: {reason}")]
+    BadDefinition { path: String, reason: String },
+    #[error("external science {program} failed: {reason}; stdout: {stdout}; stderr: {stderr}")]
+    External { program: String, reason: String, stdout: String, stderr: String },
 }
 
 /// What an algorithm knows about the job it runs.
@@ -60,6 +80,16 @@ pub struct ProductOutput {
     pub descriptor: String,
     pub extension: String,
     pub bytes: Vec<u8>,
+    /// What the job log should say about this output, e.g. packets that could not be decoded.
+    pub notes: Vec<String>,
+}
+
+/// The ISTP globals of an output of this job, with its parents.
+pub fn product_globals(context: &JobContext, descriptor: &str, parents: &[String]) -> IstpGlobals {
+    let product = &context.product;
+    let mut globals = IstpGlobals::imap(&product.instrument, &product.data_level, descriptor, &context.date.yyyymmdd(), &context.version);
+    globals.parents = parents.to_vec();
+    globals
 }
 
 pub trait Algorithm: Send + Sync {
@@ -75,16 +105,45 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// The built-in science, by level.
+    /// The built-in science with default settings.
     pub fn builtin() -> Registry {
+        Registry::builtin_with(&ProcessorConfig::default())
+    }
+
+    /// The built-in science, by level; later registrations win over earlier ones.
+    pub fn builtin_with(config: &ProcessorConfig) -> Registry {
         let mut registry = Registry::default();
-        registry.register("*", "*", "*", Arc::new(PlaceholderSummary));
+        let decode = Arc::new(level0::DecodeLevel0::new(config.effective_xtce_dir(), config.apid_descriptors.clone()));
+        registry.register("*", "l1a", "*", decode.clone());
+        registry.register("swapi", "l1", "*", decode);
+        registry.register("*", "l1b", "*", Arc::new(calibrate::Calibrate));
+        registry.register("*", "l1c", "*", Arc::new(combine::TimeMerge));
+        registry.register("*", "l1d", "*", Arc::new(combine::TimeMerge));
+        registry.register("*", "l2*", "*", Arc::new(average::TimeAverage::daily(config.l2_cadence_seconds)));
+        registry.register("*", "l3*", "*", Arc::new(average::TimeAverage::multi_day(config.l3_cadence_seconds)));
+        // The mission graph's L3 products that combine an instrument with MAG.
+        let join = Arc::new(combine::NearestTimeJoin { tolerance_seconds: config.join_tolerance_seconds });
+        for (instrument, level, descriptor) in [("swe", "l3", "sci"), ("codice", "l3b", "hi-pitch-angle"), ("hit", "l3", "macropixel")] {
+            registry.register(instrument, level, descriptor, join.clone());
+        }
         registry
     }
 
-    /// The registry a processor with this configuration uses.
-    pub fn from_config(_config: &super::config::ProcessorConfig) -> Result<Registry, ScienceError> {
-        Ok(Registry::builtin())
+    /// The registry a processor with this configuration uses: the built-in science, then
+    /// the configured external programs, which win.
+    pub fn from_config(config: &ProcessorConfig) -> Result<Registry, ScienceError> {
+        let mut registry = Registry::builtin_with(config);
+        for external in &config.external {
+            if external.command.is_empty() {
+                return Err(ScienceError::Failed(format!(
+                    "external science for {} {} {} has an empty command",
+                    external.instrument, external.level, external.descriptor
+                )));
+            }
+            let algorithm = Arc::new(external::ExternalScience::new(external.clone(), config.effective_work_dir()));
+            registry.register(&external.instrument, &external.level, &external.descriptor, algorithm);
+        }
+        Ok(registry)
     }
 
     /// Adds an algorithm ahead of everything registered before it.
@@ -93,7 +152,11 @@ impl Registry {
     }
 
     pub fn select(&self, product: &ProductKey) -> Option<Arc<dyn Algorithm>> {
-        let matches = |pattern: &str, value: &str| pattern == "*" || pattern == value;
+        // `*` matches anything, `l3*` anything starting with `l3`.
+        let matches = |pattern: &str, value: &str| match pattern.strip_suffix('*') {
+            Some(prefix) => value.starts_with(prefix),
+            None => pattern == value,
+        };
         self.entries
             .iter()
             .find(|(instrument, level, descriptor, _)| {

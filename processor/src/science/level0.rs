@@ -1,0 +1,225 @@
+//! L1A: level-0 CCSDS packet files decoded with the instrument's XTCE definition, one CDF per
+//! APID descriptor. Every packet field becomes a variable (raw values under the field's name,
+//! calibrated values or enumeration labels under `<NAME>_DERIVED`); the epoch comes from the
+//! packet's SHCOARSE mission elapsed time. Undecodable packets are kept out of the data but
+//! reported: in the `Packet_problems` global attribute, the output notes and the log.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use crate::cdf::{AttributeEntry, Values, met_to_tt2000};
+use crate::xtce::{Column, PacketDefinition, PacketGroup};
+
+use super::series::{SeriesVariable, TimeSeries};
+use super::{Algorithm, InputFile, JobContext, ProductOutput, ScienceError, product_globals};
+
+/// The field holding the packet's mission elapsed time in seconds.
+const MET_FIELD: &str = "SHCOARSE";
+/// At most this many problems are listed in a file; the count is always complete.
+const LISTED_PROBLEMS: usize = 100;
+
+/// Descriptors the mission uses for APIDs whose L1A product name is known.
+fn builtin_apid_descriptors(instrument: &str, apid: u16) -> Option<Vec<String>> {
+    let names: &[&str] = match (instrument, apid) {
+        ("swapi", 1188) => &["sci"],
+        ("swapi", 1184) => &["hk"],
+        ("swapi", 1192) => &["aut"],
+        // Both MAG sensors share each packet; the sensor split of the vectors is not done
+        // here, so each sensor's product carries the packet's fields.
+        ("mag", 1052) => &["norm-mago", "norm-magi"],
+        ("mag", 1068) => &["burst-mago", "burst-magi"],
+        ("codice", 1136) => &["hskp"],
+        _ => return None,
+    };
+    Some(names.iter().map(|name| name.to_string()).collect())
+}
+
+pub struct DecodeLevel0 {
+    xtce_dir: PathBuf,
+    apid_descriptors: BTreeMap<String, BTreeMap<u16, Vec<String>>>,
+    /// Compiled definitions by instrument, loaded on first use.
+    definitions: Mutex<HashMap<String, Arc<PacketDefinition>>>,
+}
+
+impl DecodeLevel0 {
+    pub fn new(xtce_dir: PathBuf, apid_descriptors: BTreeMap<String, BTreeMap<u16, Vec<String>>>) -> Self {
+        DecodeLevel0 { xtce_dir, apid_descriptors, definitions: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn definition_path(&self, instrument: &str) -> PathBuf {
+        self.xtce_dir.join(format!("{instrument}.xml"))
+    }
+
+    fn definition(&self, instrument: &str) -> Result<Arc<PacketDefinition>, ScienceError> {
+        if let Some(definition) = self.definitions.lock().expect("definitions lock").get(instrument) {
+            return Ok(definition.clone());
+        }
+        let path = self.definition_path(instrument);
+        if !path.is_file() {
+            return Err(ScienceError::MissingDefinition { instrument: instrument.to_string(), path: path.display().to_string() });
+        }
+        let definition = PacketDefinition::from_xtce_file(&path)
+            .map_err(|error| ScienceError::BadDefinition { path: path.display().to_string(), reason: error.to_string() })?;
+        let definition = Arc::new(definition);
+        self.definitions.lock().expect("definitions lock").insert(instrument.to_string(), definition.clone());
+        Ok(definition)
+    }
+
+    fn descriptors_for(&self, instrument: &str, apid: u16) -> Vec<String> {
+        self.apid_descriptors
+            .get(instrument)
+            .and_then(|table| table.get(&apid).cloned())
+            .or_else(|| builtin_apid_descriptors(instrument, apid))
+            .unwrap_or_else(|| vec![format!("apid{apid}")])
+    }
+}
+
+impl Algorithm for DecodeLevel0 {
+    fn name(&self) -> &str {
+        "xtce-decode-l1a"
+    }
+
+    fn run(&self, context: &JobContext, inputs: &[InputFile]) -> Result<Vec<ProductOutput>, ScienceError> {
+        let instrument = &context.product.instrument;
+        let packet_files: Vec<&InputFile> = inputs.iter().filter(|input| input.record.data_level == "l0").collect();
+        if packet_files.is_empty() {
+            return Err(ScienceError::MissingInput("l0 packets".into()));
+        }
+        let definition = self.definition(instrument)?;
+        let mut series_by_descriptor: BTreeMap<String, Vec<TimeSeries>> = BTreeMap::new();
+        let mut problems = Vec::new();
+        for input in packet_files {
+            context.check_cancelled()?;
+            let file_name = &input.record.file_name;
+            let decoded = definition.decode(&input.bytes);
+            problems.extend(decoded.problems.iter().map(|problem| format!("{file_name}: {problem}")));
+            if decoded.packet_count() == 0 {
+                let first = problems.first().cloned().unwrap_or_else(|| "the file is empty".into());
+                return Err(ScienceError::BadInput { file: file_name.clone(), reason: format!("no packet could be decoded ({first})") });
+            }
+            for group in &decoded.groups {
+                let series = group_to_series(group).map_err(|reason| ScienceError::BadInput { file: file_name.clone(), reason })?;
+                for descriptor in self.descriptors_for(instrument, group.apid) {
+                    series_by_descriptor.entry(descriptor).or_default().push(series.clone());
+                }
+            }
+        }
+        if !problems.is_empty() {
+            tracing::warn!(count = problems.len(), first = %problems[0], "packets could not be decoded");
+        }
+        select_job_descriptors(&context.product.descriptor, &mut series_by_descriptor)?;
+        let parents: Vec<String> = inputs.iter().map(|input| input.record.file_name.clone()).collect();
+        let mut outputs = Vec::new();
+        for (descriptor, parts) in series_by_descriptor {
+            context.check_cancelled()?;
+            let series = concat_same_layout(&descriptor, parts)?;
+            let mut globals = product_globals(context, &descriptor, &parents);
+            globals.extra.push(("Packet_problem_count".into(), vec![AttributeEntry::text(problems.len().to_string())]));
+            if !problems.is_empty() {
+                globals.extra.push(("Packet_problems".into(), listed_problems(&problems)));
+            }
+            outputs.push(ProductOutput {
+                bytes: series.to_cdf_bytes(globals)?,
+                descriptor,
+                extension: "cdf".into(),
+                notes: problems.iter().take(LISTED_PROBLEMS).cloned().collect(),
+            });
+        }
+        Ok(outputs)
+    }
+}
+
+/// A job for one descriptor (not `all`) writes just that one; when no APID maps to it and
+/// the file holds a single layout, that layout is the descriptor's.
+fn select_job_descriptors(job_descriptor: &str, series_by_descriptor: &mut BTreeMap<String, Vec<TimeSeries>>) -> Result<(), ScienceError> {
+    if job_descriptor == "all" {
+        return Ok(());
+    }
+    if series_by_descriptor.contains_key(job_descriptor) {
+        series_by_descriptor.retain(|descriptor, _| descriptor == job_descriptor);
+        return Ok(());
+    }
+    if series_by_descriptor.len() == 1 {
+        let (_, parts) = series_by_descriptor.pop_first().expect("one entry");
+        series_by_descriptor.insert(job_descriptor.to_string(), parts);
+        return Ok(());
+    }
+    let found: Vec<&String> = series_by_descriptor.keys().collect();
+    Err(ScienceError::Failed(format!("no apid maps to descriptor {job_descriptor}; the packets map to {found:?}")))
+}
+
+fn concat_same_layout(descriptor: &str, parts: Vec<TimeSeries>) -> Result<TimeSeries, ScienceError> {
+    let names = |series: &TimeSeries| series.variables.iter().map(|variable| variable.name.clone()).collect::<Vec<_>>();
+    if parts.windows(2).any(|pair| names(&pair[0]) != names(&pair[1])) {
+        return Err(ScienceError::Failed(format!(
+            "packets of different layouts map to descriptor {descriptor}; give their apids distinct descriptors in apid_descriptors"
+        )));
+    }
+    if parts.len() == 1 {
+        return Ok(parts.into_iter().next().expect("one part"));
+    }
+    Ok(TimeSeries::concat(parts))
+}
+
+fn listed_problems(problems: &[String]) -> Vec<AttributeEntry> {
+    let mut entries: Vec<AttributeEntry> = problems.iter().take(LISTED_PROBLEMS).map(|problem| AttributeEntry::text(problem.as_str())).collect();
+    if problems.len() > LISTED_PROBLEMS {
+        entries.push(AttributeEntry::text(format!("and {} more", problems.len() - LISTED_PROBLEMS)));
+    }
+    entries
+}
+
+/// The packets of one group as a time series in file order.
+pub fn group_to_series(group: &PacketGroup) -> Result<TimeSeries, String> {
+    let met = group
+        .field(MET_FIELD)
+        .and_then(|field| crate::science::series::to_numbers(&column_values(&field.raw).0))
+        .ok_or_else(|| format!("packets of apid {} (container {}) have no numeric {MET_FIELD} to time them", group.apid, group.container))?;
+    let epoch = met.into_iter().map(met_to_tt2000).collect();
+    let mut variables = Vec::new();
+    for field in &group.fields {
+        push_column(&mut variables, &field.name, &field.raw, format!("{} raw value", field.name));
+        if let Some(derived) = &field.derived {
+            let name = format!("{}_DERIVED", field.name);
+            push_column(&mut variables, &name, derived, format!("{} calibrated or enumerated", field.name));
+        }
+    }
+    Ok(TimeSeries { epoch, variables })
+}
+
+fn push_column(variables: &mut Vec<SeriesVariable>, name: &str, column: &Column, catdesc: String) {
+    let (values, dims, lengths) = column_values(column);
+    variables.push(SeriesVariable::new(name, values, &dims).with_catdesc(catdesc));
+    if let Some(lengths) = lengths {
+        let catdesc = format!("bytes of {name} used in each record (the rest is padding)");
+        variables.push(SeriesVariable::new(format!("{name}_NBYTES"), Values::UInt4(lengths), &[]).with_catdesc(catdesc));
+    }
+}
+
+/// CDF values of a column, the record shape, and for binary fields of varying length the
+/// length of each value (values are zero-padded to the longest).
+pub fn column_values(column: &Column) -> (Values, Vec<usize>, Option<Vec<u32>>) {
+    match column {
+        Column::U64(values) => match values.iter().all(|&value| value <= u32::MAX as u64) {
+            true => (Values::UInt4(values.iter().map(|&value| value as u32).collect()), vec![], None),
+            false => (Values::Int8(values.iter().map(|&value| value as i64).collect()), vec![], None),
+        },
+        Column::I64(values) => (Values::Int8(values.clone()), vec![], None),
+        Column::F64(values) => (Values::Real8(values.clone()), vec![], None),
+        Column::Text(values) => (Values::Char((0..values.len()).map(|row| values.get(row).unwrap_or("").to_string()).collect()), vec![], None),
+        Column::Label(values) => (Values::Char((0..values.codes.len()).map(|row| values.get(row).unwrap_or("").to_string()).collect()), vec![], None),
+        Column::Bytes(values) => {
+            let lengths: Vec<u32> = values.offsets.windows(2).map(|pair| (pair[1] - pair[0]) as u32).collect();
+            let width = lengths.iter().copied().max().unwrap_or(0).max(1) as usize;
+            let mut padded = Vec::with_capacity(width * lengths.len());
+            for row in 0..values.len() {
+                let value = values.get(row).unwrap_or(&[]);
+                padded.extend_from_slice(value);
+                padded.resize(padded.len() + width - value.len(), 0);
+            }
+            let varying = lengths.iter().any(|&length| length as usize != width);
+            (Values::UInt1(padded), vec![width], varying.then_some(lengths))
+        }
+    }
+}

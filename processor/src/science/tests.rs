@@ -1,0 +1,340 @@
+//! The built-in science on inputs built by the tests: L0 -> L1A -> L1B -> L2 -> L3.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+
+use proto::pb::ProductKey;
+
+use super::average::{TimeAverage, average};
+use super::calibrate::Calibrate;
+use super::combine::{NearestTimeJoin, TimeMerge, nearest_records};
+use super::fixture::{TempDir, TOY_XTCE, housekeeping_packet, input, job, met_of_job_day, science_packet};
+use super::level0::{DecodeLevel0, column_values};
+use super::series::{REAL_FILL, SeriesVariable, TimeSeries};
+use super::{Algorithm, InputFile, ProductOutput, Registry, ScienceError, product_globals};
+use crate::cdf::{Cdf, Values, met_to_tt2000};
+use crate::config::ProcessorConfig;
+use crate::xtce::PacketDefinition;
+
+/// Three science packets, two housekeeping packets, then a truncated packet.
+fn toy_packets() -> Vec<u8> {
+    let met = met_of_job_day();
+    let mut bytes = Vec::new();
+    bytes.extend(science_packet(0, met + 10, 100, 0, -5, [1, 2]));
+    bytes.extend(housekeeping_packet(0, met + 11, 28_000));
+    bytes.extend(science_packet(1, met + 20, 120, 1, 7, [3, 4]));
+    bytes.extend(science_packet(2, met + 80, 140, 1, -9, [5, 6]));
+    bytes.extend(housekeeping_packet(1, met + 81, 28_100));
+    let truncated = science_packet(3, met + 90, 1, 1, 1, [0, 0]);
+    bytes.extend_from_slice(&truncated[..9]);
+    bytes
+}
+
+fn toy_decoder(folder: &TempDir) -> DecodeLevel0 {
+    std::fs::write(folder.0.join("swe.xml"), TOY_XTCE).expect("writes definition");
+    let table = BTreeMap::from([(100, vec!["sci".to_string()]), (200, vec!["hk".to_string()])]);
+    DecodeLevel0::new(folder.0.clone(), BTreeMap::from([("swe".to_string(), table)]))
+}
+
+const TOY_L0: &str = "imap_swe_l0_raw_20250101_v001.pkts";
+
+fn run_l1a(folder: &TempDir) -> Vec<ProductOutput> {
+    let (context, _) = job("swe", "l1a", "all");
+    toy_decoder(folder).run(&context, &[input(TOY_L0, toy_packets())]).expect("l1a runs")
+}
+
+fn output<'a>(outputs: &'a [ProductOutput], descriptor: &str) -> &'a ProductOutput {
+    outputs.iter().find(|output| output.descriptor == descriptor).unwrap_or_else(|| panic!("an output {descriptor}"))
+}
+
+fn series_of(output: &ProductOutput) -> TimeSeries {
+    TimeSeries::from_cdf_bytes(&output.bytes, &output.descriptor).expect("reads back")
+}
+
+fn numbers(series: &TimeSeries, name: &str) -> Vec<f64> {
+    super::series::to_numbers(&series.variable(name).unwrap_or_else(|| panic!("variable {name}")).values).expect("numeric")
+}
+
+fn global_texts(bytes: &[u8], name: &str) -> Vec<String> {
+    let cdf = Cdf::from_bytes(bytes).expect("reads cdf");
+    let attribute = cdf.global_attribute(name).unwrap_or_else(|| panic!("global attribute {name}"));
+    attribute.entries.iter().filter_map(|entry| entry.as_text()).collect()
+}
+
+#[test]
+fn l1a_round_trip_equals_the_decoded_values_of_every_field() {
+    let folder = TempDir::new("l1a");
+    let outputs = run_l1a(&folder);
+    let mut descriptors: Vec<&str> = outputs.iter().map(|output| output.descriptor.as_str()).collect();
+    descriptors.sort();
+    assert_eq!(descriptors, ["hk", "sci"]);
+
+    let decoded = PacketDefinition::from_xtce_str(TOY_XTCE).expect("loads").decode(&toy_packets());
+    for (apid, descriptor) in [(100, "sci"), (200, "hk")] {
+        let group = decoded.groups_for_apid(apid).next().expect("group");
+        let series = series_of(output(&outputs, descriptor));
+        let met = match &group.field("SHCOARSE").expect("met").raw {
+            crate::xtce::Column::U64(values) => values.clone(),
+            other => panic!("met is unsigned, not {other:?}"),
+        };
+        assert_eq!(series.epoch, met.iter().map(|&met| met_to_tt2000(met as f64)).collect::<Vec<_>>());
+        for field in &group.fields {
+            let (values, dims, _) = column_values(&field.raw);
+            let variable = series.variable(&field.name).unwrap_or_else(|| panic!("variable {}", field.name));
+            assert_eq!((&variable.values, &variable.dims), (&values, &dims), "field {}", field.name);
+            if let Some(derived) = &field.derived {
+                let variable = series.variable(&format!("{}_DERIVED", field.name)).expect("derived variable");
+                assert_eq!(variable.values, column_values(derived).0, "derived {}", field.name);
+            }
+        }
+    }
+    let science = series_of(output(&outputs, "sci"));
+    assert_eq!(science.variable("TEMP_DERIVED").expect("temp").values, Values::Real8(vec![40.0, 50.0, 60.0]));
+    assert_eq!(science.variable("MODE_DERIVED").expect("mode").values, Values::Char(vec!["IDLE".into(), "SCIENCE".into(), "SCIENCE".into()]));
+    assert_eq!(science.variable("BLOB").expect("blob").values, Values::UInt1(vec![1, 2, 3, 4, 5, 6]));
+}
+
+#[test]
+fn l1a_reports_corrupt_packets_and_keeps_the_good_ones() {
+    let folder = TempDir::new("l1a-corrupt");
+    let outputs = run_l1a(&folder);
+    let science = output(&outputs, "sci");
+    assert_eq!(series_of(science).len(), 3);
+    let problems = global_texts(&science.bytes, "Packet_problems");
+    assert_eq!(problems.len(), 1);
+    assert!(problems[0].contains(TOY_L0) && problems[0].contains("byte 75"), "{problems:?}");
+    assert_eq!(global_texts(&science.bytes, "Packet_problem_count"), ["1"]);
+    assert_eq!(science.notes, problems);
+    assert_eq!(global_texts(&science.bytes, "Parents"), [TOY_L0]);
+    assert_eq!(global_texts(&science.bytes, "Logical_source"), ["imap_swe_l1a_sci"]);
+}
+
+#[test]
+fn l1a_without_a_definition_names_the_instrument_and_path() {
+    let folder = TempDir::new("l1a-missing");
+    let decoder = DecodeLevel0::new(folder.0.clone(), BTreeMap::new());
+    let (context, _) = job("hit", "l1a", "all");
+    let error = decoder.run(&context, &[input("imap_hit_l0_raw_20250101_v001.pkts", toy_packets())]).err().expect("fails");
+    let message = error.to_string();
+    assert!(matches!(error, ScienceError::MissingDefinition { .. }), "{message}");
+    assert!(message.contains("hit") && message.contains(&folder.0.join("hit.xml").display().to_string()), "{message}");
+}
+
+#[test]
+fn l1a_of_garbage_is_a_bad_input_error() {
+    let folder = TempDir::new("l1a-garbage");
+    let (context, _) = job("swe", "l1a", "all");
+    let error = toy_decoder(&folder).run(&context, &[input(TOY_L0, vec![0xFF; 4])]).err().expect("fails");
+    assert!(matches!(&error, ScienceError::BadInput { file, .. } if file == TOY_L0), "{error}");
+}
+
+#[test]
+fn l1a_for_one_descriptor_writes_only_that_one_and_unknown_apids_get_apid_names() {
+    let folder = TempDir::new("l1a-one");
+    let (context, _) = job("swe", "l1a", "sci");
+    let outputs = toy_decoder(&folder).run(&context, &[input(TOY_L0, toy_packets())]).expect("runs");
+    assert_eq!(outputs.iter().map(|output| output.descriptor.as_str()).collect::<Vec<_>>(), ["sci"]);
+
+    std::fs::write(folder.0.join("glows.xml"), TOY_XTCE).expect("writes");
+    let (context, _) = job("glows", "l1a", "all");
+    let decoder = DecodeLevel0::new(folder.0.clone(), BTreeMap::new());
+    let outputs = decoder.run(&context, &[input("imap_glows_l0_raw_20250101_v001.pkts", toy_packets())]).expect("runs");
+    let mut descriptors: Vec<&str> = outputs.iter().map(|output| output.descriptor.as_str()).collect();
+    descriptors.sort();
+    assert_eq!(descriptors, ["apid100", "apid200"]);
+}
+
+#[test]
+fn cancelled_jobs_stop() {
+    let folder = TempDir::new("l1a-cancel");
+    let (context, cancelled) = job("swe", "l1a", "all");
+    cancelled.store(true, Ordering::Relaxed);
+    let error = toy_decoder(&folder).run(&context, &[input(TOY_L0, toy_packets())]).err().expect("fails");
+    assert!(matches!(error, ScienceError::Cancelled));
+}
+
+/// The L1A science file as the input of the next level.
+fn l1a_science_input(folder: &TempDir) -> InputFile {
+    input("imap_swe_l1a_sci_20250101_v001.cdf", output(&run_l1a(folder), "sci").bytes.clone())
+}
+
+#[test]
+fn l1b_applies_calibration_and_enumerations() {
+    let folder = TempDir::new("l1b");
+    let (context, _) = job("swe", "l1b", "sci");
+    let outputs = Calibrate.run(&context, &[l1a_science_input(&folder)]).expect("l1b runs");
+    let series = series_of(&outputs[0]);
+    assert_eq!(series.variable("TEMP").expect("temp").values, Values::Real8(vec![40.0, 50.0, 60.0]));
+    assert_eq!(series.variable("MODE").expect("mode").values, Values::Char(vec!["IDLE".into(), "SCIENCE".into(), "SCIENCE".into()]));
+    assert_eq!(series.variable("OFFSET").expect("offset").values, Values::Int8(vec![-5, 7, -9]));
+    assert!(series.variables.iter().all(|variable| !variable.name.ends_with("_DERIVED")));
+    assert_eq!(global_texts(&outputs[0].bytes, "Calibrated_fields"), ["2"]);
+}
+
+fn seconds(series_start: i64, offsets: &[i64]) -> Vec<i64> {
+    offsets.iter().map(|offset| series_start + offset * 1_000_000_000).collect()
+}
+
+#[test]
+fn averages_ignore_fill_and_count_what_they_used() {
+    let start = 1_000_000_000_000;
+    let mut value = SeriesVariable::new("V", Values::Real8(vec![1.0, 3.0, -1.0e31, 5.0]), &[]);
+    value.fill = Some(-1.0e31);
+    let pair = SeriesVariable::new("PAIR", Values::UInt2(vec![1, 10, 3, 30, 5, 50, 7, 70]), &[2]);
+    let text = SeriesVariable::new("LABEL", Values::Char(vec!["a".into(); 4]), &[]);
+    let series = TimeSeries { epoch: seconds(start, &[0, 10, 20, 70]), variables: vec![value, pair, text] };
+    let averaged = average(&series, start, 60_000_000_000);
+    assert_eq!(averaged.epoch, seconds(start, &[30, 90]));
+    assert_eq!(numbers(&averaged, "record_count"), [3.0, 1.0]);
+    assert_eq!(numbers(&averaged, "V"), [2.0, 5.0]);
+    assert_eq!(numbers(&averaged, "V_COUNT"), [2.0, 1.0]);
+    assert_eq!(numbers(&averaged, "PAIR"), [3.0, 30.0, 7.0, 70.0]);
+    assert!(averaged.variable("LABEL").is_none());
+}
+
+#[test]
+fn l2_averages_the_day_at_the_configured_cadence() {
+    let folder = TempDir::new("l2");
+    let (context, _) = job("swe", "l1b", "sci");
+    let l1b = Calibrate.run(&context, &[l1a_science_input(&folder)]).expect("l1b");
+    let (context, _) = job("swe", "l2", "sci");
+    let l1b_input = input("imap_swe_l1b_sci_20250101_v001.cdf", l1b[0].bytes.clone());
+    let outputs = TimeAverage::daily(60.0).run(&context, &[l1b_input]).expect("l2 runs");
+    let series = series_of(&outputs[0]);
+    // Packets at 10 s, 20 s and 80 s after midnight: two one-minute bins.
+    assert_eq!(numbers(&series, "record_count"), [2.0, 1.0]);
+    assert_eq!(numbers(&series, "TEMP"), [45.0, 60.0]);
+    assert_eq!(global_texts(&outputs[0].bytes, "Cadence_seconds"), ["60"]);
+}
+
+/// A one-variable series file of `instrument level descriptor` on `date`.
+fn series_input(name: &str, epoch: Vec<i64>, variable: &str, values: Vec<f64>) -> InputFile {
+    let parsed = proto::filename::ImapFileName::parse(name).expect("valid name");
+    let (context, _) = job(parsed.instrument().expect("instrument"), parsed.data_level().expect("level"), parsed.descriptor().expect("descriptor"));
+    let series = TimeSeries { epoch, variables: vec![SeriesVariable::new(variable, Values::Real8(values), &[])] };
+    let globals = product_globals(&context, parsed.descriptor().expect("descriptor"), &[]);
+    input(name, series.to_cdf_bytes(globals).expect("writes"))
+}
+
+fn midnight(day: u32) -> i64 {
+    crate::cdf::utc_to_tt2000(2025, 1, day, 0, 0, 0, 0).expect("valid time")
+}
+
+#[test]
+fn l3_multi_day_averages_every_day_of_the_window() {
+    let inputs = [
+        series_input("imap_swapi_l2_sci_20250101_v001.cdf", seconds(midnight(1), &[0, 60]), "SPEED", vec![400.0, 420.0]),
+        series_input("imap_swapi_l2_sci_20250102_v001.cdf", seconds(midnight(2), &[0, 60]), "SPEED", vec![500.0, 540.0]),
+    ];
+    let (context, _) = job("swapi", "l3b", "combined");
+    let outputs = TimeAverage::multi_day(86_400.0).run(&context, &inputs).expect("l3 runs");
+    let series = series_of(&outputs[0]);
+    assert_eq!(numbers(&series, "SPEED"), [410.0, 520.0]);
+    assert_eq!(series.epoch, [midnight(1) + 43_200_000_000_000, midnight(2) + 43_200_000_000_000]);
+    assert_eq!(global_texts(&outputs[0].bytes, "Averaged_days"), ["20250101 20250102"]);
+    let parents = global_texts(&outputs[0].bytes, "Parents");
+    assert_eq!(parents.len(), 2);
+}
+
+#[test]
+fn nearest_records_respect_the_tolerance() {
+    let times = [0, 100, 200];
+    assert_eq!(nearest_records(&times, &[-500, 40, 60, 150, 260, 900], 60), [None, Some(0), Some(1), Some(1), Some(2), None]);
+}
+
+#[test]
+fn l3_joins_swe_with_the_nearest_mag_record() {
+    let start = midnight(1);
+    let inputs = [
+        series_input("imap_swe_l2_sci_20250101_v001.cdf", seconds(start, &[0, 60, 600]), "DENSITY", vec![5.0, 6.0, 7.0]),
+        series_input("imap_mag_l1d_norm-dsrf_20250101_v001.cdf", seconds(start, &[2, 50, 61]), "B_MAG", vec![1.0, 2.0, 3.0]),
+    ];
+    let (context, _) = job("swe", "l3", "sci");
+    let outputs = NearestTimeJoin { tolerance_seconds: 30.0 }.run(&context, &inputs).expect("join runs");
+    let series = series_of(&outputs[0]);
+    assert_eq!(numbers(&series, "DENSITY"), [5.0, 6.0, 7.0]);
+    assert_eq!(numbers(&series, "mag_norm_dsrf_B_MAG"), [1.0, 3.0, REAL_FILL]);
+    assert_eq!(numbers(&series, "mag_norm_dsrf_time_offset"), [2.0, 1.0, REAL_FILL]);
+    assert_eq!(global_texts(&outputs[0].bytes, "Joined_sources"), ["mag l1d norm-dsrf"]);
+
+    let alone = NearestTimeJoin { tolerance_seconds: 30.0 }.run(&context, &inputs[..1]).err().expect("needs two instruments");
+    assert!(matches!(alone, ScienceError::MissingInput(_)));
+}
+
+#[test]
+fn time_merge_orders_records_and_keeps_repeated_times_once() {
+    let start = midnight(1);
+    let inputs = [
+        series_input("imap_mag_l1b_norm-mago_20250101_v001.cdf", seconds(start, &[0, 20]), "B", vec![1.0, 3.0]),
+        series_input("imap_mag_l1b_burst-mago_20250101_v001.cdf", seconds(start, &[10, 20]), "B", vec![2.0, 3.0]),
+    ];
+    let (context, _) = job("mag", "l1c", "norm-mago");
+    let outputs = TimeMerge.run(&context, &inputs).expect("merge runs");
+    let series = series_of(&outputs[0]);
+    assert_eq!(series.epoch, seconds(start, &[0, 10, 20]));
+    assert_eq!(numbers(&series, "B"), [1.0, 2.0, 3.0]);
+}
+
+fn selected(registry: &Registry, instrument: &str, level: &str, descriptor: &str) -> String {
+    let product = ProductKey { instrument: instrument.into(), data_level: level.into(), descriptor: descriptor.into() };
+    registry.select(&product).map(|algorithm| algorithm.name().to_string()).unwrap_or_default()
+}
+
+#[test]
+fn registry_chooses_science_by_level_and_product() {
+    let registry = Registry::builtin();
+    assert_eq!(selected(&registry, "swapi", "l1", "all"), "xtce-decode-l1a");
+    assert_eq!(selected(&registry, "mag", "l1a", "all"), "xtce-decode-l1a");
+    assert_eq!(selected(&registry, "mag", "l1b", "norm-mago"), "calibrate-l1b");
+    assert_eq!(selected(&registry, "mag", "l1d", "norm-dsrf"), "time-merge");
+    assert_eq!(selected(&registry, "idex", "l2a", "sci"), "time-average-l2");
+    assert_eq!(selected(&registry, "swapi", "l3a", "proton-sw"), "multi-day-average-l3");
+    assert_eq!(selected(&registry, "swe", "l3", "sci"), "nearest-time-join-l3");
+    assert_eq!(selected(&registry, "hit", "l3", "macropixel"), "nearest-time-join-l3");
+    assert_eq!(selected(&registry, "swe", "spice", "x"), "");
+}
+
+#[test]
+fn configured_external_programs_win_over_builtin_science() {
+    let config: ProcessorConfig = toml::from_str(
+        r#"
+        l2_cadence_seconds = 30
+        [apid_descriptors.swapi]
+        1187 = ["mem"]
+        [[external]]
+        instrument = "swapi"
+        level = "l3*"
+        command = ["python3", "make_l3.py", "{input_list}"]
+        timeout_seconds = 5
+        "#,
+    )
+    .expect("config parses");
+    assert_eq!(config.apid_descriptors["swapi"][&1187], ["mem"]);
+    assert_eq!(config.external[0].descriptor, "*");
+    let registry = Registry::from_config(&config).expect("registry");
+    assert_eq!(selected(&registry, "swapi", "l3a", "proton-sw"), "external-command");
+    assert_eq!(selected(&registry, "swe", "l3a", "x"), "multi-day-average-l3");
+
+    let empty: ProcessorConfig = toml::from_str("[[external]]\ninstrument = \"*\"\nlevel = \"*\"\ncommand = []").expect("parses");
+    assert!(Registry::from_config(&empty).is_err());
+}
+
+#[test]
+fn every_level_runs_in_sequence_through_the_registry() {
+    let folder = TempDir::new("chain");
+    std::fs::write(folder.0.join("swe.xml"), TOY_XTCE).expect("writes");
+    let config = ProcessorConfig { xtce_dir: Some(folder.0.clone()), ..ProcessorConfig::default() };
+    let registry = Registry::from_config(&config).expect("registry");
+    let run = |level: &str, descriptor: &str, inputs: &[InputFile]| -> Vec<ProductOutput> {
+        let (context, _) = job("swe", level, descriptor);
+        let product = context.product.clone();
+        registry.select(&product).expect("an algorithm").run(&context, inputs).expect("runs")
+    };
+    let l1a = run("l1a", "all", &[input(TOY_L0, toy_packets())]);
+    let l1a_sci = input("imap_swe_l1a_apid100_20250101_v001.cdf", output(&l1a, "apid100").bytes.clone());
+    let l1b = run("l1b", "apid100", &[l1a_sci]);
+    let l2 = run("l2", "apid100", &[input("imap_swe_l1b_apid100_20250101_v001.cdf", l1b[0].bytes.clone())]);
+    assert_eq!(numbers(&series_of(&l2[0]), "TEMP"), [45.0, 60.0]);
+    let l3 = run("l3a", "apid100", &[input("imap_swe_l2_apid100_20250101_v001.cdf", l2[0].bytes.clone())]);
+    assert_eq!(numbers(&series_of(&l3[0]), "TEMP"), [50.0]);
+}

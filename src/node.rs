@@ -161,6 +161,10 @@ pub async fn run(config: Config, listener: TcpListener, shutdown_request: impl F
         routes.add_service(role.grpc_service());
         health_reporter.set_service_status(pb::processor_server::SERVICE_NAME, tonic_health::ServingStatus::Serving).await;
     }
+    if let Some(role) = &gateway {
+        routes.add_service(role.grpc_service());
+        health_reporter.set_service_status(pb::gateway_server::SERVICE_NAME, tonic_health::ServingStatus::Serving).await;
+    }
     let mut router = routes.routes().into_axum_router();
     if let Some(role) = &gateway {
         router = router.merge(role.router());

@@ -1,8 +1,19 @@
 //! What the gateway needs to know, owned by the gateway.
 
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GatewayConfig {
-    /// The URL clients reach this gateway at (used in presigned URLs); defaults to the listener.
+    /// The URL clients reach this gateway at (used in presigned URLs); defaults to the `Host` the
+    /// request came to.
     pub public_url: Option<String>,
+    /// How long a presigned upload URL stays valid.
+    pub upload_url_seconds: u64,
+    /// Largest accepted upload; a larger one is refused with 413.
+    pub max_upload_bytes: u64,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig { public_url: None, upload_url_seconds: 3600, max_upload_bytes: 16 * 1024 * 1024 * 1024 }
+    }
 }

@@ -1,13 +1,33 @@
 //! The gateway role: the REST facade scientists use with the mission's own client
-//! (`imap-data-access`): upload, download, query, reprocess, plus status pages.
+//! (`imap-data-access`): upload, download, query, reprocess, plus the status API, its OpenAPI
+//! document, a live page of the pipeline, and API keys (REST auth, `imap-sdc keys`, gRPC).
 #![forbid(unsafe_code)]
 
+mod auth;
+mod catalog;
 mod config;
+mod data_access;
 mod error;
+mod graph_svg;
+mod grpc;
+mod key_store;
 mod keys;
 mod role;
+mod routes;
+mod signing;
+mod spice_catalog;
+mod state;
+mod status;
 
 pub use config::GatewayConfig;
 pub use error::GatewayError;
+pub use grpc::GatewayGrpc;
+pub use key_store::{ApiKey, ApiKeyStore, Scope};
 pub use keys::{KeysCommand, run_keys_command};
 pub use role::GatewayRole;
+
+/// Applies the gateway's own migrations (numbered 5001 and up).
+pub async fn migrate(pool: &sqlx::AnyPool) -> Result<(), GatewayError> {
+    proto::store::migrate(pool, sqlx::migrate!("./migrations")).await?;
+    Ok(())
+}

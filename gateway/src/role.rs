@@ -3,37 +3,43 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::get;
 use object_store::ObjectStore;
 use proto::clients::MeshClients;
+use proto::pb::gateway_server::GatewayServer;
 use sqlx::AnyPool;
 
 use super::config::GatewayConfig;
 use super::error::GatewayError;
+use super::grpc::GatewayGrpc;
+use super::key_store::ApiKeyStore;
+use super::signing::UploadSigner;
+use super::state::GatewayState;
 
 pub struct GatewayRole {
-    #[allow(dead_code)]
-    config: GatewayConfig,
-    #[allow(dead_code)]
-    pool: AnyPool,
-    #[allow(dead_code)]
-    archive: Arc<dyn ObjectStore>,
-    #[allow(dead_code)]
-    clients: MeshClients,
+    state: Arc<GatewayState>,
 }
 
 impl GatewayRole {
+    /// Applies the gateway's migrations and loads the upload-signing secret shared by all replicas.
     pub async fn create(
         config: GatewayConfig,
         pool: AnyPool,
         archive: Arc<dyn ObjectStore>,
         clients: MeshClients,
     ) -> Result<GatewayRole, GatewayError> {
-        Ok(GatewayRole { config, pool, archive, clients })
+        super::migrate(&pool).await?;
+        let keys = ApiKeyStore::new(pool);
+        let signer = UploadSigner::new(keys.signing_secret().await?);
+        Ok(GatewayRole { state: Arc::new(GatewayState::new(config, archive, clients, keys, signer)) })
     }
 
     /// The REST routes, merged onto the node's one listener.
     pub fn router(&self) -> Router {
-        Router::new().route("/api/health", get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }))
+        super::routes::router(self.state.clone())
+    }
+
+    /// The Gateway gRPC service (API key management).
+    pub fn grpc_service(&self) -> GatewayServer<GatewayGrpc> {
+        GatewayGrpc::server(self.state.keys.clone())
     }
 }

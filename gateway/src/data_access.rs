@@ -1,0 +1,235 @@
+//! The mission's data-access API as `imap-data-access` 1.3.0 calls it (spec 1.2 to 1.7): presigned
+//! upload, the upload itself, download, query, spice-query and reprocess.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use futures_util::{StreamExt, TryStreamExt};
+use http::{HeaderMap, Uri, header};
+use object_store::{ObjectStoreExt, WriteMultipart};
+use proto::filename::{ImapFileName, parse_archive_key};
+use proto::pb::{FileRecord, IndexFileRequest, QueryFilesRequest, ReprocessRequest};
+
+use super::auth::Caller;
+use super::catalog::{CatalogQuery, query_date};
+use super::error::GatewayError;
+use super::key_store::Scope;
+use super::signing::{UploadGrant, unix_now};
+use super::spice_catalog::SpiceQuery;
+use super::state::GatewayState;
+
+type AppState = State<Arc<GatewayState>>;
+
+/// Size of the parts an upload is streamed to the archive in; at most two are in flight.
+const UPLOAD_PART_BYTES: usize = 8 * 1024 * 1024;
+const UPLOAD_PARTS_IN_FLIGHT: usize = 2;
+
+/// `GET upload/{filename}`: a JSON-string URL the file can be PUT to.
+pub async fn presign_upload(
+    State(state): AppState,
+    caller: Caller,
+    Path(file_name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<String>, GatewayError> {
+    caller.require(Scope::Upload, "upload")?;
+    let name = ImapFileName::parse(file_name.rsplit('/').next().unwrap_or(&file_name))?;
+    let key = name.archive_path();
+    if exists(&state, &key).await? {
+        return Err(GatewayError::FileAlreadyExists { key });
+    }
+    let grant = state.signer.grant(&key, unix_now() + state.config.upload_url_seconds);
+    let base = public_base_url(&state, &headers);
+    tracing::info!(%key, caller = caller.label(), "upload url issued");
+    Ok(Json(format!("{base}/upload-object/{key}?expires={}&signature={}", grant.expires, grant.signature)))
+}
+
+/// `PUT upload-object/{key}?expires&signature`: streams the body into the archive, then indexes it.
+pub async fn receive_upload(
+    State(state): AppState,
+    Path(key): Path<String>,
+    Query(grant): Query<UploadGrant>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<serde_json::Value>, GatewayError> {
+    refuse_percent_encoding(&uri)?;
+    state.signer.verify(&key, &grant, unix_now())?;
+    parse_archive_key(&key)?;
+    let limit = state.config.max_upload_bytes;
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return Err(GatewayError::PayloadTooLarge { limit });
+    }
+    let _claim = state.claim_upload(&key)?;
+    if exists(&state, &key).await? {
+        return Err(GatewayError::FileAlreadyExists { key });
+    }
+    let size_bytes = stream_into_archive(&state, &key, body, limit).await?;
+    let indexed = state
+        .clients
+        .indexer
+        .clone()
+        .index_file(IndexFileRequest { archive_key: key.clone(), ..Default::default() })
+        .await
+        .map_err(GatewayError::upstream("indexer"))?
+        .into_inner();
+    tracing::info!(%key, size_bytes, newly_indexed = indexed.newly_indexed, "upload stored and indexed");
+    Ok(Json(serde_json::json!({"archive_key": key, "size_bytes": size_bytes, "newly_indexed": indexed.newly_indexed})))
+}
+
+/// Copies the body to the archive part by part, so memory stays bounded whatever the file size.
+async fn stream_into_archive(state: &GatewayState, key: &str, body: Body, limit: u64) -> Result<u64, GatewayError> {
+    let location = object_store::path::Path::from(key);
+    let upload = state.archive.put_multipart(&location).await?;
+    let mut writer = WriteMultipart::new_with_chunk_size(upload, UPLOAD_PART_BYTES);
+    let mut chunks = body.into_data_stream();
+    let mut received: u64 = 0;
+    while let Some(chunk) = chunks.next().await {
+        let failure = match chunk {
+            Err(error) => Some(GatewayError::InvalidRequest(format!("upload interrupted: {error}"))),
+            Ok(chunk) => {
+                received += chunk.len() as u64;
+                if received > limit {
+                    Some(GatewayError::PayloadTooLarge { limit })
+                } else {
+                    match writer.wait_for_capacity(UPLOAD_PARTS_IN_FLIGHT).await {
+                        Ok(()) => {
+                            writer.put(chunk);
+                            None
+                        }
+                        Err(error) => Some(GatewayError::Archive(error)),
+                    }
+                }
+            }
+        };
+        if let Some(error) = failure {
+            if let Err(abort_error) = writer.abort().await {
+                tracing::warn!(%key, error = %abort_error, "aborting a failed upload failed");
+            }
+            return Err(error);
+        }
+    }
+    writer.finish().await?;
+    Ok(received)
+}
+
+/// `GET download/{key}`: the object's bytes, streamed.
+pub async fn download(State(state): AppState, Path(key): Path<String>, uri: Uri) -> Result<Response, GatewayError> {
+    refuse_percent_encoding(&uri)?;
+    let name = parse_archive_key(&key)?;
+    let location = object_store::path::Path::from(key.as_str());
+    let found = match state.archive.get(&location).await {
+        Err(object_store::Error::NotFound { .. }) => {
+            return Err(GatewayError::NotFound(format!("file not found: {key}")));
+        }
+        other => other?,
+    };
+    let size = found.meta.size;
+    let stream = found.into_stream().map_err(std::io::Error::other);
+    let headers = [
+        (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+        (header::CONTENT_LENGTH, size.to_string()),
+        (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}\"", name.file_name())),
+    ];
+    Ok((headers, Body::from_stream(stream)).into_response())
+}
+
+/// `GET query`: science or ancillary rows.
+pub async fn query(
+    State(state): AppState,
+    _caller: Caller,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Vec<serde_json::Value>>, GatewayError> {
+    let query = CatalogQuery::from_params(&params)?;
+    let records = tracked_files(&state, query.filter.clone()).await?;
+    Ok(Json(query.select(records).iter().map(|record| query.row(record)).collect()))
+}
+
+/// `GET spice-query`: SPICE kernel rows.
+pub async fn spice_query(
+    State(state): AppState,
+    _caller: Caller,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Vec<serde_json::Value>>, GatewayError> {
+    let query = SpiceQuery::from_params(&params)?;
+    let records = tracked_files(&state, query.filter.clone()).await?;
+    Ok(Json(query.rows(&records)))
+}
+
+/// `POST reprocess`: a reprocessing campaign over a date range, planned by the starter.
+pub async fn reprocess(
+    State(state): AppState,
+    caller: Caller,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<serde_json::Value>, GatewayError> {
+    caller.require(Scope::Admin, "reprocess")?;
+    let given = |name: &str| params.get(name).map(|value| value.trim().to_string()).unwrap_or_default();
+    let required_date = |name: &str| {
+        let text = given(name);
+        if text.is_empty() {
+            return Err(GatewayError::InvalidRequest(format!("reprocess needs {name} (YYYYMMDD)")));
+        }
+        query_date(Some(&text), name)
+    };
+    let request = ReprocessRequest {
+        start_date: required_date("start_date")?,
+        end_date: required_date("end_date")?,
+        instrument: given("instrument"),
+        data_level: given("data_level"),
+        descriptor: given("descriptor"),
+    };
+    let planned = state
+        .clients
+        .starter
+        .clone()
+        .start_reprocessing(request)
+        .await
+        .map_err(GatewayError::upstream("starter"))?
+        .into_inner();
+    tracing::info!(campaign = %planned.campaign_id, caller = caller.label(), jobs = planned.jobs_created, "reprocessing queued");
+    Ok(Json(serde_json::json!({
+        "message": "Reprocess job queued",
+        "reprocess_id": planned.campaign_id,
+        "planned_runs": planned.planned_runs,
+        "jobs_created": planned.jobs_created,
+    })))
+}
+
+/// The file tracker's matches for `filter`.
+async fn tracked_files(state: &GatewayState, filter: QueryFilesRequest) -> Result<Vec<FileRecord>, GatewayError> {
+    let response = state.clients.indexer.clone().query_files(filter).await.map_err(GatewayError::upstream("indexer"))?;
+    Ok(response.into_inner().files)
+}
+
+async fn exists(state: &GatewayState, key: &str) -> Result<bool, GatewayError> {
+    match state.archive.head(&object_store::path::Path::from(key)).await {
+        Ok(_) => Ok(true),
+        Err(object_store::Error::NotFound { .. }) => Ok(false),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Encoded paths could be decoded differently by different layers: archive keys never need them.
+fn refuse_percent_encoding(uri: &Uri) -> Result<(), GatewayError> {
+    if uri.path().contains('%') {
+        return Err(GatewayError::InvalidRequest(format!(
+            "{}: percent-encoded archive keys are refused",
+            uri.path()
+        )));
+    }
+    Ok(())
+}
+
+/// Where clients reach this gateway: the configured public URL, else the scheme and host they used.
+fn public_base_url(state: &GatewayState, headers: &HeaderMap) -> String {
+    if let Some(url) = &state.config.public_url {
+        return url.trim_end_matches('/').to_string();
+    }
+    let scheme = headers.get("x-forwarded-proto").and_then(|value| value.to_str().ok()).unwrap_or("http");
+    let host = headers.get(header::HOST).and_then(|value| value.to_str().ok()).unwrap_or("localhost");
+    format!("{scheme}://{host}")
+}

@@ -1,0 +1,85 @@
+//! The REST surface: the data-access API under the bare URL, `/api-key` and `/authorized`, the status
+//! API under `/api`, the OpenAPI document and the live page; one tracing span per request.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Query, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Extension, Json, Router};
+use http::header;
+use proto::pb::GetGraphRequest;
+use tracing::Instrument;
+
+use super::auth::AccessPath;
+use super::error::GatewayError;
+use super::state::GatewayState;
+use super::{data_access, graph_svg, status};
+
+const PAGE: &str = include_str!("../static/index.html");
+const OPENAPI: &str = include_str!("../static/openapi.json");
+
+pub fn router(state: Arc<GatewayState>) -> Router {
+    let data_access_routes = || {
+        Router::new()
+            .route("/upload/{*filename}", get(data_access::presign_upload))
+            .route("/download/{*key}", get(data_access::download))
+            .route("/query", get(data_access::query))
+            .route("/spice-query", get(data_access::spice_query))
+            .route("/reprocess", post(data_access::reprocess))
+    };
+    Router::new()
+        .merge(data_access_routes().layer(Extension(AccessPath::Open)))
+        .nest("/api-key", data_access_routes().layer(Extension(AccessPath::ApiKey)))
+        .nest("/authorized", data_access_routes().layer(Extension(AccessPath::Authorized)))
+        // The body is streamed to the archive, so axum's in-memory body limit does not apply here.
+        .route("/upload-object/{*key}", put(data_access::receive_upload).layer(DefaultBodyLimit::disable()))
+        .route("/api/files", get(status::files))
+        .route("/api/files/{file_name}", get(status::file))
+        .route("/api/jobs", get(status::jobs))
+        .route("/api/jobs/{id}", get(status::job))
+        .route("/api/queues", get(status::queues))
+        .route("/api/graph", get(status::graph))
+        .route("/api/graph.svg", get(graph_picture))
+        .route("/api/quarantine", get(status::quarantine))
+        .route("/api/processor", get(status::processor))
+        .route("/api/health", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
+        .route("/api/openapi.json", get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }))
+        .route("/", get(|| async { Html(PAGE) }))
+        .route("/ui", get(|| async { Html(PAGE) }))
+        .layer(middleware::from_fn(request_span))
+        .with_state(state)
+}
+
+/// `GET /api/graph.svg`: the product graph as a picture.
+async fn graph_picture(
+    State(state): State<Arc<GatewayState>>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, GatewayError> {
+    let graph = state.clients.depsvc.clone().get_graph(GetGraphRequest {}).await.map_err(GatewayError::upstream("depsvc"))?;
+    let instrument = params.get("instrument").map(String::as_str).filter(|name| !name.is_empty());
+    let svg = graph_svg::render(graph.get_ref(), instrument);
+    Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
+}
+
+/// One span per request, named after the route family; the caller is recorded once known.
+async fn request_span(request: Request, next: Next) -> Response {
+    let span = tracing::info_span!(
+        "gateway.request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        caller = tracing::field::Empty,
+        status = tracing::field::Empty,
+    );
+    let started = std::time::Instant::now();
+    async move {
+        let response = next.run(request).await;
+        tracing::Span::current().record("status", response.status().as_u16());
+        tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "request done");
+        response
+    }
+    .instrument(span)
+    .await
+}

@@ -1,0 +1,134 @@
+//! The gateway against the mission's own client, unmodified: `imap-data-access` 1.3.0 uploads level-0
+//! files to a running `imap-sdc`, the pipeline makes products from them, and the client queries
+//! (table and JSON), downloads (bytes compared) and asks for reprocessing; refused cases get the
+//! status and reason they should. Skipped with a message when the client is not installed.
+
+mod gateway_common;
+mod support;
+
+use std::time::Duration;
+
+use support::{TempDir, synthetic_level0};
+use gateway_common::{Node, client, client_installed, get_json, http, real_level0_dir, text, wait_for};
+
+const SYNTHETIC: &str = "imap_swe_l0_raw_20240924_v001.0001.pkts";
+const REAL: &str = "imap_swapi_l0_raw_20240924_v001.0001.pkts";
+
+#[test]
+fn imap_data_access_client_drives_the_gateway() {
+    if !client_installed() {
+        println!("skipped: imap-data-access not installed (python3 -m pip install imap-data-access==1.3.0)");
+        return;
+    }
+    let home = TempDir::new("client");
+    let xtce = home.path().join("deploy/xtce");
+    std::fs::create_dir_all(&xtce).unwrap();
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/xtce/swe.xml"), xtce.join("swe.xml")).unwrap();
+    let uploads = home.path().join("uploads");
+    std::fs::create_dir_all(&uploads).unwrap();
+    std::fs::write(uploads.join(SYNTHETIC), synthetic_level0(40)).unwrap();
+    let real = real_level0_dir();
+    if let Some(dir) = &real {
+        std::fs::copy(dir.join("swapi_packet_definition.xml"), xtce.join("swapi.xml")).unwrap();
+        std::fs::copy(dir.join("imap_swapi_l0_raw_20240924_v001.pkts"), uploads.join(REAL)).unwrap();
+    } else {
+        println!("no real level-0 data beside this checkout: uploading the synthetic file only");
+    }
+    let node = Node::start(home.path(), "all");
+    let downloads = home.path().join("downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    let uploader = node.create_key("instrument-team", "upload");
+    let reader = node.create_key("scientist", "read");
+    let admin = node.create_key("operator", "admin");
+    let run = |key: Option<&str>, args: &[&str]| client(&node.url, &downloads, key, args);
+    let upload_path = |name: &str| uploads.join(name).display().to_string();
+
+    // Refused: anonymous and read-only uploads, a name the grammar rejects.
+    let anonymous = run(None, &["upload", &upload_path(SYNTHETIC)]);
+    assert!(!anonymous.status.success() && text(&anonymous).contains("401"), "{}", text(&anonymous));
+    let read_only = run(Some(&reader), &["upload", &upload_path(SYNTHETIC)]);
+    assert!(!read_only.status.success() && text(&read_only).contains("403"), "{}", text(&read_only));
+    let bad_name = "imap_nosuch_l0_raw_20240924_v001.0001.pkts";
+    std::fs::write(uploads.join(bad_name), b"x").unwrap();
+    let refused = run(Some(&uploader), &["upload", &upload_path(bad_name)]);
+    assert!(!refused.status.success() && text(&refused).contains("400") && text(&refused).contains("nosuch"), "{}", text(&refused));
+
+    // Accepted uploads, then the same name again.
+    let mut uploaded = vec![SYNTHETIC];
+    if real.is_some() {
+        uploaded.push(REAL);
+    }
+    for name in &uploaded {
+        let accepted = run(Some(&uploader), &["upload", &upload_path(name)]);
+        assert!(accepted.status.success(), "upload {name}: {}", text(&accepted));
+    }
+    let duplicate = run(Some(&uploader), &["upload", &upload_path(SYNTHETIC)]);
+    assert!(text(&duplicate).contains("409") && text(&duplicate).contains("FileAlreadyExists"), "{}", text(&duplicate));
+
+    // The uploads trigger processing: wait for products made by jobs.
+    let address = node.address();
+    let products = wait_for(
+        "products made from the uploads",
+        Duration::from_secs(120),
+        || {
+            let files = get_json(&address, "/api/files?kind=science&limit=1000");
+            let made: Vec<serde_json::Value> = files
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|file| !file["produced_by_job"].as_str().unwrap_or_default().is_empty())
+                .cloned()
+                .collect();
+            (!made.is_empty()).then_some(made)
+        },
+        || format!("jobs: {}", get_json(&address, "/api/jobs")),
+    );
+    let product = products.iter().find(|file| file["instrument"] == "swe").unwrap_or(&products[0]);
+    let product_name = product["file_name"].as_str().unwrap().to_string();
+    let product_key = product["archive_key"].as_str().unwrap().to_string();
+    let instrument = product["instrument"].as_str().unwrap().to_string();
+    println!("products made: {}", products.iter().map(|file| file["file_name"].as_str().unwrap()).collect::<Vec<_>>().join(", "));
+
+    // Query: the table, then JSON with exactly the science fields.
+    let table = run(None, &["query", "--instrument", &instrument]);
+    assert!(table.status.success(), "{}", text(&table));
+    let table_text = text(&table);
+    assert!(table_text.contains("in science table") && table_text.contains(&product_name), "{table_text}");
+    let as_json = run(Some(&reader), &["query", "--instrument", &instrument, "--output-format", "json"]);
+    assert!(as_json.status.success(), "{}", text(&as_json));
+    let json_text = String::from_utf8_lossy(&as_json.stdout).to_string();
+    let rows: Vec<serde_json::Value> = serde_json::from_str(json_text.trim().lines().last().unwrap()).unwrap();
+    assert!(rows.iter().any(|row| row["file_path"] == product_key.as_str()), "{json_text}");
+    assert!(rows.iter().all(|row| row.get("repointing").is_some() && row.get("end_date").is_none()), "{json_text}");
+    let level_zero = run(None, &["query", "--instrument", "swe", "--data-level", "l0", "--version", "latest", "--output-format", "json"]);
+    assert!(text(&level_zero).contains(SYNTHETIC), "{}", text(&level_zero));
+
+    // Download a product and an upload; the bytes are the archive's and the original's.
+    let fetched = run(None, &["download", &product_name]);
+    assert!(fetched.status.success(), "{}", text(&fetched));
+    assert_eq!(std::fs::read(downloads.join(&product_key)).unwrap(), std::fs::read(node.archive_file(&product_key)).unwrap());
+    let upload_key = format!("imap/swe/l0/2024/09/{SYNTHETIC}");
+    let original = run(Some(&reader), &["download", SYNTHETIC]);
+    assert!(original.status.success(), "{}", text(&original));
+    assert_eq!(std::fs::read(downloads.join(&upload_key)).unwrap(), std::fs::read(uploads.join(SYNTHETIC)).unwrap());
+    let missing = run(None, &["download", "imap_swe_l0_raw_20240925_v001.0001.pkts"]);
+    assert!(!missing.status.success() && text(&missing).contains("404"), "{}", text(&missing));
+
+    // Reprocess: admin only.
+    let not_admin = run(Some(&uploader), &["reprocess", "--start-date", "20240924", "--end-date", "20240924"]);
+    assert!(!not_admin.status.success() && text(&not_admin).contains("403"), "{}", text(&not_admin));
+    let reprocess = run(Some(&admin), &["reprocess", "--start-date", "20240924", "--end-date", "20240925", "--instrument", "swe"]);
+    assert!(reprocess.status.success(), "{}", text(&reprocess));
+    let (status, body) = http(&address, "POST", "/api-key/reprocess?start_date=20240924&end_date=20240924&reprocessing=True", &[("x-api-key", &admin)]);
+    let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!((status, answer["message"].as_str()), (200, Some("Reprocess job queued")), "{answer}");
+    assert!(!answer["reprocess_id"].as_str().unwrap().is_empty(), "{answer}");
+    println!("reprocess answered {answer}");
+
+    // Keys can never lead a download out of the archive.
+    for target in ["/download/imap/../../etc/passwd", "/download/%2e%2e/etc/passwd", "/download//etc/passwd", "/api-key/download/imap/swe/l0/2024/09/..%2f..%2fx"] {
+        let (status, body) = http(&address, "GET", target, &[("x-api-key", &reader)]);
+        assert!(status == 400 || status == 404, "{target}: {status} {}", String::from_utf8_lossy(&body));
+        assert_ne!(status, 200);
+    }
+}

@@ -16,7 +16,7 @@ use super::signing::UploadSigner;
 use super::state::GatewayState;
 
 pub struct GatewayRole {
-    state: Arc<GatewayState>,
+    pub(crate) state: Arc<GatewayState>,
 }
 
 impl GatewayRole {

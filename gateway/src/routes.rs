@@ -83,3 +83,7 @@ async fn request_span(request: Request, next: Next) -> Response {
     .instrument(span)
     .await
 }
+
+#[cfg(test)]
+#[path = "routes_tests.rs"]
+mod tests;

@@ -1,0 +1,153 @@
+//! The REST surface without the rest of the mesh: an in-memory archive, a fresh SQLite database and
+//! peers that cannot be reached (so everything here is decided by the gateway itself).
+
+use std::sync::Arc;
+
+use axum::body::{Body, to_bytes};
+use http::{Request, StatusCode};
+use object_store::memory::InMemory;
+use object_store::{ObjectStore, ObjectStoreExt};
+use proto::clients::{MeshClients, PeerAddresses};
+use tower::ServiceExt;
+
+use crate::config::GatewayConfig;
+use crate::key_store::Scope;
+use crate::role::GatewayRole;
+
+const NAME: &str = "imap_swe_l0_raw_20240924_v001.0001.pkts";
+const KEY: &str = "imap/swe/l0/2024/09/imap_swe_l0_raw_20240924_v001.0001.pkts";
+
+struct Fixture {
+    role: GatewayRole,
+    archive: Arc<dyn ObjectStore>,
+    reader: String,
+    uploader: String,
+    _dir: proto::store::testing::TempDir,
+}
+
+async fn fixture() -> Fixture {
+    let (pool, dir) = proto::store::testing::fresh_sqlite().await;
+    let unreachable = "http://127.0.0.1:1".to_string();
+    let peers = PeerAddresses {
+        indexer: unreachable.clone(),
+        depsvc: unreachable.clone(),
+        starter: unreachable.clone(),
+        processor: unreachable.clone(),
+        gateway: unreachable,
+    };
+    let archive: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let clients = MeshClients::connect_lazy(&peers).unwrap();
+    let role = GatewayRole::create(GatewayConfig::default(), pool, archive.clone(), clients).await.unwrap();
+    let reader = role.state.keys.create("reader", &[Scope::Read]).await.unwrap().secret;
+    let uploader = role.state.keys.create("uploader", &[Scope::Upload]).await.unwrap().secret;
+    Fixture { role, archive, reader, uploader, _dir: dir }
+}
+
+async fn send(fixture: &Fixture, method: &str, uri: &str, api_key: Option<&str>, body: Vec<u8>) -> (StatusCode, String) {
+    let mut request = Request::builder().method(method).uri(uri).header("host", "gateway.test");
+    if let Some(key) = api_key {
+        request = request.header("x-api-key", key);
+    }
+    let response = fixture.role.router().oneshot(request.body(Body::from(body)).unwrap()).await.unwrap();
+    let status = response.status();
+    let bytes = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    (status, String::from_utf8_lossy(&bytes).to_string())
+}
+
+#[tokio::test]
+async fn downloads_never_leave_the_archive() {
+    let fixture = fixture().await;
+    fixture.archive.put(&KEY.into(), b"level zero".to_vec().into()).await.unwrap();
+    let (status, body) = send(&fixture, "GET", &format!("/download/{KEY}"), None, vec![]).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "level zero"));
+    for refused in [
+        "/download/imap/swe/l0/2024/09/../../../../etc/passwd",
+        "/download/imap/swe/l0/2024/09/%2e%2e/x",
+        "/download//etc/passwd",
+        "/download/imap/swe/l0/2024/10/imap_swe_l0_raw_20240924_v001.0001.pkts",
+        "/api-key/download/imap%2fswe",
+    ] {
+        let (status, body) = send(&fixture, "GET", refused, Some(&fixture.reader), vec![]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}: {body}");
+    }
+    let (status, body) = send(&fixture, "GET", "/download/imap/swe/l0/2024/09/imap_swe_l0_raw_20240925_v001.0001.pkts", None, vec![]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+}
+
+#[tokio::test]
+async fn upload_urls_need_the_upload_scope_and_a_new_valid_name() {
+    let fixture = fixture().await;
+    let (status, body) = send(&fixture, "GET", &format!("/upload/{NAME}"), None, vec![]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body.contains("IMAP_API_KEY"), "{body}");
+    assert_eq!(send(&fixture, "GET", &format!("/api-key/upload/{NAME}"), None, vec![]).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(send(&fixture, "GET", &format!("/authorized/upload/{NAME}"), None, vec![]).await.0, StatusCode::UNAUTHORIZED);
+    let (status, body) = send(&fixture, "GET", &format!("/api-key/upload/{NAME}"), Some(&fixture.reader), vec![]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("upload"), "{body}");
+    let (status, body) = send(&fixture, "GET", "/api-key/upload/imap_swe_l0_raw_20240931_v001.0001.pkts", Some(&fixture.uploader), vec![]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("20240931"), "{body}");
+
+    let (status, body) = send(&fixture, "GET", &format!("/api-key/upload/{NAME}"), Some(&fixture.uploader), vec![]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let url: String = serde_json::from_str(&body).unwrap();
+    assert!(url.starts_with(&format!("http://gateway.test/upload-object/{KEY}?expires=")), "{url}");
+    assert!(url.contains("&signature="), "{url}");
+
+    fixture.archive.put(&KEY.into(), b"already here".to_vec().into()).await.unwrap();
+    let (status, body) = send(&fixture, "GET", &format!("/api-key/upload/{NAME}"), Some(&fixture.uploader), vec![]).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(body.contains("FileAlreadyExists"), "{body}");
+}
+
+#[tokio::test]
+async fn the_upload_itself_needs_a_valid_unexpired_signature() {
+    let fixture = fixture().await;
+    let signer = &fixture.role.state.signer;
+    let expired = signer.grant(KEY, 1);
+    let (status, body) = send(&fixture, "PUT", &format!("/upload-object/{KEY}?expires=1&signature={}", expired.signature), None, b"x".to_vec()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("expired"), "{body}");
+
+    let valid = signer.grant(KEY, crate::signing::unix_now() + 60);
+    let forged = format!("/upload-object/{KEY}?expires={}&signature={}", valid.expires + 1, valid.signature);
+    assert_eq!(send(&fixture, "PUT", &forged, None, b"x".to_vec()).await.0, StatusCode::FORBIDDEN);
+    assert!(fixture.archive.head(&KEY.into()).await.is_err(), "nothing stored by refused uploads");
+
+    // Accepted: the bytes land in the archive; indexing then fails here because no indexer runs.
+    let accepted = format!("/upload-object/{KEY}?expires={}&signature={}", valid.expires, valid.signature);
+    let (status, body) = send(&fixture, "PUT", &accepted, None, b"packets".to_vec()).await;
+    assert!(status.is_server_error(), "{status} {body}");
+    assert!(body.contains("indexer"), "{body}");
+    let stored = fixture.archive.get(&KEY.into()).await.unwrap().bytes().await.unwrap();
+    assert_eq!(stored.as_ref(), b"packets");
+    let (status, body) = send(&fixture, "PUT", &accepted, None, b"again".to_vec()).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+}
+
+#[tokio::test]
+async fn bad_queries_and_reprocessing_without_admin_are_refused_here() {
+    let fixture = fixture().await;
+    let (status, body) = send(&fixture, "GET", "/query?instrument=swe&colour=red", None, vec![]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(send(&fixture, "GET", "/spice-query?start_date=20250101", None, vec![]).await.0, StatusCode::BAD_REQUEST);
+    let reprocess = "/reprocess?start_date=20240924&end_date=20240925&reprocessing=True";
+    assert_eq!(send(&fixture, "POST", reprocess, None, vec![]).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(send(&fixture, "POST", &format!("/api-key{reprocess}"), Some(&fixture.uploader), vec![]).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(send(&fixture, "GET", "/api-key/query?instrument=swe", Some("imapsdc_unknown"), vec![]).await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn openapi_document_and_page_are_served() {
+    let fixture = fixture().await;
+    let (status, body) = send(&fixture, "GET", "/api/openapi.json", None, vec![]).await;
+    assert_eq!(status, StatusCode::OK);
+    let document: serde_json::Value = serde_json::from_str(&body).unwrap();
+    for path in ["/query", "/api-key/query", "/authorized/upload/{filename}", "/reprocess", "/api/jobs", "/api/graph.svg"] {
+        assert!(document["paths"].get(path).is_some(), "openapi lacks {path}");
+    }
+    let (status, page) = send(&fixture, "GET", "/", None, vec![]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("/api/queues") && page.contains("/api/graph.svg"));
+}

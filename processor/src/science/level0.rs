@@ -66,13 +66,42 @@ impl DecodeLevel0 {
         Ok(definition)
     }
 
-    fn descriptors_for(&self, instrument: &str, apid: u16) -> Vec<String> {
-        self.apid_descriptors
-            .get(instrument)
-            .and_then(|table| table.get(&apid).cloned())
-            .or_else(|| builtin_apid_descriptors(instrument, apid))
-            .unwrap_or_else(|| vec![format!("apid{apid}")])
+    /// The configured or built-in descriptors of an APID, if it has any.
+    fn listed_descriptors(&self, instrument: &str, apid: u16) -> Option<Vec<String>> {
+        self.apid_descriptors.get(instrument).and_then(|table| table.get(&apid).cloned()).or_else(|| builtin_apid_descriptors(instrument, apid))
     }
+
+    /// Descriptors per APID: the listed ones, else the last word of the container's name
+    /// (`P_SWP_SCI` -> `sci`, as the mission names them), else `apid<N>` when that word is
+    /// not a usable descriptor or two APIDs would share it.
+    pub(super) fn descriptors_by_apid(&self, instrument: &str, containers: &BTreeMap<u16, String>) -> BTreeMap<u16, Vec<String>> {
+        let mut chosen: BTreeMap<u16, Vec<String>> = BTreeMap::new();
+        let mut from_container: BTreeMap<String, Vec<u16>> = BTreeMap::new();
+        for (&apid, container) in containers {
+            if let Some(listed) = self.listed_descriptors(instrument, apid) {
+                chosen.insert(apid, listed);
+            } else if let Some(word) = container_word(container) {
+                from_container.entry(word).or_default().push(apid);
+            } else {
+                chosen.insert(apid, vec![format!("apid{apid}")]);
+            }
+        }
+        for (word, apids) in from_container {
+            let taken = chosen.values().flatten().any(|descriptor| *descriptor == word);
+            for &apid in &apids {
+                let descriptor = if apids.len() == 1 && !taken { word.clone() } else { format!("apid{apid}") };
+                chosen.insert(apid, vec![descriptor]);
+            }
+        }
+        chosen
+    }
+}
+
+/// The last `_`-separated word of a container name, lowercased, when it can be a descriptor.
+fn container_word(container: &str) -> Option<String> {
+    let word = container.rsplit('_').next()?.to_ascii_lowercase();
+    let usable = !word.is_empty() && word.chars().all(|character| character.is_ascii_alphanumeric()) && word.starts_with(|c: char| c.is_ascii_alphabetic());
+    usable.then_some(word)
 }
 
 impl Algorithm for DecodeLevel0 {
@@ -87,7 +116,7 @@ impl Algorithm for DecodeLevel0 {
             return Err(ScienceError::MissingInput("l0 packets".into()));
         }
         let definition = self.definition(instrument)?;
-        let mut series_by_descriptor: BTreeMap<String, Vec<TimeSeries>> = BTreeMap::new();
+        let mut decoded_files = Vec::new();
         let mut problems = Vec::new();
         for input in packet_files {
             context.check_cancelled()?;
@@ -98,15 +127,36 @@ impl Algorithm for DecodeLevel0 {
                 let first = problems.first().cloned().unwrap_or_else(|| "the file is empty".into());
                 return Err(ScienceError::BadInput { file: file_name.clone(), reason: format!("no packet could be decoded ({first})") });
             }
-            for group in &decoded.groups {
-                let series = group_to_series(group).map_err(|reason| ScienceError::BadInput { file: file_name.clone(), reason })?;
-                for descriptor in self.descriptors_for(instrument, group.apid) {
-                    series_by_descriptor.entry(descriptor).or_default().push(series.clone());
-                }
+            decoded_files.push((file_name, decoded));
+        }
+        // Packets the definition describes only down to the primary header (no container of
+        // their APID) have no time and no science: they are reported, not written.
+        let (timed, untimed): (Vec<(&String, &PacketGroup)>, Vec<(&String, &PacketGroup)>) = decoded_files
+            .iter()
+            .flat_map(|(file_name, decoded)| decoded.groups.iter().map(move |group| (*file_name, group)))
+            .partition(|(_, group)| group.field(MET_FIELD).is_some());
+        for (file_name, group) in &untimed {
+            problems.push(format!(
+                "{file_name}: {} packets of apid {} match no container below {} and have no {MET_FIELD}; not written",
+                group.len(),
+                group.apid,
+                group.container
+            ));
+        }
+        if timed.is_empty() {
+            return Err(ScienceError::Failed(format!("no packet matches a container with {MET_FIELD}: {}", problems.join("; "))));
+        }
+        let containers: BTreeMap<u16, String> = timed.iter().map(|(_, group)| (group.apid, group.container.clone())).collect();
+        let descriptors = self.descriptors_by_apid(instrument, &containers);
+        let mut series_by_descriptor: BTreeMap<String, Vec<TimeSeries>> = BTreeMap::new();
+        for (file_name, group) in timed {
+            let series = group_to_series(group).map_err(|reason| ScienceError::BadInput { file: file_name.to_string(), reason })?;
+            for descriptor in &descriptors[&group.apid] {
+                series_by_descriptor.entry(descriptor.clone()).or_default().push(series.clone());
             }
         }
         if !problems.is_empty() {
-            tracing::warn!(count = problems.len(), first = %problems[0], "packets could not be decoded");
+            tracing::warn!(count = problems.len(), first = %problems[0], "packets could not be decoded or have no container");
         }
         select_job_descriptors(&context.product.descriptor, &mut series_by_descriptor)?;
         let parents: Vec<String> = inputs.iter().map(|input| input.record.file_name.clone()).collect();

@@ -129,7 +129,7 @@ fn l1a_of_garbage_is_a_bad_input_error() {
 }
 
 #[test]
-fn l1a_for_one_descriptor_writes_only_that_one_and_unknown_apids_get_apid_names() {
+fn l1a_for_one_descriptor_writes_only_that_one_and_unlisted_apids_are_named_by_container() {
     let folder = TempDir::new("l1a-one");
     let (context, _) = job("swe", "l1a", "sci");
     let outputs = toy_decoder(&folder).run(&context, &[input(TOY_L0, toy_packets())]).expect("runs");
@@ -141,7 +141,22 @@ fn l1a_for_one_descriptor_writes_only_that_one_and_unknown_apids_get_apid_names(
     let outputs = decoder.run(&context, &[input("imap_glows_l0_raw_20250101_v001.pkts", toy_packets())]).expect("runs");
     let mut descriptors: Vec<&str> = outputs.iter().map(|output| output.descriptor.as_str()).collect();
     descriptors.sort();
-    assert_eq!(descriptors, ["apid100", "apid200"]);
+    assert_eq!(descriptors, ["hk", "sci"]);
+}
+
+#[test]
+fn apids_without_a_usable_container_word_get_apid_names() {
+    let decoder = DecodeLevel0::new("unused".into(), BTreeMap::new());
+    let containers = BTreeMap::from([
+        (1, "A_SCI".to_string()),
+        (2, "B_SCI".to_string()),
+        (3, "X_1A".to_string()),
+        (4, "P_SWP_HK".to_string()),
+        (1188, "P_SWP_SCI".to_string()),
+    ]);
+    let descriptors = decoder.descriptors_by_apid("swapi", &containers);
+    let names: Vec<&str> = descriptors.values().map(|names| names[0].as_str()).collect();
+    assert_eq!(names, ["apid1", "apid2", "apid3", "hk", "sci"]);
 }
 
 #[test]
@@ -331,10 +346,10 @@ fn every_level_runs_in_sequence_through_the_registry() {
         registry.select(&product).expect("an algorithm").run(&context, inputs).expect("runs")
     };
     let l1a = run("l1a", "all", &[input(TOY_L0, toy_packets())]);
-    let l1a_sci = input("imap_swe_l1a_apid100_20250101_v001.cdf", output(&l1a, "apid100").bytes.clone());
-    let l1b = run("l1b", "apid100", &[l1a_sci]);
-    let l2 = run("l2", "apid100", &[input("imap_swe_l1b_apid100_20250101_v001.cdf", l1b[0].bytes.clone())]);
+    let l1a_sci = input("imap_swe_l1a_sci_20250101_v001.cdf", output(&l1a, "sci").bytes.clone());
+    let l1b = run("l1b", "sci", &[l1a_sci]);
+    let l2 = run("l2", "sci", &[input("imap_swe_l1b_sci_20250101_v001.cdf", l1b[0].bytes.clone())]);
     assert_eq!(numbers(&series_of(&l2[0]), "TEMP"), [45.0, 60.0]);
-    let l3 = run("l3a", "apid100", &[input("imap_swe_l2_apid100_20250101_v001.cdf", l2[0].bytes.clone())]);
+    let l3 = run("l3a", "sci", &[input("imap_swe_l2_sci_20250101_v001.cdf", l2[0].bytes.clone())]);
     assert_eq!(numbers(&series_of(&l3[0]), "TEMP"), [50.0]);
 }

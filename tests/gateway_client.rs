@@ -65,10 +65,11 @@ fn imap_data_access_client_drives_the_gateway() {
     let duplicate = run(Some(&uploader), &["upload", &upload_path(SYNTHETIC)]);
     assert!(text(&duplicate).contains("409") && text(&duplicate).contains("FileAlreadyExists"), "{}", text(&duplicate));
 
-    // The uploads trigger processing: wait for products made by jobs.
+    // The uploads trigger processing: wait until every uploaded instrument has products made by jobs.
     let address = node.address();
+    let instruments: Vec<&str> = uploaded.iter().map(|name| name.split('_').nth(1).unwrap()).collect();
     let products = wait_for(
-        "products made from the uploads",
+        "products made from every upload",
         Duration::from_secs(120),
         || {
             let files = get_json(&address, "/api/files?kind=science&limit=1000");
@@ -79,34 +80,36 @@ fn imap_data_access_client_drives_the_gateway() {
                 .filter(|file| !file["produced_by_job"].as_str().unwrap_or_default().is_empty())
                 .cloned()
                 .collect();
-            (!made.is_empty()).then_some(made)
+            let complete = instruments.iter().all(|instrument| made.iter().any(|file| file["instrument"] == *instrument));
+            complete.then_some(made)
         },
         || format!("jobs: {}", get_json(&address, "/api/jobs")),
     );
-    let product = products.iter().find(|file| file["instrument"] == "swe").unwrap_or(&products[0]);
-    let product_name = product["file_name"].as_str().unwrap().to_string();
-    let product_key = product["archive_key"].as_str().unwrap().to_string();
-    let instrument = product["instrument"].as_str().unwrap().to_string();
     println!("products made: {}", products.iter().map(|file| file["file_name"].as_str().unwrap()).collect::<Vec<_>>().join(", "));
 
-    // Query: the table, then JSON with exactly the science fields.
-    let table = run(None, &["query", "--instrument", &instrument]);
-    assert!(table.status.success(), "{}", text(&table));
-    let table_text = text(&table);
-    assert!(table_text.contains("in science table") && table_text.contains(&product_name), "{table_text}");
-    let as_json = run(Some(&reader), &["query", "--instrument", &instrument, "--output-format", "json"]);
-    assert!(as_json.status.success(), "{}", text(&as_json));
-    let json_text = String::from_utf8_lossy(&as_json.stdout).to_string();
-    let rows: Vec<serde_json::Value> = serde_json::from_str(json_text.trim().lines().last().unwrap()).unwrap();
-    assert!(rows.iter().any(|row| row["file_path"] == product_key.as_str()), "{json_text}");
-    assert!(rows.iter().all(|row| row.get("repointing").is_some() && row.get("end_date").is_none()), "{json_text}");
+    // Query (the table, then JSON with exactly the science fields) and download one product per
+    // instrument: the bytes are the archive's.
+    for instrument in &instruments {
+        let product = products.iter().find(|file| file["instrument"] == *instrument).unwrap();
+        let product_name = product["file_name"].as_str().unwrap();
+        let product_key = product["archive_key"].as_str().unwrap();
+        let table = run(None, &["query", "--instrument", instrument]);
+        let table_text = text(&table);
+        assert!(table.status.success() && table_text.contains("in science table") && table_text.contains(product_name), "{table_text}");
+        let as_json = run(Some(&reader), &["query", "--instrument", instrument, "--output-format", "json"]);
+        assert!(as_json.status.success(), "{}", text(&as_json));
+        let json_text = String::from_utf8_lossy(&as_json.stdout).to_string();
+        let rows: Vec<serde_json::Value> = serde_json::from_str(json_text.trim().lines().last().unwrap()).unwrap();
+        assert!(rows.iter().any(|row| row["file_path"] == product_key), "{json_text}");
+        assert!(rows.iter().all(|row| row.get("repointing").is_some() && row.get("end_date").is_none()), "{json_text}");
+        let fetched = run(None, &["download", product_name]);
+        assert!(fetched.status.success(), "{}", text(&fetched));
+        assert_eq!(std::fs::read(downloads.join(product_key)).unwrap(), std::fs::read(node.archive_file(product_key)).unwrap());
+    }
     let level_zero = run(None, &["query", "--instrument", "swe", "--data-level", "l0", "--version", "latest", "--output-format", "json"]);
     assert!(text(&level_zero).contains(SYNTHETIC), "{}", text(&level_zero));
 
-    // Download a product and an upload; the bytes are the archive's and the original's.
-    let fetched = run(None, &["download", &product_name]);
-    assert!(fetched.status.success(), "{}", text(&fetched));
-    assert_eq!(std::fs::read(downloads.join(&product_key)).unwrap(), std::fs::read(node.archive_file(&product_key)).unwrap());
+    // Download an upload: the bytes are the original's.
     let upload_key = format!("imap/swe/l0/2024/09/{SYNTHETIC}");
     let original = run(Some(&reader), &["download", SYNTHETIC]);
     assert!(original.status.success(), "{}", text(&original));
@@ -124,6 +127,8 @@ fn imap_data_access_client_drives_the_gateway() {
     assert_eq!((status, answer["message"].as_str()), (200, Some("Reprocess job queued")), "{answer}");
     assert!(!answer["reprocess_id"].as_str().unwrap().is_empty(), "{answer}");
     println!("reprocess answered {answer}");
+    let campaign = get_json(&address, &format!("/api/campaigns/{}", answer["reprocess_id"].as_str().unwrap()));
+    assert_eq!(campaign["planned_runs"], answer["planned_runs"], "{campaign}");
 
     // Keys can never lead a download out of the archive.
     for target in ["/download/imap/../../etc/passwd", "/download/%2e%2e/etc/passwd", "/download//etc/passwd", "/api-key/download/imap/swe/l0/2024/09/..%2f..%2fx"] {

@@ -114,7 +114,7 @@ impl CatalogQuery {
         }
         let mut selected: Vec<FileRecord> = Vec::new();
         for (_, mut versions) in series {
-            versions.sort_by(|left, right| right.0.cmp(&left.0));
+            versions.sort_by_key(|(version, _)| std::cmp::Reverse(*version));
             let newest = versions[0].0;
             let keep = |version: &Version| match self.mode {
                 VersionMode::All => true,

@@ -40,6 +40,7 @@ pub fn router(state: Arc<GatewayState>) -> Router {
         .route("/api/files/{file_name}", get(status::file))
         .route("/api/jobs", get(status::jobs))
         .route("/api/jobs/{id}", get(status::job))
+        .route("/api/campaigns/{id}", get(status::campaign))
         .route("/api/queues", get(status::queues))
         .route("/api/graph", get(status::graph))
         .route("/api/graph.svg", get(graph_picture))

@@ -12,6 +12,9 @@ use super::error::GatewayError;
 const SPICE_PARAMETERS: &[&str] =
     &["type", "start_date", "end_date", "version", "latest", "start_ingest_date", "end_ingest_date", "file_name"];
 
+/// A kernel's version number (if its name has one), its parsed name and its tracker record.
+type VersionedKernel<'a> = (Option<u64>, SpiceFileName, &'a FileRecord);
+
 #[derive(Debug, Clone)]
 pub struct SpiceQuery {
     pub kernel_type: SpiceKernelType,
@@ -62,7 +65,7 @@ impl SpiceQuery {
 
     /// The matching kernels as client rows, ordered by file name.
     pub fn rows(&self, records: &[FileRecord]) -> Vec<serde_json::Value> {
-        let mut by_root: BTreeMap<String, Vec<(Option<u64>, SpiceFileName, &FileRecord)>> = BTreeMap::new();
+        let mut by_root: BTreeMap<String, Vec<VersionedKernel<'_>>> = BTreeMap::new();
         for record in records {
             let Ok(kernel) = SpiceFileName::parse(&record.file_name) else { continue };
             if kernel.kernel_type != self.kernel_type || !self.covers(&kernel) {
@@ -76,7 +79,7 @@ impl SpiceQuery {
         }
         let mut rows = Vec::new();
         for (root, mut kernels) in by_root {
-            kernels.sort_by(|left, right| right.0.cmp(&left.0));
+            kernels.sort_by_key(|(version, _, _)| std::cmp::Reverse(*version));
             let keep = if self.latest { 1 } else { kernels.len() };
             for (version, kernel, record) in kernels.into_iter().take(keep) {
                 rows.push(spice_row(&root, version, &kernel, record));

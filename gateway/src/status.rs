@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use proto::pb::{
-    FileRecord, GetFileRequest, GetGraphRequest, GetJobRequest, GetProcessorStatusRequest, GetQueuesRequest, Job,
+    FileRecord, GetCampaignRequest, GetFileRequest, GetGraphRequest, GetJobRequest, GetProcessorStatusRequest, GetQueuesRequest, Job,
     ListJobsRequest, ListQuarantineRequest, QueryFilesRequest,
 };
 use serde_json::{Value, json};
@@ -78,6 +78,19 @@ pub async fn jobs(State(state): AppState, Query(params): Params) -> Result<Json<
 pub async fn job(State(state): AppState, Path(id): Path<String>) -> Result<Json<Value>, GatewayError> {
     let job = state.clients.starter.clone().get_job(GetJobRequest { id }).await.map_err(GatewayError::upstream("starter"))?;
     Ok(Json(job_json(job.get_ref(), true)))
+}
+
+/// `GET /api/campaigns/{id}`: a reprocessing campaign's jobs by state (the id `reprocess` answered).
+pub async fn campaign(State(state): AppState, Path(id): Path<String>) -> Result<Json<Value>, GatewayError> {
+    let progress = state.clients.starter.clone().get_campaign(GetCampaignRequest { id }).await.map_err(GatewayError::upstream("starter"))?;
+    let progress = progress.get_ref();
+    Ok(Json(json!({
+        "id": progress.id, "origin": progress.origin, "created_at": progress.created_at,
+        "start_date": progress.start_date, "end_date": progress.end_date, "instrument": progress.instrument,
+        "data_level": progress.data_level, "descriptor": progress.descriptor, "planned_runs": progress.planned_runs,
+        "queued": progress.queued, "running": progress.running, "succeeded": progress.succeeded,
+        "failed": progress.failed, "dead": progress.dead,
+    })))
 }
 
 /// `GET /api/queues`: queued, running and finished jobs per instrument.

@@ -9,7 +9,7 @@ mod support;
 use std::time::Duration;
 
 use support::{TempDir, synthetic_level0};
-use gateway_common::{Node, client, client_installed, get_json, http, real_level0_dir, text, wait_for};
+use gateway_common::{Node, client, client_installed, client_with, get_json, http, real_level0_dir, text, wait_for};
 
 const SYNTHETIC: &str = "imap_swe_l0_raw_20240924_v001.0001.pkts";
 const REAL: &str = "imap_swapi_l0_raw_20240924_v001.0001.pkts";
@@ -108,6 +108,26 @@ fn imap_data_access_client_drives_the_gateway() {
     }
     let level_zero = run(None, &["query", "--instrument", "swe", "--data-level", "l0", "--version", "latest", "--output-format", "json"]);
     assert!(text(&level_zero).contains(SYNTHETIC), "{}", text(&level_zero));
+
+    // Ancillary and SPICE tables, the latter through /authorized with a Bearer token.
+    let ancillary = "imap_swe_test-calibration_20240901_20241231_v001.csv";
+    let kernel = "imap_pred_20240901_20241231_v01.bsp";
+    std::fs::write(uploads.join(ancillary), b"energy,factor\n1,0.5\n").unwrap();
+    std::fs::write(uploads.join(kernel), b"DAF/SPK").unwrap();
+    for name in [ancillary, kernel] {
+        let accepted = run(Some(&uploader), &["upload", &upload_path(name)]);
+        assert!(accepted.status.success(), "upload {name}: {}", text(&accepted));
+    }
+    let ancillary_table = run(None, &["query", "--table", "ancillary", "--instrument", "swe"]);
+    assert!(text(&ancillary_table).contains("in ancillary table") && text(&ancillary_table).contains(ancillary), "{}", text(&ancillary_table));
+    let ancillary_json = run(None, &["query", "--table", "ancillary", "--instrument", "swe", "--output-format", "json"]);
+    assert!(text(&ancillary_json).contains("\"end_date\": \"20241231\""), "{}", text(&ancillary_json));
+    let token = [("IMAP_ACCESS_TOKEN", reader.as_str())];
+    let spice = client_with(&node.url, &downloads, &token, &["query", "--table", "spice", "--type", "ephemeris_predicted", "--start-date", "20241001"]);
+    assert!(text(&spice).contains("in spice table") && text(&spice).contains(kernel), "{}", text(&spice));
+    let forged = [("IMAP_ACCESS_TOKEN", "not-a-key")];
+    let refused = client_with(&node.url, &downloads, &forged, &["query", "--instrument", "swe"]);
+    assert!(!refused.status.success() && text(&refused).contains("401"), "{}", text(&refused));
 
     // Download an upload: the bytes are the original's.
     let upload_key = format!("imap/swe/l0/2024/09/{SYNTHETIC}");

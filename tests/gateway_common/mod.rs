@@ -88,19 +88,23 @@ pub fn client_installed() -> bool {
 
 /// Runs the unmodified `imap-data-access` CLI against `url`, with `api_key` (or anonymously).
 pub fn client(url: &str, data_dir: &Path, api_key: Option<&str>, args: &[&str]) -> Output {
-    let mut command = Command::new("python3");
-    command
+    let credentials: Vec<(&str, &str)> = api_key.map(|key| ("IMAP_API_KEY", key)).into_iter().collect();
+    client_with(url, data_dir, &credentials, args)
+}
+
+/// The CLI with explicit credential variables, e.g. `IMAP_ACCESS_TOKEN` for the `/authorized` routes.
+pub fn client_with(url: &str, data_dir: &Path, credentials: &[(&str, &str)], args: &[&str]) -> Output {
+    Command::new("python3")
         .args(["-m", "imap_data_access.cli"])
         .args(args)
         .env("IMAP_DATA_ACCESS_URL", url)
         .env("IMAP_DATA_DIR", data_dir)
         .env_remove("IMAP_API_KEY")
         .env_remove("IMAP_ACCESS_TOKEN")
-        .stdin(Stdio::null());
-    if let Some(key) = api_key {
-        command.env("IMAP_API_KEY", key);
-    }
-    command.output().expect("run python3 -m imap_data_access.cli")
+        .envs(credentials.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run python3 -m imap_data_access.cli")
 }
 
 pub fn text(output: &Output) -> String {

@@ -59,9 +59,10 @@ async fn level0_file_flows_to_l1b_in_one_trace() {
     let (collector_url, received) = start_collector().await;
     let data_dir_text = data_dir.display().to_string();
     let export_quickly = [("OTEL_BSP_SCHEDULE_DELAY", "100")];
+    let test_packet_definitions = [("IMAP_SDC_PROCESSOR__XTCE_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/xtce"))];
     let node = start_node(
         &["--roles", "all", "--listen", "127.0.0.1:0", "--data-dir", &data_dir_text, "--graph", graph, "--otlp-endpoint", &collector_url],
-        &export_quickly,
+        &[export_quickly[0], test_packet_definitions[0]],
         &home.path().join("node.log"),
     );
 
@@ -95,11 +96,18 @@ async fn level0_file_flows_to_l1b_in_one_trace() {
     assert_eq!(level1b.parent_files, ["imap_swe_l1a_sci_20240924_v001.0001.cdf"]);
     assert!(!level1b.produced_by_job.is_empty());
 
-    // Exactly one job per product, both succeeded.
-    let mut starter = proto::clients::StarterClient::new(proto::clients::lazy_channel(&node.url).unwrap());
-    let jobs = starter.list_jobs(proto::pb::ListJobsRequest::default()).await.unwrap().into_inner().jobs;
+    // Exactly one job per product, both succeeded (outputs are indexed just before the
+    // processor reports completion, so wait for the report).
+    let starter = proto::clients::StarterClient::new(proto::clients::lazy_channel(&node.url).unwrap());
+    let jobs = wait_for("both jobs to be reported", Duration::from_secs(30), || {
+        let mut starter = starter.clone();
+        async move {
+            let jobs = starter.list_jobs(proto::pb::ListJobsRequest::default()).await.ok()?.into_inner().jobs;
+            jobs.iter().all(|job| job.state == "succeeded").then_some(jobs)
+        }
+    })
+    .await;
     assert_eq!(jobs.len(), 2, "{jobs:?}");
-    assert!(jobs.iter().all(|job| job.state == "succeeded"), "{jobs:?}");
 
     // One trace from the ingest command through every service to the l1b job.
     let expected: BTreeSet<&str> = [

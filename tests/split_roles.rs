@@ -33,6 +33,7 @@ async fn one_role_per_node_still_moves_a_file_to_l1b() {
         config.archive_dir = Some(archive.clone());
         config.depsvc.graph_file = Some(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/chain_graph.toml").into());
         config.processor.slots = 2;
+        config.processor.xtce_dir = Some(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/xtce").into());
         config.peers.indexer = Some(url_of(Role::Indexer));
         config.peers.depsvc = Some(url_of(Role::Depsvc));
         config.peers.starter = Some(url_of(Role::Starter));

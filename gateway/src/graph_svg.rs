@@ -7,15 +7,27 @@ use std::fmt::Write;
 use proto::filename::VALID_DATALEVELS;
 use proto::pb::GetGraphResponse;
 
-const NODE_WIDTH: i32 = 230;
+const NODE_WIDTH: i32 = 190;
 const NODE_HEIGHT: i32 = 20;
 const ROW_GAP: i32 = 6;
-const COLUMN_GAP: i32 = 90;
+const COLUMN_GAP: i32 = 56;
 const MARGIN: i32 = 20;
 const PALETTE: [&str; 8] = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f"];
 
-/// Renders the graph, or only the products of `instrument` and their inputs when one is given.
-pub fn render(graph: &GetGraphResponse, instrument: Option<&str>) -> String {
+/// Fill of a product by the state of its latest job.
+fn state_fill(state: &str) -> Option<&'static str> {
+    match state {
+        "queued" => Some("#c9ced6"),
+        "running" => Some("#8ab8f5"),
+        "succeeded" => Some("#9ad8ac"),
+        "failed" | "dead" => Some("#f3a5a5"),
+        _ => None,
+    }
+}
+
+/// Renders the graph, or only the products of `instrument` and their inputs when one is given;
+/// `latest_states` (product label to the state of its latest job) colours the products that ran.
+pub fn render(graph: &GetGraphResponse, instrument: Option<&str>, latest_states: &BTreeMap<String, String>) -> String {
     let wanted = |product_label: &str| instrument.is_none_or(|name| product_label.split(' ').next() == Some(name));
     let mut edges: Vec<(String, String, String)> = Vec::new();
     let mut nodes: BTreeSet<String> = BTreeSet::new();
@@ -49,9 +61,10 @@ pub fn render(graph: &GetGraphResponse, instrument: Option<&str>) -> String {
     }
     let tallest = columns.values().map(Vec::len).max().unwrap_or(0) as i32;
     let width = MARGIN * 2 + 6 * (NODE_WIDTH + COLUMN_GAP);
-    let height = MARGIN * 2 + 24 + tallest * (NODE_HEIGHT + ROW_GAP);
+    let legend_y = MARGIN + 24 + tallest * (NODE_HEIGHT + ROW_GAP) + 8;
+    let height = legend_y + 12 + MARGIN;
     let mut svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" \
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"100%\" style=\"max-width:{width}px\" viewBox=\"0 0 {width} {height}\" \
          font-family=\"sans-serif\" font-size=\"11\"><rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>"
     );
     for (column, title) in ["inputs, l0", "l1, l1a", "l1b", "l1c, l1d", "l2", "l3"].iter().enumerate() {
@@ -73,15 +86,26 @@ pub fn render(graph: &GetGraphResponse, instrument: Option<&str>) -> String {
         );
     }
     for (label, (x, y)) in &positions {
+        let state = latest_states.get(*label).map(String::as_str).unwrap_or_default();
+        let (fill, opacity) = state_fill(state).map(|fill| (fill, "1")).unwrap_or((colour(label), "0.18"));
         let _ = write!(
             svg,
-            "<g><title>{text}</title><rect x=\"{x}\" y=\"{y}\" width=\"{NODE_WIDTH}\" height=\"{NODE_HEIGHT}\" rx=\"4\" \
-             fill=\"{}\" fill-opacity=\"0.18\" stroke=\"{}\"/><text x=\"{}\" y=\"{}\" fill=\"#111\">{text}</text></g>",
-            colour(label),
+            "<g><title>{text} {state}</title><rect x=\"{x}\" y=\"{y}\" width=\"{NODE_WIDTH}\" height=\"{NODE_HEIGHT}\" rx=\"4\" \
+             fill=\"{fill}\" fill-opacity=\"{opacity}\" stroke=\"{}\"/><text x=\"{}\" y=\"{}\" fill=\"#111\">{text}</text></g>",
             colour(label),
             x + 6,
             y + 14,
             text = escape(label)
+        );
+    }
+    for (index, state) in ["queued", "running", "succeeded", "failed"].iter().enumerate() {
+        let x = MARGIN + index as i32 * 90;
+        let _ = write!(
+            svg,
+            "<rect x=\"{x}\" y=\"{legend_y}\" width=\"12\" height=\"12\" fill=\"{}\"/><text x=\"{}\" y=\"{}\">{state}</text>",
+            state_fill(state).unwrap_or_default(),
+            x + 16,
+            legend_y + 10
         );
     }
     svg.push_str("</svg>");
@@ -134,13 +158,15 @@ mod tests {
             ],
             dot: String::new(),
         };
-        let svg = render(&graph, None);
+        let svg = render(&graph, None, &BTreeMap::new());
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
-        assert_eq!(svg.matches("<rect x=").count(), 4);
+        assert_eq!(svg.matches("<rect x=").count(), 4 + 4);
         assert_eq!(svg.matches("<path").count(), 2);
         assert!(svg.contains("norm&lt;x&gt;"));
-        let only_swapi = render(&graph, Some("swapi"));
-        assert_eq!(only_swapi.matches("<rect x=").count(), 2);
+        let states = BTreeMap::from([("swapi l1 all".to_string(), "succeeded".to_string())]);
+        let only_swapi = render(&graph, Some("swapi"), &states);
+        assert_eq!(only_swapi.matches("<rect x=").count(), 2 + 4);
+        assert!(only_swapi.contains("fill=\"#9ad8ac\" fill-opacity=\"1\""));
         assert_eq!(column_of("swapi l0 raw"), 0);
         assert_eq!(column_of("mag l1d norm-dsrf"), 3);
         assert_eq!(column_of("hi l3 sky"), 5);

@@ -1,7 +1,7 @@
 //! The REST surface: the data-access API under the bare URL, `/api-key` and `/authorized`, the status
 //! API under `/api`, the OpenAPI document and the live page; one tracing span per request.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Query, Request, State};
@@ -10,7 +10,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Extension, Json, Router};
 use http::header;
-use proto::pb::GetGraphRequest;
+use proto::pb::{GetGraphRequest, ListJobsRequest};
 use tracing::Instrument;
 
 use super::auth::AccessPath;
@@ -20,6 +20,8 @@ use super::{data_access, graph_svg, status};
 
 const PAGE: &str = include_str!("../static/index.html");
 const OPENAPI: &str = include_str!("../static/openapi.json");
+/// How many of the newest jobs colour the products of the graph picture.
+const RECENT_JOBS_COLOURED: u32 = 500;
 
 pub fn router(state: Arc<GatewayState>) -> Router {
     let data_access_routes = || {
@@ -61,7 +63,16 @@ async fn graph_picture(
 ) -> Result<Response, GatewayError> {
     let graph = state.clients.depsvc.clone().get_graph(GetGraphRequest {}).await.map_err(GatewayError::upstream("depsvc"))?;
     let instrument = params.get("instrument").map(String::as_str).filter(|name| !name.is_empty());
-    let svg = graph_svg::render(graph.get_ref(), instrument);
+    let recent = ListJobsRequest { limit: RECENT_JOBS_COLOURED, ..Default::default() };
+    let jobs = state.clients.starter.clone().list_jobs(recent).await.map_err(GatewayError::upstream("starter"))?.into_inner().jobs;
+    let mut latest_states = BTreeMap::new();
+    // Newest first: the first job seen of a product is its latest.
+    for job in &jobs {
+        let product = job.product.clone().unwrap_or_default();
+        let label = format!("{} {} {}", product.instrument, product.data_level, product.descriptor);
+        latest_states.entry(label).or_insert_with(|| job.state.clone());
+    }
+    let svg = graph_svg::render(graph.get_ref(), instrument, &latest_states);
     Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
 }
 

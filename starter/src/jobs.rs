@@ -34,6 +34,9 @@ pub struct JobStore {
     pub(crate) pool: AnyPool,
     config: StarterConfig,
     claim_sql: String,
+    /// Claims run one at a time: two concurrent claims could each see a free slot of the same
+    /// instrument (PostgreSQL reads committed data) and together exceed its limit.
+    claim_lock: tokio::sync::Mutex<()>,
 }
 
 /// Which jobs to list; empty fields match everything.
@@ -70,7 +73,7 @@ impl JobStore {
     pub async fn open(pool: AnyPool, config: StarterConfig) -> Result<JobStore, StarterError> {
         proto::store::migrate(&pool, super::migrator()).await?;
         let claim_sql = claim_sql(&config)?;
-        Ok(JobStore { pool, config, claim_sql })
+        Ok(JobStore { pool, config, claim_sql, claim_lock: tokio::sync::Mutex::new(()) })
     }
 
     /// Creates the job unless the same (product, time, inputs, campaign) already has one.
@@ -153,6 +156,7 @@ impl JobStore {
     /// Leases the oldest runnable job to `worker`, respecting per-instrument limits.
     pub async fn claim(&self, worker: &str, now: i64) -> Result<Option<Job>, StarterError> {
         let lease_expires_at = now + self.config.lease_seconds as i64 * 1000;
+        let _one_claim_at_a_time = self.claim_lock.lock().await;
         for _ in 0..8 {
             let claimed: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(self.claim_sql.clone()))
                 .bind(worker.to_string())

@@ -38,6 +38,7 @@ on_both_backends!(
     permanent_failure_is_final,
     lease_expiry_on_last_attempt_dead_letters,
     per_instrument_concurrency_limits,
+    concurrency_limits_hold_under_concurrent_claimers,
     concurrent_claimers_never_share_a_job,
     cursor_only_moves_forward,
     provenance_is_queryable,
@@ -287,6 +288,25 @@ async fn per_instrument_concurrency_limits(pool: AnyPool) {
     let next = store.claim("worker", T0 + 3 * SECOND).await.unwrap().expect("mag slot free");
     assert_eq!(next.product.unwrap().instrument, "mag");
     assert!(store.claim("worker", T0 + 3 * SECOND).await.unwrap().is_none());
+}
+
+async fn concurrency_limits_hold_under_concurrent_claimers(pool: AnyPool) {
+    let store = Arc::new(store(pool, |config| config.instrument_concurrency = BTreeMap::from([("mag".to_string(), 2)])).await);
+    for day in 1..=10 {
+        let date = format!("202601{day:02}");
+        store.create(&job("mag", &date, vec![l0("mag", &date, "v001")]), T0).await.unwrap();
+    }
+    let claimers: Vec<_> = (0..8)
+        .map(|worker| {
+            let store = store.clone();
+            tokio::spawn(async move { store.claim(&format!("worker-{worker}"), T0).await.expect("claim").is_some() })
+        })
+        .collect();
+    let mut claimed = 0;
+    for claimer in claimers {
+        claimed += usize::from(claimer.await.unwrap());
+    }
+    assert_eq!(claimed, 2, "eight racing claimers, a limit of two");
 }
 
 async fn concurrent_claimers_never_share_a_job(pool: AnyPool) {

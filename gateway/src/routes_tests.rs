@@ -26,6 +26,10 @@ struct Fixture {
 }
 
 async fn fixture() -> Fixture {
+    fixture_with(GatewayConfig::default()).await
+}
+
+async fn fixture_with(config: GatewayConfig) -> Fixture {
     let (pool, dir) = proto::store::testing::fresh_sqlite().await;
     let unreachable = "http://127.0.0.1:1".to_string();
     let peers = PeerAddresses {
@@ -37,7 +41,7 @@ async fn fixture() -> Fixture {
     };
     let archive: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
     let clients = MeshClients::connect_lazy(&peers).unwrap();
-    let role = GatewayRole::create(GatewayConfig::default(), pool, archive.clone(), clients).await.unwrap();
+    let role = GatewayRole::create(config, pool, archive.clone(), clients).await.unwrap();
     let reader = role.state.keys.create("reader", &[Scope::Read]).await.unwrap().secret;
     let uploader = role.state.keys.create("uploader", &[Scope::Upload]).await.unwrap().secret;
     Fixture { role, archive, reader, uploader, _dir: dir }
@@ -150,4 +154,26 @@ async fn openapi_document_and_page_are_served() {
     let (status, page) = send(&fixture, "GET", "/", None, vec![]).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("/api/queues") && page.contains("/api/graph.svg"));
+}
+
+#[tokio::test]
+async fn oversized_uploads_are_refused_and_leave_nothing_behind() {
+    let fixture = fixture_with(GatewayConfig { max_upload_bytes: 10, ..GatewayConfig::default() }).await;
+    let grant = fixture.role.state.signer.grant(KEY, crate::signing::unix_now() + 60);
+    let target = format!("/upload-object/{KEY}?expires={}&signature={}", grant.expires, grant.signature);
+    // Declared too large: refused before reading the body.
+    let declared = Request::builder()
+        .method("PUT")
+        .uri(&target)
+        .header("content-length", "11")
+        .body(Body::from(vec![0u8; 11]))
+        .unwrap();
+    let response = fixture.role.router().oneshot(declared).await.unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // Streamed without a length: refused once the limit is passed, the partial upload aborted.
+    let chunks = futures_util::stream::iter((0..4).map(|_| Ok::<_, std::io::Error>(vec![1u8; 4])));
+    let streamed = Request::builder().method("PUT").uri(&target).body(Body::from_stream(chunks)).unwrap();
+    let response = fixture.role.router().oneshot(streamed).await.unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(fixture.archive.head(&KEY.into()).await.is_err(), "an aborted upload stores nothing");
 }

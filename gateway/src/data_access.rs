@@ -81,39 +81,37 @@ pub async fn receive_upload(
     Ok(Json(serde_json::json!({"archive_key": key, "size_bytes": size_bytes, "newly_indexed": indexed.newly_indexed})))
 }
 
-/// Copies the body to the archive part by part, so memory stays bounded whatever the file size.
+/// Copies the body to the archive part by part, so memory stays bounded whatever the file size;
+/// a failed upload is aborted and leaves nothing behind.
 async fn stream_into_archive(state: &GatewayState, key: &str, body: Body, limit: u64) -> Result<u64, GatewayError> {
-    let location = object_store::path::Path::from(key);
-    let upload = state.archive.put_multipart(&location).await?;
+    let upload = state.archive.put_multipart(&object_store::path::Path::from(key)).await?;
     let mut writer = WriteMultipart::new_with_chunk_size(upload, UPLOAD_PART_BYTES);
-    let mut chunks = body.into_data_stream();
-    let mut received: u64 = 0;
-    while let Some(chunk) = chunks.next().await {
-        let failure = match chunk {
-            Err(error) => Some(GatewayError::InvalidRequest(format!("upload interrupted: {error}"))),
-            Ok(chunk) => {
-                received += chunk.len() as u64;
-                if received > limit {
-                    Some(GatewayError::PayloadTooLarge { limit })
-                } else {
-                    match writer.wait_for_capacity(UPLOAD_PARTS_IN_FLIGHT).await {
-                        Ok(()) => {
-                            writer.put(chunk);
-                            None
-                        }
-                        Err(error) => Some(GatewayError::Archive(error)),
-                    }
-                }
-            }
-        };
-        if let Some(error) = failure {
+    match copy_body(&mut writer, body, limit).await {
+        Ok(received) => {
+            writer.finish().await?;
+            Ok(received)
+        }
+        Err(error) => {
             if let Err(abort_error) = writer.abort().await {
                 tracing::warn!(%key, error = %abort_error, "aborting a failed upload failed");
             }
-            return Err(error);
+            Err(error)
         }
     }
-    writer.finish().await?;
+}
+
+async fn copy_body(writer: &mut WriteMultipart, body: Body, limit: u64) -> Result<u64, GatewayError> {
+    let mut chunks = body.into_data_stream();
+    let mut received: u64 = 0;
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|error| GatewayError::InvalidRequest(format!("upload interrupted: {error}")))?;
+        received += chunk.len() as u64;
+        if received > limit {
+            return Err(GatewayError::PayloadTooLarge { limit });
+        }
+        writer.wait_for_capacity(UPLOAD_PARTS_IN_FLIGHT).await?;
+        writer.put(chunk);
+    }
     Ok(received)
 }
 

@@ -1,6 +1,6 @@
 //! Job provenance and reprocessing campaigns through the Starter's gRPC API, on a real node:
-//! which job made a file, which jobs read one, a campaign's plan and its progress by state, and
-//! clear refusals of bad requests.
+//! which job made a file, which jobs read one, a campaign's plan and its progress by state, a
+//! scheduled run, and clear refusals of bad requests.
 
 mod support;
 
@@ -78,6 +78,23 @@ async fn provenance_and_campaign_progress_are_queryable() {
     assert_eq!(level1b_versions.len(), 2, "{level1b_versions:?}");
     assert_eq!(list(&starter, ListJobsRequest::default()).await.len(), 12, "the first six plus the campaign's six");
 
+    // The schedule fired when the node started: its campaign is recorded with its origin.
+    let scheduled = wait_for("the scheduled run", Duration::from_secs(30), || {
+        let starter = starter.clone();
+        async move {
+            for minutes_ago in 0..3 {
+                let request = GetCampaignRequest { id: scheduled_campaign_id(minutes_ago) };
+                if let Ok(progress) = starter.clone().get_campaign(request).await {
+                    return Some(progress.into_inner());
+                }
+            }
+            None
+        }
+    })
+    .await;
+    assert_eq!(scheduled.origin, "schedule every-minute");
+    assert_eq!(scheduled.planned_runs, 2, "swe l1a sci on yesterday and today");
+
     // Refusals say what is wrong.
     let unknown = starter.clone().get_campaign(GetCampaignRequest { id: "no-such-campaign".into() }).await.unwrap_err();
     assert_eq!(unknown.code(), tonic::Code::NotFound);
@@ -111,7 +128,22 @@ fn node_config(home: &TempDir) -> Config {
         config.processor = processor;
     }
     config.processor.slots = 2;
+    // Fires every minute; at start it makes up the current minute's run at once.
+    config.starter.schedules = vec![starter::ScheduleConfig {
+        name: "every-minute".into(),
+        cron: "* * * * *".into(),
+        products: "swe l1a *".into(),
+        start_days: -1,
+        end_days: 0,
+    }];
     config
+}
+
+/// The id of the scheduled run of the minute `minutes_ago` before now (what `schedule.rs` names).
+fn scheduled_campaign_id(minutes_ago: i64) -> String {
+    let minute = proto::store::now_millis() / 60_000 - minutes_ago;
+    let text = proto::store::rfc3339_millis(minute * 60_000);
+    format!("schedule-every-minute-{}", text[..16].replace([':', '-'], ""))
 }
 
 async fn list(starter: &StarterClient, request: ListJobsRequest) -> Vec<Job> {

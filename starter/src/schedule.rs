@@ -82,16 +82,17 @@ pub fn schedules_from_config(configs: &[ScheduleConfig]) -> Result<Vec<Schedule>
     configs.iter().map(Schedule::from_config).collect()
 }
 
-/// The firings due after `last_checked` up to `now`, oldest first.
+/// The firings due after `last_checked` up to `now`, oldest first: for each schedule only its
+/// latest, so runs missed while the starter was down are made up once, not once per miss.
 pub fn due_firings(schedules: &[Schedule], last_checked: i64, now: i64) -> Vec<(usize, i64)> {
-    let mut due = Vec::new();
-    for (index, schedule) in schedules.iter().enumerate() {
-        let mut after = last_checked;
-        while let Some(firing) = schedule.cron.next_after(after).filter(|&firing| firing <= now) {
-            due.push((index, firing));
-            after = firing;
-        }
-    }
+    let mut due: Vec<(usize, i64)> = schedules
+        .iter()
+        .enumerate()
+        .filter_map(|(index, schedule)| {
+            let latest = schedule.cron.latest_at_or_before(now, now - last_checked - 1)?;
+            (latest > last_checked).then_some((index, latest))
+        })
+        .collect();
     due.sort_by_key(|&(_, firing)| firing);
     due
 }
@@ -166,10 +167,15 @@ mod tests {
     }
 
     #[test]
-    fn due_firings_are_each_firing_once_in_order() {
+    fn due_firings_coalesce_missed_runs_per_schedule() {
         let schedules = schedules_from_config(&[config("0 3 1 * *", "* l3 *", -31, -1), config("0 0 * * *", "* l3 *", -1, -1)]).unwrap();
+        // Down from the 30th noon to the 2nd: the daily schedule missed two runs and makes up
+        // the latest; the monthly one missed one.
         let due = due_firings(&schedules, at("20261130", 12), at("20261202", 1));
-        assert_eq!(due, vec![(1, at("20261201", 0)), (0, at("20261201", 3)), (1, at("20261202", 0))]);
+        assert_eq!(due, vec![(0, at("20261201", 3)), (1, at("20261202", 0))]);
+        // A firing exactly at `now` is due; one exactly at `last_checked` was already handled.
+        assert_eq!(due_firings(&schedules, at("20261201", 1), at("20261201", 3)), vec![(0, at("20261201", 3))]);
+        assert!(due_firings(&schedules, at("20261201", 3), at("20261201", 4)).is_empty());
         // Checking again from where we stopped finds nothing new.
         assert!(due_firings(&schedules, at("20261202", 1), at("20261202", 1)).is_empty());
     }

@@ -7,6 +7,9 @@ use super::ScienceError;
 
 /// ISTP fill of floating-point variables; what averages and joins write where data is missing.
 pub const REAL_FILL: f64 = -1.0e31;
+/// Smaller variables are stored uncompressed: setting up a GZIP stream costs more time
+/// than it saves space on a few kilobytes.
+pub const COMPRESS_FROM_BYTES: usize = 16 * 1024;
 
 /// Record-varying data sharing one epoch.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,7 +98,8 @@ impl TimeSeries {
         Ok(TimeSeries { epoch: epoch.clone(), variables })
     }
 
-    /// An ISTP CDF of this series, every data variable GZIP-compressed.
+    /// An ISTP CDF of this series; variables of at least [`COMPRESS_FROM_BYTES`] are
+    /// GZIP-compressed.
     pub fn to_cdf_bytes(&self, globals: IstpGlobals) -> Result<Vec<u8>, ScienceError> {
         let mut dataset = IstpDataset::new(globals);
         dataset.add_epoch("epoch", self.epoch.clone());
@@ -107,7 +111,8 @@ impl TimeSeries {
             if let Some(units) = &variable.units {
                 istp = istp.units(units);
             }
-            if !variable.values.is_empty() {
+            let bytes = variable.values.len() * variable.values.natural_data_type().element_size().max(variable.values.max_string_len());
+            if bytes >= COMPRESS_FROM_BYTES {
                 istp = istp.compression(Compression::Gzip { level: 6 });
             }
             dataset.add_variable(istp);

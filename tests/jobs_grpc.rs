@@ -117,9 +117,7 @@ async fn provenance_and_campaign_progress_are_queryable() {
 }
 
 fn node_config(home: &TempDir) -> Config {
-    let mut config = Config::default();
-    config.roles = "indexer,depsvc,starter,processor".parse().unwrap();
-    config.data_dir = home.path().join("data");
+    let mut config = Config { roles: "indexer,depsvc,starter,processor".parse().unwrap(), data_dir: home.path().join("data"), ..Default::default() };
     config.depsvc.graph_file = Some(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/graph/two-level.toml").into());
     // Real level-0 decoding needs the test packet definition; a processor without that
     // setting (placeholder science) needs nothing.

@@ -285,7 +285,7 @@ impl JobStore {
         let mut jobs = Vec::new();
         for row in &rows {
             let job = job_from_row(row)?;
-            let output_matches = filter.output_file.is_empty() || job.outputs.iter().any(|name| *name == filter.output_file);
+            let output_matches = filter.output_file.is_empty() || job.outputs.contains(&filter.output_file);
             let input_matches = filter.input_file.is_empty()
                 || job.inputs.iter().flat_map(|input| input.files.iter()).any(|file| file.file_name == filter.input_file);
             if output_matches && input_matches {

@@ -116,7 +116,7 @@ async fn copy_body(writer: &mut WriteMultipart, body: Body, limit: u64) -> Resul
 }
 
 /// `GET download/{key}`: the object's bytes, streamed.
-pub async fn download(State(state): AppState, Path(key): Path<String>, uri: Uri) -> Result<Response, GatewayError> {
+pub async fn download(State(state): AppState, _caller: Caller, Path(key): Path<String>, uri: Uri) -> Result<Response, GatewayError> {
     refuse_percent_encoding(&uri)?;
     let name = parse_archive_key(&key)?;
     let location = object_store::path::Path::from(key.as_str());

@@ -44,11 +44,11 @@ fn feed_pipeline(node: &Node) {
     stream.read_to_end(&mut response).unwrap();
     assert_eq!(gateway_common::parse_response(&response).0, 200);
     wait_for(
-        "a job to finish",
+        "the swe l1a job to succeed",
         Duration::from_secs(120),
         || {
             let jobs = get_json(&address, "/api/jobs");
-            jobs.as_array().unwrap().iter().any(|job| job["state"] == "succeeded").then_some(())
+            jobs.as_array().unwrap().iter().any(|job| job["product"] == "swe l1a sci" && job["state"] == "succeeded").then_some(())
         },
         || get_json(&address, "/api/jobs").to_string(),
     );
@@ -74,7 +74,7 @@ fn the_pipeline_page_renders_in_headless_chromium() {
     assert!(dom_text.contains(NAME), "recent files missing: {dom_text}");
     assert!(dom_text.contains("swe l1a sci") && dom_text.contains("succeeded"), "recent jobs missing: {dom_text}");
     // The graph opens on the instrument that ran last, its products coloured as succeeded.
-    assert!(dom_text.contains("<svg") && dom_text.contains("swe l2 sci succeeded"), "graph missing: {dom_text}");
+    assert!(dom_text.contains("<svg") && dom_text.contains("swe l1a sci succeeded"), "graph missing: {dom_text}");
 
     let screenshot = home.path().join("page.png");
     let shot = chromium(&home.path().join("profile-shot"), &[&format!("--screenshot={}", screenshot.display())], &page);

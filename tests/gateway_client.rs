@@ -129,6 +129,23 @@ fn imap_data_access_client_drives_the_gateway() {
     let refused = client_with(&node.url, &downloads, &forged, &["query", "--instrument", "swe"]);
     assert!(!refused.status.success() && text(&refused).contains("401"), "{}", text(&refused));
 
+    // webpoda's repoint table: the newest repoint kernel, found and downloaded by the client library.
+    let repoint = "imap_2025_100_01.repoint.csv";
+    std::fs::write(uploads.join(repoint), b"repoint_id,start\n1,2025-04-10\n").unwrap();
+    let accepted = run(Some(&uploader), &["upload", &upload_path(repoint)]);
+    assert!(accepted.status.success(), "upload {repoint}: {}", text(&accepted));
+    let webpoda = std::process::Command::new("python3")
+        .args(["-c", "from imap_data_access.webpoda import get_repoint_file; print(get_repoint_file())"])
+        .env("IMAP_DATA_ACCESS_URL", &node.url)
+        .env("IMAP_DATA_DIR", &downloads)
+        .env_remove("IMAP_API_KEY")
+        .env_remove("IMAP_ACCESS_TOKEN")
+        .output()
+        .unwrap();
+    let repoint_path = String::from_utf8_lossy(&webpoda.stdout).trim().to_string();
+    assert!(repoint_path.ends_with(&format!("imap/spice/repoint/{repoint}")), "{}", text(&webpoda));
+    assert_eq!(std::fs::read(&repoint_path).unwrap(), std::fs::read(uploads.join(repoint)).unwrap());
+
     // Download an upload: the bytes are the original's.
     let upload_key = format!("imap/swe/l0/2024/09/{SYNTHETIC}");
     let original = run(Some(&reader), &["download", SYNTHETIC]);

@@ -158,6 +158,20 @@ pub async fn spice_query(
     Ok(Json(query.rows(&records)))
 }
 
+/// `GET repoint-table` and `GET spin-table` (spec 1.8): the repoint and spin kernels, as `webpoda` reads them.
+pub async fn kernel_table(
+    State(state): AppState,
+    _caller: Caller,
+    uri: Uri,
+    Query(mut params): Query<HashMap<String, String>>,
+) -> Result<Json<Vec<serde_json::Value>>, GatewayError> {
+    let kernel_type = if uri.path().ends_with("spin-table") { "spin" } else { "repoint" };
+    params.insert("type".into(), kernel_type.into());
+    let query = SpiceQuery::from_params(&params)?;
+    let records = tracked_files(&state, query.filter.clone()).await?;
+    Ok(Json(query.table_rows(&records)))
+}
+
 /// `POST reprocess`: a reprocessing campaign over a date range, planned by the starter.
 pub async fn reprocess(
     State(state): AppState,

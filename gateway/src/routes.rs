@@ -30,6 +30,8 @@ pub fn router(state: Arc<GatewayState>) -> Router {
             .route("/download/{*key}", get(data_access::download))
             .route("/query", get(data_access::query))
             .route("/spice-query", get(data_access::spice_query))
+            .route("/repoint-table", get(data_access::kernel_table))
+            .route("/spin-table", get(data_access::kernel_table))
             .route("/reprocess", post(data_access::reprocess))
     };
     Router::new()

@@ -65,7 +65,28 @@ impl SpiceQuery {
 
     /// The matching kernels as client rows, ordered by file name.
     pub fn rows(&self, records: &[FileRecord]) -> Vec<serde_json::Value> {
-        let mut by_root: BTreeMap<String, Vec<VersionedKernel<'_>>> = BTreeMap::new();
+        self.matches(records).iter().map(|(root, (version, kernel, record))| spice_row(root, *version, kernel, record)).collect()
+    }
+
+    /// The matching kernels as rows of the repoint and spin tables (spec 1.8), which `webpoda` reads.
+    pub fn table_rows(&self, records: &[FileRecord]) -> Vec<serde_json::Value> {
+        self.matches(records)
+            .iter()
+            .map(|(_, (version, kernel, record))| {
+                serde_json::json!({
+                    "file_path": record.archive_key,
+                    "start_date": day_text(kernel.start_date),
+                    "end_date": day_text(kernel.end_date.or(kernel.start_date)),
+                    "version": version,
+                    "ingestion_date": ingestion_text(&record.ingestion_time),
+                })
+            })
+            .collect()
+    }
+
+    /// Matching kernels with their file root, ordered by file name; only the newest per root with `latest`.
+    fn matches<'a>(&self, records: &'a [FileRecord]) -> Vec<(String, VersionedKernel<'a>)> {
+        let mut by_root: BTreeMap<String, Vec<VersionedKernel<'a>>> = BTreeMap::new();
         for record in records {
             let Ok(kernel) = SpiceFileName::parse(&record.file_name) else { continue };
             if kernel.kernel_type != self.kernel_type || !self.covers(&kernel) {
@@ -77,16 +98,14 @@ impl SpiceQuery {
             }
             by_root.entry(file_root(&kernel)).or_default().push((version, kernel, record));
         }
-        let mut rows = Vec::new();
+        let mut matches = Vec::new();
         for (root, mut kernels) in by_root {
             kernels.sort_by_key(|(version, _, _)| std::cmp::Reverse(*version));
             let keep = if self.latest { 1 } else { kernels.len() };
-            for (version, kernel, record) in kernels.into_iter().take(keep) {
-                rows.push(spice_row(&root, version, &kernel, record));
-            }
+            matches.extend(kernels.into_iter().take(keep).map(|kernel| (root.clone(), kernel)));
         }
-        rows.sort_by(|left, right| left["file_name"].as_str().cmp(&right["file_name"].as_str()));
-        rows
+        matches.sort_by(|left, right| left.1.2.file_name.cmp(&right.1.2.file_name));
+        matches
     }
 
     fn covers(&self, kernel: &SpiceFileName) -> bool {
@@ -107,23 +126,28 @@ fn file_root(kernel: &SpiceFileName) -> String {
 }
 
 fn spice_row(root: &str, version: Option<u64>, kernel: &SpiceFileName, record: &FileRecord) -> serde_json::Value {
-    let day = |date: Option<proto::date::Date>| {
-        date.map(|date| format!("{:04}-{:02}-{:02}, 00:00:00", date.year(), date.month(), date.day()))
-    };
-    let ingested = &record.ingestion_time;
-    let ingestion_date = match (ingested.get(0..10), ingested.get(11..19)) {
-        (Some(date), Some(time)) => format!("{date}, {time}"),
-        _ => ingested.clone(),
-    };
     serde_json::json!({
         "file_name": record.archive_key.trim_start_matches("imap/spice/"),
         "file_root": root,
         "kernel_type": kernel.kernel_type.as_str(),
         "version": version,
-        "min_date_datetime": day(kernel.start_date),
-        "max_date_datetime": day(kernel.end_date.or(kernel.start_date)),
-        "ingestion_date": ingestion_date,
+        "min_date_datetime": day_text(kernel.start_date),
+        "max_date_datetime": day_text(kernel.end_date.or(kernel.start_date)),
+        "ingestion_date": ingestion_text(&record.ingestion_time),
     })
+}
+
+/// `%Y-%m-%d, %H:%M:%S` at midnight, as upstream formats kernel dates.
+fn day_text(date: Option<proto::date::Date>) -> Option<String> {
+    date.map(|date| format!("{:04}-{:02}-{:02}, 00:00:00", date.year(), date.month(), date.day()))
+}
+
+/// `%Y-%m-%d, %H:%M:%S` from the tracker's RFC 3339 ingestion time.
+fn ingestion_text(rfc3339: &str) -> String {
+    match (rfc3339.get(0..10), rfc3339.get(11..19)) {
+        (Some(date), Some(time)) => format!("{date}, {time}"),
+        _ => rfc3339.to_string(),
+    }
 }
 
 fn invalid(message: impl Into<String>) -> GatewayError {
@@ -174,6 +198,17 @@ mod tests {
         assert_eq!(rows[0]["version"], 2);
         let exact = query(&[("type", "ephemeris_predicted"), ("version", "1")]).unwrap();
         assert_eq!(exact.rows(&records).len(), 2);
+    }
+
+    #[test]
+    fn repoint_tables_list_the_kernels_webpoda_reads() {
+        let records: Vec<FileRecord> =
+            ["imap_2025_100_01.repoint.csv", "imap_2025_120_02.repoint.csv"].into_iter().map(kernel_record).collect();
+        let rows = query(&[("type", "repoint"), ("start_ingest_date", "20261101")]).unwrap().table_rows(&records);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0]["file_path"], "imap/spice/repoint/imap_2025_100_01.repoint.csv");
+        assert_eq!(rows[0]["ingestion_date"], "2026-11-26, 06:19:45");
+        assert!(rows[0]["end_date"].as_str().unwrap().starts_with("2025-04-10"), "{}", rows[0]);
     }
 
     #[test]

@@ -353,3 +353,51 @@ fn every_level_runs_in_sequence_through_the_registry() {
     let l3 = run("l3a", "sci", &[input("imap_swe_l2_sci_20250101_v001.cdf", l2[0].bytes.clone())]);
     assert_eq!(numbers(&series_of(&l3[0]), "TEMP"), [50.0]);
 }
+
+/// What Python's cdflib reads from an L1A file: a few values and ISTP attributes.
+fn read_with_cdflib(path: &std::path::Path) -> Option<serde_json::Value> {
+    let script = r#"
+import cdflib, json, sys
+f = cdflib.CDF(sys.argv[1])
+temp = f.varattsget('TEMP')
+print(json.dumps({
+    'epoch': [int(x) for x in f.varget('epoch')],
+    'temp': [float(x) for x in f.varget('TEMP_DERIVED')],
+    'mode': [str(x) for x in f.varget('MODE_DERIVED')],
+    'blob_shape': list(f.varget('BLOB').shape),
+    'depend_0': temp['DEPEND_0'], 'var_type': temp['VAR_TYPE'], 'catdesc': temp['CATDESC'],
+    'parents': f.globalattsget()['Parents'],
+    'data_type': f.varinq('TEMP').Data_Type_Description,
+}))
+"#;
+    let output = std::process::Command::new("python3").args(["-c", script, &path.display().to_string()]).output().ok()?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("No module named"), "cdflib failed: {stderr}");
+        return None;
+    }
+    Some(serde_json::from_slice(&output.stdout).expect("json"))
+}
+
+#[test]
+fn cdflib_reads_l1a_values_and_istp_attributes() {
+    let folder = TempDir::new("l1a-cdflib");
+    let outputs = run_l1a(&folder);
+    let science = output(&outputs, "sci");
+    let path = folder.0.join("imap_swe_l1a_sci_20250101_v001.cdf");
+    std::fs::write(&path, &science.bytes).expect("writes");
+    let Some(read) = read_with_cdflib(&path) else {
+        println!("skipped: python3 with cdflib not available");
+        return;
+    };
+    let series = series_of(science);
+    assert_eq!(read["epoch"], serde_json::json!(series.epoch));
+    assert_eq!(read["temp"], serde_json::json!([40.0, 50.0, 60.0]));
+    assert_eq!(read["mode"], serde_json::json!(["IDLE", "SCIENCE", "SCIENCE"]));
+    assert_eq!(read["blob_shape"], serde_json::json!([3, 2]));
+    assert_eq!(read["depend_0"], "epoch");
+    assert_eq!(read["var_type"], "data");
+    assert_eq!(read["catdesc"], "TEMP raw value");
+    assert_eq!(read["parents"], serde_json::json!([TOY_L0]));
+    assert_eq!(read["data_type"], "CDF_UINT4");
+}

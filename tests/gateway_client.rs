@@ -109,6 +109,25 @@ fn imap_data_access_client_drives_the_gateway() {
     let level_zero = run(None, &["query", "--instrument", "swe", "--data-level", "l0", "--version", "latest", "--output-format", "json"]);
     assert!(text(&level_zero).contains(SYNTHETIC), "{}", text(&level_zero));
 
+    // Version rules through the client: by default every minor of the newest major, `latest` the
+    // newest only, an explicit major all of its minors. (A descriptor no product consumes.)
+    let versions = ["v001.0001", "v001.0002", "v002.0001"].map(|version| format!("imap_swe_l3_version-test_20240101_{version}.cdf"));
+    for name in &versions {
+        std::fs::write(uploads.join(name), name.as_bytes()).unwrap();
+        let accepted = run(Some(&uploader), &["upload", &upload_path(name)]);
+        assert!(accepted.status.success(), "upload {name}: {}", text(&accepted));
+    }
+    let found = |args: &[&str]| -> Vec<String> {
+        let base = ["query", "--instrument", "swe", "--descriptor", "version-test", "--output-format", "json"];
+        let output = run(None, &[&base[..], args].concat());
+        let rows: Vec<serde_json::Value> = serde_json::from_str(String::from_utf8_lossy(&output.stdout).trim()).expect(&text(&output));
+        rows.iter().map(|row| row["file_path"].as_str().unwrap().rsplit('/').next().unwrap().to_string()).collect()
+    };
+    assert_eq!(found(&[]), [versions[2].clone()]);
+    assert_eq!(found(&["--version", "latest"]), [versions[2].clone()]);
+    assert_eq!(found(&["--major-version", "1"]), [versions[0].clone(), versions[1].clone()]);
+    assert_eq!(found(&["--major-version", "1", "--minor-version", "2"]), [versions[1].clone()]);
+
     // Ancillary and SPICE tables, the latter through /authorized with a Bearer token.
     let ancillary = "imap_swe_test-calibration_20240901_20241231_v001.csv";
     let kernel = "imap_pred_20240901_20241231_v01.bsp";

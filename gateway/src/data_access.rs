@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use futures_util::{StreamExt, TryStreamExt};
@@ -51,12 +52,15 @@ pub async fn presign_upload(
 pub async fn receive_upload(
     State(state): AppState,
     Path(key): Path<String>,
-    Query(grant): Query<UploadGrant>,
+    grant: Result<Query<UploadGrant>, QueryRejection>,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<serde_json::Value>, GatewayError> {
     refuse_percent_encoding(&uri)?;
+    let Ok(Query(grant)) = grant else {
+        return Err(GatewayError::Forbidden("upload url without expires and signature: GET upload/{filename} gives one".into()));
+    };
     state.signer.verify(&key, &grant, unix_now())?;
     parse_archive_key(&key)?;
     let limit = state.config.max_upload_bytes;

@@ -114,6 +114,10 @@ async fn the_upload_itself_needs_a_valid_unexpired_signature() {
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(body.contains("expired"), "{body}");
 
+    let (status, body) = send(&fixture, "PUT", &format!("/upload-object/{KEY}"), None, b"x".to_vec()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("signature"), "{body}");
+
     let valid = signer.grant(KEY, crate::signing::unix_now() + 60);
     let forged = format!("/upload-object/{KEY}?expires={}&signature={}", valid.expires + 1, valid.signature);
     assert_eq!(send(&fixture, "PUT", &forged, None, b"x".to_vec()).await.0, StatusCode::FORBIDDEN);

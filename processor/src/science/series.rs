@@ -10,6 +10,8 @@ pub const REAL_FILL: f64 = -1.0e31;
 /// Smaller variables are stored uncompressed: setting up a GZIP stream costs more time
 /// than it saves space on a few kilobytes.
 pub const COMPRESS_FROM_BYTES: usize = 16 * 1024;
+/// Fastest GZIP: on MAG L1A it writes four times faster than level 6, for slightly larger files.
+const GZIP_LEVEL: u32 = 1;
 
 /// Record-varying data sharing one epoch.
 #[derive(Debug, Clone, PartialEq)]
@@ -113,7 +115,7 @@ impl TimeSeries {
             }
             let bytes = variable.values.len() * variable.values.natural_data_type().element_size().max(variable.values.max_string_len());
             if bytes >= COMPRESS_FROM_BYTES {
-                istp = istp.compression(Compression::Gzip { level: 6 });
+                istp = istp.compression(Compression::Gzip { level: GZIP_LEVEL });
             }
             dataset.add_variable(istp);
         }

@@ -120,7 +120,7 @@ fn imap_data_access_client_drives_the_gateway() {
     let found = |args: &[&str]| -> Vec<String> {
         let base = ["query", "--instrument", "swe", "--descriptor", "version-test", "--output-format", "json"];
         let output = run(None, &[&base[..], args].concat());
-        let rows: Vec<serde_json::Value> = serde_json::from_str(String::from_utf8_lossy(&output.stdout).trim()).expect(&text(&output));
+        let rows: Vec<serde_json::Value> = serde_json::from_str(String::from_utf8_lossy(&output.stdout).trim()).unwrap_or_else(|_| panic!("{}", text(&output)));
         rows.iter().map(|row| row["file_path"].as_str().unwrap().rsplit('/').next().unwrap().to_string()).collect()
     };
     assert_eq!(found(&[]), [versions[2].clone()]);

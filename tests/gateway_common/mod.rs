@@ -140,8 +140,7 @@ pub fn parse_response(response: &[u8]) -> (u16, Vec<u8>) {
 
 fn dechunk(mut body: &[u8]) -> Vec<u8> {
     let mut plain = Vec::new();
-    loop {
-        let Some(line_end) = body.windows(2).position(|window| window == b"\r\n") else { break };
+    while let Some(line_end) = body.windows(2).position(|window| window == b"\r\n") {
         let size = usize::from_str_radix(String::from_utf8_lossy(&body[..line_end]).trim(), 16).unwrap_or(0);
         if size == 0 {
             break;

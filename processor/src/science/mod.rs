@@ -132,6 +132,15 @@ impl Registry {
     /// The registry a processor with this configuration uses: the built-in science, then
     /// the configured external programs, which win.
     pub fn from_config(config: &ProcessorConfig) -> Result<Registry, ScienceError> {
+        for (setting, seconds) in [
+            ("l2_cadence_seconds", config.l2_cadence_seconds),
+            ("l3_cadence_seconds", config.l3_cadence_seconds),
+            ("join_tolerance_seconds", config.join_tolerance_seconds),
+        ] {
+            if !(seconds.is_finite() && seconds > 0.0) {
+                return Err(ScienceError::Failed(format!("{setting} must be a positive number of seconds, not {seconds}")));
+            }
+        }
         let mut registry = Registry::builtin_with(config);
         for external in &config.external {
             if external.command.is_empty() {

@@ -332,6 +332,9 @@ fn configured_external_programs_win_over_builtin_science() {
 
     let empty: ProcessorConfig = toml::from_str("[[external]]\ninstrument = \"*\"\nlevel = \"*\"\ncommand = []").expect("parses");
     assert!(Registry::from_config(&empty).is_err());
+    let zero_cadence = ProcessorConfig { l2_cadence_seconds: 0.0, ..ProcessorConfig::default() };
+    let error = Registry::from_config(&zero_cadence).err().expect("refused");
+    assert!(error.to_string().contains("l2_cadence_seconds must be a positive number"), "{error}");
 }
 
 #[test]
@@ -400,4 +403,28 @@ fn cdflib_reads_l1a_values_and_istp_attributes() {
     assert_eq!(read["catdesc"], "TEMP raw value");
     assert_eq!(read["parents"], serde_json::json!([TOY_L0]));
     assert_eq!(read["data_type"], "CDF_UINT4");
+}
+
+#[test]
+fn l1a_of_several_packet_files_writes_one_time_ordered_file_per_descriptor() {
+    let folder = TempDir::new("l1a-two-files");
+    let met = met_of_job_day();
+    let later = [science_packet(0, met + 300, 200, 1, 1, [9, 9]), housekeeping_packet(0, met + 301, 27_000)].concat();
+    let inputs = [input("imap_swe_l0_raw_20250101_v002.pkts", later), input(TOY_L0, toy_packets())];
+    let (context, _) = job("swe", "l1a", "all");
+    let outputs = toy_decoder(&folder).run(&context, &inputs).expect("l1a runs");
+    let science = series_of(output(&outputs, "sci"));
+    assert_eq!(numbers(&science, "SHCOARSE"), [10.0, 20.0, 80.0, 300.0].map(|offset| f64::from(met) + offset));
+    assert_eq!(series_of(output(&outputs, "hk")).len(), 3);
+    assert_eq!(global_texts(&output(&outputs, "sci").bytes, "Parents").len(), 2);
+}
+
+#[test]
+fn averaging_nothing_writes_an_empty_product() {
+    let empty = TimeSeries { epoch: Vec::new(), variables: vec![SeriesVariable::new("V", Values::Real8(Vec::new()), &[])] };
+    let averaged = average(&empty, 0, 60_000_000_000);
+    assert!(averaged.is_empty());
+    let (context, _) = job("swe", "l2", "sci");
+    let bytes = averaged.to_cdf_bytes(product_globals(&context, "sci", &[])).expect("writes");
+    assert!(TimeSeries::from_cdf_bytes(&bytes, "empty").expect("reads").is_empty());
 }

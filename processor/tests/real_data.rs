@@ -73,7 +73,7 @@ const REAL_FILES: [RealFile; 3] = [
         level: "l1a",
         descriptor: "all",
         date: "20231025",
-        expected_outputs: &["burst-magi", "burst-mago", "norm-magi", "norm-mago"],
+        expected_outputs: &["burst-magi", "burst-mago", "burst-raw", "norm-magi", "norm-mago", "norm-raw"],
     },
     RealFile {
         packets: "imap_codice_l0_hskp_20100101_v001.pkts",
@@ -111,7 +111,10 @@ fn real_level0_files_round_trip_through_l1a_cdf() {
         let mut records = BTreeMap::new();
         for output in &outputs {
             let series = TimeSeries::from_cdf_bytes(&output.bytes, &output.descriptor).expect("reads back");
-            let apids = processor::science::series::to_numbers(&series.variable("PKT_APID").expect("apid").values).expect("numbers");
+            let Some(apid_variable) = series.variable("PKT_APID") else {
+                continue; // a product made from the packets (the MAG sensors' vectors), tested below
+            };
+            let apids = processor::science::series::to_numbers(&apid_variable.values).expect("numbers");
             let apid = apids[0] as u16;
             assert!(apids.iter().all(|&other| other as u16 == apid), "{} {}: one apid per output", file.packets, output.descriptor);
             let groups: Vec<_> = decoded.groups.iter().filter(|group| group.apid == apid && group.field("SHCOARSE").is_some()).collect();
@@ -197,4 +200,31 @@ fn real_swapi_science_flows_from_l1_to_l3() {
     let l3_series = TimeSeries::from_cdf_bytes(&l3[0].bytes, "l3").expect("reads");
     let l3_counts = processor::science::series::to_numbers(&l3_series.variable("record_count").expect("counts").values).expect("numbers");
     assert_eq!(l3_counts.iter().sum::<f64>() as usize, l1.len(), "l3 bins count the l1 records they stand for");
+}
+
+#[test]
+fn real_mag_packets_split_into_each_sensors_vectors() {
+    let Some(l0) = shared_l0_dir() else {
+        println!("skipped: shared/data not found");
+        return;
+    };
+    let (_, outputs) = run_l1a(&l0, &REAL_FILES[1]);
+    let series = |descriptor: &str| {
+        let output = outputs.iter().find(|output| output.descriptor == descriptor).expect("output");
+        TimeSeries::from_cdf_bytes(&output.bytes, descriptor).expect("reads")
+    };
+    // 19 burst packets of 4 s at 64 (MAGo, primary) and 8 (MAGi) vectors/s; 17 normal
+    // packets of 8 s at 2 vectors/s each.
+    for (descriptor, packets, vectors) in [("burst-mago", 19, 19 * 4 * 64), ("burst-magi", 19, 19 * 4 * 8), ("norm-mago", 17, 17 * 8 * 2), ("norm-magi", 17, 17 * 8 * 2)] {
+        let sensor = series(descriptor);
+        assert_eq!(sensor.len(), vectors, "{descriptor}");
+        // Times increase within a packet; this ground-test file's packets sometimes overlap.
+        let steps_back = sensor.epoch.windows(2).filter(|pair| pair[0] >= pair[1]).count();
+        assert!(steps_back < packets, "{descriptor}: {steps_back} steps back in time");
+        let components = processor::science::series::to_numbers(&sensor.variable("vectors").expect("vectors").values).expect("numbers");
+        // A real field changes little from one vector to the next: unpacking at the wrong
+        // bit offset would make neighbours unrelated.
+        let jumps = components.chunks(4).collect::<Vec<_>>().windows(2).filter(|pair| (pair[0][0] - pair[1][0]).abs() > 2000.0).count();
+        assert!(jumps * 50 < vectors, "{descriptor}: {jumps} large jumps in {vectors} vectors");
+    }
 }

@@ -1,7 +1,8 @@
 //! L1A: level-0 CCSDS packet files decoded with the instrument's XTCE definition, one CDF per
 //! APID descriptor. Every packet field becomes a variable (raw values under the field's name,
 //! calibrated values or enumeration labels under `<NAME>_DERIVED`); the epoch comes from the
-//! packet's SHCOARSE mission elapsed time. Undecodable packets are kept out of the data but
+//! packet's SHCOARSE mission elapsed time. MAG science packets also give each sensor's
+//! vectors their own products (see [`mag_vectors`]). Undecodable packets are kept out of the data but
 //! reported: in the `Packet_problems` global attribute, the output notes and the log.
 
 use std::collections::{BTreeMap, HashMap};
@@ -11,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use crate::cdf::{AttributeEntry, Values, met_to_tt2000};
 use crate::xtce::{Column, PacketDefinition, PacketGroup};
 
+use super::mag_vectors;
 use super::series::{SeriesVariable, TimeSeries};
 use super::{Algorithm, InputFile, JobContext, ProductOutput, ScienceError, product_globals};
 
@@ -25,10 +27,9 @@ fn builtin_apid_descriptors(instrument: &str, apid: u16) -> Option<Vec<String>> 
         ("swapi", 1188) => &["sci"],
         ("swapi", 1184) => &["hk"],
         ("swapi", 1192) => &["aut"],
-        // Both MAG sensors share each packet; the sensor split of the vectors is not done
-        // here, so each sensor's product carries the packet's fields.
-        ("mag", 1052) => &["norm-mago", "norm-magi"],
-        ("mag", 1068) => &["burst-mago", "burst-magi"],
+        // The packet fields; each sensor's vectors go to `<mode>-mago` and `<mode>-magi`.
+        ("mag", 1052) => &["norm-raw"],
+        ("mag", 1068) => &["burst-raw"],
         ("codice", 1136) => &["hskp"],
         _ => return None,
     };
@@ -153,6 +154,12 @@ impl Algorithm for DecodeLevel0 {
             let series = group_to_series(group).map_err(|reason| ScienceError::BadInput { file: file_name.to_string(), reason })?;
             for descriptor in &descriptors[&group.apid] {
                 series_by_descriptor.entry(descriptor.clone()).or_default().push(series.clone());
+            }
+            if let Some(mode) = mag_vectors::mode_of(instrument, group.apid) {
+                let sensors = mag_vectors::split_sensors(group).map_err(|reason| ScienceError::BadInput { file: file_name.to_string(), reason })?;
+                problems.extend(sensors.problems.iter().map(|problem| format!("{file_name}: {problem}")));
+                series_by_descriptor.entry(format!("{mode}-mago")).or_default().push(sensors.mago);
+                series_by_descriptor.entry(format!("{mode}-magi")).or_default().push(sensors.magi);
             }
         }
         if !problems.is_empty() {

@@ -18,6 +18,7 @@ pub mod combine;
 pub mod external;
 pub mod inputs;
 pub mod level0;
+pub mod mag_vectors;
 pub mod series;
 
 #[cfg(test)]

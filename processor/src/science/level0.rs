@@ -36,6 +36,9 @@ fn builtin_apid_descriptors(instrument: &str, apid: u16) -> Option<Vec<String>> 
     Some(names.iter().map(|name| name.to_string()).collect())
 }
 
+/// A packet group and the file it came from.
+type FileGroup<'a> = (&'a String, &'a PacketGroup);
+
 pub struct DecodeLevel0 {
     xtce_dir: PathBuf,
     apid_descriptors: BTreeMap<String, BTreeMap<u16, Vec<String>>>,
@@ -132,7 +135,7 @@ impl Algorithm for DecodeLevel0 {
         }
         // Packets the definition describes only down to the primary header (no container of
         // their APID) have no time and no science: they are reported, not written.
-        let (timed, untimed): (Vec<(&String, &PacketGroup)>, Vec<(&String, &PacketGroup)>) = decoded_files
+        let (timed, untimed): (Vec<FileGroup>, Vec<FileGroup>) = decoded_files
             .iter()
             .flat_map(|(file_name, decoded)| decoded.groups.iter().map(move |group| (*file_name, group)))
             .partition(|(_, group)| group.field(MET_FIELD).is_some());

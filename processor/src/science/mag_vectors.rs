@@ -128,7 +128,7 @@ mod tests {
     impl BitWriter {
         fn put(&mut self, value: u64, width: usize) {
             for bit in (0..width).rev() {
-                if self.length % 8 == 0 {
+                if self.length.is_multiple_of(8) {
                     self.bytes.push(0);
                 }
                 if (value >> bit) & 1 == 1 {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use proto::clients::{IndexerClient, StarterClient, lazy_channel};
 use proto::pb::{Job, ListJobsRequest, QueryFilesRequest};
-use support::{TempDir, binary, wait_for};
+use support::{TempDir, binary};
 
 const DAYS: u32 = 30;
 const BATCH: usize = 3;
@@ -167,7 +167,7 @@ async fn kill_each_role_during_ingest(home: &TempDir, database_url: &str) {
             std::fs::rename(staging.join(name), inbox.join(name)).unwrap();
         }
         let victim = round % ROLES.len();
-        wait_for("the mesh to start on the new batch", Duration::from_secs(60), || {
+        wait_or_report("the mesh to start on the new batch", &processes, || {
             let starter = starter.clone();
             async move { (job_count(&starter).await.unwrap_or(0) > jobs_before.unwrap_or(0)).then_some(()) }
         })
@@ -192,7 +192,7 @@ async fn kill_each_role_during_ingest(home: &TempDir, database_url: &str) {
 
     let expected_jobs = 2 * DAYS as usize;
     let expected_files = 3 * DAYS as usize;
-    let (files, jobs) = wait_for("the mesh to settle", Duration::from_secs(240), || {
+    let (files, jobs) = wait_or_report("the mesh to settle", &processes, || {
         let (mut indexer, mut starter) = (indexer.clone(), starter.clone());
         async move {
             let files = indexer.query_files(QueryFilesRequest { instrument: "swe".into(), ..Default::default() }).await.ok()?.into_inner().files;
@@ -247,6 +247,30 @@ async fn kill_each_role_during_ingest(home: &TempDir, database_url: &str) {
         files.len(),
         jobs.len()
     );
+}
+
+/// Polls `condition` every 50 ms; after a minute, shows what each role logged, then panics.
+async fn wait_or_report<T, F, Fut>(what: &str, processes: &[RoleProcess], mut condition: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(value) = condition().await {
+            return value;
+        }
+        if Instant::now() > deadline {
+            for process in processes {
+                let log = std::fs::read_to_string(&process.log).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(40).collect();
+                eprintln!("==== {} (restarted {} times), last lines:", process.role, process.restarts);
+                tail.iter().rev().for_each(|line| eprintln!("{line}"));
+            }
+            panic!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn jobs_in_state(starter: &StarterClient, state: &str) -> usize {

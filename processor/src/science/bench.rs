@@ -46,6 +46,9 @@ pub fn run_cli(args: &[String]) -> Result<String, String> {
         _ => return Err(USAGE.to_string()),
     };
     let mut report = format!("decoding on one core, best of {repeats} runs\n");
+    if cfg!(debug_assertions) {
+        report.push_str("this is a debug build: build with --release for real numbers\n");
+    }
     for (packets, definition) in pairs {
         report.push_str(&bench_pair(&packets, &definition, repeats)?);
         report.push('\n');

@@ -428,3 +428,17 @@ fn averaging_nothing_writes_an_empty_product() {
     let bytes = averaged.to_cdf_bytes(product_globals(&context, "sci", &[])).expect("writes");
     assert!(TimeSeries::from_cdf_bytes(&bytes, "empty").expect("reads").is_empty());
 }
+
+#[test]
+fn bench_reports_packets_per_second_for_a_file() {
+    let folder = TempDir::new("bench");
+    let (packets, definition) = (folder.0.join("toy.pkts"), folder.0.join("toy.xml"));
+    std::fs::write(&packets, toy_packets()).expect("writes packets");
+    std::fs::write(&definition, TOY_XTCE).expect("writes definition");
+    let args: Vec<String> = ["decode", &packets.display().to_string(), &definition.display().to_string(), "--repeats", "2"].map(String::from).to_vec();
+    let report = super::bench::run_cli(&args).expect("bench runs");
+    assert!(report.contains("best of 2 runs") && report.contains("toy.pkts: 5 packets (1 undecodable), 84 bytes"), "{report}");
+    assert!(report.contains("packets/s") && report.contains("MB/s"), "{report}");
+    let usage = super::bench::run_cli(&["decode".to_string()]).err().expect("usage");
+    assert!(usage.starts_with("usage: imap-sdc bench"), "{usage}");
+}

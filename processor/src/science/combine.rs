@@ -1,11 +1,12 @@
-//! Products made of several inputs: the time merge of files of one instrument (L1C, L1D,
-//! e.g. MAG normal and burst mode) and the L3 join of two instruments (e.g. SWE with MAG):
-//! each record of the job's own instrument gets the nearest-in-time record of every other
-//! input, within a tolerance, as `<instrument>_<descriptor>_<NAME>` variables.
+//! Products made of several inputs: the time merge of files of one instrument (L1C, e.g.
+//! MAG normal and burst mode) and the nearest-time join (L3 of two instruments, e.g. SWE with
+//! MAG; MAG L1D of both sensors on MAGo's time base): each record of the primary input gets
+//! the nearest-in-time record of every other input, within a tolerance, as
+//! `<instrument>_<descriptor>_<NAME>` variables.
 
 use crate::cdf::{AttributeEntry, Values};
 
-use super::inputs::{Source, by_source, parent_names, primary_source, read_source};
+use super::inputs::{Source, by_source, parent_names, primary_source_preferring, read_source};
 use super::series::{REAL_FILL, SeriesVariable, TimeSeries, to_numbers};
 use super::{Algorithm, InputFile, JobContext, ProductOutput, ScienceError, product_globals};
 
@@ -38,15 +39,18 @@ impl Algorithm for TimeMerge {
 
 pub struct NearestTimeJoin {
     pub tolerance_seconds: f64,
+    /// The descriptor whose records set the time base; the job's own when `None`.
+    pub primary_descriptor: Option<String>,
 }
 
 impl Algorithm for NearestTimeJoin {
     fn name(&self) -> &str {
-        "nearest-time-join-l3"
+        "nearest-time-join"
     }
 
     fn run(&self, context: &JobContext, inputs: &[InputFile]) -> Result<Vec<ProductOutput>, ScienceError> {
-        let primary = primary_source(context, inputs)?;
+        let preferred = self.primary_descriptor.as_deref().unwrap_or(&context.product.descriptor);
+        let primary = primary_source_preferring(context, inputs, preferred)?;
         let mut joined = read_source(context, inputs, &primary)?;
         let tolerance_ns = (self.tolerance_seconds * 1e9).round() as i64;
         let mut joined_sources = Vec::new();

@@ -40,10 +40,15 @@ pub fn by_source(inputs: &[InputFile]) -> BTreeMap<Source, Vec<&InputFile>> {
 /// The job's own data: the inputs of the job's instrument, preferring those with the job's
 /// descriptor (an `l1b de` job from `l1a de` and `l1a spin` works on `de`).
 pub fn primary_source(context: &JobContext, inputs: &[InputFile]) -> Result<Source, ScienceError> {
+    primary_source_preferring(context, inputs, &context.product.descriptor)
+}
+
+/// Like [`primary_source`], preferring the inputs with `descriptor`.
+pub fn primary_source_preferring(context: &JobContext, inputs: &[InputFile], descriptor: &str) -> Result<Source, ScienceError> {
     let sources: Vec<Source> = by_source(inputs).into_keys().collect();
     let own: Vec<&Source> = sources.iter().filter(|source| source.instrument == context.product.instrument).collect();
     own.iter()
-        .find(|source| source.descriptor == context.product.descriptor)
+        .find(|source| source.descriptor == descriptor)
         .or_else(|| own.first())
         .map(|source| (*source).clone())
         .ok_or_else(|| ScienceError::MissingInput(format!("{} cdf", context.product.instrument)))

@@ -120,10 +120,13 @@ impl Registry {
         registry.register("*", "l1b", "*", Arc::new(calibrate::Calibrate));
         registry.register("*", "l1c", "*", Arc::new(combine::TimeMerge));
         registry.register("*", "l1d", "*", Arc::new(combine::TimeMerge));
+        // MAG L1D: both sensors on the time base of MAGo, the outboard (primary) sensor.
+        let magnetometers = combine::NearestTimeJoin { tolerance_seconds: config.join_tolerance_seconds, primary_descriptor: Some("norm-mago".into()) };
+        registry.register("mag", "l1d", "norm-dsrf", Arc::new(magnetometers));
         registry.register("*", "l2*", "*", Arc::new(average::TimeAverage::daily(config.l2_cadence_seconds)));
         registry.register("*", "l3*", "*", Arc::new(average::TimeAverage::multi_day(config.l3_cadence_seconds)));
         // The mission graph's L3 products that combine an instrument with MAG.
-        let join = Arc::new(combine::NearestTimeJoin { tolerance_seconds: config.join_tolerance_seconds });
+        let join = Arc::new(combine::NearestTimeJoin { tolerance_seconds: config.join_tolerance_seconds, primary_descriptor: None });
         for (instrument, level, descriptor) in [("swe", "l3", "sci"), ("codice", "l3b", "hi-pitch-angle"), ("hit", "l3", "macropixel")] {
             registry.register(instrument, level, descriptor, join.clone());
         }

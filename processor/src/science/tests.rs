@@ -265,14 +265,14 @@ fn l3_joins_swe_with_the_nearest_mag_record() {
         series_input("imap_mag_l1d_norm-dsrf_20250101_v001.cdf", seconds(start, &[2, 50, 61]), "B_MAG", vec![1.0, 2.0, 3.0]),
     ];
     let (context, _) = job("swe", "l3", "sci");
-    let outputs = NearestTimeJoin { tolerance_seconds: 30.0 }.run(&context, &inputs).expect("join runs");
+    let outputs = NearestTimeJoin { tolerance_seconds: 30.0, primary_descriptor: None }.run(&context, &inputs).expect("join runs");
     let series = series_of(&outputs[0]);
     assert_eq!(numbers(&series, "DENSITY"), [5.0, 6.0, 7.0]);
     assert_eq!(numbers(&series, "mag_norm_dsrf_B_MAG"), [1.0, 3.0, REAL_FILL]);
     assert_eq!(numbers(&series, "mag_norm_dsrf_time_offset"), [2.0, 1.0, REAL_FILL]);
     assert_eq!(global_texts(&outputs[0].bytes, "Joined_sources"), ["mag l1d norm-dsrf"]);
 
-    let alone = NearestTimeJoin { tolerance_seconds: 30.0 }.run(&context, &inputs[..1]).err().expect("needs two instruments");
+    let alone = NearestTimeJoin { tolerance_seconds: 30.0, primary_descriptor: None }.run(&context, &inputs[..1]).err().expect("needs two instruments");
     assert!(matches!(alone, ScienceError::MissingInput(_)));
 }
 
@@ -301,11 +301,12 @@ fn registry_chooses_science_by_level_and_product() {
     assert_eq!(selected(&registry, "swapi", "l1", "all"), "xtce-decode-l1a");
     assert_eq!(selected(&registry, "mag", "l1a", "all"), "xtce-decode-l1a");
     assert_eq!(selected(&registry, "mag", "l1b", "norm-mago"), "calibrate-l1b");
-    assert_eq!(selected(&registry, "mag", "l1d", "norm-dsrf"), "time-merge");
+    assert_eq!(selected(&registry, "mag", "l1c", "norm-mago"), "time-merge");
+    assert_eq!(selected(&registry, "mag", "l1d", "norm-dsrf"), "nearest-time-join");
     assert_eq!(selected(&registry, "idex", "l2a", "sci"), "time-average-l2");
     assert_eq!(selected(&registry, "swapi", "l3a", "proton-sw"), "multi-day-average-l3");
-    assert_eq!(selected(&registry, "swe", "l3", "sci"), "nearest-time-join-l3");
-    assert_eq!(selected(&registry, "hit", "l3", "macropixel"), "nearest-time-join-l3");
+    assert_eq!(selected(&registry, "swe", "l3", "sci"), "nearest-time-join");
+    assert_eq!(selected(&registry, "hit", "l3", "macropixel"), "nearest-time-join");
     assert_eq!(selected(&registry, "swe", "spice", "x"), "");
 }
 
@@ -441,4 +442,20 @@ fn bench_reports_packets_per_second_for_a_file() {
     assert!(report.contains("packets/s") && report.contains("MB/s"), "{report}");
     let usage = super::bench::run_cli(&["decode".to_string()]).err().expect("usage");
     assert!(usage.starts_with("usage: imap-sdc bench"), "{usage}");
+}
+
+#[test]
+fn mag_l1d_puts_both_sensors_on_the_mago_time_base() {
+    let start = midnight(1);
+    let inputs = [
+        series_input("imap_mag_l1c_norm-magi_20250101_v001.cdf", seconds(start, &[0, 2]), "B", vec![10.0, 20.0]),
+        series_input("imap_mag_l1c_norm-mago_20250101_v001.cdf", seconds(start, &[1]), "B", vec![1.0]),
+    ];
+    let (context, _) = job("mag", "l1d", "norm-dsrf");
+    let registry = Registry::builtin();
+    let outputs = registry.select(&context.product).expect("algorithm").run(&context, &inputs).expect("runs");
+    let series = series_of(&outputs[0]);
+    assert_eq!(series.epoch, seconds(start, &[1]));
+    assert_eq!(numbers(&series, "B"), [1.0]);
+    assert_eq!(numbers(&series, "mag_norm_magi_B"), [10.0]);
 }

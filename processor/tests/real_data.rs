@@ -228,3 +228,60 @@ fn real_mag_packets_split_into_each_sensors_vectors() {
         assert!(jumps * 50 < vectors, "{descriptor}: {jumps} large jumps in {vectors} vectors");
     }
 }
+
+#[test]
+fn real_mag_flows_to_l1d_and_joins_a_swe_l3() {
+    let Some(l0) = shared_l0_dir() else {
+        println!("skipped: shared/data not found");
+        return;
+    };
+    let (_, l1a) = run_l1a(&l0, &REAL_FILES[1]);
+    let registry = Registry::builtin();
+    let date = "20231025";
+    let run = |instrument: &str, level: &str, descriptor: &str, inputs: &[InputFile]| -> ProductOutput {
+        let context = job(instrument, level, descriptor, date);
+        let mut outputs = registry.select(&context.product).expect("algorithm").run(&context, inputs).unwrap_or_else(|error| panic!("{level} {descriptor}: {error}"));
+        outputs.remove(0)
+    };
+    let file = |level: &str, descriptor: &str, output: &ProductOutput| input(&format!("imap_mag_{level}_{descriptor}_{date}_v001.cdf"), output.bytes.clone());
+    let mut level1c = Vec::new();
+    for sensor in ["mago", "magi"] {
+        let [norm, burst] = [format!("norm-{sensor}"), format!("burst-{sensor}")].map(|descriptor| {
+            let l1a_output = l1a.iter().find(|output| output.descriptor == descriptor).expect("l1a output");
+            let l1b = run("mag", "l1b", &descriptor, &[file("l1a", &descriptor, l1a_output)]);
+            file("l1b", &descriptor, &l1b)
+        });
+        let descriptor = format!("norm-{sensor}");
+        let l1c = run("mag", "l1c", &descriptor, &[norm, burst]);
+        level1c.push(file("l1c", &descriptor, &l1c));
+    }
+    let l1d = run("mag", "l1d", "norm-dsrf", &level1c);
+    let l1d_series = TimeSeries::from_cdf_bytes(&l1d.bytes, "l1d").expect("reads");
+    // MAGo's normal and burst vectors merged (one record per time), MAGi joined to them.
+    let mut mago_times: Vec<i64> = ["norm-mago", "burst-mago"]
+        .iter()
+        .flat_map(|descriptor| {
+            let output = l1a.iter().find(|output| output.descriptor == *descriptor).expect("l1a output");
+            TimeSeries::from_cdf_bytes(&output.bytes, descriptor).expect("reads").epoch
+        })
+        .collect();
+    mago_times.sort_unstable();
+    mago_times.dedup();
+    assert_eq!(l1d_series.epoch, mago_times, "mago vectors of both modes, one per time");
+    assert!(l1d_series.variable("mag_norm_magi_vectors").is_some());
+
+    let swe_times: Vec<i64> = l1d_series.epoch.iter().step_by(100).copied().collect();
+    let density = vec![5.0; swe_times.len()];
+    let swe_context = job("swe", "l2", "sci", date);
+    let swe_series = TimeSeries {
+        epoch: swe_times.clone(),
+        variables: vec![processor::science::series::SeriesVariable::new("density", processor::cdf::Values::Real8(density), &[])],
+    };
+    let swe_bytes = swe_series.to_cdf_bytes(processor::science::product_globals(&swe_context, "sci", &[])).expect("writes");
+    let swe_l2 = input(&format!("imap_swe_l2_sci_{date}_v001.cdf"), swe_bytes);
+    let l3 = run("swe", "l3", "sci", &[swe_l2, input(&format!("imap_mag_l1d_norm-dsrf_{date}_v001.cdf"), l1d.bytes)]);
+    let l3_series = TimeSeries::from_cdf_bytes(&l3.bytes, "l3").expect("reads");
+    assert_eq!(l3_series.epoch, swe_times);
+    let offsets = processor::science::series::to_numbers(&l3_series.variable("mag_norm_dsrf_time_offset").expect("offsets").values).expect("numbers");
+    assert!(offsets.iter().all(|&offset| offset == 0.0), "each swe time is a mag time here");
+}

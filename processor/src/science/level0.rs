@@ -9,6 +9,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use rayon::prelude::*;
+
 use crate::cdf::{AttributeEntry, Values, met_to_tt2000};
 use crate::xtce::{Column, PacketDefinition, PacketGroup};
 
@@ -170,23 +172,26 @@ impl Algorithm for DecodeLevel0 {
         }
         select_job_descriptors(&context.product.descriptor, &mut series_by_descriptor)?;
         let parents: Vec<String> = inputs.iter().map(|input| input.record.file_name.clone()).collect();
-        let mut outputs = Vec::new();
-        for (descriptor, parts) in series_by_descriptor {
-            context.check_cancelled()?;
-            let series = concat_same_layout(&descriptor, parts)?;
-            let mut globals = product_globals(context, &descriptor, &parents);
-            globals.extra.push(("Packet_problem_count".into(), vec![AttributeEntry::text(problems.len().to_string())]));
-            if !problems.is_empty() {
-                globals.extra.push(("Packet_problems".into(), listed_problems(&problems)));
-            }
-            outputs.push(ProductOutput {
-                bytes: series.to_cdf_bytes(globals)?,
-                descriptor,
-                extension: "cdf".into(),
-                notes: problems.iter().take(LISTED_PROBLEMS).cloned().collect(),
-            });
-        }
-        Ok(outputs)
+        // Each descriptor's file is written on its own thread of the CPU pool.
+        let outputs: Result<Vec<ProductOutput>, ScienceError> = series_by_descriptor
+            .into_par_iter()
+            .map(|(descriptor, parts)| {
+                context.check_cancelled()?;
+                let series = concat_same_layout(&descriptor, parts)?;
+                let mut globals = product_globals(context, &descriptor, &parents);
+                globals.extra.push(("Packet_problem_count".into(), vec![AttributeEntry::text(problems.len().to_string())]));
+                if !problems.is_empty() {
+                    globals.extra.push(("Packet_problems".into(), listed_problems(&problems)));
+                }
+                Ok(ProductOutput {
+                    bytes: series.to_cdf_bytes(globals)?,
+                    descriptor,
+                    extension: "cdf".into(),
+                    notes: problems.iter().take(LISTED_PROBLEMS).cloned().collect(),
+                })
+            })
+            .collect();
+        outputs
     }
 }
 

@@ -94,6 +94,15 @@ fn run_l1a(l0: &Path, file: &RealFile) -> (Vec<u8>, Vec<ProductOutput>) {
     (bytes, outputs)
 }
 
+/// The L1A outputs of one real file, or `None` (saying so) when shared/data is absent.
+fn real_l1a(file: &RealFile) -> Option<(Vec<u8>, Vec<ProductOutput>)> {
+    let Some(l0) = shared_l0_dir() else {
+        println!("skipped: shared/data not found");
+        return None;
+    };
+    Some(run_l1a(&l0, file))
+}
+
 #[test]
 fn real_level0_files_round_trip_through_l1a_cdf() {
     let Some(l0) = shared_l0_dir() else {
@@ -158,11 +167,7 @@ fn cdflib_reads(path: &Path, variable: &str) -> Option<serde_json::Value> {
 
 #[test]
 fn cdflib_reads_the_real_swapi_l1_science_file() {
-    let Some(l0) = shared_l0_dir() else {
-        println!("skipped: shared/data not found");
-        return;
-    };
-    let (_, outputs) = run_l1a(&l0, &REAL_FILES[0]);
+    let Some((_, outputs)) = real_l1a(&REAL_FILES[0]) else { return };
     let science = outputs.iter().find(|output| output.descriptor == "sci").expect("sci output");
     let folder = tempfile::tempdir().expect("temp dir");
     let path = folder.path().join("imap_swapi_l1_sci_20240924_v001.cdf");
@@ -180,11 +185,7 @@ fn cdflib_reads_the_real_swapi_l1_science_file() {
 
 #[test]
 fn real_swapi_science_flows_from_l1_to_l3() {
-    let Some(l0) = shared_l0_dir() else {
-        println!("skipped: shared/data not found");
-        return;
-    };
-    let (_, outputs) = run_l1a(&l0, &REAL_FILES[0]);
+    let Some((_, outputs)) = real_l1a(&REAL_FILES[0]) else { return };
     let science = outputs.into_iter().find(|output| output.descriptor == "sci").expect("sci output");
     let registry = Registry::builtin();
     let run = |level: &str, descriptor: &str, inputs: &[InputFile]| -> Vec<ProductOutput> {
@@ -204,11 +205,7 @@ fn real_swapi_science_flows_from_l1_to_l3() {
 
 #[test]
 fn real_mag_packets_split_into_each_sensors_vectors() {
-    let Some(l0) = shared_l0_dir() else {
-        println!("skipped: shared/data not found");
-        return;
-    };
-    let (_, outputs) = run_l1a(&l0, &REAL_FILES[1]);
+    let Some((_, outputs)) = real_l1a(&REAL_FILES[1]) else { return };
     let series = |descriptor: &str| {
         let output = outputs.iter().find(|output| output.descriptor == descriptor).expect("output");
         TimeSeries::from_cdf_bytes(&output.bytes, descriptor).expect("reads")
@@ -231,11 +228,7 @@ fn real_mag_packets_split_into_each_sensors_vectors() {
 
 #[test]
 fn real_mag_flows_to_l1d_and_joins_a_swe_l3() {
-    let Some(l0) = shared_l0_dir() else {
-        println!("skipped: shared/data not found");
-        return;
-    };
-    let (_, l1a) = run_l1a(&l0, &REAL_FILES[1]);
+    let Some((_, l1a)) = real_l1a(&REAL_FILES[1]) else { return };
     let registry = Registry::builtin();
     let date = "20231025";
     let run = |instrument: &str, level: &str, descriptor: &str, inputs: &[InputFile]| -> ProductOutput {

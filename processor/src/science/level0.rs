@@ -2,8 +2,8 @@
 //! APID descriptor. Every packet field becomes a variable (raw values under the field's name,
 //! calibrated values or enumeration labels under `<NAME>_DERIVED`); the epoch comes from the
 //! packet's SHCOARSE mission elapsed time. MAG science packets also give each sensor's
-//! vectors their own products (see [`mag_vectors`]). Undecodable packets are kept out of the data but
-//! reported: in the `Packet_problems` global attribute, the output notes and the log.
+//! vectors their own products (see [`mag_vectors`]). Undecodable packets are kept out of the
+//! data but reported: in the `Packet_problems` global attribute, the output notes and the log.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -150,7 +150,8 @@ impl Algorithm for DecodeLevel0 {
             ));
         }
         if timed.is_empty() {
-            return Err(ScienceError::Failed(format!("no packet matches a container with {MET_FIELD}: {}", problems.join("; "))));
+            let first_problems = problems.iter().take(5).cloned().collect::<Vec<_>>().join("; ");
+            return Err(ScienceError::Failed(format!("no packet matches a container with {MET_FIELD}: {first_problems}")));
         }
         let containers: BTreeMap<u16, String> = timed.iter().map(|(_, group)| (group.apid, group.container.clone())).collect();
         let descriptors = self.descriptors_by_apid(instrument, &containers);
@@ -173,7 +174,7 @@ impl Algorithm for DecodeLevel0 {
         select_job_descriptors(&context.product.descriptor, &mut series_by_descriptor)?;
         let parents: Vec<String> = inputs.iter().map(|input| input.record.file_name.clone()).collect();
         // Each descriptor's file is written on its own thread of the CPU pool.
-        let outputs: Result<Vec<ProductOutput>, ScienceError> = series_by_descriptor
+        series_by_descriptor
             .into_par_iter()
             .map(|(descriptor, parts)| {
                 context.check_cancelled()?;
@@ -190,8 +191,7 @@ impl Algorithm for DecodeLevel0 {
                     notes: problems.iter().take(LISTED_PROBLEMS).cloned().collect(),
                 })
             })
-            .collect();
-        outputs
+            .collect()
     }
 }
 

@@ -440,7 +440,7 @@ fn bench_reports_packets_per_second_for_a_file() {
     let report = super::bench::run_cli(&args).expect("bench runs");
     assert!(report.contains("best of 2 runs") && report.contains("toy.pkts: 5 packets (1 undecodable), 84 bytes"), "{report}");
     assert!(report.contains("packets/s") && report.contains("MB/s"), "{report}");
-    let usage = super::bench::run_cli(&["decode".to_string()]).err().expect("usage");
+    let usage = super::bench::run_cli(&["decode".to_string()]).expect_err("usage");
     assert!(usage.starts_with("usage: imap-sdc bench"), "{usage}");
 }
 

@@ -21,6 +21,9 @@ pub struct ProcessorConfig {
     /// `[processor.apid_descriptors.swapi] 1188 = ["sci"]`. Overrides the built-in table;
     /// an APID in neither gets `apid<N>`.
     pub apid_descriptors: BTreeMap<String, BTreeMap<u16, Vec<String>>>,
+    /// SPICE SCLK kernel (`imap_sclk_NNNN.tsc`) that converts packet times (MET) to TT2000,
+    /// with the flight clock's measured drift; the nominal clock when unset.
+    pub sclk_kernel: Option<PathBuf>,
     /// Bin width of the L2 time averages.
     pub l2_cadence_seconds: f64,
     /// Bin width of the L3 multi-day averages.
@@ -66,6 +69,7 @@ impl Default for ProcessorConfig {
             heartbeat_seconds: 10,
             xtce_dir: None,
             apid_descriptors: BTreeMap::new(),
+            sclk_kernel: None,
             l2_cadence_seconds: 60.0,
             l3_cadence_seconds: 3600.0,
             join_tolerance_seconds: 60.0,

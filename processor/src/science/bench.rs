@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::cdf::IstpGlobals;
+use crate::cdf::{IstpGlobals, SclkKernel};
 use crate::xtce::{PacketDefinition, bench_file};
 
 use super::level0::group_to_series;
@@ -99,11 +99,12 @@ pub fn bench_pair(packets: &Path, definition: &Path, repeats: usize) -> Result<S
 /// Best time of decoding and writing every APID's CDF (GZIP included).
 fn best_l1a_seconds(definition: &PacketDefinition, bytes: &[u8], repeats: usize) -> Result<f64, String> {
     let mut best = f64::INFINITY;
+    let clock = SclkKernel::nominal();
     for _ in 0..repeats.max(1) {
         let started = Instant::now();
         let decoded = definition.decode(bytes);
         for group in decoded.groups.iter().filter(|group| group.field("SHCOARSE").is_some()) {
-            let series = group_to_series(group)?;
+            let series = group_to_series(group, &clock)?;
             let globals = IstpGlobals::imap("bench", "l1a", &format!("apid{}", group.apid), "20250101", "v001");
             std::hint::black_box(series.to_cdf_bytes(globals).map_err(|error| error.to_string())?);
         }

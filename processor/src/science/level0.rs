@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 
-use crate::cdf::{AttributeEntry, Values, met_to_tt2000};
+use crate::cdf::{AttributeEntry, SclkKernel, Values};
 use crate::xtce::{Column, PacketDefinition, PacketGroup};
 
 use super::mag_vectors;
@@ -46,11 +46,19 @@ pub struct DecodeLevel0 {
     apid_descriptors: BTreeMap<String, BTreeMap<u16, Vec<String>>>,
     /// Compiled definitions by instrument, loaded on first use.
     definitions: Mutex<HashMap<String, Arc<PacketDefinition>>>,
+    /// The spacecraft clock correlation that times the packets.
+    clock: SclkKernel,
 }
 
 impl DecodeLevel0 {
     pub fn new(xtce_dir: PathBuf, apid_descriptors: BTreeMap<String, BTreeMap<u16, Vec<String>>>) -> Self {
-        DecodeLevel0 { xtce_dir, apid_descriptors, definitions: Mutex::new(HashMap::new()) }
+        DecodeLevel0 { xtce_dir, apid_descriptors, definitions: Mutex::new(HashMap::new()), clock: SclkKernel::nominal() }
+    }
+
+    /// Times packets with a flight SCLK kernel instead of the nominal clock.
+    pub fn with_clock(mut self, clock: SclkKernel) -> Self {
+        self.clock = clock;
+        self
     }
 
     pub fn definition_path(&self, instrument: &str) -> PathBuf {
@@ -157,12 +165,12 @@ impl Algorithm for DecodeLevel0 {
         let descriptors = self.descriptors_by_apid(instrument, &containers);
         let mut series_by_descriptor: BTreeMap<String, Vec<TimeSeries>> = BTreeMap::new();
         for (file_name, group) in timed {
-            let series = group_to_series(group).map_err(|reason| ScienceError::BadInput { file: file_name.to_string(), reason })?;
+            let series = group_to_series(group, &self.clock).map_err(|reason| ScienceError::BadInput { file: file_name.to_string(), reason })?;
             for descriptor in &descriptors[&group.apid] {
                 series_by_descriptor.entry(descriptor.clone()).or_default().push(series.clone());
             }
             if let Some(mode) = mag_vectors::mode_of(instrument, group.apid) {
-                let sensors = mag_vectors::split_sensors(group).map_err(|reason| ScienceError::BadInput { file: file_name.to_string(), reason })?;
+                let sensors = mag_vectors::split_sensors(group, &self.clock).map_err(|reason| ScienceError::BadInput { file: file_name.to_string(), reason })?;
                 problems.extend(sensors.problems.iter().map(|problem| format!("{file_name}: {problem}")));
                 series_by_descriptor.entry(format!("{mode}-mago")).or_default().push(sensors.mago);
                 series_by_descriptor.entry(format!("{mode}-magi")).or_default().push(sensors.magi);
@@ -235,13 +243,13 @@ fn listed_problems(problems: &[String]) -> Vec<AttributeEntry> {
     entries
 }
 
-/// The packets of one group as a time series in file order.
-pub fn group_to_series(group: &PacketGroup) -> Result<TimeSeries, String> {
+/// The packets of one group as a time series in file order, timed by `clock`.
+pub fn group_to_series(group: &PacketGroup, clock: &SclkKernel) -> Result<TimeSeries, String> {
     let met = group
         .field(MET_FIELD)
         .and_then(|field| crate::science::series::to_numbers(&column_values(&field.raw).0))
         .ok_or_else(|| format!("packets of apid {} (container {}) have no numeric {MET_FIELD} to time them", group.apid, group.container))?;
-    let epoch = met.into_iter().map(met_to_tt2000).collect();
+    let epoch = met.into_iter().map(|met| clock.met_to_tt2000(met)).collect();
     let mut variables = Vec::new();
     for field in &group.fields {
         push_column(&mut variables, &field.name, &field.raw, format!("{} raw value", field.name));

@@ -5,7 +5,7 @@
 //! a sensor is timed `COARSETM + FNTM / 65536 + i / rate` (MET seconds). `PRI_SENS` 0 means
 //! MAGo is primary. Compressed packets are reported, not unpacked.
 
-use crate::cdf::{Values, met_to_tt2000};
+use crate::cdf::{SclkKernel, Values};
 use crate::xtce::{Column, PacketGroup};
 
 use super::series::{SeriesVariable, TimeSeries};
@@ -64,7 +64,7 @@ fn read_bits(data: &[u8], bit: usize, width: usize) -> u32 {
 }
 
 /// Splits every packet of a MAG science group into the two sensors' vectors.
-pub fn split_sensors(group: &PacketGroup) -> Result<SensorVectors, String> {
+pub fn split_sensors(group: &PacketGroup, clock: &SclkKernel) -> Result<SensorVectors, String> {
     let vectors = match group.field("VECTORS").map(|field| &field.raw) {
         Some(Column::Bytes(vectors)) => vectors,
         _ => return Err("mag packets have no binary VECTORS".into()),
@@ -104,7 +104,7 @@ pub fn split_sensors(group: &PacketGroup) -> Result<SensorVectors, String> {
                     sensor.components.push(i32::from(read_bits(data, bit + component * 16, 16) as u16 as i16));
                 }
                 sensor.components.push(read_bits(data, bit + 48, 2) as i32);
-                sensor.epoch.push(met_to_tt2000(start + vector as f64 / rate as f64));
+                sensor.epoch.push(clock.met_to_tt2000(start + vector as f64 / rate as f64));
                 sensor.vectors_per_second.push(rate as u16);
             }
         }
@@ -116,6 +116,7 @@ pub fn split_sensors(group: &PacketGroup) -> Result<SensorVectors, String> {
 mod tests {
     use super::super::fixture::packet;
     use super::*;
+    use crate::cdf::met_to_tt2000;
     use crate::xtce::PacketDefinition;
 
     /// Bits written most significant first.
@@ -179,7 +180,7 @@ mod tests {
         bytes.extend(normal_packet(true, &vectors));
         let decoded = definition.decode(&bytes);
         assert!(decoded.problems.is_empty(), "{:?}", decoded.problems);
-        let sensors = split_sensors(&decoded.groups[0]).expect("splits");
+        let sensors = split_sensors(&decoded.groups[0], &SclkKernel::nominal()).expect("splits");
 
         assert_eq!(sensors.magi.variable("vectors").expect("vectors").values, Values::Int4(vec![1, -2, 3, 0, 4, 5, -6, 1]));
         let mago = sensors.mago.variable("vectors").expect("vectors").values.clone();

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use proto::date::Date;
 use proto::pb::{FileRecord, ProductKey};
 
-use crate::cdf::IstpGlobals;
+use crate::cdf::{IstpGlobals, SclkKernel};
 use crate::config::ProcessorConfig;
 
 pub mod average;
@@ -108,13 +108,14 @@ pub struct Registry {
 impl Registry {
     /// The built-in science with default settings.
     pub fn builtin() -> Registry {
-        Registry::builtin_with(&ProcessorConfig::default())
+        Registry::builtin_with(&ProcessorConfig::default(), SclkKernel::nominal())
     }
 
     /// The built-in science, by level; later registrations win over earlier ones.
-    pub fn builtin_with(config: &ProcessorConfig) -> Registry {
+    pub fn builtin_with(config: &ProcessorConfig, clock: SclkKernel) -> Registry {
         let mut registry = Registry::default();
-        let decode = Arc::new(level0::DecodeLevel0::new(config.effective_xtce_dir(), config.apid_descriptors.clone()));
+        let decode = level0::DecodeLevel0::new(config.effective_xtce_dir(), config.apid_descriptors.clone()).with_clock(clock);
+        let decode = Arc::new(decode);
         registry.register("*", "l1a", "*", decode.clone());
         registry.register("swapi", "l1", "*", decode);
         registry.register("*", "l1b", "*", Arc::new(calibrate::Calibrate));
@@ -145,7 +146,14 @@ impl Registry {
                 return Err(ScienceError::Failed(format!("{setting} must be a positive number of seconds, not {seconds}")));
             }
         }
-        let mut registry = Registry::builtin_with(config);
+        let clock = match &config.sclk_kernel {
+            Some(path) => std::fs::read_to_string(path)
+                .map_err(|error| error.to_string())
+                .and_then(|text| SclkKernel::parse(&text).map_err(|error| error.to_string()))
+                .map_err(|reason| ScienceError::Failed(format!("sclk kernel {} is unusable: {reason}", path.display())))?,
+            None => SclkKernel::nominal(),
+        };
+        let mut registry = Registry::builtin_with(config, clock);
         for external in &config.external {
             if external.command.is_empty() {
                 return Err(ScienceError::Failed(format!(

@@ -459,3 +459,23 @@ fn mag_l1d_puts_both_sensors_on_the_mago_time_base() {
     assert_eq!(numbers(&series, "B"), [1.0]);
     assert_eq!(numbers(&series, "mag_norm_magi_B"), [10.0]);
 }
+
+#[test]
+fn a_flight_sclk_kernel_times_the_packets() {
+    let folder = TempDir::new("sclk");
+    std::fs::write(folder.0.join("swe.xml"), TOY_XTCE).expect("writes");
+    // The clock runs two seconds late from MET 0 on.
+    let kernel = "SCLK01_COEFFICIENTS_43 = ( 0 @01-JAN-2010-00:01:08.184000 1.0 )";
+    std::fs::write(folder.0.join("imap_sclk_0001.tsc"), kernel).expect("writes");
+    let config = ProcessorConfig { xtce_dir: Some(folder.0.clone()), sclk_kernel: Some(folder.0.join("imap_sclk_0001.tsc")), ..ProcessorConfig::default() };
+    let registry = Registry::from_config(&config).expect("registry");
+    let (context, _) = job("swe", "l1a", "all");
+    let outputs = registry.select(&context.product).expect("algorithm").run(&context, &[input(TOY_L0, toy_packets())]).expect("runs");
+    let epoch = series_of(output(&outputs, "hk")).epoch;
+    let met = f64::from(met_of_job_day());
+    assert_eq!(epoch, [met + 11.0, met + 81.0].map(|met| met_to_tt2000(met) + 2_000_000_000));
+
+    let broken = ProcessorConfig { sclk_kernel: Some(folder.0.join("missing.tsc")), ..ProcessorConfig::default() };
+    let error = Registry::from_config(&broken).err().expect("refused");
+    assert!(error.to_string().contains("missing.tsc"), "{error}");
+}

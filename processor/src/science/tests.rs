@@ -326,6 +326,9 @@ fn configured_external_programs_win_over_builtin_science() {
     )
     .expect("config parses");
     assert_eq!(config.apid_descriptors["swapi"][&1187], ["mem"]);
+    let dumped = toml::to_string(&config).expect("config prints as toml");
+    let reread: ProcessorConfig = toml::from_str(&dumped).expect("printed config parses");
+    assert_eq!(reread.apid_descriptors, config.apid_descriptors);
     assert_eq!(config.external[0].descriptor, "*");
     let registry = Registry::from_config(&config).expect("registry");
     assert_eq!(selected(&registry, "swapi", "l3a", "proton-sw"), "external-command");

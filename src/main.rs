@@ -43,7 +43,8 @@ enum Command {
     },
     /// Measure the level-0 decoder on packet files (packets/s, MB/s).
     Bench {
-        /// Arguments for the benchmark, e.g. `decode FILE.pkts XTCE.xml`.
+        /// Arguments for the benchmark, e.g. `decode FILE.pkts XTCE.xml --repeats 5`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
     /// Validate or print the product graph.

@@ -127,15 +127,20 @@ async fn execute(shared: Arc<WorkerShared>, job: Job) {
         };
         shared.running.lock().expect("running lock").remove(&job.id);
         let report = match &outcome {
-            Ok(outputs) => {
+            Ok(result) => {
                 shared.succeeded.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(outputs = outputs.len(), "job succeeded");
+                tracing::info!(outputs = result.outputs.len(), notes = result.notes.len(), "job succeeded");
+                let mut log = format!("wrote {}", result.outputs.join(", "));
+                for note in &result.notes {
+                    log.push('\n');
+                    log.push_str(note);
+                }
                 CompleteJobRequest {
                     job_id: job.id.clone(),
                     worker_id: shared.worker_id.clone(),
                     succeeded: true,
-                    outputs: outputs.clone(),
-                    log: format!("wrote {}", outputs.join(", ")),
+                    outputs: result.outputs.clone(),
+                    log,
                     ..Default::default()
                 }
             }
@@ -174,7 +179,13 @@ async fn report_completion(shared: &WorkerShared, report: CompleteJobRequest) {
     tracing::error!(job = %report.job_id, "completion never delivered; the lease will expire");
 }
 
-async fn run_job(shared: &WorkerShared, job: &Job, cancelled: Arc<AtomicBool>) -> Result<Vec<String>, ProcessorError> {
+/// What a finished job wrote, and what its science noticed along the way (e.g. corrupt packets).
+struct JobResult {
+    outputs: Vec<String>,
+    notes: Vec<String>,
+}
+
+async fn run_job(shared: &WorkerShared, job: &Job, cancelled: Arc<AtomicBool>) -> Result<JobResult, ProcessorError> {
     let product = job.product.clone().unwrap_or_default();
     let time = job.time.clone().unwrap_or_default();
     let date = Date::parse_yyyymmdd(&time.date)
@@ -199,6 +210,7 @@ async fn run_job(shared: &WorkerShared, job: &Job, cancelled: Arc<AtomicBool>) -
     let products = receiver.await.map_err(|_| ProcessorError::PoolTaskLost)??;
 
     let mut written = Vec::new();
+    let mut notes = Vec::new();
     for output in products {
         let version: Version = job.version.parse()?;
         let name = ScienceFileName::generate(&ScienceNameInputs {
@@ -218,6 +230,7 @@ async fn run_job(shared: &WorkerShared, job: &Job, cancelled: Arc<AtomicBool>) -
         let request = IndexFileRequest { archive_key: key, produced_by_job: job.id.clone(), parent_files: parent_files.clone() };
         shared.indexer.clone().index_file(request).await?;
         written.push(name.file_name());
+        notes.extend(output.notes);
     }
-    Ok(written)
+    Ok(JobResult { outputs: written, notes })
 }

@@ -171,7 +171,8 @@ async fn kill_each_role_during_ingest(home: &TempDir, database_url: &str) {
             let starter = starter.clone();
             async move { (job_count(&starter).await.unwrap_or(0) > jobs_before.unwrap_or(0)).then_some(()) }
         })
-        .await;
+        .await
+        .expect("the mesh took up the new batch");
         if ROLES[victim] == "processor" {
             // Best effort: kill it while it holds a lease, so the lease has to expire.
             let _ = tokio::time::timeout(Duration::from_secs(5), async {
@@ -192,16 +193,20 @@ async fn kill_each_role_during_ingest(home: &TempDir, database_url: &str) {
 
     let expected_jobs = 2 * DAYS as usize;
     let expected_files = 3 * DAYS as usize;
+    let observed = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
     let (files, jobs) = wait_or_report("the mesh to settle", &processes, || {
-        let (mut indexer, mut starter) = (indexer.clone(), starter.clone());
+        let (mut indexer, mut starter, observed) = (indexer.clone(), starter.clone(), observed.clone());
+        let level0_names = level0_names.clone();
         async move {
             let files = indexer.query_files(QueryFilesRequest { instrument: "swe".into(), ..Default::default() }).await.ok()?.into_inner().files;
             let jobs = starter.list_jobs(ListJobsRequest { limit: 10_000, ..Default::default() }).await.ok()?.into_inner().jobs;
             let settled = jobs.iter().all(|job| job.state != "queued" && job.state != "running");
+            *observed.lock().unwrap() = describe_state(&files, &jobs, &level0_names);
             (files.len() >= expected_files && jobs.len() >= expected_jobs && settled).then_some((files, jobs))
         }
     })
-    .await;
+    .await
+    .unwrap_or_else(|| panic!("the mesh never settled; last seen: {}", observed.lock().unwrap()));
     let settle_log = |what: &str| format!("{what}; logs in {}", home.path().display());
 
     // Every level-0 file indexed exactly once.
@@ -249,16 +254,16 @@ async fn kill_each_role_during_ingest(home: &TempDir, database_url: &str) {
     );
 }
 
-/// Polls `condition` every 50 ms; after a minute, shows what each role logged, then panics.
-async fn wait_or_report<T, F, Fut>(what: &str, processes: &[RoleProcess], mut condition: F) -> T
+/// Polls `condition` every 50 ms; after two minutes, shows what each role logged and gives up.
+async fn wait_or_report<T, F, Fut>(what: &str, processes: &[RoleProcess], mut condition: F) -> Option<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         if let Some(value) = condition().await {
-            return value;
+            return Some(value);
         }
         if Instant::now() > deadline {
             for process in processes {
@@ -267,10 +272,37 @@ where
                 eprintln!("==== {} (restarted {} times), last lines:", process.role, process.restarts);
                 tail.iter().rev().for_each(|line| eprintln!("{line}"));
             }
-            panic!("timed out waiting for {what}");
+            // Keep the logs: the test's home is removed when the panic unwinds.
+            let kept = std::env::temp_dir().join(format!("imap-sdc-kill-logs-{}", std::process::id()));
+            std::fs::create_dir_all(&kept).unwrap();
+            for process in processes {
+                let _ = std::fs::copy(&process.log, kept.join(format!("{}.log", process.role)));
+            }
+            eprintln!("timed out waiting for {what}; logs kept in {}", kept.display());
+            return None;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// What the mesh holds: files per level, jobs per state, and any missing level-0 file.
+fn describe_state(files: &[proto::pb::FileRecord], jobs: &[Job], level0_names: &[String]) -> String {
+    let mut levels: BTreeMap<&str, usize> = BTreeMap::new();
+    files.iter().for_each(|file| *levels.entry(file.data_level.as_str()).or_default() += 1);
+    let mut states: BTreeMap<&str, usize> = BTreeMap::new();
+    jobs.iter().for_each(|job| *states.entry(job.state.as_str()).or_default() += 1);
+    let missing: Vec<&String> = level0_names.iter().filter(|name| !files.iter().any(|file| &file.file_name == *name)).collect();
+    let dates_without_l1a: Vec<&String> = level0_names
+        .iter()
+        .filter(|name| !jobs.iter().any(|job| job.inputs.iter().any(|input| input.files.iter().any(|file| &file.file_name == *name))))
+        .collect();
+
+    let stuck: Vec<String> = jobs
+        .iter()
+        .filter(|job| job.state != "succeeded")
+        .map(|job| format!("{} {:?} {} attempts={} owner={} error={}", job.id, job.time, job.state, job.attempts, job.lease_owner, job.error))
+        .collect();
+    format!("files per level {levels:?}, jobs per state {states:?}, level 0 missing {missing:?}, level 0 read by no job {dates_without_l1a:?}, unfinished jobs {stuck:?}")
 }
 
 async fn jobs_in_state(starter: &StarterClient, state: &str) -> usize {

@@ -88,20 +88,26 @@ impl TriggerContext {
             campaign_id: candidate.campaign_id.clone(),
             traceparent: current_traceparent(),
         };
-        match self.store.create(&new_job, now_millis()).await {
-            Ok(Some(id)) => {
-                tracing::info!(job = %id, "job queued");
-                self.job_available.notify_waiters();
-                Some(id)
+        // A database hiccup must not drop the event (the cursor moves past it once evaluated),
+        // so creation is retried until it succeeds or the starter stops.
+        let mut delay = Duration::from_millis(100);
+        loop {
+            match self.store.create(&new_job, now_millis()).await {
+                Ok(Some(id)) => {
+                    tracing::info!(job = %id, "job queued");
+                    self.job_available.notify_waiters();
+                    return Some(id);
+                }
+                Ok(None) => {
+                    tracing::debug!("identical job already exists");
+                    return None;
+                }
+                Err(error) => tracing::warn!(%error, "job not created yet, retrying"),
             }
-            Ok(None) => {
-                tracing::debug!("identical job already exists");
-                None
+            if self.pause(delay).await {
+                return None;
             }
-            Err(error) => {
-                tracing::error!(%error, "job not created");
-                None
-            }
+            delay = (delay * 2).min(Duration::from_secs(5));
         }
     }
 
@@ -200,7 +206,8 @@ impl TriggerContext {
     }
 }
 
-/// Retries a peer call while the failure is transient (peer down or overloaded). A permanent
+/// Retries a peer call while the failure is transient (peer down, restarting — a call cut off by
+/// a dying peer may surface as Cancelled — or overloaded). A permanent
 /// refusal is logged and skipped so one bad candidate cannot block the log forever.
 pub async fn retry_transient<T, F, Fut>(what: &str, shutdown: &Shutdown, mut call: F) -> Option<T>
 where
@@ -230,7 +237,13 @@ where
 fn is_transient(status: &tonic::Status) -> bool {
     matches!(
         status.code(),
-        tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::DeadlineExceeded | tonic::Code::ResourceExhausted | tonic::Code::Aborted | tonic::Code::Internal
+        tonic::Code::Unavailable
+            | tonic::Code::Unknown
+            | tonic::Code::Cancelled
+            | tonic::Code::DeadlineExceeded
+            | tonic::Code::ResourceExhausted
+            | tonic::Code::Aborted
+            | tonic::Code::Internal
     )
 }
 

@@ -143,17 +143,22 @@ fn load_config(config_file: Option<PathBuf>, args: &NodeArgs, roles: Option<&str
     Ok(config)
 }
 
+/// Loads the config, or reports why it is invalid and returns the usage exit code.
+fn load_config_or_report(config_file: Option<PathBuf>, args: &NodeArgs, roles: Option<&str>) -> Result<Config, ExitCode> {
+    load_config(config_file, args, roles).map_err(|message| {
+        eprintln!("imap-sdc: invalid configuration: {message}");
+        ExitCode::from(EXIT_USAGE)
+    })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     match cli.command {
         Command::Serve(args) => {
-            let config = match load_config(cli.config, &args.node, args.roles.as_deref()) {
+            let config = match load_config_or_report(cli.config, &args.node, args.roles.as_deref()) {
                 Ok(config) => config,
-                Err(message) => {
-                    eprintln!("imap-sdc: invalid configuration: {message}");
-                    return ExitCode::from(EXIT_USAGE);
-                }
+                Err(code) => return code,
             };
             if args.dump_config {
                 print!("{}", config.to_toml());
@@ -184,12 +189,9 @@ fn main() -> ExitCode {
             })
         }
         Command::Ingest { files, node, server } => {
-            let config = match load_config(cli.config, &node, None) {
+            let config = match load_config_or_report(cli.config, &node, None) {
                 Ok(config) => config,
-                Err(message) => {
-                    eprintln!("imap-sdc: invalid configuration: {message}");
-                    return ExitCode::from(EXIT_USAGE);
-                }
+                Err(code) => return code,
             };
             runtime.block_on(async move {
                 let _telemetry = imap_sdc::telemetry::init(&config.telemetry, "ingest").ok();
@@ -204,12 +206,9 @@ fn main() -> ExitCode {
             })
         }
         Command::Keys { action, node } => {
-            let config = match load_config(cli.config, &node, None) {
+            let config = match load_config_or_report(cli.config, &node, None) {
                 Ok(config) => config,
-                Err(message) => {
-                    eprintln!("imap-sdc: invalid configuration: {message}");
-                    return ExitCode::from(EXIT_USAGE);
-                }
+                Err(code) => return code,
             };
             runtime.block_on(async move {
                 match gateway::run_keys_command(&config.database_url(), action).await {

@@ -14,10 +14,13 @@ pub struct IndexerConfig {
     pub rescan_seconds: u64,
     /// Watch the inbox with inotify as well as rescanning.
     pub watch: bool,
+    /// An inbox file is taken only once it has not changed for this long, so a file still being
+    /// copied in is never half ingested. Writers that rename complete files in may set 0.
+    pub settle_millis: u64,
 }
 
 impl Default for IndexerConfig {
     fn default() -> Self {
-        IndexerConfig { inbox_dir: None, quarantine_dir: None, rescan_seconds: 30, watch: true }
+        IndexerConfig { inbox_dir: None, quarantine_dir: None, rescan_seconds: 30, watch: true, settle_millis: 1000 }
     }
 }

@@ -18,6 +18,9 @@ use super::tracker::Provenance;
 /// Events fetched from the log per database round trip while replaying.
 const REPLAY_BATCH: u32 = 500;
 
+/// How often an idle subscription re-reads the log for events this process did not append.
+const FOREIGN_APPEND_POLL: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub struct IndexerGrpc {
     pub ingestor: Arc<Ingestor>,
     pub shutdown: Shutdown,
@@ -71,6 +74,8 @@ impl Indexer for IndexerGrpc {
                         changed = latest.wait_for(|seq| *seq > cursor) => if changed.is_err() { return },
                         _ = sender.closed() => return,
                         _ = shutdown.wait() => return,
+                        // Another indexer process sharing the database may have appended.
+                        _ = tokio::time::sleep(FOREIGN_APPEND_POLL) => {}
                     }
                 }
             }

@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use futures_util::TryStreamExt;
+use std::time::Duration;
+
+use futures_util::StreamExt;
 use object_store::{ObjectStore, ObjectStoreExt};
 use object_store::path::Path as ObjectPath;
 use proto::filename::{ImapFileName, parse_archive_key};
@@ -99,15 +101,25 @@ impl Ingestor {
         })
     }
 
-    /// Processes every file currently in the inbox; one bad file does not stop the others.
-    pub async fn drain_inbox(&self) -> Result<usize, IndexerError> {
-        let Some(inbox) = &self.config.inbox_dir else { return Ok(0) };
+    /// Processes every settled file in the inbox; one bad file does not stop the others.
+    /// Returns how many were handled and, when some are still settling, when to look again.
+    pub async fn drain_inbox(&self) -> Result<(usize, Option<Duration>), IndexerError> {
+        let Some(inbox) = &self.config.inbox_dir else { return Ok((0, None)) };
         tokio::fs::create_dir_all(inbox).await.map_err(|source| io_error(inbox, source))?;
         let mut entries = tokio::fs::read_dir(inbox).await.map_err(|source| io_error(inbox, source))?;
+        let settle = Duration::from_millis(self.config.settle_millis);
         let mut handled = 0;
+        let mut look_again: Option<Duration> = None;
         while let Some(entry) = entries.next_entry().await.map_err(|source| io_error(inbox, source))? {
             let path = entry.path();
-            if !path.is_file() {
+            let Ok(metadata) = entry.metadata().await else { continue };
+            if !metadata.is_file() {
+                continue;
+            }
+            let unchanged_for = metadata.modified().ok().and_then(|modified| modified.elapsed().ok()).unwrap_or_default();
+            if unchanged_for < settle {
+                let wait = settle - unchanged_for;
+                look_again = Some(look_again.map_or(wait, |current| current.min(wait)));
                 continue;
             }
             if let Err(error) = self.ingest_inbox_file(&path).await {
@@ -115,14 +127,22 @@ impl Ingestor {
             }
             handled += 1;
         }
-        Ok(handled)
+        Ok((handled, look_again))
     }
 
     /// Indexes every archive object the tracker does not know yet (e.g. written during a crash).
+    /// A bad entry is logged and skipped so it cannot hide the objects listed after it.
     pub async fn scan_archive(&self) -> Result<usize, IndexerError> {
         let mut listing = self.archive.list(Some(&ObjectPath::from("imap")));
         let mut newly_indexed = 0;
-        while let Some(meta) = listing.try_next().await? {
+        while let Some(item) = listing.next().await {
+            let meta = match item {
+                Ok(meta) => meta,
+                Err(error) => {
+                    tracing::warn!(%error, "archive entry unreadable, skipped");
+                    continue;
+                }
+            };
             let key = meta.location.to_string();
             if self.tracker.contains_key(&key).await? {
                 continue;
@@ -133,7 +153,8 @@ impl Ingestor {
                 Err(IndexerError::InvalidName(error)) => {
                     tracing::warn!(key, %error, "archive object with an invalid name left untracked")
                 }
-                Err(error) => return Err(error),
+                Err(error @ IndexerError::Database(_)) => return Err(error),
+                Err(error) => tracing::warn!(key, %error, "archive object not indexed, will retry on next scan"),
             }
         }
         Ok(newly_indexed)

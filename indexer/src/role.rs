@@ -58,13 +58,16 @@ impl IndexerRole {
                     Ok(count) => tracing::info!(count, "archive rescan indexed untracked objects"),
                     Err(error) => tracing::error!(%error, "archive rescan failed"),
                 }
-                if let Err(error) = ingestor.drain_inbox().await {
-                    tracing::error!(%error, "inbox scan failed");
+                let mut next_scan = rescan_every;
+                match ingestor.drain_inbox().await {
+                    Ok((_, Some(settling))) => next_scan = next_scan.min(settling),
+                    Ok(_) => {}
+                    Err(error) => tracing::error!(%error, "inbox scan failed"),
                 }
                 tokio::select! {
                     _ = shutdown.wait() => return,
                     _ = wake.recv() => {}
-                    _ = tokio::time::sleep(rescan_every) => {}
+                    _ = tokio::time::sleep(next_scan) => {}
                 }
             }
         })

@@ -10,6 +10,8 @@ pub enum ProcessorError {
     NoAlgorithm(String),
     #[error("job {0} is not running here")]
     UnknownJob(String),
+    #[error("output {file} already exists as another producer's file (job {owner:?}); not overwritten")]
+    OutputTaken { file: String, owner: String },
     #[error("job was cancelled")]
     Cancelled,
     #[error("output name invalid: {0}")]

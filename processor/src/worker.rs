@@ -11,7 +11,7 @@ use object_store::path::Path as ObjectPath;
 use proto::clients::{IndexerClient, StarterClient};
 use proto::date::Date;
 use proto::filename::{ScienceFamily, ScienceFileName, ScienceNameInputs, Version};
-use proto::pb::{CompleteJobRequest, Heartbeat, IndexFileRequest, Job, WorkerHello, WorkerMessage, worker_message};
+use proto::pb::{CompleteJobRequest, GetFileRequest, Heartbeat, IndexFileRequest, Job, WorkerHello, WorkerMessage, worker_message};
 use proto::telemetry::adopt_parent;
 use proto::Shutdown;
 use tokio::sync::{Notify, mpsc};
@@ -49,6 +49,17 @@ impl WorkerShared {
         self.running.lock().expect("running lock").keys().cloned().collect()
     }
 
+    /// Frees a finished job's slot. Removing it from `running` and sending the credit happen under
+    /// the outbound lock, the same lock a reconnect holds while it counts free slots for its hello,
+    /// so a slot is counted exactly once: either in the hello or as a credit.
+    fn release_slot(&self, job_id: &str) {
+        let outbound = self.outbound.lock().expect("outbound lock");
+        self.running.lock().expect("running lock").remove(job_id);
+        if let Some(sender) = outbound.as_ref() {
+            let _ = sender.try_send(WorkerMessage { message: Some(worker_message::Message::Credit(1)) });
+        }
+    }
+
     fn send(&self, message: worker_message::Message) {
         if let Some(sender) = self.outbound.lock().expect("outbound lock").as_ref() {
             let _ = sender.try_send(WorkerMessage { message: Some(message) });
@@ -61,10 +72,13 @@ pub async fn run(shared: Arc<WorkerShared>, shutdown: Shutdown) {
     let mut delay = Duration::from_millis(100);
     loop {
         let (sender, receiver) = mpsc::channel(64);
-        let free_slots = shared.slots.saturating_sub(shared.running_ids().len() as u32);
-        let hello = WorkerHello { worker_id: shared.worker_id.clone(), slots: free_slots };
-        let _ = sender.try_send(WorkerMessage { message: Some(worker_message::Message::Hello(hello)) });
-        *shared.outbound.lock().expect("outbound lock") = Some(sender);
+        {
+            let mut outbound = shared.outbound.lock().expect("outbound lock");
+            let free_slots = shared.slots.saturating_sub(shared.running_ids().len() as u32);
+            let hello = WorkerHello { worker_id: shared.worker_id.clone(), slots: free_slots };
+            let _ = sender.try_send(WorkerMessage { message: Some(worker_message::Message::Hello(hello)) });
+            *outbound = Some(sender);
+        }
         match shared.starter.clone().work(ReceiverStream::new(receiver)).await {
             Ok(response) => {
                 delay = Duration::from_millis(100);
@@ -125,7 +139,6 @@ async fn execute(shared: Arc<WorkerShared>, job: Job) {
             outcome = run_job(&shared, &job, cancelled.clone()) => outcome,
             _ = cancel_signal.notified() => Err(ProcessorError::Cancelled),
         };
-        shared.running.lock().expect("running lock").remove(&job.id);
         let report = match &outcome {
             Ok(result) => {
                 shared.succeeded.fetch_add(1, Ordering::Relaxed);
@@ -157,8 +170,9 @@ async fn execute(shared: Arc<WorkerShared>, job: Job) {
                 }
             }
         };
+        // The job stays in `running` (and heartbeated) until its end has been reported.
         report_completion(&shared, report).await;
-        shared.send(worker_message::Message::Credit(1));
+        shared.release_slot(&job.id);
     }
     .instrument(span)
     .await
@@ -225,12 +239,66 @@ async fn run_job(shared: &WorkerShared, job: &Job, cancelled: Arc<AtomicBool>) -
             cr: None,
         })?;
         let key = name.archive_path();
+        refuse_foreign_output(shared, &name.file_name(), &job.id).await?;
         // object_store writes to a temporary object and renames: no half-written file is visible.
         shared.archive.put(&ObjectPath::from(key.as_str()), output.bytes.into()).await?;
         let request = IndexFileRequest { archive_key: key, produced_by_job: job.id.clone(), parent_files: parent_files.clone() };
-        shared.indexer.clone().index_file(request).await?;
+        with_indexer_retries(|| {
+            let mut indexer = shared.indexer.clone();
+            let request = request.clone();
+            async move { indexer.index_file(request).await }
+        })
+        .await?;
         written.push(name.file_name());
         notes.extend(output.notes);
     }
     Ok(JobResult { outputs: written, notes })
+}
+
+/// An output name already tracked as another job's file is never overwritten. One tracked as this
+/// job's own, or with no producer yet (an earlier attempt of this job that crashed before indexing
+/// was found by the archive rescan), is replaced. Job versions start above every version already
+/// tracked, so a team's uploaded file cannot carry this job's name unless it arrived mid-job.
+async fn refuse_foreign_output(shared: &WorkerShared, file_name: &str, job_id: &str) -> Result<(), ProcessorError> {
+    let lookup = with_indexer_retries(|| {
+        let mut indexer = shared.indexer.clone();
+        let request = GetFileRequest { file_name: file_name.to_string() };
+        async move { indexer.get_file(request).await }
+    })
+    .await;
+    match lookup {
+        Ok(existing) if !existing.produced_by_job.is_empty() && existing.produced_by_job != job_id => {
+            Err(ProcessorError::OutputTaken { file: file_name.to_string(), owner: existing.produced_by_job })
+        }
+        Ok(_) => Ok(()),
+        Err(ProcessorError::Peer(status)) if status.code() == tonic::Code::NotFound => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
+/// Indexer calls ride out a short indexer restart instead of failing (and soon dead-lettering)
+/// a job whose outputs are already written.
+async fn with_indexer_retries<T, F, Fut>(mut call: F) -> Result<T, ProcessorError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+{
+    let mut delay = Duration::from_millis(100);
+    let mut attempts = 0;
+    loop {
+        match call().await {
+            Ok(response) => return Ok(response.into_inner()),
+            Err(status) if is_transient(&status) && attempts < 12 => {
+                tracing::warn!(error = %status.message(), "indexer unavailable, retrying");
+            }
+            Err(status) => return Err(status.into()),
+        }
+        attempts += 1;
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+fn is_transient(status: &tonic::Status) -> bool {
+    matches!(status.code(), tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled | tonic::Code::DeadlineExceeded)
 }

@@ -104,14 +104,19 @@ impl Config {
         let mut names: Vec<&String> = environment.keys().filter(|name| name.starts_with(ENV_PREFIX)).collect();
         names.sort();
         for name in names {
-            if name == "IMAP_SDC_CONFIG" {
+            if name == "IMAP_SDC_CONFIG" || is_kubernetes_service_link(name) {
                 continue;
             }
             let path: Vec<String> = name[ENV_PREFIX.len()..].split("__").map(|part| part.to_ascii_lowercase()).collect();
-            set_path(&mut tree, &path, scalar(&environment[name]));
-            // Deserialize after each variable so an error names the variable that caused it.
-            Config::deserialize_tree(tree.clone())
-                .map_err(|message| ConfigError::Environment { name: name.clone(), message })?;
+            let value = &environment[name];
+            set_path(&mut tree, &path, scalar(value));
+            // Deserialize after each variable so an error names the variable that caused it. A
+            // number-looking value may be meant as text (e.g. a worker id "1"): try it as text too.
+            if let Err(message) = Config::deserialize_tree(tree.clone()) {
+                set_path(&mut tree, &path, toml::Value::String(value.clone()));
+                Config::deserialize_tree(tree.clone())
+                    .map_err(|_| ConfigError::Environment { name: name.clone(), message })?;
+            }
         }
         Config::deserialize_tree(tree).map_err(|message| ConfigError::Parse { path: "(merged config)".into(), message })
     }
@@ -133,6 +138,17 @@ impl Config {
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_else(|error| format!("# config not printable: {error}"))
     }
+}
+
+/// Kubernetes injects `<SERVICE>_SERVICE_HOST`, `<SERVICE>_PORT...` for every Service, and ours are
+/// named `imap-sdc-*`; those are not settings. (No setting of ours ends in these words.)
+fn is_kubernetes_service_link(name: &str) -> bool {
+    let rest = &name[ENV_PREFIX.len()..];
+    !rest.contains("__")
+        && (rest.ends_with("_SERVICE_HOST")
+            || rest.contains("_SERVICE_PORT")
+            || rest.ends_with("_PORT")
+            || rest.contains("_PORT_"))
 }
 
 fn merge(base: &mut toml::Value, overlay: toml::Value) {
@@ -214,6 +230,19 @@ mod tests {
         assert!(error.contains("IMAP_SDC_ROLES") && error.contains("unknown role"), "{error}");
         let environment: HashMap<String, String> = [("IMAP_SDC_NOPE".to_string(), "1".to_string())].into();
         assert!(Config::load(None, &environment).is_err());
+    }
+
+    #[test]
+    fn kubernetes_service_links_are_not_settings_and_numbers_can_be_text() {
+        let environment: HashMap<String, String> = [
+            ("IMAP_SDC_INDEXER_SERVICE_HOST".to_string(), "10.0.0.5".to_string()),
+            ("IMAP_SDC_INDEXER_PORT".to_string(), "tcp://10.0.0.5:8480".to_string()),
+            ("IMAP_SDC_INDEXER_PORT_8480_TCP_PORT".to_string(), "8480".to_string()),
+            ("IMAP_SDC_PROCESSOR__WORKER_ID".to_string(), "1".to_string()),
+        ]
+        .into();
+        let config = Config::load(None, &environment).unwrap();
+        assert_eq!(config.processor.worker_id.as_deref(), Some("1"));
     }
 
     #[test]

@@ -17,10 +17,13 @@ pub struct IndexerConfig {
     /// An inbox file is taken only once it has not changed for this long, so a file still being
     /// copied in is never half ingested. Writers that rename complete files in may set 0.
     pub settle_millis: u64,
+    /// The rescan leaves archive objects younger than this to their producer, which indexes them
+    /// itself with provenance; the rescan is for objects whose producer never did.
+    pub rescan_min_age_seconds: u64,
 }
 
 impl Default for IndexerConfig {
     fn default() -> Self {
-        IndexerConfig { inbox_dir: None, quarantine_dir: None, rescan_seconds: 30, watch: true, settle_millis: 1000 }
+        IndexerConfig { inbox_dir: None, quarantine_dir: None, rescan_seconds: 30, watch: true, settle_millis: 1000, rescan_min_age_seconds: 60 }
     }
 }

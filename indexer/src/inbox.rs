@@ -144,6 +144,10 @@ impl Ingestor {
                 }
             };
             let key = meta.location.to_string();
+            let age_millis = proto::store::now_millis() - meta.last_modified.timestamp_millis();
+            if age_millis < self.config.rescan_min_age_seconds as i64 * 1000 {
+                continue;
+            }
             if self.tracker.contains_key(&key).await? {
                 continue;
             }

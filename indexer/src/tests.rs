@@ -106,6 +106,7 @@ async fn inbox_moves_good_files_into_the_archive_and_quarantines_bad_ones() {
         inbox_dir: Some(home.path().join("inbox")),
         quarantine_dir: Some(home.path().join("quarantine")),
         settle_millis: 0,
+        rescan_min_age_seconds: 0,
         ..Default::default()
     };
     std::fs::create_dir_all(home.path().join("inbox")).unwrap();

@@ -68,11 +68,11 @@ pub async fn receive_upload(
     if declared.is_some_and(|length| length > limit) {
         return Err(GatewayError::PayloadTooLarge { limit });
     }
-    let _claim = state.claim_upload(&key)?;
+    // A cheap early refusal; the guarantee itself is the create-only move in `store_new_object`.
     if exists(&state, &key).await? {
         return Err(GatewayError::FileAlreadyExists { key });
     }
-    let size_bytes = stream_into_archive(&state, &key, body, limit).await?;
+    let size_bytes = store_new_object(&state, &key, body, limit).await?;
     let indexed = state
         .clients
         .indexer
@@ -85,10 +85,55 @@ pub async fn receive_upload(
     Ok(Json(serde_json::json!({"archive_key": key, "size_bytes": size_bytes, "newly_indexed": indexed.newly_indexed})))
 }
 
+/// Where uploads are written before they are moved onto their key: outside `imap/`, so the
+/// indexer's rescan never sees a half-written or losing upload.
+const STAGING_PREFIX: &str = "staging";
+
+/// Stores the body under `key` only if no object is there yet, whichever replica or request gets
+/// there first: the body is streamed to a staging object of its own, then moved onto `key` by the
+/// archive's create-only copy (atomic on the local filesystem: a hard link). The loser of a race
+/// gets `FileAlreadyExists`; the staging object is deleted whatever happens.
+async fn store_new_object(state: &GatewayState, key: &str, body: Body, limit: u64) -> Result<u64, GatewayError> {
+    let staging = object_store::path::Path::from(format!("{STAGING_PREFIX}/{}", super::key_store::random_hex(16)));
+    let received = stream_into_archive(state, &staging, body, limit).await?;
+    let mut cleanup = StagingCleanup { archive: Some(state.archive.clone()), staging: staging.clone() };
+    let placed = match state.archive.copy_if_not_exists(&staging, &object_store::path::Path::from(key)).await {
+        Ok(()) => Ok(received),
+        Err(object_store::Error::AlreadyExists { .. }) => Err(GatewayError::FileAlreadyExists { key: key.to_string() }),
+        Err(error) => Err(error.into()),
+    };
+    if let Some(archive) = cleanup.archive.take()
+        && let Err(error) = archive.delete(&staging).await
+    {
+        tracing::warn!(%key, %staging, %error, "deleting an upload's staging object failed");
+    }
+    placed
+}
+
+/// Deletes a staging object in the background if the request is dropped before it could.
+struct StagingCleanup {
+    archive: Option<Arc<dyn object_store::ObjectStore>>,
+    staging: object_store::path::Path,
+}
+
+impl Drop for StagingCleanup {
+    fn drop(&mut self) {
+        if let (Some(archive), Ok(runtime)) = (self.archive.take(), tokio::runtime::Handle::try_current()) {
+            let staging = std::mem::take(&mut self.staging);
+            runtime.spawn(async move { archive.delete(&staging).await });
+        }
+    }
+}
+
 /// Copies the body to the archive part by part, so memory stays bounded whatever the file size;
 /// a failed upload is aborted and leaves nothing behind.
-async fn stream_into_archive(state: &GatewayState, key: &str, body: Body, limit: u64) -> Result<u64, GatewayError> {
-    let upload = state.archive.put_multipart(&object_store::path::Path::from(key)).await?;
+async fn stream_into_archive(
+    state: &GatewayState,
+    location: &object_store::path::Path,
+    body: Body,
+    limit: u64,
+) -> Result<u64, GatewayError> {
+    let upload = state.archive.put_multipart(location).await?;
     let mut writer = WriteMultipart::new_with_chunk_size(upload, UPLOAD_PART_BYTES);
     match copy_body(&mut writer, body, limit).await {
         Ok(received) => {
@@ -97,7 +142,7 @@ async fn stream_into_archive(state: &GatewayState, key: &str, body: Body, limit:
         }
         Err(error) => {
             if let Err(abort_error) = writer.abort().await {
-                tracing::warn!(%key, error = %abort_error, "aborting a failed upload failed");
+                tracing::warn!(%location, error = %abort_error, "aborting a failed upload failed");
             }
             Err(error)
         }

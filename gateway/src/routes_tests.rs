@@ -13,6 +13,7 @@ use tower::ServiceExt;
 use crate::config::GatewayConfig;
 use crate::key_store::Scope;
 use crate::role::GatewayRole;
+use futures_util::StreamExt;
 
 const NAME: &str = "imap_swe_l0_raw_20240924_v001.0001.pkts";
 const KEY: &str = "imap/swe/l0/2024/09/imap_swe_l0_raw_20240924_v001.0001.pkts";
@@ -22,6 +23,7 @@ struct Fixture {
     archive: Arc<dyn ObjectStore>,
     reader: String,
     uploader: String,
+    pool: sqlx::AnyPool,
     _dir: proto::store::testing::TempDir,
 }
 
@@ -30,7 +32,19 @@ async fn fixture() -> Fixture {
 }
 
 async fn fixture_with(config: GatewayConfig) -> Fixture {
+    fixture_over(config, Arc::new(InMemory::new())).await
+}
+
+async fn fixture_over(config: GatewayConfig, archive: Arc<dyn ObjectStore>) -> Fixture {
     let (pool, dir) = proto::store::testing::fresh_sqlite().await;
+    let role = replica(config, &pool, archive.clone()).await;
+    let reader = role.state.keys.create("reader", &[Scope::Read]).await.unwrap().secret;
+    let uploader = role.state.keys.create("uploader", &[Scope::Upload]).await.unwrap().secret;
+    Fixture { role, archive, reader, uploader, pool, _dir: dir }
+}
+
+/// One more gateway over the same database and archive, as a deployment's second replica.
+async fn replica(config: GatewayConfig, pool: &sqlx::AnyPool, archive: Arc<dyn ObjectStore>) -> GatewayRole {
     let unreachable = "http://127.0.0.1:1".to_string();
     let peers = PeerAddresses {
         indexer: unreachable.clone(),
@@ -39,12 +53,8 @@ async fn fixture_with(config: GatewayConfig) -> Fixture {
         processor: unreachable.clone(),
         gateway: unreachable,
     };
-    let archive: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
     let clients = MeshClients::connect_lazy(&peers).unwrap();
-    let role = GatewayRole::create(config, pool, archive.clone(), clients).await.unwrap();
-    let reader = role.state.keys.create("reader", &[Scope::Read]).await.unwrap().secret;
-    let uploader = role.state.keys.create("uploader", &[Scope::Upload]).await.unwrap().secret;
-    Fixture { role, archive, reader, uploader, _dir: dir }
+    GatewayRole::create(config, pool.clone(), archive, clients).await.unwrap()
 }
 
 async fn send(fixture: &Fixture, method: &str, uri: &str, api_key: Option<&str>, body: Vec<u8>) -> (StatusCode, String) {
@@ -180,4 +190,72 @@ async fn oversized_uploads_are_refused_and_leave_nothing_behind() {
     let response = fixture.role.router().oneshot(streamed).await.unwrap();
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert!(fixture.archive.head(&KEY.into()).await.is_err(), "an aborted upload stores nothing");
+}
+
+/// A body that sends its first part, waits until every racing upload has sent its own (so all have
+/// passed the existence check), then sends the rest.
+fn racing_body(body: &'static [u8], all_started: Arc<tokio::sync::Barrier>) -> Body {
+    let (head, tail) = body.split_at(body.len() / 2);
+    let parts = futures_util::stream::unfold(0, move |step| {
+        let all_started = all_started.clone();
+        async move {
+            match step {
+                0 => Some((Ok::<_, std::io::Error>(head.to_vec()), 1)),
+                1 => {
+                    all_started.wait().await;
+                    Some((Ok(tail.to_vec()), 2))
+                }
+                _ => None,
+            }
+        }
+    });
+    Body::from_stream(parts)
+}
+
+async fn concurrent_uploads_on_two_replicas_store_exactly_one(archive: Arc<dyn ObjectStore>) {
+    const FIRST: &[u8] = b"the first replica's packets";
+    const SECOND: &[u8] = b"the second replica's packets, a little longer";
+    let fixture = fixture_over(GatewayConfig::default(), archive).await;
+    let other = replica(GatewayConfig::default(), &fixture.pool, fixture.archive.clone()).await;
+    let grant = fixture.role.state.signer.grant(KEY, crate::signing::unix_now() + 60);
+    let target = format!("/upload-object/{KEY}?expires={}&signature={}", grant.expires, grant.signature);
+    let all_started = Arc::new(tokio::sync::Barrier::new(2));
+    let put = |role: &GatewayRole, body: &'static [u8]| {
+        let request = Request::builder().method("PUT").uri(&target).body(racing_body(body, all_started.clone())).unwrap();
+        let router = role.router();
+        async move {
+            let response = router.oneshot(request).await.unwrap();
+            let status = response.status();
+            let bytes = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+            (status, String::from_utf8_lossy(&bytes).to_string())
+        }
+    };
+    let (first, second) = tokio::join!(put(&fixture.role, FIRST), put(&other, SECOND));
+
+    // The winner's bytes are stored, then indexing fails because no indexer runs here.
+    let stored_by = |(status, body): &(StatusCode, String)| status.is_server_error() && body.contains("indexer");
+    let refused = |(status, body): &(StatusCode, String)| *status == StatusCode::CONFLICT && body.contains("FileAlreadyExists");
+    let winner = match (stored_by(&first), refused(&first), stored_by(&second), refused(&second)) {
+        (true, false, false, true) => FIRST,
+        (false, true, true, false) => SECOND,
+        _ => panic!("not one stored and one refused: {first:?} {second:?}"),
+    };
+    let stored = fixture.archive.get(&KEY.into()).await.unwrap().bytes().await.unwrap();
+    assert_eq!(stored.as_ref(), winner, "the stored file is the winner's body, complete");
+    let staging: Vec<_> = fixture.archive.list(Some(&"staging".into())).collect().await;
+    assert!(staging.is_empty(), "staging objects left behind: {staging:?}");
+    let everything: Vec<_> = fixture.archive.list(None).map(|meta| meta.unwrap().location.to_string()).collect().await;
+    assert_eq!(everything, [KEY]);
+}
+
+#[tokio::test]
+async fn concurrent_uploads_of_one_key_store_exactly_one_in_memory() {
+    concurrent_uploads_on_two_replicas_store_exactly_one(Arc::new(InMemory::new())).await;
+}
+
+#[tokio::test]
+async fn concurrent_uploads_of_one_key_store_exactly_one_on_disk() {
+    let dir = proto::store::testing::TempDir::new();
+    let archive = object_store::local::LocalFileSystem::new_with_prefix(dir.path()).unwrap();
+    concurrent_uploads_on_two_replicas_store_exactly_one(Arc::new(archive)).await;
 }

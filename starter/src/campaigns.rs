@@ -2,6 +2,7 @@
 //! counted from the jobs that carry the campaign id, and started by a request or a schedule.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use proto::date::Date;
 use proto::pb::{CampaignProgress, GetGraphRequest, ProductKey, ProductRun, ProductTime, ReprocessRequest, ReprocessResponse};
@@ -12,7 +13,7 @@ use super::error::StarterError;
 use super::job_row::state_counter;
 use super::jobs::JobStore;
 use super::role::StarterShared;
-use super::trigger::Candidate;
+use super::trigger::{Outcome, TriggerContext, retry_store};
 
 /// A campaign about to be planned.
 #[derive(Debug, Clone)]
@@ -46,6 +47,28 @@ impl JobStore {
         Ok(inserted == 1)
     }
 
+    /// Records that every run the campaign planned has been evaluated.
+    pub async fn finish_campaign_planning(&self, id: &str, now: i64) -> Result<(), StarterError> {
+        sqlx::query("UPDATE campaigns SET planning_done = $1 WHERE id = $2 AND planning_done = 0")
+            .bind(now.max(1))
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Campaigns whose planned runs were not all evaluated (the starter stopped mid-campaign),
+    /// oldest first.
+    pub async fn unfinished_campaigns(&self) -> Result<Vec<CampaignPlan>, StarterError> {
+        let rows = sqlx::query(
+            "SELECT id, start_date, end_date, instrument, data_level, descriptor, origin FROM campaigns \
+             WHERE planning_done = 0 ORDER BY created_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(plan_from_row).collect()
+    }
+
     /// The campaign a job belongs to, so the jobs its outputs trigger belong to it too.
     pub async fn campaign_of(&self, job_id: &str) -> Result<String, StarterError> {
         let campaign: Option<String> = sqlx::query_scalar("SELECT campaign_id FROM jobs WHERE id = $1")
@@ -65,16 +88,18 @@ impl JobStore {
         .fetch_optional(&self.pool)
         .await?
         .ok_or_else(|| StarterError::UnknownCampaign(id.to_string()))?;
+        let CampaignPlan { id: _, request, origin } = plan_from_row(&row)?;
+        let ReprocessRequest { start_date, end_date, instrument, data_level, descriptor } = request;
         let mut progress = CampaignProgress {
-            id: row.try_get("id")?,
-            start_date: row.try_get("start_date")?,
-            end_date: row.try_get("end_date")?,
-            instrument: row.try_get("instrument")?,
-            data_level: row.try_get("data_level")?,
-            descriptor: row.try_get("descriptor")?,
+            id: id.to_string(),
+            start_date,
+            end_date,
+            instrument,
+            data_level,
+            descriptor,
             planned_runs: row.try_get::<i64, _>("planned_runs")? as u32,
             created_at: rfc3339_millis(row.try_get("created_at")?),
-            origin: row.try_get("origin")?,
+            origin,
             ..Default::default()
         };
         let counts = sqlx::query("SELECT state, COUNT(*) FROM jobs WHERE campaign_id = $1 GROUP BY state")
@@ -91,6 +116,21 @@ impl JobStore {
         }
         Ok(progress)
     }
+}
+
+/// A campaign's plan as stored.
+fn plan_from_row(row: &sqlx::any::AnyRow) -> Result<CampaignPlan, StarterError> {
+    Ok(CampaignPlan {
+        id: row.try_get("id")?,
+        request: ReprocessRequest {
+            start_date: row.try_get("start_date")?,
+            end_date: row.try_get("end_date")?,
+            instrument: row.try_get("instrument")?,
+            data_level: row.try_get("data_level")?,
+            descriptor: row.try_get("descriptor")?,
+        },
+        origin: row.try_get("origin")?,
+    })
 }
 
 /// Checks a reprocessing request and returns its date range.
@@ -111,9 +151,60 @@ pub fn validate_request(request: &ReprocessRequest) -> Result<(Date, Date), Star
 /// dependency order, each new version carrying the campaign along. Cadence products (monthly,
 /// per rotation) resolve on their canonical date only, so planning every day makes one job each.
 pub async fn plan_campaign(shared: Arc<StarterShared>, plan: CampaignPlan) -> Result<ReprocessResponse, StarterError> {
-    let (start, end) = validate_request(&plan.request)?;
-    let request = &plan.request;
-    let graph = shared.trigger.depsvc.clone().get_graph(GetGraphRequest {}).await?.into_inner();
+    let runs = campaign_runs(&shared.trigger, &plan.request).await?;
+    let planned_runs = runs.len() as u32;
+    if !shared.store.record_campaign(&plan, planned_runs, now_millis()).await? {
+        // Unless its planning finished, the starter re-plans it on start.
+        tracing::info!(campaign = %plan.id, "campaign already planned, not planned again");
+        return Ok(ReprocessResponse { campaign_id: plan.id, planned_runs: 0, jobs_created: 0 });
+    }
+    tracing::info!(campaign = %plan.id, origin = %plan.origin, planned_runs, "reprocessing campaign planned");
+    shared.trigger.enqueue_campaign(&plan.id, runs, &proto::telemetry::current_traceparent());
+    Ok(ReprocessResponse { campaign_id: plan.id, planned_runs, jobs_created: 0 })
+}
+
+/// Plans again, on start, every campaign whose planned runs were not all evaluated before the
+/// starter stopped: the runs live only on in-memory queues. Jobs already created are found by
+/// deduplication, so re-planning only adds what is missing.
+pub async fn resume_campaigns(trigger: Arc<TriggerContext>) {
+    let Outcome::Done(plans) = retry_store("unfinished campaigns", &trigger.shutdown, || trigger.store.unfinished_campaigns()).await else {
+        return;
+    };
+    for plan in plans {
+        let mut delay = Duration::from_millis(500);
+        let runs = loop {
+            match campaign_runs(&trigger, &plan.request).await {
+                Ok(runs) => break Some(runs),
+                Err(StarterError::Peer(status)) => {
+                    tracing::warn!(campaign = %plan.id, error = %status.message(), "campaign not re-planned yet, retrying");
+                }
+                Err(StarterError::Database(error)) => tracing::warn!(campaign = %plan.id, %error, "campaign not re-planned yet, retrying"),
+                Err(error) => {
+                    tracing::error!(campaign = %plan.id, %error, "campaign can no longer be planned; left as it is");
+                    break None;
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = trigger.shutdown.wait() => return,
+            }
+            delay = (delay * 2).min(Duration::from_secs(30));
+        };
+        let Some(runs) = runs else {
+            if let Err(error) = trigger.store.finish_campaign_planning(&plan.id, now_millis()).await {
+                tracing::error!(campaign = %plan.id, %error, "campaign not marked planned");
+            }
+            continue;
+        };
+        tracing::info!(campaign = %plan.id, runs = runs.len(), "campaign interrupted by a restart, planned again");
+        trigger.enqueue_campaign(&plan.id, runs, &proto::telemetry::current_traceparent());
+    }
+}
+
+/// Every run a campaign plans, in date order.
+pub async fn campaign_runs(trigger: &TriggerContext, request: &ReprocessRequest) -> Result<Vec<ProductRun>, StarterError> {
+    let (start, end) = validate_request(request)?;
+    let graph = trigger.depsvc.clone().get_graph(GetGraphRequest {}).await?.into_inner();
     let targets: Vec<ProductKey> = graph
         .products
         .iter()
@@ -134,19 +225,12 @@ pub async fn plan_campaign(shared: Arc<StarterShared>, plan: CampaignPlan) -> Re
         return Err(StarterError::InvalidRequest("no product in the graph matches the campaign filters".into()));
     }
     let days = (end.days_since_epoch() - start.days_since_epoch() + 1) as u32;
-    let planned_runs = days * targets.len() as u32;
-    if !shared.store.record_campaign(&plan, planned_runs, now_millis()).await? {
-        tracing::info!(campaign = %plan.id, "campaign already planned, not planned again");
-        return Ok(ReprocessResponse { campaign_id: plan.id, planned_runs: 0, jobs_created: 0 });
-    }
-    tracing::info!(campaign = %plan.id, origin = %plan.origin, planned_runs, "reprocessing campaign planned");
-    let traceparent = proto::telemetry::current_traceparent();
+    let mut runs = Vec::with_capacity(days as usize * targets.len());
     for offset in 0..days {
         let date = start.add_days(offset as i32).yyyymmdd();
         for product in &targets {
-            let run = ProductRun { product: Some(product.clone()), time: Some(ProductTime { date: date.clone(), repointing: None }) };
-            shared.trigger.enqueue(Candidate { seq: None, run, campaign_id: plan.id.clone(), traceparent: traceparent.clone() });
+            runs.push(ProductRun { product: Some(product.clone()), time: Some(ProductTime { date: date.clone(), repointing: None }) });
         }
     }
-    Ok(ReprocessResponse { campaign_id: plan.id, planned_runs, jobs_created: 0 })
+    Ok(runs)
 }

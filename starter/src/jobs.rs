@@ -77,8 +77,10 @@ impl JobStore {
     }
 
     /// Creates the job unless the same (product, time, inputs, campaign) already has one.
-    /// Returns the job id when a new job was created.
-    pub async fn create(&self, job: &NewJob, now: i64) -> Result<Option<String>, StarterError> {
+    /// Returns the job id when a new job was created. The new job's version exceeds every
+    /// version of the product the table holds and `floor` (the highest version the archive
+    /// already has, computed by the caller), so a team's own upload is never overwritten.
+    pub async fn create(&self, job: &NewJob, floor: Option<Version>, now: i64) -> Result<Option<String>, StarterError> {
         let input_hash = input_hash(&job.inputs);
         let repointing = job.time.repointing.map(i64::from).unwrap_or(-1);
         let inputs_hex = encode_inputs(&job.inputs);
@@ -101,7 +103,13 @@ impl JobStore {
             if existing.is_some() {
                 return Ok(None);
             }
-            let version = self.next_version(&job.product, &job.time.date, repointing).await?;
+            let mut version = self.next_version(&job.product, &job.time.date, repointing).await?;
+            if let Some(floor) = floor.filter(|floor| *floor >= version) {
+                version = floor
+                    .next_minor()
+                    .filter(|next| next.major.is_some())
+                    .ok_or_else(|| StarterError::InvalidRequest(format!("no version left after {floor}")))?;
+            }
             let id = uuid::Uuid::now_v7().to_string();
             let result = sqlx::query(
                 "INSERT INTO jobs (id, instrument, data_level, descriptor, start_date, repointing, input_hash, campaign_id, \
@@ -199,6 +207,14 @@ impl JobStore {
     /// counts (an empty `worker` is an operator and always counts).
     pub async fn complete(&self, id: &str, worker: &str, completion: &Completion, now: i64) -> Result<String, StarterError> {
         let job = self.get(id).await?;
+        self.complete_as_read(job, worker, completion, now).await
+    }
+
+    /// `complete` given the job as it was read: the UPDATE only applies while the job is still
+    /// running under the same lease; when it changed nothing (the lease expired and the job was
+    /// requeued in between), the state as it is now is reported, not the one computed here.
+    pub(crate) async fn complete_as_read(&self, job: Job, worker: &str, completion: &Completion, now: i64) -> Result<String, StarterError> {
+        let id = job.id.as_str();
         if job.state != state::RUNNING || (!worker.is_empty() && job.lease_owner != worker) {
             // A late report (the lease expired and the job was requeued or leased to another
             // processor) changes nothing.
@@ -217,7 +233,7 @@ impl JobStore {
         let backoff = self.config.retry_backoff_seconds as i64 * 1000 * (1_i64 << job.attempts.saturating_sub(1).min(16));
         let not_before = if new_state == state::QUEUED { now + backoff } else { 0 };
         let finished_at = if new_state == state::QUEUED { 0 } else { now };
-        sqlx::query(
+        let updated = sqlx::query(
             "UPDATE jobs SET state = $1, error = $2, log = $3, outputs = $4, finished_at = $5, not_before = $6, \
              lease_owner = '', lease_expires_at = 0 WHERE id = $7 AND state = 'running' AND lease_owner = $8",
         )
@@ -230,7 +246,11 @@ impl JobStore {
         .bind(id.to_string())
         .bind(job.lease_owner.clone())
         .execute(&self.pool)
-        .await?;
+        .await?
+        .rows_affected();
+        if updated != 1 {
+            return Ok(self.get(id).await?.state);
+        }
         Ok(new_state.to_string())
     }
 

@@ -16,6 +16,8 @@ mod jobs;
 mod role;
 mod schedule;
 mod trigger;
+#[cfg(test)]
+mod review_tests;
 
 pub use campaigns::CampaignPlan;
 pub use config::{ScheduleConfig, StarterConfig};

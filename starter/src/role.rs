@@ -11,6 +11,7 @@ use proto::Shutdown;
 use sqlx::AnyPool;
 use tokio::sync::Notify;
 
+use super::campaigns::resume_campaigns;
 use super::config::StarterConfig;
 use super::cursor::CursorTracker;
 use super::error::StarterError;
@@ -46,10 +47,12 @@ impl StarterRole {
         let trigger = Arc::new(TriggerContext {
             store: store.clone(),
             depsvc,
+            indexer: indexer.clone(),
             consumer: config.consumer.clone(),
             job_available: Arc::new(Notify::new()),
             cursor: Mutex::new(CursorTracker::new(start)),
             queues: Mutex::new(HashMap::new()),
+            campaign_outstanding: Mutex::new(HashMap::new()),
             shutdown,
         });
         Ok(StarterRole { shared: Arc::new(StarterShared { store, trigger, config }), indexer, schedules })
@@ -69,6 +72,7 @@ impl StarterRole {
     pub fn start(self) -> tokio::task::JoinHandle<()> {
         let shared = self.shared;
         let consumer = tokio::spawn(shared.trigger.clone().consume_events(self.indexer));
+        tokio::spawn(resume_campaigns(shared.trigger.clone()));
         let scheduler = tokio::spawn(run_schedules(shared.clone(), self.schedules));
         let reaper_shared = shared.clone();
         tokio::spawn(async move {

@@ -8,24 +8,7 @@ use proto::pb::{FileRecord, ProductKey, ProductTime, ReprocessRequest, ResolvedI
 use sqlx::AnyPool;
 use starter::{CampaignPlan, Completion, JobFilter, JobStore, NewJob, StarterConfig, state};
 
-/// Declares `<test>::sqlite` and `<test>::postgres` for each async test body `fn(AnyPool)`.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                let (pool, _dir) = proto::store::testing::fresh_sqlite().await;
-                super::$name(pool).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn postgres() {
-                let Some(pool) = proto::store::testing::fresh_postgres().await else { return };
-                super::$name(pool).await;
-            }
-        }
-    )*};
-}
+include!("common/on_both_backends.rs");
 
 on_both_backends!(
     concurrent_creators_make_exactly_one_job,
@@ -43,6 +26,8 @@ on_both_backends!(
     cursor_only_moves_forward,
     provenance_is_queryable,
     campaign_progress_counts_jobs_by_state,
+    archive_versions_are_a_floor,
+    campaign_planning_is_done_only_when_marked,
 );
 
 const T0: i64 = 1_800_000_000_000;
@@ -100,7 +85,7 @@ async fn concurrent_creators_make_exactly_one_job(pool: AnyPool) {
     let creators: Vec<_> = (0..32)
         .map(|_| {
             let (store, new_job) = (store.clone(), new_job.clone());
-            tokio::spawn(async move { store.create(&new_job, T0).await.expect("create") })
+            tokio::spawn(async move { store.create(&new_job, None, T0).await.expect("create") })
         })
         .collect();
     let mut created = 0;
@@ -117,35 +102,35 @@ async fn concurrent_creators_make_exactly_one_job(pool: AnyPool) {
 async fn replayed_events_never_duplicate(pool: AnyPool) {
     let store = store(pool, |_| {}).await;
     let files = vec![l0("swe", "20260101", "v001"), l0("swe", "20260102", "v001")];
-    assert!(store.create(&job("swe", "20260101", files.clone()), T0).await.unwrap().is_some());
+    assert!(store.create(&job("swe", "20260101", files.clone()), None, T0).await.unwrap().is_some());
     // The same event replayed after a restart, and the inputs listed in another order.
     for replay in 0..5 {
         let mut files = files.clone();
         if replay % 2 == 1 {
             files.reverse();
         }
-        assert_eq!(store.create(&job("swe", "20260101", files), T0 + replay).await.unwrap(), None);
+        assert_eq!(store.create(&job("swe", "20260101", files), None, T0 + replay).await.unwrap(), None);
     }
     // The job ran; a replay after it finished is still not a new job.
     let claimed = store.claim("worker-a", T0).await.unwrap().expect("claim");
     store.complete(&claimed.id, "worker-a", &success(&["out.cdf"]), T0 + SECOND).await.unwrap();
-    assert_eq!(store.create(&job("swe", "20260101", files), T0 + 2 * SECOND).await.unwrap(), None);
+    assert_eq!(store.create(&job("swe", "20260101", files), None, T0 + 2 * SECOND).await.unwrap(), None);
     assert_eq!(all_jobs(&store).await.len(), 1);
 }
 
 async fn versions_follow_input_versions(pool: AnyPool) {
     let store = store(pool, |_| {}).await;
-    let first = store.create(&job("hit", "20260101", vec![l0("hit", "20260101", "v001")]), T0).await.unwrap().unwrap();
+    let first = store.create(&job("hit", "20260101", vec![l0("hit", "20260101", "v001")]), None, T0).await.unwrap().unwrap();
     assert_eq!(store.get(&first).await.unwrap().version, "v001.0001");
     // Another date is another product: its own first version.
-    let other_day = store.create(&job("hit", "20260102", vec![l0("hit", "20260102", "v001")]), T0).await.unwrap().unwrap();
+    let other_day = store.create(&job("hit", "20260102", vec![l0("hit", "20260102", "v001")]), None, T0).await.unwrap().unwrap();
     assert_eq!(store.get(&other_day).await.unwrap().version, "v001.0001");
     // A newer input version makes the next version; the identical input set never does.
-    let second = store.create(&job("hit", "20260101", vec![l0("hit", "20260101", "v002")]), T0 + 1).await.unwrap().unwrap();
+    let second = store.create(&job("hit", "20260101", vec![l0("hit", "20260101", "v002")]), None, T0 + 1).await.unwrap().unwrap();
     assert_eq!(store.get(&second).await.unwrap().version, "v001.0002");
-    assert_eq!(store.create(&job("hit", "20260101", vec![l0("hit", "20260101", "v002")]), T0 + 2).await.unwrap(), None);
-    assert_eq!(store.create(&job("hit", "20260101", vec![l0("hit", "20260101", "v001")]), T0 + 3).await.unwrap(), None);
-    let third = store.create(&job("hit", "20260101", vec![l0("hit", "20260101", "v003")]), T0 + 4).await.unwrap().unwrap();
+    assert_eq!(store.create(&job("hit", "20260101", vec![l0("hit", "20260101", "v002")]), None, T0 + 2).await.unwrap(), None);
+    assert_eq!(store.create(&job("hit", "20260101", vec![l0("hit", "20260101", "v001")]), None, T0 + 3).await.unwrap(), None);
+    let third = store.create(&job("hit", "20260101", vec![l0("hit", "20260101", "v003")]), None, T0 + 4).await.unwrap().unwrap();
     assert_eq!(store.get(&third).await.unwrap().version, "v001.0003");
     assert_eq!(all_jobs(&store).await.len(), 4);
 }
@@ -157,7 +142,7 @@ async fn concurrent_new_input_sets_get_distinct_versions(pool: AnyPool) {
         .map(|version| {
             let store = store.clone();
             let new_job = job("lo", "20260101", vec![l0("lo", "20260101", &format!("v{version:03}"))]);
-            tokio::spawn(async move { store.create(&new_job, T0).await.expect("create") })
+            tokio::spawn(async move { store.create(&new_job, None, T0).await.expect("create") })
         })
         .collect();
     let mut created = 0;
@@ -172,7 +157,7 @@ async fn concurrent_new_input_sets_get_distinct_versions(pool: AnyPool) {
 
 async fn heartbeats_keep_the_lease(pool: AnyPool) {
     let store = store(pool, |config| config.lease_seconds = 120).await;
-    store.create(&job("mag", "20260101", vec![l0("mag", "20260101", "v001")]), T0).await.unwrap();
+    store.create(&job("mag", "20260101", vec![l0("mag", "20260101", "v001")]), None, T0).await.unwrap();
     let claimed = store.claim("worker-a", T0).await.unwrap().expect("claim");
     assert_eq!((claimed.state.as_str(), claimed.lease_owner.as_str(), claimed.attempts), (state::RUNNING, "worker-a", 1));
     assert!(store.claim("worker-b", T0).await.unwrap().is_none(), "a running job is not handed out twice");
@@ -189,7 +174,7 @@ async fn heartbeats_keep_the_lease(pool: AnyPool) {
 
 async fn expired_lease_requeues_and_late_report_is_ignored(pool: AnyPool) {
     let store = store(pool, |config| config.lease_seconds = 60).await;
-    store.create(&job("mag", "20260101", vec![l0("mag", "20260101", "v001")]), T0).await.unwrap();
+    store.create(&job("mag", "20260101", vec![l0("mag", "20260101", "v001")]), None, T0).await.unwrap();
     let claimed = store.claim("worker-a", T0).await.unwrap().expect("claim");
     assert_eq!(store.expire_leases(T0 + 60 * SECOND).await.unwrap(), 0, "not expired at the exact deadline");
     assert_eq!(store.expire_leases(T0 + 61 * SECOND).await.unwrap(), 1, "processor died: lease expired");
@@ -213,7 +198,7 @@ async fn transient_failures_retry_with_backoff_then_dead_letter(pool: AnyPool) {
         config.retry_backoff_seconds = 10;
     })
     .await;
-    store.create(&job("codice", "20260101", vec![l0("codice", "20260101", "v001")]), T0).await.unwrap();
+    store.create(&job("codice", "20260101", vec![l0("codice", "20260101", "v001")]), None, T0).await.unwrap();
     let mut now = T0;
     // Attempt n fails at `now`; the retry waits 10 s, then 20 s.
     for (attempt, backoff) in [(1, 10), (2, 20)] {
@@ -238,7 +223,7 @@ async fn transient_failures_retry_with_backoff_then_dead_letter(pool: AnyPool) {
 
 async fn permanent_failure_is_final(pool: AnyPool) {
     let store = store(pool, |_| {}).await;
-    store.create(&job("idex", "20260101", vec![l0("idex", "20260101", "v001")]), T0).await.unwrap();
+    store.create(&job("idex", "20260101", vec![l0("idex", "20260101", "v001")]), None, T0).await.unwrap();
     let claimed = store.claim("worker", T0).await.unwrap().unwrap();
     let outcome = store.complete(&claimed.id, "worker", &failure(false, "input imap_idex_l0_raw_20260101_v001.pkts is unusable: truncated packet"), T0 + SECOND).await.unwrap();
     assert_eq!(outcome, state::FAILED);
@@ -255,7 +240,7 @@ async fn lease_expiry_on_last_attempt_dead_letters(pool: AnyPool) {
         config.lease_seconds = 10;
     })
     .await;
-    store.create(&job("ultra", "20260101", vec![l0("ultra", "20260101", "v001")]), T0).await.unwrap();
+    store.create(&job("ultra", "20260101", vec![l0("ultra", "20260101", "v001")]), None, T0).await.unwrap();
     let first = store.claim("worker-a", T0).await.unwrap().unwrap();
     assert_eq!(store.expire_leases(T0 + 11 * SECOND).await.unwrap(), 1);
     assert_eq!(store.get(&first.id).await.unwrap().state, state::QUEUED);
@@ -274,8 +259,8 @@ async fn per_instrument_concurrency_limits(pool: AnyPool) {
     .await;
     for day in 1..=3 {
         let date = format!("202601{day:02}");
-        store.create(&job("mag", &date, vec![l0("mag", &date, "v001")]), T0 + day).await.unwrap();
-        store.create(&job("swe", &date, vec![l0("swe", &date, "v001")]), T0 + day).await.unwrap();
+        store.create(&job("mag", &date, vec![l0("mag", &date, "v001")]), None, T0 + day).await.unwrap();
+        store.create(&job("swe", &date, vec![l0("swe", &date, "v001")]), None, T0 + day).await.unwrap();
     }
     let mut running: BTreeMap<String, Vec<String>> = BTreeMap::new();
     while let Some(claimed) = store.claim("worker", T0 + SECOND).await.unwrap() {
@@ -294,7 +279,7 @@ async fn concurrency_limits_hold_under_concurrent_claimers(pool: AnyPool) {
     let store = Arc::new(store(pool, |config| config.instrument_concurrency = BTreeMap::from([("mag".to_string(), 2)])).await);
     for day in 1..=10 {
         let date = format!("202601{day:02}");
-        store.create(&job("mag", &date, vec![l0("mag", &date, "v001")]), T0).await.unwrap();
+        store.create(&job("mag", &date, vec![l0("mag", &date, "v001")]), None, T0).await.unwrap();
     }
     let claimers: Vec<_> = (0..8)
         .map(|worker| {
@@ -313,7 +298,7 @@ async fn concurrent_claimers_never_share_a_job(pool: AnyPool) {
     let store = Arc::new(store(pool, |config| config.default_instrument_concurrency = 100).await);
     for day in 1..=12 {
         let date = format!("202601{day:02}");
-        store.create(&job("hi", &date, vec![l0("hi", &date, "v001")]), T0).await.unwrap();
+        store.create(&job("hi", &date, vec![l0("hi", &date, "v001")]), None, T0).await.unwrap();
     }
     let claimers: Vec<_> = (0..6)
         .map(|worker| {
@@ -350,8 +335,8 @@ async fn cursor_only_moves_forward(pool: AnyPool) {
 async fn provenance_is_queryable(pool: AnyPool) {
     let store = store(pool, |_| {}).await;
     let inputs = vec![l0("swapi", "20260101", "v001")];
-    store.create(&job("swapi", "20260101", inputs.clone()), T0).await.unwrap();
-    store.create(&job("swapi", "20260102", vec![l0("swapi", "20260102", "v001")]), T0).await.unwrap();
+    store.create(&job("swapi", "20260101", inputs.clone()), None, T0).await.unwrap();
+    store.create(&job("swapi", "20260102", vec![l0("swapi", "20260102", "v001")]), None, T0).await.unwrap();
     let claimed = store.claim("worker", T0).await.unwrap().unwrap();
     let output = format!("imap_swapi_l1a_sci_{}_v001.0001.cdf", claimed.time.as_ref().unwrap().date);
     store.complete(&claimed.id, "worker", &success(&[&output]), T0 + SECOND).await.unwrap();
@@ -383,10 +368,10 @@ async fn campaign_progress_counts_jobs_by_state(pool: AnyPool) {
         let date = format!("202611{day:02}");
         let mut new_job = job("glows", &date, vec![l0("glows", &date, "v001")]);
         new_job.campaign_id = plan.id.clone();
-        store.create(&new_job, T0).await.unwrap();
+        store.create(&new_job, None, T0).await.unwrap();
     }
     // The same inputs outside the campaign are a separate, ordinary job.
-    store.create(&job("glows", "20261101", vec![l0("glows", "20261101", "v001")]), T0).await.unwrap();
+    store.create(&job("glows", "20261101", vec![l0("glows", "20261101", "v001")]), None, T0).await.unwrap();
     let claimed = store.claim("worker", T0).await.unwrap().unwrap();
     assert_eq!(claimed.campaign_id, plan.id);
     store.complete(&claimed.id, "worker", &success(&[]), T0 + SECOND).await.unwrap();
@@ -398,4 +383,41 @@ async fn campaign_progress_counts_jobs_by_state(pool: AnyPool) {
     let campaign_jobs = store.list(&JobFilter { campaign_id: plan.id.clone(), ..Default::default() }).await.unwrap();
     assert_eq!(campaign_jobs.len(), 3);
     assert!(store.campaign_progress("no-such-campaign").await.is_err());
+}
+
+/// The archive may hold versions no job made (a team's own upload): a new job's version exceeds
+/// both the table's and the archive's highest.
+async fn archive_versions_are_a_floor(pool: AnyPool) {
+    let store = store(pool, |_| {}).await;
+    let version = |text: &str| Some(text.parse::<proto::filename::Version>().unwrap());
+    let first = store.create(&job("mag", "20250101", vec![l0("mag", "20250101", "v001")]), version("v001.0001"), T0).await.unwrap().unwrap();
+    assert_eq!(store.get(&first).await.unwrap().version, "v001.0002");
+    let second = store.create(&job("mag", "20250101", vec![l0("mag", "20250101", "v002")]), version("v002.0007"), T0).await.unwrap().unwrap();
+    assert_eq!(store.get(&second).await.unwrap().version, "v002.0008");
+    // A floor below the table's versions (or a legacy one) changes nothing.
+    let third = store.create(&job("mag", "20250101", vec![l0("mag", "20250101", "v003")]), version("v001.0005"), T0).await.unwrap().unwrap();
+    assert_eq!(store.get(&third).await.unwrap().version, "v002.0009");
+    let other_day = store.create(&job("mag", "20250102", vec![l0("mag", "20250102", "v001")]), version("v009"), T0).await.unwrap().unwrap();
+    assert_eq!(store.get(&other_day).await.unwrap().version, "v001.0001");
+    // An identical input set is still deduplicated whatever the floor.
+    assert_eq!(store.create(&job("mag", "20250101", vec![l0("mag", "20250101", "v001")]), version("v005.0001"), T0).await.unwrap(), None);
+}
+
+async fn campaign_planning_is_done_only_when_marked(pool: AnyPool) {
+    let store = store(pool, |_| {}).await;
+    let plan = |id: &str| CampaignPlan {
+        id: id.into(),
+        request: ReprocessRequest { start_date: "20250101".into(), end_date: "20250131".into(), instrument: "mag".into(), ..Default::default() },
+        origin: "request".into(),
+    };
+    assert!(store.record_campaign(&plan("a"), 31, T0).await.unwrap());
+    assert!(store.record_campaign(&plan("b"), 31, T0 + 1).await.unwrap());
+    let unfinished: Vec<String> = store.unfinished_campaigns().await.unwrap().into_iter().map(|plan| plan.id).collect();
+    assert_eq!(unfinished, vec!["a".to_string(), "b".to_string()]);
+    store.finish_campaign_planning("a", T0 + 2).await.unwrap();
+    let unfinished = store.unfinished_campaigns().await.unwrap();
+    assert_eq!(unfinished.len(), 1);
+    assert_eq!(unfinished[0].id, "b");
+    assert_eq!(unfinished[0].request.end_date, "20250131");
+    assert_eq!(unfinished[0].request.instrument, "mag");
 }

@@ -1,0 +1,349 @@
+//! Regression tests for a review of the trigger, campaigns and job store: shutdown never moves
+//! the cursor past unevaluated work, campaigns survive a restart, a late completion reports the
+//! real state, database errors are retried, and versions never collide with the archive.
+//! Peers are small in-process fakes; time is passed as `now`, never slept.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use proto::clients::{DependencyClient, IndexerClient, lazy_channel};
+use proto::pb::dependency_service_server::{DependencyService, DependencyServiceServer};
+use proto::pb::indexer_server::{Indexer, IndexerServer};
+use proto::pb::*;
+use proto::{Shutdown, ShutdownSignal};
+use sqlx::AnyPool;
+use tokio::sync::{Notify, mpsc};
+use tonic::{Request, Response, Status};
+
+use crate::campaigns::{CampaignPlan, plan_campaign, resume_campaigns};
+use crate::cursor::CursorTracker;
+use crate::jobs::{Completion, JobFilter, JobStore, NewJob, state};
+use crate::role::StarterShared;
+use crate::trigger::{Candidate, Outcome, TriggerContext, highest_version, retry_transient};
+use crate::StarterConfig;
+
+include!("../tests/common/on_both_backends.rs");
+
+on_both_backends!(
+    downstream_cut_off_by_shutdown_commits_nothing,
+    evaluation_cut_off_by_shutdown_leaves_the_event_unfinished,
+    campaign_lookup_database_error_is_retried_not_no_campaign,
+    restart_mid_campaign_plans_the_rest,
+    archive_version_raises_the_new_job_version,
+    completion_after_lease_expiry_reports_the_real_state,
+);
+
+const T0: i64 = 1_800_000_000_000;
+/// Nothing listens here: every call fails as Unavailable (transient).
+const NOBODY: &str = "http://127.0.0.1:1";
+
+fn product() -> ProductKey {
+    ProductKey { instrument: "mag".into(), data_level: "l1a".into(), descriptor: "x".into() }
+}
+
+fn run(date: &str) -> ProductRun {
+    ProductRun { product: Some(product()), time: Some(ProductTime { date: date.into(), repointing: None }) }
+}
+
+fn l0(date: &str) -> FileRecord {
+    FileRecord {
+        file_name: format!("imap_mag_l0_raw_{date}_v001.pkts"),
+        kind: "science".into(),
+        instrument: "mag".into(),
+        data_level: "l0".into(),
+        descriptor: "raw".into(),
+        start_date: date.into(),
+        version: "v001".into(),
+        ..Default::default()
+    }
+}
+
+fn event(seq: u64, file: FileRecord) -> FileEvent {
+    FileEvent { seq, file: Some(file), traceparent: String::new() }
+}
+
+/// depsvc with one product, `mag l1a x`, made from `mag l0 raw` of the same day.
+struct FakeDepsvc;
+
+#[tonic::async_trait]
+impl DependencyService for FakeDepsvc {
+    async fn downstream(&self, request: Request<DownstreamRequest>) -> Result<Response<DownstreamResponse>, Status> {
+        let file = request.into_inner().file.unwrap_or_default();
+        Ok(Response::new(DownstreamResponse { runs: vec![run(&file.start_date)] }))
+    }
+
+    async fn resolve(&self, request: Request<ResolveRequest>) -> Result<Response<ResolveResponse>, Status> {
+        let date = request.into_inner().time.unwrap_or_default().date;
+        let input = ResolvedInput { source_type: "science".into(), source: "mag l0 raw".into(), relationship: "HARD".into(), files: vec![l0(&date)] };
+        Ok(Response::new(ResolveResponse { ready: true, inputs: vec![input], missing: Vec::new() }))
+    }
+
+    async fn get_graph(&self, _: Request<GetGraphRequest>) -> Result<Response<GetGraphResponse>, Status> {
+        let edge = GraphEdge { product: Some(product()), input: "mag l0 raw".into(), relationship: "HARD".into(), window: String::new() };
+        Ok(Response::new(GetGraphResponse { products: vec![product()], edges: vec![edge], dot: String::new() }))
+    }
+}
+
+/// An indexer whose archive holds `archive`; only QueryFiles is answered.
+struct FakeIndexer {
+    archive: Vec<FileRecord>,
+}
+
+#[tonic::async_trait]
+impl Indexer for FakeIndexer {
+    type SubscribeEventsStream = Pin<Box<dyn futures_util::Stream<Item = Result<FileEvent, Status>> + Send + 'static>>;
+
+    async fn index_file(&self, _: Request<IndexFileRequest>) -> Result<Response<IndexFileResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+
+    async fn subscribe_events(&self, _: Request<SubscribeEventsRequest>) -> Result<Response<Self::SubscribeEventsStream>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+
+    async fn query_files(&self, _: Request<QueryFilesRequest>) -> Result<Response<QueryFilesResponse>, Status> {
+        Ok(Response::new(QueryFilesResponse { files: self.archive.clone() }))
+    }
+
+    async fn get_file(&self, _: Request<GetFileRequest>) -> Result<Response<FileRecord>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+
+    async fn list_quarantine(&self, _: Request<ListQuarantineRequest>) -> Result<Response<ListQuarantineResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+}
+
+/// Serves the fakes on a free local port; returns its address.
+async fn fake_peers(archive: Vec<FileRecord>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = format!("http://{}", listener.local_addr().expect("address"));
+    let incoming = futures_util::stream::unfold(listener, |listener| async move {
+        let accepted = listener.accept().await.map(|(stream, _)| stream);
+        Some((accepted, listener))
+    });
+    let router = tonic::transport::Server::builder()
+        .add_service(DependencyServiceServer::new(FakeDepsvc))
+        .add_service(IndexerServer::new(FakeIndexer { archive }));
+    tokio::spawn(router.serve_with_incoming(incoming));
+    address
+}
+
+async fn context(store: Arc<JobStore>, peers: &str, shutdown: Shutdown) -> Arc<TriggerContext> {
+    Arc::new(TriggerContext {
+        store,
+        depsvc: DependencyClient::new(lazy_channel(peers).expect("address")),
+        indexer: IndexerClient::new(lazy_channel(peers).expect("address")),
+        consumer: "starter".into(),
+        job_available: Arc::new(Notify::new()),
+        cursor: Mutex::new(CursorTracker::new(0)),
+        queues: Mutex::new(HashMap::new()),
+        campaign_outstanding: Mutex::new(HashMap::new()),
+        shutdown,
+    })
+}
+
+async fn open(pool: AnyPool) -> Arc<JobStore> {
+    Arc::new(JobStore::open(pool, StarterConfig::default()).await.expect("open job store"))
+}
+
+/// A shutdown already asked for (the signal is kept so `wait` resolves because of it).
+fn stopping() -> (ShutdownSignal, Shutdown) {
+    let (signal, shutdown) = ShutdownSignal::new();
+    signal.trigger();
+    (signal, shutdown)
+}
+
+/// Routes the `mag` queue to the test, which then evaluates candidates itself, in order.
+fn capture_mag_queue(trigger: &TriggerContext) -> mpsc::UnboundedReceiver<Candidate> {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    trigger.queues.lock().unwrap().insert("mag".into(), sender);
+    receiver
+}
+
+fn drain(receiver: &mut mpsc::UnboundedReceiver<Candidate>) -> Vec<Candidate> {
+    std::iter::from_fn(|| receiver.try_recv().ok()).collect()
+}
+
+async fn all_jobs(store: &JobStore) -> Vec<Job> {
+    store.list(&JobFilter { limit: 1000, ..Default::default() }).await.expect("list jobs")
+}
+
+#[tokio::test]
+async fn retry_outcomes_tell_refusal_from_shutdown() {
+    let never = Shutdown::never();
+    assert_eq!(retry_transient("ok", &never, || async { Ok::<_, Status>(7) }).await, Outcome::Done(7));
+    let refused = retry_transient("refused", &never, || async { Err::<u32, _>(Status::invalid_argument("bad")) }).await;
+    assert_eq!(refused, Outcome::Refused);
+    let (_signal, shutdown) = stopping();
+    let aborted = retry_transient("down", &shutdown, || async { Err::<u32, _>(Status::unavailable("down")) }).await;
+    assert_eq!(aborted, Outcome::Aborted);
+}
+
+#[test]
+fn highest_version_looks_only_at_the_same_product_and_day() {
+    let record = |descriptor: &str, date: &str, version: &str| FileRecord {
+        instrument: "mag".into(),
+        data_level: "l1a".into(),
+        descriptor: descriptor.into(),
+        start_date: date.into(),
+        version: version.into(),
+        ..Default::default()
+    };
+    let files = vec![
+        record("x", "20250101", "v001.0002"),
+        record("x", "20250101", "v001.0010"),
+        record("x", "20250101", "v002"),
+        record("y", "20250101", "v003.0001"),
+        record("x", "20250102", "v004.0001"),
+    ];
+    let time = ProductTime { date: "20250101".into(), repointing: None };
+    assert_eq!(highest_version(&files, &product(), &time).map(|version| version.to_string()), Some("v001.0010".into()));
+    assert_eq!(highest_version(&files[3..], &product(), &time), None);
+}
+
+/// A downstream call cut off by shutdown used to count as "no candidates": the event was
+/// dispatched with no work and the cursor committed past it.
+async fn downstream_cut_off_by_shutdown_commits_nothing(pool: AnyPool) {
+    let store = open(pool).await;
+    let (_signal, shutdown) = stopping();
+    let trigger = context(store.clone(), NOBODY, shutdown).await;
+    assert!(!trigger.handle_event(event(5, l0("20250101"))).await, "the event is reported unhandled");
+    assert_eq!(store.read_cursor("starter").await.unwrap(), 0, "the cursor did not move");
+    assert_eq!(trigger.cursor.lock().unwrap().highest_dispatched(), 0, "the event was not dispatched");
+}
+
+/// A resolve cut off by shutdown used to count as evaluated: the event was finished and the
+/// cursor committed past it.
+async fn evaluation_cut_off_by_shutdown_leaves_the_event_unfinished(pool: AnyPool) {
+    let store = open(pool).await;
+    let (_signal, shutdown) = stopping();
+    let trigger = context(store.clone(), NOBODY, shutdown).await;
+    trigger.cursor.lock().unwrap().dispatched(5, 1);
+    let candidate = Candidate { seq: Some(5), run: run("20250101"), campaign_id: String::new(), traceparent: String::new() };
+    assert!(!trigger.process(&candidate).await, "the evaluation is reported cut off");
+    assert_eq!(trigger.cursor.lock().unwrap().committable(), 4, "event 5 is still unfinished");
+    assert_eq!(store.read_cursor("starter").await.unwrap(), 0, "the cursor did not move");
+    // Nor does a cut-off campaign run count as planned.
+    trigger.campaign_outstanding.lock().unwrap().insert("c".into(), 1);
+    let planned = Candidate { seq: None, run: run("20250101"), campaign_id: "c".into(), traceparent: String::new() };
+    assert!(!trigger.process(&planned).await);
+    assert_eq!(trigger.campaign_outstanding.lock().unwrap().get("c"), Some(&1));
+}
+
+/// A database error looking up the producing job's campaign used to mean "no campaign": the
+/// follow-on job left its campaign. Now it is retried (here until shutdown).
+async fn campaign_lookup_database_error_is_retried_not_no_campaign(pool: AnyPool) {
+    let store = open(pool.clone()).await;
+    let peers = fake_peers(Vec::new()).await;
+    let new_job = NewJob {
+        product: product(),
+        time: ProductTime { date: "20250101".into(), repointing: None },
+        inputs: Vec::new(),
+        campaign_id: "c1".into(),
+        traceparent: String::new(),
+    };
+    let producer = store.create(&new_job, None, T0).await.unwrap().expect("job");
+    let output = FileRecord { produced_by_job: producer, ..l0("20250101") };
+    let working = context(store.clone(), &peers, Shutdown::never()).await;
+    assert_eq!(working.campaign_of_file(&output).await, Outcome::Done("c1".to_string()));
+
+    pool.close().await;
+    let (_signal, shutdown) = stopping();
+    let trigger = context(store.clone(), &peers, shutdown).await;
+    let mut queue = capture_mag_queue(&trigger);
+    assert!(!trigger.handle_event(event(9, output)).await, "the event is reported unhandled");
+    assert!(drain(&mut queue).is_empty(), "no candidate left without its campaign");
+    assert_eq!(trigger.cursor.lock().unwrap().highest_dispatched(), 0);
+}
+
+/// Planned runs live on in-memory queues: a restart used to lose the rest of a campaign, and a
+/// scheduled firing re-fired after restart was skipped as "already planned".
+async fn restart_mid_campaign_plans_the_rest(pool: AnyPool) {
+    let store = open(pool).await;
+    let peers = fake_peers(Vec::new()).await;
+    let plan = CampaignPlan {
+        id: "schedule-maps-20250201T0300".into(),
+        request: ReprocessRequest { start_date: "20250101".into(), end_date: "20250102".into(), instrument: "mag".into(), ..Default::default() },
+        origin: "schedule maps".into(),
+    };
+
+    // First life: planned, one of two runs evaluated, then the starter stops.
+    let first = context(store.clone(), &peers, Shutdown::never()).await;
+    let mut queue = capture_mag_queue(&first);
+    let shared = Arc::new(StarterShared { store: store.clone(), trigger: first.clone(), config: StarterConfig::default() });
+    let planned = plan_campaign(shared.clone(), plan.clone()).await.expect("planned");
+    assert_eq!(planned.planned_runs, 2);
+    let candidates = drain(&mut queue);
+    assert_eq!(candidates.len(), 2);
+    assert!(first.process(&candidates[0]).await);
+    assert_eq!(all_jobs(&store).await.len(), 1);
+    assert_eq!(store.unfinished_campaigns().await.unwrap().len(), 1, "half a campaign is not planned");
+
+    // Second life: the schedule re-fires (already recorded) and the start re-plans the campaign.
+    let second = context(store.clone(), &peers, Shutdown::never()).await;
+    let mut queue = capture_mag_queue(&second);
+    let shared = Arc::new(StarterShared { store: store.clone(), trigger: second.clone(), config: StarterConfig::default() });
+    assert_eq!(plan_campaign(shared, plan.clone()).await.expect("re-fired").planned_runs, 0);
+    resume_campaigns(second.clone()).await;
+    let candidates = drain(&mut queue);
+    assert_eq!(candidates.len(), 2, "every run of the campaign is planned again");
+    for candidate in &candidates {
+        assert_eq!(candidate.campaign_id, plan.id);
+        assert!(second.process(candidate).await);
+    }
+    let jobs = all_jobs(&store).await;
+    assert_eq!(jobs.len(), 2, "the run done before the restart is not duplicated");
+    assert!(jobs.iter().all(|job| job.campaign_id == plan.id));
+    assert!(store.unfinished_campaigns().await.unwrap().is_empty(), "planning is done after the last run");
+
+    // A third start has nothing to re-plan.
+    let third = context(store.clone(), &peers, Shutdown::never()).await;
+    let mut queue = capture_mag_queue(&third);
+    resume_campaigns(third).await;
+    assert!(drain(&mut queue).is_empty());
+}
+
+/// The first job used to get v001.0001 even when a team had uploaded that version already.
+async fn archive_version_raises_the_new_job_version(pool: AnyPool) {
+    let store = open(pool).await;
+    let uploaded = FileRecord {
+        file_name: "imap_mag_l1a_x_20250101_v001.0001.cdf".into(),
+        kind: "science".into(),
+        instrument: "mag".into(),
+        data_level: "l1a".into(),
+        descriptor: "x".into(),
+        start_date: "20250101".into(),
+        version: "v001.0001".into(),
+        ..Default::default()
+    };
+    let peers = fake_peers(vec![uploaded]).await;
+    let trigger = context(store.clone(), &peers, Shutdown::never()).await;
+    let candidate = Candidate { seq: None, run: run("20250101"), campaign_id: String::new(), traceparent: String::new() };
+    assert!(trigger.process(&candidate).await);
+    let jobs = all_jobs(&store).await;
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].version, "v001.0002");
+}
+
+/// Completion used to report the state it computed even when its UPDATE changed nothing
+/// because the lease expired (and the job was requeued) between its read and its update.
+async fn completion_after_lease_expiry_reports_the_real_state(pool: AnyPool) {
+    let store = open(pool).await;
+    let new_job = NewJob {
+        product: product(),
+        time: ProductTime { date: "20250101".into(), repointing: None },
+        inputs: Vec::new(),
+        campaign_id: String::new(),
+        traceparent: String::new(),
+    };
+    store.create(&new_job, None, T0).await.unwrap().expect("job");
+    let claimed = store.claim("worker-a", T0).await.unwrap().expect("claimed");
+    let as_read = store.get(&claimed.id).await.unwrap();
+    assert_eq!(store.expire_leases(T0 + 10_000_000).await.unwrap(), 1);
+    let done = Completion { succeeded: true, retryable: false, error: String::new(), log: String::new(), outputs: vec!["out.cdf".into()] };
+    let reported = store.complete_as_read(as_read, "worker-a", &done, T0 + 10_000_001).await.unwrap();
+    assert_eq!(reported, state::QUEUED);
+    assert_eq!(store.get(&claimed.id).await.unwrap().state, state::QUEUED);
+}

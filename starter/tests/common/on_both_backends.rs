@@ -1,0 +1,18 @@
+/// Declares `<test>::sqlite` and `<test>::postgres` for each async test body `fn(AnyPool)`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                let (pool, _dir) = proto::store::testing::fresh_sqlite().await;
+                super::$name(pool).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                let Some(pool) = proto::store::testing::fresh_postgres().await else { return };
+                super::$name(pool).await;
+            }
+        }
+    )*};
+}

@@ -8,14 +8,13 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use proto::clients::{IndexerClient, StarterClient, lazy_channel};
 use proto::pb::{Job, ListJobsRequest, QueryFilesRequest};
-use support::{TempDir, binary};
+use support::{TempDir, binary, spawn_until_listening};
 
 const DAYS: u32 = 30;
 const BATCH: usize = 3;
@@ -69,29 +68,15 @@ impl RoleProcess {
 
     fn spawn(&mut self, listen: &str) {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("open role log");
-        let mut child = Command::new(binary())
+        let mut command = Command::new(binary());
+        command
             .arg("--config")
             .arg(self.working_dir.join("mesh.toml"))
             .args(["serve", "--roles", self.role, "--listen", listen])
             .args(&self.args)
             .current_dir(&self.working_dir)
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("spawn imap-sdc");
-        let mut lines = BufReader::new(child.stdout.take().expect("child stdout")).lines();
-        let url = loop {
-            match lines.next() {
-                Some(Ok(line)) => {
-                    if let Some(url) = line.strip_prefix("imap-sdc listening on ") {
-                        break url.trim().to_string();
-                    }
-                }
-                _ => panic!("{} exited before listening; log:\n{}", self.role, std::fs::read_to_string(&self.log).unwrap_or_default()),
-            }
-        };
-        // Keep draining stdout so the child never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+            .stderr(log);
+        let (child, url) = spawn_until_listening(command, &self.log);
         self.child = Some(child);
         self.url = url;
     }

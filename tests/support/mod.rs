@@ -28,13 +28,19 @@ pub fn binary() -> PathBuf {
 pub fn start_node(args: &[&str], environment: &[(&str, &str)], log_file: &Path) -> Node {
     let log = std::fs::File::create(log_file).expect("create log file");
     let mut command = Command::new(binary());
-    command.arg("serve").args(args).stdout(Stdio::piped()).stderr(log);
+    command.arg("serve").args(args).stderr(log);
     for (name, value) in environment {
         command.env(name, value);
     }
-    let mut child = command.spawn().expect("spawn imap-sdc");
-    let stdout = child.stdout.take().expect("child stdout");
-    let mut lines = BufReader::new(stdout).lines();
+    let (child, url) = spawn_until_listening(command, log_file);
+    Node { child, url }
+}
+
+/// Spawns a prepared `imap-sdc` command and returns it with the URL from its "listening on"
+/// line, panicking with the log's contents if it exits before listening.
+pub fn spawn_until_listening(mut command: Command, log_file: &Path) -> (Child, String) {
+    let mut child = command.stdout(Stdio::piped()).spawn().expect("spawn imap-sdc");
+    let mut lines = BufReader::new(child.stdout.take().expect("child stdout")).lines();
     let url = loop {
         match lines.next() {
             Some(Ok(line)) => {
@@ -44,13 +50,13 @@ pub fn start_node(args: &[&str], environment: &[(&str, &str)], log_file: &Path) 
             }
             _ => {
                 let _ = child.kill();
-                panic!("imap-sdc exited before listening; log: {}", std::fs::read_to_string(log_file).unwrap_or_default());
+                panic!("imap-sdc exited before listening; log:\n{}", std::fs::read_to_string(log_file).unwrap_or_default());
             }
         }
     };
     // Keep draining stdout so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    Node { child, url }
+    (child, url)
 }
 
 /// Polls `condition` every 50 ms until it returns `Some`, or panics after `timeout`.

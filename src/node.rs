@@ -11,7 +11,7 @@ use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
 use proto::clients::{MeshClients, PeerAddresses};
 use proto::pb;
-use proto::{Shutdown, ShutdownSignal};
+use proto::ShutdownSignal;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
@@ -30,7 +30,7 @@ pub fn reachable_url(listener: &TcpListener) -> anyhow::Result<String> {
     Ok(format!("http://{address}"))
 }
 
-pub fn peer_addresses(config: &Config, own_url: &str) -> anyhow::Result<PeerAddresses> {
+pub fn peer_addresses(config: &Config, own_url: &str) -> PeerAddresses {
     let pick = |role: Role, configured: &Option<String>| -> String {
         if config.roles.contains(role) {
             own_url.to_string()
@@ -40,13 +40,13 @@ pub fn peer_addresses(config: &Config, own_url: &str) -> anyhow::Result<PeerAddr
             configured.clone().unwrap_or_else(|| format!("http://unconfigured-{role}-peer.invalid:1"))
         }
     };
-    Ok(PeerAddresses {
+    PeerAddresses {
         indexer: pick(Role::Indexer, &config.peers.indexer),
         depsvc: pick(Role::Depsvc, &config.peers.depsvc),
         starter: pick(Role::Starter, &config.peers.starter),
         processor: pick(Role::Processor, &config.peers.processor),
         gateway: pick(Role::Gateway, &config.peers.gateway),
-    })
+    }
 }
 
 pub fn open_archive(config: &Config) -> anyhow::Result<Arc<dyn ObjectStore>> {
@@ -57,7 +57,7 @@ pub fn open_archive(config: &Config) -> anyhow::Result<Arc<dyn ObjectStore>> {
 
 pub async fn run(config: Config, listener: TcpListener, shutdown_request: impl Future<Output = ()>) -> anyhow::Result<()> {
     let own_url = reachable_url(&listener)?;
-    let clients = MeshClients::connect_lazy(&peer_addresses(&config, &own_url)?)?;
+    let clients = MeshClients::connect_lazy(&peer_addresses(&config, &own_url))?;
     let (shutdown_signal, shutdown) = ShutdownSignal::new();
     let has = |role: Role| config.roles.contains(role);
 
@@ -224,9 +224,4 @@ fn redact(url: &str) -> String {
         }
         _ => url.to_string(),
     }
-}
-
-/// A shutdown for callers that run until the process ends.
-pub fn never() -> Shutdown {
-    Shutdown::never()
 }

@@ -20,6 +20,10 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Archive location: a local directory path (default `<data_dir>/archive`).
     pub archive_dir: Option<PathBuf>,
+    /// Archive location as a URL instead: `s3://bucket[/prefix]` (settings in `[s3]`) or
+    /// `file:///absolute/directory`.
+    pub archive_url: Option<String>,
+    pub s3: S3Config,
     /// Where roles this node does not run can be reached (`http://host:port`).
     pub peers: Peers,
     pub telemetry: TelemetryConfig,
@@ -38,6 +42,26 @@ pub struct Peers {
     pub starter: Option<String>,
     pub processor: Option<String>,
     pub gateway: Option<String>,
+}
+
+/// How to reach an S3 archive. Unset fields keep the AWS defaults and `AWS_*` variables;
+/// credentials only ever come from those variables (or the platform), never from this file.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3Config {
+    /// An S3-compatible endpoint, e.g. `http://minio:9000`; AWS when unset.
+    pub endpoint: Option<String>,
+    /// The endpoint clients are sent to in presigned URLs, when they reach the store at another
+    /// address than the mesh does.
+    pub public_endpoint: Option<String>,
+    pub region: Option<String>,
+    /// Allow plain `http://` endpoints (local and test stores).
+    pub allow_http: Option<bool>,
+    /// `bucket.host` URLs instead of `host/bucket`.
+    pub virtual_hosted_style: Option<bool>,
+    /// How the store does a create-only copy (object_store's `aws_copy_if_not_exists` syntax);
+    /// `multipart` (AWS's conditional completion) when unset.
+    pub copy_if_not_exists: Option<String>,
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -65,6 +89,8 @@ impl Default for Config {
             data_dir: PathBuf::from("./data"),
             database_url: None,
             archive_dir: None,
+            archive_url: None,
+            s3: S3Config::default(),
             peers: Peers::default(),
             telemetry: TelemetryConfig::default(),
             indexer: Default::default(),

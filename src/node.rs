@@ -3,12 +3,9 @@
 //! v1alpha, for grpcurl 1.8) and the gateway's REST routes.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use object_store::ObjectStore;
-use object_store::local::LocalFileSystem;
 use proto::clients::{MeshClients, PeerAddresses};
 use proto::pb;
 use proto::ShutdownSignal;
@@ -49,12 +46,6 @@ pub fn peer_addresses(config: &Config, own_url: &str) -> PeerAddresses {
     }
 }
 
-pub fn open_archive(config: &Config) -> anyhow::Result<Arc<dyn ObjectStore>> {
-    let directory = config.archive_dir();
-    std::fs::create_dir_all(&directory).with_context(|| format!("creating archive directory {}", directory.display()))?;
-    Ok(Arc::new(LocalFileSystem::new_with_prefix(&directory)?))
-}
-
 pub async fn run(config: Config, listener: TcpListener, shutdown_request: impl Future<Output = ()>) -> anyhow::Result<()> {
     let own_url = reachable_url(&listener)?;
     let clients = MeshClients::connect_lazy(&peer_addresses(&config, &own_url))?;
@@ -69,7 +60,14 @@ pub async fn run(config: Config, listener: TcpListener, shutdown_request: impl F
         None
     };
     let needs_archive = has(Role::Indexer) || has(Role::Processor) || has(Role::Gateway);
-    let archive = if needs_archive { Some(open_archive(&config)?) } else { None };
+    let archive = if needs_archive {
+        let archive = crate::archive::open(&config)?;
+        crate::archive::check_reachable(&archive).await?;
+        tracing::info!(archive = %archive.location, "archive reachable");
+        Some(archive)
+    } else {
+        None
+    };
 
     // Build every role first: a bad config fails here, before anything listens.
     let indexer = match (has(Role::Indexer), &pool, &archive) {
@@ -77,7 +75,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown_request: impl F
             let mut indexer_config = config.indexer.clone();
             indexer_config.inbox_dir.get_or_insert_with(|| config.data_dir.join("inbox"));
             indexer_config.quarantine_dir.get_or_insert_with(|| config.data_dir.join("quarantine"));
-            Some(indexer::IndexerRole::create(indexer_config, pool.clone(), archive.clone()).await.context("building the indexer")?)
+            Some(indexer::IndexerRole::create(indexer_config, pool.clone(), archive.store.clone()).await.context("building the indexer")?)
         }
         _ => None,
     };
@@ -104,7 +102,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown_request: impl F
         (true, Some(archive)) => Some(
             processor::ProcessorRole::create(
                 config.processor.clone(),
-                archive.clone(),
+                archive.store.clone(),
                 clients.indexer.clone(),
                 clients.starter.clone(),
             )
@@ -114,7 +112,13 @@ pub async fn run(config: Config, listener: TcpListener, shutdown_request: impl F
     };
     let gateway = match (has(Role::Gateway), &pool, &archive) {
         (true, Some(pool), Some(archive)) => Some(
-            gateway::GatewayRole::create(config.gateway.clone(), pool.clone(), archive.clone(), clients.clone())
+            gateway::GatewayRole::create(
+                config.gateway.clone(),
+                pool.clone(),
+                archive.store.clone(),
+                archive.presigner.clone(),
+                clients.clone(),
+            )
                 .await
                 .context("building the gateway")?,
         ),
@@ -181,6 +185,9 @@ pub async fn run(config: Config, listener: TcpListener, shutdown_request: impl F
         background.push(role.start());
     }
     if let Some(role) = processor {
+        background.push(role.start(shutdown.clone()));
+    }
+    if let Some(role) = &gateway {
         background.push(role.start(shutdown.clone()));
     }
 

@@ -14,7 +14,7 @@ use crate::config::Config;
 /// Copies each file into the archive under its canonical key, then asks the indexer to index it.
 /// A bad name is refused before anything is written.
 pub async fn ingest(config: &Config, server: &str, files: &[PathBuf]) -> anyhow::Result<()> {
-    let archive = crate::node::open_archive(config)?;
+    let archive = crate::archive::open(config)?.store;
     let mut indexer = proto::clients::IndexerClient::new(proto::clients::lazy_channel(server)?);
     for file in files {
         let basename = file.file_name().and_then(|name| name.to_str()).with_context(|| format!("{} has no file name", file.display()))?;

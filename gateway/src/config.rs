@@ -10,10 +10,23 @@ pub struct GatewayConfig {
     pub upload_url_seconds: u64,
     /// Largest accepted upload; a larger one is refused with 413.
     pub max_upload_bytes: u64,
+    /// How long a presigned download URL (S3 archive) stays valid; upstream's default.
+    pub download_url_seconds: u64,
+    /// How often uploads clients PUT straight into an S3 archive are looked for and placed.
+    pub staged_upload_poll_millis: u64,
+    /// A staged upload this old was left by a gateway that stopped mid-way; the sweeper places it.
+    pub abandoned_upload_seconds: u64,
 }
 
 impl Default for GatewayConfig {
     fn default() -> Self {
-        GatewayConfig { public_url: None, upload_url_seconds: 3600, max_upload_bytes: 16 * 1024 * 1024 * 1024 }
+        GatewayConfig {
+            public_url: None,
+            upload_url_seconds: 3600,
+            max_upload_bytes: 16 * 1024 * 1024 * 1024,
+            download_url_seconds: 86_400,
+            staged_upload_poll_millis: 1000,
+            abandoned_upload_seconds: 3600,
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Json;
 use axum::body::Body;
@@ -10,10 +11,10 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use futures_util::{StreamExt, TryStreamExt};
-use http::{HeaderMap, Uri, header};
+use http::{HeaderMap, StatusCode, Uri, header};
 use object_store::{ObjectStoreExt, WriteMultipart};
 use proto::filename::{ImapFileName, parse_archive_key};
-use proto::pb::{FileRecord, IndexFileRequest, QueryFilesRequest, ReprocessRequest};
+use proto::pb::{FileRecord, QueryFilesRequest, ReprocessRequest};
 
 use super::auth::Caller;
 use super::catalog::{CatalogQuery, query_date};
@@ -22,6 +23,7 @@ use super::key_store::Scope;
 use super::signing::{UploadGrant, unix_now};
 use super::spice_catalog::SpiceQuery;
 use super::state::GatewayState;
+use super::uploads;
 
 type AppState = State<Arc<GatewayState>>;
 
@@ -29,7 +31,8 @@ type AppState = State<Arc<GatewayState>>;
 const UPLOAD_PART_BYTES: usize = 8 * 1024 * 1024;
 const UPLOAD_PARTS_IN_FLIGHT: usize = 2;
 
-/// `GET upload/{filename}`: a JSON-string URL the file can be PUT to.
+/// `GET upload/{filename}`: a JSON-string URL the file can be PUT to: the bucket itself for an S3
+/// archive, else this gateway.
 pub async fn presign_upload(
     State(state): AppState,
     caller: Caller,
@@ -39,13 +42,20 @@ pub async fn presign_upload(
     caller.require(Scope::Upload, "upload")?;
     let name = ImapFileName::parse(file_name.rsplit('/').next().unwrap_or(&file_name))?;
     let key = name.archive_path();
-    if exists(&state, &key).await? {
+    if exists(&state, &key).await? || uploads::pending(state.archive.as_ref(), &key).await? {
         return Err(GatewayError::FileAlreadyExists { key });
     }
-    let grant = state.signer.grant(&key, unix_now() + state.config.upload_url_seconds);
-    let base = public_base_url(&state, &headers);
-    tracing::info!(%key, caller = caller.label(), "upload url issued");
-    Ok(Json(format!("{base}/upload-object/{key}?expires={}&signature={}", grant.expires, grant.signature)))
+    let valid_for = Duration::from_secs(state.config.upload_url_seconds);
+    let url = match &state.presigner {
+        Some(presigner) => presigner.upload_url(&uploads::staging_location(&key), valid_for).await?,
+        None => {
+            let grant = state.signer.grant(&key, unix_now() + state.config.upload_url_seconds);
+            let base = public_base_url(&state, &headers);
+            format!("{base}/upload-object/{key}?expires={}&signature={}", grant.expires, grant.signature)
+        }
+    };
+    tracing::info!(%key, caller = caller.label(), direct = state.presigner.is_some(), "upload url issued");
+    Ok(Json(url))
 }
 
 /// `PUT upload-object/{key}?expires&signature`: streams the body into the archive, then indexes it.
@@ -73,28 +83,17 @@ pub async fn receive_upload(
         return Err(GatewayError::FileAlreadyExists { key });
     }
     let size_bytes = store_new_object(&state, &key, body, limit).await?;
-    let indexed = state
-        .clients
-        .indexer
-        .clone()
-        .index_file(IndexFileRequest { archive_key: key.clone(), ..Default::default() })
-        .await
-        .map_err(GatewayError::upstream("indexer"))?
-        .into_inner();
-    tracing::info!(%key, size_bytes, newly_indexed = indexed.newly_indexed, "upload stored and indexed");
-    Ok(Json(serde_json::json!({"archive_key": key, "size_bytes": size_bytes, "newly_indexed": indexed.newly_indexed})))
+    let newly_indexed = uploads::index(&state, &key).await?;
+    tracing::info!(%key, size_bytes, newly_indexed, "upload stored and indexed");
+    Ok(Json(serde_json::json!({"archive_key": key, "size_bytes": size_bytes, "newly_indexed": newly_indexed})))
 }
 
-/// Where uploads are written before they are moved onto their key: outside `imap/`, so the
-/// indexer's rescan never sees a half-written or losing upload.
-const STAGING_PREFIX: &str = "staging";
-
-/// Stores the body under `key` only if no object is there yet, whichever replica or request gets
-/// there first: the body is streamed to a staging object of its own, then moved onto `key` by the
-/// archive's create-only copy (atomic on the local filesystem: a hard link). The loser of a race
-/// gets `FileAlreadyExists`; the staging object is deleted whatever happens.
+/// Stores the body under `key` only if no object is there yet: it is streamed to a staging object
+/// of its own, then placed by the archive's create-only copy (see `uploads`). The loser of a race
+/// gets `FileAlreadyExists`; a staging object left by a dropped request is deleted in the
+/// background, and one left by a crash is placed later by the sweeper.
 async fn store_new_object(state: &GatewayState, key: &str, body: Body, limit: u64) -> Result<u64, GatewayError> {
-    let staging = object_store::path::Path::from(format!("{STAGING_PREFIX}/{}", super::key_store::random_hex(16)));
+    let staging = uploads::staging_location(key);
     let received = stream_into_archive(state, &staging, body, limit).await?;
     let mut cleanup = StagingCleanup { archive: Some(state.archive.clone()), staging: staging.clone() };
     let placed = match state.archive.copy_if_not_exists(&staging, &object_store::path::Path::from(key)).await {
@@ -102,10 +101,8 @@ async fn store_new_object(state: &GatewayState, key: &str, body: Body, limit: u6
         Err(object_store::Error::AlreadyExists { .. }) => Err(GatewayError::FileAlreadyExists { key: key.to_string() }),
         Err(error) => Err(error.into()),
     };
-    if let Some(archive) = cleanup.archive.take()
-        && let Err(error) = archive.delete(&staging).await
-    {
-        tracing::warn!(%key, %staging, %error, "deleting an upload's staging object failed");
+    if let Some(archive) = cleanup.archive.take() {
+        uploads::delete_quietly(archive.as_ref(), &staging).await;
     }
     placed
 }
@@ -120,7 +117,7 @@ impl Drop for StagingCleanup {
     fn drop(&mut self) {
         if let (Some(archive), Ok(runtime)) = (self.archive.take(), tokio::runtime::Handle::try_current()) {
             let staging = std::mem::take(&mut self.staging);
-            runtime.spawn(async move { archive.delete(&staging).await });
+            runtime.spawn(async move { uploads::delete_quietly(archive.as_ref(), &staging).await });
         }
     }
 }
@@ -164,15 +161,24 @@ async fn copy_body(writer: &mut WriteMultipart, body: Body, limit: u64) -> Resul
     Ok(received)
 }
 
-/// `GET download/{key}`: the object's bytes, streamed.
+/// `GET download/{key}`: a redirect to a presigned URL for an S3 archive (as upstream does), else
+/// the object's bytes, streamed.
 pub async fn download(State(state): AppState, _caller: Caller, Path(key): Path<String>, uri: Uri) -> Result<Response, GatewayError> {
     refuse_percent_encoding(&uri)?;
     let name = parse_archive_key(&key)?;
+    let missing = || GatewayError::NotFound(format!("file not found: {key}"));
+    if let Some(presigner) = &state.presigner {
+        if !exists(&state, &key).await? {
+            return Err(missing());
+        }
+        let url = presigner.download_url(&key, Duration::from_secs(state.config.download_url_seconds)).await?;
+        let body = serde_json::json!({ "download_url": url }).to_string();
+        let headers = [(header::LOCATION, url), (header::CONTENT_TYPE, "application/json".to_string())];
+        return Ok((StatusCode::FOUND, headers, body).into_response());
+    }
     let location = object_store::path::Path::from(key.as_str());
     let found = match state.archive.get(&location).await {
-        Err(object_store::Error::NotFound { .. }) => {
-            return Err(GatewayError::NotFound(format!("file not found: {key}")));
-        }
+        Err(object_store::Error::NotFound { .. }) => return Err(missing()),
         other => other?,
     };
     let size = found.meta.size;

@@ -18,6 +18,7 @@ mod signing;
 mod spice_catalog;
 mod state;
 mod status;
+mod uploads;
 
 pub use config::GatewayConfig;
 pub use error::GatewayError;
@@ -25,6 +26,7 @@ pub use grpc::GatewayGrpc;
 pub use key_store::{ApiKey, ApiKeyStore, Scope};
 pub use keys::{KeysCommand, run_keys_command};
 pub use role::GatewayRole;
+pub use signing::ArchivePresigner;
 
 /// Applies the gateway's own migrations (numbered 5001 and up).
 pub async fn migrate(pool: &sqlx::AnyPool) -> Result<(), GatewayError> {

@@ -12,7 +12,7 @@ use super::config::GatewayConfig;
 use super::error::GatewayError;
 use super::grpc::GatewayGrpc;
 use super::key_store::ApiKeyStore;
-use super::signing::UploadSigner;
+use super::signing::{ArchivePresigner, UploadSigner};
 use super::state::GatewayState;
 
 pub struct GatewayRole {
@@ -25,17 +25,23 @@ impl GatewayRole {
         config: GatewayConfig,
         pool: AnyPool,
         archive: Arc<dyn ObjectStore>,
+        presigner: Option<ArchivePresigner>,
         clients: MeshClients,
     ) -> Result<GatewayRole, GatewayError> {
         super::migrate(&pool).await?;
         let keys = ApiKeyStore::new(pool);
         let signer = UploadSigner::new(keys.signing_secret().await?);
-        Ok(GatewayRole { state: Arc::new(GatewayState::new(config, archive, clients, keys, signer)) })
+        Ok(GatewayRole { state: Arc::new(GatewayState::new(config, archive, clients, keys, signer, presigner)) })
     }
 
     /// The REST routes, merged onto the node's one listener.
     pub fn router(&self) -> Router {
         super::routes::router(self.state.clone())
+    }
+
+    /// Spawns the sweeper that places staged uploads; it stops at shutdown.
+    pub fn start(&self, shutdown: proto::Shutdown) -> tokio::task::JoinHandle<()> {
+        super::uploads::spawn_sweeper(self.state.clone(), shutdown)
     }
 
     /// The Gateway gRPC service (API key management).

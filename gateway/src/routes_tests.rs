@@ -13,6 +13,7 @@ use tower::ServiceExt;
 use crate::config::GatewayConfig;
 use crate::key_store::Scope;
 use crate::role::GatewayRole;
+use crate::signing::ArchivePresigner;
 use futures_util::StreamExt;
 
 const NAME: &str = "imap_swe_l0_raw_20240924_v001.0001.pkts";
@@ -36,15 +37,38 @@ async fn fixture_with(config: GatewayConfig) -> Fixture {
 }
 
 async fn fixture_over(config: GatewayConfig, archive: Arc<dyn ObjectStore>) -> Fixture {
+    fixture_signed_by(config, archive, None).await
+}
+
+/// A gateway whose archive clients reach directly, as with S3: an S3 signer with made-up
+/// credentials (signing needs no network) over an in-memory archive.
+async fn direct_fixture() -> Fixture {
+    let bucket = object_store::aws::AmazonS3Builder::new()
+        .with_bucket_name("imap-archive")
+        .with_region("us-west-2")
+        .with_access_key_id("AKIDEXAMPLE")
+        .with_secret_access_key("example-secret")
+        .build()
+        .unwrap();
+    let presigner = ArchivePresigner::new(Arc::new(bucket), Some("sdc".into()));
+    fixture_signed_by(GatewayConfig::default(), Arc::new(InMemory::new()), Some(presigner)).await
+}
+
+async fn fixture_signed_by(config: GatewayConfig, archive: Arc<dyn ObjectStore>, presigner: Option<ArchivePresigner>) -> Fixture {
     let (pool, dir) = proto::store::testing::fresh_sqlite().await;
-    let role = replica(config, &pool, archive.clone()).await;
+    let role = replica(config, &pool, archive.clone(), presigner).await;
     let reader = role.state.keys.create("reader", &[Scope::Read]).await.unwrap().secret;
     let uploader = role.state.keys.create("uploader", &[Scope::Upload]).await.unwrap().secret;
     Fixture { role, archive, reader, uploader, pool, _dir: dir }
 }
 
 /// One more gateway over the same database and archive, as a deployment's second replica.
-async fn replica(config: GatewayConfig, pool: &sqlx::AnyPool, archive: Arc<dyn ObjectStore>) -> GatewayRole {
+async fn replica(
+    config: GatewayConfig,
+    pool: &sqlx::AnyPool,
+    archive: Arc<dyn ObjectStore>,
+    presigner: Option<ArchivePresigner>,
+) -> GatewayRole {
     let unreachable = "http://127.0.0.1:1".to_string();
     let peers = PeerAddresses {
         indexer: unreachable.clone(),
@@ -54,7 +78,7 @@ async fn replica(config: GatewayConfig, pool: &sqlx::AnyPool, archive: Arc<dyn O
         gateway: unreachable,
     };
     let clients = MeshClients::connect_lazy(&peers).unwrap();
-    GatewayRole::create(config, pool.clone(), archive, clients).await.unwrap()
+    GatewayRole::create(config, pool.clone(), archive, presigner, clients).await.unwrap()
 }
 
 async fn send(fixture: &Fixture, method: &str, uri: &str, api_key: Option<&str>, body: Vec<u8>) -> (StatusCode, String) {
@@ -113,6 +137,40 @@ async fn upload_urls_need_the_upload_scope_and_a_new_valid_name() {
     let (status, body) = send(&fixture, "GET", &format!("/api-key/upload/{NAME}"), Some(&fixture.uploader), vec![]).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(body.contains("FileAlreadyExists"), "{body}");
+}
+
+#[tokio::test]
+async fn with_a_direct_archive_uploads_and_downloads_get_real_s3_presigned_urls() {
+    let fixture = direct_fixture().await;
+    let (status, body) = send(&fixture, "GET", &format!("/api-key/upload/{NAME}"), Some(&fixture.reader), vec![]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = send(&fixture, "GET", &format!("/api-key/upload/{NAME}"), Some(&fixture.uploader), vec![]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let url: String = serde_json::from_str(&body).unwrap();
+    let staged = format!("https://s3.us-west-2.amazonaws.com/imap-archive/sdc/staging/{KEY}/");
+    assert!(url.starts_with(&staged), "the PUT goes to a staging object of the bucket: {url}");
+    for signed in ["X-Amz-Algorithm=AWS4-HMAC-SHA256", "X-Amz-Expires=3600", "X-Amz-Signature="] {
+        assert!(url.contains(signed), "{signed} missing from {url}");
+    }
+
+    // An upload that arrived but is not placed yet, and a placed file, both refuse the name.
+    let waiting = url.strip_prefix("https://s3.us-west-2.amazonaws.com/imap-archive/sdc/").unwrap().split('?').next().unwrap();
+    fixture.archive.put(&waiting.into(), b"uploaded".to_vec().into()).await.unwrap();
+    let (status, body) = send(&fixture, "GET", &format!("/api-key/upload/{NAME}"), Some(&fixture.uploader), vec![]).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body.contains("FileAlreadyExists"), "{body}");
+
+    let (status, _) = send(&fixture, "GET", &format!("/download/{KEY}"), None, vec![]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    fixture.archive.put(&KEY.into(), b"level zero".to_vec().into()).await.unwrap();
+    let request = http::Request::get(format!("/download/{KEY}")).body(Body::empty()).unwrap();
+    let response = fixture.role.router().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let location = response.headers()[http::header::LOCATION].to_str().unwrap().to_string();
+    assert!(location.starts_with(&format!("https://s3.us-west-2.amazonaws.com/imap-archive/sdc/{KEY}?")), "{location}");
+    assert!(location.contains("X-Amz-Expires=86400") && location.contains("X-Amz-Signature="), "{location}");
+    let body: serde_json::Value = serde_json::from_slice(&to_bytes(response.into_body(), usize::MAX).await.unwrap()).unwrap();
+    assert_eq!(body["download_url"], location.as_str());
 }
 
 #[tokio::test]
@@ -216,7 +274,7 @@ async fn concurrent_uploads_on_two_replicas_store_exactly_one(archive: Arc<dyn O
     const FIRST: &[u8] = b"the first replica's packets";
     const SECOND: &[u8] = b"the second replica's packets, a little longer";
     let fixture = fixture_over(GatewayConfig::default(), archive).await;
-    let other = replica(GatewayConfig::default(), &fixture.pool, fixture.archive.clone()).await;
+    let other = replica(GatewayConfig::default(), &fixture.pool, fixture.archive.clone(), None).await;
     let grant = fixture.role.state.signer.grant(KEY, crate::signing::unix_now() + 60);
     let target = format!("/upload-object/{KEY}?expires={}&signature={}", grant.expires, grant.signature);
     let all_started = Arc::new(tokio::sync::Barrier::new(2));

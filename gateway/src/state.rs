@@ -7,7 +7,7 @@ use proto::clients::MeshClients;
 
 use super::config::GatewayConfig;
 use super::key_store::ApiKeyStore;
-use super::signing::UploadSigner;
+use super::signing::{ArchivePresigner, UploadSigner};
 
 pub struct GatewayState {
     pub config: GatewayConfig,
@@ -15,6 +15,8 @@ pub struct GatewayState {
     pub clients: MeshClients,
     pub keys: ApiKeyStore,
     pub signer: UploadSigner,
+    /// Set when clients reach the archive themselves (S3).
+    pub presigner: Option<ArchivePresigner>,
 }
 
 impl GatewayState {
@@ -24,7 +26,8 @@ impl GatewayState {
         clients: MeshClients,
         keys: ApiKeyStore,
         signer: UploadSigner,
+        presigner: Option<ArchivePresigner>,
     ) -> GatewayState {
-        GatewayState { config, archive, clients, keys, signer }
+        GatewayState { config, archive, clients, keys, signer, presigner }
     }
 }

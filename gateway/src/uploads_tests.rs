@@ -1,0 +1,186 @@
+//! The sweeper over an in-memory archive, with a fake indexer that records what it is asked to index
+//! (or an unreachable one, to see failures retried).
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use object_store::memory::InMemory;
+use object_store::{ObjectStore, ObjectStoreExt};
+use proto::clients::{MeshClients, PeerAddresses};
+use proto::pb::indexer_server::{Indexer, IndexerServer};
+use proto::pb::*;
+use tonic::{Request, Response, Status};
+
+use super::*;
+use crate::config::GatewayConfig;
+use crate::key_store::ApiKeyStore;
+use crate::signing::UploadSigner;
+
+const KEY: &str = "imap/swe/l0/2024/09/imap_swe_l0_raw_20240924_v001.0001.pkts";
+
+#[derive(Default)]
+struct RecordingIndexer {
+    indexed: Arc<Mutex<Vec<String>>>,
+}
+
+#[tonic::async_trait]
+impl Indexer for RecordingIndexer {
+    type SubscribeEventsStream = Pin<Box<dyn futures_util::Stream<Item = Result<FileEvent, Status>> + Send + 'static>>;
+
+    async fn index_file(&self, request: Request<IndexFileRequest>) -> Result<Response<IndexFileResponse>, Status> {
+        self.indexed.lock().unwrap().push(request.into_inner().archive_key);
+        Ok(Response::new(IndexFileResponse { newly_indexed: true, ..Default::default() }))
+    }
+
+    async fn subscribe_events(&self, _: Request<SubscribeEventsRequest>) -> Result<Response<Self::SubscribeEventsStream>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+
+    async fn query_files(&self, _: Request<QueryFilesRequest>) -> Result<Response<QueryFilesResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+
+    async fn get_file(&self, _: Request<GetFileRequest>) -> Result<Response<FileRecord>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+
+    async fn list_quarantine(&self, _: Request<ListQuarantineRequest>) -> Result<Response<ListQuarantineResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+}
+
+struct Harness {
+    state: GatewayState,
+    archive: Arc<dyn ObjectStore>,
+    indexed: Arc<Mutex<Vec<String>>>,
+    _database: proto::store::testing::TempDir,
+}
+
+/// A gateway state over a fresh archive; with `indexer_up`, a recording indexer on a free port.
+async fn harness(indexer_up: bool) -> Harness {
+    let indexed = Arc::new(Mutex::new(Vec::new()));
+    let address = if indexer_up {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        let server = tonic::transport::Server::builder()
+            .add_service(IndexerServer::new(RecordingIndexer { indexed: indexed.clone() }))
+            .serve_with_incoming(tokio_stream_of(listener));
+        tokio::spawn(server);
+        address
+    } else {
+        "http://127.0.0.1:1".to_string()
+    };
+    let peers = PeerAddresses {
+        indexer: address.clone(),
+        depsvc: address.clone(),
+        starter: address.clone(),
+        processor: address.clone(),
+        gateway: address,
+    };
+    let (pool, database) = proto::store::testing::fresh_sqlite().await;
+    crate::migrate(&pool).await.unwrap();
+    let archive: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let clients = MeshClients::connect_lazy(&peers).unwrap();
+    let state = GatewayState::new(
+        GatewayConfig::default(),
+        archive.clone(),
+        clients,
+        ApiKeyStore::new(pool),
+        UploadSigner::new(b"secret".to_vec()),
+        None,
+    );
+    Harness { state, archive, indexed, _database: database }
+}
+
+fn tokio_stream_of(listener: tokio::net::TcpListener) -> impl futures_util::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    futures_util::stream::unfold(listener, |listener| async move {
+        let accepted = listener.accept().await.map(|(stream, _)| stream);
+        Some((accepted, listener))
+    })
+}
+
+async fn put(archive: &Arc<dyn ObjectStore>, location: &str, bytes: &'static [u8]) {
+    archive.put(&ObjectPath::from(location), bytes.to_vec().into()).await.unwrap();
+}
+
+async fn read(archive: &Arc<dyn ObjectStore>, location: &str) -> Vec<u8> {
+    archive.get(&ObjectPath::from(location)).await.unwrap().bytes().await.unwrap().to_vec()
+}
+
+async fn listing(archive: &Arc<dyn ObjectStore>, prefix: &str) -> Vec<String> {
+    let mut locations: Vec<String> =
+        archive.list(Some(&ObjectPath::from(prefix))).map(|meta| meta.unwrap().location.to_string()).collect().await;
+    locations.sort();
+    locations
+}
+
+#[tokio::test]
+async fn a_staged_upload_is_placed_on_its_key_indexed_and_its_staging_removed() {
+    let harness = harness(true).await;
+    let staging = staging_location(KEY);
+    assert!(staging.as_ref().starts_with(&format!("staging/{KEY}/")), "{staging}");
+    put(&harness.archive, staging.as_ref(), b"level zero").await;
+    assert!(pending(harness.archive.as_ref(), KEY).await.unwrap());
+
+    assert_eq!(sweep(&harness.state, Duration::ZERO).await.unwrap(), 1);
+    assert_eq!(read(&harness.archive, KEY).await, b"level zero");
+    assert_eq!(*harness.indexed.lock().unwrap(), [KEY]);
+    assert!(listing(&harness.archive, "staging").await.is_empty());
+    assert!(!pending(harness.archive.as_ref(), KEY).await.unwrap());
+}
+
+#[tokio::test]
+async fn an_upload_losing_to_a_different_file_is_kept_aside_with_its_reason() {
+    let harness = harness(true).await;
+    put(&harness.archive, KEY, b"first").await;
+    put(&harness.archive, staging_location(KEY).as_ref(), b"second, different").await;
+
+    assert_eq!(sweep(&harness.state, Duration::ZERO).await.unwrap(), 1);
+    assert_eq!(read(&harness.archive, KEY).await, b"first", "the archive's file is never overwritten");
+    let rejected = listing(&harness.archive, "rejected").await;
+    assert_eq!(rejected.len(), 2, "{rejected:?}");
+    let (kept, reason) = (&rejected[0], &rejected[1]);
+    assert!(kept.starts_with(&format!("rejected/{KEY}.")) && reason == &format!("{kept}.reason.txt"), "{rejected:?}");
+    assert_eq!(read(&harness.archive, kept).await, b"second, different");
+    let reason = String::from_utf8(read(&harness.archive, reason).await).unwrap();
+    assert!(reason.contains("already holds a different file"), "{reason}");
+    assert!(harness.indexed.lock().unwrap().is_empty());
+    assert!(listing(&harness.archive, "staging").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_repeat_of_the_same_bytes_is_dropped_and_the_file_still_indexed() {
+    let harness = harness(true).await;
+    put(&harness.archive, KEY, b"same").await;
+    let staging = staging_location(KEY);
+    put(&harness.archive, staging.as_ref(), b"same").await;
+    assert_eq!(place(&harness.state, &staging, KEY).await.unwrap(), Placement::AlreadyThere);
+    assert_eq!(*harness.indexed.lock().unwrap(), [KEY]);
+    assert!(listing(&harness.archive, "staging").await.is_empty());
+    assert_eq!(place(&harness.state, &staging, KEY).await.unwrap(), Placement::Gone);
+}
+
+#[tokio::test]
+async fn an_unreachable_indexer_leaves_the_upload_staged_for_the_next_sweep() {
+    let harness = harness(false).await;
+    let staging = staging_location(KEY);
+    put(&harness.archive, staging.as_ref(), b"level zero").await;
+    assert!(place(&harness.state, &staging, KEY).await.is_err());
+    assert_eq!(read(&harness.archive, KEY).await, b"level zero");
+    assert_eq!(listing(&harness.archive, "staging").await, [staging.to_string()], "kept until indexed");
+}
+
+#[tokio::test]
+async fn young_uploads_wait_and_junk_in_staging_is_kept_aside() {
+    let harness = harness(true).await;
+    put(&harness.archive, staging_location(KEY).as_ref(), b"level zero").await;
+    assert_eq!(sweep(&harness.state, Duration::from_secs(3600)).await.unwrap(), 0);
+    assert_eq!(listing(&harness.archive, "staging").await.len(), 1);
+
+    put(&harness.archive, "staging/not-an-archive-key/abc", b"junk").await;
+    assert_eq!(sweep(&harness.state, Duration::ZERO).await.unwrap(), 2);
+    let rejected = listing(&harness.archive, "rejected").await;
+    assert!(rejected.iter().any(|location| location.starts_with("rejected/not-an-archive-key/abc.")), "{rejected:?}");
+    assert_eq!(read(&harness.archive, KEY).await, b"level zero");
+}

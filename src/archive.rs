@@ -1,0 +1,174 @@
+//! Opening the archive the configuration names: a local directory (the embedded default) or an S3
+//! bucket (AWS or any S3-compatible store), the latter with a presigner so clients move bytes to
+//! and from the bucket directly.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use gateway::ArchivePresigner;
+use object_store::ObjectStore;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey, S3CopyIfNotExists};
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
+use object_store::prefix::PrefixStore;
+
+use crate::config::{Config, S3Config};
+
+/// How long a node waits at start for the archive to answer before giving up with a clear error.
+const REACHABLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The archive a node works on.
+pub struct Archive {
+    pub store: Arc<dyn ObjectStore>,
+    /// Set for archives clients can reach themselves (S3): uploads and downloads then bypass the gateway.
+    pub presigner: Option<ArchivePresigner>,
+    /// Where it is, for logs: `file:///...` or `s3://bucket/prefix`.
+    pub location: String,
+}
+
+/// Where the configuration says the archive is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArchiveLocation {
+    Directory(std::path::PathBuf),
+    S3 { bucket: String, prefix: String },
+}
+
+impl ArchiveLocation {
+    pub fn from_config(config: &Config) -> anyhow::Result<ArchiveLocation> {
+        let Some(url) = config.archive_url.as_deref().map(str::trim).filter(|url| !url.is_empty()) else {
+            return Ok(ArchiveLocation::Directory(config.archive_dir()));
+        };
+        anyhow::ensure!(
+            config.archive_dir.is_none(),
+            "archive_dir and archive_url are both set; keep one (archive_url = {url:?})"
+        );
+        if let Some(rest) = url.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            anyhow::ensure!(!bucket.is_empty(), "archive_url {url:?} names no bucket (expected s3://bucket[/prefix])");
+            return Ok(ArchiveLocation::S3 { bucket: bucket.to_string(), prefix: prefix.trim_matches('/').to_string() });
+        }
+        if let Some(path) = url.strip_prefix("file://") {
+            anyhow::ensure!(path.starts_with('/'), "archive_url {url:?} must be an absolute file:/// URL");
+            return Ok(ArchiveLocation::Directory(path.into()));
+        }
+        anyhow::bail!("archive_url {url:?} is neither s3://bucket[/prefix] nor file:///directory")
+    }
+}
+
+pub fn open(config: &Config) -> anyhow::Result<Archive> {
+    match ArchiveLocation::from_config(config)? {
+        ArchiveLocation::Directory(directory) => {
+            std::fs::create_dir_all(&directory)
+                .with_context(|| format!("creating archive directory {}", directory.display()))?;
+            let store = LocalFileSystem::new_with_prefix(&directory)?;
+            Ok(Archive { store: Arc::new(store), presigner: None, location: format!("file://{}", directory.display()) })
+        }
+        ArchiveLocation::S3 { bucket, prefix } => open_s3(&config.s3, &bucket, &prefix, AmazonS3Builder::from_env()),
+    }
+}
+
+/// Credentials come from the standard AWS variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+/// `AWS_SESSION_TOKEN`, web identity, instance metadata), never from our config files.
+fn open_s3(settings: &S3Config, bucket: &str, prefix: &str, base: AmazonS3Builder) -> anyhow::Result<Archive> {
+    let location = if prefix.is_empty() { format!("s3://{bucket}") } else { format!("s3://{bucket}/{prefix}") };
+    let builder = |endpoint: Option<&String>| {
+        let mut builder = base.clone().with_bucket_name(bucket);
+        if let Some(endpoint) = endpoint {
+            builder = builder.with_endpoint(endpoint);
+        }
+        if let Some(region) = &settings.region {
+            builder = builder.with_region(region);
+        }
+        if let Some(allow_http) = settings.allow_http {
+            builder = builder.with_allow_http(allow_http);
+        }
+        if let Some(virtual_hosted) = settings.virtual_hosted_style {
+            builder = builder.with_virtual_hosted_style_request(virtual_hosted);
+        }
+        // Uploads are placed with a create-only copy, so no replica ever overwrites a file.
+        // AWS S3 (and moto, MinIO) do it natively through a conditional multipart completion.
+        match &settings.copy_if_not_exists {
+            Some(mode) => builder.with_config(AmazonS3ConfigKey::CopyIfNotExists, mode),
+            None if builder.get_config_value(&AmazonS3ConfigKey::CopyIfNotExists).is_none() => {
+                builder.with_copy_if_not_exists(S3CopyIfNotExists::Multipart)
+            }
+            None => builder,
+        }
+    };
+    let store = Arc::new(builder(settings.endpoint.as_ref()).build().with_context(|| format!("configuring {location}"))?);
+    // Clients may reach the store at another address than the mesh does (e.g. outside a cluster).
+    let signer: Arc<dyn object_store::signer::Signer> = match &settings.public_endpoint {
+        Some(public) => Arc::new(builder(Some(public)).build().with_context(|| format!("configuring {location} for clients"))?),
+        None => store.clone(),
+    };
+    let key_prefix = (!prefix.is_empty()).then(|| ObjectPath::from(prefix));
+    let store: Arc<dyn ObjectStore> = match &key_prefix {
+        Some(key_prefix) => Arc::new(PrefixStore::new(store, key_prefix.clone())),
+        None => store,
+    };
+    Ok(Archive { store, presigner: Some(ArchivePresigner::new(signer, key_prefix)), location })
+}
+
+/// Fails with a clear error if the archive cannot be listed (wrong bucket, credentials, endpoint),
+/// so a misconfigured node stops before it listens.
+pub async fn check_reachable(archive: &Archive) -> anyhow::Result<()> {
+    use futures_util::StreamExt;
+    let mut listing = archive.store.list(Some(&ObjectPath::from("imap")));
+    let first = tokio::time::timeout(REACHABLE_TIMEOUT, listing.next())
+        .await
+        .with_context(|| format!("archive {} did not answer within {REACHABLE_TIMEOUT:?}", archive.location))?;
+    match first {
+        Some(Err(error)) => Err(anyhow::Error::new(error).context(format!("cannot list archive {}", archive.location))),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config_with(archive_url: Option<&str>, archive_dir: Option<&str>) -> Config {
+        Config { archive_url: archive_url.map(String::from), archive_dir: archive_dir.map(Into::into), ..Config::default() }
+    }
+
+    #[test]
+    fn archive_urls_name_a_directory_or_a_bucket_and_prefix() {
+        let parse = |url: &str| ArchiveLocation::from_config(&config_with(Some(url), None));
+        assert_eq!(parse("s3://imap-archive").unwrap(), ArchiveLocation::S3 { bucket: "imap-archive".into(), prefix: "".into() });
+        assert_eq!(
+            parse("s3://imap-archive/sdc/prod/").unwrap(),
+            ArchiveLocation::S3 { bucket: "imap-archive".into(), prefix: "sdc/prod".into() }
+        );
+        assert_eq!(parse("file:///srv/archive").unwrap(), ArchiveLocation::Directory("/srv/archive".into()));
+        let default = ArchiveLocation::from_config(&Config::default()).unwrap();
+        assert_eq!(default, ArchiveLocation::Directory(Config::default().data_dir.join("archive")));
+    }
+
+    #[test]
+    fn bad_archive_urls_are_refused_with_the_reason() {
+        let refuse = |url: &str, dir: Option<&str>| ArchiveLocation::from_config(&config_with(Some(url), dir)).unwrap_err().to_string();
+        assert!(refuse("s3://", None).contains("no bucket"));
+        assert!(refuse("gs://bucket", None).contains("neither"));
+        assert!(refuse("file://relative/dir", None).contains("absolute"));
+        assert!(refuse("s3://bucket", Some("/srv/archive")).contains("both set"));
+    }
+
+    #[tokio::test]
+    async fn an_s3_archive_presigns_keys_under_its_prefix_without_network() {
+        let settings = S3Config {
+            endpoint: Some("http://127.0.0.1:9".into()),
+            public_endpoint: Some("https://archive.example.org".into()),
+            region: Some("us-west-2".into()),
+            allow_http: Some(true),
+            ..S3Config::default()
+        };
+        let credentials = AmazonS3Builder::new().with_access_key_id("AKIDEXAMPLE").with_secret_access_key("example-secret");
+        let archive = open_s3(&settings, "imap-archive", "sdc", credentials).unwrap();
+        assert_eq!(archive.location, "s3://imap-archive/sdc");
+        let presigner = archive.presigner.unwrap();
+        let url = presigner.download_url("imap/swe/l1a/2024/09/x.cdf", Duration::from_secs(60)).await.unwrap();
+        assert!(url.starts_with("https://archive.example.org/imap-archive/sdc/imap/swe/l1a/2024/09/x.cdf?"), "{url}");
+        assert!(url.contains("X-Amz-Signature=") && url.contains("X-Amz-Expires=60"), "{url}");
+    }
+}

@@ -9,7 +9,7 @@ mod support;
 use std::time::Duration;
 
 use support::{TempDir, synthetic_level0};
-use gateway_common::{Node, client, client_installed, client_with, get_json, http, real_level0_dir, text, wait_for};
+use gateway_common::{Node, client, client_installed, client_with, files_made_by_jobs, get_json, http, real_level0_dir, text, wait_for};
 
 const SYNTHETIC: &str = "imap_swe_l0_raw_20240924_v001.0001.pkts";
 const REAL: &str = "imap_swapi_l0_raw_20240924_v001.0001.pkts";
@@ -72,14 +72,7 @@ fn imap_data_access_client_drives_the_gateway() {
         "products made from every upload",
         Duration::from_secs(120),
         || {
-            let files = get_json(&address, "/api/files?kind=science&limit=1000");
-            let made: Vec<serde_json::Value> = files
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|file| !file["produced_by_job"].as_str().unwrap_or_default().is_empty())
-                .cloned()
-                .collect();
+            let made = files_made_by_jobs(&address, "kind=science&limit=1000");
             let complete = instruments.iter().all(|instrument| made.iter().any(|file| file["instrument"] == *instrument));
             complete.then_some(made)
         },

@@ -151,6 +151,12 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
     plain
 }
 
+/// The status API's science files made by jobs (not uploaded), for a `/api/files` query string.
+pub fn files_made_by_jobs(address: &str, query: &str) -> Vec<serde_json::Value> {
+    let files = get_json(address, &format!("/api/files?{query}"));
+    files.as_array().unwrap().iter().filter(|file| !file["produced_by_job"].as_str().unwrap_or_default().is_empty()).cloned().collect()
+}
+
 pub fn get_json(address: &str, target: &str) -> serde_json::Value {
     let (status, body) = http(address, "GET", target, &[]);
     assert_eq!(status, 200, "GET {target}: {}", String::from_utf8_lossy(&body));

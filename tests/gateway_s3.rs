@@ -1,0 +1,166 @@
+//! The archive in S3: a local S3 server (moto, from PyPI) holds the archive; the unmodified
+//! `imap-data-access` client uploads through a real S3 presigned URL, the pipeline processes from
+//! and into the bucket, and the client queries and downloads (through a redirect to a presigned
+//! GET). Skipped with a message when moto or the client is not installed.
+
+mod gateway_common;
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use gateway_common::{Node, client, client_installed, files_made_by_jobs, get_json, http, text, wait_for};
+use support::{TempDir, synthetic_level0};
+
+const BUCKET: &str = "imap-archive";
+const PREFIX: &str = "sdc";
+const SYNTHETIC: &str = "imap_swe_l0_raw_20240924_v001.0001.pkts";
+const CREDENTIALS: [(&str, &str); 2] = [("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test")];
+
+/// The local S3 server, stopped on drop.
+struct S3Server {
+    child: Child,
+    url: String,
+}
+
+impl S3Server {
+    fn start(log: &Path) -> S3Server {
+        let mut child = Command::new("python3")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/s3_server.py"))
+            .arg(BUCKET)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .expect("spawn the S3 server");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let url = match lines.next() {
+            Some(Ok(line)) if line.starts_with("s3 listening on ") => line["s3 listening on ".len()..].trim().to_string(),
+            _ => panic!("S3 server did not start: {}", std::fs::read_to_string(log).unwrap_or_default()),
+        };
+        S3Server { child, url }
+    }
+
+    /// Reads the bucket with boto3 (an independent S3 client): the object's bytes, or the keys under a prefix.
+    fn boto3(&self, script: &str, argument: &str) -> Vec<u8> {
+        let preamble = format!(
+            "import sys, boto3\ns3 = boto3.client('s3', endpoint_url='{}', region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')\n",
+            self.url
+        );
+        let output = Command::new("python3").args(["-c", &format!("{preamble}{script}"), argument]).output().unwrap();
+        assert!(output.status.success(), "boto3: {}", String::from_utf8_lossy(&output.stderr));
+        output.stdout
+    }
+
+    fn object(&self, key: &str) -> Vec<u8> {
+        self.boto3(&format!("sys.stdout.buffer.write(s3.get_object(Bucket='{BUCKET}', Key=sys.argv[1])['Body'].read())"), &format!("{PREFIX}/{key}"))
+    }
+
+    fn keys_under(&self, prefix: &str) -> Vec<String> {
+        let listed = self.boto3(
+            &format!("print('\\n'.join(o['Key'] for o in s3.list_objects_v2(Bucket='{BUCKET}', Prefix=sys.argv[1]).get('Contents', [])))"),
+            &format!("{PREFIX}/{prefix}"),
+        );
+        String::from_utf8(listed).unwrap().lines().filter(|line| !line.is_empty()).map(String::from).collect()
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn moto_installed() -> bool {
+    Command::new("python3").args(["-c", "import moto.server, boto3"]).output().map(|output| output.status.success()).unwrap_or(false)
+}
+
+#[test]
+fn the_mission_client_works_against_an_s3_archive() {
+    if !moto_installed() || !client_installed() {
+        println!("skipped: needs moto[server] and imap-data-access==1.3.0 (python3 -m pip install 'moto[server]' imap-data-access==1.3.0)");
+        return;
+    }
+    let home = TempDir::new("s3");
+    let s3 = S3Server::start(&home.path().join("s3.log"));
+    let data_dir = home.path().join("data");
+    let log = home.path().join("node.log");
+    let mut command = Command::new(support::binary());
+    command
+        .args(["serve", "--roles", "all", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data_dir)
+        .env("IMAP_SDC_ARCHIVE_URL", format!("s3://{BUCKET}/{PREFIX}"))
+        .env("IMAP_SDC_S3__ENDPOINT", &s3.url)
+        .env("IMAP_SDC_S3__ALLOW_HTTP", "true")
+        .env("IMAP_SDC_S3__REGION", "us-east-1")
+        .env("IMAP_SDC_GATEWAY__STAGED_UPLOAD_POLL_MILLIS", "200")
+        .env("IMAP_SDC_PROCESSOR__XTCE_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/xtce"))
+        .envs(CREDENTIALS)
+        .stderr(std::fs::File::create(&log).unwrap());
+    let (child, url) = support::spawn_until_listening(command, &log);
+    let node = Node { child, url, data_dir, log };
+    assert!(!node.archive_file("imap").exists(), "nothing may land in a local archive directory");
+
+    let uploader = node.create_key("instrument-team", "upload");
+    let reader = node.create_key("scientist", "read");
+    let uploads = home.path().join("uploads");
+    let downloads = home.path().join("downloads");
+    std::fs::create_dir_all(&uploads).unwrap();
+    std::fs::create_dir_all(&downloads).unwrap();
+    let original = synthetic_level0(40);
+    std::fs::write(uploads.join(SYNTHETIC), &original).unwrap();
+    let run = |key: Option<&str>, args: &[&str]| client(&node.url, &downloads, key, args);
+
+    // The upload URL is the bucket's own, presigned; the gateway never sees the bytes.
+    let address = node.address();
+    let (status, body) = http(&address, "GET", &format!("/api-key/upload/{SYNTHETIC}"), &[("x-api-key", uploader.as_str())]);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let presigned: String = serde_json::from_slice(&body).unwrap();
+    assert!(presigned.starts_with(&format!("{}/{BUCKET}/{PREFIX}/staging/imap/swe/l0/2024/09/{SYNTHETIC}/", s3.url)), "{presigned}");
+    assert!(presigned.contains("X-Amz-Signature=") && presigned.contains("X-Amz-Credential=test%2F"), "{presigned}");
+
+    let uploaded = run(Some(&uploader), &["upload", &uploads.join(SYNTHETIC).display().to_string()]);
+    assert!(uploaded.status.success(), "{}", text(&uploaded));
+    let upload_key = format!("imap/swe/l0/2024/09/{SYNTHETIC}");
+
+    // The sweeper places the upload, the indexer's event starts the chain, products land in the bucket.
+    let products = wait_for(
+        "level 1a and 1b products in the bucket",
+        Duration::from_secs(120),
+        || {
+            let made = files_made_by_jobs(&address, "kind=science&instrument=swe&limit=100");
+            let levels: Vec<&str> = made.iter().filter_map(|file| file["data_level"].as_str()).collect();
+            (levels.contains(&"l1a") && levels.contains(&"l1b")).then_some(made)
+        },
+        || format!("jobs: {}\nnode log: {}", get_json(&address, "/api/jobs"), std::fs::read_to_string(&node.log).unwrap_or_default()),
+    );
+    assert_eq!(s3.object(&upload_key), original, "the placed upload is the client's file");
+    assert!(s3.keys_under("staging/").is_empty(), "staging left behind: {:?}", s3.keys_under("staging/"));
+    for product in &products {
+        let key = product["archive_key"].as_str().unwrap();
+        assert!(s3.keys_under(key).contains(&format!("{PREFIX}/{key}")), "{key} is not in the bucket");
+    }
+
+    // Query and download with the client; downloads follow the gateway's redirect to the bucket.
+    let product = &products[0];
+    let (product_name, product_key) = (product["file_name"].as_str().unwrap(), product["archive_key"].as_str().unwrap());
+    let table = run(None, &["query", "--instrument", "swe", "--data-level", product["data_level"].as_str().unwrap()]);
+    assert!(table.status.success() && text(&table).contains(product_name), "{}", text(&table));
+    let fetched = run(Some(&reader), &["download", product_name]);
+    assert!(fetched.status.success(), "{}", text(&fetched));
+    assert_eq!(std::fs::read(downloads.join(product_key)).unwrap(), s3.object(product_key));
+    let fetched = run(None, &["download", SYNTHETIC]);
+    assert!(fetched.status.success(), "{}", text(&fetched));
+    assert_eq!(std::fs::read(downloads.join(&upload_key)).unwrap(), original);
+    let (status, _) = http(&address, "GET", &format!("/download/{product_key}"), &[]);
+    assert_eq!(status, 302, "downloads are redirects to the bucket");
+    let missing = run(None, &["download", "imap_swe_l0_raw_20240925_v001.0001.pkts"]);
+    assert!(!missing.status.success() && text(&missing).contains("404"), "{}", text(&missing));
+
+    // The same name again is refused before any bytes move.
+    let duplicate = run(Some(&uploader), &["upload", &uploads.join(SYNTHETIC).display().to_string()]);
+    assert!(text(&duplicate).contains("409") && text(&duplicate).contains("FileAlreadyExists"), "{}", text(&duplicate));
+}

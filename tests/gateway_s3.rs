@@ -163,4 +163,48 @@ fn the_mission_client_works_against_an_s3_archive() {
     // The same name again is refused before any bytes move.
     let duplicate = run(Some(&uploader), &["upload", &uploads.join(SYNTHETIC).display().to_string()]);
     assert!(text(&duplicate).contains("409") && text(&duplicate).contains("FileAlreadyExists"), "{}", text(&duplicate));
+
+    // Two uploaders granted the same new name before either PUT: the bucket's create-only copy
+    // places exactly one; the other file is kept aside under rejected/ with the reason, not lost.
+    let contested = "imap_swe_l0_raw_20240925_v001.0001.pkts";
+    let contested_key = format!("imap/swe/l0/2024/09/{contested}");
+    let grant = || {
+        let (status, body) = http(&address, "GET", &format!("/api-key/upload/{contested}"), &[("x-api-key", uploader.as_str())]);
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        serde_json::from_slice::<String>(&body).unwrap()
+    };
+    let (first_url, second_url) = (grant(), grant());
+    let bodies = [synthetic_level0(3), synthetic_level0(4)];
+    for (url, body) in [(&first_url, &bodies[0]), (&second_url, &bodies[1])] {
+        let put = Command::new("python3")
+            .args(["-c", "import sys, requests; r = requests.put(sys.argv[1], data=sys.stdin.buffer.read()); r.raise_for_status()", url])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                child.stdin.take().unwrap().write_all(body)?;
+                child.wait_with_output()
+            })
+            .unwrap();
+        assert!(put.status.success(), "PUT to the presigned URL: {}", String::from_utf8_lossy(&put.stderr));
+    }
+    let rejected = wait_for(
+        "one contested upload placed and the other kept aside",
+        Duration::from_secs(60),
+        || {
+            let kept = s3.keys_under(&format!("rejected/{contested_key}"));
+            (kept.len() == 2 && s3.keys_under("staging/").is_empty()).then_some(kept)
+        },
+        || format!("staging {:?}, rejected {:?}", s3.keys_under("staging/"), s3.keys_under("rejected/")),
+    );
+    let placed = s3.object(&contested_key);
+    let loser = if placed == bodies[0] { &bodies[1] } else { &bodies[0] };
+    assert!(bodies.contains(&placed), "the placed file is one of the two uploads, whole");
+    let kept = rejected.iter().find(|key| !key.ends_with(".reason.txt")).unwrap();
+    assert_eq!(&s3.object(kept.strip_prefix(&format!("{PREFIX}/")).unwrap()), loser);
+    let reason = rejected.iter().find(|key| key.ends_with(".reason.txt")).unwrap();
+    let reason = String::from_utf8(s3.object(reason.strip_prefix(&format!("{PREFIX}/")).unwrap())).unwrap();
+    assert!(reason.contains("already holds a different file"), "{reason}");
 }

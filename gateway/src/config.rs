@@ -10,10 +10,17 @@ pub struct GatewayConfig {
     pub upload_url_seconds: u64,
     /// Largest accepted upload; a larger one is refused with 413.
     pub max_upload_bytes: u64,
+    /// What callers without an API key may see: `all`, or only `released` files.
+    pub anonymous_access: crate::release::AnonymousAccess,
 }
 
 impl Default for GatewayConfig {
     fn default() -> Self {
-        GatewayConfig { public_url: None, upload_url_seconds: 3600, max_upload_bytes: 16 * 1024 * 1024 * 1024 }
+        GatewayConfig {
+            public_url: None,
+            upload_url_seconds: 3600,
+            max_upload_bytes: 16 * 1024 * 1024 * 1024,
+            anonymous_access: crate::release::AnonymousAccess::All,
+        }
     }
 }

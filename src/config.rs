@@ -272,6 +272,18 @@ mod tests {
     }
 
     #[test]
+    fn anonymous_access_is_all_unless_the_environment_says_released() {
+        assert_eq!(Config::default().gateway.anonymous_access, gateway::AnonymousAccess::All);
+        let released: HashMap<String, String> =
+            [("IMAP_SDC_GATEWAY__ANONYMOUS_ACCESS".to_string(), "released".to_string())].into();
+        assert_eq!(Config::load(None, &released).unwrap().gateway.anonymous_access, gateway::AnonymousAccess::Released);
+        let unknown: HashMap<String, String> =
+            [("IMAP_SDC_GATEWAY__ANONYMOUS_ACCESS".to_string(), "everyone".to_string())].into();
+        let error = Config::load(None, &unknown).unwrap_err().to_string();
+        assert!(error.contains("IMAP_SDC_GATEWAY__ANONYMOUS_ACCESS"), "{error}");
+    }
+
+    #[test]
     fn default_config_round_trips_through_toml() {
         let config = Config::default();
         let text = config.to_toml();

@@ -9,15 +9,14 @@ mod support;
 use std::time::Duration;
 
 use support::{TempDir, synthetic_level0};
-use gateway_common::{Node, client, client_installed, client_with, files_made_by_jobs, get_json, http, real_level0_dir, text, wait_for};
+use gateway_common::{Node, client, client_with, files_made_by_jobs, get_json, http, real_level0_dir, skip_without_client, text, wait_for};
 
 const SYNTHETIC: &str = "imap_swe_l0_raw_20240924_v001.0001.pkts";
 const REAL: &str = "imap_swapi_l0_raw_20240924_v001.0001.pkts";
 
 #[test]
 fn imap_data_access_client_drives_the_gateway() {
-    if !client_installed() {
-        println!("skipped: imap-data-access not installed (python3 -m pip install imap-data-access==1.3.0)");
+    if skip_without_client() {
         return;
     }
     let home = TempDir::new("client");

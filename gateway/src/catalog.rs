@@ -178,6 +178,7 @@ pub fn science_row(record: &FileRecord) -> serde_json::Value {
         "ingestion_date": ingestion_date(&record.ingestion_time),
         "major_version": version.and_then(|version| version.major),
         "minor_version": version.map(|version| version.minor),
+        "released": record.released,
     })
 }
 
@@ -190,6 +191,7 @@ pub fn ancillary_row(record: &FileRecord) -> serde_json::Value {
         "end_date": (!record.end_date.is_empty()).then_some(&record.end_date),
         "ingestion_date": ingestion_date(&record.ingestion_time),
         "version": record.version,
+        "released": record.released,
     })
 }
 

@@ -127,11 +127,13 @@ fn rows_carry_exactly_the_fields_the_client_reads() {
     assert_eq!(science["minor_version"], 2);
     assert_eq!(science["file_path"], "imap/hi/l1b/2025/01/imap_hi_l1b_45sensor-de_20250101-repoint00012_v001.0002.cdf");
     assert_eq!(science["ingestion_date"], "20261126 06:19:45");
-    assert_eq!(science.as_object().unwrap().len(), 10);
+    assert_eq!(science["released"], false);
+    assert_eq!(science.as_object().unwrap().len(), 11);
 
     let ancillary = ancillary_row(&record("imap_mag_calibration_20250101_20250131_v002.cdf"));
     assert_eq!(ancillary["end_date"], "20250131");
     assert_eq!(ancillary["version"], "v002");
+    assert_eq!(ancillary["released"], false);
     assert_eq!(ancillary["file_path"], "imap/ancillary/mag/imap_mag_calibration_20250101_20250131_v002.cdf");
     let open_ended = ancillary_row(&record("imap_mag_calibration_20250101_v002.cdf"));
     assert!(open_ended.as_object().unwrap().contains_key("end_date"));

@@ -16,6 +16,8 @@ pub struct GatewayConfig {
     pub staged_upload_poll_millis: u64,
     /// A staged upload this old was left by a gateway that stopped mid-way; the sweeper places it.
     pub abandoned_upload_seconds: u64,
+    /// What callers without an API key may see: `all`, or only `released` files.
+    pub anonymous_access: crate::release::AnonymousAccess,
 }
 
 impl Default for GatewayConfig {
@@ -27,6 +29,7 @@ impl Default for GatewayConfig {
             download_url_seconds: 86_400,
             staged_upload_poll_millis: 1000,
             abandoned_upload_seconds: 3600,
+            anonymous_access: crate::release::AnonymousAccess::All,
         }
     }
 }

@@ -20,6 +20,7 @@ use super::auth::Caller;
 use super::catalog::{CatalogQuery, query_date};
 use super::error::GatewayError;
 use super::key_store::Scope;
+use super::release;
 use super::signing::{UploadGrant, unix_now};
 use super::spice_catalog::SpiceQuery;
 use super::state::GatewayState;
@@ -163,9 +164,10 @@ async fn copy_body(writer: &mut WriteMultipart, body: Body, limit: u64) -> Resul
 
 /// `GET download/{key}`: a redirect to a presigned URL for an S3 archive (as upstream does), else
 /// the object's bytes, streamed.
-pub async fn download(State(state): AppState, _caller: Caller, Path(key): Path<String>, uri: Uri) -> Result<Response, GatewayError> {
+pub async fn download(State(state): AppState, caller: Caller, Path(key): Path<String>, uri: Uri) -> Result<Response, GatewayError> {
     refuse_percent_encoding(&uri)?;
     let name = parse_archive_key(&key)?;
+    release::check_download(&state, &caller, &key).await?;
     let missing = || GatewayError::NotFound(format!("file not found: {key}"));
     if let Some(presigner) = &state.presigner {
         if !exists(&state, &key).await? {
@@ -194,36 +196,36 @@ pub async fn download(State(state): AppState, _caller: Caller, Path(key): Path<S
 /// `GET query`: science or ancillary rows.
 pub async fn query(
     State(state): AppState,
-    _caller: Caller,
+    caller: Caller,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Vec<serde_json::Value>>, GatewayError> {
     let query = CatalogQuery::from_params(&params)?;
-    let records = tracked_files(&state, query.filter.clone()).await?;
+    let records = tracked_files(&state, &caller, query.filter.clone()).await?;
     Ok(Json(query.select(records).iter().map(|record| query.row(record)).collect()))
 }
 
 /// `GET spice-query`: SPICE kernel rows.
 pub async fn spice_query(
     State(state): AppState,
-    _caller: Caller,
+    caller: Caller,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Vec<serde_json::Value>>, GatewayError> {
     let query = SpiceQuery::from_params(&params)?;
-    let records = tracked_files(&state, query.filter.clone()).await?;
+    let records = tracked_files(&state, &caller, query.filter.clone()).await?;
     Ok(Json(query.rows(&records)))
 }
 
 /// `GET repoint-table` and `GET spin-table` (spec 1.8): the repoint and spin kernels, as `webpoda` reads them.
 pub async fn kernel_table(
     State(state): AppState,
-    _caller: Caller,
+    caller: Caller,
     uri: Uri,
     Query(mut params): Query<HashMap<String, String>>,
 ) -> Result<Json<Vec<serde_json::Value>>, GatewayError> {
     let kernel_type = if uri.path().ends_with("spin-table") { "spin" } else { "repoint" };
     params.insert("type".into(), kernel_type.into());
     let query = SpiceQuery::from_params(&params)?;
-    let records = tracked_files(&state, query.filter.clone()).await?;
+    let records = tracked_files(&state, &caller, query.filter.clone()).await?;
     Ok(Json(query.table_rows(&records)))
 }
 
@@ -266,8 +268,9 @@ pub async fn reprocess(
     })))
 }
 
-/// The file tracker's matches for `filter`.
-async fn tracked_files(state: &GatewayState, filter: QueryFilesRequest) -> Result<Vec<FileRecord>, GatewayError> {
+/// The file tracker's matches for `filter`, among the files `caller` may see.
+async fn tracked_files(state: &GatewayState, caller: &Caller, mut filter: QueryFilesRequest) -> Result<Vec<FileRecord>, GatewayError> {
+    release::restrict_listing(state, caller, &mut filter);
     let response = state.clients.indexer.clone().query_files(filter).await.map_err(GatewayError::upstream("indexer"))?;
     Ok(response.into_inner().files)
 }

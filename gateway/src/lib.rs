@@ -1,5 +1,5 @@
 //! The gateway role: the REST facade scientists use with the mission's own client
-//! (`imap-data-access`): upload, download, query, reprocess, plus the status API, its OpenAPI
+//! (`imap-data-access`): upload, download, query, reprocess, release, plus the status API, its OpenAPI
 //! document, a live page of the pipeline, and API keys (REST auth, `imap-sdc keys`, gRPC).
 #![forbid(unsafe_code)]
 
@@ -12,6 +12,7 @@ mod graph_svg;
 mod grpc;
 mod key_store;
 mod keys;
+mod release;
 mod role;
 mod routes;
 mod signing;
@@ -24,6 +25,7 @@ pub use config::GatewayConfig;
 pub use error::GatewayError;
 pub use grpc::GatewayGrpc;
 pub use key_store::{ApiKey, ApiKeyStore, Scope};
+pub use release::AnonymousAccess;
 pub use keys::{KeysCommand, run_keys_command};
 pub use role::GatewayRole;
 pub use signing::ArchivePresigner;

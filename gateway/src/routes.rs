@@ -1,5 +1,6 @@
-//! The REST surface: the data-access API under the bare URL, `/api-key` and `/authorized`, the status
-//! API under `/api`, the OpenAPI document and the live page; one tracing span per request.
+//! The REST surface: the data-access API under the bare URL, `/api-key` and `/authorized` (the
+//! release only under `/api-key`), the status API under `/api`, the OpenAPI document and the live
+//! page; one tracing span per request.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use tracing::Instrument;
 use super::auth::AccessPath;
 use super::error::GatewayError;
 use super::state::GatewayState;
-use super::{data_access, graph_svg, status};
+use super::{data_access, graph_svg, release, status};
 
 const PAGE: &str = include_str!("../static/index.html");
 const OPENAPI: &str = include_str!("../static/openapi.json");
@@ -36,7 +37,8 @@ pub fn router(state: Arc<GatewayState>) -> Router {
     };
     Router::new()
         .merge(data_access_routes().layer(Extension(AccessPath::Open)))
-        .nest("/api-key", data_access_routes().layer(Extension(AccessPath::ApiKey)))
+        // As upstream, a release is only ever requested with an API key.
+        .nest("/api-key", data_access_routes().route("/release", get(release::release)).layer(Extension(AccessPath::ApiKey)))
         .nest("/authorized", data_access_routes().layer(Extension(AccessPath::Authorized)))
         // The body is streamed to the archive, so axum's in-memory body limit does not apply here.
         .route("/upload-object/{*key}", put(data_access::receive_upload).layer(DefaultBodyLimit::disable()))

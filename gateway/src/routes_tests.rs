@@ -215,12 +215,46 @@ async fn bad_queries_and_reprocessing_without_admin_are_refused_here() {
 }
 
 #[tokio::test]
+async fn releases_need_an_admin_key_under_api_key_and_a_supported_type() {
+    let fixture = fixture().await;
+    let admin = fixture.role.state.keys.create("operator", &[Scope::Admin]).await.unwrap().secret;
+    let query = "release?release_type=release&manifest_file=imap_swe_data-release-001_20240924_20240924_v001.txt";
+    let target = format!("/api-key/{query}");
+    assert_eq!(send(&fixture, "GET", &target, None, vec![]).await.0, StatusCode::UNAUTHORIZED);
+    let (status, body) = send(&fixture, "GET", &target, Some(&fixture.reader), vec![]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("'admin' scope"), "{body}");
+    // As upstream, the release exists only under /api-key.
+    for elsewhere in [format!("/{query}"), format!("/authorized/{query}")] {
+        assert_eq!(send(&fixture, "GET", &elsewhere, Some(&admin), vec![]).await.0, StatusCode::NOT_FOUND, "{elsewhere}");
+    }
+    let (status, body) = send(&fixture, "GET", &target.replace("=release&", "=unrelease&"), Some(&admin), vec![]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("not supported"), "{body}");
+    // An acceptable request goes on to the file tracker, which does not run here.
+    let (status, body) = send(&fixture, "GET", &target, Some(&admin), vec![]).await;
+    assert!(status.is_server_error() && body.contains("indexer"), "{status} {body}");
+}
+
+#[tokio::test]
+async fn under_the_released_rule_only_anonymous_downloads_ask_the_tracker() {
+    let config = GatewayConfig { anonymous_access: crate::release::AnonymousAccess::Released, ..GatewayConfig::default() };
+    let fixture = fixture_with(config).await;
+    fixture.archive.put(&KEY.into(), b"level zero".to_vec().into()).await.unwrap();
+    let (status, body) = send(&fixture, "GET", &format!("/api-key/download/{KEY}"), Some(&fixture.reader), vec![]).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "level zero"));
+    // Only the file tracker knows whether the file is released, and it does not run here.
+    let (status, body) = send(&fixture, "GET", &format!("/download/{KEY}"), None, vec![]).await;
+    assert!(status.is_server_error() && body.contains("indexer"), "{status} {body}");
+}
+
+#[tokio::test]
 async fn openapi_document_and_page_are_served() {
     let fixture = fixture().await;
     let (status, body) = send(&fixture, "GET", "/api/openapi.json", None, vec![]).await;
     assert_eq!(status, StatusCode::OK);
     let document: serde_json::Value = serde_json::from_str(&body).unwrap();
-    for path in ["/query", "/api-key/query", "/authorized/upload/{filename}", "/reprocess", "/api/jobs", "/api/graph.svg"] {
+    for path in ["/query", "/api-key/query", "/authorized/upload/{filename}", "/reprocess", "/api-key/release", "/api/jobs", "/api/graph.svg"] {
         assert!(document["paths"].get(path).is_some(), "openapi lacks {path}");
     }
     let (status, page) = send(&fixture, "GET", "/", None, vec![]).await;

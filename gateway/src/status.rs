@@ -170,7 +170,8 @@ pub fn file_json(record: &FileRecord) -> Value {
         "start_date": record.start_date, "end_date": record.end_date, "repointing": record.repointing, "cr": record.cr,
         "version": record.version, "extension": record.extension, "size_bytes": record.size_bytes,
         "ingestion_time": record.ingestion_time, "produced_by_job": record.produced_by_job,
-        "parent_files": record.parent_files,
+        "parent_files": record.parent_files, "released": record.released, "released_at": record.released_at,
+        "release_manifest": record.release_manifest,
     })
 }
 

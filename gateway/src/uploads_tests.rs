@@ -48,6 +48,10 @@ impl Indexer for RecordingIndexer {
     async fn list_quarantine(&self, _: Request<ListQuarantineRequest>) -> Result<Response<ListQuarantineResponse>, Status> {
         Err(Status::unimplemented("fake"))
     }
+
+    async fn release_files(&self, _: Request<ReleaseFilesRequest>) -> Result<Response<ReleaseFilesResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
 }
 
 struct Harness {

@@ -14,6 +14,8 @@ pub enum IndexerError {
     Conflict { key: String },
     #[error("invalid query: {0}")]
     InvalidQuery(String),
+    #[error("invalid release: {0}")]
+    InvalidRelease(String),
     #[error("archive error: {0}")]
     Archive(#[from] object_store::Error),
     #[error("database error: {0}")]
@@ -29,7 +31,7 @@ pub enum IndexerError {
 impl From<IndexerError> for tonic::Status {
     fn from(error: IndexerError) -> tonic::Status {
         match &error {
-            IndexerError::InvalidName(_) | IndexerError::InvalidQuery(_) => tonic::Status::invalid_argument(error.to_string()),
+            IndexerError::InvalidName(_) | IndexerError::InvalidQuery(_) | IndexerError::InvalidRelease(_) => tonic::Status::invalid_argument(error.to_string()),
             IndexerError::ObjectNotFound { .. } | IndexerError::UnknownFile(_) => tonic::Status::not_found(error.to_string()),
             IndexerError::Conflict { .. } => tonic::Status::already_exists(error.to_string()),
             IndexerError::Archive(_)

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use proto::pb::indexer_server::Indexer;
 use proto::pb::{
     FileEvent, FileRecord, GetFileRequest, IndexFileRequest, IndexFileResponse, ListQuarantineRequest,
-    ListQuarantineResponse, QueryFilesRequest, QueryFilesResponse, SubscribeEventsRequest,
+    ListQuarantineResponse, QueryFilesRequest, QueryFilesResponse, ReleaseFilesRequest, ReleaseFilesResponse,
+    SubscribeEventsRequest,
 };
 use proto::Shutdown;
 use tokio_stream::wrappers::ReceiverStream;
@@ -103,5 +104,14 @@ impl Indexer for IndexerGrpc {
     ) -> Result<Response<ListQuarantineResponse>, Status> {
         let files = self.ingestor.tracker.quarantined(request.get_ref().limit).await?;
         Ok(Response::new(ListQuarantineResponse { files }))
+    }
+
+    #[tracing::instrument(skip_all, name = "indexer.release_files", fields(instrument = %request.get_ref().instrument, manifest = %request.get_ref().manifest_key))]
+    async fn release_files(&self, request: Request<ReleaseFilesRequest>) -> Result<Response<ReleaseFilesResponse>, Status> {
+        let outcome = self.ingestor.tracker.release(request.get_ref()).await?;
+        if outcome.unmatched_withheld.is_empty() {
+            tracing::info!(released = outcome.released, newly_released = outcome.newly_released, withheld = outcome.withheld, "release applied");
+        }
+        Ok(Response::new(outcome))
     }
 }

@@ -1,7 +1,9 @@
 //! The file tracker and the event log, on SQLite or PostgreSQL through portable SQL.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use proto::filename::{ImapFileName, Version};
-use proto::pb::{FileEvent, FileRecord, QueryFilesRequest, QuarantinedFile};
+use proto::pb::{FileEvent, FileRecord, QueryFilesRequest, QuarantinedFile, ReleaseFilesRequest, ReleaseFilesResponse};
 use proto::store::{now_millis, rfc3339_millis};
 use sqlx::{AnyPool, Row};
 use tokio::sync::{Mutex, watch};
@@ -9,7 +11,14 @@ use tokio::sync::{Mutex, watch};
 use super::error::IndexerError;
 
 const FILE_COLUMNS: &str = "file_name, archive_key, kind, instrument, data_level, descriptor, start_date, end_date, \
-     repointing, cr, version, extension, size_bytes, ingested_at, produced_by_job, parent_files";
+     repointing, cr, version, extension, size_bytes, ingested_at, produced_by_job, parent_files, released, released_at, \
+     release_manifest";
+
+/// The files a release covers: science and quicklook files of one instrument starting in a range.
+const RELEASE_SCOPE: &str = "kind IN ('science', 'quicklook') AND instrument = $1 AND start_date >= $2 AND start_date <= $3";
+
+/// Files marked released per statement, to stay well under every backend's parameter limit.
+const RELEASE_BATCH: usize = 500;
 
 /// What indexing one object did.
 #[derive(Debug, Clone)]
@@ -184,6 +193,9 @@ impl FileTracker {
         equal("version", &request.version, &mut conditions);
         equal("extension", &request.extension, &mut conditions);
         equal("file_name", &request.file_name, &mut conditions);
+        if request.released_only {
+            conditions.push("released = 1".to_string());
+        }
         let mut bound = |expression: &str, operator: &str, value: &str, conditions: &mut Vec<String>| -> Result<(), IndexerError> {
             if value.is_empty() {
                 return Ok(());
@@ -234,6 +246,66 @@ impl FileTracker {
         }
         let rows = query.fetch_all(&self.pool).await?;
         rows.iter().map(record_from_row).collect()
+    }
+
+    /// Applies a data release in one transaction: every file of the scope except the withheld ones
+    /// is marked released (a file keeps the time and manifest of the first release that covered
+    /// it, so applying a release again changes nothing). Withheld files are left as they are. A
+    /// withheld name outside the scope is reported back and nothing is changed.
+    pub async fn release(&self, request: &ReleaseFilesRequest) -> Result<ReleaseFilesResponse, IndexerError> {
+        let invalid = |message: String| Err(IndexerError::InvalidRelease(message));
+        if request.instrument.is_empty() || request.manifest_key.is_empty() {
+            return invalid("a release needs an instrument and a manifest key".into());
+        }
+        let date = |text: &str| {
+            proto::date::Date::parse_yyyymmdd(text)
+                .map_err(|error| IndexerError::InvalidRelease(format!("date {text:?}: {error}")))
+        };
+        if date(&request.start_date)? > date(&request.end_date)? {
+            return invalid(format!("start date {} is after end date {}", request.start_date, request.end_date));
+        }
+        let withheld: BTreeSet<&str> = request.withheld_files.iter().map(String::as_str).collect();
+        let mut transaction = self.pool.begin().await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT file_name, released FROM indexed_files WHERE {RELEASE_SCOPE}")))
+            .bind(request.instrument.clone())
+            .bind(request.start_date.clone())
+            .bind(request.end_date.clone())
+            .fetch_all(&mut *transaction)
+            .await?;
+        let mut in_scope: BTreeMap<String, bool> = BTreeMap::new();
+        for row in &rows {
+            in_scope.insert(row.try_get("file_name")?, row.try_get::<i64, _>("released")? == 1);
+        }
+        let unmatched_withheld: Vec<String> =
+            withheld.iter().filter(|name| !in_scope.contains_key(**name)).map(|name| name.to_string()).collect();
+        if !unmatched_withheld.is_empty() {
+            return Ok(ReleaseFilesResponse { unmatched_withheld, ..Default::default() });
+        }
+        let releasing: Vec<&String> = in_scope.keys().filter(|name| !withheld.contains(name.as_str())).collect();
+        let not_yet_released: Vec<&String> =
+            releasing.iter().copied().filter(|name| !in_scope[name.as_str()]).collect();
+        let now = now_millis();
+        let mut newly_released: u64 = 0;
+        for batch in not_yet_released.chunks(RELEASE_BATCH) {
+            let placeholders: Vec<String> = (0..batch.len()).map(|index| format!("${}", index + 3)).collect();
+            let sql = format!(
+                "UPDATE indexed_files SET released = 1, released_at = $1, release_manifest = $2 \
+                 WHERE released = 0 AND file_name IN ({})",
+                placeholders.join(", ")
+            );
+            let mut update = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now).bind(request.manifest_key.clone());
+            for name in batch {
+                update = update.bind(name.to_string());
+            }
+            newly_released += update.execute(&mut *transaction).await?.rows_affected();
+        }
+        transaction.commit().await?;
+        Ok(ReleaseFilesResponse {
+            released: releasing.len() as u32,
+            newly_released: newly_released as u32,
+            withheld: withheld.len() as u32,
+            unmatched_withheld: Vec::new(),
+        })
     }
 
     pub async fn record_quarantine(&self, original_key: &str, quarantine_key: &str, reason: &str) -> Result<(), IndexerError> {
@@ -297,5 +369,8 @@ fn record_from_row(row: &sqlx::any::AnyRow) -> Result<FileRecord, IndexerError> 
         ingestion_time: rfc3339_millis(row.try_get("ingested_at")?),
         produced_by_job: row.try_get("produced_by_job")?,
         parent_files: serde_json::from_str(&parents).unwrap_or_default(),
+        released: row.try_get::<i64, _>("released")? == 1,
+        released_at: row.try_get::<Option<i64>, _>("released_at")?.map(rfc3339_millis).unwrap_or_default(),
+        release_manifest: row.try_get("release_manifest")?,
     })
 }

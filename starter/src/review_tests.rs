@@ -113,6 +113,10 @@ impl Indexer for FakeIndexer {
     async fn list_quarantine(&self, _: Request<ListQuarantineRequest>) -> Result<Response<ListQuarantineResponse>, Status> {
         Err(Status::unimplemented("fake"))
     }
+
+    async fn release_files(&self, _: Request<ReleaseFilesRequest>) -> Result<Response<ReleaseFilesResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
 }
 
 /// Serves the fakes on a free local port; returns its address.

@@ -21,12 +21,18 @@ pub struct Node {
 
 impl Node {
     pub fn start(home: &Path, roles: &str) -> Node {
+        Node::start_with_env(home, roles, &[])
+    }
+
+    /// As [`Node::start`], with extra environment variables, e.g. `IMAP_SDC_GATEWAY__*` settings.
+    pub fn start_with_env(home: &Path, roles: &str, environment: &[(&str, &str)]) -> Node {
         let data_dir = home.join("data");
         let log = home.join("node.log");
         let mut child = Command::new(binary())
             .current_dir(home)
             .args(["serve", "--roles", roles, "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(&data_dir)
+            .envs(environment.iter().copied())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
@@ -84,6 +90,15 @@ impl Drop for Node {
 /// True when the mission's client can be imported.
 pub fn client_installed() -> bool {
     Command::new("python3").args(["-c", "import imap_data_access"]).output().map(|output| output.status.success()).unwrap_or(false)
+}
+
+/// True, after saying so, when the mission's client is missing and a test should skip.
+pub fn skip_without_client() -> bool {
+    if client_installed() {
+        return false;
+    }
+    println!("skipped: imap-data-access not installed (python3 -m pip install imap-data-access==1.3.0)");
+    true
 }
 
 /// Runs the unmodified `imap-data-access` CLI against `url`, with `api_key` (or anonymously).

@@ -9,9 +9,11 @@ pub struct IndexerConfig {
     pub inbox_dir: Option<PathBuf>,
     /// Refused inbox files are moved here, next to a `.reason.txt` saying why.
     pub quarantine_dir: Option<PathBuf>,
-    /// Seconds between full rescans of the inbox and the archive (a safety net for missed
-    /// watcher events and for objects written while the indexer was down).
+    /// Seconds between rescans of the inbox (a safety net for missed watcher events).
     pub rescan_seconds: u64,
+    /// Seconds between listings of the whole archive, which index objects whose producer never
+    /// did (written while the indexer was down, or by tools outside the mesh).
+    pub archive_rescan_seconds: u64,
     /// Watch the inbox with inotify as well as rescanning.
     pub watch: bool,
     /// An inbox file is taken only once it has not changed for this long, so a file still being
@@ -24,6 +26,14 @@ pub struct IndexerConfig {
 
 impl Default for IndexerConfig {
     fn default() -> Self {
-        IndexerConfig { inbox_dir: None, quarantine_dir: None, rescan_seconds: 30, watch: true, settle_millis: 1000, rescan_min_age_seconds: 60 }
+        IndexerConfig {
+            inbox_dir: None,
+            quarantine_dir: None,
+            rescan_seconds: 30,
+            archive_rescan_seconds: 300,
+            watch: true,
+            settle_millis: 1000,
+            rescan_min_age_seconds: 60,
+        }
     }
 }

@@ -52,13 +52,20 @@ impl IndexerRole {
                 }
             };
             let rescan_every = Duration::from_secs(ingestor.config.rescan_seconds.max(1));
+            // Listing the whole archive is costly (an S3 bucket of millions of objects), so it runs
+            // on its own, slower clock rather than on every inbox wake-up.
+            let archive_rescan_every = Duration::from_secs(ingestor.config.archive_rescan_seconds.max(1));
+            let mut next_archive_scan = tokio::time::Instant::now();
             loop {
-                match ingestor.scan_archive().await {
-                    Ok(0) => {}
-                    Ok(count) => tracing::info!(count, "archive rescan indexed untracked objects"),
-                    Err(error) => tracing::error!(%error, "archive rescan failed"),
+                if tokio::time::Instant::now() >= next_archive_scan {
+                    match ingestor.scan_archive().await {
+                        Ok(0) => {}
+                        Ok(count) => tracing::info!(count, "archive rescan indexed untracked objects"),
+                        Err(error) => tracing::error!(%error, "archive rescan failed"),
+                    }
+                    next_archive_scan = tokio::time::Instant::now() + archive_rescan_every;
                 }
-                let mut next_scan = rescan_every;
+                let mut next_scan = rescan_every.min(next_archive_scan.saturating_duration_since(tokio::time::Instant::now()));
                 match ingestor.drain_inbox().await {
                     Ok((_, Some(settling))) => next_scan = next_scan.min(settling),
                     Ok(_) => {}

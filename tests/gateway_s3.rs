@@ -35,10 +35,17 @@ impl S3Server {
             .stderr(std::fs::File::create(log).unwrap())
             .spawn()
             .expect("spawn the S3 server");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let url = match lines.next() {
-            Some(Ok(line)) if line.starts_with("s3 listening on ") => line["s3 listening on ".len()..].trim().to_string(),
-            _ => panic!("S3 server did not start: {}", std::fs::read_to_string(log).unwrap_or_default()),
+        let stdout = child.stdout.take().unwrap();
+        let (first_line, line_read) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = first_line.send(BufReader::new(stdout).lines().next());
+        });
+        let url = match line_read.recv_timeout(Duration::from_secs(60)) {
+            Ok(Some(Ok(line))) if line.starts_with("s3 listening on ") => line["s3 listening on ".len()..].trim().to_string(),
+            _ => {
+                let _ = child.kill();
+                panic!("S3 server did not start: {}", std::fs::read_to_string(log).unwrap_or_default())
+            }
         };
         S3Server { child, url }
     }
@@ -159,6 +166,22 @@ fn the_mission_client_works_against_an_s3_archive() {
     assert_eq!(status, 302, "downloads are redirects to the bucket");
     let missing = run(None, &["download", "imap_swe_l0_raw_20240925_v001.0001.pkts"]);
     assert!(!missing.status.success() && text(&missing).contains("404"), "{}", text(&missing));
+
+    // Token users (the /authorized routes) upload and download through the gateway: the client
+    // would send its Bearer header to S3 too, which S3 refuses next to a presigned signature.
+    let token_user = "imap_swe_l0_raw_20240926_v001.0001.pkts";
+    std::fs::write(uploads.join(token_user), synthetic_level0(5)).unwrap();
+    let bearer = format!("Bearer {uploader}");
+    let (status, body) = http(&address, "GET", &format!("/authorized/upload/{token_user}"), &[("authorization", bearer.as_str())]);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert!(serde_json::from_slice::<String>(&body).unwrap().starts_with(&format!("{}/upload-object/", node.url)));
+    let token = [("IMAP_ACCESS_TOKEN", uploader.as_str())];
+    let uploaded = gateway_common::client_with(&node.url, &downloads, &token, &["upload", &uploads.join(token_user).display().to_string()]);
+    assert!(uploaded.status.success(), "{}", text(&uploaded));
+    let token_key = format!("imap/swe/l0/2024/09/{token_user}");
+    assert_eq!(s3.object(&token_key), synthetic_level0(5), "streamed through the gateway into the bucket");
+    let (status, _) = http(&address, "GET", &format!("/authorized/download/{token_key}"), &[("authorization", bearer.as_str())]);
+    assert_eq!(status, 200, "token downloads are streamed, not redirected");
 
     // The same name again is refused before any bytes move.
     let duplicate = run(Some(&uploader), &["upload", &uploads.join(SYNTHETIC).display().to_string()]);

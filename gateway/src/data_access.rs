@@ -24,7 +24,8 @@ use super::release;
 use super::signing::{UploadGrant, unix_now};
 use super::spice_catalog::SpiceQuery;
 use super::state::GatewayState;
-use super::uploads;
+use super::signing::ArchivePresigner;
+use super::uploads::{self, OnConflict, Placement};
 
 type AppState = State<Arc<GatewayState>>;
 
@@ -43,11 +44,12 @@ pub async fn presign_upload(
     caller.require(Scope::Upload, "upload")?;
     let name = ImapFileName::parse(file_name.rsplit('/').next().unwrap_or(&file_name))?;
     let key = name.archive_path();
-    if exists(&state, &key).await? || uploads::pending(state.archive.as_ref(), &key).await? {
+    let waiting = state.presigner.is_some() && uploads::pending(state.archive.as_ref(), &key).await?;
+    if waiting || exists(&state, &key).await? {
         return Err(GatewayError::FileAlreadyExists { key });
     }
     let valid_for = Duration::from_secs(state.config.upload_url_seconds);
-    let url = match &state.presigner {
+    let url = match direct_presigner(&state, &headers) {
         Some(presigner) => presigner.upload_url(&uploads::staging_location(&key), valid_for).await?,
         None => {
             let grant = state.signer.grant(&key, unix_now() + state.config.upload_url_seconds);
@@ -55,7 +57,7 @@ pub async fn presign_upload(
             format!("{base}/upload-object/{key}?expires={}&signature={}", grant.expires, grant.signature)
         }
     };
-    tracing::info!(%key, caller = caller.label(), direct = state.presigner.is_some(), "upload url issued");
+    tracing::info!(%key, caller = caller.label(), direct = direct_presigner(&state, &headers).is_some(), "upload url issued");
     Ok(Json(url))
 }
 
@@ -79,48 +81,31 @@ pub async fn receive_upload(
     if declared.is_some_and(|length| length > limit) {
         return Err(GatewayError::PayloadTooLarge { limit });
     }
-    // A cheap early refusal; the guarantee itself is the create-only move in `store_new_object`.
+    // A cheap early refusal; the guarantee itself is the create-only copy in `uploads::place`.
     if exists(&state, &key).await? {
         return Err(GatewayError::FileAlreadyExists { key });
     }
-    let size_bytes = store_new_object(&state, &key, body, limit).await?;
-    let newly_indexed = uploads::index(&state, &key).await?;
-    tracing::info!(%key, size_bytes, newly_indexed, "upload stored and indexed");
-    Ok(Json(serde_json::json!({"archive_key": key, "size_bytes": size_bytes, "newly_indexed": newly_indexed})))
-}
-
-/// Stores the body under `key` only if no object is there yet: it is streamed to a staging object
-/// of its own, then placed by the archive's create-only copy (see `uploads`). The loser of a race
-/// gets `FileAlreadyExists`; a staging object left by a dropped request is deleted in the
-/// background, and one left by a crash is placed later by the sweeper.
-async fn store_new_object(state: &GatewayState, key: &str, body: Body, limit: u64) -> Result<u64, GatewayError> {
-    let staging = uploads::staging_location(key);
-    let received = stream_into_archive(state, &staging, body, limit).await?;
-    let mut cleanup = StagingCleanup { archive: Some(state.archive.clone()), staging: staging.clone() };
-    let placed = match state.archive.copy_if_not_exists(&staging, &object_store::path::Path::from(key)).await {
-        Ok(()) => Ok(received),
-        Err(object_store::Error::AlreadyExists { .. }) => Err(GatewayError::FileAlreadyExists { key: key.to_string() }),
-        Err(error) => Err(error.into()),
-    };
-    if let Some(archive) = cleanup.archive.take() {
-        uploads::delete_quietly(archive.as_ref(), &staging).await;
-    }
-    placed
-}
-
-/// Deletes a staging object in the background if the request is dropped before it could.
-struct StagingCleanup {
-    archive: Option<Arc<dyn object_store::ObjectStore>>,
-    staging: object_store::path::Path,
-}
-
-impl Drop for StagingCleanup {
-    fn drop(&mut self) {
-        if let (Some(archive), Ok(runtime)) = (self.archive.take(), tokio::runtime::Handle::try_current()) {
-            let staging = std::mem::take(&mut self.staging);
-            runtime.spawn(async move { uploads::delete_quietly(archive.as_ref(), &staging).await });
+    let staging = uploads::staging_location(&key);
+    let size_bytes = stream_into_archive(&state, &staging, body, limit).await?;
+    // If this fails (indexer down), the staging object stays for the sweeper to finish the job.
+    match uploads::place(&state, &staging, &key, OnConflict::Refuse).await? {
+        Placement::Placed => {}
+        Placement::Gone => {
+            return Err(GatewayError::InvalidRequest(format!("the upload of {key} vanished before it was placed; upload it again")));
+        }
+        Placement::AlreadyThere | Placement::Refused | Placement::Rejected { .. } => {
+            return Err(GatewayError::FileAlreadyExists { key });
         }
     }
+    tracing::info!(%key, size_bytes, "upload stored and indexed");
+    Ok(Json(serde_json::json!({"archive_key": key, "size_bytes": size_bytes, "newly_indexed": true})))
+}
+
+/// Where presigned URLs may point straight at the archive: with an S3 archive, unless the caller
+/// authenticates with a Bearer token. The client sends that header on the PUT and the redirected
+/// GET too, and S3 refuses a presigned request that carries a second authorization.
+fn direct_presigner<'a>(state: &'a GatewayState, headers: &HeaderMap) -> Option<&'a ArchivePresigner> {
+    state.presigner.as_ref().filter(|_| !headers.contains_key(header::AUTHORIZATION))
 }
 
 /// Copies the body to the archive part by part, so memory stays bounded whatever the file size;
@@ -164,12 +149,18 @@ async fn copy_body(writer: &mut WriteMultipart, body: Body, limit: u64) -> Resul
 
 /// `GET download/{key}`: a redirect to a presigned URL for an S3 archive (as upstream does), else
 /// the object's bytes, streamed.
-pub async fn download(State(state): AppState, caller: Caller, Path(key): Path<String>, uri: Uri) -> Result<Response, GatewayError> {
+pub async fn download(
+    State(state): AppState,
+    caller: Caller,
+    Path(key): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response, GatewayError> {
     refuse_percent_encoding(&uri)?;
     let name = parse_archive_key(&key)?;
     release::check_download(&state, &caller, &key).await?;
     let missing = || GatewayError::NotFound(format!("file not found: {key}"));
-    if let Some(presigner) = &state.presigner {
+    if let Some(presigner) = direct_presigner(&state, &headers) {
         if !exists(&state, &key).await? {
             return Err(missing());
         }

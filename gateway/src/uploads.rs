@@ -22,6 +22,7 @@ use super::state::GatewayState;
 
 const STAGING_PREFIX: &str = "staging";
 const REJECTED_PREFIX: &str = "rejected";
+const MIN_ABANDONED_SECONDS: u64 = 60;
 
 /// A new staging object for an upload of `key`; the key travels in the name so a sweeper can place it.
 pub fn staging_location(key: &str) -> ObjectPath {
@@ -44,33 +45,61 @@ pub enum Placement {
     Placed,
     /// The key already held these exact bytes (another replica placed it, or a repeated upload).
     AlreadyThere,
-    /// The key holds a different file; the upload was moved to `rejected/`.
+    /// The key holds a different file; the upload was kept under `rejected/` (the uploader got a
+    /// success from S3 and will never hear otherwise).
     Rejected { kept_at: String },
+    /// The key holds a different file and the uploader is told so right away (409); nothing kept.
+    Refused,
     /// Someone else dealt with the staging object first.
     Gone,
 }
 
-/// Moves a staging object onto `key`, create-only. The staging object is deleted only once the
-/// outcome is durable (placed and indexed, or kept under `rejected/`), so a failure is retried.
-pub async fn place(state: &GatewayState, staging: &ObjectPath, key: &str) -> Result<Placement, GatewayError> {
-    let archive = &state.archive;
+/// What to do with an upload that loses to a different file of the same name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnConflict {
+    KeepAside,
+    Refuse,
+}
+
+/// Moves a staging object onto `key`, create-only, and has it indexed. The staging object is
+/// deleted only once the outcome is durable (placed and indexed, or kept under `rejected/`), so
+/// a failure is retried, and only if it is still the object that was placed (a presigned URL can
+/// be PUT to again until it expires; a second upload is then handled on its own).
+pub async fn place(state: &GatewayState, staging: &ObjectPath, key: &str, on_conflict: OnConflict) -> Result<Placement, GatewayError> {
+    let archive = state.archive.as_ref();
     let target = ObjectPath::from(key);
-    let placement = match archive.copy_if_not_exists(staging, &target).await {
-        Ok(()) => Placement::Placed,
+    let staged = match archive.head(staging).await {
+        Ok(meta) => meta,
         Err(object_store::Error::NotFound { .. }) => return Ok(Placement::Gone),
-        Err(object_store::Error::AlreadyExists { .. }) => match same_bytes(archive.as_ref(), staging, &target).await {
-            Ok(true) => Placement::AlreadyThere,
-            Ok(false) => {
-                let kept_at = reject(archive.as_ref(), staging, key).await?;
-                return Ok(Placement::Rejected { kept_at });
-            }
-            Err(GatewayError::Archive(object_store::Error::NotFound { .. })) => return Ok(Placement::Gone),
-            Err(error) => return Err(error),
+        Err(error) => return Err(error.into()),
+    };
+    // Looking first spares a create-only copy (a full server-side copy on S3) that must fail.
+    let placed = match archive.head(&target).await {
+        Ok(_) => false,
+        Err(object_store::Error::NotFound { .. }) => match archive.copy_if_not_exists(staging, &target).await {
+            Ok(()) => true,
+            Err(object_store::Error::AlreadyExists { .. }) => false,
+            Err(object_store::Error::NotFound { .. }) => return Ok(Placement::Gone),
+            Err(error) => return Err(error.into()),
         },
         Err(error) => return Err(error.into()),
     };
+    let placement = if placed {
+        Placement::Placed
+    } else {
+        match same_bytes(archive, staging, &target).await {
+            Ok(true) => Placement::AlreadyThere,
+            Ok(false) if on_conflict == OnConflict::Refuse => {
+                delete_if_unchanged(archive, &staged).await;
+                return Ok(Placement::Refused);
+            }
+            Ok(false) => return reject(archive, &staged, key).await,
+            Err(GatewayError::Archive(object_store::Error::NotFound { .. })) => return Ok(Placement::Gone),
+            Err(error) => return Err(error),
+        }
+    };
     index(state, key).await?;
-    delete_quietly(archive.as_ref(), staging).await;
+    delete_if_unchanged(archive, &staged).await;
     Ok(placement)
 }
 
@@ -81,6 +110,22 @@ pub async fn index(state: &GatewayState, key: &str) -> Result<bool, GatewayError
     Ok(response.into_inner().newly_indexed)
 }
 
+/// Deletes a staging object unless it was replaced since `seen` (then the next sweep deals with
+/// the new bytes). Stores without e-tags are trusted to have kept it.
+async fn delete_if_unchanged(archive: &dyn ObjectStore, seen: &object_store::ObjectMeta) {
+    if let Some(seen_tag) = &seen.e_tag {
+        match archive.head(&seen.location).await {
+            Ok(now) if now.e_tag.as_ref() != Some(seen_tag) => {
+                tracing::warn!(staging = %seen.location, "staging object replaced while it was placed; left for the next sweep");
+                return;
+            }
+            Err(object_store::Error::NotFound { .. }) => return,
+            _ => {}
+        }
+    }
+    delete_quietly(archive, &seen.location).await;
+}
+
 pub async fn delete_quietly(archive: &dyn ObjectStore, location: &ObjectPath) {
     match archive.delete(location).await {
         Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
@@ -88,7 +133,8 @@ pub async fn delete_quietly(archive: &dyn ObjectStore, location: &ObjectPath) {
     }
 }
 
-/// Places every staged upload at least `min_age` old; returns how many it dealt with.
+/// Places every staged upload at least `min_age` old; returns how many it dealt with. A round
+/// stops at the first upload the indexer could not take: the rest would fail the same way.
 pub async fn sweep(state: &GatewayState, min_age: Duration) -> Result<usize, GatewayError> {
     let staged: Vec<object_store::ObjectMeta> = state
         .archive
@@ -103,19 +149,31 @@ pub async fn sweep(state: &GatewayState, min_age: Duration) -> Result<usize, Gat
         if now - meta.last_modified.timestamp_millis() < min_age.as_millis() as i64 {
             continue;
         }
-        let staging = meta.location;
-        let outcome = match key_of(&staging) {
-            Some(key) => place(state, &staging, &key).await,
+        let limit = state.config.max_upload_bytes;
+        let outcome = match key_of(&meta.location) {
+            // A presigned PUT cannot be limited in size; the limit is applied here instead.
+            Some(key) if meta.size > limit => {
+                let reason = format!("{key}: {} bytes is over the upload limit of {limit} bytes", meta.size);
+                keep_rejected(state.archive.as_ref(), &meta, &key, &reason).await
+            }
+            Some(key) => place(state, &meta.location, &key, OnConflict::KeepAside).await,
             None => {
-                let key = staging.to_string();
-                reject_unplaceable(state.archive.as_ref(), &staging, &key).await.map(|kept_at| Placement::Rejected { kept_at })
+                let name = meta.location.to_string();
+                let reason = format!("{name} does not name a valid archive key, so it cannot be placed");
+                let aside = name.trim_start_matches(STAGING_PREFIX).trim_start_matches('/').to_string();
+                keep_rejected(state.archive.as_ref(), &meta, &aside, &reason).await
             }
         };
+        let staging = &meta.location;
         match outcome {
             Ok(Placement::Gone) => {}
             Ok(placement) => {
                 handled += 1;
                 tracing::info!(%staging, ?placement, "staged upload dealt with");
+            }
+            Err(error @ GatewayError::Upstream { .. }) => {
+                tracing::warn!(%staging, %error, "indexer unavailable; staged uploads wait for the next sweep");
+                break;
             }
             Err(error) => tracing::warn!(%staging, %error, "staged upload not placed yet; retrying on the next sweep"),
         }
@@ -129,7 +187,8 @@ pub fn spawn_sweeper(state: Arc<GatewayState>, shutdown: Shutdown) -> tokio::tas
     let (every, min_age) = if state.presigner.is_some() {
         (Duration::from_millis(state.config.staged_upload_poll_millis.max(50)), Duration::ZERO)
     } else {
-        let abandoned = Duration::from_secs(state.config.abandoned_upload_seconds);
+        // Younger staging objects may belong to uploads still in flight on some replica.
+        let abandoned = Duration::from_secs(state.config.abandoned_upload_seconds.max(MIN_ABANDONED_SECONDS));
         (abandoned.clamp(Duration::from_secs(1), Duration::from_secs(60)), abandoned)
     };
     tokio::spawn(async move {
@@ -169,23 +228,23 @@ async fn digest(archive: &dyn ObjectStore, location: &ObjectPath) -> Result<[u8;
     Ok(hasher.finalize().into())
 }
 
-async fn reject(archive: &dyn ObjectStore, staging: &ObjectPath, key: &str) -> Result<String, GatewayError> {
+async fn reject(archive: &dyn ObjectStore, staged: &object_store::ObjectMeta, key: &str) -> Result<Placement, GatewayError> {
     let reason = format!("{key} already holds a different file; this upload of the same name was not placed");
-    keep_rejected(archive, staging, key, &reason).await
+    keep_rejected(archive, staged, key, &reason).await
 }
 
-async fn reject_unplaceable(archive: &dyn ObjectStore, staging: &ObjectPath, name: &str) -> Result<String, GatewayError> {
-    let reason = format!("{name} does not name a valid archive key, so it cannot be placed");
-    keep_rejected(archive, staging, name.trim_start_matches(STAGING_PREFIX).trim_start_matches('/'), &reason).await
-}
-
-async fn keep_rejected(archive: &dyn ObjectStore, staging: &ObjectPath, key: &str, reason: &str) -> Result<String, GatewayError> {
-    let kept = ObjectPath::from(format!("{REJECTED_PREFIX}/{key}.{}", random_hex(8)));
-    archive.copy(staging, &kept).await?;
+/// Keeps an upload that cannot be placed under `rejected/<name>.<random>`, with a `.reason.txt`.
+async fn keep_rejected(archive: &dyn ObjectStore, staged: &object_store::ObjectMeta, name: &str, reason: &str) -> Result<Placement, GatewayError> {
+    let kept = ObjectPath::from(format!("{REJECTED_PREFIX}/{name}.{}", random_hex(8)));
+    match archive.copy(&staged.location, &kept).await {
+        // Another replica dealt with it first.
+        Err(object_store::Error::NotFound { .. }) => return Ok(Placement::Gone),
+        other => other?,
+    }
     archive.put(&ObjectPath::from(format!("{kept}.reason.txt")), format!("{reason}\n").into()).await?;
-    delete_quietly(archive, staging).await;
-    tracing::warn!(%staging, %kept, reason, "upload kept aside");
-    Ok(kept.to_string())
+    delete_if_unchanged(archive, staged).await;
+    tracing::warn!(staging = %staged.location, %kept, reason, "upload kept aside");
+    Ok(Placement::Rejected { kept_at: kept.to_string() })
 }
 
 #[cfg(test)]

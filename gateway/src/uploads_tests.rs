@@ -159,10 +159,10 @@ async fn a_repeat_of_the_same_bytes_is_dropped_and_the_file_still_indexed() {
     put(&harness.archive, KEY, b"same").await;
     let staging = staging_location(KEY);
     put(&harness.archive, staging.as_ref(), b"same").await;
-    assert_eq!(place(&harness.state, &staging, KEY).await.unwrap(), Placement::AlreadyThere);
+    assert_eq!(place(&harness.state, &staging, KEY, OnConflict::KeepAside).await.unwrap(), Placement::AlreadyThere);
     assert_eq!(*harness.indexed.lock().unwrap(), [KEY]);
     assert!(listing(&harness.archive, "staging").await.is_empty());
-    assert_eq!(place(&harness.state, &staging, KEY).await.unwrap(), Placement::Gone);
+    assert_eq!(place(&harness.state, &staging, KEY, OnConflict::KeepAside).await.unwrap(), Placement::Gone);
 }
 
 #[tokio::test]
@@ -170,7 +170,7 @@ async fn an_unreachable_indexer_leaves_the_upload_staged_for_the_next_sweep() {
     let harness = harness(false).await;
     let staging = staging_location(KEY);
     put(&harness.archive, staging.as_ref(), b"level zero").await;
-    assert!(place(&harness.state, &staging, KEY).await.is_err());
+    assert!(place(&harness.state, &staging, KEY, OnConflict::KeepAside).await.is_err());
     assert_eq!(read(&harness.archive, KEY).await, b"level zero");
     assert_eq!(listing(&harness.archive, "staging").await, [staging.to_string()], "kept until indexed");
 }
@@ -187,4 +187,57 @@ async fn young_uploads_wait_and_junk_in_staging_is_kept_aside() {
     let rejected = listing(&harness.archive, "rejected").await;
     assert!(rejected.iter().any(|location| location.starts_with("rejected/not-an-archive-key/abc.")), "{rejected:?}");
     assert_eq!(read(&harness.archive, KEY).await, b"level zero");
+}
+
+#[tokio::test]
+async fn an_upload_refused_at_once_leaves_nothing_behind() {
+    let harness = harness(true).await;
+    put(&harness.archive, KEY, b"first").await;
+    let staging = staging_location(KEY);
+    put(&harness.archive, staging.as_ref(), b"second, different").await;
+    assert_eq!(place(&harness.state, &staging, KEY, OnConflict::Refuse).await.unwrap(), Placement::Refused);
+    assert_eq!(read(&harness.archive, KEY).await, b"first");
+    assert!(listing(&harness.archive, "staging").await.is_empty());
+    assert!(listing(&harness.archive, "rejected").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_staged_upload_over_the_limit_is_kept_aside_not_placed() {
+    let mut harness = harness(true).await;
+    harness.state.config.max_upload_bytes = 4;
+    put(&harness.archive, staging_location(KEY).as_ref(), b"five!").await;
+    assert_eq!(sweep(&harness.state, Duration::ZERO).await.unwrap(), 1);
+    assert!(harness.archive.head(&ObjectPath::from(KEY)).await.is_err(), "not placed");
+    let rejected = listing(&harness.archive, "rejected").await;
+    let reason = String::from_utf8(read(&harness.archive, &rejected[1]).await).unwrap();
+    assert!(reason.contains("over the upload limit of 4 bytes"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_staging_object_replaced_while_placed_is_not_deleted() {
+    let harness = harness(true).await;
+    let staging = staging_location(KEY);
+    put(&harness.archive, staging.as_ref(), b"first put").await;
+    let seen = harness.archive.head(&staging).await.unwrap();
+    put(&harness.archive, staging.as_ref(), b"second put to the same url").await;
+    delete_if_unchanged(harness.archive.as_ref(), &seen).await;
+    assert_eq!(read(&harness.archive, staging.as_ref()).await, b"second put to the same url");
+    let current = harness.archive.head(&staging).await.unwrap();
+    delete_if_unchanged(harness.archive.as_ref(), &current).await;
+    assert!(listing(&harness.archive, "staging").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_sweep_stops_at_the_first_upload_the_indexer_cannot_take() {
+    let harness = harness(false).await;
+    let other = "imap/swe/l0/2024/09/imap_swe_l0_raw_20240925_v001.0001.pkts";
+    put(&harness.archive, staging_location(KEY).as_ref(), b"one").await;
+    put(&harness.archive, staging_location(other).as_ref(), b"two").await;
+    assert_eq!(sweep(&harness.state, Duration::ZERO).await.unwrap(), 0);
+    let mut placed = 0;
+    for key in [KEY, other] {
+        placed += usize::from(harness.archive.head(&ObjectPath::from(key)).await.is_ok());
+    }
+    assert_eq!(placed, 1, "the round stopped after the first failure");
+    assert_eq!(listing(&harness.archive, "staging").await.len(), 2, "both wait for the next sweep");
 }

@@ -44,6 +44,8 @@ impl IndexerRole {
         let ingestor = self.ingestor;
         tokio::spawn(async move {
             let (wake_sender, mut wake) = tokio::sync::mpsc::channel::<()>(16);
+            // Held so `wake.recv()` waits instead of returning at once when there is no watcher.
+            let _keep_wake_open = wake_sender.clone();
             let _watcher = match start_watcher(&ingestor.config, wake_sender) {
                 Ok(watcher) => watcher,
                 Err(error) => {

@@ -265,6 +265,9 @@ impl FileTracker {
             return invalid(format!("start date {} is after end date {}", request.start_date, request.end_date));
         }
         let withheld: BTreeSet<&str> = request.withheld_files.iter().map(String::as_str).collect();
+        // Serialised with indexing: on SQLite a read-then-write transaction fails (busy snapshot)
+        // if another writer commits in between.
+        let _writer = self.append_lock.lock().await;
         let mut transaction = self.pool.begin().await?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT file_name, released FROM indexed_files WHERE {RELEASE_SCOPE}")))
             .bind(request.instrument.clone())

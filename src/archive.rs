@@ -111,17 +111,53 @@ fn open_s3(settings: &S3Config, bucket: &str, prefix: &str, base: AmazonS3Builde
 }
 
 /// Fails with a clear error if the archive cannot be listed (wrong bucket, credentials, endpoint),
-/// so a misconfigured node stops before it listens.
+/// or, for a bucket, if it would let a create-only copy overwrite a file, so a misconfigured node
+/// stops before it listens.
 pub async fn check_reachable(archive: &Archive) -> anyhow::Result<()> {
     use futures_util::StreamExt;
     let mut listing = archive.store.list(Some(&ObjectPath::from("imap")));
     let first = tokio::time::timeout(REACHABLE_TIMEOUT, listing.next())
         .await
         .with_context(|| format!("archive {} did not answer within {REACHABLE_TIMEOUT:?}", archive.location))?;
-    match first {
-        Some(Err(error)) => Err(anyhow::Error::new(error).context(format!("cannot list archive {}", archive.location))),
-        _ => Ok(()),
+    if let Some(Err(error)) = first {
+        return Err(anyhow::Error::new(error).context(format!("cannot list archive {}", archive.location)));
     }
+    if archive.presigner.is_some() {
+        check_create_only_copy(archive).await?;
+    }
+    Ok(())
+}
+
+/// Uploads are placed with a create-only copy; an S3-compatible store that ignores the condition
+/// would silently overwrite archive files, so this is tried once on a probe object.
+async fn check_create_only_copy(archive: &Archive) -> anyhow::Result<()> {
+    use object_store::ObjectStoreExt;
+    let probe = format!("probe/create-only-{}-{}", std::process::id(), proto::store::now_millis());
+    let (source, copy) = (ObjectPath::from(format!("{probe}/source")), ObjectPath::from(format!("{probe}/copy")));
+    let store = archive.store.as_ref();
+    let outcome = async {
+        store.put(&source, "create-only probe".into()).await?;
+        store.copy_if_not_exists(&source, &copy).await?;
+        match store.copy_if_not_exists(&source, &copy).await {
+            Err(object_store::Error::AlreadyExists { .. }) => Ok(true),
+            Ok(()) => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+    .await;
+    for location in [&source, &copy] {
+        let _ = store.delete(location).await;
+    }
+    let refused_overwrite = outcome.with_context(|| {
+        format!("archive {}: create-only copies fail; set [s3] copy_if_not_exists for this store", archive.location)
+    })?;
+    anyhow::ensure!(
+        refused_overwrite,
+        "archive {}: the store let a create-only copy overwrite an object, so uploads could overwrite files; \
+         set [s3] copy_if_not_exists to a method this store honours",
+        archive.location
+    );
+    Ok(())
 }
 
 #[cfg(test)]

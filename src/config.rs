@@ -57,7 +57,8 @@ pub struct S3Config {
     pub region: Option<String>,
     /// Allow plain `http://` endpoints (local and test stores).
     pub allow_http: Option<bool>,
-    /// `bucket.host` URLs instead of `host/bucket`.
+    /// `bucket.host` URLs instead of `host/bucket`. With an `endpoint` (or `public_endpoint`),
+    /// that endpoint must then name the bucket itself, e.g. `https://imap-archive.s3.example.org`.
     pub virtual_hosted_style: Option<bool>,
     /// How the store does a create-only copy (object_store's `aws_copy_if_not_exists` syntax);
     /// `multipart` (AWS's conditional completion) when unset.

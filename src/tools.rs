@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use object_store::ObjectStoreExt;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode};
 use object_store::path::Path as ObjectPath;
 use proto::filename::ImapFileName;
 use proto::pb::IndexFileRequest;
@@ -23,7 +23,7 @@ pub async fn ingest(config: &Config, server: &str, files: &[PathBuf]) -> anyhow:
         async {
             let bytes = tokio::fs::read(file).await.with_context(|| format!("reading {}", file.display()))?;
             let key = name.archive_path();
-            archive.put(&ObjectPath::from(key.as_str()), bytes.into()).await.with_context(|| format!("writing {key}"))?;
+            put_new(archive.as_ref(), &key, bytes).await?;
             let response = indexer
                 .index_file(IndexFileRequest { archive_key: key.clone(), ..Default::default() })
                 .await
@@ -36,6 +36,24 @@ pub async fn ingest(config: &Config, server: &str, files: &[PathBuf]) -> anyhow:
         .await?;
     }
     Ok(())
+}
+
+/// Writes `bytes` under `key` unless the archive already holds a file there: the same bytes again
+/// are fine (a repeated ingest), different ones are refused rather than overwritten.
+async fn put_new(archive: &dyn ObjectStore, key: &str, bytes: Vec<u8>) -> anyhow::Result<()> {
+    let location = ObjectPath::from(key);
+    match archive.put_opts(&location, bytes.clone().into(), PutMode::Create.into()).await {
+        Ok(_) => Ok(()),
+        Err(object_store::Error::AlreadyExists { .. }) => {
+            let existing = archive.get(&location).await?.bytes().await?;
+            anyhow::ensure!(
+                existing.as_ref() == bytes.as_slice(),
+                "refusing to overwrite {key}: the archive already holds a different file of that name"
+            );
+            Ok(())
+        }
+        Err(error) => Err(anyhow::Error::new(error).context(format!("writing {key}"))),
+    }
 }
 
 pub enum GraphCommand {

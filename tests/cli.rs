@@ -73,3 +73,29 @@ fn ingest_refuses_a_bad_name_before_writing_anything() {
     let archived = data_dir.join("archive/imap");
     assert!(!archived.exists(), "nothing may be written for a refused file");
 }
+
+#[test]
+fn ingest_never_overwrites_a_different_file_of_the_same_name() {
+    let home = support::TempDir::new("cli-ingest-twice");
+    let file = home.path().join("imap_swapi_l0_raw_20240924_v001.pkts");
+    let data_dir = home.path().join("data");
+    let ingest = || {
+        imap_sdc(&["ingest", file.to_str().unwrap(), "--server", "http://127.0.0.1:1", "--data-dir", data_dir.to_str().unwrap()], &[])
+    };
+    let stderr = |output: &std::process::Output| String::from_utf8_lossy(&output.stderr).to_string();
+    // No indexer listens, so each run stops after writing; the archive is what is checked.
+    std::fs::write(&file, b"first").unwrap();
+    let first = ingest();
+    assert!(stderr(&first).contains("indexing"), "{}", stderr(&first));
+    let archived = data_dir.join("archive/imap/swapi/l0/2024/09/imap_swapi_l0_raw_20240924_v001.pkts");
+    assert_eq!(std::fs::read(&archived).unwrap(), b"first");
+
+    std::fs::write(&file, b"second, different").unwrap();
+    let refused = ingest();
+    assert!(!refused.status.success() && stderr(&refused).contains("refusing to overwrite"), "{}", stderr(&refused));
+    assert_eq!(std::fs::read(&archived).unwrap(), b"first");
+
+    std::fs::write(&file, b"first").unwrap();
+    let again = ingest();
+    assert!(stderr(&again).contains("indexing") && !stderr(&again).contains("overwrite"), "{}", stderr(&again));
+}

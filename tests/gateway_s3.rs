@@ -107,6 +107,7 @@ fn the_mission_client_works_against_an_s3_archive() {
         .env("IMAP_SDC_PROCESSOR__XTCE_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/xtce"))
         .envs(CREDENTIALS)
         .stderr(std::fs::File::create(&log).unwrap());
+    refuses_a_store_that_overwrites_on_create_only_copies(&s3, home.path());
     let (child, url) = support::spawn_until_listening(command, &log);
     let node = Node { child, url, data_dir, log };
     assert!(!node.archive_file("imap").exists(), "nothing may land in a local archive directory");
@@ -230,4 +231,27 @@ fn the_mission_client_works_against_an_s3_archive() {
     let reason = rejected.iter().find(|key| key.ends_with(".reason.txt")).unwrap();
     let reason = String::from_utf8(s3.object(reason.strip_prefix(&format!("{PREFIX}/")).unwrap())).unwrap();
     assert!(reason.contains("already holds a different file"), "{reason}");
+}
+
+/// A store that ignores the create-only condition (here: a header moto does not know) would let
+/// uploads overwrite files; the node must refuse to start on it, saying why.
+fn refuses_a_store_that_overwrites_on_create_only_copies(s3: &S3Server, home: &Path) {
+    let child = Command::new(support::binary())
+        .args(["serve", "--roles", "gateway,indexer", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(home.join("refused"))
+        .env("IMAP_SDC_ARCHIVE_URL", format!("s3://{BUCKET}/{PREFIX}"))
+        .env("IMAP_SDC_S3__ENDPOINT", &s3.url)
+        .env("IMAP_SDC_S3__ALLOW_HTTP", "true")
+        .env("IMAP_SDC_S3__COPY_IF_NOT_EXISTS", "header: x-ignored-condition: *")
+        .envs(CREDENTIALS)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Killed on drop if it wrongly keeps running.
+    let mut node = support::Node { child, url: String::new() };
+    let exited = wait_for("the node to refuse the store", Duration::from_secs(60), || node.child.try_wait().unwrap(), || "still running".into());
+    let mut message = String::new();
+    std::io::Read::read_to_string(&mut node.child.stderr.take().unwrap(), &mut message).unwrap();
+    assert!(!exited.success() && message.contains("let a create-only copy overwrite"), "{message}");
 }

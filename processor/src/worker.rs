@@ -240,7 +240,8 @@ async fn run_job(shared: &WorkerShared, job: &Job, cancelled: Arc<AtomicBool>) -
         })?;
         let key = name.archive_path();
         refuse_foreign_output(shared, &name.file_name(), &job.id).await?;
-        // object_store writes to a temporary object and renames: no half-written file is visible.
+        // A put is atomic (a temporary file renamed locally; an S3 object appears whole): no
+        // half-written file is ever visible.
         shared.archive.put(&ObjectPath::from(key.as_str()), output.bytes.into()).await?;
         let request = IndexFileRequest { archive_key: key, produced_by_job: job.id.clone(), parent_files: parent_files.clone() };
         with_indexer_retries(|| {

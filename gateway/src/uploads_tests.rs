@@ -241,3 +241,31 @@ async fn a_sweep_stops_at_the_first_upload_the_indexer_cannot_take() {
     assert_eq!(placed, 1, "the round stopped after the first failure");
     assert_eq!(listing(&harness.archive, "staging").await.len(), 2, "both wait for the next sweep");
 }
+
+#[tokio::test]
+async fn two_replicas_sweeping_at_once_place_each_upload_once_and_keep_nothing_aside() {
+    let harness = harness(true).await;
+    let second_replica = GatewayState::new(
+        GatewayConfig::default(),
+        harness.archive.clone(),
+        harness.state.clients.clone(),
+        harness.state.keys.clone(),
+        UploadSigner::new(b"secret".to_vec()),
+        None,
+    );
+    let keys: Vec<String> = (20..30).map(|day| format!("imap/swe/l0/2024/09/imap_swe_l0_raw_202409{day}_v001.0001.pkts")).collect();
+    for key in &keys {
+        harness.archive.put(&staging_location(key), key.as_bytes().to_vec().into()).await.unwrap();
+    }
+    let (first, second) = tokio::join!(sweep(&harness.state, Duration::ZERO), sweep(&second_replica, Duration::ZERO));
+    assert!(first.unwrap() + second.unwrap() >= keys.len(), "every upload dealt with by one replica or both");
+    for key in &keys {
+        assert_eq!(read(&harness.archive, key).await, key.as_bytes());
+    }
+    assert!(listing(&harness.archive, "staging").await.is_empty());
+    assert!(listing(&harness.archive, "rejected").await.is_empty(), "identical bytes are never kept aside");
+    let mut indexed = harness.indexed.lock().unwrap().clone();
+    indexed.sort();
+    indexed.dedup();
+    assert_eq!(indexed, keys);
+}

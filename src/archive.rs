@@ -128,35 +128,42 @@ pub async fn check_reachable(archive: &Archive) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Uploads are placed with a create-only copy; an S3-compatible store that ignores the condition
-/// would silently overwrite archive files, so this is tried once on a probe object.
+/// Nothing may replace an archive file: uploads are placed with a create-only copy and other
+/// writers use create-only puts. An S3-compatible store that ignores either condition would
+/// silently overwrite files, so both are tried once on probe objects.
 async fn check_create_only_copy(archive: &Archive) -> anyhow::Result<()> {
-    use object_store::ObjectStoreExt;
+    use object_store::{ObjectStoreExt, PutMode};
     let probe = format!("probe/create-only-{}-{}", std::process::id(), proto::store::now_millis());
     let (source, copy) = (ObjectPath::from(format!("{probe}/source")), ObjectPath::from(format!("{probe}/copy")));
     let store = archive.store.as_ref();
+    let refused_twice = |first: object_store::Result<()>, second: object_store::Result<()>| match (first, second) {
+        (Ok(()), Err(object_store::Error::AlreadyExists { .. })) => Ok(true),
+        (Ok(()), Ok(())) => Ok(false),
+        (Err(error), _) | (_, Err(error)) => Err(error),
+    };
     let outcome = async {
-        store.put(&source, "create-only probe".into()).await?;
-        store.copy_if_not_exists(&source, &copy).await?;
-        match store.copy_if_not_exists(&source, &copy).await {
-            Err(object_store::Error::AlreadyExists { .. }) => Ok(true),
-            Ok(()) => Ok(false),
-            Err(error) => Err(error),
-        }
+        let put = || async { store.put_opts(&source, "create-only probe".into(), PutMode::Create.into()).await.map(|_| ()) };
+        let puts_refuse = refused_twice(put().await, put().await)?;
+        let copies_refuse = refused_twice(store.copy_if_not_exists(&source, &copy).await, store.copy_if_not_exists(&source, &copy).await)?;
+        Ok::<_, object_store::Error>((puts_refuse, copies_refuse))
     }
     .await;
     for location in [&source, &copy] {
-        let _ = store.delete(location).await;
+        if let Err(error) = store.delete(location).await {
+            tracing::warn!(%location, %error, "could not delete an archive probe object");
+        }
     }
-    let refused_overwrite = outcome.with_context(|| {
-        format!("archive {}: create-only copies fail; set [s3] copy_if_not_exists for this store", archive.location)
+    let (puts_refuse, copies_refuse) = outcome.with_context(|| {
+        format!("archive {}: create-only writes fail; set [s3] copy_if_not_exists for this store", archive.location)
     })?;
-    anyhow::ensure!(
-        refused_overwrite,
-        "archive {}: the store let a create-only copy overwrite an object, so uploads could overwrite files; \
-         set [s3] copy_if_not_exists to a method this store honours",
-        archive.location
-    );
+    for (refused, what) in [(puts_refuse, "a create-only put"), (copies_refuse, "a create-only copy")] {
+        anyhow::ensure!(
+            refused,
+            "archive {}: the store let {what} overwrite an object, so files could be overwritten; \
+             set [s3] copy_if_not_exists (and object_store's conditional put) to a method this store honours",
+            archive.location
+        );
+    }
     Ok(())
 }
 

@@ -3,7 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use object_store::{ObjectStore, ObjectStoreExt, PutMode};
+use object_store::ObjectStore;
+use proto::archive::NewObject;
 use object_store::path::Path as ObjectPath;
 use proto::filename::ImapFileName;
 use proto::pb::IndexFileRequest;
@@ -14,7 +15,9 @@ use crate::config::Config;
 /// Copies each file into the archive under its canonical key, then asks the indexer to index it.
 /// A bad name is refused before anything is written.
 pub async fn ingest(config: &Config, server: &str, files: &[PathBuf]) -> anyhow::Result<()> {
-    let archive = crate::archive::open(config)?.store;
+    let archive = crate::archive::open(config)?;
+    crate::archive::check_reachable(&archive).await?;
+    let archive = archive.store;
     let mut indexer = proto::clients::IndexerClient::new(proto::clients::lazy_channel(server)?);
     for file in files {
         let basename = file.file_name().and_then(|name| name.to_str()).with_context(|| format!("{} has no file name", file.display()))?;
@@ -41,18 +44,9 @@ pub async fn ingest(config: &Config, server: &str, files: &[PathBuf]) -> anyhow:
 /// Writes `bytes` under `key` unless the archive already holds a file there: the same bytes again
 /// are fine (a repeated ingest), different ones are refused rather than overwritten.
 async fn put_new(archive: &dyn ObjectStore, key: &str, bytes: Vec<u8>) -> anyhow::Result<()> {
-    let location = ObjectPath::from(key);
-    match archive.put_opts(&location, bytes.clone().into(), PutMode::Create.into()).await {
-        Ok(_) => Ok(()),
-        Err(object_store::Error::AlreadyExists { .. }) => {
-            let existing = archive.get(&location).await?.bytes().await?;
-            anyhow::ensure!(
-                existing.as_ref() == bytes.as_slice(),
-                "refusing to overwrite {key}: the archive already holds a different file of that name"
-            );
-            Ok(())
-        }
-        Err(error) => Err(anyhow::Error::new(error).context(format!("writing {key}"))),
+    match proto::archive::put_new(archive, &ObjectPath::from(key), bytes).await.with_context(|| format!("writing {key}"))? {
+        NewObject::Stored | NewObject::AlreadyThere => Ok(()),
+        NewObject::Different => anyhow::bail!("refusing to overwrite {key}: the archive already holds a different file of that name"),
     }
 }
 

@@ -25,7 +25,7 @@ use super::signing::{UploadGrant, unix_now};
 use super::spice_catalog::SpiceQuery;
 use super::state::GatewayState;
 use super::signing::ArchivePresigner;
-use super::uploads::{self, OnConflict, Placement};
+use super::uploads::{self, OnConflict, Placement, StagingArea};
 
 type AppState = State<Arc<GatewayState>>;
 
@@ -50,7 +50,7 @@ pub async fn presign_upload(
     }
     let valid_for = Duration::from_secs(state.config.upload_url_seconds);
     let url = match direct_presigner(&state, &headers) {
-        Some(presigner) => presigner.upload_url(&uploads::staging_location(&key), valid_for).await?,
+        Some(presigner) => presigner.upload_url(&StagingArea::Presigned.location(&key), valid_for).await?,
         None => {
             let grant = state.signer.grant(&key, unix_now() + state.config.upload_url_seconds);
             let base = public_base_url(&state, &headers);
@@ -61,7 +61,9 @@ pub async fn presign_upload(
     Ok(Json(url))
 }
 
-/// `PUT upload-object/{key}?expires&signature`: streams the body into the archive, then indexes it.
+/// `PUT upload-object/{key}?expires&signature`: streams the body into the archive, then indexes it
+/// (200); 202 when the file is stored but the indexer did not answer (the archive rescan or the
+/// sweeper indexes it later).
 pub async fn receive_upload(
     State(state): AppState,
     Path(key): Path<String>,
@@ -69,14 +71,18 @@ pub async fn receive_upload(
     uri: Uri,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<serde_json::Value>, GatewayError> {
+) -> Result<Response, GatewayError> {
     refuse_percent_encoding(&uri)?;
     let Ok(Query(grant)) = grant else {
         return Err(GatewayError::Forbidden("upload url without expires and signature: GET upload/{filename} gives one".into()));
     };
     state.signer.verify(&key, &grant, unix_now())?;
     parse_archive_key(&key)?;
-    let limit = state.config.max_upload_bytes;
+    let limit = match state.presigner {
+        // Placing is a single-part server-side copy, which S3 allows up to 5 GiB.
+        Some(_) => state.config.max_upload_bytes.min(S3_SINGLE_COPY_LIMIT),
+        None => state.config.max_upload_bytes,
+    };
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|length| length > limit) {
         return Err(GatewayError::PayloadTooLarge { limit });
@@ -85,10 +91,19 @@ pub async fn receive_upload(
     if exists(&state, &key).await? {
         return Err(GatewayError::FileAlreadyExists { key });
     }
-    let staging = uploads::staging_location(&key);
+    let staging = StagingArea::Received.location(&key);
     let size_bytes = stream_into_archive(&state, &staging, body, limit).await?;
-    // If this fails (indexer down), the staging object stays for the sweeper to finish the job.
-    match uploads::place(&state, &staging, &key, OnConflict::Refuse).await? {
+    let placed = match uploads::place(&state, &staging, &key, OnConflict::Refuse).await {
+        // The staging object stays, so nothing is lost, and the file is already on its key.
+        Err(GatewayError::Upstream { service, status }) if holds(&state, &key, size_bytes).await => {
+            tracing::warn!(%key, %status, "upload stored; indexing pending");
+            let message = format!("stored; not indexed yet ({service}: {}), it will be shortly", status.message());
+            let pending = serde_json::json!({"archive_key": key, "size_bytes": size_bytes, "indexed": false, "message": message});
+            return Ok((StatusCode::ACCEPTED, Json(pending)).into_response());
+        }
+        other => other?,
+    };
+    match placed {
         Placement::Placed => {}
         Placement::Gone => {
             return Err(GatewayError::InvalidRequest(format!("the upload of {key} vanished before it was placed; upload it again")));
@@ -98,12 +113,22 @@ pub async fn receive_upload(
         }
     }
     tracing::info!(%key, size_bytes, "upload stored and indexed");
-    Ok(Json(serde_json::json!({"archive_key": key, "size_bytes": size_bytes, "newly_indexed": true})))
+    Ok(Json(serde_json::json!({"archive_key": key, "size_bytes": size_bytes, "indexed": true})).into_response())
+}
+
+/// The largest object S3 copies in one request.
+const S3_SINGLE_COPY_LIMIT: u64 = 5 * 1024 * 1024 * 1024;
+
+/// Whether `key` holds an object of `size` bytes (this upload, placed before indexing failed).
+async fn holds(state: &GatewayState, key: &str, size: u64) -> bool {
+    matches!(state.archive.head(&object_store::path::Path::from(key)).await, Ok(meta) if meta.size == size)
 }
 
 /// Where presigned URLs may point straight at the archive: with an S3 archive, unless the caller
-/// authenticates with a Bearer token. The client sends that header on the PUT and the redirected
-/// GET too, and S3 refuses a presigned request that carries a second authorization.
+/// authenticates with a Bearer token. The client sends that header on the PUT (and on a redirect
+/// to the same host and port), and S3 refuses a presigned request that carries a second
+/// authorization; how clients reach the bucket is not known here, so such callers are served
+/// through the gateway.
 fn direct_presigner<'a>(state: &'a GatewayState, headers: &HeaderMap) -> Option<&'a ArchivePresigner> {
     state.presigner.as_ref().filter(|_| !headers.contains_key(header::AUTHORIZATION))
 }

@@ -205,11 +205,11 @@ async fn the_upload_itself_needs_a_valid_unexpired_signature() {
     assert_eq!(send(&fixture, "PUT", &forged, None, b"x".to_vec()).await.0, StatusCode::FORBIDDEN);
     assert!(fixture.archive.head(&KEY.into()).await.is_err(), "nothing stored by refused uploads");
 
-    // Accepted: the bytes land in the archive; indexing then fails here because no indexer runs.
+    // Accepted: the bytes land in the archive; indexing waits (202) because no indexer runs here.
     let accepted = format!("/upload-object/{KEY}?expires={}&signature={}", valid.expires, valid.signature);
     let (status, body) = send(&fixture, "PUT", &accepted, None, b"packets".to_vec()).await;
-    assert!(status.is_server_error(), "{status} {body}");
-    assert!(body.contains("indexer"), "{body}");
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert!(body.contains("not indexed yet (indexer:"), "{body}");
     let stored = fixture.archive.get(&KEY.into()).await.unwrap().bytes().await.unwrap();
     assert_eq!(stored.as_ref(), b"packets");
     let (status, body) = send(&fixture, "PUT", &accepted, None, b"again".to_vec()).await;
@@ -338,8 +338,8 @@ async fn concurrent_uploads_on_two_replicas_store_exactly_one(archive: Arc<dyn O
     };
     let (first, second) = tokio::join!(put(&fixture.role, FIRST), put(&other, SECOND));
 
-    // The winner's bytes are stored, then indexing fails because no indexer runs here.
-    let stored_by = |(status, body): &(StatusCode, String)| status.is_server_error() && body.contains("indexer");
+    // The winner's bytes are stored; indexing waits (202) because no indexer runs here.
+    let stored_by = |(status, body): &(StatusCode, String)| *status == StatusCode::ACCEPTED && body.contains("\"indexed\":false");
     let refused = |(status, body): &(StatusCode, String)| *status == StatusCode::CONFLICT && body.contains("FileAlreadyExists");
     let winner = match (stored_by(&first), refused(&first), stored_by(&second), refused(&second)) {
         (true, false, false, true) => FIRST,
@@ -352,7 +352,7 @@ async fn concurrent_uploads_on_two_replicas_store_exactly_one(archive: Arc<dyn O
     // sweeper finishes the job once an indexer answers).
     let everything: Vec<_> = fixture.archive.list(None).map(|meta| meta.unwrap().location.to_string()).collect().await;
     assert_eq!(everything.len(), 2, "{everything:?}");
-    let waiting = everything.iter().find(|location| location.starts_with(&format!("staging/{KEY}/"))).expect("the winner's staging");
+    let waiting = everything.iter().find(|location| location.starts_with(&format!("receiving/{KEY}/"))).expect("the winner's staging");
     assert!(everything.contains(&KEY.to_string()), "{everything:?}");
     assert_eq!(fixture.archive.get(&waiting.as_str().into()).await.unwrap().bytes().await.unwrap().as_ref(), winner);
 }

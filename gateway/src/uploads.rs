@@ -1,9 +1,10 @@
-//! Uploads wait under `staging/<archive key>/<random>` until they are placed onto their key with the
-//! archive's create-only copy, so no upload ever overwrites a file, whichever replica or client
-//! gets there first. The gateway places uploads it receives itself at once; uploads that clients
-//! PUT straight into an S3 archive (and leftovers of a gateway that died mid-upload) are placed by
-//! the sweeper. An upload that loses to a different file of the same name is kept under
-//! `rejected/` with a `.reason.txt`, never dropped.
+//! Uploads wait in a staging area, `<area>/<archive key>/<random>`, until they are placed onto
+//! their key with the archive's create-only copy, so no upload ever overwrites a file, whichever
+//! replica or client gets there first. Uploads clients PUT straight into an S3 archive wait under
+//! `staging/` and are placed by the sweeper; uploads the gateway receives itself wait under
+//! `receiving/` and are placed by the request at once (the sweeper only takes those a gateway left
+//! behind when it stopped mid-way). An upload that loses to a different file of the same name is
+//! kept under `rejected/` with a `.reason.txt`, never dropped.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,18 +21,37 @@ use super::error::GatewayError;
 use super::key_store::random_hex;
 use super::state::GatewayState;
 
-const STAGING_PREFIX: &str = "staging";
 const REJECTED_PREFIX: &str = "rejected";
 const MIN_ABANDONED_SECONDS: u64 = 60;
+/// How long the sweeper waits at most between rounds while the indexer does not answer.
+const MAX_SWEEP_BACKOFF: Duration = Duration::from_secs(30);
 
-/// A new staging object for an upload of `key`; the key travels in the name so a sweeper can place it.
-pub fn staging_location(key: &str) -> ObjectPath {
-    ObjectPath::from(format!("{STAGING_PREFIX}/{key}/{}", random_hex(16)))
+/// Where an upload waits to be placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StagingArea {
+    /// Uploads clients PUT straight into the archive with a presigned URL.
+    Presigned,
+    /// Uploads streamed through the gateway.
+    Received,
 }
 
-/// Whether an upload of `key` has arrived but is not placed yet.
+impl StagingArea {
+    fn prefix(self) -> &'static str {
+        match self {
+            StagingArea::Presigned => "staging",
+            StagingArea::Received => "receiving",
+        }
+    }
+
+    /// A new staging object for an upload of `key`; the key travels in the name so a sweeper can place it.
+    pub fn location(self, key: &str) -> ObjectPath {
+        ObjectPath::from(format!("{}/{key}/{}", self.prefix(), random_hex(16)))
+    }
+}
+
+/// Whether a presigned upload of `key` has arrived but is not placed yet.
 pub async fn pending(archive: &dyn ObjectStore, key: &str) -> Result<bool, GatewayError> {
-    let waiting = ObjectPath::from(format!("{STAGING_PREFIX}/{key}"));
+    let waiting = ObjectPath::from(format!("{}/{key}", StagingArea::Presigned.prefix()));
     match archive.list(Some(&waiting)).next().await {
         Some(Err(error)) => Err(error.into()),
         found => Ok(found.is_some()),
@@ -93,7 +113,7 @@ pub async fn place(state: &GatewayState, staging: &ObjectPath, key: &str, on_con
                 delete_if_unchanged(archive, &staged).await;
                 return Ok(Placement::Refused);
             }
-            Ok(false) => return reject(archive, &staged, key).await,
+            Ok(false) => return reject(archive, staging, key).await,
             Err(GatewayError::Archive(object_store::Error::NotFound { .. })) => return Ok(Placement::Gone),
             Err(error) => return Err(error),
         }
@@ -133,80 +153,103 @@ pub async fn delete_quietly(archive: &dyn ObjectStore, location: &ObjectPath) {
     }
 }
 
-/// Places every staged upload at least `min_age` old; returns how many it dealt with. A round
-/// stops at the first upload the indexer could not take: the rest would fail the same way.
-pub async fn sweep(state: &GatewayState, min_age: Duration) -> Result<usize, GatewayError> {
+/// What one sweep of a staging area did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Uploads placed, dropped as repeats or kept aside.
+    pub handled: usize,
+    /// The round stopped because the indexer did not answer; the rest wait for the next one.
+    pub indexer_unavailable: bool,
+}
+
+/// Places every upload of `area` at least `min_age` old.
+pub async fn sweep(state: &GatewayState, area: StagingArea, min_age: Duration) -> Result<SweepReport, GatewayError> {
     let staged: Vec<object_store::ObjectMeta> = state
         .archive
-        .list(Some(&ObjectPath::from(STAGING_PREFIX)))
+        .list(Some(&ObjectPath::from(area.prefix())))
         .collect::<Vec<_>>()
         .await
         .into_iter()
         .collect::<Result<_, _>>()?;
     let now = proto::store::now_millis();
-    let mut handled = 0;
-    for meta in staged {
-        if now - meta.last_modified.timestamp_millis() < min_age.as_millis() as i64 {
+    let mut report = SweepReport::default();
+    for listed in staged {
+        if now - listed.last_modified.timestamp_millis() < min_age.as_millis() as i64 {
             continue;
         }
-        let limit = state.config.max_upload_bytes;
-        let outcome = match key_of(&meta.location) {
-            // A presigned PUT cannot be limited in size; the limit is applied here instead.
-            Some(key) if meta.size > limit => {
-                let reason = format!("{key}: {} bytes is over the upload limit of {limit} bytes", meta.size);
-                keep_rejected(state.archive.as_ref(), &meta, &key, &reason).await
-            }
-            Some(key) => place(state, &meta.location, &key, OnConflict::KeepAside).await,
-            None => {
-                let name = meta.location.to_string();
-                let reason = format!("{name} does not name a valid archive key, so it cannot be placed");
-                let aside = name.trim_start_matches(STAGING_PREFIX).trim_start_matches('/').to_string();
-                keep_rejected(state.archive.as_ref(), &meta, &aside, &reason).await
-            }
-        };
-        let staging = &meta.location;
-        match outcome {
+        let staging = listed.location.clone();
+        match sweep_one(state, area, listed).await {
             Ok(Placement::Gone) => {}
             Ok(placement) => {
-                handled += 1;
+                report.handled += 1;
                 tracing::info!(%staging, ?placement, "staged upload dealt with");
             }
-            Err(error @ GatewayError::Upstream { .. }) => {
-                tracing::warn!(%staging, %error, "indexer unavailable; staged uploads wait for the next sweep");
+            // The rest would fail the same way; one key's own refusal does not hold up the others.
+            Err(GatewayError::Upstream { status, .. }) if is_unavailable(&status) => {
+                tracing::warn!(%staging, error = %status.message(), "indexer unavailable; staged uploads wait");
+                report.indexer_unavailable = true;
                 break;
             }
             Err(error) => tracing::warn!(%staging, %error, "staged upload not placed yet; retrying on the next sweep"),
         }
     }
-    Ok(handled)
+    Ok(report)
 }
 
-/// Sweeps until shutdown: often when clients upload straight into the archive, else only for
-/// uploads the gateway left behind when it stopped mid-way.
+async fn sweep_one(state: &GatewayState, area: StagingArea, listed: object_store::ObjectMeta) -> Result<Placement, GatewayError> {
+    let archive = state.archive.as_ref();
+    let limit = state.config.max_upload_bytes;
+    let Some(key) = key_of(area, &listed.location) else {
+        let name = listed.location.to_string();
+        let reason = format!("{name} does not name a valid archive key, so it cannot be placed");
+        let aside = name.trim_start_matches(area.prefix()).trim_start_matches('/').to_string();
+        return keep_rejected(archive, &listed.location, &aside, &reason).await;
+    };
+    // A presigned PUT cannot be limited in size; the limit is applied here instead.
+    if listed.size > limit {
+        let reason = format!("{key}: {} bytes is over the upload limit of {limit} bytes", listed.size);
+        return keep_rejected(archive, &listed.location, &key, &reason).await;
+    }
+    place(state, &listed.location, &key, OnConflict::KeepAside).await
+}
+
+fn is_unavailable(status: &tonic::Status) -> bool {
+    matches!(status.code(), tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Unknown | tonic::Code::Cancelled)
+}
+
+/// Sweeps until shutdown: the presigned area often when clients upload straight into the archive;
+/// the received area (and, for a local archive, everything) only for uploads a gateway left
+/// behind when it stopped mid-way. Backs off while the indexer does not answer.
 pub fn spawn_sweeper(state: Arc<GatewayState>, shutdown: Shutdown) -> tokio::task::JoinHandle<()> {
-    let (every, min_age) = if state.presigner.is_some() {
+    // Younger received uploads may still be in flight on some replica.
+    let abandoned = Duration::from_secs(state.config.abandoned_upload_seconds.max(MIN_ABANDONED_SECONDS));
+    let (every, presigned_min_age) = if state.presigner.is_some() {
         (Duration::from_millis(state.config.staged_upload_poll_millis.max(50)), Duration::ZERO)
     } else {
-        // Younger staging objects may belong to uploads still in flight on some replica.
-        let abandoned = Duration::from_secs(state.config.abandoned_upload_seconds.max(MIN_ABANDONED_SECONDS));
-        (abandoned.clamp(Duration::from_secs(1), Duration::from_secs(60)), abandoned)
+        (Duration::from_secs(60), abandoned)
     };
     tokio::spawn(async move {
+        let mut pause = every;
         loop {
-            if let Err(error) = sweep(&state, min_age).await {
-                tracing::warn!(%error, "listing staged uploads failed");
+            let mut indexer_unavailable = false;
+            for (area, min_age) in [(StagingArea::Presigned, presigned_min_age), (StagingArea::Received, abandoned)] {
+                match sweep(&state, area, min_age).await {
+                    Ok(report) => indexer_unavailable |= report.indexer_unavailable,
+                    Err(error) => tracing::warn!(%error, ?area, "listing staged uploads failed"),
+                }
             }
+            pause = if indexer_unavailable { (pause * 2).min(MAX_SWEEP_BACKOFF.max(every)) } else { every };
             tokio::select! {
                 _ = shutdown.wait() => return,
-                _ = tokio::time::sleep(every) => {}
+                _ = tokio::time::sleep(pause) => {}
             }
         }
     })
 }
 
-/// `staging/<archive key>/<random>` -> the archive key, if it is a valid one.
-fn key_of(staging: &ObjectPath) -> Option<String> {
-    let text = staging.as_ref().strip_prefix(STAGING_PREFIX)?.strip_prefix('/')?;
+/// `<area>/<archive key>/<random>` -> the archive key, if it is a valid one.
+fn key_of(area: StagingArea, staging: &ObjectPath) -> Option<String> {
+    let text = staging.as_ref().strip_prefix(area.prefix())?.strip_prefix('/')?;
     let (key, _random) = text.rsplit_once('/')?;
     parse_archive_key(key).ok().map(|_| key.to_string())
 }
@@ -228,13 +271,19 @@ async fn digest(archive: &dyn ObjectStore, location: &ObjectPath) -> Result<[u8;
     Ok(hasher.finalize().into())
 }
 
-async fn reject(archive: &dyn ObjectStore, staged: &object_store::ObjectMeta, key: &str) -> Result<Placement, GatewayError> {
+async fn reject(archive: &dyn ObjectStore, staging: &ObjectPath, key: &str) -> Result<Placement, GatewayError> {
     let reason = format!("{key} already holds a different file; this upload of the same name was not placed");
-    keep_rejected(archive, staged, key, &reason).await
+    keep_rejected(archive, staging, key, &reason).await
 }
 
 /// Keeps an upload that cannot be placed under `rejected/<name>.<random>`, with a `.reason.txt`.
-async fn keep_rejected(archive: &dyn ObjectStore, staged: &object_store::ObjectMeta, name: &str, reason: &str) -> Result<Placement, GatewayError> {
+async fn keep_rejected(archive: &dyn ObjectStore, staging: &ObjectPath, name: &str, reason: &str) -> Result<Placement, GatewayError> {
+    // The object's own metadata (not a listing's) is what the delete compares against.
+    let staged = match archive.head(staging).await {
+        Ok(meta) => meta,
+        Err(object_store::Error::NotFound { .. }) => return Ok(Placement::Gone),
+        Err(error) => return Err(error.into()),
+    };
     let kept = ObjectPath::from(format!("{REJECTED_PREFIX}/{name}.{}", random_hex(8)));
     match archive.copy(&staged.location, &kept).await {
         // Another replica dealt with it first.
@@ -242,7 +291,7 @@ async fn keep_rejected(archive: &dyn ObjectStore, staged: &object_store::ObjectM
         other => other?,
     }
     archive.put(&ObjectPath::from(format!("{kept}.reason.txt")), format!("{reason}\n").into()).await?;
-    delete_if_unchanged(archive, staged).await;
+    delete_if_unchanged(archive, &staged).await;
     tracing::warn!(staging = %staged.location, %kept, reason, "upload kept aside");
     Ok(Placement::Rejected { kept_at: kept.to_string() })
 }

@@ -122,12 +122,12 @@ async fn listing(archive: &Arc<dyn ObjectStore>, prefix: &str) -> Vec<String> {
 #[tokio::test]
 async fn a_staged_upload_is_placed_on_its_key_indexed_and_its_staging_removed() {
     let harness = harness(true).await;
-    let staging = staging_location(KEY);
+    let staging = StagingArea::Presigned.location(KEY);
     assert!(staging.as_ref().starts_with(&format!("staging/{KEY}/")), "{staging}");
     put(&harness.archive, staging.as_ref(), b"level zero").await;
     assert!(pending(harness.archive.as_ref(), KEY).await.unwrap());
 
-    assert_eq!(sweep(&harness.state, Duration::ZERO).await.unwrap(), 1);
+    assert_eq!(sweep(&harness.state, StagingArea::Presigned, Duration::ZERO).await.unwrap().handled, 1);
     assert_eq!(read(&harness.archive, KEY).await, b"level zero");
     assert_eq!(*harness.indexed.lock().unwrap(), [KEY]);
     assert!(listing(&harness.archive, "staging").await.is_empty());
@@ -138,9 +138,9 @@ async fn a_staged_upload_is_placed_on_its_key_indexed_and_its_staging_removed() 
 async fn an_upload_losing_to_a_different_file_is_kept_aside_with_its_reason() {
     let harness = harness(true).await;
     put(&harness.archive, KEY, b"first").await;
-    put(&harness.archive, staging_location(KEY).as_ref(), b"second, different").await;
+    put(&harness.archive, StagingArea::Presigned.location(KEY).as_ref(), b"second, different").await;
 
-    assert_eq!(sweep(&harness.state, Duration::ZERO).await.unwrap(), 1);
+    assert_eq!(sweep(&harness.state, StagingArea::Presigned, Duration::ZERO).await.unwrap().handled, 1);
     assert_eq!(read(&harness.archive, KEY).await, b"first", "the archive's file is never overwritten");
     let rejected = listing(&harness.archive, "rejected").await;
     assert_eq!(rejected.len(), 2, "{rejected:?}");
@@ -157,7 +157,7 @@ async fn an_upload_losing_to_a_different_file_is_kept_aside_with_its_reason() {
 async fn a_repeat_of_the_same_bytes_is_dropped_and_the_file_still_indexed() {
     let harness = harness(true).await;
     put(&harness.archive, KEY, b"same").await;
-    let staging = staging_location(KEY);
+    let staging = StagingArea::Presigned.location(KEY);
     put(&harness.archive, staging.as_ref(), b"same").await;
     assert_eq!(place(&harness.state, &staging, KEY, OnConflict::KeepAside).await.unwrap(), Placement::AlreadyThere);
     assert_eq!(*harness.indexed.lock().unwrap(), [KEY]);
@@ -168,7 +168,7 @@ async fn a_repeat_of_the_same_bytes_is_dropped_and_the_file_still_indexed() {
 #[tokio::test]
 async fn an_unreachable_indexer_leaves_the_upload_staged_for_the_next_sweep() {
     let harness = harness(false).await;
-    let staging = staging_location(KEY);
+    let staging = StagingArea::Presigned.location(KEY);
     put(&harness.archive, staging.as_ref(), b"level zero").await;
     assert!(place(&harness.state, &staging, KEY, OnConflict::KeepAside).await.is_err());
     assert_eq!(read(&harness.archive, KEY).await, b"level zero");
@@ -178,12 +178,12 @@ async fn an_unreachable_indexer_leaves_the_upload_staged_for_the_next_sweep() {
 #[tokio::test]
 async fn young_uploads_wait_and_junk_in_staging_is_kept_aside() {
     let harness = harness(true).await;
-    put(&harness.archive, staging_location(KEY).as_ref(), b"level zero").await;
-    assert_eq!(sweep(&harness.state, Duration::from_secs(3600)).await.unwrap(), 0);
+    put(&harness.archive, StagingArea::Presigned.location(KEY).as_ref(), b"level zero").await;
+    assert_eq!(sweep(&harness.state, StagingArea::Presigned, Duration::from_secs(3600)).await.unwrap().handled, 0);
     assert_eq!(listing(&harness.archive, "staging").await.len(), 1);
 
     put(&harness.archive, "staging/not-an-archive-key/abc", b"junk").await;
-    assert_eq!(sweep(&harness.state, Duration::ZERO).await.unwrap(), 2);
+    assert_eq!(sweep(&harness.state, StagingArea::Presigned, Duration::ZERO).await.unwrap().handled, 2);
     let rejected = listing(&harness.archive, "rejected").await;
     assert!(rejected.iter().any(|location| location.starts_with("rejected/not-an-archive-key/abc.")), "{rejected:?}");
     assert_eq!(read(&harness.archive, KEY).await, b"level zero");
@@ -193,7 +193,7 @@ async fn young_uploads_wait_and_junk_in_staging_is_kept_aside() {
 async fn an_upload_refused_at_once_leaves_nothing_behind() {
     let harness = harness(true).await;
     put(&harness.archive, KEY, b"first").await;
-    let staging = staging_location(KEY);
+    let staging = StagingArea::Presigned.location(KEY);
     put(&harness.archive, staging.as_ref(), b"second, different").await;
     assert_eq!(place(&harness.state, &staging, KEY, OnConflict::Refuse).await.unwrap(), Placement::Refused);
     assert_eq!(read(&harness.archive, KEY).await, b"first");
@@ -205,8 +205,8 @@ async fn an_upload_refused_at_once_leaves_nothing_behind() {
 async fn a_staged_upload_over_the_limit_is_kept_aside_not_placed() {
     let mut harness = harness(true).await;
     harness.state.config.max_upload_bytes = 4;
-    put(&harness.archive, staging_location(KEY).as_ref(), b"five!").await;
-    assert_eq!(sweep(&harness.state, Duration::ZERO).await.unwrap(), 1);
+    put(&harness.archive, StagingArea::Presigned.location(KEY).as_ref(), b"five!").await;
+    assert_eq!(sweep(&harness.state, StagingArea::Presigned, Duration::ZERO).await.unwrap().handled, 1);
     assert!(harness.archive.head(&ObjectPath::from(KEY)).await.is_err(), "not placed");
     let rejected = listing(&harness.archive, "rejected").await;
     let reason = String::from_utf8(read(&harness.archive, &rejected[1]).await).unwrap();
@@ -216,7 +216,7 @@ async fn a_staged_upload_over_the_limit_is_kept_aside_not_placed() {
 #[tokio::test]
 async fn a_staging_object_replaced_while_placed_is_not_deleted() {
     let harness = harness(true).await;
-    let staging = staging_location(KEY);
+    let staging = StagingArea::Presigned.location(KEY);
     put(&harness.archive, staging.as_ref(), b"first put").await;
     let seen = harness.archive.head(&staging).await.unwrap();
     put(&harness.archive, staging.as_ref(), b"second put to the same url").await;
@@ -231,9 +231,9 @@ async fn a_staging_object_replaced_while_placed_is_not_deleted() {
 async fn a_sweep_stops_at_the_first_upload_the_indexer_cannot_take() {
     let harness = harness(false).await;
     let other = "imap/swe/l0/2024/09/imap_swe_l0_raw_20240925_v001.0001.pkts";
-    put(&harness.archive, staging_location(KEY).as_ref(), b"one").await;
-    put(&harness.archive, staging_location(other).as_ref(), b"two").await;
-    assert_eq!(sweep(&harness.state, Duration::ZERO).await.unwrap(), 0);
+    put(&harness.archive, StagingArea::Presigned.location(KEY).as_ref(), b"one").await;
+    put(&harness.archive, StagingArea::Presigned.location(other).as_ref(), b"two").await;
+    assert_eq!(sweep(&harness.state, StagingArea::Presigned, Duration::ZERO).await.unwrap().handled, 0);
     let mut placed = 0;
     for key in [KEY, other] {
         placed += usize::from(harness.archive.head(&ObjectPath::from(key)).await.is_ok());
@@ -255,10 +255,10 @@ async fn two_replicas_sweeping_at_once_place_each_upload_once_and_keep_nothing_a
     );
     let keys: Vec<String> = (20..30).map(|day| format!("imap/swe/l0/2024/09/imap_swe_l0_raw_202409{day}_v001.0001.pkts")).collect();
     for key in &keys {
-        harness.archive.put(&staging_location(key), key.as_bytes().to_vec().into()).await.unwrap();
+        harness.archive.put(&StagingArea::Presigned.location(key), key.as_bytes().to_vec().into()).await.unwrap();
     }
-    let (first, second) = tokio::join!(sweep(&harness.state, Duration::ZERO), sweep(&second_replica, Duration::ZERO));
-    assert!(first.unwrap() + second.unwrap() >= keys.len(), "every upload dealt with by one replica or both");
+    let (first, second) = tokio::join!(sweep(&harness.state, StagingArea::Presigned, Duration::ZERO), sweep(&second_replica, StagingArea::Presigned, Duration::ZERO));
+    assert!(first.unwrap().handled + second.unwrap().handled >= keys.len(), "every upload dealt with by one replica or both");
     for key in &keys {
         assert_eq!(read(&harness.archive, key).await, key.as_bytes());
     }

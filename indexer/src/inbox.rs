@@ -9,6 +9,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use object_store::{ObjectStore, ObjectStoreExt};
 use object_store::path::Path as ObjectPath;
+use proto::archive::NewObject;
 use proto::filename::{ImapFileName, parse_archive_key};
 use proto::telemetry::current_traceparent;
 use tracing::Instrument;
@@ -58,18 +59,9 @@ impl Ingestor {
             let key = name.archive_path();
             let bytes = tokio::fs::read(path).await.map_err(|source| io_error(path, source))?;
             let object_path = ObjectPath::from(key.as_str());
-            match self.archive.get(&object_path).await {
-                Ok(existing) => {
-                    let existing = existing.bytes().await?;
-                    if existing.as_ref() != bytes.as_slice() {
-                        let reason = IndexerError::Conflict { key: key.clone() }.to_string();
-                        return self.quarantine(path, &reason).await;
-                    }
-                }
-                Err(object_store::Error::NotFound { .. }) => {
-                    self.archive.put(&object_path, bytes.into()).await?;
-                }
-                Err(error) => return Err(error.into()),
+            if proto::archive::put_new(self.archive.as_ref(), &object_path, bytes).await? == NewObject::Different {
+                let reason = IndexerError::Conflict { key: key.clone() }.to_string();
+                return self.quarantine(path, &reason).await;
             }
             self.index_key(&key, &Provenance::default()).await?;
             // Only now is the file safe in the archive and tracked; the inbox copy can go.

@@ -265,10 +265,12 @@ impl FileTracker {
             return invalid(format!("start date {} is after end date {}", request.start_date, request.end_date));
         }
         let withheld: BTreeSet<&str> = request.withheld_files.iter().map(String::as_str).collect();
-        // Serialised with indexing: on SQLite a read-then-write transaction fails (busy snapshot)
-        // if another writer commits in between.
         let _writer = self.append_lock.lock().await;
         let mut transaction = self.pool.begin().await?;
+        // On SQLite a transaction that reads and then writes fails (busy snapshot) if any other
+        // writer commits in between; a first statement that writes (changing nothing) takes the
+        // write lock up front instead, waiting its turn. Harmless on PostgreSQL.
+        sqlx::query("UPDATE indexed_files SET released = released WHERE 1 = 0").execute(&mut *transaction).await?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT file_name, released FROM indexed_files WHERE {RELEASE_SCOPE}")))
             .bind(request.instrument.clone())
             .bind(request.start_date.clone())

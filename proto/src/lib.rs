@@ -3,6 +3,7 @@
 //! and the small pieces of plumbing every role shares (trace propagation, storage, shutdown).
 #![forbid(unsafe_code)]
 
+pub mod archive;
 pub mod clients;
 pub mod date;
 pub mod filename;

@@ -49,7 +49,8 @@ pub async fn presign_upload(
         return Err(GatewayError::FileAlreadyExists { key });
     }
     let valid_for = Duration::from_secs(state.config.upload_url_seconds);
-    let url = match direct_presigner(&state, &headers) {
+    let direct = direct_presigner(&state, &headers);
+    let url = match direct {
         Some(presigner) => presigner.upload_url(&StagingArea::Presigned.location(&key), valid_for).await?,
         None => {
             let grant = state.signer.grant(&key, unix_now() + state.config.upload_url_seconds);
@@ -57,7 +58,7 @@ pub async fn presign_upload(
             format!("{base}/upload-object/{key}?expires={}&signature={}", grant.expires, grant.signature)
         }
     };
-    tracing::info!(%key, caller = caller.label(), direct = direct_presigner(&state, &headers).is_some(), "upload url issued");
+    tracing::info!(%key, caller = caller.label(), direct = direct.is_some(), "upload url issued");
     Ok(Json(url))
 }
 

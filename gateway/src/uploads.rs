@@ -107,7 +107,7 @@ pub async fn place(state: &GatewayState, staging: &ObjectPath, key: &str, on_con
     let placement = if placed {
         Placement::Placed
     } else {
-        match same_bytes(archive, staging, &target).await {
+        match same_bytes(archive, &staged, &target).await {
             Ok(true) => Placement::AlreadyThere,
             Ok(false) if on_conflict == OnConflict::Refuse => {
                 delete_if_unchanged(archive, &staged).await;
@@ -124,10 +124,10 @@ pub async fn place(state: &GatewayState, staging: &ObjectPath, key: &str, on_con
 }
 
 /// Asks the indexer to index a newly placed file; it triggers processing like any arrival.
-pub async fn index(state: &GatewayState, key: &str) -> Result<bool, GatewayError> {
+async fn index(state: &GatewayState, key: &str) -> Result<(), GatewayError> {
     let request = IndexFileRequest { archive_key: key.to_string(), ..Default::default() };
-    let response = state.clients.indexer.clone().index_file(request).await.map_err(GatewayError::upstream("indexer"))?;
-    Ok(response.into_inner().newly_indexed)
+    state.clients.indexer.clone().index_file(request).await.map_err(GatewayError::upstream("indexer"))?;
+    Ok(())
 }
 
 /// Deletes a staging object unless it was replaced since `seen` (then the next sweep deals with
@@ -146,7 +146,7 @@ async fn delete_if_unchanged(archive: &dyn ObjectStore, seen: &object_store::Obj
     delete_quietly(archive, &seen.location).await;
 }
 
-pub async fn delete_quietly(archive: &dyn ObjectStore, location: &ObjectPath) {
+async fn delete_quietly(archive: &dyn ObjectStore, location: &ObjectPath) {
     match archive.delete(location).await {
         Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
         Err(error) => tracing::warn!(%location, %error, "deleting a staging object failed; the sweeper retries"),
@@ -254,12 +254,12 @@ fn key_of(area: StagingArea, staging: &ObjectPath) -> Option<String> {
     parse_archive_key(key).ok().map(|_| key.to_string())
 }
 
-async fn same_bytes(archive: &dyn ObjectStore, left: &ObjectPath, right: &ObjectPath) -> Result<bool, GatewayError> {
-    let (left_meta, right_meta) = (archive.head(left).await?, archive.head(right).await?);
-    if left_meta.size != right_meta.size {
+/// Whether the staged upload (already looked at) holds the same bytes as `target`.
+async fn same_bytes(archive: &dyn ObjectStore, staged: &object_store::ObjectMeta, target: &ObjectPath) -> Result<bool, GatewayError> {
+    if archive.head(target).await?.size != staged.size {
         return Ok(false);
     }
-    Ok(digest(archive, left).await? == digest(archive, right).await?)
+    Ok(digest(archive, &staged.location).await? == digest(archive, target).await?)
 }
 
 async fn digest(archive: &dyn ObjectStore, location: &ObjectPath) -> Result<[u8; 32], GatewayError> {

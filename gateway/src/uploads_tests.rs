@@ -1,16 +1,14 @@
 //! The sweeper over an in-memory archive, with a fake indexer that records what it is asked to index
 //! (or an unreachable one, to see failures retried).
 
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use object_store::memory::InMemory;
 use object_store::{ObjectStore, ObjectStoreExt};
 use proto::clients::{MeshClients, PeerAddresses};
-use proto::pb::indexer_server::{Indexer, IndexerServer};
-use proto::pb::*;
-use tonic::{Request, Response, Status};
+use proto::fakes::FakeIndexer;
+use proto::pb::indexer_server::IndexerServer;
 
 use super::*;
 use crate::config::GatewayConfig;
@@ -18,41 +16,6 @@ use crate::key_store::ApiKeyStore;
 use crate::signing::UploadSigner;
 
 const KEY: &str = "imap/swe/l0/2024/09/imap_swe_l0_raw_20240924_v001.0001.pkts";
-
-#[derive(Default)]
-struct RecordingIndexer {
-    indexed: Arc<Mutex<Vec<String>>>,
-}
-
-#[tonic::async_trait]
-impl Indexer for RecordingIndexer {
-    type SubscribeEventsStream = Pin<Box<dyn futures_util::Stream<Item = Result<FileEvent, Status>> + Send + 'static>>;
-
-    async fn index_file(&self, request: Request<IndexFileRequest>) -> Result<Response<IndexFileResponse>, Status> {
-        self.indexed.lock().unwrap().push(request.into_inner().archive_key);
-        Ok(Response::new(IndexFileResponse { newly_indexed: true, ..Default::default() }))
-    }
-
-    async fn subscribe_events(&self, _: Request<SubscribeEventsRequest>) -> Result<Response<Self::SubscribeEventsStream>, Status> {
-        Err(Status::unimplemented("fake"))
-    }
-
-    async fn query_files(&self, _: Request<QueryFilesRequest>) -> Result<Response<QueryFilesResponse>, Status> {
-        Err(Status::unimplemented("fake"))
-    }
-
-    async fn get_file(&self, _: Request<GetFileRequest>) -> Result<Response<FileRecord>, Status> {
-        Err(Status::unimplemented("fake"))
-    }
-
-    async fn list_quarantine(&self, _: Request<ListQuarantineRequest>) -> Result<Response<ListQuarantineResponse>, Status> {
-        Err(Status::unimplemented("fake"))
-    }
-
-    async fn release_files(&self, _: Request<ReleaseFilesRequest>) -> Result<Response<ReleaseFilesResponse>, Status> {
-        Err(Status::unimplemented("fake"))
-    }
-}
 
 struct Harness {
     state: GatewayState,
@@ -65,13 +28,8 @@ struct Harness {
 async fn harness(indexer_up: bool) -> Harness {
     let indexed = Arc::new(Mutex::new(Vec::new()));
     let address = if indexer_up {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = format!("http://{}", listener.local_addr().unwrap());
-        let server = tonic::transport::Server::builder()
-            .add_service(IndexerServer::new(RecordingIndexer { indexed: indexed.clone() }))
-            .serve_with_incoming(tokio_stream_of(listener));
-        tokio::spawn(server);
-        address
+        let indexer = FakeIndexer { indexed: indexed.clone(), ..Default::default() };
+        proto::fakes::serve_on_free_port(tonic::transport::Server::builder().add_service(IndexerServer::new(indexer))).await
     } else {
         "http://127.0.0.1:1".to_string()
     };
@@ -95,13 +53,6 @@ async fn harness(indexer_up: bool) -> Harness {
         None,
     );
     Harness { state, archive, indexed, _database: database }
-}
-
-fn tokio_stream_of(listener: tokio::net::TcpListener) -> impl futures_util::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    futures_util::stream::unfold(listener, |listener| async move {
-        let accepted = listener.accept().await.map(|(stream, _)| stream);
-        Some((accepted, listener))
-    })
 }
 
 async fn put(archive: &Arc<dyn ObjectStore>, location: &str, bytes: &'static [u8]) {

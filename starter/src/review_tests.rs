@@ -4,12 +4,12 @@
 //! Peers are small in-process fakes; time is passed as `now`, never slept.
 
 use std::collections::HashMap;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use proto::clients::{DependencyClient, IndexerClient, lazy_channel};
 use proto::pb::dependency_service_server::{DependencyService, DependencyServiceServer};
-use proto::pb::indexer_server::{Indexer, IndexerServer};
+use proto::fakes::FakeIndexer;
+use proto::pb::indexer_server::IndexerServer;
 use proto::pb::*;
 use proto::{Shutdown, ShutdownSignal};
 use sqlx::AnyPool;
@@ -85,53 +85,12 @@ impl DependencyService for FakeDepsvc {
     }
 }
 
-/// An indexer whose archive holds `archive`; only QueryFiles is answered.
-struct FakeIndexer {
-    archive: Vec<FileRecord>,
-}
-
-#[tonic::async_trait]
-impl Indexer for FakeIndexer {
-    type SubscribeEventsStream = Pin<Box<dyn futures_util::Stream<Item = Result<FileEvent, Status>> + Send + 'static>>;
-
-    async fn index_file(&self, _: Request<IndexFileRequest>) -> Result<Response<IndexFileResponse>, Status> {
-        Err(Status::unimplemented("fake"))
-    }
-
-    async fn subscribe_events(&self, _: Request<SubscribeEventsRequest>) -> Result<Response<Self::SubscribeEventsStream>, Status> {
-        Err(Status::unimplemented("fake"))
-    }
-
-    async fn query_files(&self, _: Request<QueryFilesRequest>) -> Result<Response<QueryFilesResponse>, Status> {
-        Ok(Response::new(QueryFilesResponse { files: self.archive.clone() }))
-    }
-
-    async fn get_file(&self, _: Request<GetFileRequest>) -> Result<Response<FileRecord>, Status> {
-        Err(Status::unimplemented("fake"))
-    }
-
-    async fn list_quarantine(&self, _: Request<ListQuarantineRequest>) -> Result<Response<ListQuarantineResponse>, Status> {
-        Err(Status::unimplemented("fake"))
-    }
-
-    async fn release_files(&self, _: Request<ReleaseFilesRequest>) -> Result<Response<ReleaseFilesResponse>, Status> {
-        Err(Status::unimplemented("fake"))
-    }
-}
-
 /// Serves the fakes on a free local port; returns its address.
 async fn fake_peers(archive: Vec<FileRecord>) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let address = format!("http://{}", listener.local_addr().expect("address"));
-    let incoming = futures_util::stream::unfold(listener, |listener| async move {
-        let accepted = listener.accept().await.map(|(stream, _)| stream);
-        Some((accepted, listener))
-    });
     let router = tonic::transport::Server::builder()
         .add_service(DependencyServiceServer::new(FakeDepsvc))
-        .add_service(IndexerServer::new(FakeIndexer { archive }));
-    tokio::spawn(router.serve_with_incoming(incoming));
-    address
+        .add_service(IndexerServer::new(FakeIndexer { archive, ..Default::default() }));
+    proto::fakes::serve_on_free_port(router).await
 }
 
 async fn context(store: Arc<JobStore>, peers: &str, shutdown: Shutdown) -> Arc<TriggerContext> {

@@ -46,7 +46,10 @@ impl ArchiveLocation {
         if let Some(rest) = url.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             anyhow::ensure!(!bucket.is_empty(), "archive_url {url:?} names no bucket (expected s3://bucket[/prefix])");
-            return Ok(ArchiveLocation::S3 { bucket: bucket.to_string(), prefix: prefix.trim_matches('/').to_string() });
+            return Ok(ArchiveLocation::S3 {
+                bucket: bucket.to_string(),
+                prefix: prefix.trim_matches('/').to_string(),
+            });
         }
         if let Some(path) = url.strip_prefix("file://") {
             anyhow::ensure!(path.starts_with('/'), "archive_url {url:?} must be an absolute file:/// URL");
@@ -96,10 +99,13 @@ fn open_s3(settings: &S3Config, bucket: &str, prefix: &str, base: AmazonS3Builde
             None => builder,
         }
     };
-    let store = Arc::new(builder(settings.endpoint.as_ref()).build().with_context(|| format!("configuring {location}"))?);
+    let store =
+        Arc::new(builder(settings.endpoint.as_ref()).build().with_context(|| format!("configuring {location}"))?);
     // Clients may reach the store at another address than the mesh does (e.g. outside a cluster).
     let signer: Arc<dyn object_store::signer::Signer> = match &settings.public_endpoint {
-        Some(public) => Arc::new(builder(Some(public)).build().with_context(|| format!("configuring {location} for clients"))?),
+        Some(public) => {
+            Arc::new(builder(Some(public)).build().with_context(|| format!("configuring {location} for clients"))?)
+        }
         None => store.clone(),
     };
     let key_prefix = (!prefix.is_empty()).then(|| ObjectPath::from(prefix));
@@ -142,9 +148,13 @@ async fn check_create_only_copy(archive: &Archive) -> anyhow::Result<()> {
         (Err(error), _) | (_, Err(error)) => Err(error),
     };
     let outcome = async {
-        let put = || async { store.put_opts(&source, "create-only probe".into(), PutMode::Create.into()).await.map(|_| ()) };
+        let put =
+            || async { store.put_opts(&source, "create-only probe".into(), PutMode::Create.into()).await.map(|_| ()) };
         let puts_refuse = refused_twice(put().await, put().await)?;
-        let copies_refuse = refused_twice(store.copy_if_not_exists(&source, &copy).await, store.copy_if_not_exists(&source, &copy).await)?;
+        let copies_refuse = refused_twice(
+            store.copy_if_not_exists(&source, &copy).await,
+            store.copy_if_not_exists(&source, &copy).await,
+        )?;
         Ok::<_, object_store::Error>((puts_refuse, copies_refuse))
     }
     .await;
@@ -172,13 +182,20 @@ mod tests {
     use super::*;
 
     fn config_with(archive_url: Option<&str>, archive_dir: Option<&str>) -> Config {
-        Config { archive_url: archive_url.map(String::from), archive_dir: archive_dir.map(Into::into), ..Config::default() }
+        Config {
+            archive_url: archive_url.map(String::from),
+            archive_dir: archive_dir.map(Into::into),
+            ..Config::default()
+        }
     }
 
     #[test]
     fn archive_urls_name_a_directory_or_a_bucket_and_prefix() {
         let parse = |url: &str| ArchiveLocation::from_config(&config_with(Some(url), None));
-        assert_eq!(parse("s3://imap-archive").unwrap(), ArchiveLocation::S3 { bucket: "imap-archive".into(), prefix: "".into() });
+        assert_eq!(
+            parse("s3://imap-archive").unwrap(),
+            ArchiveLocation::S3 { bucket: "imap-archive".into(), prefix: "".into() }
+        );
         assert_eq!(
             parse("s3://imap-archive/sdc/prod/").unwrap(),
             ArchiveLocation::S3 { bucket: "imap-archive".into(), prefix: "sdc/prod".into() }
@@ -190,7 +207,9 @@ mod tests {
 
     #[test]
     fn bad_archive_urls_are_refused_with_the_reason() {
-        let refuse = |url: &str, dir: Option<&str>| ArchiveLocation::from_config(&config_with(Some(url), dir)).unwrap_err().to_string();
+        let refuse = |url: &str, dir: Option<&str>| {
+            ArchiveLocation::from_config(&config_with(Some(url), dir)).unwrap_err().to_string()
+        };
         assert!(refuse("s3://", None).contains("no bucket"));
         assert!(refuse("gs://bucket", None).contains("neither"));
         assert!(refuse("file://relative/dir", None).contains("absolute"));
@@ -206,7 +225,8 @@ mod tests {
             allow_http: Some(true),
             ..S3Config::default()
         };
-        let credentials = AmazonS3Builder::new().with_access_key_id("AKIDEXAMPLE").with_secret_access_key("example-secret");
+        let credentials =
+            AmazonS3Builder::new().with_access_key_id("AKIDEXAMPLE").with_secret_access_key("example-secret");
         let archive = open_s3(&settings, "imap-archive", "sdc", credentials).unwrap();
         assert_eq!(archive.location, "s3://imap-archive/sdc");
         let presigner = archive.presigner.unwrap();

@@ -78,7 +78,11 @@ pub struct TelemetryConfig {
 
 impl Default for TelemetryConfig {
     fn default() -> Self {
-        TelemetryConfig { otlp_endpoint: None, service_name: "imap-sdc".into(), log_filter: "info,sqlx=warn,h2=warn,tower=warn".into() }
+        TelemetryConfig {
+            otlp_endpoint: None,
+            service_name: "imap-sdc".into(),
+            log_filter: "info,sqlx=warn,h2=warn,tower=warn".into(),
+        }
     }
 }
 
@@ -120,7 +124,8 @@ const ENV_PREFIX: &str = "IMAP_SDC_";
 impl Config {
     /// Defaults, then the file, then the environment (passed in, never read from globals here).
     pub fn load(file: Option<&Path>, environment: &HashMap<String, String>) -> Result<Config, ConfigError> {
-        let mut tree = toml::Value::try_from(Config::default()).map_err(|error| ConfigError::Invalid(error.to_string()))?;
+        let mut tree =
+            toml::Value::try_from(Config::default()).map_err(|error| ConfigError::Invalid(error.to_string()))?;
         if let Some(path) = file {
             let text = std::fs::read_to_string(path)
                 .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
@@ -134,7 +139,8 @@ impl Config {
             if name == "IMAP_SDC_CONFIG" || is_kubernetes_service_link(name) {
                 continue;
             }
-            let path: Vec<String> = name[ENV_PREFIX.len()..].split("__").map(|part| part.to_ascii_lowercase()).collect();
+            let path: Vec<String> =
+                name[ENV_PREFIX.len()..].split("__").map(|part| part.to_ascii_lowercase()).collect();
             let value = &environment[name];
             set_path(&mut tree, &path, scalar(value));
             // Deserialize after each variable so an error names the variable that caused it. A
@@ -153,9 +159,9 @@ impl Config {
     }
 
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}?mode=rwc", self.data_dir.join("imap-sdc.sqlite").display())
-        })
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", self.data_dir.join("imap-sdc.sqlite").display()))
     }
 
     pub fn archive_dir(&self) -> PathBuf {
@@ -235,7 +241,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("imap-sdc-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("node.toml");
-        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nroles = \"indexer,depsvc\"\n[starter]\nlease_seconds = 30\n").unwrap();
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\nroles = \"indexer,depsvc\"\n[starter]\nlease_seconds = 30\n",
+        )
+        .unwrap();
         let environment: HashMap<String, String> = [
             ("IMAP_SDC_LISTEN".to_string(), "127.0.0.1:9100".to_string()),
             ("IMAP_SDC_STARTER__MAX_ATTEMPTS".to_string(), "7".to_string()),

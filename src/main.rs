@@ -144,7 +144,11 @@ fn load_config(config_file: Option<PathBuf>, args: &NodeArgs, roles: Option<&str
 }
 
 /// Loads the config, or reports why it is invalid and returns the usage exit code.
-fn load_config_or_report(config_file: Option<PathBuf>, args: &NodeArgs, roles: Option<&str>) -> Result<Config, ExitCode> {
+fn load_config_or_report(
+    config_file: Option<PathBuf>,
+    args: &NodeArgs,
+    roles: Option<&str>,
+) -> Result<Config, ExitCode> {
     load_config(config_file, args, roles).map_err(|message| {
         eprintln!("imap-sdc: invalid configuration: {message}");
         ExitCode::from(EXIT_USAGE)
@@ -260,7 +264,8 @@ async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("sigterm handler");
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("sigterm handler");
         tokio::select! {
             _ = interrupt => {}
             _ = terminate.recv() => {}

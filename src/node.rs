@@ -6,9 +6,9 @@ use std::future::Future;
 use std::time::Duration;
 
 use anyhow::Context;
+use proto::ShutdownSignal;
 use proto::clients::{MeshClients, PeerAddresses};
 use proto::pb;
-use proto::ShutdownSignal;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
@@ -46,13 +46,18 @@ pub fn peer_addresses(config: &Config, own_url: &str) -> PeerAddresses {
     }
 }
 
-pub async fn run(config: Config, listener: TcpListener, shutdown_request: impl Future<Output = ()>) -> anyhow::Result<()> {
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown_request: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
     let own_url = reachable_url(&listener)?;
     let clients = MeshClients::connect_lazy(&peer_addresses(&config, &own_url))?;
     let (shutdown_signal, shutdown) = ShutdownSignal::new();
     let has = |role: Role| config.roles.contains(role);
 
-    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
     let needs_database = has(Role::Indexer) || has(Role::Starter) || has(Role::Gateway);
     let pool = if needs_database {
         Some(proto::store::connect(&config.database_url()).await.context("opening the database")?)
@@ -75,7 +80,11 @@ pub async fn run(config: Config, listener: TcpListener, shutdown_request: impl F
             let mut indexer_config = config.indexer.clone();
             indexer_config.inbox_dir.get_or_insert_with(|| config.data_dir.join("inbox"));
             indexer_config.quarantine_dir.get_or_insert_with(|| config.data_dir.join("quarantine"));
-            Some(indexer::IndexerRole::create(indexer_config, pool.clone(), archive.store.clone()).await.context("building the indexer")?)
+            Some(
+                indexer::IndexerRole::create(indexer_config, pool.clone(), archive.store.clone())
+                    .await
+                    .context("building the indexer")?,
+            )
         }
         _ => None,
     };
@@ -119,8 +128,8 @@ pub async fn run(config: Config, listener: TcpListener, shutdown_request: impl F
                 archive.presigner.clone(),
                 clients.clone(),
             )
-                .await
-                .context("building the gateway")?,
+            .await
+            .context("building the gateway")?,
         ),
         _ => None,
     };
@@ -151,23 +160,33 @@ pub async fn run(config: Config, listener: TcpListener, shutdown_request: impl F
     routes.add_service(reflection().build_v1alpha()?);
     if let Some(role) = &indexer {
         routes.add_service(role.grpc_service(shutdown.clone()));
-        health_reporter.set_service_status(pb::indexer_server::SERVICE_NAME, tonic_health::ServingStatus::Serving).await;
+        health_reporter
+            .set_service_status(pb::indexer_server::SERVICE_NAME, tonic_health::ServingStatus::Serving)
+            .await;
     }
     if let Some(role) = &depsvc {
         routes.add_service(role.grpc_service());
-        health_reporter.set_service_status(pb::dependency_service_server::SERVICE_NAME, tonic_health::ServingStatus::Serving).await;
+        health_reporter
+            .set_service_status(pb::dependency_service_server::SERVICE_NAME, tonic_health::ServingStatus::Serving)
+            .await;
     }
     if let Some(role) = &starter {
         routes.add_service(role.grpc_service());
-        health_reporter.set_service_status(pb::starter_server::SERVICE_NAME, tonic_health::ServingStatus::Serving).await;
+        health_reporter
+            .set_service_status(pb::starter_server::SERVICE_NAME, tonic_health::ServingStatus::Serving)
+            .await;
     }
     if let Some(role) = &processor {
         routes.add_service(role.grpc_service());
-        health_reporter.set_service_status(pb::processor_server::SERVICE_NAME, tonic_health::ServingStatus::Serving).await;
+        health_reporter
+            .set_service_status(pb::processor_server::SERVICE_NAME, tonic_health::ServingStatus::Serving)
+            .await;
     }
     if let Some(role) = &gateway {
         routes.add_service(role.grpc_service());
-        health_reporter.set_service_status(pb::gateway_server::SERVICE_NAME, tonic_health::ServingStatus::Serving).await;
+        health_reporter
+            .set_service_status(pb::gateway_server::SERVICE_NAME, tonic_health::ServingStatus::Serving)
+            .await;
     }
     let mut router = routes.routes().into_axum_router();
     if let Some(role) = &gateway {

@@ -46,10 +46,7 @@ pub struct UnknownRole(pub String);
 impl FromStr for Role {
     type Err = UnknownRole;
     fn from_str(text: &str) -> Result<Role, UnknownRole> {
-        Role::ALL
-            .into_iter()
-            .find(|role| role.as_str() == text.trim())
-            .ok_or_else(|| UnknownRole(text.to_string()))
+        Role::ALL.into_iter().find(|role| role.as_str() == text.trim()).ok_or_else(|| UnknownRole(text.to_string()))
     }
 }
 

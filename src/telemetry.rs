@@ -31,7 +31,8 @@ pub fn init(config: &TelemetryConfig, roles: &str) -> anyhow::Result<TelemetryGu
         .build();
     let mut builder = SdkTracerProvider::builder().with_resource(resource);
     if let Some(endpoint) = &config.otlp_endpoint {
-        let exporter = opentelemetry_otlp::SpanExporter::builder().with_tonic().with_endpoint(endpoint.clone()).build()?;
+        let exporter =
+            opentelemetry_otlp::SpanExporter::builder().with_tonic().with_endpoint(endpoint.clone()).build()?;
         builder = builder.with_batch_exporter(exporter);
     }
     let provider = builder.build();
@@ -39,7 +40,11 @@ pub fn init(config: &TelemetryConfig, roles: &str) -> anyhow::Result<TelemetryGu
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter)?;
     tracing_subscriber::registry()
         .with(filter)
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+        )
         .with(tracing_opentelemetry::layer().with_tracer(tracer))
         .try_init()?;
     Ok(TelemetryGuard { provider })

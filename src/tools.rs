@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use object_store::ObjectStore;
-use proto::archive::NewObject;
 use object_store::path::Path as ObjectPath;
+use proto::archive::NewObject;
 use proto::filename::ImapFileName;
 use proto::pb::IndexFileRequest;
 use tracing::Instrument;
@@ -20,7 +20,10 @@ pub async fn ingest(config: &Config, server: &str, files: &[PathBuf]) -> anyhow:
     let archive = archive.store;
     let mut indexer = proto::clients::IndexerClient::new(proto::clients::lazy_channel(server)?);
     for file in files {
-        let basename = file.file_name().and_then(|name| name.to_str()).with_context(|| format!("{} has no file name", file.display()))?;
+        let basename = file
+            .file_name()
+            .and_then(|name| name.to_str())
+            .with_context(|| format!("{} has no file name", file.display()))?;
         let name = ImapFileName::parse(basename).with_context(|| format!("refusing {}", file.display()))?;
         let span = tracing::info_span!("ingest", file = %basename);
         async {
@@ -44,9 +47,14 @@ pub async fn ingest(config: &Config, server: &str, files: &[PathBuf]) -> anyhow:
 /// Writes `bytes` under `key` unless the archive already holds a file there: the same bytes again
 /// are fine (a repeated ingest), different ones are refused rather than overwritten.
 async fn put_new(archive: &dyn ObjectStore, key: &str, bytes: Vec<u8>) -> anyhow::Result<()> {
-    match proto::archive::put_new(archive, &ObjectPath::from(key), bytes).await.with_context(|| format!("writing {key}"))? {
+    match proto::archive::put_new(archive, &ObjectPath::from(key), bytes)
+        .await
+        .with_context(|| format!("writing {key}"))?
+    {
         NewObject::Stored | NewObject::AlreadyThere => Ok(()),
-        NewObject::Different => anyhow::bail!("refusing to overwrite {key}: the archive already holds a different file of that name"),
+        NewObject::Different => {
+            anyhow::bail!("refusing to overwrite {key}: the archive already holds a different file of that name")
+        }
     }
 }
 

@@ -35,7 +35,9 @@ fn bad_configuration_exits_with_usage_code_and_a_reason() {
 
     let output = imap_sdc(&["serve", "--roles", "indexer,chef", "--dump-config"], &[]);
     assert_eq!(output.status.code(), Some(64));
-    assert!(String::from_utf8(output.stderr).unwrap().contains("valid: all, indexer, depsvc, starter, processor, gateway"));
+    assert!(
+        String::from_utf8(output.stderr).unwrap().contains("valid: all, indexer, depsvc, starter, processor, gateway")
+    );
 }
 
 #[test]
@@ -80,7 +82,17 @@ fn ingest_never_overwrites_a_different_file_of_the_same_name() {
     let file = home.path().join("imap_swapi_l0_raw_20240924_v001.pkts");
     let data_dir = home.path().join("data");
     let ingest = || {
-        imap_sdc(&["ingest", file.to_str().unwrap(), "--server", "http://127.0.0.1:1", "--data-dir", data_dir.to_str().unwrap()], &[])
+        imap_sdc(
+            &[
+                "ingest",
+                file.to_str().unwrap(),
+                "--server",
+                "http://127.0.0.1:1",
+                "--data-dir",
+                data_dir.to_str().unwrap(),
+            ],
+            &[],
+        )
     };
     let stderr = |output: &std::process::Output| String::from_utf8_lossy(&output.stderr).to_string();
     // No indexer listens, so each run stops after writing; the archive is what is checked.

@@ -8,8 +8,10 @@ mod support;
 
 use std::time::Duration;
 
+use gateway_common::{
+    Node, client, client_with, files_made_by_jobs, get_json, http, real_level0_dir, skip_without_client, text, wait_for,
+};
 use support::{TempDir, synthetic_level0};
-use gateway_common::{Node, client, client_with, files_made_by_jobs, get_json, http, real_level0_dir, skip_without_client, text, wait_for};
 
 const SYNTHETIC: &str = "imap_swe_l0_raw_20240924_v001.0001.pkts";
 const REAL: &str = "imap_swapi_l0_raw_20240924_v001.0001.pkts";
@@ -50,7 +52,11 @@ fn imap_data_access_client_drives_the_gateway() {
     let bad_name = "imap_nosuch_l0_raw_20240924_v001.0001.pkts";
     std::fs::write(uploads.join(bad_name), b"x").unwrap();
     let refused = run(Some(&uploader), &["upload", &upload_path(bad_name)]);
-    assert!(!refused.status.success() && text(&refused).contains("400") && text(&refused).contains("nosuch"), "{}", text(&refused));
+    assert!(
+        !refused.status.success() && text(&refused).contains("400") && text(&refused).contains("nosuch"),
+        "{}",
+        text(&refused)
+    );
 
     // Accepted uploads, then the same name again.
     let mut uploaded = vec![SYNTHETIC];
@@ -72,12 +78,16 @@ fn imap_data_access_client_drives_the_gateway() {
         Duration::from_secs(120),
         || {
             let made = files_made_by_jobs(&address, "kind=science&limit=1000");
-            let complete = instruments.iter().all(|instrument| made.iter().any(|file| file["instrument"] == *instrument));
+            let complete =
+                instruments.iter().all(|instrument| made.iter().any(|file| file["instrument"] == *instrument));
             complete.then_some(made)
         },
         || format!("jobs: {}", get_json(&address, "/api/jobs")),
     );
-    println!("products made: {}", products.iter().map(|file| file["file_name"].as_str().unwrap()).collect::<Vec<_>>().join(", "));
+    println!(
+        "products made: {}",
+        products.iter().map(|file| file["file_name"].as_str().unwrap()).collect::<Vec<_>>().join(", ")
+    );
 
     // Query (the table, then JSON with exactly the science fields) and download one product per
     // instrument: the bytes are the archive's.
@@ -87,7 +97,10 @@ fn imap_data_access_client_drives_the_gateway() {
         let product_key = product["archive_key"].as_str().unwrap();
         let table = run(None, &["query", "--instrument", instrument]);
         let table_text = text(&table);
-        assert!(table.status.success() && table_text.contains("in science table") && table_text.contains(product_name), "{table_text}");
+        assert!(
+            table.status.success() && table_text.contains("in science table") && table_text.contains(product_name),
+            "{table_text}"
+        );
         let as_json = run(Some(&reader), &["query", "--instrument", instrument, "--output-format", "json"]);
         assert!(as_json.status.success(), "{}", text(&as_json));
         let json_text = String::from_utf8_lossy(&as_json.stdout).to_string();
@@ -96,14 +109,21 @@ fn imap_data_access_client_drives_the_gateway() {
         assert!(rows.iter().all(|row| row.get("repointing").is_some() && row.get("end_date").is_none()), "{json_text}");
         let fetched = run(None, &["download", product_name]);
         assert!(fetched.status.success(), "{}", text(&fetched));
-        assert_eq!(std::fs::read(downloads.join(product_key)).unwrap(), std::fs::read(node.archive_file(product_key)).unwrap());
+        assert_eq!(
+            std::fs::read(downloads.join(product_key)).unwrap(),
+            std::fs::read(node.archive_file(product_key)).unwrap()
+        );
     }
-    let level_zero = run(None, &["query", "--instrument", "swe", "--data-level", "l0", "--version", "latest", "--output-format", "json"]);
+    let level_zero = run(
+        None,
+        &["query", "--instrument", "swe", "--data-level", "l0", "--version", "latest", "--output-format", "json"],
+    );
     assert!(text(&level_zero).contains(SYNTHETIC), "{}", text(&level_zero));
 
     // Version rules through the client: by default every minor of the newest major, `latest` the
     // newest only, an explicit major all of its minors. (A descriptor no product consumes.)
-    let versions = ["v001.0001", "v001.0002", "v002.0001"].map(|version| format!("imap_swe_l3_version-test_20240101_{version}.cdf"));
+    let versions = ["v001.0001", "v001.0002", "v002.0001"]
+        .map(|version| format!("imap_swe_l3_version-test_20240101_{version}.cdf"));
     for name in &versions {
         std::fs::write(uploads.join(name), name.as_bytes()).unwrap();
         let accepted = run(Some(&uploader), &["upload", &upload_path(name)]);
@@ -112,7 +132,8 @@ fn imap_data_access_client_drives_the_gateway() {
     let found = |args: &[&str]| -> Vec<String> {
         let base = ["query", "--instrument", "swe", "--descriptor", "version-test", "--output-format", "json"];
         let output = run(None, &[&base[..], args].concat());
-        let rows: Vec<serde_json::Value> = serde_json::from_str(String::from_utf8_lossy(&output.stdout).trim()).unwrap_or_else(|_| panic!("{}", text(&output)));
+        let rows: Vec<serde_json::Value> = serde_json::from_str(String::from_utf8_lossy(&output.stdout).trim())
+            .unwrap_or_else(|_| panic!("{}", text(&output)));
         rows.iter().map(|row| row["file_path"].as_str().unwrap().rsplit('/').next().unwrap().to_string()).collect()
     };
     assert_eq!(found(&[]), [versions[2].clone()]);
@@ -130,11 +151,21 @@ fn imap_data_access_client_drives_the_gateway() {
         assert!(accepted.status.success(), "upload {name}: {}", text(&accepted));
     }
     let ancillary_table = run(None, &["query", "--table", "ancillary", "--instrument", "swe"]);
-    assert!(text(&ancillary_table).contains("in ancillary table") && text(&ancillary_table).contains(ancillary), "{}", text(&ancillary_table));
-    let ancillary_json = run(None, &["query", "--table", "ancillary", "--instrument", "swe", "--output-format", "json"]);
+    assert!(
+        text(&ancillary_table).contains("in ancillary table") && text(&ancillary_table).contains(ancillary),
+        "{}",
+        text(&ancillary_table)
+    );
+    let ancillary_json =
+        run(None, &["query", "--table", "ancillary", "--instrument", "swe", "--output-format", "json"]);
     assert!(text(&ancillary_json).contains("\"end_date\": \"20241231\""), "{}", text(&ancillary_json));
     let token = [("IMAP_ACCESS_TOKEN", reader.as_str())];
-    let spice = client_with(&node.url, &downloads, &token, &["query", "--table", "spice", "--type", "ephemeris_predicted", "--start-date", "20241001"]);
+    let spice = client_with(
+        &node.url,
+        &downloads,
+        &token,
+        &["query", "--table", "spice", "--type", "ephemeris_predicted", "--start-date", "20241001"],
+    );
     assert!(text(&spice).contains("in spice table") && text(&spice).contains(kernel), "{}", text(&spice));
     let forged = [("IMAP_ACCESS_TOKEN", "not-a-key")];
     let refused = client_with(&node.url, &downloads, &forged, &["query", "--instrument", "swe"]);
@@ -168,9 +199,15 @@ fn imap_data_access_client_drives_the_gateway() {
     // Reprocess: admin only.
     let not_admin = run(Some(&uploader), &["reprocess", "--start-date", "20240924", "--end-date", "20240924"]);
     assert!(!not_admin.status.success() && text(&not_admin).contains("403"), "{}", text(&not_admin));
-    let reprocess = run(Some(&admin), &["reprocess", "--start-date", "20240924", "--end-date", "20240925", "--instrument", "swe"]);
+    let reprocess =
+        run(Some(&admin), &["reprocess", "--start-date", "20240924", "--end-date", "20240925", "--instrument", "swe"]);
     assert!(reprocess.status.success(), "{}", text(&reprocess));
-    let (status, body) = http(&address, "POST", "/api-key/reprocess?start_date=20240924&end_date=20240924&reprocessing=True", &[("x-api-key", &admin)]);
+    let (status, body) = http(
+        &address,
+        "POST",
+        "/api-key/reprocess?start_date=20240924&end_date=20240924&reprocessing=True",
+        &[("x-api-key", &admin)],
+    );
     let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!((status, answer["message"].as_str()), (200, Some("Reprocess job queued")), "{answer}");
     assert!(!answer["reprocess_id"].as_str().unwrap().is_empty(), "{answer}");
@@ -179,7 +216,12 @@ fn imap_data_access_client_drives_the_gateway() {
     assert_eq!(campaign["planned_runs"], answer["planned_runs"], "{campaign}");
 
     // Keys can never lead a download out of the archive.
-    for target in ["/download/imap/../../etc/passwd", "/download/%2e%2e/etc/passwd", "/download//etc/passwd", "/api-key/download/imap/swe/l0/2024/09/..%2f..%2fx"] {
+    for target in [
+        "/download/imap/../../etc/passwd",
+        "/download/%2e%2e/etc/passwd",
+        "/download//etc/passwd",
+        "/api-key/download/imap/swe/l0/2024/09/..%2f..%2fx",
+    ] {
         let (status, body) = http(&address, "GET", target, &[("x-api-key", &reader)]);
         assert!(status == 400 || status == 404, "{target}: {status} {}", String::from_utf8_lossy(&body));
         assert_ne!(status, 200);

@@ -29,7 +29,10 @@ async fn keys_made_by_cli_and_grpc_govern_the_rest_routes() {
     assert_eq!(anonymous.code(), tonic::Code::Unauthenticated, "{anonymous}");
 
     let created = gateway
-        .create_api_key(with_key(CreateApiKeyRequest { name: "mag-team".into(), scopes: vec!["upload".into()] }, &admin))
+        .create_api_key(with_key(
+            CreateApiKeyRequest { name: "mag-team".into(), scopes: vec!["upload".into()] },
+            &admin,
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -42,9 +45,13 @@ async fn keys_made_by_cli_and_grpc_govern_the_rest_routes() {
     let (status, body) = http(&address, "GET", UPLOAD_URL, &[("x-api-key", &created.secret)]);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     let bearer = format!("Bearer {}", created.secret);
-    assert_eq!(http(&address, "GET", &UPLOAD_URL.replace("/api-key/", "/authorized/"), &[("authorization", &bearer)]).0, 200);
+    assert_eq!(
+        http(&address, "GET", &UPLOAD_URL.replace("/api-key/", "/authorized/"), &[("authorization", &bearer)]).0,
+        200
+    );
 
-    let revoked = gateway.revoke_api_key(with_key(RevokeApiKeyRequest { id: created.id.clone() }, &admin)).await.unwrap();
+    let revoked =
+        gateway.revoke_api_key(with_key(RevokeApiKeyRequest { id: created.id.clone() }, &admin)).await.unwrap();
     assert!(revoked.into_inner().revoked);
     let (status, body) = http(&address, "GET", UPLOAD_URL, &[("x-api-key", &created.secret)]);
     assert_eq!(status, 401, "{}", String::from_utf8_lossy(&body));
@@ -52,9 +59,20 @@ async fn keys_made_by_cli_and_grpc_govern_the_rest_routes() {
 
     let list = Command::new(binary()).args(["keys", "--data-dir"]).arg(&node.data_dir).arg("list").output().unwrap();
     let listing = String::from_utf8_lossy(&list.stdout);
-    assert!(list.status.success() && listing.contains("mag-team") && listing.contains("revoked") && listing.contains("operator"), "{listing}");
+    assert!(
+        list.status.success()
+            && listing.contains("mag-team")
+            && listing.contains("revoked")
+            && listing.contains("operator"),
+        "{listing}"
+    );
     assert!(!listing.contains(&created.secret) && !listing.contains(&admin), "secrets must never be listed");
-    let unknown = Command::new(binary()).args(["keys", "--data-dir"]).arg(&node.data_dir).args(["revoke", "nosuchkey"]).output().unwrap();
+    let unknown = Command::new(binary())
+        .args(["keys", "--data-dir"])
+        .arg(&node.data_dir)
+        .args(["revoke", "nosuchkey"])
+        .output()
+        .unwrap();
     assert!(!unknown.status.success() && String::from_utf8_lossy(&unknown.stderr).contains("nosuchkey"));
     let bad_scope = Command::new(binary())
         .args(["keys", "--data-dir"])

@@ -37,7 +37,10 @@ fn feed_pipeline(node: &Node) {
     let bytes = synthetic_level0(40);
     let mut stream = std::net::TcpStream::connect(&address).unwrap();
     use std::io::{Read, Write};
-    let head = format!("PUT {target} HTTP/1.1\r\nHost: {address}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", bytes.len());
+    let head = format!(
+        "PUT {target} HTTP/1.1\r\nHost: {address}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        bytes.len()
+    );
     stream.write_all(head.as_bytes()).unwrap();
     stream.write_all(&bytes).unwrap();
     let mut response = Vec::new();
@@ -48,7 +51,11 @@ fn feed_pipeline(node: &Node) {
         Duration::from_secs(120),
         || {
             let jobs = get_json(&address, "/api/jobs");
-            jobs.as_array().unwrap().iter().any(|job| job["product"] == "swe l1a sci" && job["state"] == "succeeded").then_some(())
+            jobs.as_array()
+                .unwrap()
+                .iter()
+                .any(|job| job["product"] == "swe l1a sci" && job["state"] == "succeeded")
+                .then_some(())
         },
         || get_json(&address, "/api/jobs").to_string(),
     );

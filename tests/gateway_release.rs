@@ -78,19 +78,25 @@ fn a_release_opens_exactly_its_files_to_anonymous_callers() {
         || {
             let files = get_json(&address, "/api/files?kind=science&instrument=swe&limit=1000");
             let files = files.as_array().unwrap().clone();
-            let complete = DAYS.iter().all(|day| files.iter().any(|file| file["data_level"] == "l2" && file["start_date"] == *day));
+            let complete = DAYS
+                .iter()
+                .all(|day| files.iter().any(|file| file["data_level"] == "l2" && file["start_date"] == *day));
             complete.then_some(files)
         },
         || format!("jobs: {}", get_json(&address, "/api/jobs")),
     );
     let all_keys: Vec<String> = {
-        let mut keys: Vec<String> = swe_files.iter().map(|file| file["archive_key"].as_str().unwrap().to_string()).collect();
+        let mut keys: Vec<String> =
+            swe_files.iter().map(|file| file["archive_key"].as_str().unwrap().to_string()).collect();
         keys.sort();
         keys
     };
     let key_of = |day: &str, level: &str| -> String {
         let file = swe_files.iter().find(|file| file["start_date"] == day && file["data_level"] == level);
-        file.unwrap_or_else(|| panic!("no swe {level} of {day} in {all_keys:?}"))["archive_key"].as_str().unwrap().to_string()
+        file.unwrap_or_else(|| panic!("no swe {level} of {day} in {all_keys:?}"))["archive_key"]
+            .as_str()
+            .unwrap()
+            .to_string()
     };
     let released_product = key_of(RELEASED_DAY, "l2");
     let other_day_product = key_of(DAYS[1], "l2");
@@ -108,7 +114,11 @@ fn a_release_opens_exactly_its_files_to_anonymous_callers() {
     assert!(hidden.status.success(), "{}", text(&hidden));
     assert!(json_rows(&hidden).is_empty(), "{}", text(&hidden));
     let refused = anonymous(&["download", &released_product]);
-    assert!(!refused.status.success() && text(&refused).contains("403") && text(&refused).contains("not released yet"), "{}", text(&refused));
+    assert!(
+        !refused.status.success() && text(&refused).contains("403") && text(&refused).contains("not released yet"),
+        "{}",
+        text(&refused)
+    );
     let everything = keyed(&reader, &swe_json);
     let rows = json_rows(&everything);
     assert_eq!(file_paths(&rows), all_keys, "{}", text(&everything));
@@ -117,9 +127,17 @@ fn a_release_opens_exactly_its_files_to_anonymous_callers() {
     assert!(fetched.status.success(), "{}", text(&fetched));
 
     // The client's own release: it uploads the manifest, waits, then asks for the release.
-    std::fs::write(uploads.join(MANIFEST), format!("# swe release 001: the 24th without its level-0 file\n\n{WITHHELD_KEY}\n")).unwrap();
+    std::fs::write(
+        uploads.join(MANIFEST),
+        format!("# swe release 001: the 24th without its level-0 file\n\n{WITHHELD_KEY}\n"),
+    )
+    .unwrap();
     let released = keyed(&admin, &["release", "--release-type", "release", "--manifest-file", &upload_path(MANIFEST)]);
-    assert!(released.status.success() && text(&released).contains("Successfully submitted release request"), "{}", text(&released));
+    assert!(
+        released.status.success() && text(&released).contains("Successfully submitted release request"),
+        "{}",
+        text(&released)
+    );
 
     // Anonymous callers now see exactly the released files, and can fetch them, but not the others.
     let opened = anonymous(&swe_json);
@@ -128,7 +146,10 @@ fn a_release_opens_exactly_its_files_to_anonymous_callers() {
     assert!(rows.iter().all(|row| row["released"] == true), "{}", text(&opened));
     let fetched = anonymous(&["download", &released_product]);
     assert!(fetched.status.success(), "{}", text(&fetched));
-    assert_eq!(std::fs::read(anonymous_downloads.join(&released_product)).unwrap(), std::fs::read(node.archive_file(&released_product)).unwrap());
+    assert_eq!(
+        std::fs::read(anonymous_downloads.join(&released_product)).unwrap(),
+        std::fs::read(node.archive_file(&released_product)).unwrap()
+    );
     for still_hidden in [WITHHELD_KEY, other_day_product.as_str()] {
         let refused = anonymous(&["download", still_hidden]);
         assert!(!refused.status.success() && text(&refused).contains("403"), "{still_hidden}: {}", text(&refused));
@@ -137,13 +158,24 @@ fn a_release_opens_exactly_its_files_to_anonymous_callers() {
     assert!(json_rows(&level_zero).is_empty(), "the withheld file stays hidden: {}", text(&level_zero));
 
     // Applying the same manifest again changes nothing.
-    let release_target = |release_type: &str, manifest: &str| format!("/api-key/release?release_type={release_type}&manifest_file={manifest}");
+    let release_target = |release_type: &str, manifest: &str| {
+        format!("/api-key/release?release_type={release_type}&manifest_file={manifest}")
+    };
     let (status, body) = http(&address, "GET", &release_target("release", MANIFEST), &[("x-api-key", &admin)]);
-    let answer: serde_json::Value = serde_json::from_slice(&body).unwrap_or_else(|_| panic!("{status}: {}", String::from_utf8_lossy(&body)));
+    let answer: serde_json::Value =
+        serde_json::from_slice(&body).unwrap_or_else(|_| panic!("{status}: {}", String::from_utf8_lossy(&body)));
     assert_eq!(status, 200, "{answer}");
     println!("release applied again answered {answer}");
-    assert_eq!((answer["instrument"].as_str(), answer["start_date"].as_str(), answer["end_date"].as_str()), (Some("swe"), Some(RELEASED_DAY), Some(RELEASED_DAY)), "{answer}");
-    assert_eq!((answer["released"].as_u64(), answer["newly_released"].as_u64(), answer["withheld"].as_u64()), (Some(expected_released.len() as u64), Some(0), Some(1)), "{answer}");
+    assert_eq!(
+        (answer["instrument"].as_str(), answer["start_date"].as_str(), answer["end_date"].as_str()),
+        (Some("swe"), Some(RELEASED_DAY), Some(RELEASED_DAY)),
+        "{answer}"
+    );
+    assert_eq!(
+        (answer["released"].as_u64(), answer["newly_released"].as_u64(), answer["withheld"].as_u64()),
+        (Some(expected_released.len() as u64), Some(0), Some(1)),
+        "{answer}"
+    );
 
     // Refused releases. Without a key the client refuses by itself, so the route is asked directly.
     let refusals = [
@@ -151,7 +183,12 @@ fn a_release_opens_exactly_its_files_to_anonymous_callers() {
         (release_target("release", MANIFEST), Some(reader.as_str()), 403, "'admin' scope"),
         (release_target("publish", MANIFEST), Some(admin.as_str()), 400, "unknown release_type"),
         (release_target("unrelease", MANIFEST), Some(admin.as_str()), 400, "not supported"),
-        (release_target("release", "imap_swe_data-release-002_20240925_20240925_v001.txt"), Some(admin.as_str()), 404, "upload it first"),
+        (
+            release_target("release", "imap_swe_data-release-002_20240925_20240925_v001.txt"),
+            Some(admin.as_str()),
+            404,
+            "upload it first",
+        ),
     ];
     for (target, key, expected_status, reason) in refusals {
         let headers: Vec<(&str, &str)> = key.map(|key| ("x-api-key", key)).into_iter().collect();
@@ -175,7 +212,10 @@ fn a_release_opens_exactly_its_files_to_anonymous_callers() {
     assert!(accepted.status.success(), "upload {out_of_range}: {}", text(&accepted));
     let (status, body) = http(&address, "GET", &release_target("release", out_of_range), &[("x-api-key", &admin)]);
     let body = String::from_utf8_lossy(&body);
-    assert!(status == 400 && body.contains("line 1") && body.contains("not tracked science or quicklook files of swe"), "{status} {body}");
+    assert!(
+        status == 400 && body.contains("line 1") && body.contains("not tracked science or quicklook files of swe"),
+        "{status} {body}"
+    );
     let still_one_day = anonymous(&swe_json);
     assert_eq!(file_paths(&json_rows(&still_one_day)), expected_released, "{}", text(&still_one_day));
 }

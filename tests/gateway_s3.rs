@@ -41,7 +41,9 @@ impl S3Server {
             let _ = first_line.send(BufReader::new(stdout).lines().next());
         });
         let url = match line_read.recv_timeout(Duration::from_secs(60)) {
-            Ok(Some(Ok(line))) if line.starts_with("s3 listening on ") => line["s3 listening on ".len()..].trim().to_string(),
+            Ok(Some(Ok(line))) if line.starts_with("s3 listening on ") => {
+                line["s3 listening on ".len()..].trim().to_string()
+            }
             _ => {
                 let _ = child.kill();
                 panic!("S3 server did not start: {}", std::fs::read_to_string(log).unwrap_or_default())
@@ -62,7 +64,10 @@ impl S3Server {
     }
 
     fn object(&self, key: &str) -> Vec<u8> {
-        self.boto3(&format!("sys.stdout.buffer.write(s3.get_object(Bucket='{BUCKET}', Key=sys.argv[1])['Body'].read())"), &format!("{PREFIX}/{key}"))
+        self.boto3(
+            &format!("sys.stdout.buffer.write(s3.get_object(Bucket='{BUCKET}', Key=sys.argv[1])['Body'].read())"),
+            &format!("{PREFIX}/{key}"),
+        )
     }
 
     fn keys_under(&self, prefix: &str) -> Vec<String> {
@@ -82,13 +87,19 @@ impl Drop for S3Server {
 }
 
 fn moto_installed() -> bool {
-    Command::new("python3").args(["-c", "import moto.server, boto3"]).output().map(|output| output.status.success()).unwrap_or(false)
+    Command::new("python3")
+        .args(["-c", "import moto.server, boto3"])
+        .output()
+        .map(|output| output.status.success())
+        .unwrap_or(false)
 }
 
 #[test]
 fn the_mission_client_works_against_an_s3_archive() {
     if !moto_installed() || !client_installed() {
-        println!("skipped: needs moto[server] and imap-data-access==1.3.0 (python3 -m pip install 'moto[server]' imap-data-access==1.3.0)");
+        println!(
+            "skipped: needs moto[server] and imap-data-access==1.3.0 (python3 -m pip install 'moto[server]' imap-data-access==1.3.0)"
+        );
         return;
     }
     let home = TempDir::new("s3");
@@ -124,10 +135,14 @@ fn the_mission_client_works_against_an_s3_archive() {
 
     // The upload URL is the bucket's own, presigned; the gateway never sees the bytes.
     let address = node.address();
-    let (status, body) = http(&address, "GET", &format!("/api-key/upload/{SYNTHETIC}"), &[("x-api-key", uploader.as_str())]);
+    let (status, body) =
+        http(&address, "GET", &format!("/api-key/upload/{SYNTHETIC}"), &[("x-api-key", uploader.as_str())]);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     let presigned: String = serde_json::from_slice(&body).unwrap();
-    assert!(presigned.starts_with(&format!("{}/{BUCKET}/{PREFIX}/staging/imap/swe/l0/2024/09/{SYNTHETIC}/", s3.url)), "{presigned}");
+    assert!(
+        presigned.starts_with(&format!("{}/{BUCKET}/{PREFIX}/staging/imap/swe/l0/2024/09/{SYNTHETIC}/", s3.url)),
+        "{presigned}"
+    );
     assert!(presigned.contains("X-Amz-Signature=") && presigned.contains("X-Amz-Credential=test%2F"), "{presigned}");
 
     let uploaded = run(Some(&uploader), &["upload", &uploads.join(SYNTHETIC).display().to_string()]);
@@ -143,7 +158,13 @@ fn the_mission_client_works_against_an_s3_archive() {
             let levels: Vec<&str> = made.iter().filter_map(|file| file["data_level"].as_str()).collect();
             (levels.contains(&"l1a") && levels.contains(&"l1b")).then_some(made)
         },
-        || format!("jobs: {}\nnode log: {}", get_json(&address, "/api/jobs"), std::fs::read_to_string(&node.log).unwrap_or_default()),
+        || {
+            format!(
+                "jobs: {}\nnode log: {}",
+                get_json(&address, "/api/jobs"),
+                std::fs::read_to_string(&node.log).unwrap_or_default()
+            )
+        },
     );
     assert_eq!(s3.object(&upload_key), original, "the placed upload is the client's file");
     assert!(s3.keys_under("staging/").is_empty(), "staging left behind: {:?}", s3.keys_under("staging/"));
@@ -154,7 +175,8 @@ fn the_mission_client_works_against_an_s3_archive() {
 
     // Query and download with the client; downloads follow the gateway's redirect to the bucket.
     let product = &products[0];
-    let (product_name, product_key) = (product["file_name"].as_str().unwrap(), product["archive_key"].as_str().unwrap());
+    let (product_name, product_key) =
+        (product["file_name"].as_str().unwrap(), product["archive_key"].as_str().unwrap());
     let table = run(None, &["query", "--instrument", "swe", "--data-level", product["data_level"].as_str().unwrap()]);
     assert!(table.status.success() && text(&table).contains(product_name), "{}", text(&table));
     let fetched = run(Some(&reader), &["download", product_name]);
@@ -173,15 +195,22 @@ fn the_mission_client_works_against_an_s3_archive() {
     let token_user = "imap_swe_l0_raw_20240926_v001.0001.pkts";
     std::fs::write(uploads.join(token_user), synthetic_level0(5)).unwrap();
     let bearer = format!("Bearer {uploader}");
-    let (status, body) = http(&address, "GET", &format!("/authorized/upload/{token_user}"), &[("authorization", bearer.as_str())]);
+    let (status, body) =
+        http(&address, "GET", &format!("/authorized/upload/{token_user}"), &[("authorization", bearer.as_str())]);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     assert!(serde_json::from_slice::<String>(&body).unwrap().starts_with(&format!("{}/upload-object/", node.url)));
     let token = [("IMAP_ACCESS_TOKEN", uploader.as_str())];
-    let uploaded = gateway_common::client_with(&node.url, &downloads, &token, &["upload", &uploads.join(token_user).display().to_string()]);
+    let uploaded = gateway_common::client_with(
+        &node.url,
+        &downloads,
+        &token,
+        &["upload", &uploads.join(token_user).display().to_string()],
+    );
     assert!(uploaded.status.success(), "{}", text(&uploaded));
     let token_key = format!("imap/swe/l0/2024/09/{token_user}");
     assert_eq!(s3.object(&token_key), synthetic_level0(5), "streamed through the gateway into the bucket");
-    let (status, _) = http(&address, "GET", &format!("/authorized/download/{token_key}"), &[("authorization", bearer.as_str())]);
+    let (status, _) =
+        http(&address, "GET", &format!("/authorized/download/{token_key}"), &[("authorization", bearer.as_str())]);
     assert_eq!(status, 200, "token downloads are streamed, not redirected");
 
     // The same name again is refused before any bytes move.
@@ -193,7 +222,8 @@ fn the_mission_client_works_against_an_s3_archive() {
     let contested = "imap_swe_l0_raw_20240925_v001.0001.pkts";
     let contested_key = format!("imap/swe/l0/2024/09/{contested}");
     let grant = || {
-        let (status, body) = http(&address, "GET", &format!("/api-key/upload/{contested}"), &[("x-api-key", uploader.as_str())]);
+        let (status, body) =
+            http(&address, "GET", &format!("/api-key/upload/{contested}"), &[("x-api-key", uploader.as_str())]);
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
         serde_json::from_slice::<String>(&body).unwrap()
     };
@@ -250,7 +280,12 @@ fn refuses_a_store_that_overwrites_on_create_only_copies(s3: &S3Server, home: &P
         .unwrap();
     // Killed on drop if it wrongly keeps running.
     let mut node = support::Node { child, url: String::new() };
-    let exited = wait_for("the node to refuse the store", Duration::from_secs(60), || node.child.try_wait().unwrap(), || "still running".into());
+    let exited = wait_for(
+        "the node to refuse the store",
+        Duration::from_secs(60),
+        || node.child.try_wait().unwrap(),
+        || "still running".into(),
+    );
     let mut message = String::new();
     std::io::Read::read_to_string(&mut node.child.stderr.take().unwrap(), &mut message).unwrap();
     assert!(!exited.success() && message.contains("let a create-only copy overwrite"), "{message}");

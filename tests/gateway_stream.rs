@@ -42,7 +42,9 @@ fn a_large_upload_and_download_stream_with_bounded_memory() {
 
     let started = Instant::now();
     let mut stream = TcpStream::connect(&address).unwrap();
-    let head = format!("PUT {target} HTTP/1.1\r\nHost: {address}\r\nContent-Type: \r\nContent-Length: {FILE_BYTES}\r\nConnection: close\r\n\r\n");
+    let head = format!(
+        "PUT {target} HTTP/1.1\r\nHost: {address}\r\nContent-Type: \r\nContent-Length: {FILE_BYTES}\r\nConnection: close\r\n\r\n"
+    );
     stream.write_all(head.as_bytes()).unwrap();
     let mut block = pattern();
     for index in 0..FILE_BYTES / BLOCK as u64 {

@@ -19,7 +19,8 @@ fn grpcurl_lists_every_service_of_an_all_roles_node_and_only_those_of_a_split_on
     }
     let home = support::TempDir::new("grpcurl");
     let data_dir = home.path().join("all").display().to_string();
-    let node = support::start_node(&["--listen", "127.0.0.1:0", "--data-dir", &data_dir], &[], &home.path().join("all.log"));
+    let node =
+        support::start_node(&["--listen", "127.0.0.1:0", "--data-dir", &data_dir], &[], &home.path().join("all.log"));
     let address = node.url.trim_start_matches("http://").to_string();
     let listed = grpcurl(&["-plaintext", &address, "list"]).unwrap();
     for service in [
@@ -31,14 +32,25 @@ fn grpcurl_lists_every_service_of_an_all_roles_node_and_only_those_of_a_split_on
     ] {
         assert!(listed.lines().any(|line| line == service), "{service} missing from:\n{listed}");
     }
-    let health = grpcurl(&["-plaintext", "-d", r#"{"service":"imap.sdc.v1.Indexer"}"#, &address, "grpc.health.v1.Health/Check"]).unwrap();
+    let health =
+        grpcurl(&["-plaintext", "-d", r#"{"service":"imap.sdc.v1.Indexer"}"#, &address, "grpc.health.v1.Health/Check"])
+            .unwrap();
     assert!(health.contains("SERVING"), "{health}");
     let queues = grpcurl(&["-plaintext", "-d", "{}", &address, "imap.sdc.v1.Starter/GetQueues"]);
     assert!(queues.is_some());
 
     let data_dir = home.path().join("split").display().to_string();
     let depsvc_only = support::start_node(
-        &["--roles", "depsvc", "--listen", "127.0.0.1:0", "--data-dir", &data_dir, "--peer", &format!("indexer={}", node.url)],
+        &[
+            "--roles",
+            "depsvc",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            &data_dir,
+            "--peer",
+            &format!("indexer={}", node.url),
+        ],
         &[],
         &home.path().join("split.log"),
     );

@@ -21,7 +21,8 @@ async fn provenance_and_campaign_progress_are_queryable() {
     let url = imap_sdc::node::reachable_url(&listener).unwrap();
     let config = node_config(&home);
     let (stop, shutdown) = ShutdownSignal::new();
-    let node = tokio::spawn(async move { imap_sdc::node::run(config, listener, async move { shutdown.wait().await }).await });
+    let node =
+        tokio::spawn(async move { imap_sdc::node::run(config, listener, async move { shutdown.wait().await }).await });
 
     let inbox = home.path().join("data/inbox");
     std::fs::create_dir_all(&inbox).unwrap();
@@ -35,13 +36,20 @@ async fn provenance_and_campaign_progress_are_queryable() {
 
     // Which job made this file? The indexer names the job, the starter finds it by output.
     let level1b = format!("imap_swe_l1b_sci_{}_v001.0001.cdf", DATES[0]);
-    let file = indexer.clone().query_files(QueryFilesRequest { file_name: level1b.clone(), ..Default::default() }).await.unwrap().into_inner().files;
+    let file = indexer
+        .clone()
+        .query_files(QueryFilesRequest { file_name: level1b.clone(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner()
+        .files;
     assert_eq!(file.len(), 1, "{level1b} indexed once");
     let made_by = list(&starter, ListJobsRequest { output_file: level1b.clone(), ..Default::default() }).await;
     assert_eq!(made_by.len(), 1);
     assert_eq!(made_by[0].id, file[0].produced_by_job, "indexer and starter agree on the producing job");
     let job = starter.clone().get_job(GetJobRequest { id: made_by[0].id.clone() }).await.unwrap().into_inner();
-    let inputs: Vec<&str> = job.inputs.iter().flat_map(|input| input.files.iter().map(|file| file.file_name.as_str())).collect();
+    let inputs: Vec<&str> =
+        job.inputs.iter().flat_map(|input| input.files.iter().map(|file| file.file_name.as_str())).collect();
     assert_eq!(inputs, [format!("imap_swe_l1a_sci_{}_v001.0001.cdf", DATES[0])]);
     assert_eq!(file[0].parent_files, inputs);
     // And the other way: which jobs read this file?
@@ -54,16 +62,34 @@ async fn provenance_and_campaign_progress_are_queryable() {
     // the campaign, each at the next version.
     let campaign = starter
         .clone()
-        .start_reprocessing(ReprocessRequest { start_date: DATES[0].into(), end_date: DATES[2].into(), instrument: "swe".into(), ..Default::default() })
+        .start_reprocessing(ReprocessRequest {
+            start_date: DATES[0].into(),
+            end_date: DATES[2].into(),
+            instrument: "swe".into(),
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
     assert_eq!(campaign.planned_runs, 3, "one kickoff product (swe l1a sci) over three days");
-    let campaign_jobs = settled_jobs(&starter, ListJobsRequest { campaign_id: campaign.campaign_id.clone(), ..Default::default() }, 6).await;
+    let campaign_jobs =
+        settled_jobs(&starter, ListJobsRequest { campaign_id: campaign.campaign_id.clone(), ..Default::default() }, 6)
+            .await;
     assert!(campaign_jobs.iter().all(|job| job.version == "v001.0002"), "{campaign_jobs:?}");
-    let progress = starter.clone().get_campaign(GetCampaignRequest { id: campaign.campaign_id.clone() }).await.unwrap().into_inner();
-    assert_eq!((progress.succeeded, progress.queued, progress.running, progress.failed, progress.dead), (6, 0, 0, 0, 0));
-    assert_eq!((progress.start_date.as_str(), progress.end_date.as_str(), progress.origin.as_str()), (DATES[0], DATES[2], "request"));
+    let progress = starter
+        .clone()
+        .get_campaign(GetCampaignRequest { id: campaign.campaign_id.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (progress.succeeded, progress.queued, progress.running, progress.failed, progress.dead),
+        (6, 0, 0, 0, 0)
+    );
+    assert_eq!(
+        (progress.start_date.as_str(), progress.end_date.as_str(), progress.origin.as_str()),
+        (DATES[0], DATES[2], "request")
+    );
     let level1b_versions = indexer
         .clone()
         .query_files(QueryFilesRequest { data_level: "l1b".into(), ..Default::default() })
@@ -100,14 +126,23 @@ async fn provenance_and_campaign_progress_are_queryable() {
     assert_eq!(unknown.code(), tonic::Code::NotFound);
     let backwards = starter
         .clone()
-        .start_reprocessing(ReprocessRequest { start_date: DATES[2].into(), end_date: DATES[0].into(), ..Default::default() })
+        .start_reprocessing(ReprocessRequest {
+            start_date: DATES[2].into(),
+            end_date: DATES[0].into(),
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(backwards.code(), tonic::Code::InvalidArgument);
     assert!(backwards.message().contains("is before start_date"), "{}", backwards.message());
     let nothing = starter
         .clone()
-        .start_reprocessing(ReprocessRequest { start_date: DATES[0].into(), end_date: DATES[0].into(), instrument: "glows".into(), ..Default::default() })
+        .start_reprocessing(ReprocessRequest {
+            start_date: DATES[0].into(),
+            end_date: DATES[0].into(),
+            instrument: "glows".into(),
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert!(nothing.message().contains("no product in the graph matches"), "{}", nothing.message());
@@ -117,7 +152,11 @@ async fn provenance_and_campaign_progress_are_queryable() {
 }
 
 fn node_config(home: &TempDir) -> Config {
-    let mut config = Config { roles: "indexer,depsvc,starter,processor".parse().unwrap(), data_dir: home.path().join("data"), ..Default::default() };
+    let mut config = Config {
+        roles: "indexer,depsvc,starter,processor".parse().unwrap(),
+        data_dir: home.path().join("data"),
+        ..Default::default()
+    };
     config.depsvc.graph_file = Some(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/graph/two-level.toml").into());
     // Real level-0 decoding needs the test packet definition; a processor without that
     // setting (placeholder science) needs nothing.

@@ -107,7 +107,8 @@ async fn kill_each_role_during_ingest(home: &TempDir, database_url: &str) {
     let archive = home.path().join("archive").display().to_string();
     let graph = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/graph/two-level.toml");
     let data_dir = |role: &str| home.path().join(role).display().to_string();
-    let common = |role: &str| vec!["--data-dir".to_string(), data_dir(role), "--archive-dir".to_string(), archive.clone()];
+    let common =
+        |role: &str| vec!["--data-dir".to_string(), data_dir(role), "--archive-dir".to_string(), archive.clone()];
 
     let mut processes: Vec<RoleProcess> = Vec::new();
     let mut indexer_args = common("indexer");
@@ -115,7 +116,12 @@ async fn kill_each_role_during_ingest(home: &TempDir, database_url: &str) {
     processes.push(RoleProcess::start("indexer", indexer_args, &working_dir, home.path()));
     let indexer_url = processes[0].url.clone();
     let mut depsvc_args = common("depsvc");
-    depsvc_args.extend(["--graph".to_string(), graph.to_string(), "--peer".to_string(), format!("indexer={indexer_url}")]);
+    depsvc_args.extend([
+        "--graph".to_string(),
+        graph.to_string(),
+        "--peer".to_string(),
+        format!("indexer={indexer_url}"),
+    ]);
     processes.push(RoleProcess::start("depsvc", depsvc_args, &working_dir, home.path()));
     let depsvc_url = processes[1].url.clone();
     let mut starter_args = common("starter");
@@ -130,12 +136,18 @@ async fn kill_each_role_during_ingest(home: &TempDir, database_url: &str) {
     processes.push(RoleProcess::start("starter", starter_args, &working_dir, home.path()));
     let starter_url = processes[2].url.clone();
     let mut processor_args = common("processor");
-    processor_args.extend(["--peer".to_string(), format!("indexer={indexer_url}"), "--peer".to_string(), format!("starter={starter_url}")]);
+    processor_args.extend([
+        "--peer".to_string(),
+        format!("indexer={indexer_url}"),
+        "--peer".to_string(),
+        format!("starter={starter_url}"),
+    ]);
     processes.push(RoleProcess::start("processor", processor_args, &working_dir, home.path()));
 
     let indexer = IndexerClient::new(lazy_channel(&indexer_url).unwrap());
     let starter = StarterClient::new(lazy_channel(&starter_url).unwrap());
-    let dates: Vec<String> = (0..DAYS).map(|day| proto::date::Date::from_ymd(2026, 1, 1).unwrap().add_days(day as i32).yyyymmdd()).collect();
+    let dates: Vec<String> =
+        (0..DAYS).map(|day| proto::date::Date::from_ymd(2026, 1, 1).unwrap().add_days(day as i32).yyyymmdd()).collect();
     let level0_names: Vec<String> = dates.iter().map(|date| format!("imap_swe_l0_raw_{date}_v001.pkts")).collect();
 
     // Files arrive in batches; after each batch, once the mesh is visibly busy with it, one
@@ -168,7 +180,11 @@ async fn kill_each_role_during_ingest(home: &TempDir, database_url: &str) {
             .await;
         }
         processes[victim].kill_and_restart();
-        eprintln!("round {round}: killed and restarted {} after {:.1} s", ROLES[victim], started.elapsed().as_secs_f64());
+        eprintln!(
+            "round {round}: killed and restarted {} after {:.1} s",
+            ROLES[victim],
+            started.elapsed().as_secs_f64()
+        );
     }
     // And all of them at once, while the last batch is still in flight.
     for process in processes.iter_mut() {
@@ -183,8 +199,18 @@ async fn kill_each_role_during_ingest(home: &TempDir, database_url: &str) {
         let (mut indexer, mut starter, observed) = (indexer.clone(), starter.clone(), observed.clone());
         let level0_names = level0_names.clone();
         async move {
-            let files = indexer.query_files(QueryFilesRequest { instrument: "swe".into(), ..Default::default() }).await.ok()?.into_inner().files;
-            let jobs = starter.list_jobs(ListJobsRequest { limit: 10_000, ..Default::default() }).await.ok()?.into_inner().jobs;
+            let files = indexer
+                .query_files(QueryFilesRequest { instrument: "swe".into(), ..Default::default() })
+                .await
+                .ok()?
+                .into_inner()
+                .files;
+            let jobs = starter
+                .list_jobs(ListJobsRequest { limit: 10_000, ..Default::default() })
+                .await
+                .ok()?
+                .into_inner()
+                .jobs;
             let settled = jobs.iter().all(|job| job.state != "queued" && job.state != "running");
             *observed.lock().unwrap() = describe_state(&files, &jobs, &level0_names);
             (files.len() >= expected_files && jobs.len() >= expected_jobs && settled).then_some((files, jobs))
@@ -206,20 +232,28 @@ async fn kill_each_role_during_ingest(home: &TempDir, database_url: &str) {
     for level in ["l1a", "l1b"] {
         let mut outputs = names_by_level.get(level).cloned().unwrap_or_default();
         outputs.sort();
-        let expected: Vec<String> = dates.iter().map(|date| format!("imap_swe_{level}_sci_{date}_v001.0001.cdf")).collect();
+        let expected: Vec<String> =
+            dates.iter().map(|date| format!("imap_swe_{level}_sci_{date}_v001.0001.cdf")).collect();
         assert_eq!(outputs, expected, "{}", settle_log(level));
     }
     // Exactly one job per (product, date), all succeeded, none left queued or running.
     let mut jobs_per_run: BTreeMap<(String, String), Vec<&Job>> = BTreeMap::new();
     for job in &jobs {
         let product = job.product.clone().unwrap_or_default();
-        let run = (format!("{} {} {}", product.instrument, product.data_level, product.descriptor), job.time.clone().unwrap_or_default().date);
+        let run = (
+            format!("{} {} {}", product.instrument, product.data_level, product.descriptor),
+            job.time.clone().unwrap_or_default().date,
+        );
         jobs_per_run.entry(run).or_default().push(job);
     }
     let duplicated: Vec<_> = jobs_per_run.iter().filter(|(_, jobs)| jobs.len() > 1).map(|(run, _)| run).collect();
     assert!(duplicated.is_empty(), "duplicate jobs for {duplicated:?}");
     assert_eq!(jobs.len(), expected_jobs, "{}", settle_log("job count"));
-    let unfinished: Vec<String> = jobs.iter().filter(|job| job.state != "succeeded").map(|job| format!("{} {}: {}", job.id, job.state, job.error)).collect();
+    let unfinished: Vec<String> = jobs
+        .iter()
+        .filter(|job| job.state != "succeeded")
+        .map(|job| format!("{} {}: {}", job.id, job.state, job.error))
+        .collect();
     assert!(unfinished.is_empty(), "jobs not succeeded: {unfinished:?}");
     assert!(jobs.iter().all(|job| job.version == "v001.0001"), "a job got a second version");
     // Provenance survived the kills: each output names the job that made it.
@@ -276,18 +310,30 @@ fn describe_state(files: &[proto::pb::FileRecord], jobs: &[Job], level0_names: &
     files.iter().for_each(|file| *levels.entry(file.data_level.as_str()).or_default() += 1);
     let mut states: BTreeMap<&str, usize> = BTreeMap::new();
     jobs.iter().for_each(|job| *states.entry(job.state.as_str()).or_default() += 1);
-    let missing: Vec<&String> = level0_names.iter().filter(|name| !files.iter().any(|file| &file.file_name == *name)).collect();
+    let missing: Vec<&String> =
+        level0_names.iter().filter(|name| !files.iter().any(|file| &file.file_name == *name)).collect();
     let dates_without_l1a: Vec<&String> = level0_names
         .iter()
-        .filter(|name| !jobs.iter().any(|job| job.inputs.iter().any(|input| input.files.iter().any(|file| &file.file_name == *name))))
+        .filter(|name| {
+            !jobs
+                .iter()
+                .any(|job| job.inputs.iter().any(|input| input.files.iter().any(|file| &file.file_name == *name)))
+        })
         .collect();
 
     let stuck: Vec<String> = jobs
         .iter()
         .filter(|job| job.state != "succeeded")
-        .map(|job| format!("{} {:?} {} attempts={} owner={} error={}", job.id, job.time, job.state, job.attempts, job.lease_owner, job.error))
+        .map(|job| {
+            format!(
+                "{} {:?} {} attempts={} owner={} error={}",
+                job.id, job.time, job.state, job.attempts, job.lease_owner, job.error
+            )
+        })
         .collect();
-    format!("files per level {levels:?}, jobs per state {states:?}, level 0 missing {missing:?}, level 0 read by no job {dates_without_l1a:?}, unfinished jobs {stuck:?}")
+    format!(
+        "files per level {levels:?}, jobs per state {states:?}, level 0 missing {missing:?}, level 0 read by no job {dates_without_l1a:?}, unfinished jobs {stuck:?}"
+    )
 }
 
 async fn jobs_in_state(starter: &StarterClient, state: &str) -> usize {
@@ -329,7 +375,8 @@ async fn fresh_postgres_database(admin_url: &str) -> (String, String) {
 /// Removes the run's database once every process using it is gone (best effort).
 async fn drop_postgres_database(admin_url: &str, name: &str) {
     let Ok(admin) = proto::store::connect(admin_url).await else { return };
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&admin).await;
+    let _ =
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&admin).await;
     admin.close().await;
 }
 

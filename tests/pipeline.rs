@@ -59,9 +59,21 @@ async fn level0_file_flows_to_l1b_in_one_trace() {
     let (collector_url, received) = start_collector().await;
     let data_dir_text = data_dir.display().to_string();
     let export_quickly = [("OTEL_BSP_SCHEDULE_DELAY", "100")];
-    let test_packet_definitions = [("IMAP_SDC_PROCESSOR__XTCE_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/xtce"))];
+    let test_packet_definitions =
+        [("IMAP_SDC_PROCESSOR__XTCE_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/xtce"))];
     let node = start_node(
-        &["--roles", "all", "--listen", "127.0.0.1:0", "--data-dir", &data_dir_text, "--graph", graph, "--otlp-endpoint", &collector_url],
+        &[
+            "--roles",
+            "all",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            &data_dir_text,
+            "--graph",
+            graph,
+            "--otlp-endpoint",
+            &collector_url,
+        ],
         &[export_quickly[0], test_packet_definitions[0]],
         &home.path().join("node.log"),
     );
@@ -69,7 +81,16 @@ async fn level0_file_flows_to_l1b_in_one_trace() {
     let level0 = home.path().join("imap_swe_l0_raw_20240924_v001.pkts");
     std::fs::write(&level0, support::synthetic_level0(20)).unwrap();
     let ingest = std::process::Command::new(support::binary())
-        .args(["ingest", level0.to_str().unwrap(), "--server", &node.url, "--data-dir", &data_dir_text, "--otlp-endpoint", &collector_url])
+        .args([
+            "ingest",
+            level0.to_str().unwrap(),
+            "--server",
+            &node.url,
+            "--data-dir",
+            &data_dir_text,
+            "--otlp-endpoint",
+            &collector_url,
+        ])
         .envs(export_quickly)
         .output()
         .unwrap();
@@ -79,7 +100,12 @@ async fn level0_file_flows_to_l1b_in_one_trace() {
     let files = wait_for("the l1b product", Duration::from_secs(90), || {
         let mut indexer = indexer.clone();
         async move {
-            let files = indexer.query_files(QueryFilesRequest { instrument: "swe".into(), ..Default::default() }).await.ok()?.into_inner().files;
+            let files = indexer
+                .query_files(QueryFilesRequest { instrument: "swe".into(), ..Default::default() })
+                .await
+                .ok()?
+                .into_inner()
+                .files;
             files.iter().any(|file| file.data_level == "l1b").then_some(files)
         }
     })
@@ -129,7 +155,8 @@ async fn level0_file_flows_to_l1b_in_one_trace() {
         async move {
             let received = received.lock().unwrap();
             let ingest_trace = received.iter().find(|(_, name)| name == "ingest")?.0.clone();
-            let names: Vec<String> = received.iter().filter(|(trace, _)| *trace == ingest_trace).map(|(_, name)| name.clone()).collect();
+            let names: Vec<String> =
+                received.iter().filter(|(trace, _)| *trace == ingest_trace).map(|(_, name)| name.clone()).collect();
             let run_jobs = names.iter().filter(|name| *name == "processor.run_job").count();
             let all_present = expected.iter().all(|span| names.iter().any(|name| name == span));
             (all_present && run_jobs == 2).then_some((ingest_trace, names))

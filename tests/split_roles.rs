@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use imap_sdc::config::Config;
 use imap_sdc::role::Role;
-use proto::pb::QueryFilesRequest;
 use proto::ShutdownSignal;
+use proto::pb::QueryFilesRequest;
 use support::{TempDir, wait_for};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -26,9 +26,11 @@ async fn one_role_per_node_still_moves_a_file_to_l1b() {
     let (stop, shutdown) = ShutdownSignal::new();
     let mut nodes = Vec::new();
     for (role, listener) in Role::ALL.into_iter().zip(listeners) {
-        let mut config = Config::default();
-        config.roles = role.to_string().parse().unwrap();
-        config.data_dir = home.path().join(role.as_str());
+        let mut config = Config {
+            roles: role.to_string().parse().unwrap(),
+            data_dir: home.path().join(role.as_str()),
+            ..Default::default()
+        };
         // Roles share the archive (an object store) but never a database.
         config.archive_dir = Some(archive.clone());
         config.depsvc.graph_file = Some(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/chain_graph.toml").into());
@@ -40,7 +42,9 @@ async fn one_role_per_node_still_moves_a_file_to_l1b() {
         config.peers.processor = Some(url_of(Role::Processor));
         config.peers.gateway = Some(url_of(Role::Gateway));
         let shutdown = shutdown.clone();
-        nodes.push(tokio::spawn(async move { imap_sdc::node::run(config, listener, async move { shutdown.wait().await }).await }));
+        nodes.push(tokio::spawn(async move {
+            imap_sdc::node::run(config, listener, async move { shutdown.wait().await }).await
+        }));
     }
 
     let inbox = home.path().join("indexer/inbox");

@@ -7,11 +7,11 @@
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use proto::date::Date;
 use depsvc::graph::{
-    FileKind, FileRecord, Graph, InputSource, MISSION_GRAPH_TOML, MemoryCatalog, ProductKey,
-    ProductTime, Resolution, TimeWindow, check, resolve,
+    FileKind, FileRecord, Graph, InputSource, MISSION_GRAPH_TOML, MemoryCatalog, ProductKey, ProductTime, Resolution,
+    TimeWindow, check, resolve,
 };
+use proto::date::Date;
 
 const TARGET_FILES: usize = 1_000_000;
 const VERSIONS_PER_DAY: usize = 3;
@@ -107,64 +107,34 @@ fn build_catalog(streams: &[ProductKey], first_day: Date, day_count: usize) -> M
         }
     }
     // Yearly clock kernels, one old open-ended leapseconds kernel, monthly calibrations.
-    let ranged =
-        |kind, instrument: &str, descriptor: &str, start: Date, end: Option<Date>| FileRecord {
-            file_name: format!(
-                "imap_{instrument}_{descriptor}_{}_v001.dat",
-                start.yyyymmdd()
-            ),
-            kind,
-            instrument: instrument.to_string(),
-            data_level: if kind == FileKind::Spice {
-                "spice"
-            } else {
-                "ancillary"
-            }
-            .to_string(),
-            descriptor: descriptor.to_string(),
-            start_date: start,
-            end_date: end,
-            repointing: None,
-            version: (None, 1),
-        };
-    catalog.insert(ranged(
-        FileKind::Spice,
-        "spice",
-        "leapseconds",
-        first_day.add_days(-3000),
-        None,
-    ));
+    let ranged = |kind, instrument: &str, descriptor: &str, start: Date, end: Option<Date>| FileRecord {
+        file_name: format!("imap_{instrument}_{descriptor}_{}_v001.dat", start.yyyymmdd()),
+        kind,
+        instrument: instrument.to_string(),
+        data_level: if kind == FileKind::Spice { "spice" } else { "ancillary" }.to_string(),
+        descriptor: descriptor.to_string(),
+        start_date: start,
+        end_date: end,
+        repointing: None,
+        version: (None, 1),
+    };
+    catalog.insert(ranged(FileKind::Spice, "spice", "leapseconds", first_day.add_days(-3000), None));
     for year_offset in 0..=(day_count / 365) {
         let start = first_day.add_days((year_offset * 365) as i32);
-        catalog.insert(ranged(
-            FileKind::Spice,
-            "spice",
-            "spacecraft_clock",
-            start,
-            Some(start.add_days(364)),
-        ));
+        catalog.insert(ranged(FileKind::Spice, "spice", "spacecraft_clock", start, Some(start.add_days(364))));
     }
     for month_offset in 0..=(day_count / 30) {
         let start = first_day.add_days((month_offset * 30) as i32);
-        catalog.insert(ranged(
-            FileKind::Ancillary,
-            "hit",
-            "calibration",
-            start,
-            Some(start.add_days(29)),
-        ));
+        catalog.insert(ranged(FileKind::Ancillary, "hit", "calibration", start, Some(start.add_days(29))));
     }
     catalog
 }
 
 fn main() {
-    let graph = Graph::from_toml_str(&format!("{MISSION_GRAPH_TOML}\n{WINDOW_PRODUCTS}"))
-        .expect("benchmark graph parses");
+    let graph =
+        Graph::from_toml_str(&format!("{MISSION_GRAPH_TOML}\n{WINDOW_PRODUCTS}")).expect("benchmark graph parses");
     let problems = check(&graph);
-    assert!(
-        problems.is_empty(),
-        "benchmark graph has problems: {problems:?}"
-    );
+    assert!(problems.is_empty(), "benchmark graph has problems: {problems:?}");
     let streams = science_streams(&graph);
     let day_count = TARGET_FILES.div_ceil(streams.len() * VERSIONS_PER_DAY);
     let first_day = Date::parse_yyyymmdd("20250101").expect("valid date");
@@ -180,31 +150,16 @@ fn main() {
         streams.len(),
         build_time.as_secs_f64()
     );
-    println!(
-        "memory: approx {} MiB of catalog heap",
-        catalog.approximate_heap_bytes() / (1 << 20)
-    );
+    println!("memory: approx {} MiB of catalog heap", catalog.approximate_heap_bytes() / (1 << 20));
     if let (Some(before), Some(after)) = (memory_before, memory_after) {
-        println!(
-            "memory: resident set grew by {} MiB",
-            after.saturating_sub(before) / 1024
-        );
+        println!("memory: resident set grew by {} MiB", after.saturating_sub(before) / 1024);
     }
 
-    let products: Vec<ProductKey> = graph
-        .products()
-        .iter()
-        .map(|product| product.key.clone())
-        .collect();
+    let products: Vec<ProductKey> = graph.products().iter().map(|product| product.key.clone()).collect();
     let window_products: Vec<ProductKey> = graph
         .products()
         .iter()
-        .filter(|product| {
-            product
-                .inputs
-                .iter()
-                .any(|input| input.window != TimeWindow::SameDay)
-        })
+        .filter(|product| product.inputs.iter().any(|input| input.window != TimeWindow::SameDay))
         .map(|product| product.key.clone())
         .collect();
     let mut random = Random(0x9e37_79b9_7f4a_7c15);
@@ -220,8 +175,7 @@ fn main() {
         // Some dates fall outside the catalog so that "waiting" is measured too.
         let date = first_day.add_days(random.below(day_count + 60) as i32 - 30);
         let started = Instant::now();
-        let resolution =
-            resolve(&graph, &catalog, product, ProductTime::on(date)).expect("known product");
+        let resolution = resolve(&graph, &catalog, product, ProductTime::on(date)).expect("known product");
         durations_us.push(started.elapsed().as_secs_f64() * 1e6);
         match resolution {
             Resolution::Ready { inputs } => {

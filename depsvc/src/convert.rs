@@ -12,7 +12,11 @@ pub fn product_key(key: &pb::ProductKey) -> ProductKey {
 }
 
 pub fn product_key_to_wire(key: &ProductKey) -> pb::ProductKey {
-    pb::ProductKey { instrument: key.instrument.clone(), data_level: key.data_level.clone(), descriptor: key.descriptor.clone() }
+    pb::ProductKey {
+        instrument: key.instrument.clone(),
+        data_level: key.data_level.clone(),
+        descriptor: key.descriptor.clone(),
+    }
 }
 
 pub fn product_time(time: &pb::ProductTime) -> Result<ProductTime, DepsvcError> {
@@ -36,7 +40,9 @@ pub fn file_record(file: &pb::FileRecord) -> Option<graph::FileRecord> {
         "science" => (FileKind::Science, file.instrument.clone(), file.data_level.clone(), file.descriptor.clone()),
         "ancillary" => (FileKind::Ancillary, file.instrument.clone(), "ancillary".into(), file.descriptor.clone()),
         "spice" if file.descriptor == "spin" => (FileKind::Spin, "spin".into(), "spin".into(), "spin".into()),
-        "spice" if file.descriptor == "repoint" => (FileKind::Repoint, "repoint".into(), "repoint".into(), "repoint".into()),
+        "spice" if file.descriptor == "repoint" => {
+            (FileKind::Repoint, "repoint".into(), "repoint".into(), "repoint".into())
+        }
         "spice" => (FileKind::Spice, "spice".into(), "spice".into(), file.descriptor.clone()),
         _ => return None,
     };
@@ -83,10 +89,16 @@ pub fn file_queries(query: &InputQuery) -> Vec<pb::QueryFilesRequest> {
         }],
         InputSource::Spice { kernel_types } => kernel_types
             .iter()
-            .map(|kernel_type| pb::QueryFilesRequest { kind: "spice".into(), descriptor: kernel_type.clone(), ..base.clone() })
+            .map(|kernel_type| pb::QueryFilesRequest {
+                kind: "spice".into(),
+                descriptor: kernel_type.clone(),
+                ..base.clone()
+            })
             .collect(),
         InputSource::Spin => vec![pb::QueryFilesRequest { kind: "spice".into(), descriptor: "spin".into(), ..base }],
-        InputSource::Repoint => vec![pb::QueryFilesRequest { kind: "spice".into(), descriptor: "repoint".into(), ..base }],
+        InputSource::Repoint => {
+            vec![pb::QueryFilesRequest { kind: "spice".into(), descriptor: "repoint".into(), ..base }]
+        }
     }
 }
 

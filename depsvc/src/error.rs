@@ -20,8 +20,12 @@ impl From<DepsvcError> for tonic::Status {
     fn from(error: DepsvcError) -> tonic::Status {
         match &error {
             DepsvcError::Graph(GraphError::UnknownProduct(_)) => tonic::Status::not_found(error.to_string()),
-            DepsvcError::InvalidRequest(_) | DepsvcError::Graph(_) => tonic::Status::invalid_argument(error.to_string()),
-            DepsvcError::Indexer(status) => tonic::Status::unavailable(format!("indexer unavailable: {}", status.message())),
+            DepsvcError::InvalidRequest(_) | DepsvcError::Graph(_) => {
+                tonic::Status::invalid_argument(error.to_string())
+            }
+            DepsvcError::Indexer(status) => {
+                tonic::Status::unavailable(format!("indexer unavailable: {}", status.message()))
+            }
             DepsvcError::GraphFile { .. } | DepsvcError::InvalidGraph(_) => {
                 tracing::error!(%error, "depsvc internal error");
                 tonic::Status::internal("internal depsvc error")

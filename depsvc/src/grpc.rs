@@ -60,7 +60,11 @@ impl DepsvcGrpc {
                         source_type: convert::source_type(&input.source).to_string(),
                         source: input.source.to_string(),
                         relationship: input.relationship.as_str().to_string(),
-                        files: input.files.iter().filter_map(|file| wire_records.get(&file.file_name).cloned()).collect(),
+                        files: input
+                            .files
+                            .iter()
+                            .filter_map(|file| wire_records.get(&file.file_name).cloned())
+                            .collect(),
                     })
                     .collect(),
                 missing: Vec::new(),
@@ -80,7 +84,10 @@ impl DepsvcGrpc {
 #[tonic::async_trait]
 impl DependencyService for DepsvcGrpc {
     #[tracing::instrument(skip_all, name = "depsvc.downstream", fields(file = %request.get_ref().file.as_ref().map(|file| file.file_name.as_str()).unwrap_or("")))]
-    async fn downstream(&self, request: Request<pb::DownstreamRequest>) -> Result<Response<pb::DownstreamResponse>, Status> {
+    async fn downstream(
+        &self,
+        request: Request<pb::DownstreamRequest>,
+    ) -> Result<Response<pb::DownstreamResponse>, Status> {
         let file = request.into_inner().file.unwrap_or_default();
         let Some(record) = convert::file_record(&file) else {
             return Ok(Response::new(pb::DownstreamResponse::default()));
@@ -104,7 +111,10 @@ impl DependencyService for DepsvcGrpc {
     }
 
     #[tracing::instrument(skip_all, name = "depsvc.get_graph")]
-    async fn get_graph(&self, _request: Request<pb::GetGraphRequest>) -> Result<Response<pb::GetGraphResponse>, Status> {
+    async fn get_graph(
+        &self,
+        _request: Request<pb::GetGraphRequest>,
+    ) -> Result<Response<pb::GetGraphResponse>, Status> {
         let products = self.graph.products().iter().map(|product| convert::product_key_to_wire(&product.key)).collect();
         let edges = self
             .graph

@@ -115,7 +115,8 @@ fn mission_graph_has_the_cross_instrument_edges() {
             })
         })
         .collect();
-    let has = |from: &str, to: &str| edges.iter().any(|edge| edge.starts_with(from) && edge.contains(&format!(" -> {to}")));
+    let has =
+        |from: &str, to: &str| edges.iter().any(|edge| edge.starts_with(from) && edge.contains(&format!(" -> {to}")));
     assert!(has("mag l1d", "codice l3b"), "mag l1d -> codice l3b");
     assert!(has("mag l1d", "hit l3"), "mag l1d -> hit l3");
     assert!(has("mag l1d", "swe l3"), "mag l1d -> swe l3");

@@ -114,8 +114,14 @@ mod tests {
         let anonymous = identify(&keys, AccessPath::Open, &HeaderMap::new()).await.unwrap();
         assert!(anonymous.key.is_none());
         assert!(matches!(anonymous.require(Scope::Upload, "upload"), Err(GatewayError::Unauthenticated(_))));
-        assert!(matches!(identify(&keys, AccessPath::ApiKey, &HeaderMap::new()).await, Err(GatewayError::Unauthenticated(_))));
-        assert!(matches!(identify(&keys, AccessPath::Authorized, &HeaderMap::new()).await, Err(GatewayError::Unauthenticated(_))));
+        assert!(matches!(
+            identify(&keys, AccessPath::ApiKey, &HeaderMap::new()).await,
+            Err(GatewayError::Unauthenticated(_))
+        ));
+        assert!(matches!(
+            identify(&keys, AccessPath::Authorized, &HeaderMap::new()).await,
+            Err(GatewayError::Unauthenticated(_))
+        ));
 
         let by_header = identify(&keys, AccessPath::ApiKey, &headers(&[("x-api-key", &reader.secret)])).await.unwrap();
         assert_eq!(by_header.key.as_ref().unwrap().id, reader.key.id);

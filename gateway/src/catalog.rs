@@ -16,13 +16,36 @@ pub enum Table {
 }
 
 const SCIENCE_PARAMETERS: &[&str] = &[
-    "table", "instrument", "data_level", "descriptor", "start_date", "end_date", "ingestion_start_date",
-    "ingestion_end_date", "repointing", "cr", "version", "major_version", "minor_version", "extension", "latest",
+    "table",
+    "instrument",
+    "data_level",
+    "descriptor",
+    "start_date",
+    "end_date",
+    "ingestion_start_date",
+    "ingestion_end_date",
+    "repointing",
+    "cr",
+    "version",
+    "major_version",
+    "minor_version",
+    "extension",
+    "latest",
     "file_path",
 ];
 const ANCILLARY_PARAMETERS: &[&str] = &[
-    "table", "instrument", "descriptor", "start_date", "end_date", "ingestion_start_date", "ingestion_end_date",
-    "repointing", "version", "extension", "latest", "file_path",
+    "table",
+    "instrument",
+    "descriptor",
+    "start_date",
+    "end_date",
+    "ingestion_start_date",
+    "ingestion_end_date",
+    "repointing",
+    "version",
+    "extension",
+    "latest",
+    "file_path",
 ];
 
 /// How many versions of one file series to return.
@@ -207,7 +230,9 @@ pub fn ingestion_date(rfc3339: &str) -> String {
 pub fn query_date(text: Option<&str>, name: &str) -> Result<String, GatewayError> {
     match text {
         None => Ok(String::new()),
-        Some(text) => Date::parse_query_date(text).map(|date| date.yyyymmdd()).map_err(|error| invalid(format!("{name}: {error}"))),
+        Some(text) => Date::parse_query_date(text)
+            .map(|date| date.yyyymmdd())
+            .map_err(|error| invalid(format!("{name}: {error}"))),
     }
 }
 

@@ -21,10 +21,10 @@ use super::catalog::{CatalogQuery, query_date};
 use super::error::GatewayError;
 use super::key_store::Scope;
 use super::release;
+use super::signing::ArchivePresigner;
 use super::signing::{UploadGrant, unix_now};
 use super::spice_catalog::SpiceQuery;
 use super::state::GatewayState;
-use super::signing::ArchivePresigner;
 use super::uploads::{self, OnConflict, Placement, StagingArea};
 
 type AppState = State<Arc<GatewayState>>;
@@ -75,7 +75,9 @@ pub async fn receive_upload(
 ) -> Result<Response, GatewayError> {
     refuse_percent_encoding(&uri)?;
     let Ok(Query(grant)) = grant else {
-        return Err(GatewayError::Forbidden("upload url without expires and signature: GET upload/{filename} gives one".into()));
+        return Err(GatewayError::Forbidden(
+            "upload url without expires and signature: GET upload/{filename} gives one".into(),
+        ));
     };
     state.signer.verify(&key, &grant, unix_now())?;
     parse_archive_key(&key)?;
@@ -99,7 +101,8 @@ pub async fn receive_upload(
         Err(GatewayError::Upstream { service, status }) if holds(&state, &key, size_bytes).await => {
             tracing::warn!(%key, %status, "upload stored; indexing pending");
             let message = format!("stored; not indexed yet ({service}: {}), it will be shortly", status.message());
-            let pending = serde_json::json!({"archive_key": key, "size_bytes": size_bytes, "indexed": false, "message": message});
+            let pending =
+                serde_json::json!({"archive_key": key, "size_bytes": size_bytes, "indexed": false, "message": message});
             return Ok((StatusCode::ACCEPTED, Json(pending)).into_response());
         }
         other => other?,
@@ -107,7 +110,9 @@ pub async fn receive_upload(
     match placed {
         Placement::Placed => {}
         Placement::Gone => {
-            return Err(GatewayError::InvalidRequest(format!("the upload of {key} vanished before it was placed; upload it again")));
+            return Err(GatewayError::InvalidRequest(format!(
+                "the upload of {key} vanished before it was placed; upload it again"
+            )));
         }
         Placement::AlreadyThere | Placement::Refused | Placement::Rejected { .. } => {
             return Err(GatewayError::FileAlreadyExists { key });
@@ -286,9 +291,14 @@ pub async fn reprocess(
 }
 
 /// The file tracker's matches for `filter`, among the files `caller` may see.
-async fn tracked_files(state: &GatewayState, caller: &Caller, mut filter: QueryFilesRequest) -> Result<Vec<FileRecord>, GatewayError> {
+async fn tracked_files(
+    state: &GatewayState,
+    caller: &Caller,
+    mut filter: QueryFilesRequest,
+) -> Result<Vec<FileRecord>, GatewayError> {
     release::restrict_listing(state, caller, &mut filter);
-    let response = state.clients.indexer.clone().query_files(filter).await.map_err(GatewayError::upstream("indexer"))?;
+    let response =
+        state.clients.indexer.clone().query_files(filter).await.map_err(GatewayError::upstream("indexer"))?;
     Ok(response.into_inner().files)
 }
 
@@ -303,10 +313,7 @@ async fn exists(state: &GatewayState, key: &str) -> Result<bool, GatewayError> {
 /// Encoded paths could be decoded differently by different layers: archive keys never need them.
 fn refuse_percent_encoding(uri: &Uri) -> Result<(), GatewayError> {
     if uri.path().contains('%') {
-        return Err(GatewayError::InvalidRequest(format!(
-            "{}: percent-encoded archive keys are refused",
-            uri.path()
-        )));
+        return Err(GatewayError::InvalidRequest(format!("{}: percent-encoded archive keys are refused", uri.path())));
     }
     Ok(())
 }

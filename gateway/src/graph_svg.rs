@@ -72,7 +72,10 @@ pub fn render(graph: &GetGraphResponse, instrument: Option<&str>, latest_states:
         let _ = write!(svg, "<text x=\"{x}\" y=\"{}\" font-weight=\"bold\" fill=\"#333\">{title}</text>", MARGIN + 8);
     }
     for (source, target, relationship) in &edges {
-        let (Some(&(x1, y1)), Some(&(x2, y2))) = (positions.get(source.as_str()), positions.get(target.as_str())) else { continue };
+        let (Some(&(x1, y1)), Some(&(x2, y2))) = (positions.get(source.as_str()), positions.get(target.as_str()))
+        else {
+            continue;
+        };
         let (start_x, start_y, end_x, end_y) = (x1 + NODE_WIDTH, y1 + NODE_HEIGHT / 2, x2, y2 + NODE_HEIGHT / 2);
         let bend = (end_x - start_x).abs() / 2 + 20;
         let dash = if relationship.eq_ignore_ascii_case("hard") { "" } else { " stroke-dasharray=\"4 3\"" };
@@ -128,8 +131,10 @@ fn column_of(label: &str) -> usize {
 
 /// One colour per instrument (the first word that is not a source type).
 fn colour(label: &str) -> &'static str {
-    let instrument =
-        label.split_whitespace().find(|word| !["science", "ancillary", "spice", "spin", "repoint"].contains(word)).unwrap_or("");
+    let instrument = label
+        .split_whitespace()
+        .find(|word| !["science", "ancillary", "spice", "spin", "repoint"].contains(word))
+        .unwrap_or("");
     let hash = instrument.bytes().fold(7u32, |hash, byte| hash.wrapping_mul(31).wrapping_add(u32::from(byte)));
     PALETTE[hash as usize % PALETTE.len()]
 }
@@ -153,8 +158,18 @@ mod tests {
         let graph = GetGraphResponse {
             products: vec![product("swapi", "l1", "all"), product("mag", "l2", "norm<x>")],
             edges: vec![
-                GraphEdge { product: Some(product("swapi", "l1", "all")), input: "swapi l0 raw".into(), relationship: "HARD".into(), window: String::new() },
-                GraphEdge { product: Some(product("mag", "l2", "norm<x>")), input: "ancillary mag cal".into(), relationship: "SOFT_TRIGGER".into(), window: String::new() },
+                GraphEdge {
+                    product: Some(product("swapi", "l1", "all")),
+                    input: "swapi l0 raw".into(),
+                    relationship: "HARD".into(),
+                    window: String::new(),
+                },
+                GraphEdge {
+                    product: Some(product("mag", "l2", "norm<x>")),
+                    input: "ancillary mag cal".into(),
+                    relationship: "SOFT_TRIGGER".into(),
+                    window: String::new(),
+                },
             ],
             dot: String::new(),
         };

@@ -34,7 +34,10 @@ impl GatewayGrpc {
 #[tonic::async_trait]
 impl Gateway for GatewayGrpc {
     #[tracing::instrument(skip_all, name = "gateway.create_api_key")]
-    async fn create_api_key(&self, request: Request<CreateApiKeyRequest>) -> Result<Response<CreateApiKeyResponse>, Status> {
+    async fn create_api_key(
+        &self,
+        request: Request<CreateApiKeyRequest>,
+    ) -> Result<Response<CreateApiKeyResponse>, Status> {
         self.require_admin(&request).await?;
         let request = request.into_inner();
         let scopes = parse_scopes(&request.scopes)?;
@@ -44,14 +47,20 @@ impl Gateway for GatewayGrpc {
     }
 
     #[tracing::instrument(skip_all, name = "gateway.list_api_keys")]
-    async fn list_api_keys(&self, request: Request<ListApiKeysRequest>) -> Result<Response<ListApiKeysResponse>, Status> {
+    async fn list_api_keys(
+        &self,
+        request: Request<ListApiKeysRequest>,
+    ) -> Result<Response<ListApiKeysResponse>, Status> {
         self.require_admin(&request).await?;
         let keys = self.keys.list().await?.into_iter().map(wire_key).collect();
         Ok(Response::new(ListApiKeysResponse { keys }))
     }
 
     #[tracing::instrument(skip_all, name = "gateway.revoke_api_key")]
-    async fn revoke_api_key(&self, request: Request<RevokeApiKeyRequest>) -> Result<Response<RevokeApiKeyResponse>, Status> {
+    async fn revoke_api_key(
+        &self,
+        request: Request<RevokeApiKeyRequest>,
+    ) -> Result<Response<RevokeApiKeyResponse>, Status> {
         self.require_admin(&request).await?;
         let revoked = self.keys.revoke(&request.into_inner().id).await?;
         Ok(Response::new(RevokeApiKeyResponse { revoked }))

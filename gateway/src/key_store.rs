@@ -40,9 +40,10 @@ impl FromStr for Scope {
 
     fn from_str(text: &str) -> Result<Scope, GatewayError> {
         let text = text.trim().to_ascii_lowercase();
-        Scope::ALL.into_iter().find(|scope| scope.as_str() == text).ok_or_else(|| {
-            GatewayError::InvalidRequest(format!("unknown scope {text:?} (valid: read, upload, admin)"))
-        })
+        Scope::ALL
+            .into_iter()
+            .find(|scope| scope.as_str() == text)
+            .ok_or_else(|| GatewayError::InvalidRequest(format!("unknown scope {text:?} (valid: read, upload, admin)")))
     }
 }
 
@@ -115,9 +116,11 @@ impl ApiKeyStore {
     }
 
     pub async fn list(&self) -> Result<Vec<ApiKey>, GatewayError> {
-        let rows = sqlx::query("SELECT id, name, scopes, created_at, revoked_at FROM gateway_api_keys ORDER BY created_at, id")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT id, name, scopes, created_at, revoked_at FROM gateway_api_keys ORDER BY created_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(key_from_row).collect()
     }
 

@@ -62,5 +62,10 @@ pub async fn run_keys_command(database_url: &str, command: KeysCommand) -> Resul
 
 /// Scopes from repeated and/or comma-separated arguments.
 pub fn parse_scopes(arguments: &[String]) -> Result<Vec<Scope>, GatewayError> {
-    arguments.iter().flat_map(|argument| argument.split(',')).filter(|text| !text.trim().is_empty()).map(str::parse).collect()
+    arguments
+        .iter()
+        .flat_map(|argument| argument.split(','))
+        .filter(|text| !text.trim().is_empty())
+        .map(str::parse)
+        .collect()
 }

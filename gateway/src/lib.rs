@@ -25,8 +25,8 @@ pub use config::GatewayConfig;
 pub use error::GatewayError;
 pub use grpc::GatewayGrpc;
 pub use key_store::{ApiKey, ApiKeyStore, Scope};
-pub use release::AnonymousAccess;
 pub use keys::{KeysCommand, run_keys_command};
+pub use release::AnonymousAccess;
 pub use role::GatewayRole;
 pub use signing::ArchivePresigner;
 

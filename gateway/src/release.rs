@@ -91,8 +91,14 @@ pub async fn release(
         withheld_files: withheld.iter().map(|line| line.file_name.clone()).collect(),
         manifest_key: manifest.archive_path(),
     };
-    let outcome =
-        state.clients.indexer.clone().release_files(request).await.map_err(GatewayError::upstream("indexer"))?.into_inner();
+    let outcome = state
+        .clients
+        .indexer
+        .clone()
+        .release_files(request)
+        .await
+        .map_err(GatewayError::upstream("indexer"))?
+        .into_inner();
     if !outcome.unmatched_withheld.is_empty() {
         return Err(outside_the_release(&manifest, &withheld, &outcome.unmatched_withheld));
     }
@@ -153,7 +159,10 @@ fn manifest_from_params(params: &HashMap<String, String>) -> Result<AncillaryFil
     let manifest = match ImapFileName::parse(file_name)? {
         ImapFileName::Release(manifest) => manifest,
         other => {
-            return Err(invalid(format!("manifest_file {file_name} is classified as {}, not release: {shape}", other.kind().as_str())));
+            return Err(invalid(format!(
+                "manifest_file {file_name} is classified as {}, not release: {shape}",
+                other.kind().as_str()
+            )));
         }
     };
     if manifest.end_date.is_none() {
@@ -183,7 +192,8 @@ async fn read_manifest(state: &GatewayState, manifest_name: &str) -> Result<Stri
         return Err(invalid(format!("release manifest {manifest_name} is larger than {MAX_MANIFEST_BYTES} bytes")));
     }
     let bytes = found.bytes().await?;
-    String::from_utf8(bytes.to_vec()).map_err(|_| invalid(format!("release manifest {manifest_name} is not UTF-8 text")))
+    String::from_utf8(bytes.to_vec())
+        .map_err(|_| invalid(format!("release manifest {manifest_name} is not UTF-8 text")))
 }
 
 /// One withheld file of a manifest, with the line that names it.

@@ -23,22 +23,37 @@ fn a_release_names_its_type_and_a_dated_manifest() {
     assert_eq!(manifest.end_date.map(|date| date.yyyymmdd()), Some("20260131".to_string()));
     assert_eq!(manifest.archive_path(), format!("imap/release/hit/{MANIFEST}"));
 
-    let unsupported = refusal(manifest_from_params(&params(&[("release_type", "unrelease"), ("manifest_file", MANIFEST)])));
+    let unsupported =
+        refusal(manifest_from_params(&params(&[("release_type", "unrelease"), ("manifest_file", MANIFEST)])));
     assert!(unsupported.contains("'unrelease' is not supported"), "{unsupported}");
-    let early = refusal(manifest_from_params(&params(&[("release_type", "early-release"), ("manifest_file", MANIFEST)])));
+    let early =
+        refusal(manifest_from_params(&params(&[("release_type", "early-release"), ("manifest_file", MANIFEST)])));
     assert!(early.contains("not supported"), "{early}");
     let unknown = refusal(manifest_from_params(&params(&[("release_type", "publish"), ("manifest_file", MANIFEST)])));
     assert!(unknown.contains("unknown release_type \"publish\""), "{unknown}");
     assert!(refusal(manifest_from_params(&params(&[("manifest_file", MANIFEST)]))).contains("release_type=release"));
     assert!(refusal(manifest_from_params(&params(&[("release_type", "release")]))).contains("manifest_file"));
-    let extra = refusal(manifest_from_params(&params(&[("release_type", "release"), ("manifest_file", MANIFEST), ("force", "1")])));
+    let extra = refusal(manifest_from_params(&params(&[
+        ("release_type", "release"),
+        ("manifest_file", MANIFEST),
+        ("force", "1"),
+    ])));
     assert!(extra.contains("unknown parameter \"force\""), "{extra}");
 
-    let ancillary = refusal(manifest_from_params(&params(&[("release_type", "release"), ("manifest_file", "imap_hit_cal_20260101_v001.csv")])));
+    let ancillary = refusal(manifest_from_params(&params(&[
+        ("release_type", "release"),
+        ("manifest_file", "imap_hit_cal_20260101_v001.csv"),
+    ])));
     assert!(ancillary.contains("classified as ancillary, not release"), "{ancillary}");
-    let open_ended = refusal(manifest_from_params(&params(&[("release_type", "release"), ("manifest_file", "imap_hit_data-release-001_20260101_v001.txt")])));
+    let open_ended = refusal(manifest_from_params(&params(&[
+        ("release_type", "release"),
+        ("manifest_file", "imap_hit_data-release-001_20260101_v001.txt"),
+    ])));
     assert!(open_ended.contains("names no end date"), "{open_ended}");
-    let unparsable = manifest_from_params(&params(&[("release_type", "release"), ("manifest_file", "imap_hit_notes_20260132_v001.txt")]));
+    let unparsable = manifest_from_params(&params(&[
+        ("release_type", "release"),
+        ("manifest_file", "imap_hit_notes_20260132_v001.txt"),
+    ]));
     assert!(matches!(unparsable, Err(GatewayError::InvalidFileName(_))), "{unparsable:?}");
 }
 
@@ -73,12 +88,16 @@ fn withheld_files_the_release_does_not_cover_are_named_by_line() {
     let refusal = outside_the_release(&manifest, &withheld, &["imap_hit_l1a_sci_20260301_v001.0001.cdf".to_string()]);
     let message = refusal.to_string();
     assert!(matches!(refusal, GatewayError::InvalidRequest(_)));
-    assert!(message.contains("of hit starting 20260101 to 20260131: line 2 \"imap_hit_l1a_sci_20260301_v001.0001.cdf\""), "{message}");
+    assert!(
+        message.contains("of hit starting 20260101 to 20260131: line 2 \"imap_hit_l1a_sci_20260301_v001.0001.cdf\""),
+        "{message}"
+    );
     assert!(!message.contains("line 1"), "{message}");
 }
 
 fn caller_with_key() -> Caller {
-    let key = ApiKey { id: "k1".into(), name: "scientist".into(), scopes: vec![Scope::Read], created_at: 0, revoked: false };
+    let key =
+        ApiKey { id: "k1".into(), name: "scientist".into(), scopes: vec![Scope::Read], created_at: 0, revoked: false };
     Caller { key: Some(key) }
 }
 
@@ -99,9 +118,14 @@ fn released_only_downloads_follow_the_tracker() {
     let released = FileRecord { released: true, ..Default::default() };
     assert!(released_or_refused(key, Ok(released)).is_ok());
     match released_or_refused(key, Ok(FileRecord::default())) {
-        Err(GatewayError::Forbidden(message)) => assert!(message.contains("not released yet; an api key is needed"), "{message}"),
+        Err(GatewayError::Forbidden(message)) => {
+            assert!(message.contains("not released yet; an api key is needed"), "{message}")
+        }
         other => panic!("expected a 403, got {other:?}"),
     }
     assert!(matches!(released_or_refused(key, Err(tonic::Status::not_found("no"))), Err(GatewayError::NotFound(_))));
-    assert!(matches!(released_or_refused(key, Err(tonic::Status::unavailable("down"))), Err(GatewayError::Upstream { .. })));
+    assert!(matches!(
+        released_or_refused(key, Err(tonic::Status::unavailable("down"))),
+        Err(GatewayError::Upstream { .. })
+    ));
 }

@@ -38,7 +38,10 @@ pub fn router(state: Arc<GatewayState>) -> Router {
     Router::new()
         .merge(data_access_routes().layer(Extension(AccessPath::Open)))
         // As upstream, a release is only ever requested with an API key.
-        .nest("/api-key", data_access_routes().route("/release", get(release::release)).layer(Extension(AccessPath::ApiKey)))
+        .nest(
+            "/api-key",
+            data_access_routes().route("/release", get(release::release)).layer(Extension(AccessPath::ApiKey)),
+        )
         .nest("/authorized", data_access_routes().layer(Extension(AccessPath::Authorized)))
         // The body is streamed to the archive, so axum's in-memory body limit does not apply here.
         .route("/upload-object/{*key}", put(data_access::receive_upload).layer(DefaultBodyLimit::disable()))
@@ -65,10 +68,19 @@ async fn graph_picture(
     State(state): State<Arc<GatewayState>>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, GatewayError> {
-    let graph = state.clients.depsvc.clone().get_graph(GetGraphRequest {}).await.map_err(GatewayError::upstream("depsvc"))?;
+    let graph =
+        state.clients.depsvc.clone().get_graph(GetGraphRequest {}).await.map_err(GatewayError::upstream("depsvc"))?;
     let instrument = params.get("instrument").map(String::as_str).filter(|name| !name.is_empty());
     let recent = ListJobsRequest { limit: RECENT_JOBS_COLOURED, ..Default::default() };
-    let jobs = state.clients.starter.clone().list_jobs(recent).await.map_err(GatewayError::upstream("starter"))?.into_inner().jobs;
+    let jobs = state
+        .clients
+        .starter
+        .clone()
+        .list_jobs(recent)
+        .await
+        .map_err(GatewayError::upstream("starter"))?
+        .into_inner()
+        .jobs;
     let mut latest_states = BTreeMap::new();
     // Newest first: the first job seen of a product is its latest.
     for job in &jobs {

@@ -54,7 +54,11 @@ async fn direct_fixture() -> Fixture {
     fixture_signed_by(GatewayConfig::default(), Arc::new(InMemory::new()), Some(presigner)).await
 }
 
-async fn fixture_signed_by(config: GatewayConfig, archive: Arc<dyn ObjectStore>, presigner: Option<ArchivePresigner>) -> Fixture {
+async fn fixture_signed_by(
+    config: GatewayConfig,
+    archive: Arc<dyn ObjectStore>,
+    presigner: Option<ArchivePresigner>,
+) -> Fixture {
     let (pool, dir) = proto::store::testing::fresh_sqlite().await;
     let role = replica(config, &pool, archive.clone(), presigner).await;
     let reader = role.state.keys.create("reader", &[Scope::Read]).await.unwrap().secret;
@@ -81,7 +85,13 @@ async fn replica(
     GatewayRole::create(config, pool.clone(), archive, presigner, clients).await.unwrap()
 }
 
-async fn send(fixture: &Fixture, method: &str, uri: &str, api_key: Option<&str>, body: Vec<u8>) -> (StatusCode, String) {
+async fn send(
+    fixture: &Fixture,
+    method: &str,
+    uri: &str,
+    api_key: Option<&str>,
+    body: Vec<u8>,
+) -> (StatusCode, String) {
     let mut request = Request::builder().method(method).uri(uri).header("host", "gateway.test");
     if let Some(key) = api_key {
         request = request.header("x-api-key", key);
@@ -108,7 +118,9 @@ async fn downloads_never_leave_the_archive() {
         let (status, body) = send(&fixture, "GET", refused, Some(&fixture.reader), vec![]).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}: {body}");
     }
-    let (status, body) = send(&fixture, "GET", "/download/imap/swe/l0/2024/09/imap_swe_l0_raw_20240925_v001.0001.pkts", None, vec![]).await;
+    let (status, body) =
+        send(&fixture, "GET", "/download/imap/swe/l0/2024/09/imap_swe_l0_raw_20240925_v001.0001.pkts", None, vec![])
+            .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
 }
 
@@ -118,23 +130,38 @@ async fn upload_urls_need_the_upload_scope_and_a_new_valid_name() {
     let (status, body) = send(&fixture, "GET", &format!("/upload/{NAME}"), None, vec![]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert!(body.contains("IMAP_API_KEY"), "{body}");
-    assert_eq!(send(&fixture, "GET", &format!("/api-key/upload/{NAME}"), None, vec![]).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(send(&fixture, "GET", &format!("/authorized/upload/{NAME}"), None, vec![]).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        send(&fixture, "GET", &format!("/api-key/upload/{NAME}"), None, vec![]).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        send(&fixture, "GET", &format!("/authorized/upload/{NAME}"), None, vec![]).await.0,
+        StatusCode::UNAUTHORIZED
+    );
     let (status, body) = send(&fixture, "GET", &format!("/api-key/upload/{NAME}"), Some(&fixture.reader), vec![]).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(body.contains("upload"), "{body}");
-    let (status, body) = send(&fixture, "GET", "/api-key/upload/imap_swe_l0_raw_20240931_v001.0001.pkts", Some(&fixture.uploader), vec![]).await;
+    let (status, body) = send(
+        &fixture,
+        "GET",
+        "/api-key/upload/imap_swe_l0_raw_20240931_v001.0001.pkts",
+        Some(&fixture.uploader),
+        vec![],
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(body.contains("20240931"), "{body}");
 
-    let (status, body) = send(&fixture, "GET", &format!("/api-key/upload/{NAME}"), Some(&fixture.uploader), vec![]).await;
+    let (status, body) =
+        send(&fixture, "GET", &format!("/api-key/upload/{NAME}"), Some(&fixture.uploader), vec![]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let url: String = serde_json::from_str(&body).unwrap();
     assert!(url.starts_with(&format!("http://gateway.test/upload-object/{KEY}?expires=")), "{url}");
     assert!(url.contains("&signature="), "{url}");
 
     fixture.archive.put(&KEY.into(), b"already here".to_vec().into()).await.unwrap();
-    let (status, body) = send(&fixture, "GET", &format!("/api-key/upload/{NAME}"), Some(&fixture.uploader), vec![]).await;
+    let (status, body) =
+        send(&fixture, "GET", &format!("/api-key/upload/{NAME}"), Some(&fixture.uploader), vec![]).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(body.contains("FileAlreadyExists"), "{body}");
 }
@@ -144,7 +171,8 @@ async fn with_a_direct_archive_uploads_and_downloads_get_real_s3_presigned_urls(
     let fixture = direct_fixture().await;
     let (status, body) = send(&fixture, "GET", &format!("/api-key/upload/{NAME}"), Some(&fixture.reader), vec![]).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    let (status, body) = send(&fixture, "GET", &format!("/api-key/upload/{NAME}"), Some(&fixture.uploader), vec![]).await;
+    let (status, body) =
+        send(&fixture, "GET", &format!("/api-key/upload/{NAME}"), Some(&fixture.uploader), vec![]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let url: String = serde_json::from_str(&body).unwrap();
     let staged = format!("https://s3.us-west-2.amazonaws.com/imap-archive/sdc/staging/{KEY}/");
@@ -154,9 +182,11 @@ async fn with_a_direct_archive_uploads_and_downloads_get_real_s3_presigned_urls(
     }
 
     // An upload that arrived but is not placed yet, and a placed file, both refuse the name.
-    let waiting = url.strip_prefix("https://s3.us-west-2.amazonaws.com/imap-archive/sdc/").unwrap().split('?').next().unwrap();
+    let waiting =
+        url.strip_prefix("https://s3.us-west-2.amazonaws.com/imap-archive/sdc/").unwrap().split('?').next().unwrap();
     fixture.archive.put(&waiting.into(), b"uploaded".to_vec().into()).await.unwrap();
-    let (status, body) = send(&fixture, "GET", &format!("/api-key/upload/{NAME}"), Some(&fixture.uploader), vec![]).await;
+    let (status, body) =
+        send(&fixture, "GET", &format!("/api-key/upload/{NAME}"), Some(&fixture.uploader), vec![]).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(body.contains("FileAlreadyExists"), "{body}");
 
@@ -169,14 +199,17 @@ async fn with_a_direct_archive_uploads_and_downloads_get_real_s3_presigned_urls(
     let location = response.headers()[http::header::LOCATION].to_str().unwrap().to_string();
     assert!(location.starts_with(&format!("https://s3.us-west-2.amazonaws.com/imap-archive/sdc/{KEY}?")), "{location}");
     assert!(location.contains("X-Amz-Expires=86400") && location.contains("X-Amz-Signature="), "{location}");
-    let body: serde_json::Value = serde_json::from_slice(&to_bytes(response.into_body(), usize::MAX).await.unwrap()).unwrap();
+    let body: serde_json::Value =
+        serde_json::from_slice(&to_bytes(response.into_body(), usize::MAX).await.unwrap()).unwrap();
     assert_eq!(body["download_url"], location.as_str());
 
     // Bearer callers send their Authorization header on the PUT and the redirected GET too, which
     // S3 refuses next to a presigned signature: they go through the gateway instead.
     let bearer = format!("Bearer {}", fixture.uploader);
     let other = "imap_swe_l0_raw_20240925_v001.0001.pkts";
-    let request = http::Request::get(format!("/authorized/upload/{other}")).header("authorization", &bearer).header("host", "gateway.test");
+    let request = http::Request::get(format!("/authorized/upload/{other}"))
+        .header("authorization", &bearer)
+        .header("host", "gateway.test");
     let response = fixture.role.router().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let url: String = serde_json::from_slice(&to_bytes(response.into_body(), usize::MAX).await.unwrap()).unwrap();
@@ -192,7 +225,14 @@ async fn the_upload_itself_needs_a_valid_unexpired_signature() {
     let fixture = fixture().await;
     let signer = &fixture.role.state.signer;
     let expired = signer.grant(KEY, 1);
-    let (status, body) = send(&fixture, "PUT", &format!("/upload-object/{KEY}?expires=1&signature={}", expired.signature), None, b"x".to_vec()).await;
+    let (status, body) = send(
+        &fixture,
+        "PUT",
+        &format!("/upload-object/{KEY}?expires=1&signature={}", expired.signature),
+        None,
+        b"x".to_vec(),
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(body.contains("expired"), "{body}");
 
@@ -221,11 +261,20 @@ async fn bad_queries_and_reprocessing_without_admin_are_refused_here() {
     let fixture = fixture().await;
     let (status, body) = send(&fixture, "GET", "/query?instrument=swe&colour=red", None, vec![]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert_eq!(send(&fixture, "GET", "/spice-query?start_date=20250101", None, vec![]).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        send(&fixture, "GET", "/spice-query?start_date=20250101", None, vec![]).await.0,
+        StatusCode::BAD_REQUEST
+    );
     let reprocess = "/reprocess?start_date=20240924&end_date=20240925&reprocessing=True";
     assert_eq!(send(&fixture, "POST", reprocess, None, vec![]).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(send(&fixture, "POST", &format!("/api-key{reprocess}"), Some(&fixture.uploader), vec![]).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(send(&fixture, "GET", "/api-key/query?instrument=swe", Some("imapsdc_unknown"), vec![]).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        send(&fixture, "POST", &format!("/api-key{reprocess}"), Some(&fixture.uploader), vec![]).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        send(&fixture, "GET", "/api-key/query?instrument=swe", Some("imapsdc_unknown"), vec![]).await.0,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -240,7 +289,11 @@ async fn releases_need_an_admin_key_under_api_key_and_a_supported_type() {
     assert!(body.contains("'admin' scope"), "{body}");
     // As upstream, the release exists only under /api-key.
     for elsewhere in [format!("/{query}"), format!("/authorized/{query}")] {
-        assert_eq!(send(&fixture, "GET", &elsewhere, Some(&admin), vec![]).await.0, StatusCode::NOT_FOUND, "{elsewhere}");
+        assert_eq!(
+            send(&fixture, "GET", &elsewhere, Some(&admin), vec![]).await.0,
+            StatusCode::NOT_FOUND,
+            "{elsewhere}"
+        );
     }
     let (status, body) = send(&fixture, "GET", &target.replace("=release&", "=unrelease&"), Some(&admin), vec![]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
@@ -252,10 +305,12 @@ async fn releases_need_an_admin_key_under_api_key_and_a_supported_type() {
 
 #[tokio::test]
 async fn under_the_released_rule_only_anonymous_downloads_ask_the_tracker() {
-    let config = GatewayConfig { anonymous_access: crate::release::AnonymousAccess::Released, ..GatewayConfig::default() };
+    let config =
+        GatewayConfig { anonymous_access: crate::release::AnonymousAccess::Released, ..GatewayConfig::default() };
     let fixture = fixture_with(config).await;
     fixture.archive.put(&KEY.into(), b"level zero".to_vec().into()).await.unwrap();
-    let (status, body) = send(&fixture, "GET", &format!("/api-key/download/{KEY}"), Some(&fixture.reader), vec![]).await;
+    let (status, body) =
+        send(&fixture, "GET", &format!("/api-key/download/{KEY}"), Some(&fixture.reader), vec![]).await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, "level zero"));
     // Only the file tracker knows whether the file is released, and it does not run here.
     let (status, body) = send(&fixture, "GET", &format!("/download/{KEY}"), None, vec![]).await;
@@ -268,7 +323,15 @@ async fn openapi_document_and_page_are_served() {
     let (status, body) = send(&fixture, "GET", "/api/openapi.json", None, vec![]).await;
     assert_eq!(status, StatusCode::OK);
     let document: serde_json::Value = serde_json::from_str(&body).unwrap();
-    for path in ["/query", "/api-key/query", "/authorized/upload/{filename}", "/reprocess", "/api-key/release", "/api/jobs", "/api/graph.svg"] {
+    for path in [
+        "/query",
+        "/api-key/query",
+        "/authorized/upload/{filename}",
+        "/reprocess",
+        "/api-key/release",
+        "/api/jobs",
+        "/api/graph.svg",
+    ] {
         assert!(document["paths"].get(path).is_some(), "openapi lacks {path}");
     }
     let (status, page) = send(&fixture, "GET", "/", None, vec![]).await;
@@ -327,7 +390,8 @@ async fn concurrent_uploads_on_two_replicas_store_exactly_one(archive: Arc<dyn O
     let target = format!("/upload-object/{KEY}?expires={}&signature={}", grant.expires, grant.signature);
     let all_started = Arc::new(tokio::sync::Barrier::new(2));
     let put = |role: &GatewayRole, body: &'static [u8]| {
-        let request = Request::builder().method("PUT").uri(&target).body(racing_body(body, all_started.clone())).unwrap();
+        let request =
+            Request::builder().method("PUT").uri(&target).body(racing_body(body, all_started.clone())).unwrap();
         let router = role.router();
         async move {
             let response = router.oneshot(request).await.unwrap();
@@ -339,8 +403,10 @@ async fn concurrent_uploads_on_two_replicas_store_exactly_one(archive: Arc<dyn O
     let (first, second) = tokio::join!(put(&fixture.role, FIRST), put(&other, SECOND));
 
     // The winner's bytes are stored; indexing waits (202) because no indexer runs here.
-    let stored_by = |(status, body): &(StatusCode, String)| *status == StatusCode::ACCEPTED && body.contains("\"indexed\":false");
-    let refused = |(status, body): &(StatusCode, String)| *status == StatusCode::CONFLICT && body.contains("FileAlreadyExists");
+    let stored_by =
+        |(status, body): &(StatusCode, String)| *status == StatusCode::ACCEPTED && body.contains("\"indexed\":false");
+    let refused =
+        |(status, body): &(StatusCode, String)| *status == StatusCode::CONFLICT && body.contains("FileAlreadyExists");
     let winner = match (stored_by(&first), refused(&first), stored_by(&second), refused(&second)) {
         (true, false, false, true) => FIRST,
         (false, true, true, false) => SECOND,
@@ -352,7 +418,10 @@ async fn concurrent_uploads_on_two_replicas_store_exactly_one(archive: Arc<dyn O
     // sweeper finishes the job once an indexer answers).
     let everything: Vec<_> = fixture.archive.list(None).map(|meta| meta.unwrap().location.to_string()).collect().await;
     assert_eq!(everything.len(), 2, "{everything:?}");
-    let waiting = everything.iter().find(|location| location.starts_with(&format!("receiving/{KEY}/"))).expect("the winner's staging");
+    let waiting = everything
+        .iter()
+        .find(|location| location.starts_with(&format!("receiving/{KEY}/")))
+        .expect("the winner's staging");
     assert!(everything.contains(&KEY.to_string()), "{everything:?}");
     assert_eq!(fixture.archive.get(&waiting.as_str().into()).await.unwrap().bytes().await.unwrap().as_ref(), winner);
 }

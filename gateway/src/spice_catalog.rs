@@ -31,11 +31,16 @@ impl SpiceQuery {
     pub fn from_params(params: &HashMap<String, String>) -> Result<SpiceQuery, GatewayError> {
         let given = |name: &str| params.get(name).map(|value| value.trim()).filter(|value| !value.is_empty());
         if let Some(unknown) = params.keys().find(|name| !SPICE_PARAMETERS.contains(&name.as_str())) {
-            return Err(invalid(format!("unknown spice-query parameter {unknown:?} (valid: {})", SPICE_PARAMETERS.join(", "))));
+            return Err(invalid(format!(
+                "unknown spice-query parameter {unknown:?} (valid: {})",
+                SPICE_PARAMETERS.join(", ")
+            )));
         }
-        let type_name = given("type").ok_or_else(|| invalid("spice-query needs type (a kernel type such as ephemeris_predicted)"))?;
-        let kernel_type = SpiceKernelType::from_name(type_name)
-            .ok_or_else(|| invalid(format!("unknown kernel type {type_name:?} (valid: {})", SPICE_KERNEL_TYPES.join(", "))))?;
+        let type_name = given("type")
+            .ok_or_else(|| invalid("spice-query needs type (a kernel type such as ephemeris_predicted)"))?;
+        let kernel_type = SpiceKernelType::from_name(type_name).ok_or_else(|| {
+            invalid(format!("unknown kernel type {type_name:?} (valid: {})", SPICE_KERNEL_TYPES.join(", ")))
+        })?;
         let mut latest = given("latest").is_some_and(|text| text.eq_ignore_ascii_case("true"));
         let version = match given("version") {
             None => None,
@@ -44,14 +49,19 @@ impl SpiceQuery {
                 None
             }
             Some(text) => Some(
-                text.trim_start_matches('v').parse().map_err(|_| invalid(format!("version {text:?}: expected a number")))?,
+                text.trim_start_matches('v')
+                    .parse()
+                    .map_err(|_| invalid(format!("version {text:?}: expected a number")))?,
             ),
         };
         Ok(SpiceQuery {
             kernel_type,
             filter: QueryFilesRequest {
                 kind: "spice".into(),
-                file_name: given("file_name").map(|name| name.rsplit('/').next().unwrap_or(name)).unwrap_or_default().into(),
+                file_name: given("file_name")
+                    .map(|name| name.rsplit('/').next().unwrap_or(name))
+                    .unwrap_or_default()
+                    .into(),
                 ingestion_date_min: query_date(given("start_ingest_date"), "start_ingest_date")?,
                 ingestion_date_max: query_date(given("end_ingest_date"), "end_ingest_date")?,
                 ..Default::default()
@@ -65,7 +75,10 @@ impl SpiceQuery {
 
     /// The matching kernels as client rows, ordered by file name.
     pub fn rows(&self, records: &[FileRecord]) -> Vec<serde_json::Value> {
-        self.matches(records).iter().map(|(root, (version, kernel, record))| spice_row(root, *version, kernel, record)).collect()
+        self.matches(records)
+            .iter()
+            .map(|(root, (version, kernel, record))| spice_row(root, *version, kernel, record))
+            .collect()
     }
 
     /// The matching kernels as rows of the repoint and spin tables (spec 1.8), which `webpoda` reads.
@@ -111,7 +124,8 @@ impl SpiceQuery {
     fn covers(&self, kernel: &SpiceFileName) -> bool {
         let first = kernel.start_date.map(|date| date.yyyymmdd());
         let last = kernel.end_date.map(|date| date.yyyymmdd()).or_else(|| first.clone());
-        let ends_before_start = !self.start_date.is_empty() && last.as_ref().is_some_and(|last| *last < self.start_date);
+        let ends_before_start =
+            !self.start_date.is_empty() && last.as_ref().is_some_and(|last| *last < self.start_date);
         let starts_after_end = !self.end_date.is_empty() && first.as_ref().is_some_and(|first| *first > self.end_date);
         !(ends_before_start || starts_after_end)
     }
@@ -190,7 +204,8 @@ mod tests {
         assert_eq!(all[0]["file_name"], "spk/imap_pred_20250101_20250110_v01.bsp");
         assert_eq!(all[0]["min_date_datetime"], "2025-01-01, 00:00:00");
         assert_eq!(all[0]["ingestion_date"], "2026-11-26, 06:19:45");
-        let january = query(&[("type", "ephemeris_predicted"), ("start_date", "20250105"), ("end_date", "20250106")]).unwrap();
+        let january =
+            query(&[("type", "ephemeris_predicted"), ("start_date", "20250105"), ("end_date", "20250106")]).unwrap();
         assert_eq!(january.rows(&records).len(), 2);
         let latest = query(&[("type", "ephemeris_predicted"), ("end_date", "20250131"), ("latest", "true")]).unwrap();
         let rows = latest.rows(&records);

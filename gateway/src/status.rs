@@ -7,8 +7,8 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use proto::pb::{
-    FileRecord, GetCampaignRequest, GetFileRequest, GetGraphRequest, GetJobRequest, GetProcessorStatusRequest, GetQueuesRequest, Job,
-    ListJobsRequest, ListQuarantineRequest, QueryFilesRequest,
+    FileRecord, GetCampaignRequest, GetFileRequest, GetGraphRequest, GetJobRequest, GetProcessorStatusRequest,
+    GetQueuesRequest, Job, ListJobsRequest, ListQuarantineRequest, QueryFilesRequest,
 };
 use serde_json::{Value, json};
 
@@ -36,13 +36,24 @@ pub async fn files(State(state): AppState, Query(params): Params) -> Result<Json
         ..Default::default()
     };
     if filter == QueryFilesRequest::default() {
-        let today = proto::date::Date::parse_yyyymmdd(&proto::store::rfc3339_millis(proto::store::now_millis())[..10].replace('-', ""))
-            .map_err(|error| GatewayError::InvalidRequest(error.to_string()))?;
+        let today = proto::date::Date::parse_yyyymmdd(
+            &proto::store::rfc3339_millis(proto::store::now_millis())[..10].replace('-', ""),
+        )
+        .map_err(|error| GatewayError::InvalidRequest(error.to_string()))?;
         filter.ingestion_date_min = today.add_days(-RECENT_DAYS).yyyymmdd();
     }
-    let mut records =
-        state.clients.indexer.clone().query_files(filter).await.map_err(GatewayError::upstream("indexer"))?.into_inner().files;
-    records.sort_by(|left, right| right.ingestion_time.cmp(&left.ingestion_time).then(left.file_name.cmp(&right.file_name)));
+    let mut records = state
+        .clients
+        .indexer
+        .clone()
+        .query_files(filter)
+        .await
+        .map_err(GatewayError::upstream("indexer"))?
+        .into_inner()
+        .files;
+    records.sort_by(|left, right| {
+        right.ingestion_time.cmp(&left.ingestion_time).then(left.file_name.cmp(&right.file_name))
+    });
     records.truncate(limit(&params)?);
     Ok(Json(Value::Array(records.iter().map(file_json).collect())))
 }
@@ -70,19 +81,34 @@ pub async fn jobs(State(state): AppState, Query(params): Params) -> Result<Json<
         output_file: params.get("output_file").cloned().unwrap_or_default(),
         input_file: params.get("input_file").cloned().unwrap_or_default(),
     };
-    let jobs = state.clients.starter.clone().list_jobs(request).await.map_err(GatewayError::upstream("starter"))?.into_inner().jobs;
+    let jobs = state
+        .clients
+        .starter
+        .clone()
+        .list_jobs(request)
+        .await
+        .map_err(GatewayError::upstream("starter"))?
+        .into_inner()
+        .jobs;
     Ok(Json(Value::Array(jobs.iter().map(|job| job_json(job, false)).collect())))
 }
 
 /// `GET /api/jobs/{id}`: one job with its full log.
 pub async fn job(State(state): AppState, Path(id): Path<String>) -> Result<Json<Value>, GatewayError> {
-    let job = state.clients.starter.clone().get_job(GetJobRequest { id }).await.map_err(GatewayError::upstream("starter"))?;
+    let job =
+        state.clients.starter.clone().get_job(GetJobRequest { id }).await.map_err(GatewayError::upstream("starter"))?;
     Ok(Json(job_json(job.get_ref(), true)))
 }
 
 /// `GET /api/campaigns/{id}`: a reprocessing campaign's jobs by state (the id `reprocess` answered).
 pub async fn campaign(State(state): AppState, Path(id): Path<String>) -> Result<Json<Value>, GatewayError> {
-    let progress = state.clients.starter.clone().get_campaign(GetCampaignRequest { id }).await.map_err(GatewayError::upstream("starter"))?;
+    let progress = state
+        .clients
+        .starter
+        .clone()
+        .get_campaign(GetCampaignRequest { id })
+        .await
+        .map_err(GatewayError::upstream("starter"))?;
     let progress = progress.get_ref();
     Ok(Json(json!({
         "id": progress.id, "origin": progress.origin, "created_at": progress.created_at,
@@ -95,8 +121,13 @@ pub async fn campaign(State(state): AppState, Path(id): Path<String>) -> Result<
 
 /// `GET /api/queues`: queued, running and finished jobs per instrument.
 pub async fn queues(State(state): AppState) -> Result<Json<Value>, GatewayError> {
-    let queues =
-        state.clients.starter.clone().get_queues(GetQueuesRequest {}).await.map_err(GatewayError::upstream("starter"))?;
+    let queues = state
+        .clients
+        .starter
+        .clone()
+        .get_queues(GetQueuesRequest {})
+        .await
+        .map_err(GatewayError::upstream("starter"))?;
     Ok(Json(Value::Array(
         queues
             .get_ref()
@@ -112,7 +143,8 @@ pub async fn queues(State(state): AppState) -> Result<Json<Value>, GatewayError>
 
 /// `GET /api/graph`: products, edges and the Graphviz text.
 pub async fn graph(State(state): AppState) -> Result<Json<Value>, GatewayError> {
-    let graph = state.clients.depsvc.clone().get_graph(GetGraphRequest {}).await.map_err(GatewayError::upstream("depsvc"))?;
+    let graph =
+        state.clients.depsvc.clone().get_graph(GetGraphRequest {}).await.map_err(GatewayError::upstream("depsvc"))?;
     let graph = graph.get_ref();
     let product = |key: &proto::pb::ProductKey| json!({"instrument": key.instrument, "data_level": key.data_level, "descriptor": key.descriptor});
     Ok(Json(json!({
@@ -130,8 +162,15 @@ pub async fn graph(State(state): AppState) -> Result<Json<Value>, GatewayError> 
 /// `GET /api/quarantine`: files refused by the indexer and why.
 pub async fn quarantine(State(state): AppState, Query(params): Params) -> Result<Json<Value>, GatewayError> {
     let request = ListQuarantineRequest { limit: limit(&params)? as u32 };
-    let files =
-        state.clients.indexer.clone().list_quarantine(request).await.map_err(GatewayError::upstream("indexer"))?.into_inner().files;
+    let files = state
+        .clients
+        .indexer
+        .clone()
+        .list_quarantine(request)
+        .await
+        .map_err(GatewayError::upstream("indexer"))?
+        .into_inner()
+        .files;
     Ok(Json(Value::Array(
         files
             .iter()
@@ -159,7 +198,9 @@ pub async fn processor(State(state): AppState) -> Result<Json<Value>, GatewayErr
 fn limit(params: &HashMap<String, String>) -> Result<usize, GatewayError> {
     match params.get("limit") {
         None => Ok(DEFAULT_LIMIT),
-        Some(text) => text.parse().map_err(|_| GatewayError::InvalidRequest(format!("limit {text:?}: expected a number"))),
+        Some(text) => {
+            text.parse().map_err(|_| GatewayError::InvalidRequest(format!("limit {text:?}: expected a number")))
+        }
     }
 }
 
@@ -182,14 +223,20 @@ pub fn job_json(job: &Job, with_log: bool) -> Value {
     let inputs: Vec<Value> = job
         .inputs
         .iter()
-        .map(|input| json!({"source": input.source, "relationship": input.relationship,
-                            "files": input.files.iter().map(|file| file.file_name.clone()).collect::<Vec<_>>()}))
+        .map(|input| {
+            json!({"source": input.source, "relationship": input.relationship,
+                            "files": input.files.iter().map(|file| file.file_name.clone()).collect::<Vec<_>>()})
+        })
         .collect();
     let seconds_between = |from: &str, to: &str| match (rfc3339_millis(from), rfc3339_millis(to)) {
         (Some(from), Some(to)) => Some((to - from) as f64 / 1000.0),
         _ => None,
     };
-    let log = if with_log { job.log.clone() } else { job.log.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n") };
+    let log = if with_log {
+        job.log.clone()
+    } else {
+        job.log.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
+    };
     json!({
         "id": job.id,
         "product": format!("{} {} {}", product.instrument, product.data_level, product.descriptor),
@@ -208,7 +255,12 @@ fn rfc3339_millis(text: &str) -> Option<i64> {
     let date = proto::date::Date::parse_yyyymmdd(&text.get(0..10)?.replace('-', "")).ok()?;
     let field = |range: std::ops::Range<usize>| text.get(range)?.parse::<i64>().ok();
     let seconds = field(11..13)? * 3600 + field(14..16)? * 60 + field(17..19)?;
-    let millis = text.get(19..).and_then(|rest| rest.strip_prefix('.')).and_then(|rest| rest.get(0..3)).and_then(|digits| digits.parse::<i64>().ok()).unwrap_or(0);
+    let millis = text
+        .get(19..)
+        .and_then(|rest| rest.strip_prefix('.'))
+        .and_then(|rest| rest.get(0..3))
+        .and_then(|digits| digits.parse::<i64>().ok())
+        .unwrap_or(0);
     Some((i64::from(date.days_since_epoch()) * 86_400 + seconds) * 1000 + millis)
 }
 

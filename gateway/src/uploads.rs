@@ -85,7 +85,12 @@ pub enum OnConflict {
 /// deleted only once the outcome is durable (placed and indexed, or kept under `rejected/`), so
 /// a failure is retried, and only if it is still the object that was placed (a presigned URL can
 /// be PUT to again until it expires; a second upload is then handled on its own).
-pub async fn place(state: &GatewayState, staging: &ObjectPath, key: &str, on_conflict: OnConflict) -> Result<Placement, GatewayError> {
+pub async fn place(
+    state: &GatewayState,
+    staging: &ObjectPath,
+    key: &str,
+    on_conflict: OnConflict,
+) -> Result<Placement, GatewayError> {
     let archive = state.archive.as_ref();
     let target = ObjectPath::from(key);
     let staged = match archive.head(staging).await {
@@ -196,7 +201,11 @@ pub async fn sweep(state: &GatewayState, area: StagingArea, min_age: Duration) -
     Ok(report)
 }
 
-async fn sweep_one(state: &GatewayState, area: StagingArea, listed: object_store::ObjectMeta) -> Result<Placement, GatewayError> {
+async fn sweep_one(
+    state: &GatewayState,
+    area: StagingArea,
+    listed: object_store::ObjectMeta,
+) -> Result<Placement, GatewayError> {
     let archive = state.archive.as_ref();
     let limit = state.config.max_upload_bytes;
     let Some(key) = key_of(area, &listed.location) else {
@@ -214,7 +223,10 @@ async fn sweep_one(state: &GatewayState, area: StagingArea, listed: object_store
 }
 
 fn is_unavailable(status: &tonic::Status) -> bool {
-    matches!(status.code(), tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Unknown | tonic::Code::Cancelled)
+    matches!(
+        status.code(),
+        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Unknown | tonic::Code::Cancelled
+    )
 }
 
 /// Sweeps until shutdown: the presigned area often when clients upload straight into the archive;
@@ -255,7 +267,11 @@ fn key_of(area: StagingArea, staging: &ObjectPath) -> Option<String> {
 }
 
 /// Whether the staged upload (already looked at) holds the same bytes as `target`.
-async fn same_bytes(archive: &dyn ObjectStore, staged: &object_store::ObjectMeta, target: &ObjectPath) -> Result<bool, GatewayError> {
+async fn same_bytes(
+    archive: &dyn ObjectStore,
+    staged: &object_store::ObjectMeta,
+    target: &ObjectPath,
+) -> Result<bool, GatewayError> {
     if archive.head(target).await?.size != staged.size {
         return Ok(false);
     }
@@ -277,7 +293,12 @@ async fn reject(archive: &dyn ObjectStore, staging: &ObjectPath, key: &str) -> R
 }
 
 /// Keeps an upload that cannot be placed under `rejected/<name>.<random>`, with a `.reason.txt`.
-async fn keep_rejected(archive: &dyn ObjectStore, staging: &ObjectPath, name: &str, reason: &str) -> Result<Placement, GatewayError> {
+async fn keep_rejected(
+    archive: &dyn ObjectStore,
+    staging: &ObjectPath,
+    name: &str,
+    reason: &str,
+) -> Result<Placement, GatewayError> {
     // The object's own metadata (not a listing's) is what the delete compares against.
     let staged = match archive.head(staging).await {
         Ok(meta) => meta,

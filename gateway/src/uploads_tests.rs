@@ -29,7 +29,8 @@ async fn harness(indexer_up: bool) -> Harness {
     let indexed = Arc::new(Mutex::new(Vec::new()));
     let address = if indexer_up {
         let indexer = FakeIndexer { indexed: indexed.clone(), ..Default::default() };
-        proto::fakes::serve_on_free_port(tonic::transport::Server::builder().add_service(IndexerServer::new(indexer))).await
+        proto::fakes::serve_on_free_port(tonic::transport::Server::builder().add_service(IndexerServer::new(indexer)))
+            .await
     } else {
         "http://127.0.0.1:1".to_string()
     };
@@ -204,12 +205,19 @@ async fn two_replicas_sweeping_at_once_place_each_upload_once_and_keep_nothing_a
         UploadSigner::new(b"secret".to_vec()),
         None,
     );
-    let keys: Vec<String> = (20..30).map(|day| format!("imap/swe/l0/2024/09/imap_swe_l0_raw_202409{day}_v001.0001.pkts")).collect();
+    let keys: Vec<String> =
+        (20..30).map(|day| format!("imap/swe/l0/2024/09/imap_swe_l0_raw_202409{day}_v001.0001.pkts")).collect();
     for key in &keys {
         harness.archive.put(&StagingArea::Presigned.location(key), key.as_bytes().to_vec().into()).await.unwrap();
     }
-    let (first, second) = tokio::join!(sweep(&harness.state, StagingArea::Presigned, Duration::ZERO), sweep(&second_replica, StagingArea::Presigned, Duration::ZERO));
-    assert!(first.unwrap().handled + second.unwrap().handled >= keys.len(), "every upload dealt with by one replica or both");
+    let (first, second) = tokio::join!(
+        sweep(&harness.state, StagingArea::Presigned, Duration::ZERO),
+        sweep(&second_replica, StagingArea::Presigned, Duration::ZERO)
+    );
+    assert!(
+        first.unwrap().handled + second.unwrap().handled >= keys.len(),
+        "every upload dealt with by one replica or both"
+    );
     for key in &keys {
         assert_eq!(read(&harness.archive, key).await, key.as_bytes());
     }

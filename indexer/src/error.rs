@@ -31,8 +31,12 @@ pub enum IndexerError {
 impl From<IndexerError> for tonic::Status {
     fn from(error: IndexerError) -> tonic::Status {
         match &error {
-            IndexerError::InvalidName(_) | IndexerError::InvalidQuery(_) | IndexerError::InvalidRelease(_) => tonic::Status::invalid_argument(error.to_string()),
-            IndexerError::ObjectNotFound { .. } | IndexerError::UnknownFile(_) => tonic::Status::not_found(error.to_string()),
+            IndexerError::InvalidName(_) | IndexerError::InvalidQuery(_) | IndexerError::InvalidRelease(_) => {
+                tonic::Status::invalid_argument(error.to_string())
+            }
+            IndexerError::ObjectNotFound { .. } | IndexerError::UnknownFile(_) => {
+                tonic::Status::not_found(error.to_string())
+            }
             IndexerError::Conflict { .. } => tonic::Status::already_exists(error.to_string()),
             IndexerError::Archive(_)
             | IndexerError::Database(_)

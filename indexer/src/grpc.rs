@@ -2,18 +2,18 @@
 
 use std::sync::Arc;
 
+use proto::Shutdown;
 use proto::pb::indexer_server::Indexer;
 use proto::pb::{
     FileEvent, FileRecord, GetFileRequest, IndexFileRequest, IndexFileResponse, ListQuarantineRequest,
     ListQuarantineResponse, QueryFilesRequest, QueryFilesResponse, ReleaseFilesRequest, ReleaseFilesResponse,
     SubscribeEventsRequest,
 };
-use proto::Shutdown;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::inbox::Ingestor;
 use super::error::IndexerError;
+use super::inbox::Ingestor;
 use super::tracker::Provenance;
 
 /// Events fetched from the log per database round trip while replaying.
@@ -107,10 +107,18 @@ impl Indexer for IndexerGrpc {
     }
 
     #[tracing::instrument(skip_all, name = "indexer.release_files", fields(instrument = %request.get_ref().instrument, manifest = %request.get_ref().manifest_key))]
-    async fn release_files(&self, request: Request<ReleaseFilesRequest>) -> Result<Response<ReleaseFilesResponse>, Status> {
+    async fn release_files(
+        &self,
+        request: Request<ReleaseFilesRequest>,
+    ) -> Result<Response<ReleaseFilesResponse>, Status> {
         let outcome = self.ingestor.tracker.release(request.get_ref()).await?;
         if outcome.unmatched_withheld.is_empty() {
-            tracing::info!(released = outcome.released, newly_released = outcome.newly_released, withheld = outcome.withheld, "release applied");
+            tracing::info!(
+                released = outcome.released,
+                newly_released = outcome.newly_released,
+                withheld = outcome.withheld,
+                "release applied"
+            );
         }
         Ok(Response::new(outcome))
     }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use object_store::{ObjectStore, ObjectStoreExt};
 use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt};
 use proto::archive::NewObject;
 use proto::filename::{ImapFileName, parse_archive_key};
 use proto::telemetry::current_traceparent;
@@ -31,7 +31,9 @@ impl Ingestor {
         let name = parse_archive_key(key)?;
         let meta = match self.archive.head(&ObjectPath::from(key)).await {
             Ok(meta) => meta,
-            Err(object_store::Error::NotFound { .. }) => return Err(IndexerError::ObjectNotFound { key: key.to_string() }),
+            Err(object_store::Error::NotFound { .. }) => {
+                return Err(IndexerError::ObjectNotFound { key: key.to_string() });
+            }
             Err(error) => return Err(error.into()),
         };
         let outcome = self.tracker.index(&name, meta.size, provenance, &current_traceparent()).await?;
@@ -80,17 +82,16 @@ impl Ingestor {
         tokio::fs::rename(path, &target).await.map_err(|source| io_error(path, source))?;
         let reason_file = PathBuf::from(format!("{}.reason.txt", target.display()));
         tokio::fs::write(&reason_file, format!("{reason}\n")).await.map_err(|source| io_error(&reason_file, source))?;
-        self.tracker
-            .record_quarantine(&path.display().to_string(), &target.display().to_string(), reason)
-            .await?;
+        self.tracker.record_quarantine(&path.display().to_string(), &target.display().to_string(), reason).await?;
         tracing::warn!(file = %basename, reason, quarantined_as = %target.display(), "file refused");
         Ok(())
     }
 
     fn quarantine_dir(&self) -> PathBuf {
-        self.config.quarantine_dir.clone().unwrap_or_else(|| {
-            self.config.inbox_dir.clone().unwrap_or_default().with_file_name("quarantine")
-        })
+        self.config
+            .quarantine_dir
+            .clone()
+            .unwrap_or_else(|| self.config.inbox_dir.clone().unwrap_or_default().with_file_name("quarantine"))
     }
 
     /// Processes every settled file in the inbox; one bad file does not stop the others.
@@ -108,7 +109,8 @@ impl Ingestor {
             if !metadata.is_file() {
                 continue;
             }
-            let unchanged_for = metadata.modified().ok().and_then(|modified| modified.elapsed().ok()).unwrap_or_default();
+            let unchanged_for =
+                metadata.modified().ok().and_then(|modified| modified.elapsed().ok()).unwrap_or_default();
             if unchanged_for < settle {
                 let wait = settle - unchanged_for;
                 look_again = Some(look_again.map_or(wait, |current| current.min(wait)));

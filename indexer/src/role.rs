@@ -67,7 +67,8 @@ impl IndexerRole {
                     }
                     next_archive_scan = tokio::time::Instant::now() + archive_rescan_every;
                 }
-                let mut next_scan = rescan_every.min(next_archive_scan.saturating_duration_since(tokio::time::Instant::now()));
+                let mut next_scan =
+                    rescan_every.min(next_archive_scan.saturating_duration_since(tokio::time::Instant::now()));
                 match ingestor.drain_inbox().await {
                     Ok((_, Some(settling))) => next_scan = next_scan.min(settling),
                     Ok(_) => {}

@@ -42,9 +42,14 @@ async fn tracker_with(pool: AnyPool, files: &[&str]) -> FileTracker {
 async fn indexing_is_idempotent_and_logs_one_event_per_new_file() {
     on_every_backend(|pool| async move {
         let tracker = FileTracker::open(pool).await.unwrap();
-        let first = tracker.index(&name("imap_swapi_l0_raw_20240924_v001.pkts"), 10, &Provenance::default(), "").await.unwrap();
-        let again = tracker.index(&name("imap_swapi_l0_raw_20240924_v001.pkts"), 10, &Provenance::default(), "").await.unwrap();
-        let second = tracker.index(&name("imap_mag_l1a_norm-mago_20240924_v001.0001.cdf"), 5, &Provenance::default(), "").await.unwrap();
+        let first =
+            tracker.index(&name("imap_swapi_l0_raw_20240924_v001.pkts"), 10, &Provenance::default(), "").await.unwrap();
+        let again =
+            tracker.index(&name("imap_swapi_l0_raw_20240924_v001.pkts"), 10, &Provenance::default(), "").await.unwrap();
+        let second = tracker
+            .index(&name("imap_mag_l1a_norm-mago_20240924_v001.0001.cdf"), 5, &Provenance::default(), "")
+            .await
+            .unwrap();
         assert!(first.newly_indexed && !again.newly_indexed && second.newly_indexed);
         assert_eq!((first.event_seq, again.event_seq, second.event_seq), (1, 1, 2));
         let events = tracker.events_after(0, 10).await.unwrap();
@@ -62,7 +67,10 @@ async fn provenance_is_recorded_and_filled_in_later() {
         let tracker = FileTracker::open(pool).await.unwrap();
         let output = name("imap_swe_l1b_sci_20240924_v001.0001.cdf");
         tracker.index(&output, 1, &Provenance::default(), "").await.unwrap();
-        let provenance = Provenance { produced_by_job: "job-1".into(), parent_files: vec!["imap_swe_l1a_sci_20240924_v001.0001.cdf".into()] };
+        let provenance = Provenance {
+            produced_by_job: "job-1".into(),
+            parent_files: vec!["imap_swe_l1a_sci_20240924_v001.0001.cdf".into()],
+        };
         let outcome = tracker.index(&output, 1, &provenance, "").await.unwrap();
         assert!(!outcome.newly_indexed);
         assert_eq!(outcome.file.produced_by_job, "job-1");
@@ -191,7 +199,8 @@ async fn a_release_withholding_files_outside_its_range_changes_nothing() {
         assert_eq!((refused.released, refused.newly_released), (0, 0));
         assert!(released_names(&tracker).await.is_empty(), "a refused release changes nothing");
 
-        let backwards = ReleaseFilesRequest { start_date: "20260131".into(), end_date: "20260101".into(), ..january_release(&[]) };
+        let backwards =
+            ReleaseFilesRequest { start_date: "20260131".into(), end_date: "20260101".into(), ..january_release(&[]) };
         assert!(tracker.release(&backwards).await.unwrap_err().to_string().contains("after end date"));
         let bad_date = ReleaseFilesRequest { end_date: "2026-01-31".into(), ..january_release(&[]) };
         assert!(tracker.release(&bad_date).await.unwrap_err().to_string().contains("invalid release"));
@@ -216,10 +225,17 @@ async fn inbox_moves_good_files_into_the_archive_and_quarantines_bad_ones() {
     std::fs::create_dir_all(home.path().join("inbox")).unwrap();
     std::fs::write(home.path().join("inbox/imap_swapi_l0_raw_20240924_v001.pkts"), b"packets").unwrap();
     std::fs::write(home.path().join("inbox/imap_cooker_l0_raw_20240924_v001.pkts"), b"bad").unwrap();
-    let ingestor = Ingestor { tracker: Arc::new(FileTracker::open(pool).await.unwrap()), archive: archive.clone(), config };
+    let ingestor =
+        Ingestor { tracker: Arc::new(FileTracker::open(pool).await.unwrap()), archive: archive.clone(), config };
     assert_eq!(ingestor.drain_inbox().await.unwrap().0, 2);
 
-    let stored = archive.get(&"imap/swapi/l0/2024/09/imap_swapi_l0_raw_20240924_v001.pkts".into()).await.unwrap().bytes().await.unwrap();
+    let stored = archive
+        .get(&"imap/swapi/l0/2024/09/imap_swapi_l0_raw_20240924_v001.pkts".into())
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     assert_eq!(stored.as_ref(), b"packets");
     assert!(std::fs::read_dir(home.path().join("inbox")).unwrap().next().is_none(), "inbox emptied");
     let quarantined = ingestor.tracker.quarantined(10).await.unwrap();
@@ -227,16 +243,25 @@ async fn inbox_moves_good_files_into_the_archive_and_quarantines_bad_ones() {
     assert!(quarantined[0].reason.contains("unknown instrument \"cooker\""), "{}", quarantined[0].reason);
     let kept = std::fs::read(&quarantined[0].quarantine_key).unwrap();
     assert_eq!(kept, b"bad", "refused bytes are kept aside");
-    assert!(std::fs::read_to_string(format!("{}.reason.txt", quarantined[0].quarantine_key)).unwrap().contains("cooker"));
+    assert!(
+        std::fs::read_to_string(format!("{}.reason.txt", quarantined[0].quarantine_key)).unwrap().contains("cooker")
+    );
 
     // The same name with different bytes is refused, not overwritten.
     std::fs::write(home.path().join("inbox/imap_swapi_l0_raw_20240924_v001.pkts"), b"other").unwrap();
     ingestor.drain_inbox().await.unwrap();
-    let reasons: Vec<String> = ingestor.tracker.quarantined(10).await.unwrap().into_iter().map(|file| file.reason).collect();
-    assert!(reasons.iter().any(|reason| reason.contains("already exists in the archive with different content")), "{reasons:?}");
+    let reasons: Vec<String> =
+        ingestor.tracker.quarantined(10).await.unwrap().into_iter().map(|file| file.reason).collect();
+    assert!(
+        reasons.iter().any(|reason| reason.contains("already exists in the archive with different content")),
+        "{reasons:?}"
+    );
 
     // An object written straight into the archive (e.g. before a crash) is found by the rescan.
-    archive.put(&"imap/mag/l1a/2024/09/imap_mag_l1a_norm-mago_20240924_v001.0001.cdf".into(), b"cdf".to_vec().into()).await.unwrap();
+    archive
+        .put(&"imap/mag/l1a/2024/09/imap_mag_l1a_norm-mago_20240924_v001.0001.cdf".into(), b"cdf".to_vec().into())
+        .await
+        .unwrap();
     assert_eq!(ingestor.scan_archive().await.unwrap(), 1);
     assert_eq!(ingestor.scan_archive().await.unwrap(), 0);
 }

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use proto::filename::{ImapFileName, Version};
-use proto::pb::{FileEvent, FileRecord, QueryFilesRequest, QuarantinedFile, ReleaseFilesRequest, ReleaseFilesResponse};
+use proto::pb::{FileEvent, FileRecord, QuarantinedFile, QueryFilesRequest, ReleaseFilesRequest, ReleaseFilesResponse};
 use proto::store::{now_millis, rfc3339_millis};
 use sqlx::{AnyPool, Row};
 use tokio::sync::{Mutex, watch};
@@ -15,7 +15,8 @@ const FILE_COLUMNS: &str = "file_name, archive_key, kind, instrument, data_level
      release_manifest";
 
 /// The files a release covers: science and quicklook files of one instrument starting in a range.
-const RELEASE_SCOPE: &str = "kind IN ('science', 'quicklook') AND instrument = $1 AND start_date >= $2 AND start_date <= $3";
+const RELEASE_SCOPE: &str =
+    "kind IN ('science', 'quicklook') AND instrument = $1 AND start_date >= $2 AND start_date <= $3";
 
 /// Files marked released per statement, to stay well under every backend's parameter limit.
 const RELEASE_BATCH: usize = 500;
@@ -140,10 +141,11 @@ impl FileTracker {
     }
 
     pub async fn get(&self, file_name: &str) -> Result<Option<FileRecord>, IndexerError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {FILE_COLUMNS} FROM indexed_files WHERE file_name = $1")))
-            .bind(file_name.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {FILE_COLUMNS} FROM indexed_files WHERE file_name = $1")))
+                .bind(file_name.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
         row.map(|row| record_from_row(&row)).transpose()
     }
 
@@ -196,15 +198,17 @@ impl FileTracker {
         if request.released_only {
             conditions.push("released = 1".to_string());
         }
-        let mut bound = |expression: &str, operator: &str, value: &str, conditions: &mut Vec<String>| -> Result<(), IndexerError> {
-            if value.is_empty() {
-                return Ok(());
-            }
-            proto::date::Date::parse_yyyymmdd(value).map_err(|error| IndexerError::InvalidQuery(error.to_string()))?;
-            text_arguments.push(value.to_string());
-            conditions.push(format!("{expression} {operator} ${}", text_arguments.len()));
-            Ok(())
-        };
+        let mut bound =
+            |expression: &str, operator: &str, value: &str, conditions: &mut Vec<String>| -> Result<(), IndexerError> {
+                if value.is_empty() {
+                    return Ok(());
+                }
+                proto::date::Date::parse_yyyymmdd(value)
+                    .map_err(|error| IndexerError::InvalidQuery(error.to_string()))?;
+                text_arguments.push(value.to_string());
+                conditions.push(format!("{expression} {operator} ${}", text_arguments.len()));
+                Ok(())
+            };
         // An empty end date means "that one day" for dated science-like files and "still valid" for
         // ancillary files and kernels.
         const END_DATE: &str = "(CASE WHEN end_date <> '' THEN end_date \
@@ -216,11 +220,8 @@ impl FileTracker {
         bound("ingestion_date", ">=", &request.ingestion_date_min, &mut conditions)?;
         bound("ingestion_date", "<=", &request.ingestion_date_max, &mut conditions)?;
         let argument_count = text_arguments.len();
-        let repointing_bounds = [
-            ("=", request.repointing),
-            (">=", request.repointing_min),
-            ("<=", request.repointing_max),
-        ];
+        let repointing_bounds =
+            [("=", request.repointing), (">=", request.repointing_min), ("<=", request.repointing_max)];
         let mut integer_arguments = Vec::new();
         for (operator, value) in repointing_bounds {
             if let Some(value) = value {
@@ -271,12 +272,14 @@ impl FileTracker {
         // writer commits in between; a first statement that writes (changing nothing) takes the
         // write lock up front instead, waiting its turn. Harmless on PostgreSQL.
         sqlx::query("UPDATE indexed_files SET released = released WHERE 1 = 0").execute(&mut *transaction).await?;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT file_name, released FROM indexed_files WHERE {RELEASE_SCOPE}")))
-            .bind(request.instrument.clone())
-            .bind(request.start_date.clone())
-            .bind(request.end_date.clone())
-            .fetch_all(&mut *transaction)
-            .await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT file_name, released FROM indexed_files WHERE {RELEASE_SCOPE}"
+        )))
+        .bind(request.instrument.clone())
+        .bind(request.start_date.clone())
+        .bind(request.end_date.clone())
+        .fetch_all(&mut *transaction)
+        .await?;
         let mut in_scope: BTreeMap<String, bool> = BTreeMap::new();
         for row in &rows {
             in_scope.insert(row.try_get("file_name")?, row.try_get::<i64, _>("released")? == 1);
@@ -313,7 +316,12 @@ impl FileTracker {
         })
     }
 
-    pub async fn record_quarantine(&self, original_key: &str, quarantine_key: &str, reason: &str) -> Result<(), IndexerError> {
+    pub async fn record_quarantine(
+        &self,
+        original_key: &str,
+        quarantine_key: &str,
+        reason: &str,
+    ) -> Result<(), IndexerError> {
         sqlx::query(
             "INSERT INTO quarantined_files (id, original_key, quarantine_key, reason, recorded_at) VALUES ($1, $2, $3, $4, $5)",
         )

@@ -17,7 +17,10 @@ pub struct ProcessorGrpc {
 #[tonic::async_trait]
 impl Processor for ProcessorGrpc {
     #[tracing::instrument(skip_all, name = "processor.get_status")]
-    async fn get_status(&self, _request: Request<GetProcessorStatusRequest>) -> Result<Response<ProcessorStatus>, Status> {
+    async fn get_status(
+        &self,
+        _request: Request<GetProcessorStatusRequest>,
+    ) -> Result<Response<ProcessorStatus>, Status> {
         let running_jobs = self.shared.running.lock().expect("running lock").keys().cloned().collect();
         Ok(Response::new(ProcessorStatus {
             worker_id: self.shared.worker_id.clone(),

@@ -3,14 +3,14 @@
 //! and has them indexed with their provenance (which triggers the next level).
 #![forbid(unsafe_code)]
 
+pub mod cdf;
 mod config;
 mod error;
 mod grpc;
 mod role;
-pub mod cdf;
 pub mod science;
-pub mod xtce;
 mod worker;
+pub mod xtce;
 
 pub use config::ProcessorConfig;
 pub use error::ProcessorError;

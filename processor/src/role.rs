@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use object_store::ObjectStore;
+use proto::Shutdown;
 use proto::clients::{IndexerClient, StarterClient};
 use proto::pb::processor_server::ProcessorServer;
-use proto::Shutdown;
 
 use super::config::ProcessorConfig;
 use super::error::ProcessorError;
@@ -32,7 +32,8 @@ impl ProcessorRole {
             .num_threads(config.effective_cpu_threads())
             .thread_name(|index| format!("science-{index}"))
             .build()?;
-        let worker_id = config.worker_id.clone().unwrap_or_else(|| format!("processor-{}", uuid::Uuid::now_v7().simple()));
+        let worker_id =
+            config.worker_id.clone().unwrap_or_else(|| format!("processor-{}", uuid::Uuid::now_v7().simple()));
         Ok(ProcessorRole {
             shared: Arc::new(WorkerShared {
                 worker_id,

@@ -6,14 +6,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use object_store::{ObjectStore, ObjectStoreExt};
 use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt};
+use proto::Shutdown;
 use proto::clients::{IndexerClient, StarterClient};
 use proto::date::Date;
 use proto::filename::{ScienceFamily, ScienceFileName, ScienceNameInputs, Version};
-use proto::pb::{CompleteJobRequest, GetFileRequest, Heartbeat, IndexFileRequest, Job, WorkerHello, WorkerMessage, worker_message};
+use proto::pb::{
+    CompleteJobRequest, GetFileRequest, Heartbeat, IndexFileRequest, Job, WorkerHello, WorkerMessage, worker_message,
+};
 use proto::telemetry::adopt_parent;
-use proto::Shutdown;
 use tokio::sync::{Notify, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tracing::Instrument;
@@ -131,10 +133,11 @@ async fn execute(shared: Arc<WorkerShared>, job: Job) {
     async {
         let cancelled = Arc::new(AtomicBool::new(false));
         let cancel_signal = Arc::new(Notify::new());
-        shared.running.lock().expect("running lock").insert(
-            job.id.clone(),
-            RunningJob { cancelled: cancelled.clone(), cancel_signal: cancel_signal.clone() },
-        );
+        shared
+            .running
+            .lock()
+            .expect("running lock")
+            .insert(job.id.clone(), RunningJob { cancelled: cancelled.clone(), cancel_signal: cancel_signal.clone() });
         let outcome = tokio::select! {
             outcome = run_job(&shared, &job, cancelled.clone()) => outcome,
             _ = cancel_signal.notified() => Err(ProcessorError::Cancelled),
@@ -214,7 +217,8 @@ async fn run_job(shared: &WorkerShared, job: &Job, cancelled: Arc<AtomicBool>) -
     }
     let parent_files: Vec<String> = inputs.iter().map(|input| input.record.file_name.clone()).collect();
 
-    let context = JobContext::new(job.id.clone(), product.clone(), date, time.repointing, job.version.clone(), cancelled);
+    let context =
+        JobContext::new(job.id.clone(), product.clone(), date, time.repointing, job.version.clone(), cancelled);
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let science_span = tracing::info_span!("processor.science", algorithm = algorithm.name());
     shared.pool.spawn(move || {
@@ -243,7 +247,8 @@ async fn run_job(shared: &WorkerShared, job: &Job, cancelled: Arc<AtomicBool>) -
         // A put is atomic (a temporary file renamed locally; an S3 object appears whole): no
         // half-written file is ever visible.
         shared.archive.put(&ObjectPath::from(key.as_str()), output.bytes.into()).await?;
-        let request = IndexFileRequest { archive_key: key, produced_by_job: job.id.clone(), parent_files: parent_files.clone() };
+        let request =
+            IndexFileRequest { archive_key: key, produced_by_job: job.id.clone(), parent_files: parent_files.clone() };
         with_indexer_retries(|| {
             let mut indexer = shared.indexer.clone();
             let request = request.clone();
@@ -301,5 +306,8 @@ where
 }
 
 fn is_transient(status: &tonic::Status) -> bool {
-    matches!(status.code(), tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled | tonic::Code::DeadlineExceeded)
+    matches!(
+        status.code(),
+        tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled | tonic::Code::DeadlineExceeded
+    )
 }

@@ -15,7 +15,11 @@ pub enum NewObject {
 
 /// Writes `bytes` at `location` only if nothing is there (a conditional write, so two writers
 /// racing cannot both succeed); an existing object is compared instead of replaced.
-pub async fn put_new(archive: &dyn ObjectStore, location: &Path, bytes: Vec<u8>) -> Result<NewObject, object_store::Error> {
+pub async fn put_new(
+    archive: &dyn ObjectStore,
+    location: &Path,
+    bytes: Vec<u8>,
+) -> Result<NewObject, object_store::Error> {
     match archive.put_opts(location, bytes.clone().into(), PutMode::Create.into()).await {
         Ok(_) => Ok(NewObject::Stored),
         Err(object_store::Error::AlreadyExists { .. }) => {

@@ -26,7 +26,10 @@ impl Indexer for FakeIndexer {
         Ok(Response::new(IndexFileResponse { newly_indexed: true, ..Default::default() }))
     }
 
-    async fn subscribe_events(&self, _: Request<SubscribeEventsRequest>) -> Result<Response<Self::SubscribeEventsStream>, Status> {
+    async fn subscribe_events(
+        &self,
+        _: Request<SubscribeEventsRequest>,
+    ) -> Result<Response<Self::SubscribeEventsStream>, Status> {
         Err(Status::unimplemented("fake"))
     }
 
@@ -38,7 +41,10 @@ impl Indexer for FakeIndexer {
         Err(Status::unimplemented("fake"))
     }
 
-    async fn list_quarantine(&self, _: Request<ListQuarantineRequest>) -> Result<Response<ListQuarantineResponse>, Status> {
+    async fn list_quarantine(
+        &self,
+        _: Request<ListQuarantineRequest>,
+    ) -> Result<Response<ListQuarantineResponse>, Status> {
         Err(Status::unimplemented("fake"))
     }
 

@@ -129,14 +129,21 @@ pub mod testing {
     /// finished runs and are dropped so they do not pile up on a long-lived server.
     async fn drop_stale_test_databases(admin: &AnyPool) {
         const HOUR_MILLIS: i64 = 3_600_000;
-        let names: Vec<String> = sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'imap_sdc_test_%'")
-            .fetch_all(admin)
-            .await
-            .unwrap_or_default();
+        let names: Vec<String> =
+            sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'imap_sdc_test_%'")
+                .fetch_all(admin)
+                .await
+                .unwrap_or_default();
         for name in names {
-            let created = name.trim_start_matches("imap_sdc_test_").split('_').next().and_then(|millis| millis.parse::<i64>().ok());
+            let created = name
+                .trim_start_matches("imap_sdc_test_")
+                .split('_')
+                .next()
+                .and_then(|millis| millis.parse::<i64>().ok());
             if created.is_none_or(|created| now_millis() - created > HOUR_MILLIS) {
-                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(admin).await;
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                    .execute(admin)
+                    .await;
             }
         }
     }

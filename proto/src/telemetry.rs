@@ -15,12 +15,7 @@ pub fn traceparent_of(span: &Span) -> String {
     if !span_context.is_valid() {
         return String::new();
     }
-    format!(
-        "00-{}-{}-{:02x}",
-        span_context.trace_id(),
-        span_context.span_id(),
-        span_context.trace_flags().to_u8()
-    )
+    format!("00-{}-{}-{:02x}", span_context.trace_id(), span_context.span_id(), span_context.trace_flags().to_u8())
 }
 
 /// The `traceparent` of the current span.
@@ -57,10 +52,10 @@ pub struct TraceInterceptor;
 impl tonic::service::Interceptor for TraceInterceptor {
     fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
         let traceparent = current_traceparent();
-        if let Ok(value) = traceparent.parse() {
-            if !traceparent.is_empty() {
-                request.metadata_mut().insert("traceparent", value);
-            }
+        if !traceparent.is_empty()
+            && let Ok(value) = traceparent.parse()
+        {
+            request.metadata_mut().insert("traceparent", value);
         }
         Ok(request)
     }

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use proto::date::Date;
-use proto::pb::{CampaignProgress, GetGraphRequest, ProductKey, ProductRun, ProductTime, ReprocessRequest, ReprocessResponse};
+use proto::pb::{
+    CampaignProgress, GetGraphRequest, ProductKey, ProductRun, ProductTime, ReprocessRequest, ReprocessResponse,
+};
 use proto::store::{now_millis, rfc3339_millis};
 use sqlx::Row;
 
@@ -26,7 +28,12 @@ pub struct CampaignPlan {
 
 impl JobStore {
     /// Records a campaign; false when one with this id exists (a schedule fired twice).
-    pub async fn record_campaign(&self, plan: &CampaignPlan, planned_runs: u32, now: i64) -> Result<bool, StarterError> {
+    pub async fn record_campaign(
+        &self,
+        plan: &CampaignPlan,
+        planned_runs: u32,
+        now: i64,
+    ) -> Result<bool, StarterError> {
         let request = &plan.request;
         let inserted = sqlx::query(
             "INSERT INTO campaigns (id, start_date, end_date, instrument, data_level, descriptor, planned_runs, created_at, origin) \
@@ -109,7 +116,13 @@ impl JobStore {
         for count in &counts {
             let state: String = count.try_get(0)?;
             let jobs = count.try_get::<i64, _>(1)? as u32;
-            let counters = [&mut progress.queued, &mut progress.running, &mut progress.succeeded, &mut progress.failed, &mut progress.dead];
+            let counters = [
+                &mut progress.queued,
+                &mut progress.running,
+                &mut progress.succeeded,
+                &mut progress.failed,
+                &mut progress.dead,
+            ];
             if let Some(counter) = state_counter(&state, counters) {
                 *counter = jobs;
             }
@@ -135,8 +148,10 @@ fn plan_from_row(row: &sqlx::any::AnyRow) -> Result<CampaignPlan, StarterError> 
 
 /// Checks a reprocessing request and returns its date range.
 pub fn validate_request(request: &ReprocessRequest) -> Result<(Date, Date), StarterError> {
-    let start = Date::parse_yyyymmdd(&request.start_date).map_err(|error| StarterError::InvalidRequest(error.to_string()))?;
-    let end = Date::parse_yyyymmdd(&request.end_date).map_err(|error| StarterError::InvalidRequest(error.to_string()))?;
+    let start =
+        Date::parse_yyyymmdd(&request.start_date).map_err(|error| StarterError::InvalidRequest(error.to_string()))?;
+    let end =
+        Date::parse_yyyymmdd(&request.end_date).map_err(|error| StarterError::InvalidRequest(error.to_string()))?;
     if end < start {
         return Err(StarterError::InvalidRequest(format!("end_date {end} is before start_date {start}")));
     }
@@ -167,7 +182,9 @@ pub async fn plan_campaign(shared: Arc<StarterShared>, plan: CampaignPlan) -> Re
 /// starter stopped: the runs live only on in-memory queues. Jobs already created are found by
 /// deduplication, so re-planning only adds what is missing.
 pub async fn resume_campaigns(trigger: Arc<TriggerContext>) {
-    let Outcome::Done(plans) = retry_store("unfinished campaigns", &trigger.shutdown, || trigger.store.unfinished_campaigns()).await else {
+    let Outcome::Done(plans) =
+        retry_store("unfinished campaigns", &trigger.shutdown, || trigger.store.unfinished_campaigns()).await
+    else {
         return;
     };
     for plan in plans {
@@ -178,7 +195,9 @@ pub async fn resume_campaigns(trigger: Arc<TriggerContext>) {
                 Err(StarterError::Peer(status)) => {
                     tracing::warn!(campaign = %plan.id, error = %status.message(), "campaign not re-planned yet, retrying");
                 }
-                Err(StarterError::Database(error)) => tracing::warn!(campaign = %plan.id, %error, "campaign not re-planned yet, retrying"),
+                Err(StarterError::Database(error)) => {
+                    tracing::warn!(campaign = %plan.id, %error, "campaign not re-planned yet, retrying")
+                }
                 Err(error) => {
                     tracing::error!(campaign = %plan.id, %error, "campaign can no longer be planned; left as it is");
                     break None;
@@ -202,7 +221,10 @@ pub async fn resume_campaigns(trigger: Arc<TriggerContext>) {
 }
 
 /// Every run a campaign plans, in date order.
-pub async fn campaign_runs(trigger: &TriggerContext, request: &ReprocessRequest) -> Result<Vec<ProductRun>, StarterError> {
+pub async fn campaign_runs(
+    trigger: &TriggerContext,
+    request: &ReprocessRequest,
+) -> Result<Vec<ProductRun>, StarterError> {
     let (start, end) = validate_request(request)?;
     let graph = trigger.depsvc.clone().get_graph(GetGraphRequest {}).await?.into_inner();
     let targets: Vec<ProductKey> = graph
@@ -229,7 +251,10 @@ pub async fn campaign_runs(trigger: &TriggerContext, request: &ReprocessRequest)
     for offset in 0..days {
         let date = start.add_days(offset as i32).yyyymmdd();
         for product in &targets {
-            runs.push(ProductRun { product: Some(product.clone()), time: Some(ProductTime { date: date.clone(), repointing: None }) });
+            runs.push(ProductRun {
+                product: Some(product.clone()),
+                time: Some(ProductTime { date: date.clone(), repointing: None }),
+            });
         }
     }
     Ok(runs)

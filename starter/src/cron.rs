@@ -54,11 +54,15 @@ impl FromStr for CronSchedule {
         let error = |reason: String| CronError { expression: text.to_string(), reason };
         let parts: Vec<&str> = text.split_whitespace().collect();
         if parts.len() != 5 {
-            return Err(error(format!("expected 5 fields (minute hour day-of-month month day-of-week), got {}", parts.len())));
+            return Err(error(format!(
+                "expected 5 fields (minute hour day-of-month month day-of-week), got {}",
+                parts.len()
+            )));
         }
         let mut masks = [0u64; 5];
         for (index, (part, field)) in parts.iter().zip(FIELDS.iter()).enumerate() {
-            masks[index] = parse_field(part, field).map_err(|reason| error(format!("{} field {part:?}: {reason}", field.name)))?;
+            masks[index] =
+                parse_field(part, field).map_err(|reason| error(format!("{} field {part:?}: {reason}", field.name)))?;
         }
         // Sunday is both 0 and 7.
         let mut days_of_week = masks[4];

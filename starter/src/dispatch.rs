@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use proto::Shutdown;
 use proto::pb::{JobAssignment, WorkerMessage, worker_message};
 use proto::store::now_millis;
-use proto::Shutdown;
 use tokio::sync::{Notify, mpsc};
 use tonic::{Status, Streaming};
 
@@ -26,7 +26,8 @@ pub async fn serve_worker(
     let hello = match inbound.message().await {
         Ok(Some(WorkerMessage { message: Some(worker_message::Message::Hello(hello)) })) => hello,
         _ => {
-            let _ = outbound.send(Err(Status::invalid_argument("the first message on a work stream must be hello"))).await;
+            let _ =
+                outbound.send(Err(Status::invalid_argument("the first message on a work stream must be hello"))).await;
             return;
         }
     };

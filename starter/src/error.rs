@@ -23,9 +23,15 @@ pub enum StarterError {
 impl From<StarterError> for tonic::Status {
     fn from(error: StarterError) -> tonic::Status {
         match &error {
-            StarterError::UnknownJob(_) | StarterError::UnknownCampaign(_) => tonic::Status::not_found(error.to_string()),
-            StarterError::InvalidRequest(_) | StarterError::InvalidSchedule { .. } => tonic::Status::invalid_argument(error.to_string()),
-            StarterError::Peer(status) => tonic::Status::unavailable(format!("dependency unavailable: {}", status.message())),
+            StarterError::UnknownJob(_) | StarterError::UnknownCampaign(_) => {
+                tonic::Status::not_found(error.to_string())
+            }
+            StarterError::InvalidRequest(_) | StarterError::InvalidSchedule { .. } => {
+                tonic::Status::invalid_argument(error.to_string())
+            }
+            StarterError::Peer(status) => {
+                tonic::Status::unavailable(format!("dependency unavailable: {}", status.message()))
+            }
             StarterError::CorruptJob { .. } | StarterError::Database(_) | StarterError::Store(_) => {
                 tracing::error!(%error, "starter internal error");
                 tonic::Status::internal("internal starter error")

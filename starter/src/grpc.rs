@@ -39,7 +39,10 @@ impl Starter for StarterGrpc {
     }
 
     #[tracing::instrument(skip_all, name = "starter.complete_job", fields(job = %request.get_ref().job_id, succeeded = request.get_ref().succeeded))]
-    async fn complete_job(&self, request: Request<CompleteJobRequest>) -> Result<Response<CompleteJobResponse>, Status> {
+    async fn complete_job(
+        &self,
+        request: Request<CompleteJobRequest>,
+    ) -> Result<Response<CompleteJobResponse>, Status> {
         let request = request.into_inner();
         let completion = Completion {
             succeeded: request.succeeded,
@@ -76,7 +79,10 @@ impl Starter for StarterGrpc {
     }
 
     #[tracing::instrument(skip_all, name = "starter.start_reprocessing")]
-    async fn start_reprocessing(&self, request: Request<ReprocessRequest>) -> Result<Response<ReprocessResponse>, Status> {
+    async fn start_reprocessing(
+        &self,
+        request: Request<ReprocessRequest>,
+    ) -> Result<Response<ReprocessResponse>, Status> {
         let request = request.into_inner();
         // Refuse a bad request before asking depsvc anything.
         validate_request(&request)?;
@@ -93,7 +99,8 @@ impl Starter for StarterGrpc {
                 queues.push(InstrumentQueue { instrument: instrument.clone(), ..Default::default() });
             }
             let queue = queues.last_mut().expect("just pushed");
-            let counters = [&mut queue.queued, &mut queue.running, &mut queue.succeeded, &mut queue.failed, &mut queue.dead];
+            let counters =
+                [&mut queue.queued, &mut queue.running, &mut queue.succeeded, &mut queue.failed, &mut queue.dead];
             if let Some(counter) = state_counter(&state, counters) {
                 *counter = count;
             }

@@ -12,7 +12,10 @@ pub const JOB_COLUMNS: &str = "id, instrument, data_level, descriptor, start_dat
      version, inputs, state, attempts, lease_owner, created_at, started_at, finished_at, error, log, outputs, traceparent";
 
 /// Picks the counter of `state` among the five `[queued, running, succeeded, failed, dead]`.
-pub fn state_counter<'a>(state: &str, [queued, running, succeeded, failed, dead]: [&'a mut u32; 5]) -> Option<&'a mut u32> {
+pub fn state_counter<'a>(
+    state: &str,
+    [queued, running, succeeded, failed, dead]: [&'a mut u32; 5],
+) -> Option<&'a mut u32> {
     match state {
         "queued" => Some(queued),
         "running" => Some(running),
@@ -84,4 +87,3 @@ pub fn job_from_row(row: &sqlx::any::AnyRow) -> Result<Job, StarterError> {
         input_hash: row.try_get("input_hash")?,
     })
 }
-

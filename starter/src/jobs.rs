@@ -156,9 +156,7 @@ impl JobStore {
         .await?;
         let Some(row) = row else { return Ok(Version::first()) };
         let latest = Version { major: Some(row.try_get::<i64, _>(0)? as u16), minor: row.try_get::<i64, _>(1)? as u16 };
-        latest
-            .next_minor()
-            .ok_or_else(|| StarterError::InvalidRequest(format!("no version left after {latest}")))
+        latest.next_minor().ok_or_else(|| StarterError::InvalidRequest(format!("no version left after {latest}")))
     }
 
     /// Leases the oldest runnable job to `worker`, respecting per-instrument limits.
@@ -176,10 +174,11 @@ impl JobStore {
                 Some(id) => return self.get(&id).await.map(Some),
                 None => {
                     // Nothing claimed: either nothing is runnable or another claimer won the race.
-                    let runnable: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE state = 'queued' AND not_before <= $1")
-                        .bind(now)
-                        .fetch_one(&self.pool)
-                        .await?;
+                    let runnable: i64 =
+                        sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE state = 'queued' AND not_before <= $1")
+                            .bind(now)
+                            .fetch_one(&self.pool)
+                            .await?;
                     if runnable == 0 {
                         return Ok(None);
                     }
@@ -193,19 +192,27 @@ impl JobStore {
     pub async fn heartbeat(&self, worker: &str, job_ids: &[String], now: i64) -> Result<(), StarterError> {
         let lease_expires_at = now + self.config.lease_seconds as i64 * 1000;
         for id in job_ids {
-            sqlx::query("UPDATE jobs SET lease_expires_at = $1 WHERE id = $2 AND lease_owner = $3 AND state = 'running'")
-                .bind(lease_expires_at)
-                .bind(id.clone())
-                .bind(worker.to_string())
-                .execute(&self.pool)
-                .await?;
+            sqlx::query(
+                "UPDATE jobs SET lease_expires_at = $1 WHERE id = $2 AND lease_owner = $3 AND state = 'running'",
+            )
+            .bind(lease_expires_at)
+            .bind(id.clone())
+            .bind(worker.to_string())
+            .execute(&self.pool)
+            .await?;
         }
         Ok(())
     }
 
     /// Records the end of a running job; returns its new state. Only the lease holder's report
     /// counts (an empty `worker` is an operator and always counts).
-    pub async fn complete(&self, id: &str, worker: &str, completion: &Completion, now: i64) -> Result<String, StarterError> {
+    pub async fn complete(
+        &self,
+        id: &str,
+        worker: &str,
+        completion: &Completion,
+        now: i64,
+    ) -> Result<String, StarterError> {
         let job = self.get(id).await?;
         self.complete_as_read(job, worker, completion, now).await
     }
@@ -213,7 +220,13 @@ impl JobStore {
     /// `complete` given the job as it was read: the UPDATE only applies while the job is still
     /// running under the same lease; when it changed nothing (the lease expired and the job was
     /// requeued in between), the state as it is now is reported, not the one computed here.
-    pub(crate) async fn complete_as_read(&self, job: Job, worker: &str, completion: &Completion, now: i64) -> Result<String, StarterError> {
+    pub(crate) async fn complete_as_read(
+        &self,
+        job: Job,
+        worker: &str,
+        completion: &Completion,
+        now: i64,
+    ) -> Result<String, StarterError> {
         let id = job.id.as_str();
         if job.state != state::RUNNING || (!worker.is_empty() && job.lease_owner != worker) {
             // A late report (the lease expired and the job was requeued or leased to another
@@ -230,7 +243,8 @@ impl JobStore {
         } else {
             state::QUEUED
         };
-        let backoff = self.config.retry_backoff_seconds as i64 * 1000 * (1_i64 << job.attempts.saturating_sub(1).min(16));
+        let backoff =
+            self.config.retry_backoff_seconds as i64 * 1000 * (1_i64 << job.attempts.saturating_sub(1).min(16));
         let not_before = if new_state == state::QUEUED { now + backoff } else { 0 };
         let finished_at = if new_state == state::QUEUED { 0 } else { now };
         let updated = sqlx::query(
@@ -307,7 +321,11 @@ impl JobStore {
             let job = job_from_row(row)?;
             let output_matches = filter.output_file.is_empty() || job.outputs.contains(&filter.output_file);
             let input_matches = filter.input_file.is_empty()
-                || job.inputs.iter().flat_map(|input| input.files.iter()).any(|file| file.file_name == filter.input_file);
+                || job
+                    .inputs
+                    .iter()
+                    .flat_map(|input| input.files.iter())
+                    .any(|file| file.file_name == filter.input_file);
             if output_matches && input_matches {
                 jobs.push(job);
             }
@@ -320,12 +338,11 @@ impl JobStore {
 
     /// (instrument, state, count) for every instrument with jobs.
     pub async fn counts(&self) -> Result<Vec<(String, String, u32)>, StarterError> {
-        let rows = sqlx::query("SELECT instrument, state, COUNT(*) FROM jobs GROUP BY instrument, state ORDER BY instrument")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get::<i64, _>(2)? as u32)))
-            .collect()
+        let rows =
+            sqlx::query("SELECT instrument, state, COUNT(*) FROM jobs GROUP BY instrument, state ORDER BY instrument")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get::<i64, _>(2)? as u32))).collect()
     }
 
     pub async fn read_cursor(&self, consumer: &str) -> Result<u64, StarterError> {
@@ -357,7 +374,9 @@ fn claim_sql(config: &StarterConfig) -> Result<String, StarterError> {
     let mut limit = String::from("CASE j.instrument");
     for (instrument, concurrency) in &config.instrument_concurrency {
         if !instrument.chars().all(|character| character.is_ascii_alphanumeric() || character == '-') {
-            return Err(StarterError::InvalidRequest(format!("invalid instrument name {instrument:?} in concurrency limits")));
+            return Err(StarterError::InvalidRequest(format!(
+                "invalid instrument name {instrument:?} in concurrency limits"
+            )));
         }
         limit.push_str(&format!(" WHEN '{instrument}' THEN {concurrency}"));
     }
@@ -377,7 +396,8 @@ fn claim_statement(limit: &str) -> String {
 
 /// The identity of an exact input set: the sorted file names of every input.
 pub fn input_hash(inputs: &[ResolvedInput]) -> String {
-    let mut names: Vec<&str> = inputs.iter().flat_map(|input| input.files.iter().map(|file| file.file_name.as_str())).collect();
+    let mut names: Vec<&str> =
+        inputs.iter().flat_map(|input| input.files.iter().map(|file| file.file_name.as_str())).collect();
     names.sort_unstable();
     let mut hasher = Sha256::new();
     for name in names {
@@ -399,4 +419,3 @@ fn truncate_log(log: &str) -> String {
     }
     format!("[... {} bytes cut ...]\n{}", start, &log[start..])
 }
-

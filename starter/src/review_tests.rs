@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use proto::clients::{DependencyClient, IndexerClient, lazy_channel};
-use proto::pb::dependency_service_server::{DependencyService, DependencyServiceServer};
 use proto::fakes::FakeIndexer;
+use proto::pb::dependency_service_server::{DependencyService, DependencyServiceServer};
 use proto::pb::indexer_server::IndexerServer;
 use proto::pb::*;
 use proto::{Shutdown, ShutdownSignal};
@@ -16,12 +16,12 @@ use sqlx::AnyPool;
 use tokio::sync::{Notify, mpsc};
 use tonic::{Request, Response, Status};
 
+use crate::StarterConfig;
 use crate::campaigns::{CampaignPlan, plan_campaign, resume_campaigns};
 use crate::cursor::CursorTracker;
 use crate::jobs::{Completion, JobFilter, JobStore, NewJob, state};
 use crate::role::StarterShared;
 use crate::trigger::{Candidate, Outcome, TriggerContext, highest_version, retry_transient};
-use crate::StarterConfig;
 
 include!("../tests/common/on_both_backends.rs");
 
@@ -75,12 +75,22 @@ impl DependencyService for FakeDepsvc {
 
     async fn resolve(&self, request: Request<ResolveRequest>) -> Result<Response<ResolveResponse>, Status> {
         let date = request.into_inner().time.unwrap_or_default().date;
-        let input = ResolvedInput { source_type: "science".into(), source: "mag l0 raw".into(), relationship: "HARD".into(), files: vec![l0(&date)] };
+        let input = ResolvedInput {
+            source_type: "science".into(),
+            source: "mag l0 raw".into(),
+            relationship: "HARD".into(),
+            files: vec![l0(&date)],
+        };
         Ok(Response::new(ResolveResponse { ready: true, inputs: vec![input], missing: Vec::new() }))
     }
 
     async fn get_graph(&self, _: Request<GetGraphRequest>) -> Result<Response<GetGraphResponse>, Status> {
-        let edge = GraphEdge { product: Some(product()), input: "mag l0 raw".into(), relationship: "HARD".into(), window: String::new() };
+        let edge = GraphEdge {
+            product: Some(product()),
+            input: "mag l0 raw".into(),
+            relationship: "HARD".into(),
+            window: String::new(),
+        };
         Ok(Response::new(GetGraphResponse { products: vec![product()], edges: vec![edge], dot: String::new() }))
     }
 }
@@ -184,7 +194,8 @@ async fn evaluation_cut_off_by_shutdown_leaves_the_event_unfinished(pool: AnyPoo
     let (_signal, shutdown) = stopping();
     let trigger = context(store.clone(), NOBODY, shutdown).await;
     trigger.cursor.lock().unwrap().dispatched(5, 1);
-    let candidate = Candidate { seq: Some(5), run: run("20250101"), campaign_id: String::new(), traceparent: String::new() };
+    let candidate =
+        Candidate { seq: Some(5), run: run("20250101"), campaign_id: String::new(), traceparent: String::new() };
     assert!(!trigger.process(&candidate).await, "the evaluation is reported cut off");
     assert_eq!(trigger.cursor.lock().unwrap().committable(), 4, "event 5 is still unfinished");
     assert_eq!(store.read_cursor("starter").await.unwrap(), 0, "the cursor did not move");
@@ -228,14 +239,20 @@ async fn restart_mid_campaign_plans_the_rest(pool: AnyPool) {
     let peers = fake_peers(Vec::new()).await;
     let plan = CampaignPlan {
         id: "schedule-maps-20250201T0300".into(),
-        request: ReprocessRequest { start_date: "20250101".into(), end_date: "20250102".into(), instrument: "mag".into(), ..Default::default() },
+        request: ReprocessRequest {
+            start_date: "20250101".into(),
+            end_date: "20250102".into(),
+            instrument: "mag".into(),
+            ..Default::default()
+        },
         origin: "schedule maps".into(),
     };
 
     // First life: planned, one of two runs evaluated, then the starter stops.
     let first = context(store.clone(), &peers, Shutdown::never()).await;
     let mut queue = capture_mag_queue(&first);
-    let shared = Arc::new(StarterShared { store: store.clone(), trigger: first.clone(), config: StarterConfig::default() });
+    let shared =
+        Arc::new(StarterShared { store: store.clone(), trigger: first.clone(), config: StarterConfig::default() });
     let planned = plan_campaign(shared.clone(), plan.clone()).await.expect("planned");
     assert_eq!(planned.planned_runs, 2);
     let candidates = drain(&mut queue);
@@ -247,7 +264,8 @@ async fn restart_mid_campaign_plans_the_rest(pool: AnyPool) {
     // Second life: the schedule re-fires (already recorded) and the start re-plans the campaign.
     let second = context(store.clone(), &peers, Shutdown::never()).await;
     let mut queue = capture_mag_queue(&second);
-    let shared = Arc::new(StarterShared { store: store.clone(), trigger: second.clone(), config: StarterConfig::default() });
+    let shared =
+        Arc::new(StarterShared { store: store.clone(), trigger: second.clone(), config: StarterConfig::default() });
     assert_eq!(plan_campaign(shared, plan.clone()).await.expect("re-fired").planned_runs, 0);
     resume_campaigns(second.clone()).await;
     let candidates = drain(&mut queue);
@@ -283,7 +301,8 @@ async fn archive_version_raises_the_new_job_version(pool: AnyPool) {
     };
     let peers = fake_peers(vec![uploaded]).await;
     let trigger = context(store.clone(), &peers, Shutdown::never()).await;
-    let candidate = Candidate { seq: None, run: run("20250101"), campaign_id: String::new(), traceparent: String::new() };
+    let candidate =
+        Candidate { seq: None, run: run("20250101"), campaign_id: String::new(), traceparent: String::new() };
     assert!(trigger.process(&candidate).await);
     let jobs = all_jobs(&store).await;
     assert_eq!(jobs.len(), 1);
@@ -305,7 +324,13 @@ async fn completion_after_lease_expiry_reports_the_real_state(pool: AnyPool) {
     let claimed = store.claim("worker-a", T0).await.unwrap().expect("claimed");
     let as_read = store.get(&claimed.id).await.unwrap();
     assert_eq!(store.expire_leases(T0 + 10_000_000).await.unwrap(), 1);
-    let done = Completion { succeeded: true, retryable: false, error: String::new(), log: String::new(), outputs: vec!["out.cdf".into()] };
+    let done = Completion {
+        succeeded: true,
+        retryable: false,
+        error: String::new(),
+        log: String::new(),
+        outputs: vec!["out.cdf".into()],
+    };
     let reported = store.complete_as_read(as_read, "worker-a", &done, T0 + 10_000_001).await.unwrap();
     assert_eq!(reported, state::QUEUED);
     assert_eq!(store.get(&claimed.id).await.unwrap().state, state::QUEUED);

@@ -36,13 +36,18 @@ pub struct Schedule {
 impl Schedule {
     pub fn from_config(config: &ScheduleConfig) -> Result<Schedule, StarterError> {
         let invalid = |reason: String| StarterError::InvalidSchedule { name: config.name.clone(), reason };
-        if config.name.is_empty() || !config.name.chars().all(|character| character.is_ascii_alphanumeric() || character == '-') {
+        if config.name.is_empty()
+            || !config.name.chars().all(|character| character.is_ascii_alphanumeric() || character == '-')
+        {
             return Err(invalid("name must be non-empty letters, digits and dashes".into()));
         }
         let cron = config.cron.parse::<CronSchedule>().map_err(|error| invalid(error.to_string()))?;
         let parts: Vec<&str> = config.products.split_whitespace().collect();
         let [instrument, data_level, descriptor] = parts.as_slice() else {
-            return Err(invalid(format!("products {:?}: expected \"instrument level descriptor\" with * for any", config.products)));
+            return Err(invalid(format!(
+                "products {:?}: expected \"instrument level descriptor\" with * for any",
+                config.products
+            )));
         };
         let any = |part: &str| if part == "*" { String::new() } else { part.to_string() };
         if config.end_days < config.start_days {
@@ -131,7 +136,9 @@ async fn fire(shared: &Arc<StarterShared>, schedule: &Schedule, firing: i64) {
                 tracing::info!(schedule = %schedule.name, campaign = %response.campaign_id, planned_runs = response.planned_runs, "scheduled run fired");
                 return;
             }
-            Err(StarterError::Peer(status)) => tracing::warn!(schedule = %schedule.name, error = %status.message(), "scheduled run not planned yet, retrying"),
+            Err(StarterError::Peer(status)) => {
+                tracing::warn!(schedule = %schedule.name, error = %status.message(), "scheduled run not planned yet, retrying")
+            }
             Err(error) => {
                 tracing::error!(schedule = %schedule.name, %error, "scheduled run refused");
                 return;
@@ -163,12 +170,17 @@ mod tests {
         assert_eq!(plan.id, "schedule-maps-20261201T0300");
         assert_eq!(plan.origin, "schedule maps");
         assert_eq!((plan.request.start_date.as_str(), plan.request.end_date.as_str()), ("20261031", "20261130"));
-        assert_eq!((plan.request.instrument.as_str(), plan.request.data_level.as_str(), plan.request.descriptor.as_str()), ("mag", "l2", ""));
+        assert_eq!(
+            (plan.request.instrument.as_str(), plan.request.data_level.as_str(), plan.request.descriptor.as_str()),
+            ("mag", "l2", "")
+        );
     }
 
     #[test]
     fn due_firings_coalesce_missed_runs_per_schedule() {
-        let schedules = schedules_from_config(&[config("0 3 1 * *", "* l3 *", -31, -1), config("0 0 * * *", "* l3 *", -1, -1)]).unwrap();
+        let schedules =
+            schedules_from_config(&[config("0 3 1 * *", "* l3 *", -31, -1), config("0 0 * * *", "* l3 *", -1, -1)])
+                .unwrap();
         // Down from the 30th noon to the 2nd: the daily schedule missed two runs and makes up
         // the latest; the monthly one missed one.
         let due = due_firings(&schedules, at("20261130", 12), at("20261202", 1));

@@ -8,12 +8,14 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use proto::Shutdown;
 use proto::clients::{DependencyClient, IndexerClient};
 use proto::filename::Version;
-use proto::pb::{DownstreamRequest, FileEvent, FileRecord, ProductRun, QueryFilesRequest, ResolveRequest, SubscribeEventsRequest};
+use proto::pb::{
+    DownstreamRequest, FileEvent, FileRecord, ProductRun, QueryFilesRequest, ResolveRequest, SubscribeEventsRequest,
+};
 use proto::store::now_millis;
 use proto::telemetry::{adopt_parent, current_traceparent};
-use proto::Shutdown;
 use tokio::sync::{Notify, mpsc};
 use tracing::Instrument;
 
@@ -71,7 +73,11 @@ impl TriggerContext {
         let _ = sender.send(candidate);
     }
 
-    async fn run_instrument_queue(self: Arc<Self>, instrument: String, mut receiver: mpsc::UnboundedReceiver<Candidate>) {
+    async fn run_instrument_queue(
+        self: Arc<Self>,
+        instrument: String,
+        mut receiver: mpsc::UnboundedReceiver<Candidate>,
+    ) {
         loop {
             let candidate = tokio::select! {
                 candidate = receiver.recv() => match candidate { Some(candidate) => candidate, None => return },
@@ -91,9 +97,15 @@ impl TriggerContext {
         if runs.is_empty() {
             return;
         }
-        *self.campaign_outstanding.lock().expect("campaign map lock").entry(campaign_id.to_string()).or_default() += runs.len();
+        *self.campaign_outstanding.lock().expect("campaign map lock").entry(campaign_id.to_string()).or_default() +=
+            runs.len();
         for run in runs {
-            self.enqueue(Candidate { seq: None, run, campaign_id: campaign_id.to_string(), traceparent: traceparent.to_string() });
+            self.enqueue(Candidate {
+                seq: None,
+                run,
+                campaign_id: campaign_id.to_string(),
+                traceparent: traceparent.to_string(),
+            });
         }
     }
 
@@ -131,7 +143,9 @@ impl TriggerContext {
         if last {
             match self.store.finish_campaign_planning(campaign_id, now_millis()).await {
                 Ok(()) => tracing::info!(campaign = %campaign_id, "every planned run of the campaign evaluated"),
-                Err(error) => tracing::error!(%error, campaign = %campaign_id, "campaign not marked planned; it is re-planned harmlessly on restart"),
+                Err(error) => {
+                    tracing::error!(%error, campaign = %campaign_id, "campaign not marked planned; it is re-planned harmlessly on restart")
+                }
             }
         }
     }
@@ -152,7 +166,8 @@ impl TriggerContext {
             Outcome::Aborted => return Outcome::Aborted,
         };
         if !resolution.ready {
-            let missing: Vec<String> = resolution.missing.iter().map(|input| format!("{}: {}", input.source, input.reason)).collect();
+            let missing: Vec<String> =
+                resolution.missing.iter().map(|input| format!("{}: {}", input.source, input.reason)).collect();
             tracing::info!(missing = ?missing, "inputs incomplete, waiting for more files");
             return Outcome::Done(None);
         }
@@ -171,7 +186,8 @@ impl TriggerContext {
         };
         // A database hiccup must not drop the event (the cursor moves past it once evaluated),
         // so creation is retried until it succeeds or the starter stops.
-        let created = retry_store("create job", &self.shutdown, || self.store.create(&new_job, floor, now_millis())).await;
+        let created =
+            retry_store("create job", &self.shutdown, || self.store.create(&new_job, floor, now_millis())).await;
         match &created {
             Outcome::Done(Some(id)) => {
                 tracing::info!(job = %id, "job queued");
@@ -315,7 +331,12 @@ impl TriggerContext {
             }
             let traceparent = current_traceparent();
             for run in runs {
-                self.enqueue(Candidate { seq: Some(event.seq), run, campaign_id: campaign_id.clone(), traceparent: traceparent.clone() });
+                self.enqueue(Candidate {
+                    seq: Some(event.seq),
+                    run,
+                    campaign_id: campaign_id.clone(),
+                    traceparent: traceparent.clone(),
+                });
             }
             true
         }
@@ -382,7 +403,11 @@ where
 }
 
 /// The highest version among the archive's files of exactly this product and time.
-pub fn highest_version(files: &[FileRecord], product: &proto::pb::ProductKey, time: &proto::pb::ProductTime) -> Option<Version> {
+pub fn highest_version(
+    files: &[FileRecord],
+    product: &proto::pb::ProductKey,
+    time: &proto::pb::ProductTime,
+) -> Option<Version> {
     files
         .iter()
         .filter(|file| {

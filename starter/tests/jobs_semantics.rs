@@ -68,11 +68,23 @@ fn job(instrument: &str, date: &str, files: Vec<FileRecord>) -> NewJob {
 }
 
 fn success(outputs: &[&str]) -> Completion {
-    Completion { succeeded: true, retryable: false, error: String::new(), log: String::new(), outputs: outputs.iter().map(|name| name.to_string()).collect() }
+    Completion {
+        succeeded: true,
+        retryable: false,
+        error: String::new(),
+        log: String::new(),
+        outputs: outputs.iter().map(|name| name.to_string()).collect(),
+    }
 }
 
 fn failure(retryable: bool, error: &str) -> Completion {
-    Completion { succeeded: false, retryable, error: error.into(), log: "trace of the failure".into(), outputs: Vec::new() }
+    Completion {
+        succeeded: false,
+        retryable,
+        error: error.into(),
+        log: "trace of the failure".into(),
+        outputs: Vec::new(),
+    }
 }
 
 async fn all_jobs(store: &JobStore) -> Vec<proto::pb::Job> {
@@ -120,17 +132,33 @@ async fn replayed_events_never_duplicate(pool: AnyPool) {
 
 async fn versions_follow_input_versions(pool: AnyPool) {
     let store = store(pool, |_| {}).await;
-    let first = store.create(&job("hit", "20260101", vec![l0("hit", "20260101", "v001")]), None, T0).await.unwrap().unwrap();
+    let first =
+        store.create(&job("hit", "20260101", vec![l0("hit", "20260101", "v001")]), None, T0).await.unwrap().unwrap();
     assert_eq!(store.get(&first).await.unwrap().version, "v001.0001");
     // Another date is another product: its own first version.
-    let other_day = store.create(&job("hit", "20260102", vec![l0("hit", "20260102", "v001")]), None, T0).await.unwrap().unwrap();
+    let other_day =
+        store.create(&job("hit", "20260102", vec![l0("hit", "20260102", "v001")]), None, T0).await.unwrap().unwrap();
     assert_eq!(store.get(&other_day).await.unwrap().version, "v001.0001");
     // A newer input version makes the next version; the identical input set never does.
-    let second = store.create(&job("hit", "20260101", vec![l0("hit", "20260101", "v002")]), None, T0 + 1).await.unwrap().unwrap();
+    let second = store
+        .create(&job("hit", "20260101", vec![l0("hit", "20260101", "v002")]), None, T0 + 1)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(store.get(&second).await.unwrap().version, "v001.0002");
-    assert_eq!(store.create(&job("hit", "20260101", vec![l0("hit", "20260101", "v002")]), None, T0 + 2).await.unwrap(), None);
-    assert_eq!(store.create(&job("hit", "20260101", vec![l0("hit", "20260101", "v001")]), None, T0 + 3).await.unwrap(), None);
-    let third = store.create(&job("hit", "20260101", vec![l0("hit", "20260101", "v003")]), None, T0 + 4).await.unwrap().unwrap();
+    assert_eq!(
+        store.create(&job("hit", "20260101", vec![l0("hit", "20260101", "v002")]), None, T0 + 2).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.create(&job("hit", "20260101", vec![l0("hit", "20260101", "v001")]), None, T0 + 3).await.unwrap(),
+        None
+    );
+    let third = store
+        .create(&job("hit", "20260101", vec![l0("hit", "20260101", "v003")]), None, T0 + 4)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(store.get(&third).await.unwrap().version, "v001.0003");
     assert_eq!(all_jobs(&store).await.len(), 4);
 }
@@ -159,7 +187,10 @@ async fn heartbeats_keep_the_lease(pool: AnyPool) {
     let store = store(pool, |config| config.lease_seconds = 120).await;
     store.create(&job("mag", "20260101", vec![l0("mag", "20260101", "v001")]), None, T0).await.unwrap();
     let claimed = store.claim("worker-a", T0).await.unwrap().expect("claim");
-    assert_eq!((claimed.state.as_str(), claimed.lease_owner.as_str(), claimed.attempts), (state::RUNNING, "worker-a", 1));
+    assert_eq!(
+        (claimed.state.as_str(), claimed.lease_owner.as_str(), claimed.attempts),
+        (state::RUNNING, "worker-a", 1)
+    );
     assert!(store.claim("worker-b", T0).await.unwrap().is_none(), "a running job is not handed out twice");
     // Heartbeats every 100 s keep a 120 s lease alive well past its first expiry.
     for beat in 1..=3 {
@@ -184,12 +215,19 @@ async fn expired_lease_requeues_and_late_report_is_ignored(pool: AnyPool) {
     let reclaimed = store.claim("worker-b", T0 + 62 * SECOND).await.unwrap().expect("handed out again");
     assert_eq!((reclaimed.id.as_str(), reclaimed.attempts), (claimed.id.as_str(), 2));
     // The first processor wakes up and reports: nothing changes, worker-b still owns the job.
-    let state_after_late_report = store.complete(&claimed.id, "worker-a", &success(&["stale.cdf"]), T0 + 63 * SECOND).await.unwrap();
+    let state_after_late_report =
+        store.complete(&claimed.id, "worker-a", &success(&["stale.cdf"]), T0 + 63 * SECOND).await.unwrap();
     assert_eq!(state_after_late_report, state::RUNNING);
-    assert_eq!(store.complete(&claimed.id, "worker-b", &success(&["fresh.cdf"]), T0 + 64 * SECOND).await.unwrap(), state::SUCCEEDED);
+    assert_eq!(
+        store.complete(&claimed.id, "worker-b", &success(&["fresh.cdf"]), T0 + 64 * SECOND).await.unwrap(),
+        state::SUCCEEDED
+    );
     let finished = store.get(&claimed.id).await.unwrap();
     assert_eq!(finished.outputs, vec!["fresh.cdf".to_string()]);
-    assert_eq!(store.complete(&claimed.id, "worker-b", &failure(true, "again"), T0 + 65 * SECOND).await.unwrap(), state::SUCCEEDED);
+    assert_eq!(
+        store.complete(&claimed.id, "worker-b", &failure(true, "again"), T0 + 65 * SECOND).await.unwrap(),
+        state::SUCCEEDED
+    );
 }
 
 async fn transient_failures_retry_with_backoff_then_dead_letter(pool: AnyPool) {
@@ -205,13 +243,25 @@ async fn transient_failures_retry_with_backoff_then_dead_letter(pool: AnyPool) {
         let claimed = store.claim("worker", now).await.unwrap().expect("runnable");
         assert_eq!(claimed.attempts, attempt);
         now += SECOND;
-        assert_eq!(store.complete(&claimed.id, "worker", &failure(true, "archive unavailable"), now).await.unwrap(), state::QUEUED);
-        assert!(store.claim("worker", now + backoff * SECOND - 1).await.unwrap().is_none(), "backoff of attempt {attempt} not respected");
+        assert_eq!(
+            store.complete(&claimed.id, "worker", &failure(true, "archive unavailable"), now).await.unwrap(),
+            state::QUEUED
+        );
+        assert!(
+            store.claim("worker", now + backoff * SECOND - 1).await.unwrap().is_none(),
+            "backoff of attempt {attempt} not respected"
+        );
         now += backoff * SECOND;
     }
     let last = store.claim("worker", now).await.unwrap().expect("third attempt");
     assert_eq!(last.attempts, 3);
-    assert_eq!(store.complete(&last.id, "worker", &failure(true, "archive unavailable: disk full"), now + SECOND).await.unwrap(), state::DEAD);
+    assert_eq!(
+        store
+            .complete(&last.id, "worker", &failure(true, "archive unavailable: disk full"), now + SECOND)
+            .await
+            .unwrap(),
+        state::DEAD
+    );
     let dead = store.get(&last.id).await.unwrap();
     assert_eq!(dead.error, "archive unavailable: disk full", "the reason is kept");
     assert_eq!(dead.log, "trace of the failure");
@@ -225,7 +275,15 @@ async fn permanent_failure_is_final(pool: AnyPool) {
     let store = store(pool, |_| {}).await;
     store.create(&job("idex", "20260101", vec![l0("idex", "20260101", "v001")]), None, T0).await.unwrap();
     let claimed = store.claim("worker", T0).await.unwrap().unwrap();
-    let outcome = store.complete(&claimed.id, "worker", &failure(false, "input imap_idex_l0_raw_20260101_v001.pkts is unusable: truncated packet"), T0 + SECOND).await.unwrap();
+    let outcome = store
+        .complete(
+            &claimed.id,
+            "worker",
+            &failure(false, "input imap_idex_l0_raw_20260101_v001.pkts is unusable: truncated packet"),
+            T0 + SECOND,
+        )
+        .await
+        .unwrap();
     assert_eq!(outcome, state::FAILED);
     let failed = store.get(&claimed.id).await.unwrap();
     assert!(failed.error.contains("truncated packet"));
@@ -276,7 +334,8 @@ async fn per_instrument_concurrency_limits(pool: AnyPool) {
 }
 
 async fn concurrency_limits_hold_under_concurrent_claimers(pool: AnyPool) {
-    let store = Arc::new(store(pool, |config| config.instrument_concurrency = BTreeMap::from([("mag".to_string(), 2)])).await);
+    let store =
+        Arc::new(store(pool, |config| config.instrument_concurrency = BTreeMap::from([("mag".to_string(), 2)])).await);
     for day in 1..=10 {
         let date = format!("202601{day:02}");
         store.create(&job("mag", &date, vec![l0("mag", &date, "v001")]), None, T0).await.unwrap();
@@ -344,13 +403,15 @@ async fn provenance_is_queryable(pool: AnyPool) {
     let made_it = store.list(&JobFilter { output_file: output.clone(), ..Default::default() }).await.unwrap();
     assert_eq!(made_it.len(), 1, "exactly one job made {output}");
     assert_eq!(made_it[0].id, claimed.id);
-    let input_names: Vec<&str> = made_it[0].inputs.iter().flat_map(|input| input.files.iter().map(|file| file.file_name.as_str())).collect();
+    let input_names: Vec<&str> =
+        made_it[0].inputs.iter().flat_map(|input| input.files.iter().map(|file| file.file_name.as_str())).collect();
     assert_eq!(input_names.len(), 1);
     assert!(input_names[0].starts_with("imap_swapi_l0_raw_"));
     // `_` is a LIKE wildcard: a name differing in one character must not match.
     let lookalike = output.replacen("_sci_", "xsci_", 1);
     assert!(store.list(&JobFilter { output_file: lookalike, ..Default::default() }).await.unwrap().is_empty());
-    let readers = store.list(&JobFilter { input_file: inputs[0].file_name.clone(), ..Default::default() }).await.unwrap();
+    let readers =
+        store.list(&JobFilter { input_file: inputs[0].file_name.clone(), ..Default::default() }).await.unwrap();
     assert_eq!(readers.len(), 1);
     assert_eq!(readers[0].time.as_ref().unwrap().date, "20260101");
 }
@@ -359,7 +420,12 @@ async fn campaign_progress_counts_jobs_by_state(pool: AnyPool) {
     let store = store(pool, |_| {}).await;
     let plan = CampaignPlan {
         id: "schedule-maps-20261201T0300".into(),
-        request: ReprocessRequest { start_date: "20261031".into(), end_date: "20261130".into(), data_level: "l3".into(), ..Default::default() },
+        request: ReprocessRequest {
+            start_date: "20261031".into(),
+            end_date: "20261130".into(),
+            data_level: "l3".into(),
+            ..Default::default()
+        },
         origin: "schedule maps".into(),
     };
     assert!(store.record_campaign(&plan, 4, T0).await.unwrap());
@@ -379,7 +445,10 @@ async fn campaign_progress_counts_jobs_by_state(pool: AnyPool) {
 
     let progress = store.campaign_progress(&plan.id).await.unwrap();
     assert_eq!((progress.planned_runs, progress.origin.as_str()), (4, "schedule maps"));
-    assert_eq!((progress.queued, progress.running, progress.succeeded, progress.failed, progress.dead), (1, 1, 1, 0, 0));
+    assert_eq!(
+        (progress.queued, progress.running, progress.succeeded, progress.failed, progress.dead),
+        (1, 1, 1, 0, 0)
+    );
     let campaign_jobs = store.list(&JobFilter { campaign_id: plan.id.clone(), ..Default::default() }).await.unwrap();
     assert_eq!(campaign_jobs.len(), 3);
     assert!(store.campaign_progress("no-such-campaign").await.is_err());
@@ -390,24 +459,51 @@ async fn campaign_progress_counts_jobs_by_state(pool: AnyPool) {
 async fn archive_versions_are_a_floor(pool: AnyPool) {
     let store = store(pool, |_| {}).await;
     let version = |text: &str| Some(text.parse::<proto::filename::Version>().unwrap());
-    let first = store.create(&job("mag", "20250101", vec![l0("mag", "20250101", "v001")]), version("v001.0001"), T0).await.unwrap().unwrap();
+    let first = store
+        .create(&job("mag", "20250101", vec![l0("mag", "20250101", "v001")]), version("v001.0001"), T0)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(store.get(&first).await.unwrap().version, "v001.0002");
-    let second = store.create(&job("mag", "20250101", vec![l0("mag", "20250101", "v002")]), version("v002.0007"), T0).await.unwrap().unwrap();
+    let second = store
+        .create(&job("mag", "20250101", vec![l0("mag", "20250101", "v002")]), version("v002.0007"), T0)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(store.get(&second).await.unwrap().version, "v002.0008");
     // A floor below the table's versions (or a legacy one) changes nothing.
-    let third = store.create(&job("mag", "20250101", vec![l0("mag", "20250101", "v003")]), version("v001.0005"), T0).await.unwrap().unwrap();
+    let third = store
+        .create(&job("mag", "20250101", vec![l0("mag", "20250101", "v003")]), version("v001.0005"), T0)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(store.get(&third).await.unwrap().version, "v002.0009");
-    let other_day = store.create(&job("mag", "20250102", vec![l0("mag", "20250102", "v001")]), version("v009"), T0).await.unwrap().unwrap();
+    let other_day = store
+        .create(&job("mag", "20250102", vec![l0("mag", "20250102", "v001")]), version("v009"), T0)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(store.get(&other_day).await.unwrap().version, "v001.0001");
     // An identical input set is still deduplicated whatever the floor.
-    assert_eq!(store.create(&job("mag", "20250101", vec![l0("mag", "20250101", "v001")]), version("v005.0001"), T0).await.unwrap(), None);
+    assert_eq!(
+        store
+            .create(&job("mag", "20250101", vec![l0("mag", "20250101", "v001")]), version("v005.0001"), T0)
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 async fn campaign_planning_is_done_only_when_marked(pool: AnyPool) {
     let store = store(pool, |_| {}).await;
     let plan = |id: &str| CampaignPlan {
         id: id.into(),
-        request: ReprocessRequest { start_date: "20250101".into(), end_date: "20250131".into(), instrument: "mag".into(), ..Default::default() },
+        request: ReprocessRequest {
+            start_date: "20250101".into(),
+            end_date: "20250131".into(),
+            instrument: "mag".into(),
+            ..Default::default()
+        },
         origin: "request".into(),
     };
     assert!(store.record_campaign(&plan("a"), 31, T0).await.unwrap());

@@ -62,7 +62,11 @@ impl Node {
             .unwrap();
         assert!(output.status.success(), "keys create failed: {}", String::from_utf8_lossy(&output.stderr));
         let stdout = String::from_utf8(output.stdout).unwrap();
-        stdout.lines().find_map(|line| line.strip_prefix("secret")).map(|secret| secret.trim().to_string()).expect("a secret line")
+        stdout
+            .lines()
+            .find_map(|line| line.strip_prefix("secret"))
+            .map(|secret| secret.trim().to_string())
+            .expect("a secret line")
     }
 
     pub fn address(&self) -> String {
@@ -76,7 +80,11 @@ impl Node {
     /// Peak resident memory of the node so far (VmHWM), in KiB.
     pub fn peak_memory_kib(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        status.lines().find_map(|line| line.strip_prefix("VmHWM:")).and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok()).unwrap()
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
     }
 }
 
@@ -89,7 +97,11 @@ impl Drop for Node {
 
 /// True when the mission's client can be imported.
 pub fn client_installed() -> bool {
-    Command::new("python3").args(["-c", "import imap_data_access"]).output().map(|output| output.status.success()).unwrap_or(false)
+    Command::new("python3")
+        .args(["-c", "import imap_data_access"])
+        .output()
+        .map(|output| output.status.success())
+        .unwrap_or(false)
 }
 
 /// True, after saying so, when the mission's client is missing and a test should skip.
@@ -130,7 +142,8 @@ pub fn text(output: &Output) -> String {
 pub fn http(address: &str, method: &str, target: &str, headers: &[(&str, &str)]) -> (u16, Vec<u8>) {
     let mut stream = TcpStream::connect(address).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let mut request = format!("{method} {target} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: 0\r\n");
+    let mut request =
+        format!("{method} {target} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: 0\r\n");
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -169,7 +182,13 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
 /// The status API's science files made by jobs (not uploaded), for a `/api/files` query string.
 pub fn files_made_by_jobs(address: &str, query: &str) -> Vec<serde_json::Value> {
     let files = get_json(address, &format!("/api/files?{query}"));
-    files.as_array().unwrap().iter().filter(|file| !file["produced_by_job"].as_str().unwrap_or_default().is_empty()).cloned().collect()
+    files
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|file| !file["produced_by_job"].as_str().unwrap_or_default().is_empty())
+        .cloned()
+        .collect()
 }
 
 pub fn get_json(address: &str, target: &str) -> serde_json::Value {
@@ -179,7 +198,12 @@ pub fn get_json(address: &str, target: &str) -> serde_json::Value {
 }
 
 /// Polls `condition` every 100 ms until it returns `Some`, or panics with `describe()` after `timeout`.
-pub fn wait_for<T>(what: &str, timeout: Duration, mut condition: impl FnMut() -> Option<T>, describe: impl Fn() -> String) -> T {
+pub fn wait_for<T>(
+    what: &str,
+    timeout: Duration,
+    mut condition: impl FnMut() -> Option<T>,
+    describe: impl Fn() -> String,
+) -> T {
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(value) = condition() {

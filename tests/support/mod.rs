@@ -50,7 +50,10 @@ pub fn spawn_until_listening(mut command: Command, log_file: &Path) -> (Child, S
             }
             _ => {
                 let _ = child.kill();
-                panic!("imap-sdc exited before listening; log:\n{}", std::fs::read_to_string(log_file).unwrap_or_default());
+                panic!(
+                    "imap-sdc exited before listening; log:\n{}",
+                    std::fs::read_to_string(log_file).unwrap_or_default()
+                );
             }
         }
     };

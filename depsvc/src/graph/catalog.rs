@@ -36,10 +36,7 @@ impl StreamFiles {
             }
         }
         if let Some(repointing) = file.repointing {
-            self.starts_by_repointing
-                .entry(repointing)
-                .or_default()
-                .insert(file.start_date);
+            self.starts_by_repointing.entry(repointing).or_default().insert(file.start_date);
         }
         self.by_start.entry(file.start_date).or_default().push(file);
     }
@@ -53,17 +50,11 @@ impl StreamFiles {
         match range {
             QueryRange::Dates(dates) => {
                 let earliest_start = dates.first.add_days(-self.longest_bounded_span_days);
-                for start in self
-                    .by_start
-                    .range(earliest_start..=dates.last)
-                    .map(|(start, _)| start)
-                {
+                for start in self.by_start.range(earliest_start..=dates.last).map(|(start, _)| start) {
                     take_from(start);
                 }
                 // Open-ended files starting before that are still valid now.
-                self.open_ended_starts
-                    .range(..earliest_start)
-                    .for_each(&mut take_from);
+                self.open_ended_starts.range(..earliest_start).for_each(&mut take_from);
             }
             QueryRange::Repointings(repointings) => {
                 let starts: BTreeSet<Date> = self
@@ -91,10 +82,7 @@ impl MemoryCatalog {
     }
 
     pub fn insert(&mut self, file: FileRecord) {
-        self.streams
-            .entry(file.source_key())
-            .or_default()
-            .insert(file);
+        self.streams.entry(file.source_key()).or_default().insert(file);
         self.file_count += 1;
     }
 
@@ -122,11 +110,8 @@ impl MemoryCatalog {
                     + file.descriptor.capacity()
             })
             .sum();
-        let index_entries: usize = self
-            .streams
-            .values()
-            .map(|stream| stream.by_start.len() + stream.starts_by_repointing.len())
-            .sum();
+        let index_entries: usize =
+            self.streams.values().map(|stream| stream.by_start.len() + stream.starts_by_repointing.len()).sum();
         file_bytes + index_entries * INDEX_ENTRY_BYTES
     }
 }

@@ -6,26 +6,13 @@ use std::fmt;
 use super::model::{Graph, InputSource, ProductKey};
 
 /// The mission's instruments (`VALID_INSTRUMENTS` of `imap-data-access`).
-pub const KNOWN_INSTRUMENTS: [&str; 13] = [
-    "codice",
-    "glows",
-    "hit",
-    "hi",
-    "ialirt",
-    "idex",
-    "l1const",
-    "lo",
-    "mag",
-    "spacecraft",
-    "swapi",
-    "swe",
-    "ultra",
-];
+pub const KNOWN_INSTRUMENTS: [&str; 13] =
+    ["codice", "glows", "hit", "hi", "ialirt", "idex", "l1const", "lo", "mag", "spacecraft", "swapi", "swe", "ultra"];
 
 /// The mission's data levels (`VALID_DATALEVELS`).
 pub const KNOWN_DATA_LEVELS: [&str; 18] = [
-    "l0", "l1", "l1a", "l1b", "l1c", "l1ca", "l1cb", "l1d", "l2", "l2a", "l2b", "l2c", "l3", "l3a",
-    "l3b", "l3c", "l3d", "l3e",
+    "l0", "l1", "l1a", "l1b", "l1c", "l1ca", "l1cb", "l1d", "l2", "l2a", "l2b", "l2c", "l3", "l3a", "l3b", "l3c",
+    "l3d", "l3e",
 ];
 
 /// The SPICE kernel type names of the mission's file grammar.
@@ -93,47 +80,23 @@ impl fmt::Display for GraphProblem {
                 let names: Vec<String> = path.iter().map(ProductKey::to_string).collect();
                 write!(formatter, "cycle: {}", names.join(" -> "))
             }
-            GraphProblem::UnknownInstrument {
-                product,
-                instrument,
-            } => {
-                write!(
-                    formatter,
-                    "product {product}: unknown instrument {instrument:?}"
-                )
+            GraphProblem::UnknownInstrument { product, instrument } => {
+                write!(formatter, "product {product}: unknown instrument {instrument:?}")
             }
-            GraphProblem::UnknownDataLevel {
-                product,
-                data_level,
-            } => {
-                write!(
-                    formatter,
-                    "product {product}: unknown data level {data_level:?}"
-                )
+            GraphProblem::UnknownDataLevel { product, data_level } => {
+                write!(formatter, "product {product}: unknown data level {data_level:?}")
             }
-            GraphProblem::UnknownKernelType {
-                product,
-                kernel_type,
-            } => {
-                write!(
-                    formatter,
-                    "product {product}: unknown spice kernel type {kernel_type:?}"
-                )
+            GraphProblem::UnknownKernelType { product, kernel_type } => {
+                write!(formatter, "product {product}: unknown spice kernel type {kernel_type:?}")
             }
             GraphProblem::DanglingInput { product, input } => {
-                write!(
-                    formatter,
-                    "product {product}: input {input} is made by no product and is not level 0"
-                )
+                write!(formatter, "product {product}: input {input} is made by no product and is not level 0")
             }
             GraphProblem::DuplicateProduct { product } => {
                 write!(formatter, "product {product} is defined more than once")
             }
             GraphProblem::NeverTriggered { product } => {
-                write!(
-                    formatter,
-                    "product {product}: no input triggers it (all are no-trigger)"
-                )
+                write!(formatter, "product {product}: no input triggers it (all are no-trigger)")
             }
         }
     }
@@ -145,9 +108,7 @@ pub fn check(graph: &Graph) -> Vec<GraphProblem> {
     let mut seen = HashSet::new();
     for product in graph.products() {
         if !seen.insert(&product.key) {
-            problems.push(GraphProblem::DuplicateProduct {
-                product: product.key.clone(),
-            });
+            problems.push(GraphProblem::DuplicateProduct { product: product.key.clone() });
         }
         check_names(&product.key, &product.key, &mut problems);
         for input in &product.inputs {
@@ -170,9 +131,8 @@ pub fn check(graph: &Graph) -> Vec<GraphProblem> {
                     }
                 }
                 InputSource::Spice { kernel_types } => {
-                    for kernel_type in kernel_types
-                        .iter()
-                        .filter(|kernel_type| !KNOWN_KERNEL_TYPES.contains(&kernel_type.as_str()))
+                    for kernel_type in
+                        kernel_types.iter().filter(|kernel_type| !KNOWN_KERNEL_TYPES.contains(&kernel_type.as_str()))
                     {
                         problems.push(GraphProblem::UnknownKernelType {
                             product: product.key.clone(),
@@ -183,21 +143,12 @@ pub fn check(graph: &Graph) -> Vec<GraphProblem> {
                 InputSource::Spin | InputSource::Repoint => {}
             }
         }
-        let triggered = product
-            .inputs
-            .iter()
-            .any(|input| input.relationship.triggers());
+        let triggered = product.inputs.iter().any(|input| input.relationship.triggers());
         if !product.inputs.is_empty() && !triggered {
-            problems.push(GraphProblem::NeverTriggered {
-                product: product.key.clone(),
-            });
+            problems.push(GraphProblem::NeverTriggered { product: product.key.clone() });
         }
     }
-    problems.extend(
-        find_cycles(graph)
-            .into_iter()
-            .map(|path| GraphProblem::Cycle { path }),
-    );
+    problems.extend(find_cycles(graph).into_iter().map(|path| GraphProblem::Cycle { path }));
     // A name used by several inputs of one product is reported once.
     let mut reported = HashSet::new();
     problems.retain(|problem| reported.insert(problem.clone()));
@@ -206,16 +157,10 @@ pub fn check(graph: &Graph) -> Vec<GraphProblem> {
 
 fn check_names(product: &ProductKey, key: &ProductKey, problems: &mut Vec<GraphProblem>) {
     if !KNOWN_INSTRUMENTS.contains(&key.instrument.as_str()) {
-        problems.push(GraphProblem::UnknownInstrument {
-            product: product.clone(),
-            instrument: key.instrument.clone(),
-        });
+        problems.push(GraphProblem::UnknownInstrument { product: product.clone(), instrument: key.instrument.clone() });
     }
     if !KNOWN_DATA_LEVELS.contains(&key.data_level.as_str()) {
-        problems.push(GraphProblem::UnknownDataLevel {
-            product: product.clone(),
-            data_level: key.data_level.clone(),
-        });
+        problems.push(GraphProblem::UnknownDataLevel { product: product.clone(), data_level: key.data_level.clone() });
     }
 }
 
@@ -242,9 +187,7 @@ fn find_cycles(graph: &Graph) -> Vec<Vec<ProductKey>> {
                 .inputs
                 .iter()
                 .filter_map(|input| match &input.source {
-                    InputSource::Science(key) => graph
-                        .producer_of(key)
-                        .and_then(|producer| index_of(&producer.key)),
+                    InputSource::Science(key) => graph.producer_of(key).and_then(|producer| index_of(&producer.key)),
                     _ => None,
                 })
                 .collect()
@@ -260,22 +203,11 @@ fn find_cycles(graph: &Graph) -> Vec<Vec<ProductKey>> {
     }
     cycles
         .into_iter()
-        .map(|cycle: Vec<usize>| {
-            cycle
-                .into_iter()
-                .map(|index| products[index].key.clone())
-                .collect()
-        })
+        .map(|cycle: Vec<usize>| cycle.into_iter().map(|index| products[index].key.clone()).collect())
         .collect()
 }
 
-fn visit(
-    node: usize,
-    needs: &[Vec<usize>],
-    state: &mut [Visit],
-    stack: &mut Vec<usize>,
-    cycles: &mut Vec<Vec<usize>>,
-) {
+fn visit(node: usize, needs: &[Vec<usize>], state: &mut [Visit], stack: &mut Vec<usize>, cycles: &mut Vec<Vec<usize>>) {
     state[node] = Visit::InProgress;
     stack.push(node);
     for &next in &needs[node] {

@@ -16,9 +16,7 @@
 use std::collections::HashMap;
 
 use super::GraphError;
-use super::model::{
-    Cadence, Graph, InputSource, Product, ProductInput, ProductKey, Relationship, TimeWindow,
-};
+use super::model::{Cadence, Graph, InputSource, Product, ProductInput, ProductKey, Relationship, TimeWindow};
 
 const OLD_FORMAT_FIELD_COUNT: usize = 8;
 const HEADER_COLUMNS: [&str; 8] = [
@@ -63,20 +61,14 @@ impl Graph {
             if fields.len() != expected_field_count {
                 return Err(GraphError::Csv {
                     line: line_number,
-                    message: format!(
-                        "expected {expected_field_count} fields, found {}",
-                        fields.len()
-                    ),
+                    message: format!("expected {expected_field_count} fields, found {}", fields.len()),
                 });
             }
             let ordered = match column_positions {
                 Some(positions) => positions.map(|position| fields[position]),
                 None => std::array::from_fn(|index| fields[index]),
             };
-            let row = Row {
-                line: line_number,
-                fields: ordered,
-            };
+            let row = Row { line: line_number, fields: ordered };
             let later_format = column_positions.is_some();
             builder.add_row(&row, later_format)?;
         }
@@ -95,10 +87,7 @@ fn header_positions(names: &[&str], line: usize) -> Result<[usize; 8], GraphErro
         positions[slot] = names
             .iter()
             .position(|name| name == column)
-            .ok_or_else(|| GraphError::Csv {
-                line,
-                message: format!("header lacks column {column}"),
-            })?;
+            .ok_or_else(|| GraphError::Csv { line, message: format!("header lacks column {column}") })?;
     }
     Ok(positions)
 }
@@ -121,58 +110,30 @@ impl GraphBuilder {
             relationship,
             direction,
         ] = row.fields;
-        let error = |message: String| GraphError::Csv {
-            line: row.line,
-            message,
-        };
-        if [
-            primary_source,
-            primary_type,
-            primary_descriptor,
-            dependent_source,
-            dependent_type,
-            dependent_descriptor,
-        ]
-        .iter()
-        .any(|field| field.is_empty())
+        let error = |message: String| GraphError::Csv { line: row.line, message };
+        if [primary_source, primary_type, primary_descriptor, dependent_source, dependent_type, dependent_descriptor]
+            .iter()
+            .any(|field| field.is_empty())
         {
             return Err(error("empty field".to_string()));
         }
         let relationship = parse_relationship(relationship, later_format)
             .ok_or_else(|| error(format!("unknown relationship {relationship:?}")))?;
-        if !matches!(
-            direction.to_ascii_uppercase().as_str(),
-            "UPSTREAM" | "DOWNSTREAM"
-        ) {
+        if !matches!(direction.to_ascii_uppercase().as_str(), "UPSTREAM" | "DOWNSTREAM") {
             return Err(error(format!("unknown direction {direction:?}")));
         }
         let source = if later_format {
             later_format_source(primary_source, primary_type, primary_descriptor)
         } else {
-            InputSource::Science(ProductKey::new(
-                primary_source,
-                primary_type,
-                primary_descriptor,
-            ))
+            InputSource::Science(ProductKey::new(primary_source, primary_type, primary_descriptor))
         };
         if later_format && matches!(dependent_type, "spice" | "spin" | "repoint" | "ancillary") {
-            return Err(error(format!(
-                "dependent {dependent_source} {dependent_type} is not a science product"
-            )));
+            return Err(error(format!("dependent {dependent_source} {dependent_type} is not a science product")));
         }
-        let input = ProductInput {
-            source,
-            relationship,
-            window: TimeWindow::SameDay,
-            every_day: false,
-        };
+        let input = ProductInput { source, relationship, window: TimeWindow::SameDay, every_day: false };
         let key = ProductKey::new(dependent_source, dependent_type, dependent_descriptor);
         let index = *self.index_by_key.entry(key.clone()).or_insert_with(|| {
-            self.products.push(Product {
-                key,
-                cadence: Cadence::Daily,
-                inputs: Vec::new(),
-            });
+            self.products.push(Product { key, cadence: Cadence::Daily, inputs: Vec::new() });
             self.products.len() - 1
         });
         let inputs = &mut self.products[index].inputs;
@@ -200,13 +161,8 @@ fn parse_relationship(text: &str, later_format: bool) -> Option<Relationship> {
 fn later_format_source(source: &str, data_type: &str, descriptor: &str) -> InputSource {
     // The SPICE descriptor (`historical` / `best`) is not kept: any matching kernel will do.
     match data_type {
-        "ancillary" => InputSource::Ancillary {
-            instrument: source.to_string(),
-            descriptor: descriptor.to_string(),
-        },
-        "spice" => InputSource::Spice {
-            kernel_types: vec![source.to_string()],
-        },
+        "ancillary" => InputSource::Ancillary { instrument: source.to_string(), descriptor: descriptor.to_string() },
+        "spice" => InputSource::Spice { kernel_types: vec![source.to_string()] },
         "spin" => InputSource::Spin,
         "repoint" => InputSource::Repoint,
         level => InputSource::Science(ProductKey::new(source, level, descriptor)),

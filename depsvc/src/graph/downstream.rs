@@ -11,17 +11,11 @@ impl Graph {
     /// The products a newly arrived file triggers (through `Hard` and `SoftTrigger` inputs),
     /// in graph order.
     pub fn downstream_products(&self, file: &FileRecord) -> Vec<ProductKey> {
-        let mut product_indexes: Vec<usize> = self
-            .triggered_by(&file.source_key())
-            .iter()
-            .map(|&(product_index, _)| product_index)
-            .collect();
+        let mut product_indexes: Vec<usize> =
+            self.triggered_by(&file.source_key()).iter().map(|&(product_index, _)| product_index).collect();
         product_indexes.sort_unstable();
         product_indexes.dedup();
-        product_indexes
-            .into_iter()
-            .map(|index| self.products()[index].key.clone())
-            .collect()
+        product_indexes.into_iter().map(|index| self.products()[index].key.clone()).collect()
     }
 
     /// Every (product, product time) whose inputs include the new file and that it triggers.
@@ -36,17 +30,9 @@ impl Graph {
     /// Open-ended validity (ancillary, SPICE) stops at `open_validity_end`, normally today.
     /// The repointing of a product time is the file's for same-day inputs and repointing
     /// products, else `None`.
-    pub fn downstream(
-        &self,
-        file: &FileRecord,
-        open_validity_end: Date,
-    ) -> Vec<(ProductKey, ProductTime)> {
-        let covered = DateRange::new(
-            file.start_date,
-            file.coverage_end()
-                .unwrap_or(open_validity_end)
-                .max(file.start_date),
-        );
+    pub fn downstream(&self, file: &FileRecord, open_validity_end: Date) -> Vec<(ProductKey, ProductTime)> {
+        let covered =
+            DateRange::new(file.start_date, file.coverage_end().unwrap_or(open_validity_end).max(file.start_date));
         let mut triggered = self.triggered_by(&file.source_key()).to_vec();
         triggered.sort_unstable();
         let mut result = Vec::new();
@@ -73,11 +59,7 @@ impl Graph {
     ) {
         if let Some(index) = product_index {
             let key = &self.products()[index].key;
-            result.extend(
-                std::mem::take(times)
-                    .into_iter()
-                    .map(|time| (key.clone(), time)),
-            );
+            result.extend(std::mem::take(times).into_iter().map(|time| (key.clone(), time)));
         }
     }
 }
@@ -95,26 +77,17 @@ fn product_times_for_file(
         };
         let first = repointing.saturating_sub(after);
         let last = repointing.saturating_add(before);
-        times.extend((first..=last).map(|repointing| ProductTime {
-            date: file.start_date,
-            repointing: Some(repointing),
-        }));
+        times.extend(
+            (first..=last).map(|repointing| ProductTime { date: file.start_date, repointing: Some(repointing) }),
+        );
         return;
     }
-    let carried_repointing = if window == TimeWindow::SameDay || cadence == Cadence::Repointing {
-        file.repointing
-    } else {
-        None
-    };
+    let carried_repointing =
+        if window == TimeWindow::SameDay || cadence == Cadence::Repointing { file.repointing } else { None };
     let Some(product_dates) = window.product_dates_using(covered) else {
         return;
     };
     // Only canonical dates are product dates: a monthly product exists on the 1st only.
-    let canonical_dates = product_dates
-        .days()
-        .filter(|&date| cadence.canonical_date(date) == date);
-    times.extend(canonical_dates.map(|date| ProductTime {
-        date,
-        repointing: carried_repointing,
-    }));
+    let canonical_dates = product_dates.days().filter(|&date| cadence.canonical_date(date) == date);
+    times.extend(canonical_dates.map(|date| ProductTime { date, repointing: carried_repointing }));
 }

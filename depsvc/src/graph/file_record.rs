@@ -47,15 +47,12 @@ impl FileRecord {
 
     pub(super) fn source_key(&self) -> SourceKey {
         match self.kind {
-            FileKind::Science => SourceKey::Science(ProductKey::new(
-                &self.instrument,
-                &self.data_level,
-                &self.descriptor,
-            )),
-            FileKind::Ancillary => SourceKey::Ancillary {
-                instrument: self.instrument.clone(),
-                descriptor: self.descriptor.clone(),
-            },
+            FileKind::Science => {
+                SourceKey::Science(ProductKey::new(&self.instrument, &self.data_level, &self.descriptor))
+            }
+            FileKind::Ancillary => {
+                SourceKey::Ancillary { instrument: self.instrument.clone(), descriptor: self.descriptor.clone() }
+            }
             FileKind::Spice => SourceKey::Spice(self.descriptor.clone()),
             FileKind::Spin => SourceKey::Spin,
             FileKind::Repoint => SourceKey::Repoint,
@@ -68,10 +65,7 @@ impl FileRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(super) enum SourceKey {
     Science(ProductKey),
-    Ancillary {
-        instrument: String,
-        descriptor: String,
-    },
+    Ancillary { instrument: String, descriptor: String },
     Spice(String),
     Spin,
     Repoint,
@@ -81,16 +75,10 @@ impl InputSource {
     pub(super) fn source_keys(&self) -> Vec<SourceKey> {
         match self {
             InputSource::Science(key) => vec![SourceKey::Science(key.clone())],
-            InputSource::Ancillary {
-                instrument,
-                descriptor,
-            } => vec![SourceKey::Ancillary {
-                instrument: instrument.clone(),
-                descriptor: descriptor.clone(),
-            }],
-            InputSource::Spice { kernel_types } => {
-                kernel_types.iter().cloned().map(SourceKey::Spice).collect()
+            InputSource::Ancillary { instrument, descriptor } => {
+                vec![SourceKey::Ancillary { instrument: instrument.clone(), descriptor: descriptor.clone() }]
             }
+            InputSource::Spice { kernel_types } => kernel_types.iter().cloned().map(SourceKey::Spice).collect(),
             InputSource::Spin => vec![SourceKey::Spin],
             InputSource::Repoint => vec![SourceKey::Repoint],
         }
@@ -105,19 +93,11 @@ impl InputSource {
                     && file.data_level == key.data_level
                     && file.descriptor == key.descriptor
             }
-            InputSource::Ancillary {
-                instrument,
-                descriptor,
-            } => {
-                file.kind == FileKind::Ancillary
-                    && &file.instrument == instrument
-                    && &file.descriptor == descriptor
+            InputSource::Ancillary { instrument, descriptor } => {
+                file.kind == FileKind::Ancillary && &file.instrument == instrument && &file.descriptor == descriptor
             }
             InputSource::Spice { kernel_types } => {
-                file.kind == FileKind::Spice
-                    && kernel_types
-                        .iter()
-                        .any(|kernel_type| kernel_type == &file.descriptor)
+                file.kind == FileKind::Spice && kernel_types.iter().any(|kernel_type| kernel_type == &file.descriptor)
             }
             InputSource::Spin => file.kind == FileKind::Spin,
             InputSource::Repoint => file.kind == FileKind::Repoint,

@@ -42,12 +42,9 @@ pub use check::{GraphProblem, KNOWN_DATA_LEVELS, KNOWN_INSTRUMENTS, KNOWN_KERNEL
 pub use file_record::{FileKind, FileRecord, Version};
 pub use mission::MISSION_GRAPH_TOML;
 pub use model::{
-    Cadence, Graph, InputSource, Product, ProductInput, ProductKey, ProductTime, Relationship,
-    TimeWindow,
+    Cadence, Graph, InputSource, Product, ProductInput, ProductKey, ProductTime, Relationship, TimeWindow,
 };
-pub use resolve::{
-    Absent, InputQuery, MissingInput, QueryRange, Resolution, ResolvedInput, resolve,
-};
+pub use resolve::{Absent, InputQuery, MissingInput, QueryRange, Resolution, ResolvedInput, resolve};
 pub use window::{DateRange, RepointingRange, carrington_rotation, carrington_rotation_days};
 
 /// Everything that can go wrong while reading a graph or resolving against it.

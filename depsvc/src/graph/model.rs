@@ -27,9 +27,7 @@ impl ProductKey {
     pub fn parse_words(text: &str) -> Option<ProductKey> {
         let words: Vec<&str> = text.split_whitespace().collect();
         match words.as_slice() {
-            [instrument, data_level, descriptor] => {
-                Some(ProductKey::new(instrument, data_level, descriptor))
-            }
+            [instrument, data_level, descriptor] => Some(ProductKey::new(instrument, data_level, descriptor)),
             _ => None,
         }
     }
@@ -42,11 +40,7 @@ impl ProductKey {
 
 impl fmt::Display for ProductKey {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            formatter,
-            "{} {} {}",
-            self.instrument, self.data_level, self.descriptor
-        )
+        write!(formatter, "{} {} {}", self.instrument, self.data_level, self.descriptor)
     }
 }
 
@@ -56,10 +50,7 @@ pub enum InputSource {
     /// Science files of that instrument, level and descriptor.
     Science(ProductKey),
     /// Ancillary files (calibration tables...), matched by their validity range.
-    Ancillary {
-        instrument: String,
-        descriptor: String,
-    },
+    Ancillary { instrument: String, descriptor: String },
     /// SPICE kernels of any of these types, matched by coverage range; each type is needed.
     Spice { kernel_types: Vec<String> },
     /// The spin table.
@@ -72,10 +63,7 @@ impl fmt::Display for InputSource {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             InputSource::Science(key) => write!(formatter, "science {key}"),
-            InputSource::Ancillary {
-                instrument,
-                descriptor,
-            } => {
+            InputSource::Ancillary { instrument, descriptor } => {
                 write!(formatter, "ancillary {instrument} {descriptor}")
             }
             InputSource::Spice { kernel_types } => {
@@ -221,10 +209,7 @@ pub struct ProductTime {
 
 impl ProductTime {
     pub fn on(date: Date) -> ProductTime {
-        ProductTime {
-            date,
-            repointing: None,
-        }
+        ProductTime { date, repointing: None }
     }
 }
 
@@ -243,26 +228,17 @@ impl Graph {
         let mut index_by_key = HashMap::new();
         let mut triggers_by_source: HashMap<SourceKey, Vec<(usize, usize)>> = HashMap::new();
         for (product_index, product) in products.iter().enumerate() {
-            index_by_key
-                .entry(product.key.clone())
-                .or_insert(product_index);
+            index_by_key.entry(product.key.clone()).or_insert(product_index);
             for (input_index, input) in product.inputs.iter().enumerate() {
                 if !input.relationship.triggers() {
                     continue;
                 }
                 for source_key in input.source.source_keys() {
-                    triggers_by_source
-                        .entry(source_key)
-                        .or_default()
-                        .push((product_index, input_index));
+                    triggers_by_source.entry(source_key).or_default().push((product_index, input_index));
                 }
             }
         }
-        Graph {
-            products,
-            index_by_key,
-            triggers_by_source,
-        }
+        Graph { products, index_by_key, triggers_by_source }
     }
 
     pub fn products(&self) -> &[Product] {
@@ -270,9 +246,7 @@ impl Graph {
     }
 
     pub fn product(&self, key: &ProductKey) -> Option<&Product> {
-        self.index_by_key
-            .get(key)
-            .map(|&index| &self.products[index])
+        self.index_by_key.get(key).map(|&index| &self.products[index])
     }
 
     /// The product's own date when `date` is another date of its period (a monthly product
@@ -283,16 +257,12 @@ impl Graph {
     }
 
     pub(super) fn triggered_by(&self, source_key: &SourceKey) -> &[(usize, usize)] {
-        self.triggers_by_source
-            .get(source_key)
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
+        self.triggers_by_source.get(source_key).map(Vec::as_slice).unwrap_or(&[])
     }
 
     /// The product whose jobs write files of `key`: the exact product, or the level's `all`
     /// product (an `l1a all` job writes every `l1a` descriptor).
     pub fn producer_of(&self, key: &ProductKey) -> Option<&Product> {
-        self.product(key)
-            .or_else(|| self.product(&ProductKey::new(&key.instrument, &key.data_level, "all")))
+        self.product(key).or_else(|| self.product(&ProductKey::new(&key.instrument, &key.data_level, "all")))
     }
 }

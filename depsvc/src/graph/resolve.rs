@@ -18,9 +18,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use super::file_record::FileRecord;
-use super::model::{
-    Graph, InputSource, Product, ProductKey, ProductTime, Relationship, TimeWindow,
-};
+use super::model::{Graph, InputSource, Product, ProductKey, ProductTime, Relationship, TimeWindow};
 use super::window::{DateRange, RepointingRange};
 use super::{Catalog, Date, GraphError};
 
@@ -86,21 +84,11 @@ impl fmt::Display for MissingInput {
             Absent::AnyFile => write!(formatter, "{}: no file in {}", self.source, self.range),
             Absent::Days(days) => {
                 let days: Vec<String> = days.iter().map(|day| day.yyyymmdd()).collect();
-                write!(
-                    formatter,
-                    "{}: no file for days {}",
-                    self.source,
-                    days.join(", ")
-                )
+                write!(formatter, "{}: no file for days {}", self.source, days.join(", "))
             }
             Absent::Repointings(repointings) => {
                 let repointings: Vec<String> = repointings.iter().map(u32::to_string).collect();
-                write!(
-                    formatter,
-                    "{}: no file for repointings {}",
-                    self.source,
-                    repointings.join(", ")
-                )
+                write!(formatter, "{}: no file for repointings {}", self.source, repointings.join(", "))
             }
         }
     }
@@ -125,14 +113,8 @@ impl Graph {
     ///
     /// The time's date is first moved to the product's canonical date (a monthly product
     /// asked for the 17th is the product of the 1st).
-    pub fn input_queries(
-        &self,
-        product_key: &ProductKey,
-        time: ProductTime,
-    ) -> Result<Vec<InputQuery>, GraphError> {
-        let product = self
-            .product(product_key)
-            .ok_or_else(|| GraphError::UnknownProduct(product_key.clone()))?;
+    pub fn input_queries(&self, product_key: &ProductKey, time: ProductTime) -> Result<Vec<InputQuery>, GraphError> {
+        let product = self.product(product_key).ok_or_else(|| GraphError::UnknownProduct(product_key.clone()))?;
         let product_date = product.cadence.canonical_date(time.date);
         product
             .inputs
@@ -141,11 +123,9 @@ impl Graph {
             .map(|(input_index, input)| {
                 let range = match input.window {
                     TimeWindow::Repointings { before, after } => {
-                        let repointing =
-                            time.repointing
-                                .ok_or_else(|| GraphError::RepointingRequired {
-                                    product: product_key.clone(),
-                                })?;
+                        let repointing = time
+                            .repointing
+                            .ok_or_else(|| GraphError::RepointingRequired { product: product_key.clone() })?;
                         QueryRange::Repointings(RepointingRange {
                             first: repointing.saturating_sub(before),
                             last: repointing.saturating_add(after),
@@ -153,12 +133,7 @@ impl Graph {
                     }
                     window => QueryRange::Dates(window.input_dates(product_date)),
                 };
-                Ok(InputQuery {
-                    input_index,
-                    source: input.source.clone(),
-                    relationship: input.relationship,
-                    range,
-                })
+                Ok(InputQuery { input_index, source: input.source.clone(), relationship: input.relationship, range })
             })
             .collect()
     }
@@ -178,9 +153,8 @@ impl Graph {
                 got: candidates_per_query.len(),
             });
         }
-        let product: &Product = self
-            .product(product_key)
-            .ok_or_else(|| GraphError::UnknownProduct(product_key.clone()))?;
+        let product: &Product =
+            self.product(product_key).ok_or_else(|| GraphError::UnknownProduct(product_key.clone()))?;
         let mut inputs = Vec::new();
         let mut missing = Vec::new();
         for (query, candidates) in queries.iter().zip(candidates_per_query) {
@@ -190,18 +164,10 @@ impl Graph {
                 missing.extend(missing_parts(query, every_day, &files));
             }
             if query.relationship.is_required() || !files.is_empty() {
-                inputs.push(ResolvedInput {
-                    source: query.source.clone(),
-                    relationship: query.relationship,
-                    files,
-                });
+                inputs.push(ResolvedInput { source: query.source.clone(), relationship: query.relationship, files });
             }
         }
-        if missing.is_empty() {
-            Ok(Resolution::Ready { inputs })
-        } else {
-            Ok(Resolution::Waiting { missing })
-        }
+        if missing.is_empty() { Ok(Resolution::Ready { inputs }) } else { Ok(Resolution::Waiting { missing }) }
     }
 }
 
@@ -213,10 +179,7 @@ pub fn resolve(
     time: ProductTime,
 ) -> Result<Resolution, GraphError> {
     let queries = graph.input_queries(product, time)?;
-    let candidates: Vec<Vec<FileRecord>> = queries
-        .iter()
-        .map(|query| catalog.candidates(query))
-        .collect();
+    let candidates: Vec<Vec<FileRecord>> = queries.iter().map(|query| catalog.candidates(query)).collect();
     graph.select(product, time, &candidates)
 }
 
@@ -224,19 +187,16 @@ pub fn resolve(
 pub(super) fn in_range(range: &QueryRange, file: &FileRecord) -> bool {
     match range {
         QueryRange::Dates(dates) => dates.overlaps(file.start_date, file.coverage_end()),
-        QueryRange::Repointings(repointings) => file
-            .repointing
-            .is_some_and(|repointing| repointings.contains(repointing)),
+        QueryRange::Repointings(repointings) => {
+            file.repointing.is_some_and(|repointing| repointings.contains(repointing))
+        }
     }
 }
 
 fn newest_of_each_series(query: &InputQuery, candidates: &[FileRecord]) -> Vec<FileRecord> {
     // Science series also differ by level and instrument, but the source fixes those.
     let mut newest_by_series: HashMap<(&str, Date, Option<u32>), &FileRecord> = HashMap::new();
-    for file in candidates
-        .iter()
-        .filter(|file| query.source.matches(file) && in_range(&query.range, file))
-    {
+    for file in candidates.iter().filter(|file| query.source.matches(file) && in_range(&query.range, file)) {
         let series = (file.descriptor.as_str(), file.start_date, file.repointing);
         newest_by_series
             .entry(series)
@@ -249,18 +209,12 @@ fn newest_of_each_series(query: &InputQuery, candidates: &[FileRecord]) -> Vec<F
     }
     let mut files: Vec<FileRecord> = newest_by_series.into_values().cloned().collect();
     files.sort_by(|left, right| {
-        (
-            left.start_date,
-            left.repointing,
-            &left.descriptor,
-            &left.file_name,
-        )
-            .cmp(&(
-                right.start_date,
-                right.repointing,
-                &right.descriptor,
-                &right.file_name,
-            ))
+        (left.start_date, left.repointing, &left.descriptor, &left.file_name).cmp(&(
+            right.start_date,
+            right.repointing,
+            &right.descriptor,
+            &right.file_name,
+        ))
     });
     files
 }
@@ -271,16 +225,8 @@ fn missing_parts(query: &InputQuery, every_day: bool, files: &[FileRecord]) -> V
         InputSource::Spice { kernel_types } => kernel_types
             .iter()
             .map(|kernel_type| {
-                let source = InputSource::Spice {
-                    kernel_types: vec![kernel_type.clone()],
-                };
-                (
-                    source,
-                    files
-                        .iter()
-                        .filter(|file| &file.descriptor == kernel_type)
-                        .collect(),
-                )
+                let source = InputSource::Spice { kernel_types: vec![kernel_type.clone()] };
+                (source, files.iter().filter(|file| &file.descriptor == kernel_type).collect())
             })
             .collect(),
         source => vec![(source.clone(), files.iter().collect())],
@@ -310,29 +256,18 @@ fn absent_from(range: &QueryRange, every_day: bool, files: &[&FileRecord]) -> Op
             let first_day = dates.first.days_since_epoch();
             for file in files {
                 let start = file.start_date.max(dates.first).days_since_epoch();
-                let end = file
-                    .coverage_end()
-                    .map_or(dates.last, |end| end.min(dates.last))
-                    .days_since_epoch();
+                let end = file.coverage_end().map_or(dates.last, |end| end.min(dates.last)).days_since_epoch();
                 for day in start..=end {
                     covered[(day - first_day) as usize] = true;
                 }
             }
-            let uncovered: Vec<Date> = dates
-                .days()
-                .zip(covered)
-                .filter(|(_, covered)| !covered)
-                .map(|(day, _)| day)
-                .collect();
+            let uncovered: Vec<Date> =
+                dates.days().zip(covered).filter(|(_, covered)| !covered).map(|(day, _)| day).collect();
             (!uncovered.is_empty()).then_some(Absent::Days(uncovered))
         }
         QueryRange::Repointings(repointings) => {
             let uncovered: Vec<u32> = (repointings.first..=repointings.last)
-                .filter(|repointing| {
-                    !files
-                        .iter()
-                        .any(|file| file.repointing == Some(*repointing))
-                })
+                .filter(|repointing| !files.iter().any(|file| file.repointing == Some(*repointing)))
                 .collect();
             (!uncovered.is_empty()).then_some(Absent::Repointings(uncovered))
         }

@@ -30,13 +30,7 @@ fn science_file(source: &str, day: &str, version: Version) -> FileRecord {
     }
 }
 
-fn ranged_file(
-    kind: FileKind,
-    instrument: &str,
-    descriptor: &str,
-    start: &str,
-    end: Option<&str>,
-) -> FileRecord {
+fn ranged_file(kind: FileKind, instrument: &str, descriptor: &str, start: &str, end: Option<&str>) -> FileRecord {
     let data_level = match kind {
         FileKind::Ancillary => "ancillary",
         FileKind::Spice => "spice",
@@ -139,35 +133,19 @@ fn toml_round_trip_keeps_every_field() {
     let written = original.to_toml_string().expect("writes");
     let reread = Graph::from_toml_str(&written).expect("reads back");
     assert_eq!(reread.products(), original.products());
-    let three_day = &original
-        .product(&key("mag l2 norm-3day"))
-        .expect("exists")
-        .inputs[0];
-    assert_eq!(
-        three_day.window,
-        TimeWindow::Days {
-            before: 1,
-            after: 1
-        }
-    );
+    let three_day = &original.product(&key("mag l2 norm-3day")).expect("exists").inputs[0];
+    assert_eq!(three_day.window, TimeWindow::Days { before: 1, after: 1 });
     assert!(three_day.every_day);
     let map = original.product(&key("hi l2 map")).expect("exists");
     assert_eq!(map.cadence, Cadence::Repointing);
-    assert_eq!(
-        map.inputs[0].window,
-        TimeWindow::Repointings {
-            before: 1,
-            after: 1
-        }
-    );
+    assert_eq!(map.inputs[0].window, TimeWindow::Repointings { before: 1, after: 1 });
     assert_eq!(map.inputs[1].source, InputSource::Spin);
 }
 
 #[test]
 fn mission_graph_round_trips_through_toml() {
     let mission = Graph::mission();
-    let reread =
-        Graph::from_toml_str(&mission.to_toml_string().expect("writes")).expect("reads back");
+    let reread = Graph::from_toml_str(&mission.to_toml_string().expect("writes")).expect("reads back");
     assert_eq!(reread.products(), mission.products());
 }
 
@@ -179,25 +157,15 @@ fn toml_errors_name_the_product_and_the_problem() {
         error.to_string(),
         "product mag l1b x: input 1: expected exactly one source (science, ancillary, spice, spin, repoint), found 2"
     );
-    let bad_science = "[[product]]\ninstrument = \"mag\"\nlevel = \"l1b\"\ndescriptor = \"x\"\ninput = [{ science = \"mag l1a\" }]\n";
+    let bad_science =
+        "[[product]]\ninstrument = \"mag\"\nlevel = \"l1b\"\ndescriptor = \"x\"\ninput = [{ science = \"mag l1a\" }]\n";
     let error = Graph::from_toml_str(bad_science).expect_err("two words");
-    assert!(
-        error
-            .to_string()
-            .contains("is not \"instrument level descriptor\""),
-        "{error}"
-    );
+    assert!(error.to_string().contains("is not \"instrument level descriptor\""), "{error}");
     let conflicting = "[[product]]\ninstrument = \"mag\"\nlevel = \"l1b\"\ndescriptor = \"x\"\ninput = [{ science = \"mag l1a x\", window = \"month\", days_before = 2 }]\n";
     let error = Graph::from_toml_str(conflicting).expect_err("month with days");
-    assert!(
-        error.to_string().contains("window \"month\" does not fit"),
-        "{error}"
-    );
+    assert!(error.to_string().contains("window \"month\" does not fit"), "{error}");
     let typo = "[[product]]\ninstrument = \"mag\"\nlevel = \"l1b\"\ndescriptor = \"x\"\ninput = [{ sciense = \"mag l1a x\" }]\n";
-    assert!(matches!(
-        Graph::from_toml_str(typo),
-        Err(GraphError::Toml(_))
-    ));
+    assert!(matches!(Graph::from_toml_str(typo), Err(GraphError::Toml(_))));
 }
 
 // ---------------------------------------------------------------- csv
@@ -206,21 +174,11 @@ fn toml_errors_name_the_product_and_the_problem() {
 fn old_csv_format_is_imported() {
     let csv = "# primary, level, ...\n\nmag, l0, raw, mag, l1a, all, HARD, DOWNSTREAM\nmag,l1a,norm-mago,mag,l1b,norm-mago,HARD,DOWNSTREAM\n  \nmag, l1b, norm-mago, mag, l1c, norm-mago, HARD, UPSTREAM\nmag, l1b, burst-mago, mag, l1c, norm-mago, SOFT, DOWNSTREAM\n";
     let imported = Graph::from_dependency_csv(csv).expect("imports");
-    let keys: Vec<String> = imported
-        .products()
-        .iter()
-        .map(|product| product.key.to_string())
-        .collect();
-    assert_eq!(
-        keys,
-        ["mag l1a all", "mag l1b norm-mago", "mag l1c norm-mago"]
-    );
+    let keys: Vec<String> = imported.products().iter().map(|product| product.key.to_string()).collect();
+    assert_eq!(keys, ["mag l1a all", "mag l1b norm-mago", "mag l1c norm-mago"]);
     let l1c = imported.product(&key("mag l1c norm-mago")).expect("exists");
     assert_eq!(l1c.inputs.len(), 2);
-    assert_eq!(
-        l1c.inputs[0].source,
-        InputSource::Science(key("mag l1b norm-mago"))
-    );
+    assert_eq!(l1c.inputs[0].source, InputSource::Science(key("mag l1b norm-mago")));
     assert_eq!(l1c.inputs[1].relationship, Relationship::SoftTrigger);
 }
 
@@ -229,18 +187,11 @@ fn old_csv_errors_carry_the_line_number() {
     let seven_fields = "# header comment\nmag, l0, raw, mag, l1a, all, HARD, DOWNSTREAM\n\nmag, l1a, norm-mago, mag, l1b, norm-mago, HARD\n";
     assert_eq!(
         Graph::from_dependency_csv(seven_fields).err(),
-        Some(GraphError::Csv {
-            line: 4,
-            message: "expected 8 fields, found 7".to_string()
-        })
+        Some(GraphError::Csv { line: 4, message: "expected 8 fields, found 7".to_string() })
     );
     let bad_relationship = "mag, l0, raw, mag, l1a, all, HARD_NO_TRIGGER, DOWNSTREAM\n";
-    let error = Graph::from_dependency_csv(bad_relationship)
-        .expect_err("old format has no HARD_NO_TRIGGER");
-    assert_eq!(
-        error.to_string(),
-        "dependency csv line 1: unknown relationship \"HARD_NO_TRIGGER\""
-    );
+    let error = Graph::from_dependency_csv(bad_relationship).expect_err("old format has no HARD_NO_TRIGGER");
+    assert_eq!(error.to_string(), "dependency csv line 1: unknown relationship \"HARD_NO_TRIGGER\"");
 }
 
 #[test]
@@ -254,30 +205,17 @@ fn later_csv_format_reads_spice_spin_repoint_and_ancillary_sources() {
         hi,l1a,45sensor-de,hi,l1b,45sensor-de,HARD,DOWNSTREAM\n";
     let imported = Graph::from_dependency_csv(csv).expect("imports");
     let idex = imported.product(&key("idex l1a all")).expect("exists");
-    assert_eq!(
-        idex.inputs[1].source,
-        InputSource::Spice {
-            kernel_types: vec!["leapseconds".to_string()]
-        }
-    );
+    assert_eq!(idex.inputs[1].source, InputSource::Spice { kernel_types: vec!["leapseconds".to_string()] });
     assert_eq!(idex.inputs[1].relationship, Relationship::HardNoTrigger);
-    let hi = imported
-        .product(&key("hi l1b 45sensor-de"))
-        .expect("exists");
-    let sources: Vec<(String, Relationship)> = hi
-        .inputs
-        .iter()
-        .map(|input| (input.source.to_string(), input.relationship))
-        .collect();
+    let hi = imported.product(&key("hi l1b 45sensor-de")).expect("exists");
+    let sources: Vec<(String, Relationship)> =
+        hi.inputs.iter().map(|input| (input.source.to_string(), input.relationship)).collect();
     assert_eq!(
         sources,
         [
             ("spin".to_string(), Relationship::HardNoTrigger),
             ("repoint".to_string(), Relationship::SoftTrigger),
-            (
-                "ancillary hi cal-table".to_string(),
-                Relationship::SoftTrigger
-            ),
+            ("ancillary hi cal-table".to_string(), Relationship::SoftTrigger),
             ("science hi l1a 45sensor-de".to_string(), Relationship::Hard),
         ]
     );
@@ -288,25 +226,16 @@ fn later_csv_errors_carry_the_line_number() {
     let missing_column = "primary_source,primary_data_type,primary_descriptor,dependent_source,dependent_data_type,dependent_descriptor,relationship\n";
     assert_eq!(
         Graph::from_dependency_csv(missing_column).err(),
-        Some(GraphError::Csv {
-            line: 1,
-            message: "header lacks column dependency_type".to_string()
-        })
+        Some(GraphError::Csv { line: 1, message: "header lacks column dependency_type".to_string() })
     );
     let short_row = "primary_source,primary_data_type,primary_descriptor,dependent_source,dependent_data_type,dependent_descriptor,relationship,dependency_type\n# note\nidex,l0,raw,idex,l1a,all,HARD\n";
     assert_eq!(
         Graph::from_dependency_csv(short_row).err(),
-        Some(GraphError::Csv {
-            line: 3,
-            message: "expected 8 fields, found 7".to_string()
-        })
+        Some(GraphError::Csv { line: 3, message: "expected 8 fields, found 7".to_string() })
     );
     let spice_dependent = "primary_source,primary_data_type,primary_descriptor,dependent_source,dependent_data_type,dependent_descriptor,relationship,dependency_type\nidex,l0,raw,leapseconds,spice,historical,HARD,DOWNSTREAM\n";
     let error = Graph::from_dependency_csv(spice_dependent).expect_err("spice is not a product");
-    assert_eq!(
-        error.to_string(),
-        "dependency csv line 2: dependent leapseconds spice is not a science product"
-    );
+    assert_eq!(error.to_string(), "dependency csv line 2: dependent leapseconds spice is not a science product");
 }
 
 // ---------------------------------------------------------------- mission graph
@@ -334,14 +263,8 @@ fn reference_rows() -> Vec<(String, String)> {
     ];
     let mut rows: Vec<(String, String)> = Vec::new();
     for descriptor in codice {
-        rows.push((
-            format!("codice l0 {descriptor}"),
-            format!("codice l1a {descriptor}"),
-        ));
-        rows.push((
-            format!("codice l1a {descriptor}"),
-            format!("codice l1b {descriptor}"),
-        ));
+        rows.push((format!("codice l0 {descriptor}"), format!("codice l1a {descriptor}")));
+        rows.push((format!("codice l1a {descriptor}"), format!("codice l1b {descriptor}")));
     }
     let listed = "glows l0 raw > glows l1a all; glows l1a de > glows l1b de; glows l1a hist > glows l1b hist;
         hi l0 raw > hi l1a all; hi l1a 45sensor-histogram > hi l1b 45sensor-histogram; hi l1a 45sensor-de > hi l1b 45sensor-de;
@@ -373,12 +296,9 @@ fn reference_rows() -> Vec<(String, String)> {
 }
 
 fn has_edge(graph: &Graph, primary: &str, dependent: &str) -> bool {
-    graph.product(&key(dependent)).is_some_and(|product| {
-        product
-            .inputs
-            .iter()
-            .any(|input| input.source == InputSource::Science(key(primary)))
-    })
+    graph
+        .product(&key(dependent))
+        .is_some_and(|product| product.inputs.iter().any(|input| input.source == InputSource::Science(key(primary))))
 }
 
 #[test]
@@ -412,10 +332,7 @@ fn mission_graph_contains_the_cross_instrument_edges() {
         ("mag l1c norm-mago", "mag l1d norm-dsrf"),
         ("swe l2 sci", "swe l3 sci"),
     ] {
-        assert!(
-            has_edge(&mission, primary, dependent),
-            "{primary} -> {dependent}"
-        );
+        assert!(has_edge(&mission, primary, dependent), "{primary} -> {dependent}");
     }
 }
 
@@ -479,45 +396,22 @@ const LATE: &str = "20300101";
 fn a_raw_file_triggers_the_l1a_all_job_and_l1a_files_the_l1b_products() {
     let mission = Graph::mission();
     let raw = science_file("mag l0 raw", "20250312", (None, 1));
-    assert_eq!(
-        mission.downstream(&raw, date(LATE)),
-        [(key("mag l1a all"), ProductTime::on(date("20250312")))]
-    );
+    assert_eq!(mission.downstream(&raw, date(LATE)), [(key("mag l1a all"), ProductTime::on(date("20250312")))]);
     let l1a = science_file("mag l1a norm-mago", "20250312", (Some(1), 0));
-    assert_eq!(
-        mission.downstream_products(&l1a),
-        [key("mag l1b norm-mago")]
-    );
+    assert_eq!(mission.downstream_products(&l1a), [key("mag l1b norm-mago")]);
     let swapi_raw = science_file("swapi l0 raw", "20250312", (None, 1));
-    assert_eq!(
-        mission.downstream_products(&swapi_raw),
-        [key("swapi l1 all")]
-    );
+    assert_eq!(mission.downstream_products(&swapi_raw), [key("swapi l1 all")]);
 }
 
 #[test]
 fn a_file_triggers_products_of_other_instruments() {
     let mission = Graph::mission();
     let dsrf = science_file("mag l1d norm-dsrf", "20250312", (Some(1), 0));
-    let products: Vec<String> = mission
-        .downstream_products(&dsrf)
-        .iter()
-        .map(ProductKey::to_string)
-        .collect();
-    assert_eq!(
-        products,
-        [
-            "codice l3b hi-pitch-angle",
-            "hit l3 macropixel",
-            "swe l3 sci"
-        ]
-    );
+    let products: Vec<String> = mission.downstream_products(&dsrf).iter().map(ProductKey::to_string).collect();
+    assert_eq!(products, ["codice l3b hi-pitch-angle", "hit l3 macropixel", "swe l3 sci"]);
     let proton = science_file("swapi l3a proton-sw", "20250312", (Some(1), 0));
     let downstream = mission.downstream(&proton, date(LATE));
-    assert_eq!(
-        downstream,
-        [(key("swe l3 sci"), ProductTime::on(date("20250312")))]
-    );
+    assert_eq!(downstream, [(key("swe l3 sci"), ProductTime::on(date("20250312")))]);
 }
 
 #[test]
@@ -525,30 +419,15 @@ fn window_inputs_trigger_every_product_date_whose_window_holds_the_file() {
     let windows = graph(WINDOWS_GRAPH);
     let l1b = science_file("mag l1b norm-mago", "20250315", (Some(1), 0));
     let downstream = windows.downstream(&l1b, date(LATE));
-    assert_eq!(
-        times_of(&downstream, "mag l2 norm-3day"),
-        ["20250314", "20250315", "20250316"]
-    );
+    assert_eq!(times_of(&downstream, "mag l2 norm-3day"), ["20250314", "20250315", "20250316"]);
     assert_eq!(times_of(&downstream, "mag l3 norm-1mo"), ["20250301"]);
     // Rotation 2295 began 2025-03-02 22:31 UTC and 2296 2025-03-29 17:05 UTC.
     assert_eq!(carrington_rotation(date("20250315")), 2295);
     assert_eq!(times_of(&downstream, "mag l3 norm-cr"), ["20250303"]);
     let late_in_rotation = science_file("mag l1b norm-mago", "20250329", (Some(1), 0));
-    assert_eq!(
-        times_of(
-            &windows.downstream(&late_in_rotation, date(LATE)),
-            "mag l3 norm-cr"
-        ),
-        ["20250303"]
-    );
+    assert_eq!(times_of(&windows.downstream(&late_in_rotation, date(LATE)), "mag l3 norm-cr"), ["20250303"]);
     let next_rotation = science_file("mag l1b norm-mago", "20250330", (Some(1), 0));
-    assert_eq!(
-        times_of(
-            &windows.downstream(&next_rotation, date(LATE)),
-            "mag l3 norm-cr"
-        ),
-        ["20250330"]
-    );
+    assert_eq!(times_of(&windows.downstream(&next_rotation, date(LATE)), "mag l3 norm-cr"), ["20250330"]);
 }
 
 #[test]
@@ -559,36 +438,21 @@ fn carrington_rotations_follow_the_standard_formula() {
     assert_eq!(carrington_rotation(date("18531110")), 1);
     let rotation = carrington_rotation_days(2292);
     assert_eq!(rotation.first, date("20241211"));
-    assert_eq!(
-        rotation.last.add_days(1),
-        carrington_rotation_days(2293).first
-    );
+    assert_eq!(rotation.last.add_days(1), carrington_rotation_days(2293).first);
     assert!(rotation.days().all(|day| carrington_rotation(day) == 2292));
 }
 
 #[test]
 fn ancillary_files_trigger_every_date_of_their_validity() {
     let windows = graph(WINDOWS_GRAPH);
-    let bounded = ranged_file(
-        FileKind::Ancillary,
-        "mag",
-        "calibration",
-        "20250301",
-        Some("20250303"),
-    );
+    let bounded = ranged_file(FileKind::Ancillary, "mag", "calibration", "20250301", Some("20250303"));
     assert_eq!(
-        times_of(
-            &windows.downstream(&bounded, date(LATE)),
-            "mag l1b norm-mago"
-        ),
+        times_of(&windows.downstream(&bounded, date(LATE)), "mag l1b norm-mago"),
         ["20250301", "20250302", "20250303"]
     );
     let open_ended = ranged_file(FileKind::Ancillary, "mag", "calibration", "20250301", None);
     assert_eq!(
-        times_of(
-            &windows.downstream(&open_ended, date("20250302")),
-            "mag l1b norm-mago"
-        ),
+        times_of(&windows.downstream(&open_ended, date("20250302")), "mag l1b norm-mago"),
         ["20250301", "20250302"]
     );
     // soft_no_trigger inputs never trigger.
@@ -603,13 +467,7 @@ fn hard_no_trigger_inputs_never_trigger_and_soft_trigger_ones_do() {
     assert!(windows.downstream_products(&leapseconds).is_empty());
     let spin = ranged_file(FileKind::Spin, "spin", "spin", "20250101", Some("20250102"));
     assert!(windows.downstream_products(&spin).is_empty());
-    let repoint = ranged_file(
-        FileKind::Repoint,
-        "repoint",
-        "repoint",
-        "20250101",
-        Some("20250102"),
-    );
+    let repoint = ranged_file(FileKind::Repoint, "repoint", "repoint", "20250101", Some("20250102"));
     assert_eq!(windows.downstream_products(&repoint), [key("hi l2 map")]);
 }
 
@@ -619,10 +477,7 @@ fn repointing_windows_trigger_the_neighbouring_repointings() {
     let mut pset = science_file("hi l1c 45sensor-pset", "20250501", (Some(1), 0));
     pset.repointing = Some(40);
     let downstream = windows.downstream(&pset, date(LATE));
-    assert_eq!(
-        times_of(&downstream, "hi l2 map"),
-        ["20250501-r39", "20250501-r40", "20250501-r41"]
-    );
+    assert_eq!(times_of(&downstream, "hi l2 map"), ["20250501-r39", "20250501-r40", "20250501-r41"]);
 }
 
 // ---------------------------------------------------------------- resolution
@@ -639,18 +494,14 @@ fn resolution_waits_and_names_what_is_missing() {
         science_file("swe l2 sci", "20250312", (Some(1), 0)),
         science_file("mag l1d norm-dsrf", "20250311", (Some(1), 0)),
     ]);
-    let Resolution::Waiting { missing } =
-        resolve(&mission, &partial, &key("swe l3 sci"), day).expect("resolves")
+    let Resolution::Waiting { missing } = resolve(&mission, &partial, &key("swe l3 sci"), day).expect("resolves")
     else {
         panic!("inputs are missing");
     };
     let messages: Vec<String> = missing.iter().map(MissingInput::to_string).collect();
     assert_eq!(
         messages,
-        [
-            "science mag l1d norm-dsrf: no file in 20250312",
-            "science swapi l3a proton-sw: no file in 20250312"
-        ]
+        ["science mag l1d norm-dsrf: no file in 20250312", "science swapi l3a proton-sw: no file in 20250312"]
     );
 }
 
@@ -666,21 +517,11 @@ fn resolution_is_ready_with_the_newest_version_of_each_input() {
         science_file("mag l1d norm-dsrf", "20250312", (Some(2), 0)),
         science_file("swapi l3a proton-sw", "20250312", (Some(1), 0)),
     ]);
-    let Resolution::Ready { inputs } =
-        resolve(&mission, &complete, &key("swe l3 sci"), day).expect("resolves")
-    else {
+    let Resolution::Ready { inputs } = resolve(&mission, &complete, &key("swe l3 sci"), day).expect("resolves") else {
         panic!("all inputs are present");
     };
-    let chosen: Vec<Vec<&str>> = inputs
-        .iter()
-        .map(|input| {
-            input
-                .files
-                .iter()
-                .map(|file| file.file_name.as_str())
-                .collect()
-        })
-        .collect();
+    let chosen: Vec<Vec<&str>> =
+        inputs.iter().map(|input| input.files.iter().map(|file| file.file_name.as_str()).collect()).collect();
     assert_eq!(
         chosen,
         [
@@ -698,37 +539,15 @@ fn soft_inputs_are_optional_and_used_when_present() {
     let mut files = vec![
         science_file("mag l1a norm-mago", "20250312", (Some(1), 0)),
         ranged_file(FileKind::Spice, "spice", "leapseconds", "20150101", None),
-        ranged_file(
-            FileKind::Spice,
-            "spice",
-            "spacecraft_clock",
-            "20250101",
-            Some("20251231"),
-        ),
+        ranged_file(FileKind::Spice, "spice", "spacecraft_clock", "20250101", Some("20251231")),
     ];
-    let without_calibration = resolve(
-        &windows,
-        &catalog_of(files.clone()),
-        &key("mag l1b norm-mago"),
-        day,
-    )
-    .expect("resolves");
-    let Resolution::Ready { inputs } = without_calibration else {
-        panic!("soft inputs do not block")
-    };
+    let without_calibration =
+        resolve(&windows, &catalog_of(files.clone()), &key("mag l1b norm-mago"), day).expect("resolves");
+    let Resolution::Ready { inputs } = without_calibration else { panic!("soft inputs do not block") };
     assert_eq!(inputs.len(), 2);
-    files.push(ranged_file(
-        FileKind::Ancillary,
-        "mag",
-        "calibration",
-        "20250101",
-        None,
-    ));
-    let with_calibration =
-        resolve(&windows, &catalog_of(files), &key("mag l1b norm-mago"), day).expect("resolves");
-    let Resolution::Ready { inputs } = with_calibration else {
-        panic!("still ready")
-    };
+    files.push(ranged_file(FileKind::Ancillary, "mag", "calibration", "20250101", None));
+    let with_calibration = resolve(&windows, &catalog_of(files), &key("mag l1b norm-mago"), day).expect("resolves");
+    let Resolution::Ready { inputs } = with_calibration else { panic!("still ready") };
     assert_eq!(inputs[1].source.to_string(), "ancillary mag calibration");
     assert_eq!(inputs[2].files.len(), 2, "both kernel types");
 }
@@ -739,27 +558,12 @@ fn a_spice_input_needs_each_of_its_kernel_types() {
     let files = vec![
         science_file("mag l1a norm-mago", "20250312", (Some(1), 0)),
         ranged_file(FileKind::Spice, "spice", "leapseconds", "20150101", None),
-        ranged_file(
-            FileKind::Spice,
-            "spice",
-            "spacecraft_clock",
-            "20240101",
-            Some("20241231"),
-        ),
+        ranged_file(FileKind::Spice, "spice", "spacecraft_clock", "20240101", Some("20241231")),
     ];
-    let resolution = resolve(
-        &windows,
-        &catalog_of(files),
-        &key("mag l1b norm-mago"),
-        ProductTime::on(date("20250312")),
-    );
-    let Ok(Resolution::Waiting { missing }) = resolution else {
-        panic!("the clock kernel does not cover the day")
-    };
-    assert_eq!(
-        missing[0].to_string(),
-        "spice spacecraft_clock: no file in 20250312"
-    );
+    let resolution =
+        resolve(&windows, &catalog_of(files), &key("mag l1b norm-mago"), ProductTime::on(date("20250312")));
+    let Ok(Resolution::Waiting { missing }) = resolution else { panic!("the clock kernel does not cover the day") };
+    assert_eq!(missing[0].to_string(), "spice spacecraft_clock: no file in 20250312");
 }
 
 #[test]
@@ -770,46 +574,19 @@ fn every_day_windows_name_the_missing_days_and_month_windows_need_one_file() {
         science_file("mag l1b norm-mago", "20250313", (Some(1), 0)),
     ];
     let catalog = catalog_of(files);
-    let three_day = resolve(
-        &windows,
-        &catalog,
-        &key("mag l2 norm-3day"),
-        ProductTime::on(date("20250312")),
-    );
-    let Ok(Resolution::Waiting { missing }) = three_day else {
-        panic!("the middle day is missing")
-    };
+    let three_day = resolve(&windows, &catalog, &key("mag l2 norm-3day"), ProductTime::on(date("20250312")));
+    let Ok(Resolution::Waiting { missing }) = three_day else { panic!("the middle day is missing") };
     assert_eq!(missing[0].absent, Absent::Days(vec![date("20250312")]));
-    assert_eq!(
-        missing[0].to_string(),
-        "science mag l1b norm-mago: no file for days 20250312"
-    );
+    assert_eq!(missing[0].to_string(), "science mag l1b norm-mago: no file for days 20250312");
     // Asked for the 20th, the monthly product is the one of the 1st and sees the whole month.
-    let monthly = resolve(
-        &windows,
-        &catalog,
-        &key("mag l3 norm-1mo"),
-        ProductTime::on(date("20250320")),
-    )
-    .expect("resolves");
-    let Resolution::Ready { inputs } = monthly else {
-        panic!("one file in the month is enough")
-    };
+    let monthly =
+        resolve(&windows, &catalog, &key("mag l3 norm-1mo"), ProductTime::on(date("20250320"))).expect("resolves");
+    let Resolution::Ready { inputs } = monthly else { panic!("one file in the month is enough") };
     assert_eq!(inputs[0].files.len(), 2);
-    let april = resolve(
-        &windows,
-        &catalog,
-        &key("mag l3 norm-1mo"),
-        ProductTime::on(date("20250401")),
-    )
-    .expect("resolves");
-    let Resolution::Waiting { missing } = april else {
-        panic!("nothing in april")
-    };
-    assert_eq!(
-        missing[0].to_string(),
-        "science mag l1b norm-mago: no file in 20250401..=20250430"
-    );
+    let april =
+        resolve(&windows, &catalog, &key("mag l3 norm-1mo"), ProductTime::on(date("20250401"))).expect("resolves");
+    let Resolution::Waiting { missing } = april else { panic!("nothing in april") };
+    assert_eq!(missing[0].to_string(), "science mag l1b norm-mago: no file in 20250401..=20250430");
 }
 
 #[test]
@@ -821,40 +598,18 @@ fn repointing_windows_resolve_by_repointing_number() {
         file
     };
     let mut files = vec![pset(39, "20250430"), pset(41, "20250502")];
-    files.push(ranged_file(
-        FileKind::Spin,
-        "spin",
-        "spin",
-        "20250101",
-        None,
-    ));
-    let time = ProductTime {
-        date: date("20250501"),
-        repointing: Some(40),
-    };
-    let Ok(Resolution::Waiting { missing }) = resolve(
-        &windows,
-        &catalog_of(files.clone()),
-        &key("hi l2 map"),
-        time,
-    ) else {
+    files.push(ranged_file(FileKind::Spin, "spin", "spin", "20250101", None));
+    let time = ProductTime { date: date("20250501"), repointing: Some(40) };
+    let Ok(Resolution::Waiting { missing }) = resolve(&windows, &catalog_of(files.clone()), &key("hi l2 map"), time)
+    else {
         panic!("repointing 40 is missing");
     };
-    assert_eq!(
-        missing[0].to_string(),
-        "science hi l1c 45sensor-pset: no file for repointings 40"
-    );
+    assert_eq!(missing[0].to_string(), "science hi l1c 45sensor-pset: no file for repointings 40");
     files.push(pset(40, "20250501"));
     let ready = resolve(&windows, &catalog_of(files), &key("hi l2 map"), time).expect("resolves");
     assert!(ready.is_ready());
-    let without_repointing =
-        windows.input_queries(&key("hi l2 map"), ProductTime::on(date("20250501")));
-    assert_eq!(
-        without_repointing,
-        Err(GraphError::RepointingRequired {
-            product: key("hi l2 map")
-        })
-    );
+    let without_repointing = windows.input_queries(&key("hi l2 map"), ProductTime::on(date("20250501")));
+    assert_eq!(without_repointing, Err(GraphError::RepointingRequired { product: key("hi l2 map") }));
 }
 
 #[test]
@@ -862,32 +617,16 @@ fn select_refilters_candidates_and_checks_their_count() {
     let mission = Graph::mission();
     let time = ProductTime::on(date("20250312"));
     let product = key("mag l1b norm-mago");
-    let queries = mission
-        .input_queries(&product, time)
-        .expect("known product");
+    let queries = mission.input_queries(&product, time).expect("known product");
     assert_eq!(queries.len(), 1);
-    assert_eq!(
-        queries[0].range,
-        QueryRange::Dates(DateRange::single(date("20250312")))
-    );
+    assert_eq!(queries[0].range, QueryRange::Dates(DateRange::single(date("20250312"))));
     // A remote lookup may return a superset: other days and other sources are ignored.
     let superset = vec![vec![
         science_file("mag l1a norm-mago", "20250311", (Some(1), 0)),
         science_file("mag l1a norm-magi", "20250312", (Some(1), 0)),
     ]];
-    assert!(
-        !mission
-            .select(&product, time, &superset)
-            .expect("selects")
-            .is_ready()
-    );
-    assert_eq!(
-        mission.select(&product, time, &[]),
-        Err(GraphError::CandidateCountMismatch {
-            expected: 1,
-            got: 0
-        })
-    );
+    assert!(!mission.select(&product, time, &superset).expect("selects").is_ready());
+    assert_eq!(mission.select(&product, time, &[]), Err(GraphError::CandidateCountMismatch { expected: 1, got: 0 }));
     assert_eq!(
         mission.input_queries(&key("mag l9 nothing"), time),
         Err(GraphError::UnknownProduct(key("mag l9 nothing")))
@@ -897,33 +636,13 @@ fn select_refilters_candidates_and_checks_their_count() {
 #[test]
 fn the_memory_catalog_finds_long_and_open_validity_files() {
     let old_open = ranged_file(FileKind::Ancillary, "mag", "calibration", "20100101", None);
-    let long_bounded = ranged_file(
-        FileKind::Ancillary,
-        "mag",
-        "calibration",
-        "20200101",
-        Some("20251231"),
-    );
-    let expired = ranged_file(
-        FileKind::Ancillary,
-        "mag",
-        "calibration",
-        "20200101",
-        Some("20200201"),
-    );
+    let long_bounded = ranged_file(FileKind::Ancillary, "mag", "calibration", "20200101", Some("20251231"));
+    let expired = ranged_file(FileKind::Ancillary, "mag", "calibration", "20200101", Some("20200201"));
     let future = ranged_file(FileKind::Ancillary, "mag", "calibration", "20260101", None);
-    let catalog = catalog_of(vec![
-        old_open.clone(),
-        long_bounded.clone(),
-        expired,
-        future,
-    ]);
+    let catalog = catalog_of(vec![old_open.clone(), long_bounded.clone(), expired, future]);
     let query = InputQuery {
         input_index: 0,
-        source: InputSource::Ancillary {
-            instrument: "mag".to_string(),
-            descriptor: "calibration".to_string(),
-        },
+        source: InputSource::Ancillary { instrument: "mag".to_string(), descriptor: "calibration".to_string() },
         relationship: Relationship::Hard,
         range: QueryRange::Dates(DateRange::single(date("20250312"))),
     };
@@ -949,28 +668,19 @@ fn dot_output_draws_the_expected_edges() {
         assert!(dot.contains(edge), "missing {edge}");
     }
     let windows_dot = graph(WINDOWS_GRAPH).to_dot();
-    assert!(windows_dot.contains(
-        "\"spice leapseconds+spacecraft_clock\" -> \"mag l1b norm-mago\" [style=dashed];"
-    ));
-    assert!(
-        windows_dot
-            .contains("\"ancillary mag calibration\" -> \"mag l1b norm-mago\" [style=dotted];")
-    );
+    assert!(windows_dot.contains("\"spice leapseconds+spacecraft_clock\" -> \"mag l1b norm-mago\" [style=dashed];"));
+    assert!(windows_dot.contains("\"ancillary mag calibration\" -> \"mag l1b norm-mago\" [style=dotted];"));
 }
 
 #[test]
 fn text_listing_shows_inputs_with_relationship_and_window() {
     let text = graph(WINDOWS_GRAPH).to_text();
     assert!(
-        text.contains(
-            "mag l2 norm-3day\n  <- science mag l1b norm-mago [hard, days -1..+1, every day]\n"
-        ),
+        text.contains("mag l2 norm-3day\n  <- science mag l1b norm-mago [hard, days -1..+1, every day]\n"),
         "{text}"
     );
     assert!(
-        text.contains(
-            "mag l3 norm-1mo (monthly)\n  <- science mag l1b norm-mago [hard, calendar month]\n"
-        ),
+        text.contains("mag l3 norm-1mo (monthly)\n  <- science mag l1b norm-mago [hard, calendar month]\n"),
         "{text}"
     );
 }

@@ -42,9 +42,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::GraphError;
-use super::model::{
-    Cadence, Graph, InputSource, Product, ProductInput, ProductKey, Relationship, TimeWindow,
-};
+use super::model::{Cadence, Graph, InputSource, Product, ProductInput, ProductKey, Relationship, TimeWindow};
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -97,84 +95,55 @@ struct InputEntry {
 impl Graph {
     /// Parses our TOML graph format (see the `toml_format` module docs).
     pub fn from_toml_str(text: &str) -> Result<Graph, GraphError> {
-        let file: GraphFile =
-            toml::from_str(text).map_err(|error| GraphError::Toml(error.to_string()))?;
-        let products = file
-            .products
-            .into_iter()
-            .map(product_from_entry)
-            .collect::<Result<Vec<_>, _>>()?;
+        let file: GraphFile = toml::from_str(text).map_err(|error| GraphError::Toml(error.to_string()))?;
+        let products = file.products.into_iter().map(product_from_entry).collect::<Result<Vec<_>, _>>()?;
         Ok(Graph::new(products))
     }
 
     /// Writes the graph in our TOML format; `from_toml_str` reads it back unchanged.
     pub fn to_toml_string(&self) -> Result<String, GraphError> {
-        let file = GraphFile {
-            products: self.products().iter().map(entry_from_product).collect(),
-        };
+        let file = GraphFile { products: self.products().iter().map(entry_from_product).collect() };
         toml::to_string(&file).map_err(|error| GraphError::TomlWrite(error.to_string()))
     }
 }
 
 fn product_from_entry(entry: ProductEntry) -> Result<Product, GraphError> {
-    let key = ProductKey {
-        instrument: entry.instrument,
-        data_level: entry.level,
-        descriptor: entry.descriptor,
-    };
-    let invalid = |message: String| GraphError::InvalidProduct {
-        product: key.to_string(),
-        message,
-    };
+    let key = ProductKey { instrument: entry.instrument, data_level: entry.level, descriptor: entry.descriptor };
+    let invalid = |message: String| GraphError::InvalidProduct { product: key.to_string(), message };
     let cadence = match entry.cadence.as_deref() {
         None => Cadence::Daily,
-        Some(text) => {
-            Cadence::parse(text).ok_or_else(|| invalid(format!("unknown cadence {text:?}")))?
-        }
+        Some(text) => Cadence::parse(text).ok_or_else(|| invalid(format!("unknown cadence {text:?}")))?,
     };
     let inputs = entry
         .inputs
         .into_iter()
         .enumerate()
         .map(|(index, input)| {
-            input_from_entry(input)
-                .map_err(|message| invalid(format!("input {}: {message}", index + 1)))
+            input_from_entry(input).map_err(|message| invalid(format!("input {}: {message}", index + 1)))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Product {
-        key,
-        cadence,
-        inputs,
-    })
+    Ok(Product { key, cadence, inputs })
 }
 
 fn input_from_entry(entry: InputEntry) -> Result<ProductInput, String> {
     let mut sources = Vec::new();
     if let Some(text) = &entry.science {
-        let key = ProductKey::parse_words(text).ok_or_else(|| {
-            format!("science source {text:?} is not \"instrument level descriptor\"")
-        })?;
+        let key = ProductKey::parse_words(text)
+            .ok_or_else(|| format!("science source {text:?} is not \"instrument level descriptor\""))?;
         sources.push(InputSource::Science(key));
     }
     if let Some(text) = &entry.ancillary {
         let words: Vec<&str> = text.split_whitespace().collect();
         let [instrument, descriptor] = words.as_slice() else {
-            return Err(format!(
-                "ancillary source {text:?} is not \"instrument descriptor\""
-            ));
+            return Err(format!("ancillary source {text:?} is not \"instrument descriptor\""));
         };
-        sources.push(InputSource::Ancillary {
-            instrument: instrument.to_string(),
-            descriptor: descriptor.to_string(),
-        });
+        sources.push(InputSource::Ancillary { instrument: instrument.to_string(), descriptor: descriptor.to_string() });
     }
     if let Some(kernel_types) = &entry.spice {
         if kernel_types.is_empty() {
             return Err("spice source lists no kernel type".to_string());
         }
-        sources.push(InputSource::Spice {
-            kernel_types: kernel_types.clone(),
-        });
+        sources.push(InputSource::Spice { kernel_types: kernel_types.clone() });
     }
     if entry.spin == Some(true) {
         sources.push(InputSource::Spin);
@@ -190,9 +159,7 @@ fn input_from_entry(entry: InputEntry) -> Result<ProductInput, String> {
     }
     let relationship = match entry.relationship.as_deref() {
         None => Relationship::Hard,
-        Some(text) => {
-            Relationship::parse(text).ok_or_else(|| format!("unknown relationship {text:?}"))?
-        }
+        Some(text) => Relationship::parse(text).ok_or_else(|| format!("unknown relationship {text:?}"))?,
     };
     Ok(ProductInput {
         source: sources.remove(0),
@@ -209,10 +176,9 @@ fn window_from_entry(entry: &InputEntry) -> Result<TimeWindow, String> {
         (_, true, true) => {
             return Err("days and repointings windows exclude each other".to_string());
         }
-        (None | Some("days"), true, false) => TimeWindow::Days {
-            before: entry.days_before.unwrap_or(0),
-            after: entry.days_after.unwrap_or(0),
-        },
+        (None | Some("days"), true, false) => {
+            TimeWindow::Days { before: entry.days_before.unwrap_or(0), after: entry.days_after.unwrap_or(0) }
+        }
         (None | Some("repointings"), false, true) => TimeWindow::Repointings {
             before: entry.repointings_before.unwrap_or(0),
             after: entry.repointings_after.unwrap_or(0),
@@ -221,9 +187,7 @@ fn window_from_entry(entry: &InputEntry) -> Result<TimeWindow, String> {
         (Some("month"), false, false) => TimeWindow::CalendarMonth,
         (Some("carrington"), false, false) => TimeWindow::CarringtonRotation,
         (Some(other), _, _) => {
-            return Err(format!(
-                "window {other:?} does not fit the other window fields"
-            ));
+            return Err(format!("window {other:?} does not fit the other window fields"));
         }
     };
     Ok(window)
@@ -240,16 +204,12 @@ fn entry_from_product(product: &Product) -> ProductEntry {
 }
 
 fn entry_from_input(input: &ProductInput) -> InputEntry {
-    let mut entry = InputEntry {
-        every_day: input.every_day,
-        ..InputEntry::default()
-    };
+    let mut entry = InputEntry { every_day: input.every_day, ..InputEntry::default() };
     match &input.source {
         InputSource::Science(key) => entry.science = Some(key.to_string()),
-        InputSource::Ancillary {
-            instrument,
-            descriptor,
-        } => entry.ancillary = Some(format!("{instrument} {descriptor}")),
+        InputSource::Ancillary { instrument, descriptor } => {
+            entry.ancillary = Some(format!("{instrument} {descriptor}"))
+        }
         InputSource::Spice { kernel_types } => entry.spice = Some(kernel_types.clone()),
         InputSource::Spin => entry.spin = Some(true),
         InputSource::Repoint => entry.repoint = Some(true),

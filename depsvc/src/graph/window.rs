@@ -19,10 +19,7 @@ impl DateRange {
     }
 
     pub fn single(date: Date) -> DateRange {
-        DateRange {
-            first: date,
-            last: date,
-        }
+        DateRange { first: date, last: date }
     }
 
     pub fn contains(&self, date: Date) -> bool {
@@ -83,23 +80,18 @@ const UNIX_EPOCH_JD_E4: i64 = 24_405_875_000;
 /// The Carrington rotation containing the start (00:00 UTC) of `date`:
 /// `floor((JD - 2398167.4) / 27.2753) + 1`.
 pub fn carrington_rotation(date: Date) -> u32 {
-    let since_epoch =
-        i64::from(date.days_since_epoch()) * 10_000 + UNIX_EPOCH_JD_E4 - CARRINGTON_EPOCH_JD_E4;
+    let since_epoch = i64::from(date.days_since_epoch()) * 10_000 + UNIX_EPOCH_JD_E4 - CARRINGTON_EPOCH_JD_E4;
     (since_epoch.div_euclid(CARRINGTON_PERIOD_E4) + 1) as u32
 }
 
 /// The dates whose start falls in rotation `rotation`.
 pub fn carrington_rotation_days(rotation: u32) -> DateRange {
-    DateRange::new(
-        first_day_of_rotation(rotation),
-        first_day_of_rotation(rotation + 1).add_days(-1),
-    )
+    DateRange::new(first_day_of_rotation(rotation), first_day_of_rotation(rotation + 1).add_days(-1))
 }
 
 fn first_day_of_rotation(rotation: u32) -> Date {
-    let start_since_unix_e4 = (i64::from(rotation) - 1) * CARRINGTON_PERIOD_E4
-        + CARRINGTON_EPOCH_JD_E4
-        - UNIX_EPOCH_JD_E4;
+    let start_since_unix_e4 =
+        (i64::from(rotation) - 1) * CARRINGTON_PERIOD_E4 + CARRINGTON_EPOCH_JD_E4 - UNIX_EPOCH_JD_E4;
     // The first whole day starting at or after the rotation start.
     let days = -((-start_since_unix_e4).div_euclid(10_000));
     Date::from_days_since_epoch(days as i32)
@@ -111,16 +103,11 @@ impl TimeWindow {
     pub fn input_dates(self, product_date: Date) -> DateRange {
         match self {
             TimeWindow::SameDay | TimeWindow::Repointings { .. } => DateRange::single(product_date),
-            TimeWindow::Days { before, after } => DateRange::new(
-                product_date.add_days(-(before as i32)),
-                product_date.add_days(after as i32),
-            ),
-            TimeWindow::CalendarMonth => {
-                DateRange::new(product_date.month_start(), product_date.month_end())
+            TimeWindow::Days { before, after } => {
+                DateRange::new(product_date.add_days(-(before as i32)), product_date.add_days(after as i32))
             }
-            TimeWindow::CarringtonRotation => {
-                carrington_rotation_days(carrington_rotation(product_date))
-            }
+            TimeWindow::CalendarMonth => DateRange::new(product_date.month_start(), product_date.month_end()),
+            TimeWindow::CarringtonRotation => carrington_rotation_days(carrington_rotation(product_date)),
         }
     }
 
@@ -129,14 +116,10 @@ impl TimeWindow {
     pub fn product_dates_using(self, covered: DateRange) -> Option<DateRange> {
         match self {
             TimeWindow::SameDay => Some(covered),
-            TimeWindow::Days { before, after } => Some(DateRange::new(
-                covered.first.add_days(-(after as i32)),
-                covered.last.add_days(before as i32),
-            )),
-            TimeWindow::CalendarMonth => Some(DateRange::new(
-                covered.first.month_start(),
-                covered.last.month_end(),
-            )),
+            TimeWindow::Days { before, after } => {
+                Some(DateRange::new(covered.first.add_days(-(after as i32)), covered.last.add_days(before as i32)))
+            }
+            TimeWindow::CalendarMonth => Some(DateRange::new(covered.first.month_start(), covered.last.month_end())),
             TimeWindow::CarringtonRotation => Some(DateRange::new(
                 carrington_rotation_days(carrington_rotation(covered.first)).first,
                 carrington_rotation_days(carrington_rotation(covered.last)).last,
@@ -152,9 +135,7 @@ impl Cadence {
         match self {
             Cadence::Daily | Cadence::Repointing => date,
             Cadence::Monthly => date.month_start(),
-            Cadence::CarringtonRotation => {
-                carrington_rotation_days(carrington_rotation(date)).first
-            }
+            Cadence::CarringtonRotation => carrington_rotation_days(carrington_rotation(date)).first,
         }
     }
 }

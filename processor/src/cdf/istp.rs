@@ -38,13 +38,7 @@ pub struct IstpGlobals {
 
 impl IstpGlobals {
     /// IMAP defaults for `imap_<instrument>_<level>_<descriptor>_<YYYYMMDD>_v<NNN>`.
-    pub fn imap(
-        instrument: &str,
-        level: &str,
-        descriptor: &str,
-        start_date: &str,
-        version: &str,
-    ) -> Self {
+    pub fn imap(instrument: &str, level: &str, descriptor: &str, start_date: &str, version: &str) -> Self {
         let logical_source = format!("imap_{instrument}_{level}_{descriptor}");
         IstpGlobals {
             project: "STP>Solar-Terrestrial Probes".to_string(),
@@ -70,21 +64,11 @@ impl IstpGlobals {
     }
 
     fn to_attributes(&self) -> Vec<(String, Vec<AttributeEntry>)> {
-        let text = |value: &str| {
-            vec![AttributeEntry::text(if value.is_empty() {
-                " "
-            } else {
-                value
-            })]
-        };
+        let text = |value: &str| vec![AttributeEntry::text(if value.is_empty() { " " } else { value })];
         let generation_date = self.generation_date.clone().unwrap_or_else(today_yyyymmdd);
         let parents = match self.parents.is_empty() {
             true => text(""),
-            false => self
-                .parents
-                .iter()
-                .map(|parent| AttributeEntry::text(parent.as_str()))
-                .collect(),
+            false => self.parents.iter().map(|parent| AttributeEntry::text(parent.as_str())).collect(),
         };
         let mut attributes = vec![
             ("Project".to_string(), text(&self.project)),
@@ -95,10 +79,7 @@ impl IstpGlobals {
             ("Data_version".to_string(), text(&self.data_version)),
             ("Logical_file_id".to_string(), text(&self.logical_file_id)),
             ("Logical_source".to_string(), text(&self.logical_source)),
-            (
-                "Logical_source_description".to_string(),
-                text(&self.logical_source_description),
-            ),
+            ("Logical_source_description".to_string(), text(&self.logical_source_description)),
             ("Mission_group".to_string(), text(&self.mission_group)),
             ("PI_name".to_string(), text(&self.pi_name)),
             ("PI_affiliation".to_string(), text(&self.pi_affiliation)),
@@ -113,9 +94,7 @@ impl IstpGlobals {
 }
 
 fn today_yyyymmdd() -> String {
-    let seconds = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs());
+    let seconds = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs());
     let (year, month, day) = civil_from_days((seconds / 86_400) as i64);
     format!("{year:04}{month:02}{day:02}")
 }
@@ -225,61 +204,27 @@ impl IstpVariable {
 
     /// The variable with its ISTP attributes; `epoch` names DEPEND_0.
     fn finish(self, epoch: Option<&str>) -> Variable {
-        let IstpVariable {
-            variable, var_type, ..
-        } = &self;
+        let IstpVariable { variable, var_type, .. } = &self;
         let data_type = variable.data_type;
         let name = variable.name.clone();
         let (default_min, default_max) = istp_valid_range(data_type);
         let mut attributes: Vec<(String, AttributeEntry)> = Vec::new();
         let mut put = |key: &str, entry: AttributeEntry| attributes.push((key.to_string(), entry));
-        put(
-            "CATDESC",
-            AttributeEntry::text(self.catdesc.clone().unwrap_or_else(|| name.clone())),
-        );
+        put("CATDESC", AttributeEntry::text(self.catdesc.clone().unwrap_or_else(|| name.clone())));
         if let Some(epoch) = epoch.filter(|epoch| variable.record_varying && *epoch != name) {
             put("DEPEND_0", AttributeEntry::text(epoch));
         }
         if *var_type == VarType::Data {
-            let default_display = if variable.dims.is_empty() {
-                "time_series"
-            } else {
-                "spectrogram"
-            };
-            put(
-                "DISPLAY_TYPE",
-                AttributeEntry::text(
-                    self.display_type
-                        .clone()
-                        .unwrap_or(default_display.to_string()),
-                ),
-            );
+            let default_display = if variable.dims.is_empty() { "time_series" } else { "spectrogram" };
+            put("DISPLAY_TYPE", AttributeEntry::text(self.display_type.clone().unwrap_or(default_display.to_string())));
         }
-        put(
-            "FIELDNAM",
-            AttributeEntry::text(self.fieldnam.clone().unwrap_or_else(|| name.clone())),
-        );
-        put(
-            "FILLVAL",
-            self.fillval
-                .clone()
-                .unwrap_or_else(|| istp_fill_value(data_type, variable.num_elems)),
-        );
-        if let Some(format) = self
-            .format
-            .clone()
-            .or_else(|| istp_format(data_type, variable.num_elems))
-        {
+        put("FIELDNAM", AttributeEntry::text(self.fieldnam.clone().unwrap_or_else(|| name.clone())));
+        put("FILLVAL", self.fillval.clone().unwrap_or_else(|| istp_fill_value(data_type, variable.num_elems)));
+        if let Some(format) = self.format.clone().or_else(|| istp_format(data_type, variable.num_elems)) {
             put("FORMAT", AttributeEntry::text(format));
         }
-        put(
-            "LABLAXIS",
-            AttributeEntry::text(self.lablaxis.clone().unwrap_or_else(|| name.clone())),
-        );
-        put(
-            "UNITS",
-            AttributeEntry::text(self.units.clone().unwrap_or_else(|| " ".to_string())),
-        );
+        put("LABLAXIS", AttributeEntry::text(self.lablaxis.clone().unwrap_or_else(|| name.clone())));
+        put("UNITS", AttributeEntry::text(self.units.clone().unwrap_or_else(|| " ".to_string())));
         if !data_type.is_char() {
             put("VALIDMIN", self.validmin.clone().unwrap_or(default_min));
             put("VALIDMAX", self.validmax.clone().unwrap_or(default_max));
@@ -305,11 +250,7 @@ pub struct IstpDataset {
 
 impl IstpDataset {
     pub fn new(globals: IstpGlobals) -> Self {
-        IstpDataset {
-            globals,
-            epoch_name: None,
-            variables: Vec::new(),
-        }
+        IstpDataset { globals, epoch_name: None, variables: Vec::new() }
     }
 
     /// Adds the TT2000 time variable that record-varying variables DEPEND_0 on.
@@ -349,17 +290,11 @@ impl IstpDataset {
         });
         for istp_variable in &self.variables {
             let variable = &istp_variable.variable;
-            if let Some(expected) = epoch_records
-                .filter(|&expected| variable.record_varying && variable.num_records() != expected)
+            if let Some(expected) =
+                epoch_records.filter(|&expected| variable.record_varying && variable.num_records() != expected)
             {
-                let reason = format!(
-                    "{} records but the epoch has {expected}",
-                    variable.num_records()
-                );
-                return Err(CdfError::InvalidVariable {
-                    name: variable.name.clone(),
-                    reason,
-                });
+                let reason = format!("{} records but the epoch has {expected}", variable.num_records());
+                return Err(CdfError::InvalidVariable { name: variable.name.clone(), reason });
             }
             cdf.add_variable(istp_variable.clone().finish(self.epoch_name.as_deref()));
         }

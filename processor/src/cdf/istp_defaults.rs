@@ -27,47 +27,25 @@ pub fn istp_fill_value(data_type: DataType, num_elems: usize) -> AttributeEntry 
 /// for floats; 2010-01-01..2100-01-01 for TT2000 (IMAP's clock starts 2010).
 pub fn istp_valid_range(data_type: DataType) -> (AttributeEntry, AttributeEntry) {
     let (min, max) = match data_type {
-        DataType::Int1 | DataType::Byte => {
-            (Values::Int1(vec![i8::MIN + 1]), Values::Int1(vec![i8::MAX]))
-        }
-        DataType::Int2 => (
-            Values::Int2(vec![i16::MIN + 1]),
-            Values::Int2(vec![i16::MAX]),
-        ),
-        DataType::Int4 => (
-            Values::Int4(vec![i32::MIN + 1]),
-            Values::Int4(vec![i32::MAX]),
-        ),
-        DataType::Int8 => (
-            Values::Int8(vec![i64::MIN + 1]),
-            Values::Int8(vec![i64::MAX]),
-        ),
+        DataType::Int1 | DataType::Byte => (Values::Int1(vec![i8::MIN + 1]), Values::Int1(vec![i8::MAX])),
+        DataType::Int2 => (Values::Int2(vec![i16::MIN + 1]), Values::Int2(vec![i16::MAX])),
+        DataType::Int4 => (Values::Int4(vec![i32::MIN + 1]), Values::Int4(vec![i32::MAX])),
+        DataType::Int8 => (Values::Int8(vec![i64::MIN + 1]), Values::Int8(vec![i64::MAX])),
         DataType::UInt1 => (Values::UInt1(vec![0]), Values::UInt1(vec![u8::MAX - 1])),
         DataType::UInt2 => (Values::UInt2(vec![0]), Values::UInt2(vec![u16::MAX - 1])),
         DataType::UInt4 => (Values::UInt4(vec![0]), Values::UInt4(vec![u32::MAX - 1])),
-        DataType::Real4 | DataType::Float => {
-            (Values::Real4(vec![-1.0e30]), Values::Real4(vec![1.0e30]))
-        }
+        DataType::Real4 | DataType::Float => (Values::Real4(vec![-1.0e30]), Values::Real4(vec![1.0e30])),
         DataType::Real8 | DataType::Double | DataType::Epoch => {
             (Values::Real8(vec![-1.0e30]), Values::Real8(vec![1.0e30]))
         }
         DataType::TimeTt2000 => {
             let first = utc_to_tt2000(2010, 1, 1, 0, 0, 0, 0).expect("valid date");
             let last = utc_to_tt2000(2100, 1, 1, 0, 0, 0, 0).expect("valid date");
-            (
-                Values::TimeTt2000(vec![first]),
-                Values::TimeTt2000(vec![last]),
-            )
+            (Values::TimeTt2000(vec![first]), Values::TimeTt2000(vec![last]))
         }
-        DataType::Char | DataType::UChar => (
-            Values::Char(vec![" ".to_string()]),
-            Values::Char(vec![" ".to_string()]),
-        ),
+        DataType::Char | DataType::UChar => (Values::Char(vec![" ".to_string()]), Values::Char(vec![" ".to_string()])),
     };
-    (
-        AttributeEntry::new(min).with_data_type(data_type),
-        AttributeEntry::new(max).with_data_type(data_type),
-    )
+    (AttributeEntry::new(min).with_data_type(data_type), AttributeEntry::new(max).with_data_type(data_type))
 }
 
 /// Default FORTRAN-style FORMAT wide enough for every value of the type.

@@ -65,36 +65,25 @@ pub struct SclkKernel {
 impl SclkKernel {
     /// The nominal kernel: MET 0 = 2010-01-01T00:01:06.184 TT, rate 1.
     pub fn nominal() -> Self {
-        SclkKernel {
-            coefficients: vec![SclkCoefficient {
-                ticks: 0.0,
-                tt2000: IMAP_MET_EPOCH_TT2000,
-                rate: 1.0,
-            }],
-        }
+        SclkKernel { coefficients: vec![SclkCoefficient { ticks: 0.0, tt2000: IMAP_MET_EPOCH_TT2000, rate: 1.0 }] }
     }
 
     /// Reads `SCLK01_COEFFICIENTS_<id> = ( ticks @DD-MON-YYYY-HH:MM:SS.ffffff rate ... )`
     /// from the text of a SPICE SCLK kernel. Times are TDT calendar times.
     pub fn parse(kernel_text: &str) -> Result<Self> {
-        let start = kernel_text.find("SCLK01_COEFFICIENTS_").ok_or_else(|| {
-            CdfError::InvalidSclk("no SCLK01_COEFFICIENTS assignment".to_string())
-        })?;
+        let start = kernel_text
+            .find("SCLK01_COEFFICIENTS_")
+            .ok_or_else(|| CdfError::InvalidSclk("no SCLK01_COEFFICIENTS assignment".to_string()))?;
         let rest = &kernel_text[start..];
         let (open, close) = match (rest.find('('), rest.find(')')) {
             (Some(open), Some(close)) if open < close => (open, close),
             _ => {
-                return Err(CdfError::InvalidSclk(
-                    "coefficients are not enclosed in parentheses".to_string(),
-                ));
+                return Err(CdfError::InvalidSclk("coefficients are not enclosed in parentheses".to_string()));
             }
         };
         let tokens: Vec<&str> = rest[open + 1..close].split_whitespace().collect();
         if tokens.is_empty() || !tokens.len().is_multiple_of(3) {
-            return Err(CdfError::InvalidSclk(format!(
-                "{} coefficient values are not whole triples",
-                tokens.len()
-            )));
+            return Err(CdfError::InvalidSclk(format!("{} coefficient values are not whole triples", tokens.len())));
         }
         let coefficients = tokens
             .chunks(3)
@@ -106,13 +95,8 @@ impl SclkKernel {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        if coefficients
-            .windows(2)
-            .any(|pair| pair[1].ticks <= pair[0].ticks)
-        {
-            return Err(CdfError::InvalidSclk(
-                "coefficient ticks are not increasing".to_string(),
-            ));
+        if coefficients.windows(2).any(|pair| pair[1].ticks <= pair[0].ticks) {
+            return Err(CdfError::InvalidSclk("coefficient ticks are not increasing".to_string()));
         }
         Ok(SclkKernel { coefficients })
     }
@@ -120,11 +104,7 @@ impl SclkKernel {
     /// MET seconds to TT2000 through this kernel's piecewise-linear correlation.
     pub fn met_to_tt2000(&self, met_seconds: f64) -> i64 {
         let ticks = met_seconds * IMAP_TICKS_PER_SECOND;
-        let index = self
-            .coefficients
-            .iter()
-            .rposition(|c| c.ticks <= ticks)
-            .unwrap_or(0);
+        let index = self.coefficients.iter().rposition(|c| c.ticks <= ticks).unwrap_or(0);
         let coefficient = self.coefficients[index];
         let elapsed_seconds = met_seconds - coefficient.ticks / IMAP_TICKS_PER_SECOND;
         coefficient.tt2000 + (coefficient.rate * elapsed_seconds * 1e9).round() as i64
@@ -133,10 +113,7 @@ impl SclkKernel {
 
 /// Kernel numbers may use Fortran exponents (`1.0D+00`).
 fn parse_number(token: &str) -> Result<f64> {
-    token
-        .replace(['D', 'd'], "E")
-        .parse()
-        .map_err(|_| CdfError::InvalidSclk(format!("not a number: {token}")))
+    token.replace(['D', 'd'], "E").parse().map_err(|_| CdfError::InvalidSclk(format!("not a number: {token}")))
 }
 
 /// `@01-JAN-2010-00:01:06.184000` (or `@2010-01-01T00:01:06.184`) read as a
@@ -148,11 +125,9 @@ fn parse_tdt(token: &str) -> Result<i64> {
     let time = &time[1..];
     let date_parts: Vec<&str> = date.split('-').collect();
     let (year, month, day) = match date_parts.as_slice() {
-        [day, month_name, year] if month_name.chars().all(|c| c.is_ascii_alphabetic()) => (
-            year.parse().ok(),
-            month_number(month_name),
-            day.parse().ok(),
-        ),
+        [day, month_name, year] if month_name.chars().all(|c| c.is_ascii_alphabetic()) => {
+            (year.parse().ok(), month_number(month_name), day.parse().ok())
+        }
         [year, month, day] => (year.parse().ok(), month.parse().ok(), day.parse().ok()),
         _ => return Err(invalid()),
     };
@@ -167,20 +142,13 @@ fn parse_tdt(token: &str) -> Result<i64> {
     let minute: i64 = minute.parse().map_err(|_| invalid())?;
     let (whole_seconds, fraction) = second.split_once('.').unwrap_or((second, ""));
     let whole_seconds: i64 = whole_seconds.parse().map_err(|_| invalid())?;
-    let fraction_nanos: i64 = format!("{fraction:0<9}")[..9]
-        .parse()
-        .map_err(|_| invalid())?;
+    let fraction_nanos: i64 = format!("{fraction:0<9}")[..9].parse().map_err(|_| invalid())?;
     let days = days_from_civil(year, month, day) - days_from_civil(2000, 1, 1);
     let seconds = days * 86_400 + hour * 3600 + minute * 60 + whole_seconds - 43_200;
     Ok(seconds * 1_000_000_000 + fraction_nanos)
 }
 
 fn month_number(name: &str) -> Option<u32> {
-    const MONTHS: [&str; 12] = [
-        "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
-    ];
-    MONTHS
-        .iter()
-        .position(|month| month.eq_ignore_ascii_case(name))
-        .map(|index| index as u32 + 1)
+    const MONTHS: [&str; 12] = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"];
+    MONTHS.iter().position(|month| month.eq_ignore_ascii_case(name)).map(|index| index as u32 + 1)
 }

@@ -24,10 +24,7 @@ pub struct AttributeEntry {
 impl AttributeEntry {
     /// An entry typed after its values (e.g. `Values::Real8` -> CDF_REAL8).
     pub fn new(values: Values) -> Self {
-        AttributeEntry {
-            data_type: values.natural_data_type(),
-            values,
-        }
+        AttributeEntry { data_type: values.natural_data_type(), values }
     }
 
     pub fn text(text: impl Into<String>) -> Self {
@@ -49,10 +46,7 @@ impl AttributeEntry {
     }
 
     pub(super) fn validate(&self, attribute_name: &str) -> Result<()> {
-        let invalid = |reason: String| CdfError::InvalidAttribute {
-            name: attribute_name.to_string(),
-            reason,
-        };
+        let invalid = |reason: String| CdfError::InvalidAttribute { name: attribute_name.to_string(), reason };
         if !self.values.fits(self.data_type) {
             return Err(invalid(format!(
                 "{:?} values cannot be stored as {:?}",
@@ -128,10 +122,7 @@ impl Variable {
 
     /// A variable with one record that applies to all times.
     pub fn non_record_varying(name: impl Into<String>, values: Values, dims: &[usize]) -> Self {
-        Variable {
-            record_varying: false,
-            ..Variable::new(name, values, dims)
-        }
+        Variable { record_varying: false, ..Variable::new(name, values, dims) }
     }
 
     pub fn with_data_type(mut self, data_type: DataType) -> Self {
@@ -150,11 +141,7 @@ impl Variable {
     }
 
     /// Adds or replaces a variable attribute.
-    pub fn with_attribute(
-        mut self,
-        name: impl Into<String>,
-        entry: impl Into<AttributeEntry>,
-    ) -> Self {
+    pub fn with_attribute(mut self, name: impl Into<String>, entry: impl Into<AttributeEntry>) -> Self {
         self.set_attribute(name, entry);
         self
     }
@@ -162,21 +149,14 @@ impl Variable {
     pub fn set_attribute(&mut self, name: impl Into<String>, entry: impl Into<AttributeEntry>) {
         let name = name.into();
         let entry = entry.into();
-        match self
-            .attributes
-            .iter_mut()
-            .find(|(existing, _)| *existing == name)
-        {
+        match self.attributes.iter_mut().find(|(existing, _)| *existing == name) {
             Some((_, slot)) => *slot = entry,
             None => self.attributes.push((name, entry)),
         }
     }
 
     pub fn attribute(&self, name: &str) -> Option<&AttributeEntry> {
-        self.attributes
-            .iter()
-            .find(|(existing, _)| existing == name)
-            .map(|(_, entry)| entry)
+        self.attributes.iter().find(|(existing, _)| existing == name).map(|(_, entry)| entry)
     }
 
     /// Number of values in one record (product of dims, 1 for scalars).
@@ -197,10 +177,7 @@ impl Variable {
     }
 
     pub(super) fn validate(&self) -> Result<()> {
-        let invalid = |reason: String| CdfError::InvalidVariable {
-            name: self.name.clone(),
-            reason,
-        };
+        let invalid = |reason: String| CdfError::InvalidVariable { name: self.name.clone(), reason };
         if self.name.is_empty() || self.name.len() > 256 {
             return Err(invalid("name must have 1 to 256 bytes".to_string()));
         }
@@ -215,15 +192,10 @@ impl Variable {
             return Err(invalid("dimension sizes must be at least 1".to_string()));
         }
         if self.num_elems == 0 || (!self.data_type.is_char() && self.num_elems != 1) {
-            return Err(invalid(
-                "num_elems must be 1, or the string length for char".to_string(),
-            ));
+            return Err(invalid("num_elems must be 1, or the string length for char".to_string()));
         }
         if self.values.max_string_len() > self.num_elems {
-            return Err(invalid(format!(
-                "a string is longer than num_elems {}",
-                self.num_elems
-            )));
+            return Err(invalid(format!("a string is longer than num_elems {}", self.num_elems)));
         }
         let per_record = self.values_per_record();
         if !self.values.len().is_multiple_of(per_record) {
@@ -233,9 +205,7 @@ impl Variable {
             )));
         }
         if !self.record_varying && self.values.len() != per_record {
-            return Err(invalid(format!(
-                "non-record-varying variable needs exactly {per_record} values"
-            )));
+            return Err(invalid(format!("non-record-varying variable needs exactly {per_record} values")));
         }
         if i32::try_from(self.num_records()).is_err() {
             return Err(invalid("too many records".to_string()));
@@ -264,22 +234,14 @@ impl Cdf {
     /// Adds or replaces a global attribute.
     pub fn set_global_attribute(&mut self, name: impl Into<String>, entries: Vec<AttributeEntry>) {
         let name = name.into();
-        match self
-            .global_attributes
-            .iter_mut()
-            .find(|attribute| attribute.name == name)
-        {
+        match self.global_attributes.iter_mut().find(|attribute| attribute.name == name) {
             Some(attribute) => attribute.entries = entries,
-            None => self
-                .global_attributes
-                .push(GlobalAttribute { name, entries }),
+            None => self.global_attributes.push(GlobalAttribute { name, entries }),
         }
     }
 
     pub fn global_attribute(&self, name: &str) -> Option<&GlobalAttribute> {
-        self.global_attributes
-            .iter()
-            .find(|attribute| attribute.name == name)
+        self.global_attributes.iter().find(|attribute| attribute.name == name)
     }
 
     pub fn add_variable(&mut self, variable: Variable) {

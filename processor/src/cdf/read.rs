@@ -28,10 +28,7 @@ pub fn read_cdf(bytes: &[u8]) -> Result<Cdf> {
             (Cow::Owned(image), compression)
         }
         other => {
-            return Err(malformed(
-                4,
-                format!("unknown second magic number {other:#010x}"),
-            ));
+            return Err(malformed(4, format!("unknown second magic number {other:#010x}")));
         }
     };
     let mut cdf = read_image(&File { bytes: &image })?;
@@ -40,17 +37,11 @@ pub fn read_cdf(bytes: &[u8]) -> Result<Cdf> {
 }
 
 pub(super) fn malformed(offset: u64, reason: impl Into<String>) -> CdfError {
-    CdfError::Malformed {
-        offset,
-        reason: reason.into(),
-    }
+    CdfError::Malformed { offset, reason: reason.into() }
 }
 
 pub(super) fn unsupported(offset: u64, feature: impl Into<String>) -> CdfError {
-    CdfError::Unsupported {
-        offset,
-        feature: feature.into(),
-    }
+    CdfError::Unsupported { offset, feature: feature.into() }
 }
 
 /// Bounds-checked big-endian access to the file image.
@@ -60,31 +51,20 @@ pub(super) struct File<'a> {
 
 impl<'a> File<'a> {
     pub(super) fn slice(&self, offset: u64, len: u64) -> Result<&'a [u8]> {
-        let end = offset
-            .checked_add(len)
-            .filter(|&end| end <= self.bytes.len() as u64);
+        let end = offset.checked_add(len).filter(|&end| end <= self.bytes.len() as u64);
         match end {
             Some(end) => Ok(&self.bytes[offset as usize..end as usize]),
-            None => Err(malformed(
-                offset,
-                format!("{len} bytes needed but the file has {}", self.bytes.len()),
-            )),
+            None => Err(malformed(offset, format!("{len} bytes needed but the file has {}", self.bytes.len()))),
         }
     }
     pub(super) fn u32_at(&self, offset: u64) -> Result<u32> {
-        Ok(u32::from_be_bytes(
-            self.slice(offset, 4)?.try_into().expect("4 bytes"),
-        ))
+        Ok(u32::from_be_bytes(self.slice(offset, 4)?.try_into().expect("4 bytes")))
     }
     pub(super) fn i32_at(&self, offset: u64) -> Result<i32> {
-        Ok(i32::from_be_bytes(
-            self.slice(offset, 4)?.try_into().expect("4 bytes"),
-        ))
+        Ok(i32::from_be_bytes(self.slice(offset, 4)?.try_into().expect("4 bytes")))
     }
     pub(super) fn i64_at(&self, offset: u64) -> Result<i64> {
-        Ok(i64::from_be_bytes(
-            self.slice(offset, 8)?.try_into().expect("8 bytes"),
-        ))
+        Ok(i64::from_be_bytes(self.slice(offset, 8)?.try_into().expect("8 bytes")))
     }
     /// A non-negative count field.
     pub(super) fn count_at(&self, offset: u64) -> Result<usize> {
@@ -102,26 +82,16 @@ impl<'a> File<'a> {
         Ok(String::from_utf8_lossy(&field[..end]).into_owned())
     }
     /// Checks the record header at `offset`; returns its type and size.
-    pub(super) fn record(
-        &self,
-        offset: u64,
-        allowed_types: &[i32],
-        what: &str,
-    ) -> Result<(i32, u64)> {
+    pub(super) fn record(&self, offset: u64, allowed_types: &[i32], what: &str) -> Result<(i32, u64)> {
         if offset < 8 {
-            return Err(malformed(
-                offset,
-                format!("{what} offset points into the magic number"),
-            ));
+            return Err(malformed(offset, format!("{what} offset points into the magic number")));
         }
         let size = self.i64_at(offset)?;
         let record_type = self.i32_at(offset + 8)?;
         if !allowed_types.contains(&record_type) {
             return Err(malformed(
                 offset,
-                format!(
-                    "expected {what} (record type {allowed_types:?}), found type {record_type}"
-                ),
+                format!("expected {what} (record type {allowed_types:?}), found type {record_type}"),
             ));
         }
         let size = u64::try_from(size).ok().filter(|&size| size >= 12);
@@ -148,19 +118,10 @@ pub(super) fn read_compression(file: &File, cpr_at: u64) -> Result<Compression> 
     file.record(cpr_at, &[CPR], "cpr")?;
     let compression_type = file.i32_at(cpr_at + 12)?;
     if compression_type != COMPRESSION_GZIP {
-        return Err(unsupported(
-            cpr_at,
-            format!("compression type {compression_type} (only gzip is supported)"),
-        ));
+        return Err(unsupported(cpr_at, format!("compression type {compression_type} (only gzip is supported)")));
     }
-    let level = if file.i32_at(cpr_at + 20)? >= 1 {
-        file.i32_at(cpr_at + 24)?
-    } else {
-        6
-    };
-    Ok(Compression::Gzip {
-        level: level.clamp(0, 9) as u32,
-    })
+    let level = if file.i32_at(cpr_at + 20)? >= 1 { file.i32_at(cpr_at + 24)? } else { 6 };
+    Ok(Compression::Gzip { level: level.clamp(0, 9) as u32 })
 }
 
 /// Inflates a compressed file (CCR) into the image of the uncompressed file.
@@ -169,19 +130,11 @@ fn decompress_file(file: &File) -> Result<(Vec<u8>, Compression)> {
     let cpr_at = file.offset_at(8 + 12)?;
     let uncompressed_size = file.offset_at(8 + 20)?;
     let compression = read_compression(file, cpr_at)?;
-    let data_len = ccr_size
-        .checked_sub(CCR_HEADER_SIZE as u64)
-        .ok_or_else(|| malformed(8, "ccr is too small"))?;
+    let data_len = ccr_size.checked_sub(CCR_HEADER_SIZE as u64).ok_or_else(|| malformed(8, "ccr is too small"))?;
     let compressed = file.slice(8 + CCR_HEADER_SIZE as u64, data_len)?;
     let body = gunzip(compressed, 8 + CCR_HEADER_SIZE as u64, uncompressed_size)?;
     if body.len() as u64 != uncompressed_size {
-        return Err(malformed(
-            8,
-            format!(
-                "ccr inflates to {} bytes, header says {uncompressed_size}",
-                body.len()
-            ),
-        ));
+        return Err(malformed(8, format!("ccr inflates to {} bytes, header says {uncompressed_size}", body.len())));
     }
     let mut image = Vec::with_capacity(body.len() + 8);
     image.extend_from_slice(&MAGIC_V3.to_be_bytes());
@@ -208,16 +161,10 @@ fn read_image(file: &File) -> Result<Cdf> {
         4 | 6 | 13 | 16 | 17 => Endian::Little,
         1 | 2 | 5 | 7 | 9 | 11 | 12 | 18 => Endian::Big,
         other => {
-            return Err(unsupported(
-                8 + 28,
-                format!("encoding {other} (non-ieee floats)"),
-            ));
+            return Err(unsupported(8 + 28, format!("encoding {other} (non-ieee floats)")));
         }
     };
-    let layout = Layout {
-        endian,
-        row_major: file.i32_at(8 + 32)? & CDR_FLAG_ROW_MAJOR != 0,
-    };
+    let layout = Layout { endian, row_major: file.i32_at(8 + 32)? & CDR_FLAG_ROW_MAJOR != 0 };
 
     file.record(gdr_at, &[GDR], "gdr")?;
     if file.i32_at(gdr_at + 44)? > 0 {
@@ -235,10 +182,7 @@ fn read_image(file: &File) -> Result<Cdf> {
     if numbered_variables.len() != num_zvariables {
         return Err(malformed(
             gdr_at + 60,
-            format!(
-                "gdr announces {num_zvariables} zvariables, chain has {}",
-                numbered_variables.len()
-            ),
+            format!("gdr announces {num_zvariables} zvariables, chain has {}", numbered_variables.len()),
         ));
     }
     numbered_variables.sort_by_key(|(number, _)| *number);
@@ -259,36 +203,27 @@ fn read_image(file: &File) -> Result<Cdf> {
                 entries.extend(read_entries(file, file.offset_at(adr_at + 48)?, &layout)?);
                 entries.sort_by_key(|(number, _)| *number);
                 let entries = entries.into_iter().map(|(_, entry)| entry).collect();
-                cdf.global_attributes
-                    .push(GlobalAttribute { name, entries });
+                cdf.global_attributes.push(GlobalAttribute { name, entries });
             }
             SCOPE_VARIABLE | SCOPE_VARIABLE_ASSUMED => {
                 let az_head = file.offset_at(adr_at + 48)?;
                 for (variable_number, entry) in read_entries(file, az_head, &layout)? {
                     let Some(index) = variable_index(variable_number) else {
-                        let reason = format!(
-                            "attribute {name} has an entry for missing zvariable {variable_number}"
-                        );
+                        let reason = format!("attribute {name} has an entry for missing zvariable {variable_number}");
                         return Err(malformed(az_head, reason));
                     };
                     variable_attributes.push((index, attribute_number, name.clone(), entry));
                 }
             }
             other => {
-                return Err(malformed(
-                    adr_at + 28,
-                    format!("unknown attribute scope {other}"),
-                ));
+                return Err(malformed(adr_at + 28, format!("unknown attribute scope {other}")));
             }
         }
         attributes_seen += 1;
         adr_at = file.offset_at(adr_at + 12)?;
     }
 
-    let mut variables: Vec<Variable> = numbered_variables
-        .into_iter()
-        .map(|(_, variable)| variable)
-        .collect();
+    let mut variables: Vec<Variable> = numbered_variables.into_iter().map(|(_, variable)| variable).collect();
     variable_attributes.sort_by_key(|(index, attribute_number, _, _)| (*index, *attribute_number));
     for (index, _, name, entry) in variable_attributes {
         variables[index].attributes.push((name, entry));
@@ -307,32 +242,23 @@ fn read_entries(file: &File, head: u64, layout: &Layout) -> Result<Vec<(usize, A
         }
         let (_, size) = file.record(aedr_at, &[AGR_EDR, AZ_EDR], "aedr")?;
         let code = file.i32_at(aedr_at + 24)?;
-        let data_type = DataType::from_code(code)
-            .ok_or_else(|| unsupported(aedr_at + 24, format!("data type {code}")))?;
+        let data_type =
+            DataType::from_code(code).ok_or_else(|| unsupported(aedr_at + 24, format!("data type {code}")))?;
         let entry_number = file.count_at(aedr_at + 28)?;
         let num_elems = file.count_at(aedr_at + 32)?;
         let num_strings = file.i32_at(aedr_at + 36)?;
         let value_len = (num_elems * data_type.element_size()) as u64;
         if AEDR_HEADER_SIZE as u64 + value_len > size {
-            return Err(malformed(
-                aedr_at,
-                format!("entry value of {value_len} bytes exceeds the aedr"),
-            ));
+            return Err(malformed(aedr_at, format!("entry value of {value_len} bytes exceeds the aedr")));
         }
         let value = file.slice(aedr_at + AEDR_HEADER_SIZE as u64, value_len)?;
         let values = if data_type.is_char() {
-            let Values::Char(strings) =
-                Values::decode(data_type, num_elems, 1, layout.endian, value)
-            else {
+            let Values::Char(strings) = Values::decode(data_type, num_elems, 1, layout.endian, value) else {
                 unreachable!("char data decodes to strings")
             };
             let text = strings.into_iter().next().unwrap_or_default();
             match num_strings > 1 {
-                true => Values::Char(
-                    text.split(MULTI_STRING_SEPARATOR)
-                        .map(str::to_string)
-                        .collect(),
-                ),
+                true => Values::Char(text.split(MULTI_STRING_SEPARATOR).map(str::to_string).collect()),
                 false => Values::Char(vec![text]),
             }
         } else {

@@ -6,21 +6,10 @@ use super::*;
 /// A dataset with every supported type, scalar and multi-dimensional,
 /// record-varying and not, and typed attributes.
 pub(super) fn sample_cdf(compression: Compression) -> Cdf {
-    let epochs: Vec<i64> = (0..5)
-        .map(|i| met_to_tt2000(504_921_600.0 + f64::from(i) * 0.25))
-        .collect();
+    let epochs: Vec<i64> = (0..5).map(|i| met_to_tt2000(504_921_600.0 + f64::from(i) * 0.25)).collect();
     let mut cdf = Cdf::new();
-    cdf.set_global_attribute(
-        "Project",
-        vec![AttributeEntry::text("STP>Solar-Terrestrial Probes")],
-    );
-    cdf.set_global_attribute(
-        "Parents",
-        vec![
-            AttributeEntry::text("a.pkts"),
-            AttributeEntry::text("b.pkts"),
-        ],
-    );
+    cdf.set_global_attribute("Project", vec![AttributeEntry::text("STP>Solar-Terrestrial Probes")]);
+    cdf.set_global_attribute("Parents", vec![AttributeEntry::text("a.pkts"), AttributeEntry::text("b.pkts")]);
     cdf.set_global_attribute(
         "Numbers",
         vec![
@@ -31,10 +20,7 @@ pub(super) fn sample_cdf(compression: Compression) -> Cdf {
     );
     cdf.set_global_attribute(
         "Multi_line",
-        vec![AttributeEntry::new(Values::Char(vec![
-            "line one".into(),
-            "line two".into(),
-        ]))],
+        vec![AttributeEntry::new(Values::Char(vec!["line one".into(), "line two".into()]))],
     );
     let described = |variable: Variable, units: &str| {
         let fill = super::istp::istp_fill_value(variable.data_type, variable.num_elems);
@@ -44,117 +30,46 @@ pub(super) fn sample_cdf(compression: Compression) -> Cdf {
             .with_attribute("UNITS", units)
     };
     let variables = vec![
+        described(Variable::new("epoch", Values::TimeTt2000(epochs), &[]), "ns"),
+        described(Variable::new("int1", Values::Int1(vec![-128, -1, 0, 1, 127]), &[]), "counts"),
+        described(Variable::new("int2", Values::Int2((0..15).map(|i| i * 1000 - 7000).collect()), &[3]), "counts"),
         described(
-            Variable::new("epoch", Values::TimeTt2000(epochs), &[]),
-            "ns",
-        ),
-        described(
-            Variable::new("int1", Values::Int1(vec![-128, -1, 0, 1, 127]), &[]),
+            Variable::new("int4", Values::Int4((0..30).map(|i| (i - 15) * 100_000_000).collect()), &[2, 3]),
             "counts",
         ),
+        described(Variable::new("int8", Values::Int8(vec![i64::MIN, -1, 0, 1, i64::MAX]), &[]), "counts"),
+        described(Variable::non_record_varying("uint1", Values::UInt1(vec![0, 1, 254, 255]), &[4]), " "),
+        described(Variable::new("uint2", Values::UInt2(vec![0, 1, 2, 65534, 65535]), &[]), " "),
         described(
-            Variable::new(
-                "int2",
-                Values::Int2((0..15).map(|i| i * 1000 - 7000).collect()),
-                &[3],
-            ),
-            "counts",
-        ),
-        described(
-            Variable::new(
-                "int4",
-                Values::Int4((0..30).map(|i| (i - 15) * 100_000_000).collect()),
-                &[2, 3],
-            ),
-            "counts",
-        ),
-        described(
-            Variable::new(
-                "int8",
-                Values::Int8(vec![i64::MIN, -1, 0, 1, i64::MAX]),
-                &[],
-            ),
-            "counts",
-        ),
-        described(
-            Variable::non_record_varying("uint1", Values::UInt1(vec![0, 1, 254, 255]), &[4]),
+            Variable::non_record_varying("uint4", Values::UInt4(vec![0, 1, 2, 3, 4_000_000_000, u32::MAX]), &[2, 3]),
             " ",
         ),
+        described(Variable::new("real4", Values::Real4((0..15).map(|i| i as f32 * 0.1 - 0.7).collect()), &[3]), "nT"),
         described(
-            Variable::new("uint2", Values::UInt2(vec![0, 1, 2, 65534, 65535]), &[]),
-            " ",
-        ),
-        described(
-            Variable::non_record_varying(
-                "uint4",
-                Values::UInt4(vec![0, 1, 2, 3, 4_000_000_000, u32::MAX]),
-                &[2, 3],
-            ),
-            " ",
-        ),
-        described(
-            Variable::new(
-                "real4",
-                Values::Real4((0..15).map(|i| i as f32 * 0.1 - 0.7).collect()),
-                &[3],
-            ),
-            "nT",
-        ),
-        described(
-            Variable::new(
-                "real8",
-                Values::Real8((0..30).map(|i| f64::from(i) * 1e-3 - 1e10).collect()),
-                &[2, 3],
-            ),
+            Variable::new("real8", Values::Real8((0..30).map(|i| f64::from(i) * 1e-3 - 1e10).collect()), &[2, 3]),
             "km",
         ),
         described(
-            Variable::new(
-                "float",
-                Values::Real4(vec![1.5, -2.5, 3.25, 1e-30, -1e31]),
-                &[],
-            )
-            .with_data_type(DataType::Float),
+            Variable::new("float", Values::Real4(vec![1.5, -2.5, 3.25, 1e-30, -1e31]), &[])
+                .with_data_type(DataType::Float),
             "V",
         ),
         described(
-            Variable::new(
-                "double",
-                Values::Real8(vec![1.5, -2.5, 3.25, 1e-300, 1e300]),
-                &[],
-            )
-            .with_data_type(DataType::Double),
+            Variable::new("double", Values::Real8(vec![1.5, -2.5, 3.25, 1e-300, 1e300]), &[])
+                .with_data_type(DataType::Double),
             "V",
         ),
         described(
-            Variable::new(
-                "text",
-                Values::Char(["a", "bb", "ccc", "", "eeeee"].map(String::from).to_vec()),
-                &[],
-            ),
+            Variable::new("text", Values::Char(["a", "bb", "ccc", "", "eeeee"].map(String::from).to_vec()), &[]),
             " ",
         ),
         described(
-            Variable::non_record_varying(
-                "labels",
-                Values::Char(vec!["Bx".into(), "By".into(), "Bz".into()]),
-                &[3],
-            ),
+            Variable::non_record_varying("labels", Values::Char(vec!["Bx".into(), "By".into(), "Bz".into()]), &[3]),
             " ",
         ),
-        described(
-            Variable::new("empty", Values::Real8(Vec::new()), &[2]),
-            "km",
-        ),
+        described(Variable::new("empty", Values::Real8(Vec::new()), &[2]), "km"),
         // Enough records for several blocks and more than one chained VXR.
-        described(
-            Variable::new(
-                "long",
-                Values::Real8((0..40_000).map(f64::from).collect()),
-                &[],
-            ),
-            "s",
-        ),
+        described(Variable::new("long", Values::Real8((0..40_000).map(f64::from).collect()), &[]), "s"),
     ];
     for variable in variables {
         cdf.add_variable(variable.with_compression(compression));
@@ -178,11 +93,7 @@ fn round_trip_gzip_variables_reproduces_everything() {
     let written = sample_cdf(Compression::Gzip { level: 6 });
     let read = round_trip(&written);
     assert_eq!(read, written);
-    assert!(
-        read.variables
-            .iter()
-            .all(|variable| variable.compression == Compression::Gzip { level: 6 })
-    );
+    assert!(read.variables.iter().all(|variable| variable.compression == Compression::Gzip { level: 6 }));
 }
 
 #[test]
@@ -197,24 +108,14 @@ fn round_trip_gzip_file_reproduces_everything() {
 #[test]
 fn gzip_makes_repetitive_variables_smaller() {
     let plain = sample_cdf(Compression::None).to_bytes().unwrap();
-    let compressed = sample_cdf(Compression::Gzip { level: 6 })
-        .to_bytes()
-        .unwrap();
-    assert!(
-        compressed.len() < plain.len() / 2,
-        "{} vs {}",
-        compressed.len(),
-        plain.len()
-    );
+    let compressed = sample_cdf(Compression::Gzip { level: 6 }).to_bytes().unwrap();
+    assert!(compressed.len() < plain.len() / 2, "{} vs {}", compressed.len(), plain.len());
 }
 
 #[test]
 fn written_header_has_cdf3_magic_ibmpc_encoding_and_row_major_flag() {
     let bytes = sample_cdf(Compression::None).to_bytes().unwrap();
-    assert_eq!(
-        &bytes[0..8],
-        &[0xCD, 0xF3, 0x00, 0x01, 0x00, 0x00, 0xFF, 0xFF]
-    );
+    assert_eq!(&bytes[0..8], &[0xCD, 0xF3, 0x00, 0x01, 0x00, 0x00, 0xFF, 0xFF]);
     let field = |at: usize| i32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
     assert_eq!(field(8 + 8), 1, "cdr record type");
     assert_eq!(field(8 + 20), 3, "version");
@@ -228,22 +129,13 @@ fn written_header_has_cdf3_magic_ibmpc_encoding_and_row_major_flag() {
 fn variable_attributes_keep_their_types() {
     let read = round_trip(&sample_cdf(Compression::None));
     let uint2 = read.variable("uint2").unwrap();
-    assert_eq!(
-        uint2.attribute("FILLVAL").unwrap().values,
-        Values::UInt2(vec![u16::MAX])
-    );
+    assert_eq!(uint2.attribute("FILLVAL").unwrap().values, Values::UInt2(vec![u16::MAX]));
     let epoch = read.variable("epoch").unwrap();
-    assert_eq!(
-        epoch.attribute("FILLVAL").unwrap().data_type,
-        DataType::TimeTt2000
-    );
+    assert_eq!(epoch.attribute("FILLVAL").unwrap().data_type, DataType::TimeTt2000);
     assert_eq!(epoch.attribute("UNITS").unwrap().as_text().unwrap(), "ns");
     let float = read.variable("float").unwrap();
     assert_eq!(float.data_type, DataType::Float);
-    assert_eq!(
-        float.attribute("FILLVAL").unwrap().values,
-        Values::Real4(vec![-1e31])
-    );
+    assert_eq!(float.attribute("FILLVAL").unwrap().values, Values::Real4(vec![-1e31]));
 }
 
 #[test]
@@ -251,10 +143,7 @@ fn reading_truncated_file_reports_offset() {
     let bytes = sample_cdf(Compression::None).to_bytes().unwrap();
     for cut in [4, 100, 400, 2000, bytes.len() / 2, bytes.len() - 1] {
         let error = Cdf::from_bytes(&bytes[..cut]).unwrap_err();
-        assert!(
-            matches!(error, CdfError::Malformed { .. }),
-            "cut at {cut}: {error}"
-        );
+        assert!(matches!(error, CdfError::Malformed { .. }), "cut at {cut}: {error}");
         assert!(error.to_string().contains("at offset"), "{error}");
     }
 }
@@ -264,10 +153,7 @@ fn reading_rejects_wrong_magic_and_version() {
     let mut bytes = sample_cdf(Compression::None).to_bytes().unwrap();
     bytes[0] = 0x00;
     let error = Cdf::from_bytes(&bytes).unwrap_err();
-    assert!(
-        matches!(error, CdfError::Unsupported { offset: 0, .. }),
-        "{error}"
-    );
+    assert!(matches!(error, CdfError::Unsupported { offset: 0, .. }), "{error}");
     assert!(Cdf::from_bytes(b"").is_err());
 }
 
@@ -275,23 +161,18 @@ fn reading_rejects_wrong_magic_and_version() {
 fn reading_reports_corrupt_record_link_with_its_offset() {
     let mut bytes = sample_cdf(Compression::None).to_bytes().unwrap();
     let zvdr_head_at = 320 + 20;
-    let zvdr_at =
-        i64::from_be_bytes(bytes[zvdr_head_at..zvdr_head_at + 8].try_into().unwrap()) as usize;
+    let zvdr_at = i64::from_be_bytes(bytes[zvdr_head_at..zvdr_head_at + 8].try_into().unwrap()) as usize;
     // Point the first variable's VXRhead at the GDR.
     bytes[zvdr_at + 28..zvdr_at + 36].copy_from_slice(&320i64.to_be_bytes());
     let error = Cdf::from_bytes(&bytes).unwrap_err();
-    assert_eq!(
-        error.to_string(),
-        "malformed cdf at offset 320: expected vxr (record type [6]), found type 2"
-    );
+    assert_eq!(error.to_string(), "malformed cdf at offset 320: expected vxr (record type [6]), found type 2");
 }
 
 #[test]
 fn reading_reports_corrupt_gzip_data() {
     let written = Cdf {
         variables: vec![
-            Variable::new("x", Values::Real8(vec![1.0; 100]), &[])
-                .with_compression(Compression::Gzip { level: 6 }),
+            Variable::new("x", Values::Real8(vec![1.0; 100]), &[]).with_compression(Compression::Gzip { level: 6 }),
         ],
         ..Cdf::new()
     };
@@ -300,8 +181,7 @@ fn reading_reports_corrupt_gzip_data() {
     bytes[end - 12..end - 4].fill(0xAB); // damage the deflate stream and its crc
     let error = Cdf::from_bytes(&bytes).unwrap_err();
     assert!(
-        error.to_string().contains("gzip data does not inflate")
-            || error.to_string().contains("inflates to"),
+        error.to_string().contains("gzip data does not inflate") || error.to_string().contains("inflates to"),
         "{error}"
     );
 }
@@ -317,33 +197,18 @@ fn writing_rejects_inconsistent_variables() {
     ];
     for variable in cases {
         let name = variable.name.clone();
-        let cdf = Cdf {
-            variables: vec![variable],
-            ..Cdf::new()
-        };
+        let cdf = Cdf { variables: vec![variable], ..Cdf::new() };
         let error = cdf.to_bytes().unwrap_err();
-        assert!(
-            matches!(error, CdfError::InvalidVariable { .. }),
-            "{name}: {error}"
-        );
+        assert!(matches!(error, CdfError::InvalidVariable { .. }), "{name}: {error}");
     }
 }
 
 #[test]
 fn writing_rejects_duplicate_and_conflicting_names() {
     let variable = Variable::new("x", Values::Int4(vec![1]), &[]);
-    let duplicate = Cdf {
-        variables: vec![variable.clone(), variable.clone()],
-        ..Cdf::new()
-    };
-    assert!(matches!(
-        duplicate.to_bytes().unwrap_err(),
-        CdfError::InvalidVariable { .. }
-    ));
-    let mut conflicting = Cdf {
-        variables: vec![variable.with_attribute("UNITS", "m")],
-        ..Cdf::new()
-    };
+    let duplicate = Cdf { variables: vec![variable.clone(), variable.clone()], ..Cdf::new() };
+    assert!(matches!(duplicate.to_bytes().unwrap_err(), CdfError::InvalidVariable { .. }));
+    let mut conflicting = Cdf { variables: vec![variable.with_attribute("UNITS", "m")], ..Cdf::new() };
     conflicting.set_global_attribute("UNITS", vec![AttributeEntry::text("m")]);
     assert_eq!(
         conflicting.to_bytes().unwrap_err().to_string(),
@@ -364,30 +229,16 @@ fn utc_to_tt2000_matches_cdflib_values() {
         ((1999, 12, 31, 23, 59, 59, 999_999_999), -43_135_816_000_001),
         ((2010, 1, 1, 0, 0, 0, 0), 315_576_066_184_000_000),
         ((2016, 12, 31, 23, 59, 59, 0), 536_500_867_184_000_000),
-        (
-            (2025, 9, 24, 12, 34, 56, 789_123_456),
-            811_989_365_973_123_456,
-        ),
+        ((2025, 9, 24, 12, 34, 56, 789_123_456), 811_989_365_973_123_456),
         ((2026, 1, 1, 0, 0, 0, 125_000_000), 820_497_669_309_000_000),
         ((2100, 1, 1, 0, 0, 0, 0), 3_155_716_869_184_000_000),
     ];
     for ((year, month, day, hour, minute, second, nanos), expected) in cases {
         let tt2000 = utc_to_tt2000(year, month, day, hour, minute, second, nanos).unwrap();
-        assert_eq!(
-            tt2000, expected,
-            "{year}-{month}-{day}T{hour}:{minute}:{second}.{nanos}"
-        );
+        assert_eq!(tt2000, expected, "{year}-{month}-{day}T{hour}:{minute}:{second}.{nanos}");
         let back = tt2000_to_utc(tt2000).unwrap();
         assert_eq!(
-            (
-                back.year,
-                back.month,
-                back.day,
-                back.hour,
-                back.minute,
-                back.second,
-                back.nanosecond
-            ),
+            (back.year, back.month, back.day, back.hour, back.minute, back.second, back.nanosecond),
             (year, month, day, hour, minute, second, nanos)
         );
     }
@@ -402,22 +253,10 @@ fn leap_second_2016_is_one_real_second_long() {
     assert_eq!(leap - before, 1_000_000_000);
     assert_eq!(after - leap, 1_000_000_000);
     assert_eq!(half_leap, 536_500_868_684_000_000); // cdflib
-    assert_eq!(
-        tt2000_to_utc(half_leap).unwrap().to_string(),
-        "2016-12-31T23:59:60.500000000"
-    );
-    assert_eq!(
-        tt2000_to_utc(after - 1).unwrap().to_string(),
-        "2016-12-31T23:59:60.999999999"
-    );
-    assert_eq!(
-        tt2000_to_utc(after).unwrap().to_string(),
-        "2017-01-01T00:00:00.000000000"
-    );
-    assert_eq!(
-        tt2000_to_utc(leap - 1).unwrap().to_string(),
-        "2016-12-31T23:59:59.999999999"
-    );
+    assert_eq!(tt2000_to_utc(half_leap).unwrap().to_string(), "2016-12-31T23:59:60.500000000");
+    assert_eq!(tt2000_to_utc(after - 1).unwrap().to_string(), "2016-12-31T23:59:60.999999999");
+    assert_eq!(tt2000_to_utc(after).unwrap().to_string(), "2017-01-01T00:00:00.000000000");
+    assert_eq!(tt2000_to_utc(leap - 1).unwrap().to_string(), "2016-12-31T23:59:59.999999999");
 }
 
 #[test]
@@ -441,10 +280,7 @@ fn tt2000_to_utc_round_trips_every_hour_around_2016_leap_second() {
 
 #[test]
 fn met_zero_is_2010_01_01_utc() {
-    assert_eq!(
-        met_to_tt2000(0.0),
-        utc_to_tt2000(2010, 1, 1, 0, 0, 0, 0).unwrap()
-    );
+    assert_eq!(met_to_tt2000(0.0), utc_to_tt2000(2010, 1, 1, 0, 0, 0, 0).unwrap());
     assert_eq!(tt2000_to_met(IMAP_MET_EPOCH_TT2000), 0.0);
 }
 
@@ -481,10 +317,7 @@ SCLK01_COEFFICIENTS_43     = (
     // One day after the drifting triple: 86400 clock seconds are 86399.92124... TT seconds.
     let drift_met = 24_831_795_450_000.0 / 50_000.0 + 86_400.0;
     let drift_start = kernel.coefficients[2].tt2000;
-    assert_eq!(
-        kernel.met_to_tt2000(drift_met) - drift_start,
-        86_399_921_243_808
-    );
+    assert_eq!(kernel.met_to_tt2000(drift_met) - drift_start, 86_399_921_243_808);
     assert!(SclkKernel::parse("SCLK01_COEFFICIENTS_43 = ( 0 @01-JAN-2010 )").is_err());
 }
 
@@ -493,9 +326,7 @@ fn istp_dataset_has_required_attributes_with_variable_types() {
     let mut globals = IstpGlobals::imap("swe", "l1a", "sci", "20260101", "v001");
     globals.generation_date = Some("20260102".to_string());
     globals.parents = vec!["imap_swe_l0_raw_20260101_v001.pkts".to_string()];
-    let epochs: Vec<i64> = (0..4)
-        .map(|i| met_to_tt2000(504_921_600.0 + f64::from(i)))
-        .collect();
+    let epochs: Vec<i64> = (0..4).map(|i| met_to_tt2000(504_921_600.0 + f64::from(i))).collect();
     let mut dataset = IstpDataset::new(globals);
     dataset
         .add_epoch("epoch", epochs)
@@ -530,16 +361,9 @@ fn istp_dataset_has_required_attributes_with_variable_types() {
         "Parents",
         "Generation_date",
     ] {
-        assert!(
-            cdf.global_attribute(name).is_some(),
-            "missing global {name}"
-        );
+        assert!(cdf.global_attribute(name).is_some(), "missing global {name}");
     }
-    let text = |name: &str| {
-        cdf.global_attribute(name).unwrap().entries[0]
-            .as_text()
-            .unwrap()
-    };
+    let text = |name: &str| cdf.global_attribute(name).unwrap().entries[0].as_text().unwrap();
     assert_eq!(text("Logical_file_id"), "imap_swe_l1a_sci_20260101_v001");
     assert_eq!(text("Generation_date"), "20260102");
 
@@ -560,48 +384,22 @@ fn istp_dataset_has_required_attributes_with_variable_types() {
     ] {
         assert!(counts.attribute(name).is_some(), "counts lacks {name}");
     }
-    assert_eq!(
-        counts.attribute("FILLVAL").unwrap().values,
-        Values::UInt2(vec![65535])
-    );
-    assert_eq!(
-        counts.attribute("DEPEND_0").unwrap().as_text().unwrap(),
-        "epoch"
-    );
-    assert_eq!(
-        counts.attribute("CATDESC").unwrap().as_text().unwrap(),
-        "Counts per sector"
-    );
+    assert_eq!(counts.attribute("FILLVAL").unwrap().values, Values::UInt2(vec![65535]));
+    assert_eq!(counts.attribute("DEPEND_0").unwrap().as_text().unwrap(), "epoch");
+    assert_eq!(counts.attribute("CATDESC").unwrap().as_text().unwrap(), "Counts per sector");
     let epoch = cdf.variable("epoch").unwrap();
-    assert_eq!(
-        epoch.attribute("FILLVAL").unwrap().values,
-        Values::TimeTt2000(vec![i64::MIN])
-    );
+    assert_eq!(epoch.attribute("FILLVAL").unwrap().values, Values::TimeTt2000(vec![i64::MIN]));
     assert!(epoch.attribute("DEPEND_0").is_none());
     let sector = cdf.variable("sector").unwrap();
-    assert_eq!(
-        sector.attribute("VALIDMIN").unwrap().data_type,
-        DataType::Real4
-    );
-    assert_eq!(
-        sector.attribute("VAR_TYPE").unwrap().as_text().unwrap(),
-        "support_data"
-    );
-    assert!(
-        sector.attribute("DEPEND_0").is_none(),
-        "non-record-varying data has no DEPEND_0"
-    );
+    assert_eq!(sector.attribute("VALIDMIN").unwrap().data_type, DataType::Real4);
+    assert_eq!(sector.attribute("VAR_TYPE").unwrap().as_text().unwrap(), "support_data");
+    assert!(sector.attribute("DEPEND_0").is_none(), "non-record-varying data has no DEPEND_0");
 }
 
 #[test]
 fn istp_dataset_rejects_record_count_different_from_epoch() {
     let mut dataset = IstpDataset::new(IstpGlobals::default());
-    dataset
-        .add_epoch("epoch", vec![0, 1, 2])
-        .add_variable(IstpVariable::data("x", Values::Real8(vec![1.0, 2.0]), &[]));
+    dataset.add_epoch("epoch", vec![0, 1, 2]).add_variable(IstpVariable::data("x", Values::Real8(vec![1.0, 2.0]), &[]));
     let error = dataset.build().unwrap_err();
-    assert_eq!(
-        error.to_string(),
-        "invalid variable x: 2 records but the epoch has 3"
-    );
+    assert_eq!(error.to_string(), "invalid variable x: 2 records but the epoch has 3");
 }

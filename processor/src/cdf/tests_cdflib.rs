@@ -16,10 +16,7 @@ struct TempDir(PathBuf);
 
 impl TempDir {
     fn new(label: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
         let path = std::env::temp_dir().join(format!("cdf-{label}-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&path).expect("creates temp dir");
         TempDir(path)
@@ -33,17 +30,11 @@ impl Drop for TempDir {
 }
 
 fn cdflib_available() -> bool {
-    Command::new("python3")
-        .args(["-c", "import cdflib"])
-        .output()
-        .is_ok_and(|output| output.status.success())
+    Command::new("python3").args(["-c", "import cdflib"]).output().is_ok_and(|output| output.status.success())
 }
 
 fn python_string(text: &str) -> String {
-    assert!(
-        text.is_ascii(),
-        "test strings are ascii so rust and python escapes agree"
-    );
+    assert!(text.is_ascii(), "test strings are ascii so rust and python escapes agree");
     format!("{text:?}")
 }
 
@@ -71,19 +62,9 @@ fn expected_literal(cdf: &Cdf) -> String {
         let entries: Vec<String> = attribute
             .entries
             .iter()
-            .map(|entry| {
-                format!(
-                    "({}, {})",
-                    python_string(entry.data_type.cdf_name()),
-                    python_list(&entry.values)
-                )
-            })
+            .map(|entry| format!("({}, {})", python_string(entry.data_type.cdf_name()), python_list(&entry.values)))
             .collect();
-        text += &format!(
-            "({}, [{}]),\n",
-            python_string(&attribute.name),
-            entries.join(", ")
-        );
+        text += &format!("({}, [{}]),\n", python_string(&attribute.name), entries.join(", "));
     }
     text += "], \"variables\": [\n";
     for variable in &cdf.variables {
@@ -101,10 +82,8 @@ fn expected_literal(cdf: &Cdf) -> String {
             .collect();
         let utc = match &variable.values {
             Values::TimeTt2000(times) => {
-                let strings: Vec<String> = times
-                    .iter()
-                    .map(|&t| python_string(&tt2000_to_utc(t).unwrap().to_string()))
-                    .collect();
+                let strings: Vec<String> =
+                    times.iter().map(|&t| python_string(&tt2000_to_utc(t).unwrap().to_string())).collect();
                 format!("[{}]", strings.join(", "))
             }
             _ => "None".to_string(),
@@ -119,11 +98,7 @@ fn expected_literal(cdf: &Cdf) -> String {
             python_string(&variable.name),
             python_string(variable.data_type.cdf_name()),
             variable.dims,
-            if variable.record_varying {
-                "True"
-            } else {
-                "False"
-            },
+            if variable.record_varying { "True" } else { "False" },
             variable.num_elems,
             variable.num_records(),
             python_list(&variable.values),
@@ -141,18 +116,10 @@ fn check_with_cdflib(dir: &Path, label: &str, cdf: &Cdf) -> String {
     std::fs::write(&cdf_path, cdf.to_bytes().unwrap()).unwrap();
     std::fs::write(&expected_path, expected_literal(cdf)).unwrap();
     std::fs::write(&script_path, CHECK_SCRIPT).unwrap();
-    let output = Command::new("python3")
-        .arg(&script_path)
-        .arg(&cdf_path)
-        .arg(&expected_path)
-        .output()
-        .unwrap();
+    let output = Command::new("python3").arg(&script_path).arg(&cdf_path).arg(&expected_path).output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "cdflib check of {label} failed:\n{stdout}\n{stderr}"
-    );
+    assert!(output.status.success(), "cdflib check of {label} failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains(" 0 mismatches"), "{stdout}");
     stdout
 }
@@ -185,33 +152,20 @@ fn cdflib_reads_istp_dataset_times_as_utc() {
     }
     let dir = TempDir::new("cdflib-istp");
     let leap = utc_to_tt2000(2016, 12, 31, 23, 59, 60, 500_000_000).unwrap();
-    let epochs = vec![
-        leap - 1_000_000_000,
-        leap,
-        leap + 1_000_000_000,
-        met_to_tt2000(0.0),
-        met_to_tt2000(504_921_603.125),
-    ];
+    let epochs =
+        vec![leap - 1_000_000_000, leap, leap + 1_000_000_000, met_to_tt2000(0.0), met_to_tt2000(504_921_603.125)];
     let mut globals = IstpGlobals::imap("mag", "l1a", "norm-mago", "20260101", "v001");
     globals.parents = vec!["imap_mag_l0_raw_20260101_v001.pkts".to_string()];
     let mut dataset = IstpDataset::new(globals);
     dataset.add_epoch("epoch", epochs).add_variable(
-        IstpVariable::data(
-            "vectors",
-            Values::Real8((0..15).map(f64::from).collect()),
-            &[3],
-        )
-        .units("nT")
-        .attribute("DEPEND_1", "direction")
-        .compression(Compression::Gzip { level: 6 }),
+        IstpVariable::data("vectors", Values::Real8((0..15).map(f64::from).collect()), &[3])
+            .units("nT")
+            .attribute("DEPEND_1", "direction")
+            .compression(Compression::Gzip { level: 6 }),
     );
     dataset.add_variable(IstpVariable::new(
         VarType::Metadata,
-        Variable::non_record_varying(
-            "direction_label",
-            Values::Char(vec!["x".into(), "y".into(), "z".into()]),
-            &[3],
-        ),
+        Variable::non_record_varying("direction_label", Values::Char(vec!["x".into(), "y".into(), "z".into()]), &[3]),
     ));
     let report = check_with_cdflib(&dir.0, "istp", &dataset.build().unwrap());
     println!("istp: {report}");

@@ -65,15 +65,7 @@ pub struct UtcDateTime {
 
 impl UtcDateTime {
     pub fn to_tt2000(&self) -> Result<i64> {
-        utc_to_tt2000(
-            self.year,
-            self.month,
-            self.day,
-            self.hour,
-            self.minute,
-            self.second,
-            self.nanosecond,
-        )
+        utc_to_tt2000(self.year, self.month, self.day, self.hour, self.minute, self.second, self.nanosecond)
     }
 }
 
@@ -90,15 +82,7 @@ impl fmt::Display for UtcDateTime {
 
 /// Converts a UTC calendar time to TT2000. `second` may be 60 on the last
 /// minute of a day that ends with a leap second (e.g. 2016-12-31T23:59:60).
-pub fn utc_to_tt2000(
-    year: i32,
-    month: u32,
-    day: u32,
-    hour: u32,
-    minute: u32,
-    second: u32,
-    nanos: u32,
-) -> Result<i64> {
+pub fn utc_to_tt2000(year: i32, month: u32, day: u32, hour: u32, minute: u32, second: u32, nanos: u32) -> Result<i64> {
     let invalid = |what: &str| {
         CdfError::InvalidTime(format!(
             "{what} in {year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{nanos:09}"
@@ -110,18 +94,15 @@ pub fn utc_to_tt2000(
     if hour > 23 || minute > 59 || second > 60 || nanos >= 1_000_000_000 {
         return Err(invalid("time of day out of range"));
     }
-    let delta_at =
-        tai_minus_utc(year, month).ok_or_else(|| invalid("dates before 1972 are not supported"))?;
-    if second == 60 && !(hour == 23 && minute == 59 && day_ends_with_leap_second(year, month, day))
-    {
+    let delta_at = tai_minus_utc(year, month).ok_or_else(|| invalid("dates before 1972 are not supported"))?;
+    if second == 60 && !(hour == 23 && minute == 59 && day_ends_with_leap_second(year, month, day)) {
         return Err(invalid("second 60 on a day without a leap second"));
     }
     let days = days_from_civil(year, month, day) - days_from_civil(2000, 1, 1);
     let seconds_of_day = i128::from(hour * 3600 + minute * 60 + second);
     // Calendar nanoseconds since 2000-01-01T12:00:00 UTC, as if no leap seconds existed.
     let calendar_nanos =
-        i128::from(days) * NANOS_PER_DAY + seconds_of_day * NANOS_PER_SECOND + i128::from(nanos)
-            - NANOS_PER_DAY / 2;
+        i128::from(days) * NANOS_PER_DAY + seconds_of_day * NANOS_PER_SECOND + i128::from(nanos) - NANOS_PER_DAY / 2;
     let tt2000 = calendar_nanos + i128::from(delta_at) * NANOS_PER_SECOND + TT_MINUS_TAI_NANOS;
     i64::try_from(tt2000).map_err(|_| invalid("out of the tt2000 range"))
 }
@@ -142,28 +123,20 @@ pub fn tt2000_to_utc(tt2000: i64) -> Result<UtcDateTime> {
     let starts: Vec<(i64, i64)> = LEAP_SECONDS
         .iter()
         .map(|&(year, month, delta_at)| {
-            let start =
-                utc_to_tt2000(year, month, 1, 0, 0, 0, 0).expect("leap table dates are valid");
+            let start = utc_to_tt2000(year, month, 1, 0, 0, 0, 0).expect("leap table dates are valid");
             (start, delta_at)
         })
         .collect();
     let Some(index) = starts.iter().rposition(|&(start, _)| start <= tt2000) else {
-        return Err(CdfError::InvalidTime(format!(
-            "tt2000 {tt2000} is before 1972, which is not supported"
-        )));
+        return Err(CdfError::InvalidTime(format!("tt2000 {tt2000} is before 1972, which is not supported")));
     };
     let delta_at = starts[index].1;
-    let calendar_nanos =
-        i128::from(tt2000) - i128::from(delta_at) * NANOS_PER_SECOND - TT_MINUS_TAI_NANOS;
+    let calendar_nanos = i128::from(tt2000) - i128::from(delta_at) * NANOS_PER_SECOND - TT_MINUS_TAI_NANOS;
     // The last second before the next table entry is the inserted leap second.
-    let in_leap_second = starts.get(index + 1).is_some_and(|&(next_start, _)| {
-        i128::from(tt2000) >= i128::from(next_start) - NANOS_PER_SECOND
-    });
-    let shown_nanos = if in_leap_second {
-        calendar_nanos - NANOS_PER_SECOND
-    } else {
-        calendar_nanos
-    };
+    let in_leap_second = starts
+        .get(index + 1)
+        .is_some_and(|&(next_start, _)| i128::from(tt2000) >= i128::from(next_start) - NANOS_PER_SECOND);
+    let shown_nanos = if in_leap_second { calendar_nanos - NANOS_PER_SECOND } else { calendar_nanos };
     let mut utc = calendar_to_utc(shown_nanos);
     if in_leap_second {
         utc.second = 60;
@@ -191,23 +164,13 @@ fn calendar_to_utc(calendar_nanos: i128) -> UtcDateTime {
 
 /// TAI - UTC in whole seconds on the given month, `None` before 1972.
 fn tai_minus_utc(year: i32, month: u32) -> Option<i64> {
-    LEAP_SECONDS
-        .iter()
-        .rev()
-        .find(|&&(y, m, _)| (y, m) <= (year, month))
-        .map(|&(_, _, delta_at)| delta_at)
+    LEAP_SECONDS.iter().rev().find(|&&(y, m, _)| (y, m) <= (year, month)).map(|&(_, _, delta_at)| delta_at)
 }
 
 fn day_ends_with_leap_second(year: i32, month: u32, day: u32) -> bool {
-    let (next_year, next_month) = if month == 12 {
-        (year + 1, 1)
-    } else {
-        (year, month + 1)
-    };
+    let (next_year, next_month) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
     day == days_in_month(year, month)
-        && LEAP_SECONDS
-            .iter()
-            .any(|&(y, m, _)| (y, m) == (next_year, next_month))
+        && LEAP_SECONDS.iter().any(|&(y, m, _)| (y, m) == (next_year, next_month))
         && tai_minus_utc(year, month).is_some()
 }
 
@@ -241,16 +204,11 @@ pub(super) fn civil_from_days(days: i64) -> (i32, u32, u32) {
     let shifted = days + 719_468;
     let era = shifted.div_euclid(146_097);
     let day_of_era = shifted - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_index = (5 * day_of_year + 2) / 153;
     let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u32;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    } as u32;
+    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 } as u32;
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     (year as i32, month, day)
 }

@@ -94,18 +94,10 @@ impl DataType {
     /// Bytes of one element (one character for CHAR).
     pub fn element_size(self) -> usize {
         match self {
-            DataType::Int1
-            | DataType::UInt1
-            | DataType::Byte
-            | DataType::Char
-            | DataType::UChar => 1,
+            DataType::Int1 | DataType::UInt1 | DataType::Byte | DataType::Char | DataType::UChar => 1,
             DataType::Int2 | DataType::UInt2 => 2,
             DataType::Int4 | DataType::UInt4 | DataType::Real4 | DataType::Float => 4,
-            DataType::Int8
-            | DataType::Real8
-            | DataType::Epoch
-            | DataType::TimeTt2000
-            | DataType::Double => 8,
+            DataType::Int8 | DataType::Real8 | DataType::Epoch | DataType::TimeTt2000 | DataType::Double => 8,
         }
     }
 
@@ -245,13 +237,7 @@ impl Values {
     /// Decodes `count` elements of `data_type` from `bytes`, which must hold
     /// exactly `count * element_size * num_elems` bytes (checked by the caller).
     /// Trailing NULs of strings are dropped.
-    pub fn decode(
-        data_type: DataType,
-        num_elems: usize,
-        count: usize,
-        endian: Endian,
-        bytes: &[u8],
-    ) -> Values {
+    pub fn decode(data_type: DataType, num_elems: usize, count: usize, endian: Endian, bytes: &[u8]) -> Values {
         macro_rules! take {
             ($variant:ident, $ty:ty) => {{
                 const SIZE: usize = std::mem::size_of::<$ty>();
@@ -285,10 +271,7 @@ impl Values {
                     .chunks(num_elems.max(1))
                     .take(count)
                     .map(|chunk| {
-                        let end = chunk
-                            .iter()
-                            .rposition(|&b| b != 0)
-                            .map_or(0, |last| last + 1);
+                        let end = chunk.iter().rposition(|&b| b != 0).map_or(0, |last| last + 1);
                         String::from_utf8_lossy(&chunk[..end]).into_owned()
                     })
                     .collect(),

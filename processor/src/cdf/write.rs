@@ -163,37 +163,24 @@ fn plan_attributes(cdf: &Cdf) -> Result<Vec<PlannedAttribute<'_>>> {
             match planned.iter_mut().find(|attribute| attribute.name == name) {
                 Some(attribute) if attribute.is_global => {
                     let reason = "used both as a global and a variable attribute".to_string();
-                    return Err(CdfError::InvalidAttribute {
-                        name: name.clone(),
-                        reason,
-                    });
+                    return Err(CdfError::InvalidAttribute { name: name.clone(), reason });
                 }
                 Some(attribute) => attribute.entries.push((variable_number, entry)),
                 None => {
                     check_attribute_name(name, &planned)?;
-                    planned.push(PlannedAttribute {
-                        name,
-                        is_global: false,
-                        entries: vec![(variable_number, entry)],
-                    });
+                    planned.push(PlannedAttribute { name, is_global: false, entries: vec![(variable_number, entry)] });
                 }
             }
         }
     }
     if i32::try_from(planned.len()).is_err() {
-        return Err(CdfError::InvalidAttribute {
-            name: String::new(),
-            reason: "too many attributes".to_string(),
-        });
+        return Err(CdfError::InvalidAttribute { name: String::new(), reason: "too many attributes".to_string() });
     }
     Ok(planned)
 }
 
 fn check_attribute_name(name: &str, planned: &[PlannedAttribute]) -> Result<()> {
-    let invalid = |reason: &str| CdfError::InvalidAttribute {
-        name: name.to_string(),
-        reason: reason.to_string(),
-    };
+    let invalid = |reason: &str| CdfError::InvalidAttribute { name: name.to_string(), reason: reason.to_string() };
     if name.is_empty() || name.len() > NAME_LEN {
         return Err(invalid("name must have 1 to 256 bytes"));
     }
@@ -203,23 +190,10 @@ fn check_attribute_name(name: &str, planned: &[PlannedAttribute]) -> Result<()> 
     Ok(())
 }
 
-fn write_attribute(
-    out: &mut Output,
-    attribute_number: usize,
-    attribute: &PlannedAttribute,
-) -> Result<()> {
+fn write_attribute(out: &mut Output, attribute_number: usize, attribute: &PlannedAttribute) -> Result<()> {
     let adr_at = out.len();
-    let first_entry_at = if attribute.entries.is_empty() {
-        0
-    } else {
-        adr_at + ADR_SIZE
-    };
-    let max_entry = attribute
-        .entries
-        .iter()
-        .map(|(number, _)| *number as i64)
-        .max()
-        .unwrap_or(-1);
+    let first_entry_at = if attribute.entries.is_empty() { 0 } else { adr_at + ADR_SIZE };
+    let max_entry = attribute.entries.iter().map(|(number, _)| *number as i64).max().unwrap_or(-1);
     let entry_count = attribute.entries.len();
     out.header(ADR_SIZE, ADR);
     out.i64(0); // ADRnext, patched by the next attribute

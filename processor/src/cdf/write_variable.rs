@@ -28,52 +28,30 @@ struct DataBlock {
     payload: Vec<u8>,
 }
 
-pub(super) fn write_variable(
-    out: &mut Output,
-    variable_number: usize,
-    variable: &Variable,
-) -> Result<()> {
-    let mut record_bytes =
-        Vec::with_capacity(variable.values.len() * variable.data_type.element_size());
-    variable
-        .values
-        .encode(variable.num_elems, Endian::Little, &mut record_bytes);
+pub(super) fn write_variable(out: &mut Output, variable_number: usize, variable: &Variable) -> Result<()> {
+    let mut record_bytes = Vec::with_capacity(variable.values.len() * variable.data_type.element_size());
+    variable.values.encode(variable.num_elems, Endian::Little, &mut record_bytes);
     let record_size = variable.record_size();
     let num_records = variable.num_records();
     let records_per_block = (TARGET_BLOCK_BYTES / record_size.max(1)).clamp(1, num_records.max(1));
 
     let mut blocks = Vec::new();
-    for (block_index, chunk) in record_bytes
-        .chunks(records_per_block * record_size)
-        .enumerate()
-    {
+    for (block_index, chunk) in record_bytes.chunks(records_per_block * record_size).enumerate() {
         let first_record = block_index * records_per_block;
         let payload = match variable.compression {
             Compression::None => chunk.to_vec(),
             Compression::Gzip { level } => gzip(chunk, level)?,
         };
-        blocks.push(DataBlock {
-            first_record,
-            last_record: first_record + chunk.len() / record_size - 1,
-            payload,
-        });
+        blocks.push(DataBlock { first_record, last_record: first_record + chunk.len() / record_size - 1, payload });
     }
 
     let mut pad = Vec::new();
-    default_pad_value(variable.data_type, variable.num_elems).encode(
-        variable.num_elems,
-        Endian::Little,
-        &mut pad,
-    );
+    default_pad_value(variable.data_type, variable.num_elems).encode(variable.num_elems, Endian::Little, &mut pad);
     let vdr_at = out.len();
     let vdr_size = ZVDR_BASE_SIZE + 8 * variable.dims.len() + pad.len();
     let cpr_at = vdr_at + vdr_size;
     let is_compressed = variable.compression != Compression::None;
-    let index_at = if is_compressed {
-        cpr_at + CPR_SIZE
-    } else {
-        cpr_at
-    };
+    let index_at = if is_compressed { cpr_at + CPR_SIZE } else { cpr_at };
     let vxr_count = blocks.len().div_ceil(MAX_VXR_ENTRIES);
     let last_vxr_at = index_at + (vxr_count.max(1) - 1) * (VXR_BASE_SIZE + 16 * MAX_VXR_ENTRIES);
 
@@ -126,26 +104,15 @@ pub(super) fn write_cpr(out: &mut Output, level: u32) {
 
 /// Writes the VXR chain, then the VVRs (or CVVRs) it points to.
 fn write_index_and_blocks(out: &mut Output, blocks: &[DataBlock], is_compressed: bool) {
-    let block_header = if is_compressed {
-        CVVR_HEADER_SIZE
-    } else {
-        VVR_HEADER_SIZE
-    };
+    let block_header = if is_compressed { CVVR_HEADER_SIZE } else { VVR_HEADER_SIZE };
     let chunks: Vec<&[DataBlock]> = blocks.chunks(MAX_VXR_ENTRIES).collect();
-    let index_size: usize = chunks
-        .iter()
-        .map(|chunk| VXR_BASE_SIZE + 16 * chunk.len())
-        .sum();
+    let index_size: usize = chunks.iter().map(|chunk| VXR_BASE_SIZE + 16 * chunk.len()).sum();
     let mut block_at = out.len() + index_size;
     for (chunk_index, chunk) in chunks.iter().enumerate() {
         let vxr_size = VXR_BASE_SIZE + 16 * chunk.len();
         let is_last = chunk_index + 1 == chunks.len();
         out.header(vxr_size, VXR);
-        out.offset(if is_last {
-            0
-        } else {
-            out.len() + vxr_size - 12
-        }); // VXRnext
+        out.offset(if is_last { 0 } else { out.len() + vxr_size - 12 }); // VXRnext
         out.count(chunk.len()); // Nentries
         out.count(chunk.len()); // NusedEntries
         for block in *chunk {

@@ -47,7 +47,8 @@ impl Algorithm for TimeAverage {
             .map_err(|error| ScienceError::Failed(format!("job date has no tt2000: {error}")))?;
         let averaged = average(&series, origin, cadence_ns);
 
-        let mut window_dates: Vec<String> = inputs.iter().map(|input| input.record.start_date.clone()).filter(|date| !date.is_empty()).collect();
+        let mut window_dates: Vec<String> =
+            inputs.iter().map(|input| input.record.start_date.clone()).filter(|date| !date.is_empty()).collect();
         window_dates.sort();
         window_dates.dedup();
         let descriptor = context.product.descriptor.clone();
@@ -55,7 +56,12 @@ impl Algorithm for TimeAverage {
         let text = |value: String| vec![AttributeEntry::text(value)];
         globals.extra.push(("Cadence_seconds".into(), text(self.cadence_seconds.to_string())));
         globals.extra.push(("Averaged_days".into(), text(window_dates.join(" "))));
-        Ok(vec![ProductOutput { bytes: averaged.to_cdf_bytes(globals)?, descriptor, extension: "cdf".into(), notes: Vec::new() }])
+        Ok(vec![ProductOutput {
+            bytes: averaged.to_cdf_bytes(globals)?,
+            descriptor,
+            extension: "cdf".into(),
+            notes: Vec::new(),
+        }])
     }
 }
 
@@ -65,22 +71,27 @@ pub fn average(series: &TimeSeries, origin: i64, cadence_ns: i64) -> TimeSeries 
     let mut bins = bin_of_record.clone();
     bins.sort_unstable();
     bins.dedup();
-    let slot_of_record: Vec<usize> = bin_of_record.iter().map(|bin| bins.binary_search(bin).expect("bin listed")).collect();
+    let slot_of_record: Vec<usize> =
+        bin_of_record.iter().map(|bin| bins.binary_search(bin).expect("bin listed")).collect();
     let epoch = bins.iter().map(|&bin| origin + bin * cadence_ns + cadence_ns / 2).collect();
 
     // Averages of averages (L3 from L2) weigh each input mean by its count.
     let counts_of = |name: &str| series.variable(name).and_then(|variable| to_numbers(&variable.values));
-    let is_count = |name: &str| name == RECORD_COUNT || name.strip_suffix(COUNT_SUFFIX).is_some_and(|base| series.variable(base).is_some());
+    let is_count = |name: &str| {
+        name == RECORD_COUNT || name.strip_suffix(COUNT_SUFFIX).is_some_and(|base| series.variable(base).is_some())
+    };
     let record_weights = counts_of(RECORD_COUNT).unwrap_or_else(|| vec![1.0; series.len()]);
     let mut records_per_bin = vec![0.0; bins.len()];
     for (record, &slot) in slot_of_record.iter().enumerate() {
         records_per_bin[slot] += record_weights[record];
     }
     let records_per_bin = Values::UInt4(records_per_bin.iter().map(|&count| count.round() as u32).collect());
-    let mut variables = vec![SeriesVariable::new(RECORD_COUNT, records_per_bin, &[]).with_catdesc("records averaged into each bin")];
+    let mut variables =
+        vec![SeriesVariable::new(RECORD_COUNT, records_per_bin, &[]).with_catdesc("records averaged into each bin")];
     for variable in series.variables.iter().filter(|variable| !is_count(&variable.name)) {
         let Some(numbers) = to_numbers(&variable.values) else { continue };
-        let weights = counts_of(&format!("{}{COUNT_SUFFIX}", variable.name)).filter(|weights| weights.len() == numbers.len());
+        let weights =
+            counts_of(&format!("{}{COUNT_SUFFIX}", variable.name)).filter(|weights| weights.len() == numbers.len());
         let per_record = variable.per_record();
         let mut sums = vec![0.0; bins.len() * per_record];
         let mut counts = vec![0.0; bins.len() * per_record];
@@ -94,7 +105,8 @@ pub fn average(series: &TimeSeries, origin: i64, cadence_ns: i64) -> TimeSeries 
                 }
             }
         }
-        let means = sums.iter().zip(&counts).map(|(&sum, &count)| if count == 0.0 { REAL_FILL } else { sum / count }).collect();
+        let means =
+            sums.iter().zip(&counts).map(|(&sum, &count)| if count == 0.0 { REAL_FILL } else { sum / count }).collect();
         variables.push(SeriesVariable {
             name: variable.name.clone(),
             values: Values::Real8(means),
@@ -105,7 +117,10 @@ pub fn average(series: &TimeSeries, origin: i64, cadence_ns: i64) -> TimeSeries 
         });
         let catdesc = format!("values of {} averaged into each bin", variable.name);
         let counts = Values::UInt4(counts.iter().map(|&count| count.round() as u32).collect());
-        variables.push(SeriesVariable::new(format!("{}{COUNT_SUFFIX}", variable.name), counts, &variable.dims).with_catdesc(catdesc));
+        variables.push(
+            SeriesVariable::new(format!("{}{COUNT_SUFFIX}", variable.name), counts, &variable.dims)
+                .with_catdesc(catdesc),
+        );
     }
     TimeSeries { epoch, variables }
 }

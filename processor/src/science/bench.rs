@@ -42,7 +42,9 @@ pub fn run_cli(args: &[String]) -> Result<String, String> {
     }
     let pairs: Vec<(PathBuf, PathBuf)> = match positional.as_slice() {
         [] => mission_files(data_dir)?,
-        [command, packets, definition] if command == "decode" => vec![(PathBuf::from(packets), PathBuf::from(definition))],
+        [command, packets, definition] if command == "decode" => {
+            vec![(PathBuf::from(packets), PathBuf::from(definition))]
+        }
         _ => return Err(USAGE.to_string()),
     };
     let mut report = format!("decoding on one core, best of {repeats} runs\n");

@@ -25,7 +25,12 @@ impl Algorithm for Calibrate {
         let descriptor = context.product.descriptor.clone();
         let mut globals = product_globals(context, &descriptor, &parent_names(inputs));
         globals.extra.push(("Calibrated_fields".into(), vec![AttributeEntry::text(applied.to_string())]));
-        Ok(vec![ProductOutput { bytes: calibrated.to_cdf_bytes(globals)?, descriptor, extension: "cdf".into(), notes: Vec::new() }])
+        Ok(vec![ProductOutput {
+            bytes: calibrated.to_cdf_bytes(globals)?,
+            descriptor,
+            extension: "cdf".into(),
+            notes: Vec::new(),
+        }])
     }
 }
 

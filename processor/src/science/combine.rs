@@ -33,7 +33,12 @@ impl Algorithm for TimeMerge {
         let merged = merged.take_records(&keep);
         let descriptor = context.product.descriptor.clone();
         let globals = product_globals(context, &descriptor, &parent_names(inputs));
-        Ok(vec![ProductOutput { bytes: merged.to_cdf_bytes(globals)?, descriptor, extension: "cdf".into(), notes: Vec::new() }])
+        Ok(vec![ProductOutput {
+            bytes: merged.to_cdf_bytes(globals)?,
+            descriptor,
+            extension: "cdf".into(),
+            notes: Vec::new(),
+        }])
     }
 }
 
@@ -66,8 +71,15 @@ impl Algorithm for NearestTimeJoin {
         let descriptor = context.product.descriptor.clone();
         let mut globals = product_globals(context, &descriptor, &parent_names(inputs));
         globals.extra.push(("Joined_sources".into(), joined_sources.into_iter().map(AttributeEntry::text).collect()));
-        globals.extra.push(("Join_tolerance_seconds".into(), vec![AttributeEntry::text(self.tolerance_seconds.to_string())]));
-        Ok(vec![ProductOutput { bytes: joined.to_cdf_bytes(globals)?, descriptor, extension: "cdf".into(), notes: Vec::new() }])
+        globals
+            .extra
+            .push(("Join_tolerance_seconds".into(), vec![AttributeEntry::text(self.tolerance_seconds.to_string())]));
+        Ok(vec![ProductOutput {
+            bytes: joined.to_cdf_bytes(globals)?,
+            descriptor,
+            extension: "cdf".into(),
+            notes: Vec::new(),
+        }])
     }
 }
 
@@ -91,15 +103,24 @@ pub fn nearest_records(times: &[i64], targets: &[i64], tolerance_ns: i64) -> Vec
 fn join_nearest(epoch: &[i64], other: &TimeSeries, source: &Source, tolerance_ns: i64) -> Vec<SeriesVariable> {
     let matches = nearest_records(&other.epoch, epoch, tolerance_ns);
     let prefix = source.variable_prefix();
-    let mut variables = vec![SeriesVariable::new(
-        format!("{prefix}_time_offset"),
-        Values::Real8(matches.iter().zip(epoch).map(|(found, &time)| found.map_or(REAL_FILL, |index| (other.epoch[index] - time) as f64 / 1e9)).collect()),
-        &[],
-    )
-    .with_catdesc(format!("seconds from each record to the joined {prefix} record"))];
+    let mut variables = vec![
+        SeriesVariable::new(
+            format!("{prefix}_time_offset"),
+            Values::Real8(
+                matches
+                    .iter()
+                    .zip(epoch)
+                    .map(|(found, &time)| found.map_or(REAL_FILL, |index| (other.epoch[index] - time) as f64 / 1e9))
+                    .collect(),
+            ),
+            &[],
+        )
+        .with_catdesc(format!("seconds from each record to the joined {prefix} record")),
+    ];
     for variable in &other.variables {
         let Some(numbers) = to_numbers(&variable.values) else { continue };
-        let numbers: Vec<f64> = numbers.into_iter().map(|value| if variable.is_missing(value) { REAL_FILL } else { value }).collect();
+        let numbers: Vec<f64> =
+            numbers.into_iter().map(|value| if variable.is_missing(value) { REAL_FILL } else { value }).collect();
         let per_record = variable.per_record();
         let mut values = Vec::with_capacity(epoch.len() * per_record);
         for found in &matches {

@@ -39,7 +39,12 @@ impl ExternalScience {
     }
 
     fn failure(&self, reason: String, work: &Path) -> ScienceError {
-        ScienceError::External { program: self.program(), reason, stdout: tail(&work.join("stdout.txt")), stderr: tail(&work.join("stderr.txt")) }
+        ScienceError::External {
+            program: self.program(),
+            reason,
+            stdout: tail(&work.join("stdout.txt")),
+            stderr: tail(&work.join("stderr.txt")),
+        }
     }
 }
 
@@ -70,7 +75,8 @@ impl Algorithm for ExternalScience {
         }
         let input_list = input_list_json(context, inputs);
         let input_list_path = work_path.join(INPUT_LIST_FILE);
-        std::fs::write(&input_list_path, input_list.to_string()).map_err(|error| io_error("write the input list", error))?;
+        std::fs::write(&input_list_path, input_list.to_string())
+            .map_err(|error| io_error("write the input list", error))?;
 
         let status = self.run_command(context, work_path, &input_list_path, &output_dir)?;
         if !status.success() {
@@ -83,7 +89,13 @@ impl Algorithm for ExternalScience {
 }
 
 impl ExternalScience {
-    fn run_command(&self, context: &JobContext, work: &Path, input_list: &Path, output_dir: &Path) -> Result<std::process::ExitStatus, ScienceError> {
+    fn run_command(
+        &self,
+        context: &JobContext,
+        work: &Path,
+        input_list: &Path,
+        output_dir: &Path,
+    ) -> Result<std::process::ExitStatus, ScienceError> {
         let product = &context.product;
         let replacements = [
             ("{input_list}", input_list.display().to_string()),
@@ -100,7 +112,10 @@ impl ExternalScience {
             .iter()
             .map(|argument| replacements.iter().fold(argument.clone(), |text, (key, value)| text.replace(key, value)))
             .collect();
-        let open = |name: &str| std::fs::File::create(work.join(name)).map_err(|error| ScienceError::Failed(format!("cannot create {name}: {error}")));
+        let open = |name: &str| {
+            std::fs::File::create(work.join(name))
+                .map_err(|error| ScienceError::Failed(format!("cannot create {name}: {error}")))
+        };
         let mut command = Command::new(&arguments[0]);
         command
             .args(&arguments[1..])
@@ -127,7 +142,9 @@ impl ExternalScience {
             }
             if Instant::now() >= deadline {
                 kill_program(&mut child);
-                return Err(self.failure(format!("timed out after {} s and was killed", self.config.timeout_seconds), work));
+                return Err(
+                    self.failure(format!("timed out after {} s and was killed", self.config.timeout_seconds), work)
+                );
             }
             std::thread::sleep(POLL_INTERVAL);
         }
@@ -150,8 +167,10 @@ pub fn input_list_json(context: &JobContext, inputs: &[InputFile]) -> serde_json
         let key = (input_type, record.instrument.clone(), record.data_level.clone(), record.descriptor.clone());
         groups.entry(key).or_default().push(record.file_name.clone());
     }
-    let dependency: Vec<serde_json::Value> =
-        groups.into_iter().map(|((input_type, ..), files)| serde_json::json!({"type": input_type, "files": files})).collect();
+    let dependency: Vec<serde_json::Value> = groups
+        .into_iter()
+        .map(|((input_type, ..), files)| serde_json::json!({"type": input_type, "files": files}))
+        .collect();
     let version: Option<Version> = context.version.parse().ok();
     let (major, minor) = version.map_or((1, 1), |version| (version.major.unwrap_or(1), version.minor));
     serde_json::json!({
@@ -173,7 +192,8 @@ fn collect_outputs(context: &JobContext, output_dir: &Path) -> Result<Vec<Produc
     let mut outputs = Vec::new();
     for path in files {
         let name = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
-        let parsed = ImapFileName::parse(&name).map_err(|error| format!("output {name} has an invalid name: {error}"))?;
+        let parsed =
+            ImapFileName::parse(&name).map_err(|error| format!("output {name} has an invalid name: {error}"))?;
         let expected = (Some(product.instrument.as_str()), Some(product.data_level.as_str()), Some(context.date));
         let found = (parsed.instrument(), parsed.data_level(), parsed.start_date());
         if parsed.kind() != FileKind::Science || found != expected {

@@ -125,7 +125,8 @@ pub fn job(instrument: &str, level: &str, descriptor: &str) -> (JobContext, Arc<
 
 /// An input whose record is filled from its mission file name.
 pub fn input(file_name: &str, bytes: Vec<u8>) -> InputFile {
-    let parsed = ImapFileName::parse(file_name).unwrap_or_else(|error| panic!("{file_name} is a mission name: {error}"));
+    let parsed =
+        ImapFileName::parse(file_name).unwrap_or_else(|error| panic!("{file_name} is a mission name: {error}"));
     let record = FileRecord {
         file_name: file_name.into(),
         kind: parsed.kind().as_str().into(),
@@ -145,7 +146,11 @@ pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new(label: &str) -> TempDir {
-        let path = std::env::temp_dir().join(format!("science-{label}-{}-{}", std::process::id(), uuid::Uuid::now_v7().simple()));
+        let path = std::env::temp_dir().join(format!(
+            "science-{label}-{}-{}",
+            std::process::id(),
+            uuid::Uuid::now_v7().simple()
+        ));
         std::fs::create_dir_all(&path).expect("creates temp dir");
         TempDir(path)
     }

@@ -31,7 +31,9 @@ impl Source {
 /// The inputs grouped by source, each group in the order given.
 pub fn by_source(inputs: &[InputFile]) -> BTreeMap<Source, Vec<&InputFile>> {
     let mut groups: BTreeMap<Source, Vec<&InputFile>> = BTreeMap::new();
-    for input in inputs.iter().filter(|input| input.record.extension == "cdf" || input.record.file_name.ends_with(".cdf")) {
+    for input in
+        inputs.iter().filter(|input| input.record.extension == "cdf" || input.record.file_name.ends_with(".cdf"))
+    {
         groups.entry(Source::of(input)).or_default().push(input);
     }
     groups
@@ -44,7 +46,11 @@ pub fn primary_source(context: &JobContext, inputs: &[InputFile]) -> Result<Sour
 }
 
 /// Like [`primary_source`], preferring the inputs with `descriptor`.
-pub fn primary_source_preferring(context: &JobContext, inputs: &[InputFile], descriptor: &str) -> Result<Source, ScienceError> {
+pub fn primary_source_preferring(
+    context: &JobContext,
+    inputs: &[InputFile],
+    descriptor: &str,
+) -> Result<Source, ScienceError> {
     let sources: Vec<Source> = by_source(inputs).into_keys().collect();
     let own: Vec<&Source> = sources.iter().filter(|source| source.instrument == context.product.instrument).collect();
     own.iter()
@@ -62,7 +68,10 @@ pub fn read_source(context: &JobContext, inputs: &[InputFile], source: &Source) 
         parts.push(TimeSeries::from_cdf_bytes(&input.bytes, &input.record.file_name)?);
     }
     if parts.is_empty() {
-        return Err(ScienceError::MissingInput(format!("{} {} {}", source.instrument, source.data_level, source.descriptor)));
+        return Err(ScienceError::MissingInput(format!(
+            "{} {} {}",
+            source.instrument, source.data_level, source.descriptor
+        )));
     }
     Ok(TimeSeries::concat(parts))
 }

@@ -52,7 +52,12 @@ pub struct DecodeLevel0 {
 
 impl DecodeLevel0 {
     pub fn new(xtce_dir: PathBuf, apid_descriptors: BTreeMap<String, BTreeMap<u16, Vec<String>>>) -> Self {
-        DecodeLevel0 { xtce_dir, apid_descriptors, definitions: Mutex::new(HashMap::new()), clock: SclkKernel::nominal() }
+        DecodeLevel0 {
+            xtce_dir,
+            apid_descriptors,
+            definitions: Mutex::new(HashMap::new()),
+            clock: SclkKernel::nominal(),
+        }
     }
 
     /// Times packets with a flight SCLK kernel instead of the nominal clock.
@@ -71,10 +76,15 @@ impl DecodeLevel0 {
         }
         let path = self.definition_path(instrument);
         if !path.is_file() {
-            return Err(ScienceError::MissingDefinition { instrument: instrument.to_string(), path: path.display().to_string() });
+            return Err(ScienceError::MissingDefinition {
+                instrument: instrument.to_string(),
+                path: path.display().to_string(),
+            });
         }
-        let definition = PacketDefinition::from_xtce_file(&path)
-            .map_err(|error| ScienceError::BadDefinition { path: path.display().to_string(), reason: error.to_string() })?;
+        let definition = PacketDefinition::from_xtce_file(&path).map_err(|error| ScienceError::BadDefinition {
+            path: path.display().to_string(),
+            reason: error.to_string(),
+        })?;
         let definition = Arc::new(definition);
         self.definitions.lock().expect("definitions lock").insert(instrument.to_string(), definition.clone());
         Ok(definition)
@@ -82,13 +92,20 @@ impl DecodeLevel0 {
 
     /// The configured or built-in descriptors of an APID, if it has any.
     fn listed_descriptors(&self, instrument: &str, apid: u16) -> Option<Vec<String>> {
-        self.apid_descriptors.get(instrument).and_then(|table| table.get(&apid).cloned()).or_else(|| builtin_apid_descriptors(instrument, apid))
+        self.apid_descriptors
+            .get(instrument)
+            .and_then(|table| table.get(&apid).cloned())
+            .or_else(|| builtin_apid_descriptors(instrument, apid))
     }
 
     /// Descriptors per APID: the listed ones, else the last word of the container's name
     /// (`P_SWP_SCI` -> `sci`, as the mission names them), else `apid<N>` when that word is
     /// not a usable descriptor or two APIDs would share it.
-    pub(super) fn descriptors_by_apid(&self, instrument: &str, containers: &BTreeMap<u16, String>) -> BTreeMap<u16, Vec<String>> {
+    pub(super) fn descriptors_by_apid(
+        &self,
+        instrument: &str,
+        containers: &BTreeMap<u16, String>,
+    ) -> BTreeMap<u16, Vec<String>> {
         let mut chosen: BTreeMap<u16, Vec<String>> = BTreeMap::new();
         let mut from_container: BTreeMap<String, Vec<u16>> = BTreeMap::new();
         for (&apid, container) in containers {
@@ -114,7 +131,9 @@ impl DecodeLevel0 {
 /// The last `_`-separated word of a container name, lowercased, when it can be a descriptor.
 fn container_word(container: &str) -> Option<String> {
     let word = container.rsplit('_').next()?.to_ascii_lowercase();
-    let usable = !word.is_empty() && word.chars().all(|character| character.is_ascii_alphanumeric()) && word.starts_with(|c: char| c.is_ascii_alphabetic());
+    let usable = !word.is_empty()
+        && word.chars().all(|character| character.is_ascii_alphanumeric())
+        && word.starts_with(|c: char| c.is_ascii_alphabetic());
     usable.then_some(word)
 }
 
@@ -139,7 +158,10 @@ impl Algorithm for DecodeLevel0 {
             problems.extend(decoded.problems.iter().map(|problem| format!("{file_name}: {problem}")));
             if decoded.packet_count() == 0 {
                 let first = problems.first().cloned().unwrap_or_else(|| "the file is empty".into());
-                return Err(ScienceError::BadInput { file: file_name.clone(), reason: format!("no packet could be decoded ({first})") });
+                return Err(ScienceError::BadInput {
+                    file: file_name.clone(),
+                    reason: format!("no packet could be decoded ({first})"),
+                });
             }
             decoded_files.push((file_name, decoded));
         }
@@ -159,18 +181,23 @@ impl Algorithm for DecodeLevel0 {
         }
         if timed.is_empty() {
             let first_problems = problems.iter().take(5).cloned().collect::<Vec<_>>().join("; ");
-            return Err(ScienceError::Failed(format!("no packet matches a container with {MET_FIELD}: {first_problems}")));
+            return Err(ScienceError::Failed(format!(
+                "no packet matches a container with {MET_FIELD}: {first_problems}"
+            )));
         }
-        let containers: BTreeMap<u16, String> = timed.iter().map(|(_, group)| (group.apid, group.container.clone())).collect();
+        let containers: BTreeMap<u16, String> =
+            timed.iter().map(|(_, group)| (group.apid, group.container.clone())).collect();
         let descriptors = self.descriptors_by_apid(instrument, &containers);
         let mut series_by_descriptor: BTreeMap<String, Vec<TimeSeries>> = BTreeMap::new();
         for (file_name, group) in timed {
-            let series = group_to_series(group, &self.clock).map_err(|reason| ScienceError::BadInput { file: file_name.to_string(), reason })?;
+            let series = group_to_series(group, &self.clock)
+                .map_err(|reason| ScienceError::BadInput { file: file_name.to_string(), reason })?;
             for descriptor in &descriptors[&group.apid] {
                 series_by_descriptor.entry(descriptor.clone()).or_default().push(series.clone());
             }
             if let Some(mode) = mag_vectors::mode_of(instrument, group.apid) {
-                let sensors = mag_vectors::split_sensors(group, &self.clock).map_err(|reason| ScienceError::BadInput { file: file_name.to_string(), reason })?;
+                let sensors = mag_vectors::split_sensors(group, &self.clock)
+                    .map_err(|reason| ScienceError::BadInput { file: file_name.to_string(), reason })?;
                 problems.extend(sensors.problems.iter().map(|problem| format!("{file_name}: {problem}")));
                 series_by_descriptor.entry(format!("{mode}-mago")).or_default().push(sensors.mago);
                 series_by_descriptor.entry(format!("{mode}-magi")).or_default().push(sensors.magi);
@@ -188,7 +215,9 @@ impl Algorithm for DecodeLevel0 {
                 context.check_cancelled()?;
                 let series = concat_same_layout(&descriptor, parts)?;
                 let mut globals = product_globals(context, &descriptor, &parents);
-                globals.extra.push(("Packet_problem_count".into(), vec![AttributeEntry::text(problems.len().to_string())]));
+                globals
+                    .extra
+                    .push(("Packet_problem_count".into(), vec![AttributeEntry::text(problems.len().to_string())]));
                 if !problems.is_empty() {
                     globals.extra.push(("Packet_problems".into(), listed_problems(&problems)));
                 }
@@ -205,7 +234,10 @@ impl Algorithm for DecodeLevel0 {
 
 /// A job for one descriptor (not `all`) writes just that one; when no APID maps to it and
 /// the file holds a single layout, that layout is the descriptor's.
-fn select_job_descriptors(job_descriptor: &str, series_by_descriptor: &mut BTreeMap<String, Vec<TimeSeries>>) -> Result<(), ScienceError> {
+fn select_job_descriptors(
+    job_descriptor: &str,
+    series_by_descriptor: &mut BTreeMap<String, Vec<TimeSeries>>,
+) -> Result<(), ScienceError> {
     if job_descriptor == "all" {
         return Ok(());
     }
@@ -236,7 +268,8 @@ fn concat_same_layout(descriptor: &str, parts: Vec<TimeSeries>) -> Result<TimeSe
 }
 
 fn listed_problems(problems: &[String]) -> Vec<AttributeEntry> {
-    let mut entries: Vec<AttributeEntry> = problems.iter().take(LISTED_PROBLEMS).map(|problem| AttributeEntry::text(problem.as_str())).collect();
+    let mut entries: Vec<AttributeEntry> =
+        problems.iter().take(LISTED_PROBLEMS).map(|problem| AttributeEntry::text(problem.as_str())).collect();
     if problems.len() > LISTED_PROBLEMS {
         entries.push(AttributeEntry::text(format!("and {} more", problems.len() - LISTED_PROBLEMS)));
     }
@@ -248,7 +281,12 @@ pub fn group_to_series(group: &PacketGroup, clock: &SclkKernel) -> Result<TimeSe
     let met = group
         .field(MET_FIELD)
         .and_then(|field| crate::science::series::to_numbers(&column_values(&field.raw).0))
-        .ok_or_else(|| format!("packets of apid {} (container {}) have no numeric {MET_FIELD} to time them", group.apid, group.container))?;
+        .ok_or_else(|| {
+            format!(
+                "packets of apid {} (container {}) have no numeric {MET_FIELD} to time them",
+                group.apid, group.container
+            )
+        })?;
     let epoch = met.into_iter().map(|met| clock.met_to_tt2000(met)).collect();
     let mut variables = Vec::new();
     for field in &group.fields {
@@ -266,7 +304,8 @@ fn push_column(variables: &mut Vec<SeriesVariable>, name: &str, column: &Column,
     variables.push(SeriesVariable::new(name, values, &dims).with_catdesc(catdesc));
     if let Some(lengths) = lengths {
         let catdesc = format!("bytes of {name} used in each record (the rest is padding)");
-        variables.push(SeriesVariable::new(format!("{name}_NBYTES"), Values::UInt4(lengths), &[]).with_catdesc(catdesc));
+        variables
+            .push(SeriesVariable::new(format!("{name}_NBYTES"), Values::UInt4(lengths), &[]).with_catdesc(catdesc));
     }
 }
 
@@ -280,8 +319,16 @@ pub fn column_values(column: &Column) -> (Values, Vec<usize>, Option<Vec<u32>>) 
         },
         Column::I64(values) => (Values::Int8(values.clone()), vec![], None),
         Column::F64(values) => (Values::Real8(values.clone()), vec![], None),
-        Column::Text(values) => (Values::Char((0..values.len()).map(|row| values.get(row).unwrap_or("").to_string()).collect()), vec![], None),
-        Column::Label(values) => (Values::Char((0..values.codes.len()).map(|row| values.get(row).unwrap_or("").to_string()).collect()), vec![], None),
+        Column::Text(values) => (
+            Values::Char((0..values.len()).map(|row| values.get(row).unwrap_or("").to_string()).collect()),
+            vec![],
+            None,
+        ),
+        Column::Label(values) => (
+            Values::Char((0..values.codes.len()).map(|row| values.get(row).unwrap_or("").to_string()).collect()),
+            vec![],
+            None,
+        ),
         Column::Bytes(values) => {
             let lengths: Vec<u32> = values.offsets.windows(2).map(|pair| (pair[1] - pair[0]) as u32).collect();
             let width = lengths.iter().copied().max().unwrap_or(0).max(1) as usize;

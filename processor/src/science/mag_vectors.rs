@@ -96,7 +96,8 @@ pub fn split_sensors(group: &PacketGroup, clock: &SclkKernel) -> Result<SensorVe
             ("SEC", secondary_rate, secondary_count, primary_count * VECTOR_BITS),
         ];
         for (index, (prefix, rate, count, first_bit)) in sensors.into_iter().enumerate() {
-            let start = unsigned(group, &format!("{prefix}_COARSETM"), row)? as f64 + unsigned(group, &format!("{prefix}_FNTM"), row)? as f64 / 65536.0;
+            let start = unsigned(group, &format!("{prefix}_COARSETM"), row)? as f64
+                + unsigned(group, &format!("{prefix}_FNTM"), row)? as f64 / 65536.0;
             let sensor = if (index == 0) == primary_is_mago { &mut mago } else { &mut magi };
             for vector in 0..count {
                 let bit = first_bit + vector * VECTOR_BITS;
@@ -182,7 +183,10 @@ mod tests {
         assert!(decoded.problems.is_empty(), "{:?}", decoded.problems);
         let sensors = split_sensors(&decoded.groups[0], &SclkKernel::nominal()).expect("splits");
 
-        assert_eq!(sensors.magi.variable("vectors").expect("vectors").values, Values::Int4(vec![1, -2, 3, 0, 4, 5, -6, 1]));
+        assert_eq!(
+            sensors.magi.variable("vectors").expect("vectors").values,
+            Values::Int4(vec![1, -2, 3, 0, 4, 5, -6, 1])
+        );
         let mago = sensors.mago.variable("vectors").expect("vectors").values.clone();
         assert_eq!(mago, Values::Int4(vec![100, 200, 300, 2, -100, -200, -300, 3, 7, 8, 9, 0, -1, -1, -1, 1]));
         let start = met_to_tt2000(MET as f64 + 0.5);

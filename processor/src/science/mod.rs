@@ -60,7 +60,14 @@ pub struct JobContext {
 }
 
 impl JobContext {
-    pub fn new(job_id: String, product: ProductKey, date: Date, repointing: Option<u32>, version: String, cancelled: Arc<AtomicBool>) -> Self {
+    pub fn new(
+        job_id: String,
+        product: ProductKey,
+        date: Date,
+        repointing: Option<u32>,
+        version: String,
+        cancelled: Arc<AtomicBool>,
+    ) -> Self {
         JobContext { job_id, product, date, repointing, version, cancelled }
     }
 
@@ -88,7 +95,13 @@ pub struct ProductOutput {
 /// The ISTP globals of an output of this job, with its parents.
 pub fn product_globals(context: &JobContext, descriptor: &str, parents: &[String]) -> IstpGlobals {
     let product = &context.product;
-    let mut globals = IstpGlobals::imap(&product.instrument, &product.data_level, descriptor, &context.date.yyyymmdd(), &context.version);
+    let mut globals = IstpGlobals::imap(
+        &product.instrument,
+        &product.data_level,
+        descriptor,
+        &context.date.yyyymmdd(),
+        &context.version,
+    );
     globals.parents = parents.to_vec();
     globals
 }
@@ -114,7 +127,8 @@ impl Registry {
     /// The built-in science, by level; later registrations win over earlier ones.
     pub fn builtin_with(config: &ProcessorConfig, clock: SclkKernel) -> Registry {
         let mut registry = Registry::default();
-        let decode = level0::DecodeLevel0::new(config.effective_xtce_dir(), config.apid_descriptors.clone()).with_clock(clock);
+        let decode =
+            level0::DecodeLevel0::new(config.effective_xtce_dir(), config.apid_descriptors.clone()).with_clock(clock);
         let decode = Arc::new(decode);
         registry.register("*", "l1a", "*", decode.clone());
         registry.register("swapi", "l1", "*", decode);
@@ -122,13 +136,21 @@ impl Registry {
         registry.register("*", "l1c", "*", Arc::new(combine::TimeMerge));
         registry.register("*", "l1d", "*", Arc::new(combine::TimeMerge));
         // MAG L1D: both sensors on the time base of MAGo, the outboard (primary) sensor.
-        let magnetometers = combine::NearestTimeJoin { tolerance_seconds: config.join_tolerance_seconds, primary_descriptor: Some("norm-mago".into()) };
+        let magnetometers = combine::NearestTimeJoin {
+            tolerance_seconds: config.join_tolerance_seconds,
+            primary_descriptor: Some("norm-mago".into()),
+        };
         registry.register("mag", "l1d", "norm-dsrf", Arc::new(magnetometers));
         registry.register("*", "l2*", "*", Arc::new(average::TimeAverage::daily(config.l2_cadence_seconds)));
         registry.register("*", "l3*", "*", Arc::new(average::TimeAverage::multi_day(config.l3_cadence_seconds)));
         // The mission graph's L3 products that combine an instrument with MAG.
-        let join = Arc::new(combine::NearestTimeJoin { tolerance_seconds: config.join_tolerance_seconds, primary_descriptor: None });
-        for (instrument, level, descriptor) in [("swe", "l3", "sci"), ("codice", "l3b", "hi-pitch-angle"), ("hit", "l3", "macropixel")] {
+        let join = Arc::new(combine::NearestTimeJoin {
+            tolerance_seconds: config.join_tolerance_seconds,
+            primary_descriptor: None,
+        });
+        for (instrument, level, descriptor) in
+            [("swe", "l3", "sci"), ("codice", "l3b", "hi-pitch-angle"), ("hit", "l3", "macropixel")]
+        {
             registry.register(instrument, level, descriptor, join.clone());
         }
         registry
@@ -143,14 +165,18 @@ impl Registry {
             ("join_tolerance_seconds", config.join_tolerance_seconds),
         ] {
             if !(seconds.is_finite() && seconds > 0.0) {
-                return Err(ScienceError::Failed(format!("{setting} must be a positive number of seconds, not {seconds}")));
+                return Err(ScienceError::Failed(format!(
+                    "{setting} must be a positive number of seconds, not {seconds}"
+                )));
             }
         }
         let clock = match &config.sclk_kernel {
             Some(path) => std::fs::read_to_string(path)
                 .map_err(|error| error.to_string())
                 .and_then(|text| SclkKernel::parse(&text).map_err(|error| error.to_string()))
-                .map_err(|reason| ScienceError::Failed(format!("sclk kernel {} is unusable: {reason}", path.display())))?,
+                .map_err(|reason| {
+                    ScienceError::Failed(format!("sclk kernel {} is unusable: {reason}", path.display()))
+                })?,
             None => SclkKernel::nominal(),
         };
         let mut registry = Registry::builtin_with(config, clock);
@@ -181,7 +207,9 @@ impl Registry {
         self.entries
             .iter()
             .find(|(instrument, level, descriptor, _)| {
-                matches(instrument, &product.instrument) && matches(level, &product.data_level) && matches(descriptor, &product.descriptor)
+                matches(instrument, &product.instrument)
+                    && matches(level, &product.data_level)
+                    && matches(descriptor, &product.descriptor)
             })
             .map(|(_, _, _, algorithm)| algorithm.clone())
     }
@@ -189,7 +217,9 @@ impl Registry {
     pub fn names(&self) -> Vec<String> {
         self.entries
             .iter()
-            .map(|(instrument, level, descriptor, algorithm)| format!("{instrument} {level} {descriptor}: {}", algorithm.name()))
+            .map(|(instrument, level, descriptor, algorithm)| {
+                format!("{instrument} {level} {descriptor}: {}", algorithm.name())
+            })
             .collect()
     }
 }

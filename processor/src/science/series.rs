@@ -82,7 +82,8 @@ impl TimeSeries {
             .or_else(|| cdf.variables.iter().find(is_time))
             .ok_or_else(|| bad_input("no tt2000 epoch variable".to_string()))?;
         let Values::TimeTt2000(epoch) = &epoch_variable.values else { unreachable!("filtered on tt2000") };
-        let text = |variable: &crate::cdf::Variable, name: &str| variable.attribute(name).and_then(|entry| entry.as_text());
+        let text =
+            |variable: &crate::cdf::Variable, name: &str| variable.attribute(name).and_then(|entry| entry.as_text());
         let variables = cdf
             .variables
             .iter()
@@ -94,7 +95,10 @@ impl TimeSeries {
                 dims: variable.dims.clone(),
                 catdesc: text(variable, "CATDESC"),
                 units: text(variable, "UNITS").filter(|units| !units.trim().is_empty()),
-                fill: variable.attribute("FILLVAL").and_then(|entry| to_numbers(&entry.values)).and_then(|fill| fill.first().copied()),
+                fill: variable
+                    .attribute("FILLVAL")
+                    .and_then(|entry| to_numbers(&entry.values))
+                    .and_then(|fill| fill.first().copied()),
             })
             .collect();
         Ok(TimeSeries { epoch: epoch.clone(), variables })
@@ -113,7 +117,8 @@ impl TimeSeries {
             if let Some(units) = &variable.units {
                 istp = istp.units(units);
             }
-            let bytes = variable.values.len() * variable.values.natural_data_type().element_size().max(variable.values.max_string_len());
+            let bytes = variable.values.len()
+                * variable.values.natural_data_type().element_size().max(variable.values.max_string_len());
             if bytes >= COMPRESS_FROM_BYTES {
                 istp = istp.compression(Compression::Gzip { level: GZIP_LEVEL });
             }

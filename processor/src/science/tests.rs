@@ -8,7 +8,7 @@ use proto::pb::ProductKey;
 use super::average::{TimeAverage, average};
 use super::calibrate::Calibrate;
 use super::combine::{NearestTimeJoin, TimeMerge, nearest_records};
-use super::fixture::{TempDir, TOY_XTCE, housekeeping_packet, input, job, met_of_job_day, science_packet};
+use super::fixture::{TOY_XTCE, TempDir, housekeeping_packet, input, job, met_of_job_day, science_packet};
 use super::level0::{DecodeLevel0, column_values};
 use super::series::{REAL_FILL, SeriesVariable, TimeSeries};
 use super::{Algorithm, InputFile, ProductOutput, Registry, ScienceError, product_globals};
@@ -52,7 +52,8 @@ fn series_of(output: &ProductOutput) -> TimeSeries {
 }
 
 fn numbers(series: &TimeSeries, name: &str) -> Vec<f64> {
-    super::series::to_numbers(&series.variable(name).unwrap_or_else(|| panic!("variable {name}")).values).expect("numeric")
+    super::series::to_numbers(&series.variable(name).unwrap_or_else(|| panic!("variable {name}")).values)
+        .expect("numeric")
 }
 
 fn global_texts(bytes: &[u8], name: &str) -> Vec<String> {
@@ -90,7 +91,10 @@ fn l1a_round_trip_equals_the_decoded_values_of_every_field() {
     }
     let science = series_of(output(&outputs, "sci"));
     assert_eq!(science.variable("TEMP_DERIVED").expect("temp").values, Values::Real8(vec![40.0, 50.0, 60.0]));
-    assert_eq!(science.variable("MODE_DERIVED").expect("mode").values, Values::Char(vec!["IDLE".into(), "SCIENCE".into(), "SCIENCE".into()]));
+    assert_eq!(
+        science.variable("MODE_DERIVED").expect("mode").values,
+        Values::Char(vec!["IDLE".into(), "SCIENCE".into(), "SCIENCE".into()])
+    );
     assert_eq!(science.variable("BLOB").expect("blob").values, Values::UInt1(vec![1, 2, 3, 4, 5, 6]));
 }
 
@@ -114,7 +118,8 @@ fn l1a_without_a_definition_names_the_instrument_and_path() {
     let folder = TempDir::new("l1a-missing");
     let decoder = DecodeLevel0::new(folder.0.clone(), BTreeMap::new());
     let (context, _) = job("hit", "l1a", "all");
-    let error = decoder.run(&context, &[input("imap_hit_l0_raw_20250101_v001.pkts", toy_packets())]).err().expect("fails");
+    let error =
+        decoder.run(&context, &[input("imap_hit_l0_raw_20250101_v001.pkts", toy_packets())]).err().expect("fails");
     let message = error.to_string();
     assert!(matches!(error, ScienceError::MissingDefinition { .. }), "{message}");
     assert!(message.contains("hit") && message.contains(&folder.0.join("hit.xml").display().to_string()), "{message}");
@@ -180,7 +185,10 @@ fn l1b_applies_calibration_and_enumerations() {
     let outputs = Calibrate.run(&context, &[l1a_science_input(&folder)]).expect("l1b runs");
     let series = series_of(&outputs[0]);
     assert_eq!(series.variable("TEMP").expect("temp").values, Values::Real8(vec![40.0, 50.0, 60.0]));
-    assert_eq!(series.variable("MODE").expect("mode").values, Values::Char(vec!["IDLE".into(), "SCIENCE".into(), "SCIENCE".into()]));
+    assert_eq!(
+        series.variable("MODE").expect("mode").values,
+        Values::Char(vec!["IDLE".into(), "SCIENCE".into(), "SCIENCE".into()])
+    );
     assert_eq!(series.variable("OFFSET").expect("offset").values, Values::Int8(vec![-5, 7, -9]));
     assert!(series.variables.iter().all(|variable| !variable.name.ends_with("_DERIVED")));
     assert_eq!(global_texts(&outputs[0].bytes, "Calibrated_fields"), ["2"]);
@@ -225,7 +233,11 @@ fn l2_averages_the_day_at_the_configured_cadence() {
 /// A one-variable series file of `instrument level descriptor` on `date`.
 fn series_input(name: &str, epoch: Vec<i64>, variable: &str, values: Vec<f64>) -> InputFile {
     let parsed = proto::filename::ImapFileName::parse(name).expect("valid name");
-    let (context, _) = job(parsed.instrument().expect("instrument"), parsed.data_level().expect("level"), parsed.descriptor().expect("descriptor"));
+    let (context, _) = job(
+        parsed.instrument().expect("instrument"),
+        parsed.data_level().expect("level"),
+        parsed.descriptor().expect("descriptor"),
+    );
     let series = TimeSeries { epoch, variables: vec![SeriesVariable::new(variable, Values::Real8(values), &[])] };
     let globals = product_globals(&context, parsed.descriptor().expect("descriptor"), &[]);
     input(name, series.to_cdf_bytes(globals).expect("writes"))
@@ -238,8 +250,18 @@ fn midnight(day: u32) -> i64 {
 #[test]
 fn l3_multi_day_averages_every_day_of_the_window() {
     let inputs = [
-        series_input("imap_swapi_l2_sci_20250101_v001.cdf", seconds(midnight(1), &[0, 60]), "SPEED", vec![400.0, 420.0]),
-        series_input("imap_swapi_l2_sci_20250102_v001.cdf", seconds(midnight(2), &[0, 60]), "SPEED", vec![500.0, 540.0]),
+        series_input(
+            "imap_swapi_l2_sci_20250101_v001.cdf",
+            seconds(midnight(1), &[0, 60]),
+            "SPEED",
+            vec![400.0, 420.0],
+        ),
+        series_input(
+            "imap_swapi_l2_sci_20250102_v001.cdf",
+            seconds(midnight(2), &[0, 60]),
+            "SPEED",
+            vec![500.0, 540.0],
+        ),
     ];
     let (context, _) = job("swapi", "l3b", "combined");
     let outputs = TimeAverage::multi_day(86_400.0).run(&context, &inputs).expect("l3 runs");
@@ -254,25 +276,43 @@ fn l3_multi_day_averages_every_day_of_the_window() {
 #[test]
 fn nearest_records_respect_the_tolerance() {
     let times = [0, 100, 200];
-    assert_eq!(nearest_records(&times, &[-500, 40, 60, 150, 260, 900], 60), [None, Some(0), Some(1), Some(1), Some(2), None]);
+    assert_eq!(
+        nearest_records(&times, &[-500, 40, 60, 150, 260, 900], 60),
+        [None, Some(0), Some(1), Some(1), Some(2), None]
+    );
 }
 
 #[test]
 fn l3_joins_swe_with_the_nearest_mag_record() {
     let start = midnight(1);
     let inputs = [
-        series_input("imap_swe_l2_sci_20250101_v001.cdf", seconds(start, &[0, 60, 600]), "DENSITY", vec![5.0, 6.0, 7.0]),
-        series_input("imap_mag_l1d_norm-dsrf_20250101_v001.cdf", seconds(start, &[2, 50, 61]), "B_MAG", vec![1.0, 2.0, 3.0]),
+        series_input(
+            "imap_swe_l2_sci_20250101_v001.cdf",
+            seconds(start, &[0, 60, 600]),
+            "DENSITY",
+            vec![5.0, 6.0, 7.0],
+        ),
+        series_input(
+            "imap_mag_l1d_norm-dsrf_20250101_v001.cdf",
+            seconds(start, &[2, 50, 61]),
+            "B_MAG",
+            vec![1.0, 2.0, 3.0],
+        ),
     ];
     let (context, _) = job("swe", "l3", "sci");
-    let outputs = NearestTimeJoin { tolerance_seconds: 30.0, primary_descriptor: None }.run(&context, &inputs).expect("join runs");
+    let outputs = NearestTimeJoin { tolerance_seconds: 30.0, primary_descriptor: None }
+        .run(&context, &inputs)
+        .expect("join runs");
     let series = series_of(&outputs[0]);
     assert_eq!(numbers(&series, "DENSITY"), [5.0, 6.0, 7.0]);
     assert_eq!(numbers(&series, "mag_norm_dsrf_B_MAG"), [1.0, 3.0, REAL_FILL]);
     assert_eq!(numbers(&series, "mag_norm_dsrf_time_offset"), [2.0, 1.0, REAL_FILL]);
     assert_eq!(global_texts(&outputs[0].bytes, "Joined_sources"), ["mag l1d norm-dsrf"]);
 
-    let alone = NearestTimeJoin { tolerance_seconds: 30.0, primary_descriptor: None }.run(&context, &inputs[..1]).err().expect("needs two instruments");
+    let alone = NearestTimeJoin { tolerance_seconds: 30.0, primary_descriptor: None }
+        .run(&context, &inputs[..1])
+        .err()
+        .expect("needs two instruments");
     assert!(matches!(alone, ScienceError::MissingInput(_)));
 }
 
@@ -334,7 +374,8 @@ fn configured_external_programs_win_over_builtin_science() {
     assert_eq!(selected(&registry, "swapi", "l3a", "proton-sw"), "external-command");
     assert_eq!(selected(&registry, "swe", "l3a", "x"), "multi-day-average-l3");
 
-    let empty: ProcessorConfig = toml::from_str("[[external]]\ninstrument = \"*\"\nlevel = \"*\"\ncommand = []").expect("parses");
+    let empty: ProcessorConfig =
+        toml::from_str("[[external]]\ninstrument = \"*\"\nlevel = \"*\"\ncommand = []").expect("parses");
     assert!(Registry::from_config(&empty).is_err());
     let zero_cadence = ProcessorConfig { l2_cadence_seconds: 0.0, ..ProcessorConfig::default() };
     let error = Registry::from_config(&zero_cadence).err().expect("refused");
@@ -377,7 +418,8 @@ print(json.dumps({
     'data_type': f.varinq('TEMP').Data_Type_Description,
 }))
 "#;
-    let output = std::process::Command::new("python3").args(["-c", script, &path.display().to_string()]).output().ok()?;
+    let output =
+        std::process::Command::new("python3").args(["-c", script, &path.display().to_string()]).output().ok()?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains("No module named"), "cdflib failed: {stderr}");
@@ -425,7 +467,8 @@ fn l1a_of_several_packet_files_writes_one_time_ordered_file_per_descriptor() {
 
 #[test]
 fn averaging_nothing_writes_an_empty_product() {
-    let empty = TimeSeries { epoch: Vec::new(), variables: vec![SeriesVariable::new("V", Values::Real8(Vec::new()), &[])] };
+    let empty =
+        TimeSeries { epoch: Vec::new(), variables: vec![SeriesVariable::new("V", Values::Real8(Vec::new()), &[])] };
     let averaged = average(&empty, 0, 60_000_000_000);
     assert!(averaged.is_empty());
     let (context, _) = job("swe", "l2", "sci");
@@ -439,9 +482,15 @@ fn bench_reports_packets_per_second_for_a_file() {
     let (packets, definition) = (folder.0.join("toy.pkts"), folder.0.join("toy.xml"));
     std::fs::write(&packets, toy_packets()).expect("writes packets");
     std::fs::write(&definition, TOY_XTCE).expect("writes definition");
-    let args: Vec<String> = ["decode", &packets.display().to_string(), &definition.display().to_string(), "--repeats", "2"].map(String::from).to_vec();
+    let args: Vec<String> =
+        ["decode", &packets.display().to_string(), &definition.display().to_string(), "--repeats", "2"]
+            .map(String::from)
+            .to_vec();
     let report = super::bench::run_cli(&args).expect("bench runs");
-    assert!(report.contains("best of 2 runs") && report.contains("toy.pkts: 5 packets (1 undecodable), 84 bytes"), "{report}");
+    assert!(
+        report.contains("best of 2 runs") && report.contains("toy.pkts: 5 packets (1 undecodable), 84 bytes"),
+        "{report}"
+    );
     assert!(report.contains("packets/s") && report.contains("MB/s"), "{report}");
     let usage = super::bench::run_cli(&["decode".to_string()]).expect_err("usage");
     assert!(usage.starts_with("usage: imap-sdc bench"), "{usage}");
@@ -470,10 +519,18 @@ fn a_flight_sclk_kernel_times_the_packets() {
     // The clock runs two seconds late from MET 0 on.
     let kernel = "SCLK01_COEFFICIENTS_43 = ( 0 @01-JAN-2010-00:01:08.184000 1.0 )";
     std::fs::write(folder.0.join("imap_sclk_0001.tsc"), kernel).expect("writes");
-    let config = ProcessorConfig { xtce_dir: Some(folder.0.clone()), sclk_kernel: Some(folder.0.join("imap_sclk_0001.tsc")), ..ProcessorConfig::default() };
+    let config = ProcessorConfig {
+        xtce_dir: Some(folder.0.clone()),
+        sclk_kernel: Some(folder.0.join("imap_sclk_0001.tsc")),
+        ..ProcessorConfig::default()
+    };
     let registry = Registry::from_config(&config).expect("registry");
     let (context, _) = job("swe", "l1a", "all");
-    let outputs = registry.select(&context.product).expect("algorithm").run(&context, &[input(TOY_L0, toy_packets())]).expect("runs");
+    let outputs = registry
+        .select(&context.product)
+        .expect("algorithm")
+        .run(&context, &[input(TOY_L0, toy_packets())])
+        .expect("runs");
     let epoch = series_of(output(&outputs, "hk")).epoch;
     let met = f64::from(met_of_job_day());
     assert_eq!(epoch, [met + 11.0, met + 81.0].map(|met| met_to_tt2000(met) + 2_000_000_000));

@@ -16,7 +16,12 @@ fn inputs() -> Vec<InputFile> {
 }
 
 /// Runs `script` (sh) as the external program of a `swapi l3a proton-sw` job.
-fn run_script(folder: &TempDir, script: &str, timeout_seconds: u64, cancel_first: bool) -> Result<Vec<ProductOutput>, ScienceError> {
+fn run_script(
+    folder: &TempDir,
+    script: &str,
+    timeout_seconds: u64,
+    cancel_first: bool,
+) -> Result<Vec<ProductOutput>, ScienceError> {
     let script_path = folder.0.join("science.sh");
     std::fs::write(&script_path, script).expect("writes script");
     let config = ExternalScienceConfig {
@@ -96,7 +101,8 @@ fn badly_named_outputs_fail_the_job_with_the_name() {
 #[test]
 fn a_failing_program_is_reported_with_its_output() {
     let folder = TempDir::new("external-fail");
-    let message = failure_message(run_script(&folder, "echo working; echo 'no calibration table' >&2; exit 3", 30, false));
+    let message =
+        failure_message(run_script(&folder, "echo working; echo 'no calibration table' >&2; exit 3", 30, false));
     assert!(message.contains("exit status: 3"), "{message}");
     assert!(message.contains("stdout: working") && message.contains("stderr: no calibration table"), "{message}");
 }
@@ -132,5 +138,8 @@ fn a_missing_program_is_a_clear_error() {
     };
     let (context, _) = job("swapi", "l3a", "proton-sw");
     let error = ExternalScience::new(config, folder.0.clone()).run(&context, &inputs()).err().expect("fails");
-    assert!(error.to_string().contains("/nonexistent/science-program") && error.to_string().contains("cannot start"), "{error}");
+    assert!(
+        error.to_string().contains("/nonexistent/science-program") && error.to_string().contains("cannot start"),
+        "{error}"
+    );
 }

@@ -24,11 +24,7 @@ pub(super) struct Scratch {
 
 impl Scratch {
     pub(super) fn span<'a>(&'a self, data: &'a [u8], span: Span) -> &'a [u8] {
-        let source = if span.in_scratch {
-            &self.bytes[..]
-        } else {
-            data
-        };
+        let source = if span.in_scratch { &self.bytes[..] } else { data };
         &source[span.start..span.start + span.len]
     }
 }
@@ -70,11 +66,7 @@ pub(super) struct BitReader<'a> {
 
 impl BitReader<'_> {
     fn overrun(&self, bits: usize) -> Overrun {
-        Overrun {
-            bit_position: self.position - self.start,
-            bits,
-            packet_bits: self.end - self.start,
-        }
+        Overrun { bit_position: self.position - self.start, bits, packet_bits: self.end - self.start }
     }
 
     #[inline]
@@ -92,12 +84,7 @@ impl BitReader<'_> {
         Ok(value)
     }
 
-    pub(super) fn take(
-        &mut self,
-        bits: usize,
-        padding: Padding,
-        bytes: &mut Vec<u8>,
-    ) -> Result<Span, Overrun> {
+    pub(super) fn take(&mut self, bits: usize, padding: Padding, bytes: &mut Vec<u8>) -> Result<Span, Overrun> {
         if self.end - self.position < bits {
             return Err(self.overrun(bits));
         }
@@ -135,19 +122,9 @@ pub(super) fn read_bits(data: &[u8], position: usize, bits: u32) -> u64 {
 }
 
 /// The span of `bits` bits at `position`, copied into `bytes` unless byte-aligned.
-pub(super) fn extract(
-    data: &[u8],
-    position: usize,
-    bits: usize,
-    padding: Padding,
-    bytes: &mut Vec<u8>,
-) -> Span {
+pub(super) fn extract(data: &[u8], position: usize, bits: usize, padding: Padding, bytes: &mut Vec<u8>) -> Span {
     if bits == 0 || (position.is_multiple_of(8) && bits.is_multiple_of(8)) {
-        return Span {
-            in_scratch: false,
-            start: position / 8,
-            len: bits / 8,
-        };
+        return Span { in_scratch: false, start: position / 8, len: bits / 8 };
     }
     let start = bytes.len();
     let partial = (bits % 8) as u32;
@@ -163,11 +140,7 @@ pub(super) fn extract(
     if let (Padding::Right, 1..) = (padding, partial) {
         bytes.push((read_bits(data, cursor, partial) << (8 - partial)) as u8);
     }
-    Span {
-        in_scratch: true,
-        start,
-        len: bytes.len() - start,
-    }
+    Span { in_scratch: true, start, len: bytes.len() - start }
 }
 
 pub(super) fn sign_extend(value: u64, bits: u32) -> i64 {

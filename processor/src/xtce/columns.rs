@@ -46,11 +46,7 @@ pub struct PacketProblem {
 impl fmt::Display for PacketProblem {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.apid {
-            Some(apid) => write!(
-                formatter,
-                "packet at byte {} (apid {apid}): {}",
-                self.offset, self.error
-            ),
+            Some(apid) => write!(formatter, "packet at byte {} (apid {apid}): {}", self.offset, self.error),
             None => write!(formatter, "packet at byte {}: {}", self.offset, self.error),
         }
     }
@@ -166,10 +162,7 @@ pub struct VarBytes {
 
 impl Default for VarBytes {
     fn default() -> Self {
-        VarBytes {
-            offsets: vec![0],
-            data: Vec::new(),
-        }
+        VarBytes { offsets: vec![0], data: Vec::new() }
     }
 }
 
@@ -183,8 +176,7 @@ impl VarBytes {
     }
 
     pub fn get(&self, row: usize) -> Option<&[u8]> {
-        self.data
-            .get(*self.offsets.get(row)?..*self.offsets.get(row + 1)?)
+        self.data.get(*self.offsets.get(row)?..*self.offsets.get(row + 1)?)
     }
 
     pub fn push(&mut self, value: &[u8]) {
@@ -202,10 +194,7 @@ pub struct VarText {
 
 impl Default for VarText {
     fn default() -> Self {
-        VarText {
-            offsets: vec![0],
-            data: String::new(),
-        }
+        VarText { offsets: vec![0], data: String::new() }
     }
 }
 
@@ -219,8 +208,7 @@ impl VarText {
     }
 
     pub fn get(&self, row: usize) -> Option<&str> {
-        self.data
-            .get(*self.offsets.get(row)?..*self.offsets.get(row + 1)?)
+        self.data.get(*self.offsets.get(row)?..*self.offsets.get(row + 1)?)
     }
 
     pub fn push(&mut self, value: &str) {
@@ -238,8 +226,6 @@ pub struct LabelColumn {
 
 impl LabelColumn {
     pub fn get(&self, row: usize) -> Option<&str> {
-        self.labels
-            .get(*self.codes.get(row)? as usize)
-            .map(String::as_str)
+        self.labels.get(*self.codes.get(row)? as usize).map(String::as_str)
     }
 }

@@ -5,13 +5,12 @@ use std::collections::HashMap;
 
 use super::XtceError;
 use super::model::{
-    CompareOp, ComparisonModel, DynamicSize, Encoding, Entry, EnumerationEntry, Model,
-    ParameterType, SizeSpec, StringBuffer,
+    CompareOp, ComparisonModel, DynamicSize, Encoding, Entry, EnumerationEntry, Model, ParameterType, SizeSpec,
+    StringBuffer,
 };
 use super::plan::{
-    CompiledBuffer, CompiledContainer, CompiledSize, Criterion, DecodeOp, Derived,
-    EnumerationTable, FieldOp, FieldPlan, Inheritor, Number, Operand, PacketDefinition, RawKind,
-    SizeRef, ValueRef,
+    CompiledBuffer, CompiledContainer, CompiledSize, Criterion, DecodeOp, Derived, EnumerationTable, FieldOp,
+    FieldPlan, Inheritor, Number, Operand, PacketDefinition, RawKind, SizeRef, ValueRef,
 };
 use super::xml::{parse, unknown, unsupported_value};
 
@@ -39,14 +38,8 @@ impl<'m> Compiler<'m> {
     fn new(model: &'m Model) -> Result<Self, XtceError> {
         let mut container_index = HashMap::new();
         for (index, container) in model.containers.iter().enumerate() {
-            if container_index
-                .insert(container.name.as_str(), index)
-                .is_some()
-            {
-                return Err(XtceError::Duplicate {
-                    kind: "container",
-                    name: container.name.clone(),
-                });
+            if container_index.insert(container.name.as_str(), index).is_some() {
+                return Err(XtceError::Duplicate { kind: "container", name: container.name.clone() });
             }
         }
         for container in &model.containers {
@@ -72,12 +65,7 @@ impl<'m> Compiler<'m> {
         let root = match self.container_index.get("CCSDSPacket") {
             Some(&index) => index,
             None => {
-                let mut roots = self
-                    .model
-                    .containers
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, c)| c.base.is_none());
+                let mut roots = self.model.containers.iter().enumerate().filter(|(_, c)| c.base.is_none());
                 match (roots.next(), roots.next()) {
                     (Some((index, _)), None) => index,
                     _ => {
@@ -106,9 +94,7 @@ impl<'m> Compiler<'m> {
         let container = &model.containers[model_index];
         let context = format!("container \"{}\"", container.name);
         if ancestors.contains(&model_index) {
-            return Err(XtceError::InvalidDefinition(format!(
-                "inheritance cycle through {context}"
-            )));
+            return Err(XtceError::InvalidDefinition(format!("inheritance cycle through {context}")));
         }
         let path_start = path.len();
         let mut parameters = Vec::new();
@@ -117,15 +103,8 @@ impl<'m> Compiler<'m> {
         for name in parameters {
             let parameter_type = self.parameter_type(name, &context)?;
             let decode = self.compile_decode(parameter_type, path, &context)?;
-            ops.push(FieldOp {
-                slot: path.len(),
-                name: name.to_string(),
-                decode,
-            });
-            path.push(PathSlot {
-                name,
-                parameter_type,
-            });
+            ops.push(FieldOp { slot: path.len(), name: name.to_string(), decode });
+            path.push(PathSlot { name, parameter_type });
         }
         self.slot_count = self.slot_count.max(path.len());
         let fields = self.field_plans(path);
@@ -149,10 +128,7 @@ impl<'m> Compiler<'m> {
                 .map(|comparison| self.compile_criterion(comparison, path, &child_context))
                 .collect::<Result<Vec<_>, _>>()?;
             let child_compiled = self.compile_container(child_index, path, ancestors)?;
-            self.compiled[compiled_index].inheritors.push(Inheritor {
-                container: child_compiled,
-                criteria,
-            });
+            self.compiled[compiled_index].inheritors.push(Inheritor { container: child_compiled, criteria });
         }
         ancestors.pop();
         path.truncate(path_start);
@@ -160,12 +136,7 @@ impl<'m> Compiler<'m> {
     }
 
     /// Parameter names of a container's entry list, with container references expanded.
-    fn flatten_entries(
-        &self,
-        index: usize,
-        names: &mut Vec<&'m str>,
-        stack: &mut Vec<usize>,
-    ) -> Result<(), XtceError> {
+    fn flatten_entries(&self, index: usize, names: &mut Vec<&'m str>, stack: &mut Vec<usize>) -> Result<(), XtceError> {
         let container = &self.model.containers[index];
         if stack.contains(&index) {
             let problem = format!("container \"{}\" includes itself", container.name);
@@ -189,10 +160,8 @@ impl<'m> Compiler<'m> {
 
     fn parameter_type(&self, name: &str, context: &str) -> Result<&'m ParameterType, XtceError> {
         let model = self.model;
-        let type_name =
-            (model.parameters.get(name)).ok_or_else(|| unknown("parameter", name, context))?;
-        (model.parameter_types.get(type_name))
-            .ok_or_else(|| unknown("parameter type", type_name, context))
+        let type_name = (model.parameters.get(name)).ok_or_else(|| unknown("parameter", name, context))?;
+        (model.parameter_types.get(type_name)).ok_or_else(|| unknown("parameter type", type_name, context))
     }
 
     fn compile_decode(
@@ -202,98 +171,44 @@ impl<'m> Compiler<'m> {
         context: &str,
     ) -> Result<DecodeOp, XtceError> {
         Ok(match &parameter_type.encoding {
-            &Encoding::Integer {
-                bits,
-                signed,
-                little_endian,
-            } => {
-                let enumeration = parameter_type
-                    .enumeration
-                    .as_ref()
-                    .map(|entries| self.enumeration(parameter_type, entries));
-                DecodeOp::Integer {
-                    bits,
-                    signed,
-                    little_endian,
-                    enumeration,
-                }
+            &Encoding::Integer { bits, signed, little_endian } => {
+                let enumeration =
+                    parameter_type.enumeration.as_ref().map(|entries| self.enumeration(parameter_type, entries));
+                DecodeOp::Integer { bits, signed, little_endian, enumeration }
             }
-            &Encoding::Float {
-                bits,
-                format,
-                little_endian,
-            } => DecodeOp::Float {
-                bits,
-                format,
-                little_endian,
-            },
-            Encoding::Binary {
-                size: SizeSpec::Fixed(bits),
-            } => DecodeOp::Binary {
-                size: CompiledSize::Fixed(*bits),
-            },
-            Encoding::Binary {
-                size: SizeSpec::Dynamic(dynamic),
-            } => DecodeOp::Binary {
-                size: CompiledSize::Dynamic(self.size_ref(dynamic, path, context)?),
-            },
-            Encoding::String {
-                buffer,
-                content,
-                ascii_only,
-            } => {
+            &Encoding::Float { bits, format, little_endian } => DecodeOp::Float { bits, format, little_endian },
+            Encoding::Binary { size: SizeSpec::Fixed(bits) } => DecodeOp::Binary { size: CompiledSize::Fixed(*bits) },
+            Encoding::Binary { size: SizeSpec::Dynamic(dynamic) } => {
+                DecodeOp::Binary { size: CompiledSize::Dynamic(self.size_ref(dynamic, path, context)?) }
+            }
+            Encoding::String { buffer, content, ascii_only } => {
                 let buffer = match buffer {
                     StringBuffer::Fixed(bits) => CompiledBuffer::Fixed(*bits),
-                    StringBuffer::Dynamic(dynamic) => {
-                        CompiledBuffer::Dynamic(self.size_ref(dynamic, path, context)?)
-                    }
+                    StringBuffer::Dynamic(dynamic) => CompiledBuffer::Dynamic(self.size_ref(dynamic, path, context)?),
                     StringBuffer::LeadingSizeOnly(bits) => CompiledBuffer::LeadingSizeOnly(*bits),
-                    StringBuffer::TerminatorOnly { max_bits } => CompiledBuffer::TerminatorOnly {
-                        max_bits: *max_bits,
-                    },
+                    StringBuffer::TerminatorOnly { max_bits } => CompiledBuffer::TerminatorOnly { max_bits: *max_bits },
                 };
-                DecodeOp::String {
-                    buffer,
-                    content: content.clone(),
-                    ascii_only: *ascii_only,
-                }
+                DecodeOp::String { buffer, content: content.clone(), ascii_only: *ascii_only }
             }
         })
     }
 
-    fn enumeration(
-        &mut self,
-        parameter_type: &'m ParameterType,
-        entries: &[EnumerationEntry],
-    ) -> usize {
+    fn enumeration(&mut self, parameter_type: &'m ParameterType, entries: &[EnumerationEntry]) -> usize {
         let next = self.enumerations.len();
-        let index = *self
-            .enumeration_index
-            .entry(parameter_type.name.as_str())
-            .or_insert(next);
+        let index = *self.enumeration_index.entry(parameter_type.name.as_str()).or_insert(next);
         if index == next {
             self.enumerations.push(EnumerationTable::new(entries));
         }
         index
     }
 
-    fn size_ref(
-        &self,
-        dynamic: &DynamicSize,
-        path: &[PathSlot<'m>],
-        context: &str,
-    ) -> Result<SizeRef, XtceError> {
-        let (value, is_label) =
-            resolve_value(&dynamic.parameter, dynamic.use_calibrated, path, context)?;
+    fn size_ref(&self, dynamic: &DynamicSize, path: &[PathSlot<'m>], context: &str) -> Result<SizeRef, XtceError> {
+        let (value, is_label) = resolve_value(&dynamic.parameter, dynamic.use_calibrated, path, context)?;
         if is_label {
             let value = format!("{} (calibrated enumeration)", dynamic.parameter);
             return Err(unsupported_value("size reference", value, context));
         }
-        Ok(SizeRef {
-            value,
-            slope: dynamic.slope,
-            intercept: dynamic.intercept,
-        })
+        Ok(SizeRef { value, slope: dynamic.slope, intercept: dynamic.intercept })
     }
 
     fn compile_criterion(
@@ -302,36 +217,22 @@ impl<'m> Compiler<'m> {
         path: &[PathSlot<'m>],
         context: &str,
     ) -> Result<Criterion, XtceError> {
-        let (value, is_label) = resolve_value(
-            &comparison.parameter,
-            comparison.use_calibrated,
-            path,
-            context,
-        )?;
+        let (value, is_label) = resolve_value(&comparison.parameter, comparison.use_calibrated, path, context)?;
         let operand = if is_label {
             if !matches!(comparison.op, CompareOp::Equal | CompareOp::NotEqual) {
                 let value = format!("{:?} on enumeration label", comparison.op);
                 return Err(unsupported_value("comparison", value, context));
             }
             let slot = &path[value.slot];
-            let entries = slot
-                .parameter_type
-                .enumeration
-                .as_deref()
-                .unwrap_or_default();
-            let codes = (0..entries.len() as u32)
-                .filter(|&code| entries[code as usize].label == comparison.value);
+            let entries = slot.parameter_type.enumeration.as_deref().unwrap_or_default();
+            let codes = (0..entries.len() as u32).filter(|&code| entries[code as usize].label == comparison.value);
             Operand::Labels(codes.collect())
         } else if value.kind == RawKind::Float || value.calibrator.is_some() {
             Operand::Number(Number::Float(parse(&comparison.value, "value", context)?))
         } else {
             Operand::Number(Number::Int(parse(&comparison.value, "value", context)?))
         };
-        Ok(Criterion {
-            value,
-            op: comparison.op,
-            operand,
-        })
+        Ok(Criterion { value, op: comparison.op, operand })
     }
 
     fn field_plans(&self, path: &[PathSlot<'m>]) -> Vec<FieldPlan> {
@@ -344,9 +245,7 @@ impl<'m> Compiler<'m> {
             }
             let parameter_type = entry.parameter_type;
             let derived = match (&parameter_type.enumeration, &parameter_type.calibrator) {
-                (Some(_), _) => {
-                    Derived::Label(self.enumeration_index[parameter_type.name.as_str()])
-                }
+                (Some(_), _) => Derived::Label(self.enumeration_index[parameter_type.name.as_str()]),
                 (None, Some(polynomial)) => Derived::Calibrated(polynomial.clone()),
                 (None, None) => Derived::None,
             };
@@ -370,28 +269,15 @@ fn resolve_value(
     path: &[PathSlot],
     context: &str,
 ) -> Result<(ValueRef, bool), XtceError> {
-    let slot = path
-        .iter()
-        .rposition(|entry| entry.name == name)
-        .ok_or_else(|| unknown("earlier parameter", name, context))?;
+    let slot =
+        path.iter().rposition(|entry| entry.name == name).ok_or_else(|| unknown("earlier parameter", name, context))?;
     let parameter_type = path[slot].parameter_type;
     let kind = RawKind::of(&parameter_type.encoding);
     if matches!(kind, RawKind::Bytes | RawKind::Text) {
         let what = "reference to non-numeric parameter";
         return Err(unsupported_value(what, name, context));
     }
-    let calibrator = if use_calibrated {
-        parameter_type.calibrator.clone()
-    } else {
-        None
-    };
+    let calibrator = if use_calibrated { parameter_type.calibrator.clone() } else { None };
     let is_label = use_calibrated && parameter_type.enumeration.is_some();
-    Ok((
-        ValueRef {
-            slot,
-            kind,
-            calibrator,
-        },
-        is_label,
-    ))
+    Ok((ValueRef { slot, kind, calibrator }, is_label))
 }

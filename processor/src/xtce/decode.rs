@@ -2,17 +2,14 @@
 //! scratch space, then append the scratch values to the columns of the packet's group.
 
 use super::XtceError;
-use super::bits::{
-    BitReader, Padding, Scratch, Span, extract, float_value, read_bits, sign_extend, swap_bytes,
-};
+use super::bits::{BitReader, Padding, Scratch, Span, extract, float_value, read_bits, sign_extend, swap_bytes};
 use super::columns::{
-    Column, DecodedPackets, FieldColumns, LabelColumn, PacketGroup, PacketLocation, PacketProblem,
-    VarBytes, VarText,
+    Column, DecodedPackets, FieldColumns, LabelColumn, PacketGroup, PacketLocation, PacketProblem, VarBytes, VarText,
 };
 use super::model::StringContent;
 use super::plan::{
-    CompiledBuffer, CompiledContainer, CompiledSize, DecodeOp, Derived, FieldOp, Number,
-    PacketDefinition, RawKind, SizeRef,
+    CompiledBuffer, CompiledContainer, CompiledSize, DecodeOp, Derived, FieldOp, Number, PacketDefinition, RawKind,
+    SizeRef,
 };
 
 const PRIMARY_HEADER_BYTES: usize = 6;
@@ -26,19 +23,13 @@ fn dynamic_bits(size: &SizeRef, values: &[u64], field: &str) -> Result<usize, Xt
     };
     let bits = (size.slope * value + size.intercept).trunc();
     if !(0.0..=u32::MAX as f64).contains(&bits) {
-        return Err(XtceError::InvalidFieldSize {
-            field: field.to_string(),
-            size: bits,
-        });
+        return Err(XtceError::InvalidFieldSize { field: field.to_string(), size: bits });
     }
     Ok(bits as usize)
 }
 
 fn invalid_string(field: &str, reason: impl Into<String>) -> XtceError {
-    XtceError::InvalidString {
-        field: field.to_string(),
-        reason: reason.into(),
-    }
+    XtceError::InvalidString { field: field.to_string(), reason: reason.into() }
 }
 
 impl PacketDefinition {
@@ -57,38 +48,21 @@ impl PacketDefinition {
         let mut offset = 0;
         while offset < data.len() {
             let available = data.len() - offset;
-            let apid = (available >= 2)
-                .then(|| u16::from_be_bytes([data[offset], data[offset + 1]]) & 0x7ff);
+            let apid = (available >= 2).then(|| u16::from_be_bytes([data[offset], data[offset + 1]]) & 0x7ff);
             if available < PRIMARY_HEADER_BYTES {
                 let error = XtceError::TruncatedHeader { available };
-                output.problems.push(PacketProblem {
-                    offset,
-                    apid,
-                    error,
-                });
+                output.problems.push(PacketProblem { offset, apid, error });
                 break;
             }
-            let packet_bytes =
-                usize::from(u16::from_be_bytes([data[offset + 4], data[offset + 5]])) + 7;
+            let packet_bytes = usize::from(u16::from_be_bytes([data[offset + 4], data[offset + 5]])) + 7;
             if available < packet_bytes {
-                let error = XtceError::TruncatedPacket {
-                    needed: packet_bytes,
-                    available,
-                };
-                output.problems.push(PacketProblem {
-                    offset,
-                    apid,
-                    error,
-                });
+                let error = XtceError::TruncatedPacket { needed: packet_bytes, available };
+                output.problems.push(PacketProblem { offset, apid, error });
                 break;
             }
             let apid = apid.unwrap_or_default();
-            let mut reader = BitReader {
-                data,
-                position: offset * 8,
-                start: offset * 8,
-                end: (offset + packet_bytes) * 8,
-            };
+            let mut reader =
+                BitReader { data, position: offset * 8, start: offset * 8, end: (offset + packet_bytes) * 8 };
             scratch.bytes.clear();
             match self.parse_packet(&mut reader, &mut scratch) {
                 Ok(leaf) => {
@@ -97,26 +71,17 @@ impl PacketDefinition {
                         Some(&(_, group)) => group,
                         None => {
                             let group = output.groups.len() as u32;
-                            output
-                                .groups
-                                .push(self.new_group(apid, &self.containers[leaf]));
+                            output.groups.push(self.new_group(apid, &self.containers[leaf]));
                             known.push((leaf, group));
                             group
                         }
                     };
                     let group = &mut output.groups[group_index as usize];
-                    output.order.push(PacketLocation {
-                        group: group_index,
-                        row: group.len() as u32,
-                    });
+                    output.order.push(PacketLocation { group: group_index, row: group.len() as u32 });
                     group.offsets.push(offset);
                     append_packet(&mut group.fields, &self.containers[leaf], &scratch, data);
                 }
-                Err(error) => output.problems.push(PacketProblem {
-                    offset,
-                    apid: Some(apid),
-                    error,
-                }),
+                Err(error) => output.problems.push(PacketProblem { offset, apid: Some(apid), error }),
             }
             offset += packet_bytes;
         }
@@ -124,57 +89,34 @@ impl PacketDefinition {
     }
 
     /// Runs the container tree over one packet; returns the last container matched.
-    fn parse_packet(
-        &self,
-        reader: &mut BitReader,
-        scratch: &mut Scratch,
-    ) -> Result<usize, XtceError> {
+    fn parse_packet(&self, reader: &mut BitReader, scratch: &mut Scratch) -> Result<usize, XtceError> {
         let mut current = self.root;
         loop {
             let container = &self.containers[current];
             self.run_ops(&container.ops, reader, scratch)?;
-            let mut matching = container.inheritors.iter().filter(|inheritor| {
-                inheritor
-                    .criteria
-                    .iter()
-                    .all(|c| c.matches(&scratch.values, &scratch.labels))
-            });
+            let mut matching = container
+                .inheritors
+                .iter()
+                .filter(|inheritor| inheritor.criteria.iter().all(|c| c.matches(&scratch.values, &scratch.labels)));
             match (matching.next(), matching.next()) {
                 (Some(inheritor), None) => current = inheritor.container,
                 (None, _) if container.is_abstract => {
-                    return Err(XtceError::NoMatchingContainer {
-                        container: container.name.clone(),
-                    });
+                    return Err(XtceError::NoMatchingContainer { container: container.name.clone() });
                 }
                 (None, _) => return Ok(current),
                 (Some(_), Some(_)) => {
                     let count = 2 + matching.count();
-                    return Err(XtceError::AmbiguousContainer {
-                        container: container.name.clone(),
-                        count,
-                    });
+                    return Err(XtceError::AmbiguousContainer { container: container.name.clone(), count });
                 }
             }
         }
     }
 
-    fn run_ops(
-        &self,
-        ops: &[FieldOp],
-        reader: &mut BitReader,
-        scratch: &mut Scratch,
-    ) -> Result<(), XtceError> {
+    fn run_ops(&self, ops: &[FieldOp], reader: &mut BitReader, scratch: &mut Scratch) -> Result<(), XtceError> {
         for op in ops {
             match &op.decode {
-                &DecodeOp::Integer {
-                    bits,
-                    signed,
-                    little_endian,
-                    enumeration,
-                } => {
-                    let mut value = reader
-                        .read(bits)
-                        .map_err(|overrun| overrun.into_error(&op.name))?;
+                &DecodeOp::Integer { bits, signed, little_endian, enumeration } => {
+                    let mut value = reader.read(bits).map_err(|overrun| overrun.into_error(&op.name))?;
                     if little_endian {
                         value = swap_bytes(value, bits);
                     }
@@ -183,28 +125,14 @@ impl PacketDefinition {
                     }
                     scratch.values[op.slot] = value;
                     if let Some(table) = enumeration {
-                        let raw = if signed {
-                            i128::from(value as i64)
-                        } else {
-                            i128::from(value)
-                        };
-                        scratch.labels[op.slot] =
-                            self.enumerations[table].lookup(raw).ok_or_else(|| {
-                                XtceError::UnknownEnumerationValue {
-                                    field: op.name.clone(),
-                                    value: raw,
-                                }
-                            })?;
+                        let raw = if signed { i128::from(value as i64) } else { i128::from(value) };
+                        scratch.labels[op.slot] = self.enumerations[table]
+                            .lookup(raw)
+                            .ok_or_else(|| XtceError::UnknownEnumerationValue { field: op.name.clone(), value: raw })?;
                     }
                 }
-                &DecodeOp::Float {
-                    bits,
-                    format,
-                    little_endian,
-                } => {
-                    let mut value = reader
-                        .read(bits)
-                        .map_err(|overrun| overrun.into_error(&op.name))?;
+                &DecodeOp::Float { bits, format, little_endian } => {
+                    let mut value = reader.read(bits).map_err(|overrun| overrun.into_error(&op.name))?;
                     if little_endian {
                         value = swap_bytes(value, bits);
                     }
@@ -213,26 +141,18 @@ impl PacketDefinition {
                 DecodeOp::Binary { size } => {
                     let bits = match size {
                         CompiledSize::Fixed(bits) => *bits as usize,
-                        CompiledSize::Dynamic(size) => {
-                            dynamic_bits(size, &scratch.values, &op.name)?
-                        }
+                        CompiledSize::Dynamic(size) => dynamic_bits(size, &scratch.values, &op.name)?,
                     };
                     let span = reader.take(bits, Padding::Left, &mut scratch.bytes);
-                    scratch.spans[op.slot] =
-                        span.map_err(|overrun| overrun.into_error(&op.name))?;
+                    scratch.spans[op.slot] = span.map_err(|overrun| overrun.into_error(&op.name))?;
                 }
-                DecodeOp::String {
-                    buffer,
-                    content,
-                    ascii_only,
-                } => {
+                DecodeOp::String { buffer, content, ascii_only } => {
                     let span = read_string(op, buffer, content, reader, scratch)?;
                     let text = scratch.span(reader.data, span);
                     if *ascii_only && !text.is_ascii() {
                         return Err(invalid_string(&op.name, "not US-ASCII"));
                     }
-                    std::str::from_utf8(text)
-                        .map_err(|error| invalid_string(&op.name, error.to_string()))?;
+                    std::str::from_utf8(text).map_err(|error| invalid_string(&op.name, error.to_string()))?;
                     scratch.spans[op.slot] = span;
                 }
             }
@@ -257,25 +177,13 @@ impl PacketDefinition {
                     Derived::Calibrated(_) => Some(Column::F64(Vec::new())),
                     Derived::Label(table) => {
                         let labels = self.enumerations[*table].labels.clone();
-                        Some(Column::Label(LabelColumn {
-                            labels,
-                            codes: Vec::new(),
-                        }))
+                        Some(Column::Label(LabelColumn { labels, codes: Vec::new() }))
                     }
                 };
-                FieldColumns {
-                    name: field.name.clone(),
-                    raw,
-                    derived,
-                }
+                FieldColumns { name: field.name.clone(), raw, derived }
             })
             .collect();
-        PacketGroup {
-            apid,
-            container: container.name.clone(),
-            offsets: Vec::new(),
-            fields,
-        }
+        PacketGroup { apid, container: container.name.clone(), offsets: Vec::new(), fields }
     }
 }
 
@@ -292,9 +200,7 @@ fn read_string(
         CompiledBuffer::Fixed(bits) => *bits as usize,
         CompiledBuffer::Dynamic(size) => dynamic_bits(size, &scratch.values, field)?,
         CompiledBuffer::LeadingSizeOnly(tag_bits) => {
-            let text_bits = reader
-                .peek(*tag_bits)
-                .map_err(|overrun| overrun.into_error(field))?;
+            let text_bits = reader.peek(*tag_bits).map_err(|overrun| overrun.into_error(field))?;
             (*tag_bits as usize).saturating_add(text_bits as usize)
         }
         CompiledBuffer::TerminatorOnly { max_bits } => {
@@ -302,19 +208,13 @@ fn read_string(
                 return Err(invalid_string(field, "no termination character"));
             };
             if !reader.position.is_multiple_of(8) {
-                return Err(invalid_string(
-                    field,
-                    "a terminated string must start on a byte boundary",
-                ));
+                return Err(invalid_string(field, "a terminated string must start on a byte boundary"));
             }
             let start = reader.position / 8;
             let limit = max_bits.map_or(usize::MAX, |bits| bits as usize / 8);
             let window = &reader.data[start..(reader.end / 8).min(start.saturating_add(limit))];
-            let found = window
-                .windows(terminator.len())
-                .position(|candidate| candidate == terminator.as_slice());
-            let index =
-                found.ok_or_else(|| invalid_string(field, "termination character not found"))?;
+            let found = window.windows(terminator.len()).position(|candidate| candidate == terminator.as_slice());
+            let index = found.ok_or_else(|| invalid_string(field, "termination character not found"))?;
             (index + terminator.len()) * 8
         }
     };
@@ -325,15 +225,9 @@ fn read_string(
         StringContent::Whole => Ok(buffer_span),
         StringContent::Terminated(terminator) => {
             let bytes = scratch.span(reader.data, buffer_span);
-            let found = bytes
-                .windows(terminator.len())
-                .position(|candidate| candidate == terminator.as_slice());
-            let length =
-                found.ok_or_else(|| invalid_string(field, "termination character not found"))?;
-            Ok(Span {
-                len: length,
-                ..buffer_span
-            })
+            let found = bytes.windows(terminator.len()).position(|candidate| candidate == terminator.as_slice());
+            let length = found.ok_or_else(|| invalid_string(field, "termination character not found"))?;
+            Ok(Span { len: length, ..buffer_span })
         }
         StringContent::LeadingSize(tag_bits) => {
             let tag_bits = *tag_bits as usize;
@@ -342,29 +236,15 @@ fn read_string(
             }
             let text_bits = read_bits(reader.data, buffer_start, tag_bits as u32) as usize;
             if !text_bits.is_multiple_of(8) || text_bits > buffer_bits - tag_bits {
-                return Err(invalid_string(
-                    field,
-                    format!("size tag of {text_bits} bits does not fit the buffer"),
-                ));
+                return Err(invalid_string(field, format!("size tag of {text_bits} bits does not fit the buffer")));
             }
-            Ok(extract(
-                reader.data,
-                buffer_start + tag_bits,
-                text_bits,
-                Padding::Right,
-                &mut scratch.bytes,
-            ))
+            Ok(extract(reader.data, buffer_start + tag_bits, text_bits, Padding::Right, &mut scratch.bytes))
         }
     }
 }
 
 /// Appends the scratch values of one packet to its group's columns.
-fn append_packet(
-    columns: &mut [FieldColumns],
-    container: &CompiledContainer,
-    scratch: &Scratch,
-    data: &[u8],
-) {
+fn append_packet(columns: &mut [FieldColumns], container: &CompiledContainer, scratch: &Scratch, data: &[u8]) {
     for (column, plan) in columns.iter_mut().zip(&container.fields) {
         let bits = scratch.values[plan.slot];
         match &mut column.raw {
@@ -373,10 +253,9 @@ fn append_packet(
             Column::F64(values) => values.push(f64::from_bits(bits)),
             Column::Bytes(values) => values.push(scratch.span(data, scratch.spans[plan.slot])),
             // Validated as UTF-8 while decoding.
-            Column::Text(values) => values.push(
-                std::str::from_utf8(scratch.span(data, scratch.spans[plan.slot]))
-                    .unwrap_or_default(),
-            ),
+            Column::Text(values) => {
+                values.push(std::str::from_utf8(scratch.span(data, scratch.spans[plan.slot])).unwrap_or_default())
+            }
             Column::Label(values) => values.codes.push(scratch.labels[plan.slot]),
         }
         match (&mut column.derived, &plan.derived) {

@@ -8,9 +8,7 @@ use roxmltree::Node;
 use super::XtceError;
 use super::encoding::load_parameter_type;
 use super::model::{CompareOp, ComparisonModel, ContainerModel, Entry, Model};
-use super::xml::{
-    bool_attribute, check_children, required, significant, unsupported, unsupported_value,
-};
+use super::xml::{bool_attribute, check_children, required, significant, unsupported, unsupported_value};
 
 pub(super) fn load_model(xml: &str) -> Result<Model, XtceError> {
     let document = roxmltree::Document::parse(xml)?;
@@ -18,11 +16,7 @@ pub(super) fn load_model(xml: &str) -> Result<Model, XtceError> {
     if root.tag_name().name() != "SpaceSystem" {
         return Err(unsupported(root, "the document root"));
     }
-    let mut model = Model {
-        parameter_types: HashMap::new(),
-        parameters: HashMap::new(),
-        containers: Vec::new(),
-    };
+    let mut model = Model { parameter_types: HashMap::new(), parameters: HashMap::new(), containers: Vec::new() };
     for child in significant(root) {
         match child.tag_name().name() {
             "TelemetryMetaData" => load_telemetry(child, &mut model)?,
@@ -41,15 +35,8 @@ fn load_telemetry(node: Node, model: &mut Model) -> Result<(), XtceError> {
                 for type_node in significant(set) {
                     let parameter_type = load_parameter_type(type_node)?;
                     let name = parameter_type.name.clone();
-                    if model
-                        .parameter_types
-                        .insert(name.clone(), parameter_type)
-                        .is_some()
-                    {
-                        return Err(XtceError::Duplicate {
-                            kind: "parameter type",
-                            name,
-                        });
+                    if model.parameter_types.insert(name.clone(), parameter_type).is_some() {
+                        return Err(XtceError::Duplicate { kind: "parameter type", name });
                     }
                 }
             }
@@ -57,10 +44,7 @@ fn load_telemetry(node: Node, model: &mut Model) -> Result<(), XtceError> {
                 for parameter in significant(set) {
                     let (name, type_name) = load_parameter(parameter)?;
                     if model.parameters.insert(name.clone(), type_name).is_some() {
-                        return Err(XtceError::Duplicate {
-                            kind: "parameter",
-                            name,
-                        });
+                        return Err(XtceError::Duplicate { kind: "parameter", name });
                     }
                 }
             }
@@ -93,13 +77,7 @@ fn load_container(node: Node) -> Result<ContainerModel, XtceError> {
     let name = required(node, "name", "ContainerSet")?.to_string();
     let context = format!("container \"{name}\"");
     let is_abstract = bool_attribute(node, "abstract", false, &context)?;
-    let mut container = ContainerModel {
-        name,
-        is_abstract,
-        base: None,
-        criteria: Vec::new(),
-        entries: Vec::new(),
-    };
+    let mut container = ContainerModel { name, is_abstract, base: None, criteria: Vec::new(), entries: Vec::new() };
     for child in significant(node) {
         match child.tag_name().name() {
             "EntryList" => {
@@ -113,9 +91,7 @@ fn load_container(node: Node) -> Result<ContainerModel, XtceError> {
                     if criteria.tag_name().name() != "RestrictionCriteria" {
                         return Err(unsupported(criteria, &context));
                     }
-                    container
-                        .criteria
-                        .extend(load_criteria(criteria, &context)?);
+                    container.criteria.extend(load_criteria(criteria, &context)?);
                 }
             }
             _ => return Err(unsupported(child, &context)),
@@ -128,12 +104,8 @@ fn load_entry(node: Node, context: &str) -> Result<Entry, XtceError> {
     // Location, repeat and include-condition children change decoding and are not supported.
     check_children(node, &[], context)?;
     match node.tag_name().name() {
-        "ParameterRefEntry" => Ok(Entry::Parameter(
-            required(node, "parameterRef", context)?.to_string(),
-        )),
-        "ContainerRefEntry" => Ok(Entry::Container(
-            required(node, "containerRef", context)?.to_string(),
-        )),
+        "ParameterRefEntry" => Ok(Entry::Parameter(required(node, "parameterRef", context)?.to_string())),
+        "ContainerRefEntry" => Ok(Entry::Container(required(node, "containerRef", context)?.to_string())),
         _ => Err(unsupported(node, context)),
     }
 }

@@ -4,12 +4,12 @@ use roxmltree::Node;
 
 use super::XtceError;
 use super::model::{
-    DynamicSize, Encoding, EnumerationEntry, FloatFormat, ParameterType, Polynomial, SizeSpec,
-    StringBuffer, StringContent,
+    DynamicSize, Encoding, EnumerationEntry, FloatFormat, ParameterType, Polynomial, SizeSpec, StringBuffer,
+    StringContent,
 };
 use super::xml::{
-    attribute_or, bool_attribute, check_children, missing, parse, parse_hex, required, significant,
-    single_child, unsupported, unsupported_value,
+    attribute_or, bool_attribute, check_children, missing, parse, parse_hex, required, significant, single_child,
+    unsupported, unsupported_value,
 };
 
 pub(super) fn load_parameter_type(node: Node) -> Result<ParameterType, XtceError> {
@@ -48,12 +48,7 @@ pub(super) fn load_parameter_type(node: Node) -> Result<ParameterType, XtceError
         let element = "DefaultCalibrator".to_string();
         return Err(XtceError::UnsupportedElement { element, context });
     }
-    Ok(ParameterType {
-        name,
-        encoding,
-        calibrator,
-        enumeration,
-    })
+    Ok(ParameterType { name, encoding, calibrator, enumeration })
 }
 
 fn load_encoding(node: Node, context: &str) -> Result<(Encoding, Option<Polynomial>), XtceError> {
@@ -70,14 +65,7 @@ fn load_encoding(node: Node, context: &str) -> Result<(Encoding, Option<Polynomi
             };
             let little_endian = byte_order(node, context)?;
             let calibrator = load_default_calibrator(node, context)?;
-            Ok((
-                Encoding::Integer {
-                    bits,
-                    signed,
-                    little_endian,
-                },
-                calibrator,
-            ))
+            Ok((Encoding::Integer { bits, signed, little_endian }, calibrator))
         }
         "FloatDataEncoding" => {
             let bits = attribute_or(node, "sizeInBits", 32, context)?;
@@ -91,19 +79,10 @@ fn load_encoding(node: Node, context: &str) -> Result<(Encoding, Option<Polynomi
             };
             let little_endian = byte_order(node, context)?;
             let calibrator = load_default_calibrator(node, context)?;
-            Ok((
-                Encoding::Float {
-                    bits,
-                    format,
-                    little_endian,
-                },
-                calibrator,
-            ))
+            Ok((Encoding::Float { bits, format, little_endian }, calibrator))
         }
         "BinaryDataEncoding" => {
-            let bit_order = node
-                .attribute("bitOrder")
-                .unwrap_or("mostSignificantBitFirst");
+            let bit_order = node.attribute("bitOrder").unwrap_or("mostSignificantBitFirst");
             if bit_order != "mostSignificantBitFirst" {
                 return Err(unsupported_value("bit order", bit_order, context));
             }
@@ -114,9 +93,7 @@ fn load_encoding(node: Node, context: &str) -> Result<(Encoding, Option<Polynomi
                     "FixedValue" if size.is_none() => {
                         SizeSpec::Fixed(parse(child.text().unwrap_or(""), "FixedValue", context)?)
                     }
-                    "DynamicValue" if size.is_none() => {
-                        SizeSpec::Dynamic(load_dynamic(child, context)?)
-                    }
+                    "DynamicValue" if size.is_none() => SizeSpec::Dynamic(load_dynamic(child, context)?),
                     _ => return Err(unsupported(child, context)),
                 });
             }
@@ -134,9 +111,7 @@ fn load_string_encoding(node: Node, context: &str) -> Result<Encoding, XtceError
         "US-ASCII" => true,
         other => return Err(unsupported_value("string encoding", other, context)),
     };
-    let size_node = significant(node)
-        .next()
-        .ok_or_else(|| missing("SizeInBits or Variable", context))?;
+    let size_node = significant(node).next().ok_or_else(|| missing("SizeInBits or Variable", context))?;
     check_children(node, &[size_node.tag_name().name()], context)?;
     let is_variable = match size_node.tag_name().name() {
         "SizeInBits" => false,
@@ -173,20 +148,12 @@ fn load_string_encoding(node: Node, context: &str) -> Result<Encoding, XtceError
         (Some(buffer), _) => buffer,
         (None, StringContent::LeadingSize(bits)) => StringBuffer::LeadingSizeOnly(*bits),
         (None, StringContent::Terminated(_)) => {
-            let max_bits = size_node
-                .attribute("maxSizeInBits")
-                .map(|v| parse(v, "maxSizeInBits", context));
-            StringBuffer::TerminatorOnly {
-                max_bits: max_bits.transpose()?,
-            }
+            let max_bits = size_node.attribute("maxSizeInBits").map(|v| parse(v, "maxSizeInBits", context));
+            StringBuffer::TerminatorOnly { max_bits: max_bits.transpose()? }
         }
         (None, StringContent::Whole) => return Err(missing("a string buffer size", context)),
     };
-    Ok(Encoding::String {
-        buffer,
-        content,
-        ascii_only,
-    })
+    Ok(Encoding::String { buffer, content, ascii_only })
 }
 
 fn load_dynamic(node: Node, context: &str) -> Result<DynamicSize, XtceError> {
@@ -226,15 +193,11 @@ fn load_default_calibrator(node: Node, context: &str) -> Result<Option<Polynomia
             let coefficient = required(term, "coefficient", context)?;
             let coefficient = parse(coefficient, "coefficient", context)?;
             let exponent = required(term, "exponent", context)?;
-            let exponent =
-                exponent
-                    .trim()
-                    .parse::<i32>()
-                    .map_err(|_| XtceError::InvalidAttribute {
-                        attribute: "exponent",
-                        value: exponent.into(),
-                        context: context.into(),
-                    })?;
+            let exponent = exponent.trim().parse::<i32>().map_err(|_| XtceError::InvalidAttribute {
+                attribute: "exponent",
+                value: exponent.into(),
+                context: context.into(),
+            })?;
             terms.push((coefficient, exponent));
         }
         calibrator = Some(Polynomial { terms });
@@ -254,20 +217,13 @@ fn load_enumeration(node: Node, context: &str) -> Result<Vec<EnumerationEntry>, 
             Some(max) => parse(max, "maxValue", context)?,
             None => value,
         };
-        entries.push(EnumerationEntry {
-            label,
-            value,
-            max_value,
-        });
+        entries.push(EnumerationEntry { label, value, max_value });
     }
     Ok(entries)
 }
 
 fn byte_order(node: Node, context: &str) -> Result<bool, XtceError> {
-    match node
-        .attribute("byteOrder")
-        .unwrap_or("mostSignificantByteFirst")
-    {
+    match node.attribute("byteOrder").unwrap_or("mostSignificantByteFirst") {
         "mostSignificantByteFirst" => Ok(false),
         "leastSignificantByteFirst" => Ok(true),
         other => Err(unsupported_value("byte order", other, context)),

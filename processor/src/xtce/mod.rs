@@ -37,8 +37,8 @@ mod tests;
 
 pub use bench::{BenchResult, bench_file};
 pub use columns::{
-    Column, DecodedPackets, FieldColumns, LabelColumn, PacketGroup, PacketLocation, PacketProblem,
-    Value, VarBytes, VarText,
+    Column, DecodedPackets, FieldColumns, LabelColumn, PacketGroup, PacketLocation, PacketProblem, Value, VarBytes,
+    VarText,
 };
 pub use plan::PacketDefinition;
 
@@ -56,25 +56,13 @@ pub enum XtceError {
     #[error("unsupported xtce element \"{element}\" in {context}")]
     UnsupportedElement { element: String, context: String },
     #[error("unsupported {what} \"{value}\" in {context}")]
-    UnsupportedValue {
-        what: &'static str,
-        value: String,
-        context: String,
-    },
+    UnsupportedValue { what: &'static str, value: String, context: String },
     #[error("missing {what} in {context}")]
     Missing { what: String, context: String },
     #[error("invalid attribute {attribute}=\"{value}\" in {context}")]
-    InvalidAttribute {
-        attribute: &'static str,
-        value: String,
-        context: String,
-    },
+    InvalidAttribute { attribute: &'static str, value: String, context: String },
     #[error("unknown {kind} \"{name}\" referenced in {context}")]
-    UnknownReference {
-        kind: &'static str,
-        name: String,
-        context: String,
-    },
+    UnknownReference { kind: &'static str, name: String, context: String },
     #[error("duplicate {kind} \"{name}\"")]
     Duplicate { kind: &'static str, name: String },
     #[error("invalid packet definition: {0}")]
@@ -83,15 +71,8 @@ pub enum XtceError {
     TruncatedHeader { available: usize },
     #[error("packet needs {needed} bytes but only {available} are left in the file")]
     TruncatedPacket { needed: usize, available: usize },
-    #[error(
-        "field \"{field}\" needs {bits} bits at bit {bit_position} but the packet has {packet_bits} bits"
-    )]
-    FieldBeyondPacket {
-        field: String,
-        bit_position: usize,
-        bits: usize,
-        packet_bits: usize,
-    },
+    #[error("field \"{field}\" needs {bits} bits at bit {bit_position} but the packet has {packet_bits} bits")]
+    FieldBeyondPacket { field: String, bit_position: usize, bits: usize, packet_bits: usize },
     #[error("field \"{field}\" has an invalid size of {size} bits")]
     InvalidFieldSize { field: String, size: f64 },
     #[error("field \"{field}\" has raw value {value} which is not in its enumeration")]

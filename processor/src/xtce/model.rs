@@ -24,24 +24,10 @@ pub(super) enum FloatFormat {
 }
 
 pub(super) enum Encoding {
-    Integer {
-        bits: u32,
-        signed: bool,
-        little_endian: bool,
-    },
-    Float {
-        bits: u32,
-        format: FloatFormat,
-        little_endian: bool,
-    },
-    Binary {
-        size: SizeSpec,
-    },
-    String {
-        buffer: StringBuffer,
-        content: StringContent,
-        ascii_only: bool,
-    },
+    Integer { bits: u32, signed: bool, little_endian: bool },
+    Float { bits: u32, format: FloatFormat, little_endian: bool },
+    Binary { size: SizeSpec },
+    String { buffer: StringBuffer, content: StringContent, ascii_only: bool },
 }
 
 pub(super) enum SizeSpec {
@@ -84,10 +70,7 @@ pub(super) struct Polynomial {
 
 impl Polynomial {
     pub fn evaluate(&self, x: f64) -> f64 {
-        self.terms
-            .iter()
-            .map(|&(coefficient, exponent)| coefficient * x.powi(exponent))
-            .sum()
+        self.terms.iter().map(|&(coefficient, exponent)| coefficient * x.powi(exponent)).sum()
     }
 }
 

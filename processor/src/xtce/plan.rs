@@ -63,25 +63,10 @@ pub(super) struct FieldOp {
 }
 
 pub(super) enum DecodeOp {
-    Integer {
-        bits: u32,
-        signed: bool,
-        little_endian: bool,
-        enumeration: Option<usize>,
-    },
-    Float {
-        bits: u32,
-        format: FloatFormat,
-        little_endian: bool,
-    },
-    Binary {
-        size: CompiledSize,
-    },
-    String {
-        buffer: CompiledBuffer,
-        content: StringContent,
-        ascii_only: bool,
-    },
+    Integer { bits: u32, signed: bool, little_endian: bool, enumeration: Option<usize> },
+    Float { bits: u32, format: FloatFormat, little_endian: bool },
+    Binary { size: CompiledSize },
+    String { buffer: CompiledBuffer, content: StringContent, ascii_only: bool },
 }
 
 pub(super) enum CompiledSize {
@@ -125,9 +110,7 @@ impl ValueRef {
         };
         match (&self.calibrator, raw) {
             (None, raw) => raw,
-            (Some(polynomial), Number::Int(value)) => {
-                Number::Float(polynomial.evaluate(value as f64))
-            }
+            (Some(polynomial), Number::Int(value)) => Number::Float(polynomial.evaluate(value as f64)),
             (Some(polynomial), Number::Float(value)) => Number::Float(polynomial.evaluate(value)),
         }
     }
@@ -159,9 +142,7 @@ impl Criterion {
                     CompareOp::GreaterOrEqual => actual >= *expected,
                 }
             }
-            Operand::Labels(codes) => {
-                codes.contains(&labels[self.value.slot]) == (self.op == CompareOp::Equal)
-            }
+            Operand::Labels(codes) => codes.contains(&labels[self.value.slot]) == (self.op == CompareOp::Equal),
         }
     }
 }
@@ -180,10 +161,7 @@ const MISSING_CODE: u32 = u32::MAX;
 impl EnumerationTable {
     pub fn new(entries: &[EnumerationEntry]) -> Self {
         let labels = entries.iter().map(|entry| entry.label.clone()).collect();
-        let ranges: Vec<(i128, i128)> = entries
-            .iter()
-            .map(|entry| (entry.value, entry.max_value))
-            .collect();
+        let ranges: Vec<(i128, i128)> = entries.iter().map(|entry| (entry.value, entry.max_value)).collect();
         let start = ranges.iter().map(|range| range.0).min().unwrap_or(0);
         let end = ranges.iter().map(|range| range.1).max().unwrap_or(-1);
         let mut dense = Vec::new();
@@ -196,12 +174,7 @@ impl EnumerationTable {
                 }
             }
         }
-        EnumerationTable {
-            labels,
-            ranges,
-            dense_start: start,
-            dense,
-        }
+        EnumerationTable { labels, ranges, dense_start: start, dense }
     }
 
     pub fn lookup(&self, raw: i128) -> Option<u32> {
@@ -210,10 +183,7 @@ impl EnumerationTable {
             let code = *self.dense.get(usize::try_from(index).ok()?)?;
             return (code != MISSING_CODE).then_some(code);
         }
-        let found = self
-            .ranges
-            .iter()
-            .rposition(|&(low, high)| (low..=high).contains(&raw));
+        let found = self.ranges.iter().rposition(|&(low, high)| (low..=high).contains(&raw));
         found.map(|code| code as u32)
     }
 }
@@ -227,10 +197,8 @@ impl PacketDefinition {
     /// Reads, loads and compiles an XTCE file.
     pub fn from_xtce_file(path: impl AsRef<Path>) -> Result<Self, XtceError> {
         let path = path.as_ref();
-        let xml = std::fs::read_to_string(path).map_err(|source| XtceError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let xml = std::fs::read_to_string(path)
+            .map_err(|source| XtceError::Io { path: path.display().to_string(), source })?;
         Self::from_xtce_str(&xml)
     }
 

@@ -8,10 +8,7 @@ use serde_json::Value as Json;
 use super::{PacketDefinition, Value};
 
 const FILES: &[(&str, &str)] = &[
-    (
-        "imap_swapi_l0_raw_20240924_v001.pkts",
-        "swapi_packet_definition.xml",
-    ),
+    ("imap_swapi_l0_raw_20240924_v001.pkts", "swapi_packet_definition.xml"),
     ("mag_l0_test_data.pkts", "MAG_SCI_COMBINED.xml"),
     ("imap_codice_l0_hskp_20100101_v001.pkts", "P_COD_NHK.xml"),
 ];
@@ -38,17 +35,14 @@ fn same(actual: Value, expected: &Json) -> bool {
     match actual {
         Value::U64(value) => expected.as_u64() == Some(value),
         Value::I64(value) => expected.as_i64() == Some(value),
-        Value::F64(value) => expected
-            .as_f64()
-            .is_some_and(|expected| close(value, expected)),
+        Value::F64(value) => expected.as_f64().is_some_and(|expected| close(value, expected)),
         Value::Bytes(value) => expected.as_str() == Some(hex(value).as_str()),
         Value::Text(value) | Value::Label(value) => expected.as_str() == Some(value),
     }
 }
 
 fn read_lines(path: &Path) -> Vec<serde_json::Map<String, Json>> {
-    let text =
-        std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    let text = std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
     text.lines()
         .map(|line| match serde_json::from_str(line) {
             Ok(Json::Object(map)) => map,
@@ -64,29 +58,16 @@ fn every_field_of_every_packet_matches_the_mission_decoder() {
         return;
     };
     for (packets_file, xtce_file) in FILES {
-        let definition =
-            PacketDefinition::from_xtce_file(l0.join(xtce_file)).expect("definition loads");
+        let definition = PacketDefinition::from_xtce_file(l0.join(xtce_file)).expect("definition loads");
         let bytes = std::fs::read(l0.join(packets_file)).expect("packet file reads");
         let decoded = definition.decode(&bytes);
-        assert!(
-            decoded.problems.is_empty(),
-            "{packets_file}: {:?}",
-            decoded.problems
-        );
+        assert!(decoded.problems.is_empty(), "{packets_file}: {:?}", decoded.problems);
 
         let stem = packets_file.trim_end_matches(".pkts");
         let raw_lines = read_lines(&l0.join("ref").join(stem).join("reference.jsonl"));
         let derived_lines = read_lines(&l0.join("ref").join(stem).join("derived.jsonl"));
-        assert_eq!(
-            decoded.packet_count(),
-            raw_lines.len(),
-            "{packets_file}: packet count"
-        );
-        assert_eq!(
-            derived_lines.len(),
-            raw_lines.len(),
-            "{packets_file}: reference line counts"
-        );
+        assert_eq!(decoded.packet_count(), raw_lines.len(), "{packets_file}: packet count");
+        assert_eq!(derived_lines.len(), raw_lines.len(), "{packets_file}: reference line counts");
 
         let mut compared = 0;
         let mut mismatches = Vec::new();
@@ -94,34 +75,18 @@ fn every_field_of_every_packet_matches_the_mission_decoder() {
             let group = &decoded.groups[location.group as usize];
             let row = location.row as usize;
             let (raw_line, derived_line) = (&raw_lines[index], &derived_lines[index]);
-            let names: Vec<&str> = group
-                .fields
-                .iter()
-                .map(|field| field.name.as_str())
-                .collect();
+            let names: Vec<&str> = group.fields.iter().map(|field| field.name.as_str()).collect();
             let expected_names: Vec<&str> = raw_line.keys().map(String::as_str).collect();
-            assert_eq!(
-                names, expected_names,
-                "{packets_file} packet {index}: field names and order"
-            );
+            assert_eq!(names, expected_names, "{packets_file} packet {index}: field names and order");
             for field in &group.fields {
                 let raw = field.raw.get(row).expect("raw value present");
-                let derived = field
-                    .value_column()
-                    .get(row)
-                    .expect("derived value present");
+                let derived = field.value_column().get(row).expect("derived value present");
                 if !same(raw, &raw_line[&field.name]) {
-                    mismatches.push(format!(
-                        "packet {index} {} raw {raw:?} vs {}",
-                        field.name, raw_line[&field.name]
-                    ));
+                    mismatches.push(format!("packet {index} {} raw {raw:?} vs {}", field.name, raw_line[&field.name]));
                 }
                 if !same(derived, &derived_line[&field.name]) {
                     let expected = &derived_line[&field.name];
-                    mismatches.push(format!(
-                        "packet {index} {} derived {derived:?} vs {expected}",
-                        field.name
-                    ));
+                    mismatches.push(format!("packet {index} {} derived {derived:?} vs {expected}", field.name));
                 }
                 compared += 2;
             }
@@ -132,9 +97,6 @@ fn every_field_of_every_packet_matches_the_mission_decoder() {
             mismatches.len(),
             &mismatches[..mismatches.len().min(5)]
         );
-        println!(
-            "{packets_file}: {} packets, {compared} values match",
-            decoded.packet_count()
-        );
+        println!("{packets_file}: {} packets, {compared} values match", decoded.packet_count());
     }
 }

@@ -25,18 +25,11 @@ const HEADER_FIELDS: [(&str, &str); 7] = [
 
 /// A complete XTCE document: the CCSDS header plus the given types, parameters
 /// (name, type) and containers.
-fn document(
-    root_is_abstract: bool,
-    types: &str,
-    parameters: &[(&str, &str)],
-    containers: &str,
-) -> String {
+fn document(root_is_abstract: bool, types: &str, parameters: &[(&str, &str)], containers: &str) -> String {
     let parameter_xml: String = HEADER_FIELDS
         .iter()
         .chain(parameters)
-        .map(|(name, type_name)| {
-            format!(r#"<xtce:Parameter name="{name}" parameterTypeRef="{type_name}"/>"#)
-        })
+        .map(|(name, type_name)| format!(r#"<xtce:Parameter name="{name}" parameterTypeRef="{type_name}"/>"#))
         .collect();
     let header_entries = entries(&HEADER_FIELDS.map(|(name, _)| name));
     format!(
@@ -56,10 +49,7 @@ fn document(
 }
 
 fn entries(names: &[&str]) -> String {
-    let refs: String = names
-        .iter()
-        .map(|name| format!(r#"<xtce:ParameterRefEntry parameterRef="{name}"/>"#))
-        .collect();
+    let refs: String = names.iter().map(|name| format!(r#"<xtce:ParameterRefEntry parameterRef="{name}"/>"#)).collect();
     format!("<xtce:EntryList>{refs}</xtce:EntryList>")
 }
 
@@ -75,9 +65,7 @@ fn container(name: &str, base: &str, criteria: &str, fields: &[&str]) -> String 
 }
 
 fn apid_is(apid: u16) -> String {
-    format!(
-        r#"<xtce:Comparison parameterRef="PKT_APID" value="{apid}" useCalibratedValue="false"/>"#
-    )
+    format!(r#"<xtce:Comparison parameterRef="PKT_APID" value="{apid}" useCalibratedValue="false"/>"#)
 }
 
 /// Builds user data bit by bit, most significant bit first.
@@ -103,17 +91,13 @@ impl Bits {
     }
 
     fn put_bytes(self, data: &[u8]) -> Self {
-        data.iter()
-            .fold(self, |bits, &byte| bits.put(u64::from(byte), 8))
+        data.iter().fold(self, |bits, &byte| bits.put(u64::from(byte), 8))
     }
 }
 
 /// A CCSDS packet (version 0, telemetry, secondary header flag set, unsegmented).
 fn packet(apid: u16, counter: u16, data: &[u8]) -> Vec<u8> {
-    assert!(
-        !data.is_empty(),
-        "a ccsds packet holds at least one byte of data"
-    );
+    assert!(!data.is_empty(), "a ccsds packet holds at least one byte of data");
     let mut bytes = Vec::with_capacity(6 + data.len());
     bytes.extend_from_slice(&(0x0800 | apid).to_be_bytes());
     bytes.extend_from_slice(&(0xC000 | counter).to_be_bytes());
@@ -123,8 +107,7 @@ fn packet(apid: u16, counter: u16, data: &[u8]) -> Vec<u8> {
 }
 
 fn load(xml: &str) -> PacketDefinition {
-    PacketDefinition::from_xtce_str(xml)
-        .unwrap_or_else(|error| panic!("definition should load: {error}"))
+    PacketDefinition::from_xtce_str(xml).unwrap_or_else(|error| panic!("definition should load: {error}"))
 }
 
 fn only_group(decoded: &DecodedPackets, apid: u16) -> &PacketGroup {
@@ -134,18 +117,12 @@ fn only_group(decoded: &DecodedPackets, apid: u16) -> &PacketGroup {
 }
 
 fn raw<'a>(group: &'a PacketGroup, name: &str) -> &'a Column {
-    &group
-        .field(name)
-        .unwrap_or_else(|| panic!("field {name}"))
-        .raw
+    &group.field(name).unwrap_or_else(|| panic!("field {name}")).raw
 }
 
 fn derived<'a>(group: &'a PacketGroup, name: &str) -> &'a Column {
     let field = group.field(name).unwrap_or_else(|| panic!("field {name}"));
-    field
-        .derived
-        .as_ref()
-        .unwrap_or_else(|| panic!("derived column for {name}"))
+    field.derived.as_ref().unwrap_or_else(|| panic!("derived column for {name}"))
 }
 
 const INTEGER_TYPES: &str = r#"
@@ -157,22 +134,10 @@ const INTEGER_TYPES: &str = r#"
 
 #[test]
 fn integers_of_every_width_sign_and_byte_order() {
-    let parameters = [
-        ("A", "U3"),
-        ("B", "S12"),
-        ("C", "U1"),
-        ("D", "T16"),
-        ("E", "LE16"),
-        ("F", "LES32"),
-        ("G", "U64"),
-    ];
+    let parameters =
+        [("A", "U3"), ("B", "S12"), ("C", "U1"), ("D", "T16"), ("E", "LE16"), ("F", "LES32"), ("G", "U64")];
     let names = parameters.map(|(name, _)| name);
-    let xml = document(
-        false,
-        INTEGER_TYPES,
-        &parameters,
-        &container("INTS", "CCSDSPacket", &apid_is(5), &names),
-    );
+    let xml = document(false, INTEGER_TYPES, &parameters, &container("INTS", "CCSDSPacket", &apid_is(5), &names));
     let definition = load(&xml);
     let data = |a: u64, b: i64| {
         Bits::default()
@@ -203,11 +168,7 @@ fn integers_of_every_width_sign_and_byte_order() {
     assert_eq!(raw(group, "E"), &Column::U64(vec![0x1234; 3]));
     assert_eq!(raw(group, "F"), &Column::I64(vec![-5; 3]));
     assert_eq!(raw(group, "G"), &Column::U64(vec![u64::MAX; 3]));
-    let names: Vec<&str> = group
-        .fields
-        .iter()
-        .map(|field| field.name.as_str())
-        .collect();
+    let names: Vec<&str> = group.fields.iter().map(|field| field.name.as_str()).collect();
     assert_eq!(names[..7], HEADER_FIELDS.map(|(name, _)| name));
     assert_eq!(names[7..], names_of(&parameters));
 }
@@ -224,20 +185,9 @@ fn floats_in_ieee_and_mil_std_1750a_encodings() {
       <xtce:FloatParameterType name="F64"><xtce:FloatDataEncoding sizeInBits="64" encoding="IEEE754"/></xtce:FloatParameterType>
       <xtce:FloatParameterType name="F32LE"><xtce:FloatDataEncoding sizeInBits="32" byteOrder="leastSignificantByteFirst"/></xtce:FloatParameterType>
       <xtce:FloatParameterType name="MIL"><xtce:FloatDataEncoding sizeInBits="32" encoding="MILSTD_1750A"/></xtce:FloatParameterType>"#;
-    let parameters = [
-        ("H", "F16"),
-        ("S", "F32"),
-        ("D", "F64"),
-        ("L", "F32LE"),
-        ("M", "MIL"),
-        ("N", "MIL"),
-    ];
-    let xml = document(
-        false,
-        types,
-        &parameters,
-        &container("FLOATS", "CCSDSPacket", &apid_is(9), &names_of(&parameters)),
-    );
+    let parameters = [("H", "F16"), ("S", "F32"), ("D", "F64"), ("L", "F32LE"), ("M", "MIL"), ("N", "MIL")];
+    let xml =
+        document(false, types, &parameters, &container("FLOATS", "CCSDSPacket", &apid_is(9), &names_of(&parameters)));
     let data = Bits::default()
         .put(0xC100, 16) // -2.5 as a half float
         .put_bytes(&1.5f32.to_be_bytes())
@@ -269,13 +219,8 @@ const BINARY_TYPES: &str = r#"
 
 #[test]
 fn binary_fields_of_fixed_dynamic_and_unaligned_size() {
-    let parameters = [
-        ("FIXED", "FIXED16"),
-        ("NIBBLE", "U4"),
-        ("ODD", "FIXED12"),
-        ("LENGTH", "U8"),
-        ("BLOB", "BY_BYTES"),
-    ];
+    let parameters =
+        [("FIXED", "FIXED16"), ("NIBBLE", "U4"), ("ODD", "FIXED12"), ("LENGTH", "U8"), ("BLOB", "BY_BYTES")];
     let xml = document(
         false,
         BINARY_TYPES,
@@ -285,13 +230,7 @@ fn binary_fields_of_fixed_dynamic_and_unaligned_size() {
     let definition = load(&xml);
     // LENGTH counts the bytes of BLOB plus one, hence the intercept of -8 bits.
     let data = |blob: &[u8]| {
-        Bits::default()
-            .put(0xBEEF, 16)
-            .put(0xA, 4)
-            .put(0xBCD, 12)
-            .put(blob.len() as u64 + 1, 8)
-            .put_bytes(blob)
-            .bytes
+        Bits::default().put(0xBEEF, 16).put(0xA, 4).put(0xBCD, 12).put(blob.len() as u64 + 1, 8).put_bytes(blob).bytes
     };
     let mut bytes = packet(3, 0, &data(&[1, 2, 3]));
     bytes.extend(packet(3, 1, &data(&[])));
@@ -322,19 +261,10 @@ fn strings_with_fixed_terminated_leading_size_and_dynamic_buffers() {
       <xtce:StringParameterType name="NUL_ENDED"><xtce:StringDataEncoding><xtce:SizeInBits><xtce:Fixed><xtce:FixedValue>64</xtce:FixedValue></xtce:Fixed><xtce:TerminationChar>00</xtce:TerminationChar></xtce:SizeInBits></xtce:StringDataEncoding></xtce:StringParameterType>
       <xtce:StringParameterType name="PASCAL"><xtce:StringDataEncoding><xtce:Variable maxSizeInBits="200"><xtce:LeadingSize sizeInBitsOfSizeTag="8"/></xtce:Variable></xtce:StringDataEncoding></xtce:StringParameterType>
       <xtce:StringParameterType name="SIZED"><xtce:StringDataEncoding><xtce:Variable maxSizeInBits="200"><xtce:DynamicValue><xtce:ParameterInstanceRef parameterRef="TEXT_BYTES"/><xtce:LinearAdjustment slope="8"/></xtce:DynamicValue></xtce:Variable></xtce:StringDataEncoding></xtce:StringParameterType>"#;
-    let parameters = [
-        ("NAME", "FIXED40"),
-        ("NOTE", "NUL_ENDED"),
-        ("TAG", "PASCAL"),
-        ("TEXT_BYTES", "U8"),
-        ("TEXT", "SIZED"),
-    ];
-    let xml = document(
-        false,
-        types,
-        &parameters,
-        &container("STR", "CCSDSPacket", &apid_is(4), &names_of(&parameters)),
-    );
+    let parameters =
+        [("NAME", "FIXED40"), ("NOTE", "NUL_ENDED"), ("TAG", "PASCAL"), ("TEXT_BYTES", "U8"), ("TEXT", "SIZED")];
+    let xml =
+        document(false, types, &parameters, &container("STR", "CCSDSPacket", &apid_is(4), &names_of(&parameters)));
     let data = Bits::default()
         .put_bytes(b"HELLO")
         .put_bytes(b"abc\0\0\0\0\0")
@@ -358,19 +288,12 @@ fn strings_with_fixed_terminated_leading_size_and_dynamic_buffers() {
 
 #[test]
 fn inheritance_selects_containers_by_restriction_criteria() {
-    let parameters = [
-        ("KIND", "U8"),
-        ("SCIENCE", "U16"),
-        ("HOUSEKEEPING", "U8"),
-        ("COUNT", "U4"),
-        ("FILL", "U4"),
-    ];
+    let parameters = [("KIND", "U8"), ("SCIENCE", "U16"), ("HOUSEKEEPING", "U8"), ("COUNT", "U4"), ("FILL", "U4")];
     let both = format!(
         r#"<xtce:ComparisonList>{}<xtce:Comparison parameterRef="KIND" value="1"/></xtce:ComparisonList>"#,
         apid_is(10)
     );
-    let housekeeping =
-        r#"<xtce:Comparison parameterRef="KIND" value="2" comparisonOperator="&gt;="/>"#;
+    let housekeeping = r#"<xtce:Comparison parameterRef="KIND" value="2" comparisonOperator="&gt;="/>"#;
     let containers = [
         container("APP", "CCSDSPacket", &apid_is(10), &["KIND"]),
         format!(r#"<xtce:SequenceContainer name="SCI">
@@ -391,34 +314,20 @@ fn inheritance_selects_containers_by_restriction_criteria() {
     let decoded = definition.decode(&bytes);
     assert!(decoded.problems.is_empty(), "{:?}", decoded.problems);
     assert_eq!(decoded.groups.len(), 3);
-    let science = decoded
-        .groups
-        .iter()
-        .find(|group| group.container == "SCI")
-        .expect("science group");
+    let science = decoded.groups.iter().find(|group| group.container == "SCI").expect("science group");
     assert_eq!(science.apid, 10);
     assert_eq!(raw(science, "SCIENCE"), &Column::U64(vec![0x1234, 0xABCD]));
     assert_eq!(raw(science, "COUNT"), &Column::U64(vec![5, 0xE]));
     assert_eq!(raw(science, "FILL"), &Column::U64(vec![6, 0xF]));
-    let housekeeping = decoded
-        .groups
-        .iter()
-        .find(|group| group.container == "HK")
-        .expect("housekeeping group");
+    let housekeeping = decoded.groups.iter().find(|group| group.container == "HK").expect("housekeeping group");
     assert_eq!(raw(housekeeping, "KIND"), &Column::U64(vec![7]));
     assert_eq!(raw(housekeeping, "HOUSEKEEPING"), &Column::U64(vec![0x99]));
     let header_only = only_group(&decoded, 11);
     assert_eq!(header_only.container, "CCSDSPacket");
     assert_eq!(header_only.fields.len(), 7);
-    let order: Vec<(&str, u32)> = decoded
-        .order
-        .iter()
-        .map(|at| (decoded.groups[at.group as usize].container.as_str(), at.row))
-        .collect();
-    assert_eq!(
-        order,
-        [("SCI", 0), ("HK", 0), ("CCSDSPacket", 0), ("SCI", 1)]
-    );
+    let order: Vec<(&str, u32)> =
+        decoded.order.iter().map(|at| (decoded.groups[at.group as usize].container.as_str(), at.row)).collect();
+    assert_eq!(order, [("SCI", 0), ("HK", 0), ("CCSDSPacket", 0), ("SCI", 1)]);
     assert_eq!(science.offsets, vec![0, 25]);
 }
 
@@ -430,16 +339,11 @@ fn abstract_container_without_a_matching_inheritor_is_a_problem() {
     bytes.extend(packet(2, 1, &[20]));
     bytes.extend(packet(1, 2, &[30]));
     let decoded = definition.decode(&bytes);
-    assert_eq!(
-        raw(only_group(&decoded, 1), "VALUE"),
-        &Column::U64(vec![10, 30])
-    );
+    assert_eq!(raw(only_group(&decoded, 1), "VALUE"), &Column::U64(vec![10, 30]));
     assert_eq!(decoded.problems.len(), 1);
     let problem = &decoded.problems[0];
     assert_eq!((problem.offset, problem.apid), (7, Some(2)));
-    assert!(
-        matches!(&problem.error, XtceError::NoMatchingContainer { container } if container == "CCSDSPacket")
-    );
+    assert!(matches!(&problem.error, XtceError::NoMatchingContainer { container } if container == "CCSDSPacket"));
 }
 
 #[test]
@@ -464,11 +368,7 @@ fn polynomial_calibration_gives_derived_floats() {
     assert_eq!(raw(group, "T"), &Column::I64(vec![4, -2]));
     // 1.5 + 2x + 0.25x^2
     assert_eq!(derived(group, "T"), &Column::F64(vec![13.5, -1.5]));
-    assert!(
-        group
-            .field("PLAIN")
-            .is_some_and(|field| field.derived.is_none())
-    );
+    assert!(group.field("PLAIN").is_some_and(|field| field.derived.is_none()));
 }
 
 const MODE_TYPE: &str = r#"
@@ -497,11 +397,7 @@ fn enumerations_give_labels_and_can_select_containers() {
     bytes.extend(packet(8, 4, &[5]));
 
     let decoded = definition.decode(&bytes);
-    let status = decoded
-        .groups
-        .iter()
-        .find(|group| group.container == "STATUS")
-        .expect("status group");
+    let status = decoded.groups.iter().find(|group| group.container == "STATUS").expect("status group");
     assert_eq!(raw(status, "MODE"), &Column::U64(vec![0, 6, 5]));
     let labels: Vec<&str> = (0..3)
         .map(|row| match derived(status, "MODE").get(row) {
@@ -510,18 +406,11 @@ fn enumerations_give_labels_and_can_select_containers() {
         })
         .collect();
     assert_eq!(labels, ["IDLE", "SAFE", "SAFE"]);
-    let science = decoded
-        .groups
-        .iter()
-        .find(|group| group.container == "SCIENCE_EXTRA")
-        .expect("science group");
+    let science = decoded.groups.iter().find(|group| group.container == "SCIENCE_EXTRA").expect("science group");
     assert_eq!(raw(science, "EXTRA"), &Column::U64(vec![42]));
     assert_eq!(decoded.problems.len(), 1);
     assert_eq!(decoded.problems[0].offset, 7 + 7 + 8);
-    assert!(matches!(
-        decoded.problems[0].error,
-        XtceError::UnknownEnumerationValue { value: 3, .. }
-    ));
+    assert!(matches!(decoded.problems[0].error, XtceError::UnknownEnumerationValue { value: 3, .. }));
 }
 
 fn two_byte_definition() -> PacketDefinition {
@@ -540,20 +429,11 @@ fn truncated_last_packet_is_reported_and_earlier_packets_kept() {
     let cut = bytes.len();
     bytes.extend(&packet(7, 2, &[5, 6, 7, 8])[..8]);
     let decoded = two_byte_definition().decode(&bytes);
-    assert_eq!(
-        raw(only_group(&decoded, 7), "LOW"),
-        &Column::U64(vec![2, 4])
-    );
+    assert_eq!(raw(only_group(&decoded, 7), "LOW"), &Column::U64(vec![2, 4]));
     assert_eq!(decoded.problems.len(), 1);
     let problem = &decoded.problems[0];
     assert_eq!((problem.offset, problem.apid), (cut, Some(7)));
-    assert!(matches!(
-        problem.error,
-        XtceError::TruncatedPacket {
-            needed: 10,
-            available: 8
-        }
-    ));
+    assert!(matches!(problem.error, XtceError::TruncatedPacket { needed: 10, available: 8 }));
     assert_eq!(
         problem.to_string(),
         "packet at byte 16 (apid 7): packet needs 10 bytes but only 8 are left in the file"
@@ -567,14 +447,8 @@ fn trailing_bytes_too_short_for_a_header_are_reported() {
     let decoded = two_byte_definition().decode(&bytes);
     assert_eq!(decoded.packet_count(), 1);
     assert_eq!(decoded.problems.len(), 1);
-    assert_eq!(
-        (decoded.problems[0].offset, decoded.problems[0].apid),
-        (8, Some(7))
-    );
-    assert!(matches!(
-        decoded.problems[0].error,
-        XtceError::TruncatedHeader { available: 3 }
-    ));
+    assert_eq!((decoded.problems[0].offset, decoded.problems[0].apid), (8, Some(7)));
+    assert!(matches!(decoded.problems[0].error, XtceError::TruncatedHeader { available: 3 }));
 }
 
 #[test]
@@ -597,13 +471,8 @@ fn packet_too_short_for_its_container_is_skipped_and_decoding_goes_on() {
 
 #[test]
 fn negative_dynamic_size_is_a_problem() {
-    let parameters = [
-        ("FIXED", "FIXED16"),
-        ("NIBBLE", "U4"),
-        ("ODD", "FIXED12"),
-        ("LENGTH", "U8"),
-        ("BLOB", "BY_BYTES"),
-    ];
+    let parameters =
+        [("FIXED", "FIXED16"), ("NIBBLE", "U4"), ("ODD", "FIXED12"), ("LENGTH", "U8"), ("BLOB", "BY_BYTES")];
     let xml = document(
         false,
         BINARY_TYPES,
@@ -627,10 +496,7 @@ fn repeated_parameter_keeps_first_position_and_last_value() {
     );
     let decoded = load(&xml).decode(&packet(2, 0, &[1, 2, 3]));
     let group = only_group(&decoded, 2);
-    let names: Vec<&str> = group.fields[7..]
-        .iter()
-        .map(|field| field.name.as_str())
-        .collect();
+    let names: Vec<&str> = group.fields[7..].iter().map(|field| field.name.as_str()).collect();
     assert_eq!(names, ["A", "B"]);
     assert_eq!(raw(group, "A"), &Column::U64(vec![3]));
 }
@@ -647,10 +513,7 @@ fn unsupported_elements_are_errors_naming_the_element() {
     let spline = r#"<xtce:IntegerParameterType name="FOO"><xtce:IntegerDataEncoding sizeInBits="8">
         <xtce:DefaultCalibrator><xtce:SplineCalibrator><xtce:SplinePoint raw="0" calibrated="1"/></xtce:SplineCalibrator></xtce:DefaultCalibrator>
       </xtce:IntegerDataEncoding></xtce:IntegerParameterType>"#;
-    assert_eq!(
-        load_error(spline, &[], ""),
-        r#"unsupported xtce element "SplineCalibrator" in parameter type "FOO""#
-    );
+    assert_eq!(load_error(spline, &[], ""), r#"unsupported xtce element "SplineCalibrator" in parameter type "FOO""#);
 
     let boolean = r#"<xtce:BooleanParameterType name="FLAG"/>"#;
     assert_eq!(
@@ -687,39 +550,21 @@ fn references_to_unknown_names_are_errors() {
         r#"unknown parameter type "NOPE" referenced in container "C""#
     );
     let unknown_parameter = container("C", "CCSDSPacket", &apid_is(1), &["MISSING"]);
-    assert_eq!(
-        load_error("", &[], &unknown_parameter),
-        r#"unknown parameter "MISSING" referenced in container "C""#
-    );
+    assert_eq!(load_error("", &[], &unknown_parameter), r#"unknown parameter "MISSING" referenced in container "C""#);
     let unknown_base = container("C", "NOWHERE", &apid_is(1), &[]);
-    assert_eq!(
-        load_error("", &[], &unknown_base),
-        r#"unknown base container "NOWHERE" referenced in container "C""#
-    );
+    assert_eq!(load_error("", &[], &unknown_base), r#"unknown base container "NOWHERE" referenced in container "C""#);
     let later_length = container("C", "CCSDSPacket", &apid_is(1), &["BLOB", "LENGTH"]);
     assert_eq!(
-        load_error(
-            BINARY_TYPES,
-            &[("BLOB", "BY_BYTES"), ("LENGTH", "U8")],
-            &later_length
-        ),
+        load_error(BINARY_TYPES, &[("BLOB", "BY_BYTES"), ("LENGTH", "U8")], &later_length),
         r#"unknown earlier parameter "LENGTH" referenced in container "C""#
     );
-    assert!(matches!(
-        PacketDefinition::from_xtce_str("<xtce:SpaceSystem"),
-        Err(XtceError::Xml(_))
-    ));
+    assert!(matches!(PacketDefinition::from_xtce_str("<xtce:SpaceSystem"), Err(XtceError::Xml(_))));
 }
 
 #[test]
 fn bench_file_counts_packets_and_reports_rates() {
-    let bytes: Vec<u8> = (0..100)
-        .flat_map(|counter| packet(7, counter, &[1, 2]))
-        .collect();
+    let bytes: Vec<u8> = (0..100).flat_map(|counter| packet(7, counter, &[1, 2])).collect();
     let result = bench_file(&two_byte_definition(), &bytes, 3);
-    assert_eq!(
-        (result.packets, result.problems, result.bytes, result.runs),
-        (100, 0, 800, 3)
-    );
+    assert_eq!((result.packets, result.problems, result.bytes, result.runs), (100, 0, 800, 3));
     assert!(result.packets_per_second > 0.0 && result.megabytes_per_second > 0.0);
 }

@@ -19,16 +19,12 @@ pub(super) const DOCUMENTATION: &[&str] = &[
     "Header",
 ];
 
-pub(super) fn elements<'a, 'input>(
-    node: Node<'a, 'input>,
-) -> impl Iterator<Item = Node<'a, 'input>> {
+pub(super) fn elements<'a, 'input>(node: Node<'a, 'input>) -> impl Iterator<Item = Node<'a, 'input>> {
     node.children().filter(|child| child.is_element())
 }
 
 /// Element children that can change decoding, i.e. all but documentation.
-pub(super) fn significant<'a, 'input>(
-    node: Node<'a, 'input>,
-) -> impl Iterator<Item = Node<'a, 'input>> {
+pub(super) fn significant<'a, 'input>(node: Node<'a, 'input>) -> impl Iterator<Item = Node<'a, 'input>> {
     elements(node).filter(|child| !DOCUMENTATION.contains(&child.tag_name().name()))
 }
 
@@ -58,73 +54,38 @@ pub(super) fn single_child<'a, 'input>(
 
 pub(super) fn unsupported(node: Node, context: &str) -> XtceError {
     let element = node.tag_name().name().to_string();
-    XtceError::UnsupportedElement {
-        element,
-        context: context.to_string(),
-    }
+    XtceError::UnsupportedElement { element, context: context.to_string() }
 }
 
-pub(super) fn unsupported_value(
-    what: &'static str,
-    value: impl ToString,
-    context: &str,
-) -> XtceError {
+pub(super) fn unsupported_value(what: &'static str, value: impl ToString, context: &str) -> XtceError {
     let value = value.to_string();
-    XtceError::UnsupportedValue {
-        what,
-        value,
-        context: context.to_string(),
-    }
+    XtceError::UnsupportedValue { what, value, context: context.to_string() }
 }
 
 pub(super) fn unknown(kind: &'static str, name: &str, context: &str) -> XtceError {
     let name = name.to_string();
-    XtceError::UnknownReference {
-        kind,
-        name,
-        context: context.to_string(),
-    }
+    XtceError::UnknownReference { kind, name, context: context.to_string() }
 }
 
 pub(super) fn missing(what: &str, context: &str) -> XtceError {
-    XtceError::Missing {
-        what: what.to_string(),
-        context: context.to_string(),
-    }
+    XtceError::Missing { what: what.to_string(), context: context.to_string() }
 }
 
 fn invalid(attribute: &'static str, value: &str, context: &str) -> XtceError {
     let value = value.to_string();
-    XtceError::InvalidAttribute {
-        attribute,
-        value,
-        context: context.to_string(),
-    }
+    XtceError::InvalidAttribute { attribute, value, context: context.to_string() }
 }
 
-pub(super) fn required<'a>(
-    node: Node<'a, '_>,
-    attribute: &str,
-    context: &str,
-) -> Result<&'a str, XtceError> {
+pub(super) fn required<'a>(node: Node<'a, '_>, attribute: &str, context: &str) -> Result<&'a str, XtceError> {
     node.attribute(attribute).ok_or_else(|| {
         let element = node.tag_name().name();
-        missing(
-            &format!("attribute \"{attribute}\" on \"{element}\""),
-            context,
-        )
+        missing(&format!("attribute \"{attribute}\" on \"{element}\""), context)
     })
 }
 
 /// Parses an attribute (or element text) value, naming it in the error.
-pub(super) fn parse<T: FromStr>(
-    text: &str,
-    attribute: &'static str,
-    context: &str,
-) -> Result<T, XtceError> {
-    text.trim()
-        .parse()
-        .map_err(|_| invalid(attribute, text, context))
+pub(super) fn parse<T: FromStr>(text: &str, attribute: &'static str, context: &str) -> Result<T, XtceError> {
+    text.trim().parse().map_err(|_| invalid(attribute, text, context))
 }
 
 pub(super) fn attribute_or<T: FromStr>(
@@ -133,8 +94,7 @@ pub(super) fn attribute_or<T: FromStr>(
     default: T,
     context: &str,
 ) -> Result<T, XtceError> {
-    node.attribute(attribute)
-        .map_or(Ok(default), |text| parse(text, attribute, context))
+    node.attribute(attribute).map_or(Ok(default), |text| parse(text, attribute, context))
 }
 
 pub(super) fn bool_attribute(
@@ -155,10 +115,8 @@ pub(super) fn bool_attribute(
 pub(super) fn parse_hex(text: &str, context: &str) -> Result<Vec<u8>, XtceError> {
     let digits = text.trim();
     let digits = digits.strip_prefix("0x").unwrap_or(digits);
-    let bytes: Option<Vec<u8>> = (0..digits.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(digits.get(i..i + 2)?, 16).ok())
-        .collect();
+    let bytes: Option<Vec<u8>> =
+        (0..digits.len()).step_by(2).map(|i| u8::from_str_radix(digits.get(i..i + 2)?, 16).ok()).collect();
     match bytes {
         Some(bytes) if !bytes.is_empty() => Ok(bytes),
         _ => Err(invalid("TerminationChar", text, context)),

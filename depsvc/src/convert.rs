@@ -87,7 +87,7 @@ pub fn file_queries(query: &InputQuery) -> Vec<pb::QueryFilesRequest> {
             descriptor: descriptor.clone(),
             ..base
         }],
-        InputSource::Spice { kernel_types } => kernel_types
+        InputSource::Spice { kernel_types, .. } => kernel_types
             .iter()
             .map(|kernel_type| pb::QueryFilesRequest {
                 kind: "spice".into(),

@@ -93,7 +93,7 @@ fn show_prints_text_and_dot() {
     let graph = depsvc::load_graph(Some(&example("monthly-maps.toml"))).unwrap();
     let text = graph.to_text();
     assert!(text.contains("swe l3 sci-1mo (monthly)"), "{text}");
-    assert!(text.lines().any(|line| line == "  <- science mag l1a sci [soft, triggers, calendar month]"), "{text}");
+    assert!(text.lines().any(|line| line == "  <- science mag l1a sci [optional, triggers, calendar month]"), "{text}");
     let dot = graph.to_dot();
     assert!(dot.starts_with("digraph products {"), "{dot}");
     assert!(dot.contains("\"swe l3 sci-1mo\""), "{dot}");

@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 
 use super::GraphError;
-use super::model::{Cadence, Graph, InputSource, Product, ProductInput, ProductKey, Relationship, TimeWindow};
+use super::model::{Graph, InputSource, Product, ProductInput, ProductKey, Relationship, SpiceDescriptor, TimeWindow};
 
 const OLD_FORMAT_FIELD_COUNT: usize = 8;
 const HEADER_COLUMNS: [&str; 8] = [
@@ -133,7 +133,7 @@ impl GraphBuilder {
         let input = ProductInput { source, relationship, window: TimeWindow::SameDay, every_day: false };
         let key = ProductKey::new(dependent_source, dependent_type, dependent_descriptor);
         let index = *self.index_by_key.entry(key.clone()).or_insert_with(|| {
-            self.products.push(Product { key, cadence: Cadence::Daily, inputs: Vec::new() });
+            self.products.push(Product::new(key, Vec::new()));
             self.products.len() - 1
         });
         let inputs = &mut self.products[index].inputs;
@@ -159,10 +159,14 @@ fn parse_relationship(text: &str, later_format: bool) -> Option<Relationship> {
 }
 
 fn later_format_source(source: &str, data_type: &str, descriptor: &str) -> InputSource {
-    // The SPICE descriptor (`historical` / `best`) is not kept: any matching kernel will do.
     match data_type {
         "ancillary" => InputSource::Ancillary { instrument: source.to_string(), descriptor: descriptor.to_string() },
-        "spice" => InputSource::Spice { kernel_types: vec![source.to_string()] },
+        // A SPICE descriptor other than `best` (`historical`, or anything older files said) is
+        // read as `historical`.
+        "spice" => InputSource::Spice {
+            kernel_types: vec![source.to_string()],
+            descriptor: SpiceDescriptor::parse(descriptor).unwrap_or_default(),
+        },
         "spin" => InputSource::Spin,
         "repoint" => InputSource::Repoint,
         level => InputSource::Science(ProductKey::new(source, level, descriptor)),

@@ -23,9 +23,11 @@ impl Graph {
     /// - Same-day input: the dates the file covers.
     /// - Window input: every canonical product date whose window meets the file (a monthly
     ///   product with a month window gives the first of each month concerned).
-    /// - Repointing window: the repointings whose span contains the file's repointing (files
-    ///   without a repointing trigger nothing through it); the product date is then the file's
-    ///   date, since mapping other repointings to dates needs the pointing table.
+    /// - Repointing window (fixed or nearest): the repointings whose span contains the file's
+    ///   repointing (files without a repointing trigger nothing through it); the product date is
+    ///   then the file's date, since mapping other repointings to dates needs the pointing table.
+    /// - Nearest-days window: every product whose search range holds the file.
+    /// - Last-processed window: the products of the dates the file covers only.
     ///
     /// Open-ended validity (ancillary, SPICE) stops at `open_validity_end`, normally today.
     /// The repointing of a product time is the file's for same-day inputs and repointing
@@ -71,7 +73,7 @@ fn product_times_for_file(
     covered: DateRange,
     times: &mut BTreeSet<ProductTime>,
 ) {
-    if let TimeWindow::Repointings { before, after } = window {
+    if let Some((before, after)) = window.repointing_reach() {
         let Some(repointing) = file.repointing else {
             return;
         };
@@ -84,7 +86,7 @@ fn product_times_for_file(
     }
     let carried_repointing =
         if window == TimeWindow::SameDay || cadence == Cadence::Repointing { file.repointing } else { None };
-    let Some(product_dates) = window.product_dates_using(covered) else {
+    let Some(product_dates) = window.product_dates_using(cadence, covered) else {
         return;
     };
     // Only canonical dates are product dates: a monthly product exists on the 1st only.

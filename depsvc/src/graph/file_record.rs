@@ -78,7 +78,7 @@ impl InputSource {
             InputSource::Ancillary { instrument, descriptor } => {
                 vec![SourceKey::Ancillary { instrument: instrument.clone(), descriptor: descriptor.clone() }]
             }
-            InputSource::Spice { kernel_types } => kernel_types.iter().cloned().map(SourceKey::Spice).collect(),
+            InputSource::Spice { kernel_types, .. } => kernel_types.iter().cloned().map(SourceKey::Spice).collect(),
             InputSource::Spin => vec![SourceKey::Spin],
             InputSource::Repoint => vec![SourceKey::Repoint],
         }
@@ -96,7 +96,7 @@ impl InputSource {
             InputSource::Ancillary { instrument, descriptor } => {
                 file.kind == FileKind::Ancillary && &file.instrument == instrument && &file.descriptor == descriptor
             }
-            InputSource::Spice { kernel_types } => {
+            InputSource::Spice { kernel_types, .. } => {
                 file.kind == FileKind::Spice && kernel_types.iter().any(|kernel_type| kernel_type == &file.descriptor)
             }
             InputSource::Spin => file.kind == FileKind::Spin,

@@ -14,10 +14,14 @@
 //!   [`Graph::input_queries`] says what to look for, [`Graph::select`] decides from the
 //!   candidates found. [`resolve`] runs both over a [`Catalog`] such as [`MemoryCatalog`].
 //!
-//! Graphs come from our own TOML format ([`toml_format`]), from the mission's dependency CSV
-//! files ([`Graph::from_dependency_csv`]), or from the built-in mission graph
-//! ([`Graph::mission`]). [`check`] finds cycles, unknown names, dangling inputs and duplicates;
-//! [`Graph::to_text`] and [`Graph::to_dot`] show it.
+//! A product is a processing job: the mission's `(instrument, level, descriptor)` job, which
+//! may write several products (its [`ProductOutput`]s, by default its own key), on a cadence
+//! (the mission's "partition": daily, per repointing, N-day blocks, map seasons).
+//!
+//! Graphs come from our own TOML format ([`toml_format`]), from the mission's older dependency
+//! CSV files ([`Graph::from_dependency_csv`]), or from the built-in graph ([`Graph::mission`],
+//! the default). [`check`] finds cycles, unknown names, dangling inputs, duplicates and breaches of
+//! the mission's documented rules; [`Graph::to_text`] and [`Graph::to_dot`] show it.
 
 mod catalog;
 mod check;
@@ -42,10 +46,13 @@ pub use check::{GraphProblem, KNOWN_DATA_LEVELS, KNOWN_INSTRUMENTS, KNOWN_KERNEL
 pub use file_record::{FileKind, FileRecord, Version};
 pub use mission::MISSION_GRAPH_TOML;
 pub use model::{
-    Cadence, Graph, InputSource, Product, ProductInput, ProductKey, ProductTime, Relationship, TimeWindow,
+    Cadence, Graph, InputSource, MapSeason, OutputStream, Product, ProductInput, ProductKey, ProductOutput,
+    ProductTime, Relationship, SpiceDescriptor, TimeWindow,
 };
 pub use resolve::{Absent, InputQuery, MissingInput, QueryRange, Resolution, ResolvedInput, resolve};
-pub use window::{DateRange, RepointingRange, carrington_rotation, carrington_rotation_days};
+pub use window::{
+    DateRange, LAST_PROCESSED_LOOKBACK_DAYS, RepointingRange, carrington_rotation, carrington_rotation_days,
+};
 
 /// Everything that can go wrong while reading a graph or resolving against it.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -9,6 +9,9 @@
 //! - of each file series only the newest version is kept. A series is the same
 //!   instrument/level/descriptor/start date/repointing for science files, and the same
 //!   descriptor and start date for ancillary and SPICE files;
+//! - windows that pick among the files found keep only those picked: the `count` nearest days
+//!   (or repointings) that have files, or the `count` most recent start dates at or before the
+//!   end of the product's period (see [`TimeWindow`] for each window's exact reach);
 //! - a required input (`Hard`, `HardNoTrigger`) needs at least one file in its window, or,
 //!   with `every_day = true`, a file covering every day (every repointing) of the window.
 //!   A SPICE input needs that for each of its kernel types;
@@ -121,8 +124,8 @@ impl Graph {
             .iter()
             .enumerate()
             .map(|(input_index, input)| {
-                let range = match input.window {
-                    TimeWindow::Repointings { before, after } => {
+                let range = match input.window.repointing_reach() {
+                    Some((before, after)) => {
                         let repointing = time
                             .repointing
                             .ok_or_else(|| GraphError::RepointingRequired { product: product_key.clone() })?;
@@ -131,7 +134,7 @@ impl Graph {
                             last: repointing.saturating_add(after),
                         })
                     }
-                    window => QueryRange::Dates(window.input_dates(product_date)),
+                    None => QueryRange::Dates(input.window.input_dates(product.cadence, product_date)),
                 };
                 Ok(InputQuery { input_index, source: input.source.clone(), relationship: input.relationship, range })
             })
@@ -155,11 +158,14 @@ impl Graph {
         }
         let product: &Product =
             self.product(product_key).ok_or_else(|| GraphError::UnknownProduct(product_key.clone()))?;
+        let period = product.cadence.period(time.date);
         let mut inputs = Vec::new();
         let mut missing = Vec::new();
         for (query, candidates) in queries.iter().zip(candidates_per_query) {
-            let every_day = product.inputs[query.input_index].every_day;
-            let files = newest_of_each_series(query, candidates);
+            let input = &product.inputs[query.input_index];
+            let every_day = input.every_day && !input.window.picks_among_files();
+            let files =
+                pick_for_window(input.window, period, time.repointing, newest_of_each_series(query, candidates));
             if query.relationship.is_required() {
                 missing.extend(missing_parts(query, every_day, &files));
             }
@@ -219,13 +225,77 @@ fn newest_of_each_series(query: &InputQuery, candidates: &[FileRecord]) -> Vec<F
     files
 }
 
+/// Keeps the files a nearest or last-processed window picks; other windows keep all.
+fn pick_for_window(
+    window: TimeWindow,
+    period: DateRange,
+    repointing: Option<u32>,
+    files: Vec<FileRecord>,
+) -> Vec<FileRecord> {
+    match window {
+        TimeWindow::NearestDays { count } => {
+            // Days apart from the period; a file overlapping it is at distance 0.
+            let distance = |file: &FileRecord| {
+                let end = file.coverage_end().unwrap_or(period.last).max(file.start_date);
+                if end < period.first {
+                    period.first.days_since_epoch() - end.days_since_epoch()
+                } else if file.start_date > period.last {
+                    file.start_date.days_since_epoch() - period.last.days_since_epoch()
+                } else {
+                    0
+                }
+            };
+            let mut starts: Vec<(i32, Date)> = files.iter().map(|file| (distance(file), file.start_date)).collect();
+            keep_first_units(&mut starts, count, files, |file| file.start_date)
+        }
+        TimeWindow::NearestRepointings { count } => {
+            let target = i64::from(repointing.unwrap_or(0));
+            let mut units: Vec<(i64, u32)> = files
+                .iter()
+                .filter_map(|file| file.repointing)
+                .map(|number| ((i64::from(number) - target).abs(), number))
+                .collect();
+            keep_first_units(&mut units, count, files, |file| file.repointing.unwrap_or(u32::MAX))
+        }
+        TimeWindow::LastProcessed { count } => {
+            // Most recent first: order by the negated day number.
+            let mut starts: Vec<(i32, Date)> =
+                files.iter().map(|file| (-file.start_date.days_since_epoch(), file.start_date)).collect();
+            keep_first_units(&mut starts, count, files, |file| file.start_date)
+        }
+        _ => files,
+    }
+}
+
+/// Sorts `(rank, unit)` pairs, keeps the first `count` distinct units (a unit is a day or a
+/// repointing; ties in rank go to the smaller unit), then the files of those units.
+fn keep_first_units<Rank: Ord + Copy, Unit: Ord + Copy>(
+    ranked: &mut Vec<(Rank, Unit)>,
+    count: u32,
+    files: Vec<FileRecord>,
+    unit_of: impl Fn(&FileRecord) -> Unit,
+) -> Vec<FileRecord> {
+    ranked.sort_unstable();
+    ranked.dedup_by_key(|(_, unit)| *unit);
+    let mut chosen: Vec<Unit> = Vec::new();
+    for (_, unit) in ranked.iter() {
+        if chosen.len() == count as usize {
+            break;
+        }
+        if !chosen.contains(unit) {
+            chosen.push(*unit);
+        }
+    }
+    files.into_iter().filter(|file| chosen.contains(&unit_of(file))).collect()
+}
+
 fn missing_parts(query: &InputQuery, every_day: bool, files: &[FileRecord]) -> Vec<MissingInput> {
     let parts: Vec<(InputSource, Vec<&FileRecord>)> = match &query.source {
         // Each kernel type of a SPICE input is needed on its own.
-        InputSource::Spice { kernel_types } => kernel_types
+        InputSource::Spice { kernel_types, descriptor } => kernel_types
             .iter()
             .map(|kernel_type| {
-                let source = InputSource::Spice { kernel_types: vec![kernel_type.clone()] };
+                let source = InputSource::Spice { kernel_types: vec![kernel_type.clone()], descriptor: *descriptor };
                 (source, files.iter().filter(|file| &file.descriptor == kernel_type).collect())
             })
             .collect(),

@@ -1,14 +1,14 @@
 use super::*;
 
-fn date(text: &str) -> Date {
+pub(super) fn date(text: &str) -> Date {
     Date::parse_yyyymmdd(text).expect("test dates are valid")
 }
 
-fn key(text: &str) -> ProductKey {
+pub(super) fn key(text: &str) -> ProductKey {
     ProductKey::parse_words(text).expect("test keys have three words")
 }
 
-fn science_file(source: &str, day: &str, version: Version) -> FileRecord {
+pub(super) fn science_file(source: &str, day: &str, version: Version) -> FileRecord {
     let source_key = key(source);
     let version_text = match version {
         (Some(major), minor) => format!("v{major:03}.{minor:04}"),
@@ -30,7 +30,13 @@ fn science_file(source: &str, day: &str, version: Version) -> FileRecord {
     }
 }
 
-fn ranged_file(kind: FileKind, instrument: &str, descriptor: &str, start: &str, end: Option<&str>) -> FileRecord {
+pub(super) fn ranged_file(
+    kind: FileKind,
+    instrument: &str,
+    descriptor: &str,
+    start: &str,
+    end: Option<&str>,
+) -> FileRecord {
     let data_level = match kind {
         FileKind::Ancillary => "ancillary",
         FileKind::Spice => "spice",
@@ -205,7 +211,7 @@ fn later_csv_format_reads_spice_spin_repoint_and_ancillary_sources() {
         hi,l1a,45sensor-de,hi,l1b,45sensor-de,HARD,DOWNSTREAM\n";
     let imported = Graph::from_dependency_csv(csv).expect("imports");
     let idex = imported.product(&key("idex l1a all")).expect("exists");
-    assert_eq!(idex.inputs[1].source, InputSource::Spice { kernel_types: vec!["leapseconds".to_string()] });
+    assert_eq!(idex.inputs[1].source, InputSource::spice("leapseconds"));
     assert_eq!(idex.inputs[1].relationship, Relationship::HardNoTrigger);
     let hi = imported.product(&key("hi l1b 45sensor-de")).expect("exists");
     let sources: Vec<(String, Relationship)> =
@@ -482,7 +488,7 @@ fn repointing_windows_trigger_the_neighbouring_repointings() {
 
 // ---------------------------------------------------------------- resolution
 
-fn catalog_of(files: Vec<FileRecord>) -> MemoryCatalog {
+pub(super) fn catalog_of(files: Vec<FileRecord>) -> MemoryCatalog {
     files.into_iter().collect()
 }
 
@@ -675,12 +681,18 @@ fn dot_output_draws_the_expected_edges() {
 #[test]
 fn text_listing_shows_inputs_with_relationship_and_window() {
     let text = graph(WINDOWS_GRAPH).to_text();
+    assert!(text.starts_with("# hi (2 products)\nhi l2 map (repointing)\n"), "{text}");
     assert!(
-        text.contains("mag l2 norm-3day\n  <- science mag l1b norm-mago [hard, days -1..+1, every day]\n"),
+        text.contains(
+            "mag l2 norm-3day (daily)\n  <- science mag l1b norm-mago [required, triggers, days -1..+1, every day]\n"
+        ),
         "{text}"
     );
     assert!(
-        text.contains("mag l3 norm-1mo (monthly)\n  <- science mag l1b norm-mago [hard, calendar month]\n"),
+        text.contains(
+            "mag l3 norm-1mo (monthly)\n  <- science mag l1b norm-mago [required, triggers, calendar month]\n  \
+             <- ancillary mag offsets [optional, no trigger, same day]\n"
+        ),
         "{text}"
     );
 }

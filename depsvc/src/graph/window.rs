@@ -4,7 +4,7 @@
 use std::fmt;
 
 use super::Date;
-use super::model::{Cadence, TimeWindow};
+use super::model::{Cadence, MapSeason, TimeWindow};
 
 /// An inclusive range of dates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -97,45 +97,116 @@ fn first_day_of_rotation(rotation: u32) -> Date {
     Date::from_days_since_epoch(days as i32)
 }
 
+/// How far back a `LastProcessed` window looks: files older than this are not looked for.
+pub const LAST_PROCESSED_LOOKBACK_DAYS: u32 = 366;
+
+/// Files are dated by day: a window reaching any part of a day needs that day.
+fn hours_as_days(hours: u32) -> i32 {
+    hours.div_ceil(24) as i32
+}
+
 impl TimeWindow {
-    /// The input dates a product at `product_date` uses (not meaningful for repointing windows,
-    /// which are matched by repointing number).
-    pub fn input_dates(self, product_date: Date) -> DateRange {
+    /// The dates in which to look for the files of a product at `product_date` (already its
+    /// canonical date); not meaningful for windows that choose files by repointing number.
+    pub fn input_dates(self, cadence: Cadence, product_date: Date) -> DateRange {
+        let period = cadence.period(product_date);
+        let around_period =
+            |before: i32, after: i32| DateRange::new(period.first.add_days(-before), period.last.add_days(after));
         match self {
-            TimeWindow::SameDay | TimeWindow::Repointings { .. } => DateRange::single(product_date),
+            TimeWindow::SameDay => DateRange::single(product_date),
             TimeWindow::Days { before, after } => {
                 DateRange::new(product_date.add_days(-(before as i32)), product_date.add_days(after as i32))
             }
             TimeWindow::CalendarMonth => DateRange::new(product_date.month_start(), product_date.month_end()),
             TimeWindow::CarringtonRotation => carrington_rotation_days(carrington_rotation(product_date)),
+            TimeWindow::Hours { before, after } => around_period(hours_as_days(before), hours_as_days(after)),
+            TimeWindow::Period { before, after } => around_period(before as i32, after as i32),
+            TimeWindow::NearestDays { count } => around_period(count as i32, count as i32),
+            TimeWindow::LastProcessed { .. } => {
+                DateRange::new(period.last.add_days(-(LAST_PROCESSED_LOOKBACK_DAYS as i32)), period.last)
+            }
+            TimeWindow::Repointings { .. } | TimeWindow::NearestRepointings { .. } => DateRange::single(product_date),
         }
     }
 
-    /// The product dates whose window meets a file covering `covered` (the inverse of
-    /// `input_dates`); `None` for repointing windows.
-    pub fn product_dates_using(self, covered: DateRange) -> Option<DateRange> {
-        match self {
-            TimeWindow::SameDay => Some(covered),
+    /// A date range holding every canonical date (of `cadence`) whose product may use a file
+    /// covering `covered`: the inverse of `input_dates`; `None` for repointing windows. The range
+    /// may hold other dates too: callers keep the canonical ones.
+    ///
+    /// A `LastProcessed` input concerns the products of the dates the file covers only: later
+    /// products pick it up when something else triggers them.
+    pub fn product_dates_using(self, cadence: Cadence, covered: DateRange) -> Option<DateRange> {
+        // Every period meeting `first ..= last` starts in `canonical(first) ..= last`.
+        let periods_meeting = |before: i32, after: i32| {
+            DateRange::new(cadence.canonical_date(covered.first.add_days(-after)), covered.last.add_days(before))
+        };
+        let dates = match self {
+            TimeWindow::SameDay => covered,
             TimeWindow::Days { before, after } => {
-                Some(DateRange::new(covered.first.add_days(-(after as i32)), covered.last.add_days(before as i32)))
+                DateRange::new(covered.first.add_days(-(after as i32)), covered.last.add_days(before as i32))
             }
-            TimeWindow::CalendarMonth => Some(DateRange::new(covered.first.month_start(), covered.last.month_end())),
-            TimeWindow::CarringtonRotation => Some(DateRange::new(
+            TimeWindow::CalendarMonth => DateRange::new(covered.first.month_start(), covered.last.month_end()),
+            TimeWindow::CarringtonRotation => DateRange::new(
                 carrington_rotation_days(carrington_rotation(covered.first)).first,
                 carrington_rotation_days(carrington_rotation(covered.last)).last,
-            )),
-            TimeWindow::Repointings { .. } => None,
-        }
+            ),
+            TimeWindow::Hours { before, after } => periods_meeting(hours_as_days(before), hours_as_days(after)),
+            TimeWindow::Period { before, after } => periods_meeting(before as i32, after as i32),
+            TimeWindow::NearestDays { count } => periods_meeting(count as i32, count as i32),
+            TimeWindow::LastProcessed { .. } => periods_meeting(0, 0),
+            TimeWindow::Repointings { .. } | TimeWindow::NearestRepointings { .. } => return None,
+        };
+        Some(dates)
     }
 }
 
 impl Cadence {
-    /// The product date standing for every date of its period.
-    pub fn canonical_date(self, date: Date) -> Date {
+    /// The span of dates the product of `date` stands for.
+    pub fn period(self, date: Date) -> DateRange {
         match self {
-            Cadence::Daily | Cadence::Repointing => date,
-            Cadence::Monthly => date.month_start(),
-            Cadence::CarringtonRotation => carrington_rotation_days(carrington_rotation(date)).first,
+            Cadence::Daily | Cadence::Repointing => DateRange::single(date),
+            Cadence::Monthly => DateRange::new(date.month_start(), date.month_end()),
+            Cadence::CarringtonRotation => carrington_rotation_days(carrington_rotation(date)),
+            Cadence::DayBlocks(days) => {
+                let days = i32::from(days.max(1));
+                let first = date.days_since_epoch().div_euclid(days) * days;
+                DateRange::new(Date::from_days_since_epoch(first), Date::from_days_since_epoch(first + days - 1))
+            }
+            Cadence::MapSeason(season) => season.period(date),
         }
+    }
+
+    /// The product date standing for every date of its period: the period's first day.
+    pub fn canonical_date(self, date: Date) -> Date {
+        self.period(date).first
+    }
+}
+
+impl MapSeason {
+    /// Season starts within a year, as (month, day), in order.
+    fn boundaries(self) -> &'static [(u32, u32)] {
+        match self {
+            MapSeason::ThreeMonths => &[(1, 17), (4, 18), (7, 18), (10, 17)],
+            MapSeason::SixMonths => &[(1, 17), (7, 18)],
+            MapSeason::OneYear => &[(1, 17)],
+        }
+    }
+
+    fn starts_of_year(self, year: i32) -> impl Iterator<Item = Date> {
+        self.boundaries().iter().filter_map(move |&(month, day)| Date::from_ymd(year, month, day))
+    }
+
+    /// The season containing `date`: from the latest start at or before it to the day before
+    /// the next start.
+    pub fn period(self, date: Date) -> DateRange {
+        let year = date.year();
+        let starts: Vec<Date> = self
+            .starts_of_year(year - 1)
+            .chain(self.starts_of_year(year))
+            .chain(self.starts_of_year(year + 1))
+            .collect();
+        let position = starts.iter().rposition(|&start| start <= date).unwrap_or(0);
+        let next_start = starts.get(position + 1).copied().unwrap_or(starts[position]);
+        DateRange::new(starts[position], next_start.add_days(-1))
     }
 }

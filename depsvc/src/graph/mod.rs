@@ -18,9 +18,11 @@
 //! may write several products (its [`ProductOutput`]s, by default its own key), on a cadence
 //! (the mission's "partition": daily, per repointing, N-day blocks, map seasons).
 //!
-//! Graphs come from our own TOML format ([`toml_format`]), from the mission's older dependency
-//! CSV files ([`Graph::from_dependency_csv`]), or from the built-in graph ([`Graph::mission`],
-//! the default). [`check`] finds cycles, unknown names, dangling inputs, duplicates and breaches of
+//! Graphs come from our own TOML format ([`toml_format`]), from the mission's YAML dependency
+//! files ([`mission_yaml`], [`Graph::from_mission_yaml`], the vendored set in
+//! [`Graph::mission_yaml`]), from the mission's older dependency CSV files
+//! ([`Graph::from_dependency_csv`]), or from the built-in graph ([`Graph::mission`], still the
+//! default). [`check`] finds cycles, unknown names, dangling inputs, duplicates and breaches of
 //! the mission's documented rules; [`Graph::to_text`] and [`Graph::to_dot`] show it.
 
 mod catalog;
@@ -29,6 +31,7 @@ mod csv_import;
 mod downstream;
 mod file_record;
 mod mission;
+pub mod mission_yaml;
 mod model;
 mod resolve;
 mod show;
@@ -37,6 +40,8 @@ mod window;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_windows;
 
 /// The only place that names the calendar date type; siblings use `super::Date`.
 pub(crate) use proto::date::Date;
@@ -44,7 +49,7 @@ pub(crate) use proto::date::Date;
 pub use catalog::{Catalog, MemoryCatalog};
 pub use check::{GraphProblem, KNOWN_DATA_LEVELS, KNOWN_INSTRUMENTS, KNOWN_KERNEL_TYPES, check};
 pub use file_record::{FileKind, FileRecord, Version};
-pub use mission::MISSION_GRAPH_TOML;
+pub use mission::{MISSION_GRAPH_TOML, MISSION_YAML_FILES};
 pub use model::{
     Cadence, Graph, InputSource, MapSeason, OutputStream, Product, ProductInput, ProductKey, ProductOutput,
     ProductTime, Relationship, SpiceDescriptor, TimeWindow,
@@ -65,6 +70,9 @@ pub enum GraphError {
     InvalidProduct { product: String, message: String },
     #[error("dependency csv line {line}: {message}")]
     Csv { line: usize, message: String },
+    /// In one of the mission's YAML files: `location` names the file, line, job and field.
+    #[error("{location}: {message}")]
+    MissionYaml { location: String, message: String },
     #[error("unknown product {0}")]
     UnknownProduct(ProductKey),
     #[error("product {product} has a repointing window but the requested time has no repointing")]

@@ -81,7 +81,7 @@ struct NodeArgs {
     /// OTLP/gRPC collector endpoint.
     #[arg(long)]
     otlp_endpoint: Option<String>,
-    /// Product graph file (TOML, or the mission's CSV).
+    /// Product graph: our TOML, the mission's CSV, one of the mission's YAML dependency files, or a folder of them.
     #[arg(long)]
     graph: Option<PathBuf>,
     /// Where a role not run here lives, e.g. `--peer indexer=http://10.0.0.5:8480`.
@@ -91,14 +91,23 @@ struct NodeArgs {
 
 #[derive(Subcommand)]
 enum GraphAction {
-    /// Check a graph for cycles, unknown instruments or levels and dangling inputs.
+    /// Check a graph: cycles, unknown names, dangling inputs, the mission's rules on job outputs
+    /// (errors), and its best practices (warnings).
     Check {
-        /// Graph file; the mission's default graph when omitted.
+        /// Graph: TOML, the mission's CSV, a mission YAML file or a folder of them; the default graph when omitted.
+        #[arg(conflicts_with = "mission_yaml")]
         file: Option<PathBuf>,
+        /// Check the mission's YAML dependency files embedded in the binary.
+        #[arg(long)]
+        mission_yaml: bool,
     },
-    /// Print a graph as text or Graphviz DOT.
+    /// Print a graph as text (by instrument), Graphviz DOT, or our TOML.
     Show {
+        #[arg(conflicts_with = "mission_yaml")]
         file: Option<PathBuf>,
+        /// Show the mission's YAML dependency files embedded in the binary.
+        #[arg(long)]
+        mission_yaml: bool,
         #[arg(long, default_value = "text", value_parser = ["text", "dot", "toml"])]
         format: String,
     },
@@ -252,9 +261,17 @@ fn main() -> ExitCode {
 
 impl From<GraphAction> for imap_sdc::tools::GraphCommand {
     fn from(action: GraphAction) -> Self {
+        use imap_sdc::tools::{GraphCommand, GraphSource};
+        let source = |file: Option<PathBuf>, mission_yaml: bool| match (file, mission_yaml) {
+            (_, true) => GraphSource::MissionYaml,
+            (Some(path), false) => GraphSource::Path(path),
+            (None, false) => GraphSource::Default,
+        };
         match action {
-            GraphAction::Check { file } => imap_sdc::tools::GraphCommand::Check { file },
-            GraphAction::Show { file, format } => imap_sdc::tools::GraphCommand::Show { file, format },
+            GraphAction::Check { file, mission_yaml } => GraphCommand::Check { source: source(file, mission_yaml) },
+            GraphAction::Show { file, mission_yaml, format } => {
+                GraphCommand::Show { source: source(file, mission_yaml), format }
+            }
         }
     }
 }

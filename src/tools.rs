@@ -1,6 +1,6 @@
 //! Operator commands that are not a long-running node: ingest files, check or show a graph.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use object_store::ObjectStore;
@@ -58,25 +58,52 @@ async fn put_new(archive: &dyn ObjectStore, key: &str, bytes: Vec<u8>) -> anyhow
     }
 }
 
-pub enum GraphCommand {
-    Check { file: Option<PathBuf> },
-    Show { file: Option<PathBuf>, format: String },
+/// Which graph a `graph` command works on.
+pub enum GraphSource {
+    /// The default graph depsvc serves when none is configured.
+    Default,
+    /// The mission's YAML dependency files embedded in the binary.
+    MissionYaml,
+    /// A TOML, CSV or YAML file, or a folder of YAML files.
+    Path(PathBuf),
 }
 
-pub fn graph(command: GraphCommand) -> anyhow::Result<String> {
-    let load = |file: &Option<PathBuf>| depsvc::load_graph(file.as_deref().map(Path::new)).context("loading the graph");
-    match command {
-        GraphCommand::Check { file } => {
-            let graph = load(&file)?;
-            let problems = depsvc::graph::check(&graph);
-            if problems.is_empty() {
-                return Ok(format!("graph ok: {} products\n", graph.products().len()));
-            }
-            let lines: Vec<String> = problems.iter().map(|problem| format!("  {problem}")).collect();
-            anyhow::bail!("graph has {} problem(s):\n{}", problems.len(), lines.join("\n"))
+pub enum GraphCommand {
+    Check { source: GraphSource },
+    Show { source: GraphSource, format: String },
+}
+
+fn load_graph(source: &GraphSource) -> anyhow::Result<depsvc::graph::Graph> {
+    match source {
+        GraphSource::Default => depsvc::load_graph(None).context("loading the graph"),
+        GraphSource::MissionYaml => Ok(depsvc::graph::Graph::mission_yaml()),
+        GraphSource::Path(path) => {
+            depsvc::load_graph(Some(path)).with_context(|| format!("loading the graph {}", path.display()))
         }
-        GraphCommand::Show { file, format } => {
-            let graph = load(&file)?;
+    }
+}
+
+/// `graph check` prints warnings and says ok when there is no error; errors fail it.
+pub fn graph(command: GraphCommand) -> anyhow::Result<String> {
+    match command {
+        GraphCommand::Check { source } => {
+            let graph = load_graph(&source)?;
+            let (warnings, errors): (Vec<_>, Vec<_>) =
+                depsvc::graph::check(&graph).into_iter().partition(depsvc::graph::GraphProblem::is_warning);
+            let warning_lines: Vec<String> = warnings.iter().map(|warning| format!("warning: {warning}\n")).collect();
+            if errors.is_empty() {
+                return Ok(format!(
+                    "{}graph ok: {} products, {} warning(s)\n",
+                    warning_lines.concat(),
+                    graph.products().len(),
+                    warnings.len()
+                ));
+            }
+            let lines: Vec<String> = errors.iter().map(|problem| format!("  {problem}")).collect();
+            anyhow::bail!("{}graph has {} problem(s):\n{}", warning_lines.concat(), errors.len(), lines.join("\n"))
+        }
+        GraphCommand::Show { source, format } => {
+            let graph = load_graph(&source)?;
             Ok(match format.as_str() {
                 "dot" => graph.to_dot(),
                 "toml" => graph.to_toml_string()?,

@@ -60,6 +60,54 @@ fn graph_check_accepts_the_mission_graph_and_names_problems() {
 }
 
 #[test]
+fn graph_check_reads_the_missions_yaml_by_flag_folder_or_file() {
+    let output = imap_sdc(&["graph", "check", "--mission-yaml"], &[]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(String::from_utf8(output.stdout).unwrap(), "graph ok: 289 products, 0 warning(s)\n");
+    let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/depsvc/src/graph/mission_dependencies");
+    let output = imap_sdc(&["graph", "check", folder], &[]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+
+    // Best practice is a warning, printed before the verdict.
+    let home = support::TempDir::new("cli-mission-yaml");
+    let file = home.path().join("imap_swe_dependencies.yaml");
+    let job = |level: &str, input: &str, major: u32| {
+        format!(
+            "({level}, sci):\n  partition: daily\n  inputs:\n    - source: swe\n      data_type: {input}\n      descriptor: sci\n  \
+             outputs:\n    - source: swe\n      data_type: {level}\n      descriptor: sci\n      major_version: {major}\n"
+        )
+    };
+    std::fs::write(&file, job("l2", "l0", 2) + &job("l3", "l2", 1)).unwrap();
+    let output = imap_sdc(&["graph", "check", file.to_str().unwrap()], &[]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        "warning: job swe l3 sci: output swe l3 sci has major version 1, below the 2 of its input swe l2 sci\n\
+         graph ok: 2 products, 1 warning(s)\n"
+    );
+    // A bad file is refused with its name, line, job and field.
+    std::fs::write(
+        &file,
+        job("l2", "l0", 2)
+            .replace("descriptor: sci\n  outputs", "descriptor: sci\n      date_range: [\"-1w\"]\n  outputs"),
+    )
+    .unwrap();
+    let output = imap_sdc(&["graph", "check", home.path().to_str().unwrap()], &[]);
+    assert!(!output.status.success());
+    let message = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        message.contains("imap_swe_dependencies.yaml line 7, job (l2, sci), inputs[1].date_range: unknown unit"),
+        "{message}"
+    );
+
+    let output = imap_sdc(&["graph", "show", "--mission-yaml", "--format", "toml"], &[]);
+    assert!(String::from_utf8(output.stdout).unwrap().starts_with("[[product]]\ninstrument = \"codice\""));
+    let output = imap_sdc(&["graph", "show", "--mission-yaml"], &[]);
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("# swapi (7 products)\nswapi l1 hk (daily)\n  -> swapi l1a hk (major 1)\n"), "{text:.2000}");
+}
+
+#[test]
 fn ingest_refuses_a_bad_name_before_writing_anything() {
     let home = support::TempDir::new("cli-ingest");
     let bad = home.path().join("imap_swapi_l0_raw_20240230_v001.pkts");

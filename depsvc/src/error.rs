@@ -8,6 +8,8 @@ pub enum DepsvcError {
     Graph(#[from] GraphError),
     #[error("cannot read graph file {path}: {source}")]
     GraphFile { path: String, source: std::io::Error },
+    #[error("graph folder {path} holds no .yaml dependency files")]
+    EmptyGraphFolder { path: String },
     #[error("graph is invalid: {0}")]
     InvalidGraph(String),
     #[error("invalid request: {0}")]
@@ -26,7 +28,7 @@ impl From<DepsvcError> for tonic::Status {
             DepsvcError::Indexer(status) => {
                 tonic::Status::unavailable(format!("indexer unavailable: {}", status.message()))
             }
-            DepsvcError::GraphFile { .. } | DepsvcError::InvalidGraph(_) => {
+            DepsvcError::GraphFile { .. } | DepsvcError::EmptyGraphFolder { .. } | DepsvcError::InvalidGraph(_) => {
                 tracing::error!(%error, "depsvc internal error");
                 tonic::Status::internal("internal depsvc error")
             }

@@ -8,7 +8,7 @@ use proto::pb::dependency_service_server::DependencyServiceServer;
 
 use super::config::DepsvcConfig;
 use super::error::DepsvcError;
-use super::graph::{Graph, check};
+use super::graph::{Graph, GraphProblem, check};
 use super::grpc::DepsvcGrpc;
 
 pub struct DepsvcRole {
@@ -16,26 +16,62 @@ pub struct DepsvcRole {
     indexer: IndexerClient,
 }
 
-/// The configured graph (TOML, or the mission's CSV by extension) or the mission's default.
+/// The configured graph or the mission's default. By path: a folder of the mission's YAML
+/// dependency files (`imap_<instrument>_dependencies.yaml`), one such `.yaml` file, the
+/// mission's CSV (`.csv`), or our TOML (anything else).
 pub fn load_graph(graph_file: Option<&Path>) -> Result<Graph, DepsvcError> {
     let Some(path) = graph_file else { return Ok(Graph::mission()) };
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| DepsvcError::GraphFile { path: path.display().to_string(), source })?;
-    let graph = if path.extension().is_some_and(|extension| extension == "csv") {
-        Graph::from_dependency_csv(&text)?
-    } else {
-        Graph::from_toml_str(&text)?
+    let read = |path: &Path| {
+        std::fs::read_to_string(path)
+            .map_err(|source| DepsvcError::GraphFile { path: path.display().to_string(), source })
+    };
+    if path.is_dir() {
+        return load_mission_yaml_folder(path);
+    }
+    let text = read(path)?;
+    let graph = match path.extension().and_then(|extension| extension.to_str()) {
+        Some("csv") => Graph::from_dependency_csv(&text)?,
+        Some("yaml" | "yml") => Graph::from_mission_yaml(&[(&path.display().to_string(), &text)])?,
+        _ => Graph::from_toml_str(&text)?,
     };
     Ok(graph)
+}
+
+/// Every `.yaml`/`.yml` file of a folder, read together as the mission's dependency files.
+fn load_mission_yaml_folder(folder: &Path) -> Result<Graph, DepsvcError> {
+    let folder_error = |source| DepsvcError::GraphFile { path: folder.display().to_string(), source };
+    let mut paths = Vec::new();
+    for entry in std::fs::read_dir(folder).map_err(folder_error)? {
+        let path = entry.map_err(folder_error)?.path();
+        if path.extension().is_some_and(|extension| extension == "yaml" || extension == "yml") {
+            paths.push(path);
+        }
+    }
+    if paths.is_empty() {
+        return Err(DepsvcError::EmptyGraphFolder { path: folder.display().to_string() });
+    }
+    paths.sort();
+    let mut files = Vec::with_capacity(paths.len());
+    for path in &paths {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| DepsvcError::GraphFile { path: path.display().to_string(), source })?;
+        files.push((path.display().to_string(), text));
+    }
+    let named: Vec<(&str, &str)> = files.iter().map(|(name, text)| (name.as_str(), text.as_str())).collect();
+    Ok(Graph::from_mission_yaml(&named)?)
 }
 
 impl DepsvcRole {
     pub fn create(config: &DepsvcConfig, indexer: IndexerClient) -> Result<DepsvcRole, DepsvcError> {
         let graph = load_graph(config.graph_file.as_deref())?;
-        let problems = check(&graph);
-        if !problems.is_empty() {
-            let messages: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        let (warnings, errors): (Vec<GraphProblem>, Vec<GraphProblem>) =
+            check(&graph).into_iter().partition(GraphProblem::is_warning);
+        if !errors.is_empty() {
+            let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
             return Err(DepsvcError::InvalidGraph(messages.join("; ")));
+        }
+        for warning in &warnings {
+            tracing::warn!(%warning, "product graph best practice");
         }
         tracing::info!(products = graph.products().len(), "product graph loaded");
         Ok(DepsvcRole { graph: Arc::new(graph), indexer })

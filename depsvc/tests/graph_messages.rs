@@ -132,3 +132,47 @@ fn cadence_products_have_one_date_per_period() {
     assert_eq!(graph.canonical_date_if_other(&map, date("20261101")), None);
     assert_eq!(graph.canonical_date_if_other(&ProductKey::new("swe", "l2", "sci"), date("20261117")), None);
 }
+
+fn mission_dependencies() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src/graph/mission_dependencies")
+}
+
+#[tokio::test]
+async fn a_folder_or_a_file_of_the_missions_yaml_loads_and_the_role_starts_on_it() {
+    let folder = depsvc::load_graph(Some(&mission_dependencies())).expect("the vendored folder loads");
+    assert_eq!(folder.products(), Graph::mission_yaml().products());
+    let config = depsvc::DepsvcConfig { graph_file: Some(mission_dependencies()) };
+    let indexer = proto::clients::IndexerClient::new(proto::clients::lazy_channel("http://127.0.0.1:1").unwrap());
+    assert!(depsvc::DepsvcRole::create(&config, indexer).is_ok());
+
+    let one_file = depsvc::load_graph(Some(&mission_dependencies().join("imap_swe_dependencies.yaml"))).unwrap();
+    assert_eq!(one_file.products().len(), 4);
+
+    let empty = tempfile::tempdir().unwrap();
+    let message = depsvc::load_graph(Some(empty.path())).expect_err("no yaml").to_string();
+    assert!(message.contains("holds no .yaml dependency files"), "{message}");
+    std::fs::write(empty.path().join("imap_swe_dependencies.yaml"), "(l2, sci):\n  partition: hourly\n  inputs: []\n")
+        .unwrap();
+    let message = depsvc::load_graph(Some(empty.path())).expect_err("bad partition").to_string();
+    assert!(message.contains("imap_swe_dependencies.yaml line 2, job (l2, sci), partition"), "{message}");
+}
+
+#[test]
+#[cfg_attr(not(graphviz_dot), ignore = "Graphviz `dot` is not installed (apt-get install graphviz)")]
+fn the_dot_of_every_shipped_graph_renders_as_svg() {
+    use std::io::Write;
+    for (name, graph) in [("mission yaml", Graph::mission_yaml()), ("default", Graph::mission())] {
+        let mut dot = std::process::Command::new("dot")
+            .arg("-Tsvg")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("dot runs");
+        dot.stdin.take().expect("stdin").write_all(graph.to_dot().as_bytes()).expect("dot reads");
+        let output = dot.wait_with_output().expect("dot ends");
+        assert!(output.status.success(), "{name}: {}", String::from_utf8_lossy(&output.stderr));
+        let svg = String::from_utf8(output.stdout).expect("utf-8 svg");
+        assert!(svg.contains("<svg") && svg.contains("<title>swapi l2 sci</title>"), "{name}: {svg:.300}");
+    }
+}

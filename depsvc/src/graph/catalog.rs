@@ -7,7 +7,7 @@ use super::file_record::{FileRecord, SourceKey};
 use super::resolve::{InputQuery, QueryRange, in_range};
 
 /// Anything that can list the files that may answer a query. Returning a superset is fine:
-/// `Graph::select` filters again.
+/// `Graph::select` filters again and keeps the newest version of each series.
 pub trait Catalog {
     fn candidates(&self, query: &InputQuery) -> Vec<FileRecord>;
 }
@@ -44,7 +44,21 @@ impl StreamFiles {
     fn collect(&self, range: &QueryRange, found: &mut Vec<FileRecord>) {
         let mut take_from = |start: &Date| {
             if let Some(files) = self.by_start.get(start) {
-                found.extend(files.iter().filter(|file| in_range(range, file)).cloned());
+                // Older versions of a series can never be chosen (`Graph::select` keeps the
+                // newest), so they are not copied out: a season map reads a year of files.
+                let in_range_files: Vec<&FileRecord> = files.iter().filter(|file| in_range(range, file)).collect();
+                found.extend(
+                    in_range_files
+                        .iter()
+                        .filter(|file| {
+                            !in_range_files.iter().any(|other| {
+                                other.descriptor == file.descriptor
+                                    && other.repointing == file.repointing
+                                    && other.version > file.version
+                            })
+                        })
+                        .map(|file| (*file).clone()),
+                );
             }
         };
         match range {

@@ -3,10 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use imap_filename::ImapFileName;
 use object_store::ObjectStore;
 use object_store::path::Path as ObjectPath;
 use proto::archive::NewObject;
-use proto::filename::ImapFileName;
 use proto::pb::IndexFileRequest;
 use tracing::Instrument;
 

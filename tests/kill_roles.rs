@@ -146,8 +146,9 @@ async fn kill_each_role_during_ingest(home: &TempDir, database_url: &str) {
 
     let indexer = IndexerClient::new(lazy_channel(&indexer_url).unwrap());
     let starter = StarterClient::new(lazy_channel(&starter_url).unwrap());
-    let dates: Vec<String> =
-        (0..DAYS).map(|day| proto::date::Date::from_ymd(2026, 1, 1).unwrap().add_days(day as i32).yyyymmdd()).collect();
+    let dates: Vec<String> = (0..DAYS)
+        .map(|day| imap_filename::Date::from_ymd(2026, 1, 1).unwrap().add_days(day as i32).yyyymmdd())
+        .collect();
     let level0_names: Vec<String> = dates.iter().map(|date| format!("imap_swe_l0_raw_{date}_v001.pkts")).collect();
 
     // Files arrive in batches; after each batch, once the mesh is visibly busy with it, one

@@ -11,7 +11,7 @@ use depsvc::graph::{
     FileKind, FileRecord, Graph, InputSource, MISSION_GRAPH_TOML, MemoryCatalog, ProductKey, ProductTime, Resolution,
     TimeWindow, check, resolve,
 };
-use proto::date::Date;
+use imap_filename::Date;
 
 const TARGET_FILES: usize = 1_000_000;
 const VERSIONS_PER_DAY: usize = 3;

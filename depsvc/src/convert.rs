@@ -1,7 +1,7 @@
 //! Between the wire's file records and the graph's view of files and inputs.
 
-use proto::date::Date;
-use proto::filename::Version;
+use imap_filename::Date;
+use imap_filename::Version;
 use proto::pb;
 
 use super::error::DepsvcError;

@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use imap_filename::Date;
 use proto::clients::IndexerClient;
-use proto::date::Date;
 use proto::pb;
 use proto::pb::dependency_service_server::DependencyService;
 use tonic::{Request, Response, Status};

@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use proto::date::Date;
-use proto::filename::{Version, parse_repointing_label};
+use imap_filename::Date;
+use imap_filename::{Version, parse_repointing_label};
 use proto::pb::{FileRecord, QueryFilesRequest};
 
 use super::error::GatewayError;

@@ -1,7 +1,7 @@
 use super::*;
 
 fn record(name: &str) -> FileRecord {
-    let parsed = proto::filename::ImapFileName::parse(name).unwrap();
+    let parsed = imap_filename::ImapFileName::parse(name).unwrap();
     FileRecord {
         file_name: name.to_string(),
         archive_key: parsed.archive_path(),

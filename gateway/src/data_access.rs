@@ -12,8 +12,8 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use futures_util::{StreamExt, TryStreamExt};
 use http::{HeaderMap, StatusCode, Uri, header};
+use imap_filename::{ImapFileName, parse_archive_key};
 use object_store::{ObjectStoreExt, WriteMultipart};
-use proto::filename::{ImapFileName, parse_archive_key};
 use proto::pb::{FileRecord, QueryFilesRequest, ReprocessRequest};
 
 use super::auth::Caller;

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
-use proto::filename::FileNameError;
+use imap_filename::FileNameError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-use proto::filename::VALID_DATALEVELS;
+use imap_filename::VALID_DATALEVELS;
 use proto::pb::GetGraphResponse;
 
 const NODE_WIDTH: i32 = 190;

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Query, State};
+use imap_filename::{AncillaryFileName, ImapFileName, parse_archive_key};
 use object_store::ObjectStoreExt;
-use proto::filename::{AncillaryFileName, ImapFileName, parse_archive_key};
 use proto::pb::{FileRecord, GetFileRequest, QueryFilesRequest, ReleaseFilesRequest};
 
 use super::auth::Caller;

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use proto::filename::{SPICE_KERNEL_TYPES, SpiceFileName, SpiceKernelType};
+use imap_filename::{SPICE_KERNEL_TYPES, SpiceFileName, SpiceKernelType};
 use proto::pb::{FileRecord, QueryFilesRequest};
 
 use super::catalog::query_date;
@@ -152,7 +152,7 @@ fn spice_row(root: &str, version: Option<u64>, kernel: &SpiceFileName, record: &
 }
 
 /// `%Y-%m-%d, %H:%M:%S` at midnight, as upstream formats kernel dates.
-fn day_text(date: Option<proto::date::Date>) -> Option<String> {
+fn day_text(date: Option<imap_filename::Date>) -> Option<String> {
     date.map(|date| format!("{:04}-{:02}-{:02}, 00:00:00", date.year(), date.month(), date.day()))
 }
 

@@ -36,7 +36,7 @@ pub async fn files(State(state): AppState, Query(params): Params) -> Result<Json
         ..Default::default()
     };
     if filter == QueryFilesRequest::default() {
-        let today = proto::date::Date::parse_yyyymmdd(
+        let today = imap_filename::Date::parse_yyyymmdd(
             &proto::store::rfc3339_millis(proto::store::now_millis())[..10].replace('-', ""),
         )
         .map_err(|error| GatewayError::InvalidRequest(error.to_string()))?;
@@ -252,7 +252,7 @@ pub fn job_json(job: &Job, with_log: bool) -> Value {
 
 /// Milliseconds since the epoch of `YYYY-MM-DDTHH:MM:SS[.fff]Z`.
 fn rfc3339_millis(text: &str) -> Option<i64> {
-    let date = proto::date::Date::parse_yyyymmdd(&text.get(0..10)?.replace('-', "")).ok()?;
+    let date = imap_filename::Date::parse_yyyymmdd(&text.get(0..10)?.replace('-', "")).ok()?;
     let field = |range: std::ops::Range<usize>| text.get(range)?.parse::<i64>().ok();
     let seconds = field(11..13)? * 3600 + field(14..16)? * 60 + field(17..19)?;
     let millis = text

@@ -10,10 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use imap_filename::parse_archive_key;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
 use proto::Shutdown;
-use proto::filename::parse_archive_key;
 use proto::pb::IndexFileRequest;
 use sha2::{Digest, Sha256};
 

@@ -1,6 +1,6 @@
 //! The indexer's one error type, mapped to gRPC status codes in one place.
 
-use proto::filename::FileNameError;
+use imap_filename::FileNameError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexerError {

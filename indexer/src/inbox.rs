@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use imap_filename::{ImapFileName, parse_archive_key};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
 use proto::archive::NewObject;
-use proto::filename::{ImapFileName, parse_archive_key};
 use proto::telemetry::current_traceparent;
 use tracing::Instrument;
 

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
+use imap_filename::ImapFileName;
 use object_store::local::LocalFileSystem;
 use object_store::{ObjectStore, ObjectStoreExt};
-use proto::filename::ImapFileName;
 use proto::pb::{QueryFilesRequest, ReleaseFilesRequest};
 use proto::store::testing::{TempDir, fresh_postgres, fresh_sqlite};
 use sqlx::AnyPool;

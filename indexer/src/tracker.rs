@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use proto::filename::{ImapFileName, Version};
+use imap_filename::{ImapFileName, Version};
 use proto::pb::{FileEvent, FileRecord, QuarantinedFile, QueryFilesRequest, ReleaseFilesRequest, ReleaseFilesResponse};
 use proto::store::{now_millis, rfc3339_millis};
 use sqlx::{AnyPool, Row};
@@ -203,7 +203,7 @@ impl FileTracker {
                 if value.is_empty() {
                     return Ok(());
                 }
-                proto::date::Date::parse_yyyymmdd(value)
+                imap_filename::Date::parse_yyyymmdd(value)
                     .map_err(|error| IndexerError::InvalidQuery(error.to_string()))?;
                 text_arguments.push(value.to_string());
                 conditions.push(format!("{expression} {operator} ${}", text_arguments.len()));
@@ -259,7 +259,7 @@ impl FileTracker {
             return invalid("a release needs an instrument and a manifest key".into());
         }
         let date = |text: &str| {
-            proto::date::Date::parse_yyyymmdd(text)
+            imap_filename::Date::parse_yyyymmdd(text)
                 .map_err(|error| IndexerError::InvalidRelease(format!("date {text:?}: {error}")))
         };
         if date(&request.start_date)? > date(&request.end_date)? {

@@ -15,7 +15,7 @@ pub enum ProcessorError {
     #[error("job was cancelled")]
     Cancelled,
     #[error("output name invalid: {0}")]
-    OutputName(#[from] proto::filename::FileNameError),
+    OutputName(#[from] imap_filename::FileNameError),
     #[error("archive error: {0}")]
     Archive(#[from] object_store::Error),
     #[error("peer call failed: {0}")]

@@ -6,12 +6,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use imap_filename::Date;
+use imap_filename::{ScienceFamily, ScienceFileName, ScienceNameInputs, Version};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
 use proto::Shutdown;
 use proto::clients::{IndexerClient, StarterClient};
-use proto::date::Date;
-use proto::filename::{ScienceFamily, ScienceFileName, ScienceNameInputs, Version};
 use proto::pb::{
     CompleteJobRequest, GetFileRequest, Heartbeat, IndexFileRequest, Job, WorkerHello, WorkerMessage, worker_message,
 };

@@ -7,12 +7,12 @@ use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+use imap_filename::Date;
+use imap_filename::ImapFileName;
 use processor::science::level0::{DecodeLevel0, column_values};
 use processor::science::series::TimeSeries;
 use processor::science::{Algorithm, InputFile, JobContext, ProductOutput, Registry};
 use processor::xtce::PacketDefinition;
-use proto::date::Date;
-use proto::filename::ImapFileName;
 use proto::pb::{FileRecord, ProductKey};
 
 fn shared_l0_dir() -> Option<PathBuf> {

@@ -5,10 +5,8 @@
 
 pub mod archive;
 pub mod clients;
-pub mod date;
 #[cfg(feature = "test-util")]
 pub mod fakes;
-pub mod filename;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;

@@ -80,7 +80,7 @@ pub fn now_millis() -> i64 {
 /// RFC 3339 UTC text for a millisecond timestamp, e.g. `2026-11-26T06:19:45.123Z`.
 pub fn rfc3339_millis(millis: i64) -> String {
     let seconds = millis.div_euclid(1000);
-    let date = super::date::Date::from_days_since_epoch(seconds.div_euclid(86_400) as i32);
+    let date = imap_filename::Date::from_days_since_epoch(seconds.div_euclid(86_400) as i32);
     let second_of_day = seconds.rem_euclid(86_400);
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use proto::date::Date;
+use imap_filename::Date;
 use proto::pb::{
     CampaignProgress, GetGraphRequest, ProductKey, ProductRun, ProductTime, ReprocessRequest, ReprocessResponse,
 };

@@ -2,7 +2,7 @@
 //! with backoff, dead letters and lease expiry. Every method takes `now` (milliseconds) so tests
 //! control the clock instead of sleeping.
 
-use proto::filename::Version;
+use imap_filename::Version;
 use proto::pb::{Job, ProductKey, ProductTime, ResolvedInput};
 use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Row};

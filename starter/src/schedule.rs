@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use proto::date::Date;
+use imap_filename::Date;
 use proto::pb::ReprocessRequest;
 use proto::store::{now_millis, rfc3339_millis};
 

@@ -8,9 +8,9 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use imap_filename::Version;
 use proto::Shutdown;
 use proto::clients::{DependencyClient, IndexerClient};
-use proto::filename::Version;
 use proto::pb::{
     DownstreamRequest, FileEvent, FileRecord, ProductRun, QueryFilesRequest, ResolveRequest, SubscribeEventsRequest,
 };

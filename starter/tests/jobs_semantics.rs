@@ -458,7 +458,7 @@ async fn campaign_progress_counts_jobs_by_state(pool: AnyPool) {
 /// both the table's and the archive's highest.
 async fn archive_versions_are_a_floor(pool: AnyPool) {
     let store = store(pool, |_| {}).await;
-    let version = |text: &str| Some(text.parse::<proto::filename::Version>().unwrap());
+    let version = |text: &str| Some(text.parse::<imap_filename::Version>().unwrap());
     let first = store
         .create(&job("mag", "20250101", vec![l0("mag", "20250101", "v001")]), version("v001.0001"), T0)
         .await

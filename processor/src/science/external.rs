@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use proto::filename::{FileKind, ImapFileName, Version};
+use imap_filename::{FileKind, ImapFileName, Version};
 
 use crate::config::ExternalScienceConfig;
 

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use proto::date::Date;
-use proto::filename::ImapFileName;
+use imap_filename::Date;
+use imap_filename::ImapFileName;
 use proto::pb::{FileRecord, ProductKey};
 
 use super::{InputFile, JobContext};

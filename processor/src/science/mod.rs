@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use proto::date::Date;
+use imap_filename::Date;
 use proto::pb::{FileRecord, ProductKey};
 
 use crate::cdf::{IstpGlobals, SclkKernel};

@@ -232,7 +232,7 @@ fn l2_averages_the_day_at_the_configured_cadence() {
 
 /// A one-variable series file of `instrument level descriptor` on `date`.
 fn series_input(name: &str, epoch: Vec<i64>, variable: &str, values: Vec<f64>) -> InputFile {
-    let parsed = proto::filename::ImapFileName::parse(name).expect("valid name");
+    let parsed = imap_filename::ImapFileName::parse(name).expect("valid name");
     let (context, _) = job(
         parsed.instrument().expect("instrument"),
         parsed.data_level().expect("level"),

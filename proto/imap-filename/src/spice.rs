@@ -4,8 +4,8 @@ use std::sync::LazyLock;
 
 use regex_lite::Regex;
 
-use super::super::date::Date;
 use super::{Attempt, FileNameError, check_bare_name, fixed_regex, parse_name_date};
+use crate::date::Date;
 
 /// Kernel type names, as the query API and CLI spell them.
 pub const SPICE_KERNEL_TYPES: &[&str] = &[
@@ -181,12 +181,6 @@ impl SpiceKernelType {
     }
 }
 
-impl serde::Serialize for SpiceKernelType {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-
 /// The patterns in upstream's order. Like Python's `re.match` they are anchored at the start only (so
 /// trailing text is allowed), except the lo-pivot one; all but the SDC metakernel ignore case. The `.`
 /// inside `ah.bc|ap.bc|spin.csv|repoint.csv` is unescaped upstream and so matches any character.
@@ -226,7 +220,7 @@ static COMPILED_PATTERNS: LazyLock<Vec<Regex>> =
 
 /// A recognised SPICE kernel name. The name is kept as given: the patterns ignore case, so there is no
 /// canonical spelling to rebuild.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SpiceFileName {
     pub name: String,
     pub kernel_type: SpiceKernelType,

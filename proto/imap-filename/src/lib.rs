@@ -12,6 +12,9 @@
 //! gives its archive key, which is also its S3 key and its path under the local data directory.
 //! [`parse_archive_key`] does the reverse for keys coming from outside and refuses anything that could escape
 //! the archive.
+#![forbid(unsafe_code)]
+
+pub mod date;
 
 mod ancillary;
 mod diagnose;
@@ -36,7 +39,7 @@ pub use science::{
 pub use spice::{SPICE_KERNEL_TYPES, SPICE_TYPE_TOKENS, SpiceFileName, SpiceKernelType};
 pub use version::Version;
 
-use super::date::Date;
+pub use date::{Date, DateError};
 
 /// Instruments (and pseudo-instruments) that may appear in a name.
 pub const VALID_INSTRUMENTS: &[&str] =
@@ -54,8 +57,7 @@ pub const VALID_TABLES: &[&str] = &["science", "ancillary", "spice"];
 pub const REPOINT_DEPENDENT_INSTRUMENTS: &[&str] = &["glows", "hi", "lo", "ultra"];
 
 /// The six kinds of file name, in the client's classification order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FileKind {
     Science,
     Ancillary,
@@ -79,8 +81,7 @@ impl FileKind {
 }
 
 /// Any valid mission file name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ImapFileName {
     Science(ScienceFileName),
     Ancillary(AncillaryFileName),

@@ -4,9 +4,9 @@ use std::sync::LazyLock;
 
 use regex_lite::Regex;
 
-use super::super::date::Date;
 use super::{Attempt, FileNameError, Version, check_bare_name, diagnose, fixed_regex, parse_name_date};
 use super::{VALID_DATALEVELS, VALID_INSTRUMENTS};
+use crate::date::Date;
 
 pub const SCIENCE_EXTENSIONS: &[&str] = &["cdf", "pkts"];
 pub const QUICKLOOK_EXTENSIONS: &[&str] = &["jpg", "pdf", "png"];
@@ -23,8 +23,7 @@ static SCIENCE_PATTERN: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// The three kinds written in the science grammar; they differ in extensions and archive prefix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ScienceFamily {
     Science,
     Quicklook,
@@ -64,7 +63,7 @@ impl ScienceFamily {
 
 /// A validated science-grammar name. Build one with [`ScienceFileName::parse`] or
 /// [`ScienceFileName::generate`]; the fields are public for reading.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ScienceFileName {
     pub family: ScienceFamily,
     pub instrument: String,

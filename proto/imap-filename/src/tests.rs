@@ -1,7 +1,7 @@
 //! Tests for every rule of spec sections 2.1 to 2.9.
 
-use super::super::date::Date;
 use super::*;
+use crate::date::Date;
 
 fn date(text: &str) -> Date {
     Date::parse_yyyymmdd(text).unwrap()

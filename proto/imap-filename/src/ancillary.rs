@@ -4,10 +4,10 @@ use std::sync::LazyLock;
 
 use regex_lite::Regex;
 
-use super::super::date::Date;
 use super::VALID_INSTRUMENTS;
 use super::science::QUICKLOOK_EXTENSIONS;
 use super::{Attempt, FileNameError, Version, check_bare_name, diagnose, fixed_regex, parse_name_date};
+use crate::date::Date;
 
 pub const ANCILLARY_EXTENSIONS: &[&str] = &["cdf", "csv", "dat", "json", "zip", "tsv", "pgm", "xlsx"];
 pub const RELEASE_EXTENSIONS: &[&str] = &["txt"];
@@ -19,8 +19,7 @@ static ANCILLARY_PATTERN: LazyLock<Regex> = LazyLock::new(|| {
     fixed_regex(r"^imap_([^_]+)_([^_]+)_([0-9]{8})(?:_([0-9]{8})|-repoint([0-9]{5}))?_(v[0-9]{3})\.(.+)$")
 });
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AncillaryFamily {
     Ancillary,
     Release,
@@ -56,7 +55,7 @@ impl AncillaryFamily {
 }
 
 /// A validated ancillary or release name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct AncillaryFileName {
     pub family: AncillaryFamily,
     pub instrument: String,

@@ -169,7 +169,7 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             runtime.block_on(async move {
-                let _telemetry = match imap_sdc::telemetry::init(&config.telemetry, &config.roles.to_string()) {
+                let _telemetry = match mesh_runtime::telemetry::init(&config.telemetry, &config.roles.to_string()) {
                     Ok(guard) => guard,
                     Err(error) => {
                         eprintln!("imap-sdc: telemetry setup failed: {error}");
@@ -198,7 +198,7 @@ fn main() -> ExitCode {
                 Err(code) => return code,
             };
             runtime.block_on(async move {
-                let _telemetry = imap_sdc::telemetry::init(&config.telemetry, "ingest").ok();
+                let _telemetry = mesh_runtime::telemetry::init(&config.telemetry, "ingest").ok();
                 let server = server.unwrap_or_else(|| format!("http://{}", config.listen));
                 match imap_sdc::tools::ingest(&config, &server, &files).await {
                     Ok(()) => ExitCode::SUCCESS,

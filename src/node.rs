@@ -6,7 +6,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use anyhow::Context;
-use proto::ShutdownSignal;
+use mesh_runtime::ShutdownSignal;
 use proto::clients::{MeshClients, PeerAddresses};
 use proto::pb;
 use tokio::net::TcpListener;
@@ -60,14 +60,14 @@ pub async fn run(
         .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
     let needs_database = has(Role::Indexer) || has(Role::Starter) || has(Role::Gateway);
     let pool = if needs_database {
-        Some(proto::store::connect(&config.database_url()).await.context("opening the database")?)
+        Some(mesh_runtime::store::connect(&config.database_url()).await.context("opening the database")?)
     } else {
         None
     };
     let needs_archive = has(Role::Indexer) || has(Role::Processor) || has(Role::Gateway);
     let archive = if needs_archive {
-        let archive = crate::archive::open(&config)?;
-        crate::archive::check_reachable(&archive).await?;
+        let archive = mesh_runtime::archive::open(&config.archive_location()?, &config.s3)?;
+        mesh_runtime::archive::check_reachable(&archive).await?;
         tracing::info!(archive = %archive.location, "archive reachable");
         Some(archive)
     } else {
@@ -213,7 +213,7 @@ pub async fn run(
     let server_shutdown = shutdown.clone();
     let server = tonic::transport::Server::builder()
         .accept_http1(true)
-        .layer(proto::telemetry::ServerTraceLayer)
+        .layer(mesh_runtime::telemetry::ServerTraceLayer)
         .add_routes(tonic::service::Routes::from(router))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move { server_shutdown.wait().await });
     let server = tokio::spawn(server);

@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use imap_sdc::config::Config;
-use proto::ShutdownSignal;
+use mesh_runtime::ShutdownSignal;
 use proto::clients::{IndexerClient, StarterClient, lazy_channel};
 use proto::pb::{GetCampaignRequest, GetJobRequest, Job, ListJobsRequest, QueryFilesRequest, ReprocessRequest};
 use support::{TempDir, wait_for};
@@ -178,8 +178,8 @@ fn node_config(home: &TempDir) -> Config {
 
 /// The id of the scheduled run of the minute `minutes_ago` before now (what `schedule.rs` names).
 fn scheduled_campaign_id(minutes_ago: i64) -> String {
-    let minute = proto::store::now_millis() / 60_000 - minutes_ago;
-    let text = proto::store::rfc3339_millis(minute * 60_000);
+    let minute = proto::time::now_millis() / 60_000 - minutes_ago;
+    let text = proto::time::rfc3339_millis(minute * 60_000);
     format!("schedule-every-minute-{}", text[..16].replace([':', '-'], ""))
 }
 

@@ -365,7 +365,7 @@ fn prepare_working_dir(home: &Path) -> PathBuf {
 
 /// A new, empty PostgreSQL database for this run: its URL and name.
 async fn fresh_postgres_database(admin_url: &str) -> (String, String) {
-    let admin = proto::store::connect(admin_url).await.expect("connect to DATABASE_URL");
+    let admin = mesh_runtime::store::connect(admin_url).await.expect("connect to DATABASE_URL");
     let name = format!("imap_sdc_kill_{}", uuid_like());
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("create database");
     admin.close().await;
@@ -375,7 +375,7 @@ async fn fresh_postgres_database(admin_url: &str) -> (String, String) {
 
 /// Removes the run's database once every process using it is gone (best effort).
 async fn drop_postgres_database(admin_url: &str, name: &str) {
-    let Ok(admin) = proto::store::connect(admin_url).await else { return };
+    let Ok(admin) = mesh_runtime::store::connect(admin_url).await else { return };
     let _ =
         sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&admin).await;
     admin.close().await;

@@ -92,7 +92,7 @@ impl DependencyService for DepsvcGrpc {
         let Some(record) = convert::file_record(&file) else {
             return Ok(Response::new(pb::DownstreamResponse::default()));
         };
-        let today = Date::from_days_since_epoch((proto::store::now_millis() / 86_400_000) as i32);
+        let today = Date::from_days_since_epoch((proto::time::now_millis() / 86_400_000) as i32);
         let runs = self
             .graph
             .downstream(&record, today)

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{StreamExt, TryStreamExt};
 use http::{HeaderMap, StatusCode, Uri, header};
 use imap_filename::{ImapFileName, parse_archive_key};
+use mesh_runtime::archive::ArchivePresigner;
 use object_store::{ObjectStoreExt, WriteMultipart};
 use proto::pb::{FileRecord, QueryFilesRequest, ReprocessRequest};
 
@@ -21,7 +22,6 @@ use super::catalog::{CatalogQuery, query_date};
 use super::error::GatewayError;
 use super::key_store::Scope;
 use super::release;
-use super::signing::ArchivePresigner;
 use super::signing::{UploadGrant, unix_now};
 use super::spice_catalog::SpiceQuery;
 use super::state::GatewayState;

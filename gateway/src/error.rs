@@ -31,7 +31,7 @@ pub enum GatewayError {
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("storage setup failed: {0}")]
-    Store(#[from] proto::store::StoreError),
+    Store(#[from] mesh_runtime::RuntimeError),
 }
 
 impl GatewayError {

@@ -72,7 +72,7 @@ fn wire_key(key: ApiKey) -> WireApiKey {
         id: key.id,
         name: key.name,
         scopes: key.scopes.iter().map(|scope| scope.as_str().to_string()).collect(),
-        created_at: proto::store::rfc3339_millis(key.created_at),
+        created_at: proto::time::rfc3339_millis(key.created_at),
         revoked: key.revoked,
     }
 }
@@ -83,7 +83,7 @@ mod tests {
 
     #[tokio::test]
     async fn key_management_needs_an_admin_key() {
-        let (pool, _dir) = proto::store::testing::fresh_sqlite().await;
+        let (pool, _dir) = mesh_runtime::store::testing::fresh_sqlite().await;
         crate::migrate(&pool).await.unwrap();
         let keys = ApiKeyStore::new(pool);
         let admin = keys.create("root", &[Scope::Admin]).await.unwrap();

@@ -12,7 +12,9 @@ use super::config::GatewayConfig;
 use super::error::GatewayError;
 use super::grpc::GatewayGrpc;
 use super::key_store::ApiKeyStore;
-use super::signing::{ArchivePresigner, UploadSigner};
+use mesh_runtime::archive::ArchivePresigner;
+
+use super::signing::UploadSigner;
 use super::state::GatewayState;
 
 pub struct GatewayRole {
@@ -40,7 +42,7 @@ impl GatewayRole {
     }
 
     /// Spawns the sweeper that places staged uploads; it stops at shutdown.
-    pub fn start(&self, shutdown: proto::Shutdown) -> tokio::task::JoinHandle<()> {
+    pub fn start(&self, shutdown: mesh_runtime::Shutdown) -> tokio::task::JoinHandle<()> {
         super::uploads::spawn_sweeper(self.state.clone(), shutdown)
     }
 

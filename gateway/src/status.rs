@@ -37,7 +37,7 @@ pub async fn files(State(state): AppState, Query(params): Params) -> Result<Json
     };
     if filter == QueryFilesRequest::default() {
         let today = imap_filename::Date::parse_yyyymmdd(
-            &proto::store::rfc3339_millis(proto::store::now_millis())[..10].replace('-', ""),
+            &proto::time::rfc3339_millis(proto::time::now_millis())[..10].replace('-', ""),
         )
         .map_err(|error| GatewayError::InvalidRequest(error.to_string()))?;
         filter.ingestion_date_min = today.add_days(-RECENT_DAYS).yyyymmdd();

@@ -23,7 +23,7 @@ pub enum IndexerError {
     #[error("io error on {path}: {source}")]
     Io { path: String, source: std::io::Error },
     #[error("storage setup failed: {0}")]
-    Store(#[from] proto::store::StoreError),
+    Store(#[from] mesh_runtime::RuntimeError),
     #[error("file watcher failed: {0}")]
     Watch(#[from] notify::Error),
 }

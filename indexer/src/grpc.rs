@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use proto::Shutdown;
+use mesh_runtime::Shutdown;
 use proto::pb::indexer_server::Indexer;
 use proto::pb::{
     FileEvent, FileRecord, GetFileRequest, IndexFileRequest, IndexFileResponse, ListQuarantineRequest,

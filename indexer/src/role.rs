@@ -3,9 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use mesh_runtime::Shutdown;
 use notify::{EventKind, RecursiveMode, Watcher};
 use object_store::ObjectStore;
-use proto::Shutdown;
 use proto::pb::indexer_server::IndexerServer;
 use sqlx::AnyPool;
 

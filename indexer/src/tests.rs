@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use imap_filename::ImapFileName;
+use mesh_runtime::store::testing::{fresh_postgres, fresh_sqlite};
 use object_store::local::LocalFileSystem;
 use object_store::{ObjectStore, ObjectStoreExt};
 use proto::pb::{QueryFilesRequest, ReleaseFilesRequest};
-use proto::store::testing::{TempDir, fresh_postgres, fresh_sqlite};
 use sqlx::AnyPool;
 
 use super::config::IndexerConfig;
@@ -211,7 +211,7 @@ async fn a_release_withholding_files_outside_its_range_changes_nothing() {
 #[tokio::test]
 async fn inbox_moves_good_files_into_the_archive_and_quarantines_bad_ones() {
     let (pool, _database_dir) = fresh_sqlite().await;
-    let home = TempDir::new();
+    let home = tempfile::tempdir().expect("create temp dir");
     let archive_dir = home.path().join("archive");
     std::fs::create_dir_all(&archive_dir).unwrap();
     let archive: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new_with_prefix(&archive_dir).unwrap());
@@ -269,7 +269,7 @@ async fn inbox_moves_good_files_into_the_archive_and_quarantines_bad_ones() {
 #[tokio::test]
 async fn inbox_leaves_files_alone_until_they_settle() {
     let (pool, _database_dir) = fresh_sqlite().await;
-    let home = TempDir::new();
+    let home = tempfile::tempdir().expect("create temp dir");
     let archive: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new_with_prefix(home.path()).unwrap());
     let inbox = home.path().join("inbox");
     std::fs::create_dir_all(&inbox).unwrap();

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use imap_filename::{ImapFileName, Version};
 use proto::pb::{FileEvent, FileRecord, QuarantinedFile, QueryFilesRequest, ReleaseFilesRequest, ReleaseFilesResponse};
-use proto::store::{now_millis, rfc3339_millis};
+use proto::time::{now_millis, rfc3339_millis};
 use sqlx::{AnyPool, Row};
 use tokio::sync::{Mutex, watch};
 
@@ -46,7 +46,7 @@ pub struct Provenance {
 
 impl FileTracker {
     pub async fn open(pool: AnyPool) -> Result<FileTracker, IndexerError> {
-        proto::store::migrate(&pool, super::migrator()).await?;
+        mesh_runtime::store::migrate(&pool, super::migrator()).await?;
         let latest: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM file_events").fetch_one(&pool).await?;
         let (latest_seq, _) = watch::channel(latest as u64);
         Ok(FileTracker { pool, append_lock: Mutex::new(()), latest_seq })

@@ -5,8 +5,8 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use mesh_runtime::Shutdown;
 use object_store::ObjectStore;
-use proto::Shutdown;
 use proto::clients::{IndexerClient, StarterClient};
 use proto::pb::processor_server::ProcessorServer;
 

@@ -8,14 +8,14 @@ use std::time::Duration;
 
 use imap_filename::Date;
 use imap_filename::{ScienceFamily, ScienceFileName, ScienceNameInputs, Version};
+use mesh_runtime::Shutdown;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
-use proto::Shutdown;
 use proto::clients::{IndexerClient, StarterClient};
 use proto::pb::{
     CompleteJobRequest, GetFileRequest, Heartbeat, IndexFileRequest, Job, WorkerHello, WorkerMessage, worker_message,
 };
-use proto::telemetry::adopt_parent;
+use proto::trace::adopt_parent;
 use tokio::sync::{Notify, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tracing::Instrument;

@@ -5,7 +5,7 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
 use super::pb;
-use super::telemetry::TraceInterceptor;
+use super::trace::TraceInterceptor;
 
 pub type TracedChannel = InterceptedService<Channel, TraceInterceptor>;
 pub type IndexerClient = pb::indexer_client::IndexerClient<TracedChannel>;

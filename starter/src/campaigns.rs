@@ -8,7 +8,7 @@ use imap_filename::Date;
 use proto::pb::{
     CampaignProgress, GetGraphRequest, ProductKey, ProductRun, ProductTime, ReprocessRequest, ReprocessResponse,
 };
-use proto::store::{now_millis, rfc3339_millis};
+use proto::time::{now_millis, rfc3339_millis};
 use sqlx::Row;
 
 use super::error::StarterError;
@@ -174,7 +174,7 @@ pub async fn plan_campaign(shared: Arc<StarterShared>, plan: CampaignPlan) -> Re
         return Ok(ReprocessResponse { campaign_id: plan.id, planned_runs: 0, jobs_created: 0 });
     }
     tracing::info!(campaign = %plan.id, origin = %plan.origin, planned_runs, "reprocessing campaign planned");
-    shared.trigger.enqueue_campaign(&plan.id, runs, &proto::telemetry::current_traceparent());
+    shared.trigger.enqueue_campaign(&plan.id, runs, &proto::trace::current_traceparent());
     Ok(ReprocessResponse { campaign_id: plan.id, planned_runs, jobs_created: 0 })
 }
 
@@ -216,7 +216,7 @@ pub async fn resume_campaigns(trigger: Arc<TriggerContext>) {
             continue;
         };
         tracing::info!(campaign = %plan.id, runs = runs.len(), "campaign interrupted by a restart, planned again");
-        trigger.enqueue_campaign(&plan.id, runs, &proto::telemetry::current_traceparent());
+        trigger.enqueue_campaign(&plan.id, runs, &proto::trace::current_traceparent());
     }
 }
 

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use proto::Shutdown;
+use mesh_runtime::Shutdown;
 use proto::pb::{JobAssignment, WorkerMessage, worker_message};
-use proto::store::now_millis;
+use proto::time::now_millis;
 use tokio::sync::{Notify, mpsc};
 use tonic::{Status, Streaming};
 

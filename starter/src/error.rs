@@ -15,7 +15,7 @@ pub enum StarterError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("storage setup failed: {0}")]
-    Store(#[from] proto::store::StoreError),
+    Store(#[from] mesh_runtime::RuntimeError),
     #[error("peer call failed: {0}")]
     Peer(#[from] tonic::Status),
 }

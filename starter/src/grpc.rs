@@ -9,7 +9,7 @@ use proto::pb::{
     GetQueuesResponse, InstrumentQueue, Job, JobAssignment, ListJobsRequest, ListJobsResponse, ReprocessRequest,
     ReprocessResponse, WorkerMessage,
 };
-use proto::store::now_millis;
+use proto::time::now_millis;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 

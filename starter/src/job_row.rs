@@ -3,7 +3,7 @@
 
 use prost::Message;
 use proto::pb::{Job, ProductKey, ProductTime, ResolvedInput};
-use proto::store::rfc3339_millis;
+use proto::time::rfc3339_millis;
 use sqlx::Row;
 
 use super::error::StarterError;

@@ -71,7 +71,7 @@ pub struct Completion {
 
 impl JobStore {
     pub async fn open(pool: AnyPool, config: StarterConfig) -> Result<JobStore, StarterError> {
-        proto::store::migrate(&pool, super::migrator()).await?;
+        mesh_runtime::store::migrate(&pool, super::migrator()).await?;
         let claim_sql = claim_sql(&config)?;
         Ok(JobStore { pool, config, claim_sql, claim_lock: tokio::sync::Mutex::new(()) })
     }

@@ -6,12 +6,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use mesh_runtime::fakes::FakeIndexer;
+use mesh_runtime::{Shutdown, ShutdownSignal};
 use proto::clients::{DependencyClient, IndexerClient, lazy_channel};
-use proto::fakes::FakeIndexer;
 use proto::pb::dependency_service_server::{DependencyService, DependencyServiceServer};
 use proto::pb::indexer_server::IndexerServer;
 use proto::pb::*;
-use proto::{Shutdown, ShutdownSignal};
 use sqlx::AnyPool;
 use tokio::sync::{Notify, mpsc};
 use tonic::{Request, Response, Status};
@@ -100,7 +100,7 @@ async fn fake_peers(archive: Vec<FileRecord>) -> String {
     let router = tonic::transport::Server::builder()
         .add_service(DependencyServiceServer::new(FakeDepsvc))
         .add_service(IndexerServer::new(FakeIndexer { archive, ..Default::default() }));
-    proto::fakes::serve_on_free_port(router).await
+    mesh_runtime::fakes::serve_on_free_port(router).await
 }
 
 async fn context(store: Arc<JobStore>, peers: &str, shutdown: Shutdown) -> Arc<TriggerContext> {

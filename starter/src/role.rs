@@ -4,10 +4,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use proto::Shutdown;
+use mesh_runtime::Shutdown;
 use proto::clients::{DependencyClient, IndexerClient};
 use proto::pb::starter_server::StarterServer;
-use proto::store::now_millis;
+use proto::time::now_millis;
 use sqlx::AnyPool;
 use tokio::sync::Notify;
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use imap_filename::Date;
 use proto::pb::ReprocessRequest;
-use proto::store::{now_millis, rfc3339_millis};
+use proto::time::{now_millis, rfc3339_millis};
 
 use super::campaigns::{CampaignPlan, plan_campaign};
 use super::config::ScheduleConfig;

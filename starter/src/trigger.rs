@@ -9,13 +9,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use imap_filename::Version;
-use proto::Shutdown;
+use mesh_runtime::Shutdown;
 use proto::clients::{DependencyClient, IndexerClient};
 use proto::pb::{
     DownstreamRequest, FileEvent, FileRecord, ProductRun, QueryFilesRequest, ResolveRequest, SubscribeEventsRequest,
 };
-use proto::store::now_millis;
-use proto::telemetry::{adopt_parent, current_traceparent};
+use proto::time::now_millis;
+use proto::trace::{adopt_parent, current_traceparent};
 use tokio::sync::{Notify, mpsc};
 use tracing::Instrument;
 

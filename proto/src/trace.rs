@@ -1,8 +1,6 @@
 //! W3C trace context across the mesh: every gRPC call carries `traceparent`, and every event or
 //! job that crosses a stream carries it in the message, so one file's journey is one trace.
 
-use std::task::{Context, Poll};
-
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -58,45 +56,6 @@ impl tonic::service::Interceptor for TraceInterceptor {
             request.metadata_mut().insert("traceparent", value);
         }
         Ok(request)
-    }
-}
-
-/// Server side: one span per RPC, named after the gRPC path and parented on the caller's trace.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ServerTraceLayer;
-
-impl<S> tower::Layer<S> for ServerTraceLayer {
-    type Service = ServerTrace<S>;
-    fn layer(&self, inner: S) -> ServerTrace<S> {
-        ServerTrace { inner }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct ServerTrace<S> {
-    inner: S,
-}
-
-impl<S, B> tower::Service<http::Request<B>> for ServerTrace<S>
-where
-    S: tower::Service<http::Request<B>>,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = tracing::instrument::Instrumented<S::Future>;
-
-    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(context)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        use tracing::Instrument;
-        let path = request.uri().path().to_string();
-        let span = tracing::info_span!("rpc", otel.name = %path, otel.kind = "server");
-        if let Some(traceparent) = request.headers().get("traceparent").and_then(|value| value.to_str().ok()) {
-            adopt_parent(&span, traceparent);
-        }
-        self.inner.call(request).instrument(span)
     }
 }
 

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use tonic::{Request, Response, Status};
 
-use crate::pb::indexer_server::Indexer;
-use crate::pb::*;
+use proto::pb::indexer_server::Indexer;
+use proto::pb::*;
 
 /// An indexer whose archive holds `archive` (answered to QueryFiles) and which records the keys
 /// it is asked to index; every other call is unimplemented.

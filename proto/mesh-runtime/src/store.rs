@@ -7,6 +7,8 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 
+use crate::error::RuntimeError;
+
 /// Which engine a URL points at; a few statements differ between them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -26,20 +28,10 @@ impl Backend {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("unsupported database url {0:?}: expected sqlite:// or postgres://")]
-    UnsupportedUrl(String),
-    #[error("cannot open database: {0}")]
-    Connect(#[source] sqlx::Error),
-    #[error("cannot apply migrations: {0}")]
-    Migrate(#[source] sqlx::migrate::MigrateError),
-}
-
 /// Opens a pool; SQLite gets WAL and a busy timeout so several roles can share one file.
-pub async fn connect(url: &str) -> Result<AnyPool, StoreError> {
+pub async fn connect(url: &str) -> Result<AnyPool, RuntimeError> {
     sqlx::any::install_default_drivers();
-    let backend = Backend::of_url(url).ok_or_else(|| StoreError::UnsupportedUrl(url.to_string()))?;
+    let backend = Backend::of_url(url).ok_or_else(|| RuntimeError::UnsupportedDatabaseUrl(url.to_string()))?;
     let max_connections = match backend {
         Backend::Sqlite => 4,
         Backend::Postgres => 10,
@@ -59,50 +51,27 @@ pub async fn connect(url: &str) -> Result<AnyPool, StoreError> {
         })
         .connect(url)
         .await
-        .map_err(StoreError::Connect)
+        .map_err(RuntimeError::DatabaseConnect)
 }
 
 /// Applies one role's migrations. Roles may share a database, so each role numbers its own
 /// migrations in its own range and ignores the others' rows in `_sqlx_migrations`.
-pub async fn migrate(pool: &AnyPool, mut migrator: Migrator) -> Result<(), StoreError> {
+pub async fn migrate(pool: &AnyPool, mut migrator: Migrator) -> Result<(), RuntimeError> {
     migrator.set_ignore_missing(true);
-    migrator.run(pool).await.map_err(StoreError::Migrate)
-}
-
-/// Milliseconds since the Unix epoch: the one time format stored in every table.
-pub fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_millis() as i64)
-        .unwrap_or_default()
-}
-
-/// RFC 3339 UTC text for a millisecond timestamp, e.g. `2026-11-26T06:19:45.123Z`.
-pub fn rfc3339_millis(millis: i64) -> String {
-    let seconds = millis.div_euclid(1000);
-    let date = imap_filename::Date::from_days_since_epoch(seconds.div_euclid(86_400) as i32);
-    let second_of_day = seconds.rem_euclid(86_400);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        date.year(),
-        date.month(),
-        date.day(),
-        second_of_day / 3600,
-        second_of_day % 3600 / 60,
-        second_of_day % 60,
-        millis.rem_euclid(1000)
-    )
+    migrator.run(pool).await.map_err(RuntimeError::Migrate)
 }
 
 /// Test support: a fresh, empty database per test on either backend.
 #[cfg(feature = "test-util")]
 pub mod testing {
+    use proto::time::now_millis;
+
     use super::*;
 
     /// A new SQLite file in a fresh temporary directory (kept alive by the returned guard).
-    pub async fn fresh_sqlite() -> (AnyPool, TempDir) {
-        let dir = TempDir::new();
-        let url = format!("sqlite://{}?mode=rwc", dir.path.join("test.sqlite").display());
+    pub async fn fresh_sqlite() -> (AnyPool, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("create temp dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.sqlite").display());
         (connect(&url).await.expect("open sqlite"), dir)
     }
 
@@ -147,46 +116,11 @@ pub mod testing {
             }
         }
     }
-
-    /// A temporary directory removed on drop.
-    pub struct TempDir {
-        pub path: std::path::PathBuf,
-    }
-
-    impl TempDir {
-        pub fn new() -> TempDir {
-            let path = std::env::temp_dir().join(format!("imap-sdc-{}", uuid::Uuid::now_v7().simple()));
-            std::fs::create_dir_all(&path).expect("create temp dir");
-            TempDir { path }
-        }
-
-        pub fn path(&self) -> &std::path::Path {
-            &self.path
-        }
-    }
-
-    impl Default for TempDir {
-        fn default() -> Self {
-            TempDir::new()
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.path);
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn formats_rfc3339() {
-        assert_eq!(rfc3339_millis(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(rfc3339_millis(1_727_136_000_123), "2024-09-24T00:00:00.123Z");
-    }
 
     #[test]
     fn knows_backends() {

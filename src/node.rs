@@ -140,11 +140,11 @@ pub async fn run(
     // Reflection lists only the services this node really serves.
     let mut served = vec![tonic_health::pb::health_server::SERVICE_NAME];
     let role_services = [
-        (Role::Indexer, pb::indexer_server::SERVICE_NAME),
+        (Role::Indexer, pb::indexer_service_server::SERVICE_NAME),
         (Role::Depsvc, pb::dependency_service_server::SERVICE_NAME),
-        (Role::Starter, pb::starter_server::SERVICE_NAME),
-        (Role::Processor, pb::processor_server::SERVICE_NAME),
-        (Role::Gateway, pb::gateway_server::SERVICE_NAME),
+        (Role::Starter, pb::starter_service_server::SERVICE_NAME),
+        (Role::Processor, pb::processor_service_server::SERVICE_NAME),
+        (Role::Gateway, pb::gateway_service_server::SERVICE_NAME),
     ];
     served.extend(role_services.iter().filter(|(role, _)| has(*role)).map(|(_, name)| *name));
     let reflection = || {
@@ -161,7 +161,7 @@ pub async fn run(
     if let Some(role) = &indexer {
         routes.add_service(role.grpc_service(shutdown.clone()));
         health_reporter
-            .set_service_status(pb::indexer_server::SERVICE_NAME, tonic_health::ServingStatus::Serving)
+            .set_service_status(pb::indexer_service_server::SERVICE_NAME, tonic_health::ServingStatus::Serving)
             .await;
     }
     if let Some(role) = &depsvc {
@@ -173,19 +173,19 @@ pub async fn run(
     if let Some(role) = &starter {
         routes.add_service(role.grpc_service());
         health_reporter
-            .set_service_status(pb::starter_server::SERVICE_NAME, tonic_health::ServingStatus::Serving)
+            .set_service_status(pb::starter_service_server::SERVICE_NAME, tonic_health::ServingStatus::Serving)
             .await;
     }
     if let Some(role) = &processor {
         routes.add_service(role.grpc_service());
         health_reporter
-            .set_service_status(pb::processor_server::SERVICE_NAME, tonic_health::ServingStatus::Serving)
+            .set_service_status(pb::processor_service_server::SERVICE_NAME, tonic_health::ServingStatus::Serving)
             .await;
     }
     if let Some(role) = &gateway {
         routes.add_service(role.grpc_service());
         health_reporter
-            .set_service_status(pb::gateway_server::SERVICE_NAME, tonic_health::ServingStatus::Serving)
+            .set_service_status(pb::gateway_service_server::SERVICE_NAME, tonic_health::ServingStatus::Serving)
             .await;
     }
     let mut router = routes.routes().into_axum_router();

@@ -15,7 +15,7 @@ use http::{HeaderMap, StatusCode, Uri, header};
 use imap_filename::{ImapFileName, parse_archive_key};
 use mesh_runtime::archive::ArchivePresigner;
 use object_store::{ObjectStoreExt, WriteMultipart};
-use proto::pb::{FileRecord, QueryFilesRequest, ReprocessRequest};
+use proto::pb::{FileRecord, QueryFilesRequest, StartReprocessingRequest};
 
 use super::auth::Caller;
 use super::catalog::{CatalogQuery, query_date};
@@ -266,7 +266,7 @@ pub async fn reprocess(
         }
         query_date(Some(&text), name)
     };
-    let request = ReprocessRequest {
+    let request = StartReprocessingRequest {
         start_date: required_date("start_date")?,
         end_date: required_date("end_date")?,
         instrument: given("instrument"),

@@ -2,7 +2,7 @@
 //! listener, so every call needs an admin key in the `x-api-key` metadata (or a Bearer token); the
 //! first admin key comes from `imap-sdc keys create --scope admin`.
 
-use proto::pb::gateway_server::{Gateway, GatewayServer};
+use proto::pb::gateway_service_server::{GatewayService, GatewayServiceServer};
 use proto::pb::{
     ApiKey as WireApiKey, CreateApiKeyRequest, CreateApiKeyResponse, ListApiKeysRequest, ListApiKeysResponse,
     RevokeApiKeyRequest, RevokeApiKeyResponse,
@@ -19,8 +19,8 @@ pub struct GatewayGrpc {
 }
 
 impl GatewayGrpc {
-    pub fn server(keys: ApiKeyStore) -> GatewayServer<GatewayGrpc> {
-        GatewayServer::new(GatewayGrpc { keys })
+    pub fn server(keys: ApiKeyStore) -> GatewayServiceServer<GatewayGrpc> {
+        GatewayServiceServer::new(GatewayGrpc { keys })
     }
 
     async fn require_admin<T>(&self, request: &Request<T>) -> Result<(), GatewayError> {
@@ -32,7 +32,7 @@ impl GatewayGrpc {
 }
 
 #[tonic::async_trait]
-impl Gateway for GatewayGrpc {
+impl GatewayService for GatewayGrpc {
     #[tracing::instrument(skip_all, name = "gateway.create_api_key")]
     async fn create_api_key(
         &self,

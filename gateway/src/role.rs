@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::Router;
 use object_store::ObjectStore;
 use proto::clients::MeshClients;
-use proto::pb::gateway_server::GatewayServer;
+use proto::pb::gateway_service_server::GatewayServiceServer;
 use sqlx::AnyPool;
 
 use super::config::GatewayConfig;
@@ -47,7 +47,7 @@ impl GatewayRole {
     }
 
     /// The Gateway gRPC service (API key management).
-    pub fn grpc_service(&self) -> GatewayServer<GatewayGrpc> {
+    pub fn grpc_service(&self) -> GatewayServiceServer<GatewayGrpc> {
         GatewayGrpc::server(self.state.keys.clone())
     }
 }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use proto::pb::{
-    FileRecord, GetCampaignRequest, GetFileRequest, GetGraphRequest, GetJobRequest, GetProcessorStatusRequest,
-    GetQueuesRequest, Job, ListJobsRequest, ListQuarantineRequest, QueryFilesRequest,
+    FileRecord, GetCampaignRequest, GetFileRequest, GetGraphRequest, GetJobRequest, GetQueuesRequest, GetStatusRequest,
+    Job, ListJobsRequest, ListQuarantineRequest, QueryFilesRequest,
 };
 use serde_json::{Value, json};
 
@@ -67,7 +67,9 @@ pub async fn file(State(state): AppState, Path(file_name): Path<String>) -> Resu
         .get_file(GetFileRequest { file_name })
         .await
         .map_err(GatewayError::upstream("indexer"))?
-        .into_inner();
+        .into_inner()
+        .file
+        .unwrap_or_default();
     Ok(Json(file_json(&record)))
 }
 
@@ -97,7 +99,7 @@ pub async fn jobs(State(state): AppState, Query(params): Params) -> Result<Json<
 pub async fn job(State(state): AppState, Path(id): Path<String>) -> Result<Json<Value>, GatewayError> {
     let job =
         state.clients.starter.clone().get_job(GetJobRequest { id }).await.map_err(GatewayError::upstream("starter"))?;
-    Ok(Json(job_json(job.get_ref(), true)))
+    Ok(Json(job_json(&job.into_inner().job.unwrap_or_default(), true)))
 }
 
 /// `GET /api/campaigns/{id}`: a reprocessing campaign's jobs by state (the id `reprocess` answered).
@@ -108,8 +110,10 @@ pub async fn campaign(State(state): AppState, Path(id): Path<String>) -> Result<
         .clone()
         .get_campaign(GetCampaignRequest { id })
         .await
-        .map_err(GatewayError::upstream("starter"))?;
-    let progress = progress.get_ref();
+        .map_err(GatewayError::upstream("starter"))?
+        .into_inner()
+        .campaign
+        .unwrap_or_default();
     Ok(Json(json!({
         "id": progress.id, "origin": progress.origin, "created_at": progress.created_at,
         "start_date": progress.start_date, "end_date": progress.end_date, "instrument": progress.instrument,
@@ -185,10 +189,12 @@ pub async fn processor(State(state): AppState) -> Result<Json<Value>, GatewayErr
         .clients
         .processor
         .clone()
-        .get_status(GetProcessorStatusRequest {})
+        .get_status(GetStatusRequest {})
         .await
         .map_err(GatewayError::upstream("processor"))?
-        .into_inner();
+        .into_inner()
+        .status
+        .unwrap_or_default();
     Ok(Json(json!({
         "worker_id": status.worker_id, "slots": status.slots, "running_jobs": status.running_jobs,
         "jobs_succeeded": status.jobs_succeeded, "jobs_failed": status.jobs_failed, "algorithms": status.algorithms,

@@ -8,7 +8,7 @@ use mesh_runtime::fakes::FakeIndexer;
 use object_store::memory::InMemory;
 use object_store::{ObjectStore, ObjectStoreExt};
 use proto::clients::{MeshClients, PeerAddresses};
-use proto::pb::indexer_server::IndexerServer;
+use proto::pb::indexer_service_server::IndexerServiceServer;
 
 use super::*;
 use crate::config::GatewayConfig;
@@ -30,7 +30,7 @@ async fn harness(indexer_up: bool) -> Harness {
     let address = if indexer_up {
         let indexer = FakeIndexer { indexed: indexed.clone(), ..Default::default() };
         mesh_runtime::fakes::serve_on_free_port(
-            tonic::transport::Server::builder().add_service(IndexerServer::new(indexer)),
+            tonic::transport::Server::builder().add_service(IndexerServiceServer::new(indexer)),
         )
         .await
     } else {

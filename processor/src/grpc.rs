@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use proto::pb::processor_server::Processor;
-use proto::pb::{CancelJobRequest, CancelJobResponse, GetProcessorStatusRequest, ProcessorStatus};
+use proto::pb::processor_service_server::ProcessorService;
+use proto::pb::{CancelJobRequest, CancelJobResponse, GetStatusRequest, GetStatusResponse, ProcessorStatus};
 use tonic::{Request, Response, Status};
 
 use super::error::ProcessorError;
@@ -15,21 +15,19 @@ pub struct ProcessorGrpc {
 }
 
 #[tonic::async_trait]
-impl Processor for ProcessorGrpc {
+impl ProcessorService for ProcessorGrpc {
     #[tracing::instrument(skip_all, name = "processor.get_status")]
-    async fn get_status(
-        &self,
-        _request: Request<GetProcessorStatusRequest>,
-    ) -> Result<Response<ProcessorStatus>, Status> {
+    async fn get_status(&self, _request: Request<GetStatusRequest>) -> Result<Response<GetStatusResponse>, Status> {
         let running_jobs = self.shared.running.lock().expect("running lock").keys().cloned().collect();
-        Ok(Response::new(ProcessorStatus {
+        let status = ProcessorStatus {
             worker_id: self.shared.worker_id.clone(),
             slots: self.shared.slots,
             running_jobs,
             jobs_succeeded: self.shared.succeeded.load(Ordering::Relaxed),
             jobs_failed: self.shared.failed.load(Ordering::Relaxed),
             algorithms: self.shared.registry.names(),
-        }))
+        };
+        Ok(Response::new(GetStatusResponse { status: Some(status) }))
     }
 
     #[tracing::instrument(skip_all, name = "processor.cancel_job", fields(job = %request.get_ref().job_id))]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use mesh_runtime::Shutdown;
 use object_store::ObjectStore;
 use proto::clients::{IndexerClient, StarterClient};
-use proto::pb::processor_server::ProcessorServer;
+use proto::pb::processor_service_server::ProcessorServiceServer;
 
 use super::config::ProcessorConfig;
 use super::error::ProcessorError;
@@ -52,8 +52,8 @@ impl ProcessorRole {
         })
     }
 
-    pub fn grpc_service(&self) -> ProcessorServer<ProcessorGrpc> {
-        ProcessorServer::new(ProcessorGrpc { shared: self.shared.clone() })
+    pub fn grpc_service(&self) -> ProcessorServiceServer<ProcessorGrpc> {
+        ProcessorServiceServer::new(ProcessorGrpc { shared: self.shared.clone() })
     }
 
     pub fn start(self, shutdown: Shutdown) -> tokio::task::JoinHandle<()> {

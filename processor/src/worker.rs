@@ -13,7 +13,7 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
 use proto::clients::{IndexerClient, StarterClient};
 use proto::pb::{
-    CompleteJobRequest, GetFileRequest, Heartbeat, IndexFileRequest, Job, WorkerHello, WorkerMessage, worker_message,
+    CompleteJobRequest, GetFileRequest, Heartbeat, IndexFileRequest, Job, WorkRequest, WorkerHello, work_request,
 };
 use proto::trace::adopt_parent;
 use tokio::sync::{Notify, mpsc};
@@ -43,7 +43,7 @@ pub struct WorkerShared {
     pub succeeded: AtomicU64,
     pub failed: AtomicU64,
     /// Where credits for freed slots go: the current work stream, replaced on reconnect.
-    pub outbound: Mutex<Option<mpsc::Sender<WorkerMessage>>>,
+    pub outbound: Mutex<Option<mpsc::Sender<WorkRequest>>>,
 }
 
 impl WorkerShared {
@@ -58,13 +58,13 @@ impl WorkerShared {
         let outbound = self.outbound.lock().expect("outbound lock");
         self.running.lock().expect("running lock").remove(job_id);
         if let Some(sender) = outbound.as_ref() {
-            let _ = sender.try_send(WorkerMessage { message: Some(worker_message::Message::Credit(1)) });
+            let _ = sender.try_send(WorkRequest { message: Some(work_request::Message::Credit(1)) });
         }
     }
 
-    fn send(&self, message: worker_message::Message) {
+    fn send(&self, message: work_request::Message) {
         if let Some(sender) = self.outbound.lock().expect("outbound lock").as_ref() {
-            let _ = sender.try_send(WorkerMessage { message: Some(message) });
+            let _ = sender.try_send(WorkRequest { message: Some(message) });
         }
     }
 }
@@ -78,7 +78,7 @@ pub async fn run(shared: Arc<WorkerShared>, shutdown: Shutdown) {
             let mut outbound = shared.outbound.lock().expect("outbound lock");
             let free_slots = shared.slots.saturating_sub(shared.running_ids().len() as u32);
             let hello = WorkerHello { worker_id: shared.worker_id.clone(), slots: free_slots };
-            let _ = sender.try_send(WorkerMessage { message: Some(worker_message::Message::Hello(hello)) });
+            let _ = sender.try_send(WorkRequest { message: Some(work_request::Message::Hello(hello)) });
             *outbound = Some(sender);
         }
         match shared.starter.clone().work(ReceiverStream::new(receiver)).await {
@@ -104,7 +104,7 @@ pub async fn run(shared: Arc<WorkerShared>, shutdown: Shutdown) {
                         _ = heartbeat.tick() => {
                             let job_ids = shared.running_ids();
                             if !job_ids.is_empty() {
-                                shared.send(worker_message::Message::Heartbeat(Heartbeat { job_ids }));
+                                shared.send(work_request::Message::Heartbeat(Heartbeat { job_ids }));
                             }
                         }
                         _ = shutdown.wait() => return,
@@ -272,7 +272,7 @@ async fn refuse_foreign_output(shared: &WorkerShared, file_name: &str, job_id: &
         async move { indexer.get_file(request).await }
     })
     .await;
-    match lookup {
+    match lookup.map(|response| response.file.unwrap_or_default()) {
         Ok(existing) if !existing.produced_by_job.is_empty() && existing.produced_by_job != job_id => {
             Err(ProcessorError::OutputTaken { file: file_name.to_string(), owner: existing.produced_by_job })
         }

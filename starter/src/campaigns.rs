@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use imap_filename::Date;
 use proto::pb::{
-    CampaignProgress, GetGraphRequest, ProductKey, ProductRun, ProductTime, ReprocessRequest, ReprocessResponse,
+    CampaignProgress, GetGraphRequest, ProductKey, ProductRun, ProductTime, StartReprocessingRequest,
+    StartReprocessingResponse,
 };
 use proto::time::{now_millis, rfc3339_millis};
 use sqlx::Row;
@@ -21,7 +22,7 @@ use super::trigger::{Outcome, TriggerContext, retry_store};
 #[derive(Debug, Clone)]
 pub struct CampaignPlan {
     pub id: String,
-    pub request: ReprocessRequest,
+    pub request: StartReprocessingRequest,
     /// "request" or "schedule <name>".
     pub origin: String,
 }
@@ -96,7 +97,7 @@ impl JobStore {
         .await?
         .ok_or_else(|| StarterError::UnknownCampaign(id.to_string()))?;
         let CampaignPlan { id: _, request, origin } = plan_from_row(&row)?;
-        let ReprocessRequest { start_date, end_date, instrument, data_level, descriptor } = request;
+        let StartReprocessingRequest { start_date, end_date, instrument, data_level, descriptor } = request;
         let mut progress = CampaignProgress {
             id: id.to_string(),
             start_date,
@@ -135,7 +136,7 @@ impl JobStore {
 fn plan_from_row(row: &sqlx::any::AnyRow) -> Result<CampaignPlan, StarterError> {
     Ok(CampaignPlan {
         id: row.try_get("id")?,
-        request: ReprocessRequest {
+        request: StartReprocessingRequest {
             start_date: row.try_get("start_date")?,
             end_date: row.try_get("end_date")?,
             instrument: row.try_get("instrument")?,
@@ -147,7 +148,7 @@ fn plan_from_row(row: &sqlx::any::AnyRow) -> Result<CampaignPlan, StarterError> 
 }
 
 /// Checks a reprocessing request and returns its date range.
-pub fn validate_request(request: &ReprocessRequest) -> Result<(Date, Date), StarterError> {
+pub fn validate_request(request: &StartReprocessingRequest) -> Result<(Date, Date), StarterError> {
     let start =
         Date::parse_yyyymmdd(&request.start_date).map_err(|error| StarterError::InvalidRequest(error.to_string()))?;
     let end =
@@ -165,17 +166,20 @@ pub fn validate_request(request: &ReprocessRequest) -> Result<(Date, Date), Star
 /// name, for every day of the range. The jobs' outputs then trigger the rest of the graph in
 /// dependency order, each new version carrying the campaign along. Cadence products (monthly,
 /// per rotation) resolve on their canonical date only, so planning every day makes one job each.
-pub async fn plan_campaign(shared: Arc<StarterShared>, plan: CampaignPlan) -> Result<ReprocessResponse, StarterError> {
+pub async fn plan_campaign(
+    shared: Arc<StarterShared>,
+    plan: CampaignPlan,
+) -> Result<StartReprocessingResponse, StarterError> {
     let runs = campaign_runs(&shared.trigger, &plan.request).await?;
     let planned_runs = runs.len() as u32;
     if !shared.store.record_campaign(&plan, planned_runs, now_millis()).await? {
         // Unless its planning finished, the starter re-plans it on start.
         tracing::info!(campaign = %plan.id, "campaign already planned, not planned again");
-        return Ok(ReprocessResponse { campaign_id: plan.id, planned_runs: 0, jobs_created: 0 });
+        return Ok(StartReprocessingResponse { campaign_id: plan.id, planned_runs: 0, jobs_created: 0 });
     }
     tracing::info!(campaign = %plan.id, origin = %plan.origin, planned_runs, "reprocessing campaign planned");
     shared.trigger.enqueue_campaign(&plan.id, runs, &proto::trace::current_traceparent());
-    Ok(ReprocessResponse { campaign_id: plan.id, planned_runs, jobs_created: 0 })
+    Ok(StartReprocessingResponse { campaign_id: plan.id, planned_runs, jobs_created: 0 })
 }
 
 /// Plans again, on start, every campaign whose planned runs were not all evaluated before the
@@ -223,7 +227,7 @@ pub async fn resume_campaigns(trigger: Arc<TriggerContext>) {
 /// Every run a campaign plans, in date order.
 pub async fn campaign_runs(
     trigger: &TriggerContext,
-    request: &ReprocessRequest,
+    request: &StartReprocessingRequest,
 ) -> Result<Vec<ProductRun>, StarterError> {
     let (start, end) = validate_request(request)?;
     let graph = trigger.depsvc.clone().get_graph(GetGraphRequest {}).await?.into_inner();

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use proto::pb::starter_server::Starter;
+use proto::pb::starter_service_server::StarterService;
 use proto::pb::{
-    CampaignProgress, CompleteJobRequest, CompleteJobResponse, GetCampaignRequest, GetJobRequest, GetQueuesRequest,
-    GetQueuesResponse, InstrumentQueue, Job, JobAssignment, ListJobsRequest, ListJobsResponse, ReprocessRequest,
-    ReprocessResponse, WorkerMessage,
+    CompleteJobRequest, CompleteJobResponse, GetCampaignRequest, GetCampaignResponse, GetJobRequest, GetJobResponse,
+    GetQueuesRequest, GetQueuesResponse, InstrumentQueue, ListJobsRequest, ListJobsResponse, StartReprocessingRequest,
+    StartReprocessingResponse, WorkRequest, WorkResponse,
 };
 use proto::time::now_millis;
 use tokio_stream::wrappers::ReceiverStream;
@@ -23,10 +23,10 @@ pub struct StarterGrpc {
 }
 
 #[tonic::async_trait]
-impl Starter for StarterGrpc {
-    type WorkStream = ReceiverStream<Result<JobAssignment, Status>>;
+impl StarterService for StarterGrpc {
+    type WorkStream = ReceiverStream<Result<WorkResponse, Status>>;
 
-    async fn work(&self, request: Request<Streaming<WorkerMessage>>) -> Result<Response<Self::WorkStream>, Status> {
+    async fn work(&self, request: Request<Streaming<WorkRequest>>) -> Result<Response<Self::WorkStream>, Status> {
         let (sender, receiver) = tokio::sync::mpsc::channel(16);
         tokio::spawn(super::dispatch::serve_worker(
             self.shared.store.clone(),
@@ -74,15 +74,16 @@ impl Starter for StarterGrpc {
     }
 
     #[tracing::instrument(skip_all, name = "starter.get_job")]
-    async fn get_job(&self, request: Request<GetJobRequest>) -> Result<Response<Job>, Status> {
-        Ok(Response::new(self.shared.store.get(&request.into_inner().id).await?))
+    async fn get_job(&self, request: Request<GetJobRequest>) -> Result<Response<GetJobResponse>, Status> {
+        let job = self.shared.store.get(&request.into_inner().id).await?;
+        Ok(Response::new(GetJobResponse { job: Some(job) }))
     }
 
     #[tracing::instrument(skip_all, name = "starter.start_reprocessing")]
     async fn start_reprocessing(
         &self,
-        request: Request<ReprocessRequest>,
-    ) -> Result<Response<ReprocessResponse>, Status> {
+        request: Request<StartReprocessingRequest>,
+    ) -> Result<Response<StartReprocessingResponse>, Status> {
         let request = request.into_inner();
         // Refuse a bad request before asking depsvc anything.
         validate_request(&request)?;
@@ -109,7 +110,11 @@ impl Starter for StarterGrpc {
     }
 
     #[tracing::instrument(skip_all, name = "starter.get_campaign")]
-    async fn get_campaign(&self, request: Request<GetCampaignRequest>) -> Result<Response<CampaignProgress>, Status> {
-        Ok(Response::new(self.shared.store.campaign_progress(&request.into_inner().id).await?))
+    async fn get_campaign(
+        &self,
+        request: Request<GetCampaignRequest>,
+    ) -> Result<Response<GetCampaignResponse>, Status> {
+        let campaign = self.shared.store.campaign_progress(&request.into_inner().id).await?;
+        Ok(Response::new(GetCampaignResponse { campaign: Some(campaign) }))
     }
 }

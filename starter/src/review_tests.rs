@@ -10,7 +10,7 @@ use mesh_runtime::fakes::FakeIndexer;
 use mesh_runtime::{Shutdown, ShutdownSignal};
 use proto::clients::{DependencyClient, IndexerClient, lazy_channel};
 use proto::pb::dependency_service_server::{DependencyService, DependencyServiceServer};
-use proto::pb::indexer_server::IndexerServer;
+use proto::pb::indexer_service_server::IndexerServiceServer;
 use proto::pb::*;
 use sqlx::AnyPool;
 use tokio::sync::{Notify, mpsc};
@@ -99,7 +99,7 @@ impl DependencyService for FakeDepsvc {
 async fn fake_peers(archive: Vec<FileRecord>) -> String {
     let router = tonic::transport::Server::builder()
         .add_service(DependencyServiceServer::new(FakeDepsvc))
-        .add_service(IndexerServer::new(FakeIndexer { archive, ..Default::default() }));
+        .add_service(IndexerServiceServer::new(FakeIndexer { archive, ..Default::default() }));
     mesh_runtime::fakes::serve_on_free_port(router).await
 }
 
@@ -239,7 +239,7 @@ async fn restart_mid_campaign_plans_the_rest(pool: AnyPool) {
     let peers = fake_peers(Vec::new()).await;
     let plan = CampaignPlan {
         id: "schedule-maps-20250201T0300".into(),
-        request: ReprocessRequest {
+        request: StartReprocessingRequest {
             start_date: "20250101".into(),
             end_date: "20250102".into(),
             instrument: "mag".into(),

@@ -13,6 +13,7 @@ use mesh_runtime::Shutdown;
 use proto::clients::{DependencyClient, IndexerClient};
 use proto::pb::{
     DownstreamRequest, FileEvent, FileRecord, ProductRun, QueryFilesRequest, ResolveRequest, SubscribeEventsRequest,
+    SubscribeEventsResponse,
 };
 use proto::time::now_millis;
 use proto::trace::{adopt_parent, current_traceparent};
@@ -270,13 +271,14 @@ impl TriggerContext {
                     _ = self.shutdown.wait() => return,
                 };
                 match message {
-                    Ok(Some(event)) => {
+                    Ok(Some(SubscribeEventsResponse { event: Some(event) })) => {
                         if !self.handle_event(event).await {
                             // Nothing after an unhandled event may be dispatched: the cursor
                             // would move past it.
                             return;
                         }
                     }
+                    Ok(Some(SubscribeEventsResponse { event: None })) => {}
                     Ok(None) => break,
                     Err(status) => {
                         tracing::warn!(error = %status.message(), "event stream broke, reconnecting");

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use proto::pb::{FileRecord, ProductKey, ProductTime, ReprocessRequest, ResolvedInput};
+use proto::pb::{FileRecord, ProductKey, ProductTime, ResolvedInput, StartReprocessingRequest};
 use sqlx::AnyPool;
 use starter::{CampaignPlan, Completion, JobFilter, JobStore, NewJob, StarterConfig, state};
 
@@ -420,7 +420,7 @@ async fn campaign_progress_counts_jobs_by_state(pool: AnyPool) {
     let store = store(pool, |_| {}).await;
     let plan = CampaignPlan {
         id: "schedule-maps-20261201T0300".into(),
-        request: ReprocessRequest {
+        request: StartReprocessingRequest {
             start_date: "20261031".into(),
             end_date: "20261130".into(),
             data_level: "l3".into(),
@@ -498,7 +498,7 @@ async fn campaign_planning_is_done_only_when_marked(pool: AnyPool) {
     let store = store(pool, |_| {}).await;
     let plan = |id: &str| CampaignPlan {
         id: id.into(),
-        request: ReprocessRequest {
+        request: StartReprocessingRequest {
             start_date: "20250101".into(),
             end_date: "20250131".into(),
             instrument: "mag".into(),

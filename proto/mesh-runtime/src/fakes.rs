@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use tonic::{Request, Response, Status};
 
-use proto::pb::indexer_server::Indexer;
+use proto::pb::indexer_service_server::IndexerService;
 use proto::pb::*;
 
 /// An indexer whose archive holds `archive` (answered to QueryFiles) and which records the keys
@@ -18,8 +18,9 @@ pub struct FakeIndexer {
 }
 
 #[tonic::async_trait]
-impl Indexer for FakeIndexer {
-    type SubscribeEventsStream = Pin<Box<dyn futures_util::Stream<Item = Result<FileEvent, Status>> + Send + 'static>>;
+impl IndexerService for FakeIndexer {
+    type SubscribeEventsStream =
+        Pin<Box<dyn futures_util::Stream<Item = Result<SubscribeEventsResponse, Status>> + Send + 'static>>;
 
     async fn index_file(&self, request: Request<IndexFileRequest>) -> Result<Response<IndexFileResponse>, Status> {
         self.indexed.lock().expect("indexed keys").push(request.into_inner().archive_key);
@@ -37,7 +38,7 @@ impl Indexer for FakeIndexer {
         Ok(Response::new(QueryFilesResponse { files: self.archive.clone() }))
     }
 
-    async fn get_file(&self, _: Request<GetFileRequest>) -> Result<Response<FileRecord>, Status> {
+    async fn get_file(&self, _: Request<GetFileRequest>) -> Result<Response<GetFileResponse>, Status> {
         Err(Status::unimplemented("fake"))
     }
 

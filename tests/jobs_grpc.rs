@@ -9,7 +9,9 @@ use std::time::Duration;
 use imap_sdc::config::Config;
 use mesh_runtime::ShutdownSignal;
 use proto::clients::{IndexerClient, StarterClient, lazy_channel};
-use proto::pb::{GetCampaignRequest, GetJobRequest, Job, ListJobsRequest, QueryFilesRequest, StartReprocessingRequest};
+use proto::pb::{
+    GetCampaignRequest, GetJobRequest, Job, JobState, ListJobsRequest, QueryFilesRequest, StartReprocessingRequest,
+};
 use support::{TempDir, wait_for};
 
 const DATES: [&str; 3] = ["20260301", "20260302", "20260303"];
@@ -32,7 +34,7 @@ async fn provenance_and_campaign_progress_are_queryable() {
     let starter = StarterClient::new(lazy_channel(&url).unwrap());
     let indexer = IndexerClient::new(lazy_channel(&url).unwrap());
     let jobs = settled_jobs(&starter, ListJobsRequest::default(), 6).await;
-    assert!(jobs.iter().all(|job| job.state == "succeeded"), "{jobs:?}");
+    assert!(jobs.iter().all(|job| job.state() == JobState::Succeeded), "{jobs:?}");
 
     // Which job made this file? The indexer names the job, the starter finds it by output.
     let level1b = format!("imap_swe_l1b_sci_{}_v001.0001.cdf", DATES[0]);
@@ -196,7 +198,7 @@ async fn settled_jobs(starter: &StarterClient, request: ListJobsRequest, count: 
         let (mut starter, request) = (starter.clone(), request.clone());
         async move {
             let jobs = starter.list_jobs(request).await.ok()?.into_inner().jobs;
-            let finished = jobs.iter().all(|job| job.state != "queued" && job.state != "running");
+            let finished = jobs.iter().all(|job| !matches!(job.state(), JobState::Queued | JobState::Running));
             (jobs.len() >= count && finished).then_some(jobs)
         }
     })

@@ -13,7 +13,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use proto::clients::{IndexerClient, StarterClient, lazy_channel};
-use proto::pb::{Job, ListJobsRequest, QueryFilesRequest};
+use proto::pb::{Job, JobState, ListJobsRequest, QueryFilesRequest};
 use support::{TempDir, binary, spawn_until_listening};
 
 const DAYS: u32 = 30;
@@ -174,7 +174,7 @@ async fn kill_each_role_during_ingest(home: &TempDir, database_url: &str) {
         if ROLES[victim] == "processor" {
             // Best effort: kill it while it holds a lease, so the lease has to expire.
             let _ = tokio::time::timeout(Duration::from_secs(5), async {
-                while jobs_in_state(&starter, "running").await == 0 {
+                while jobs_in_state(&starter, JobState::Running).await == 0 {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
             })
@@ -212,7 +212,7 @@ async fn kill_each_role_during_ingest(home: &TempDir, database_url: &str) {
                 .ok()?
                 .into_inner()
                 .jobs;
-            let settled = jobs.iter().all(|job| job.state != "queued" && job.state != "running");
+            let settled = jobs.iter().all(|job| !matches!(job.state(), JobState::Queued | JobState::Running));
             *observed.lock().unwrap() = describe_state(&files, &jobs, &level0_names);
             (files.len() >= expected_files && jobs.len() >= expected_jobs && settled).then_some((files, jobs))
         }
@@ -252,8 +252,8 @@ async fn kill_each_role_during_ingest(home: &TempDir, database_url: &str) {
     assert_eq!(jobs.len(), expected_jobs, "{}", settle_log("job count"));
     let unfinished: Vec<String> = jobs
         .iter()
-        .filter(|job| job.state != "succeeded")
-        .map(|job| format!("{} {}: {}", job.id, job.state, job.error))
+        .filter(|job| job.state() != JobState::Succeeded)
+        .map(|job| format!("{} {}: {}", job.id, job.state(), job.error))
         .collect();
     assert!(unfinished.is_empty(), "jobs not succeeded: {unfinished:?}");
     assert!(jobs.iter().all(|job| job.version == "v001.0001"), "a job got a second version");
@@ -310,7 +310,7 @@ fn describe_state(files: &[proto::pb::FileRecord], jobs: &[Job], level0_names: &
     let mut levels: BTreeMap<&str, usize> = BTreeMap::new();
     files.iter().for_each(|file| *levels.entry(file.data_level.as_str()).or_default() += 1);
     let mut states: BTreeMap<&str, usize> = BTreeMap::new();
-    jobs.iter().for_each(|job| *states.entry(job.state.as_str()).or_default() += 1);
+    jobs.iter().for_each(|job| *states.entry(job.state().text()).or_default() += 1);
     let missing: Vec<&String> =
         level0_names.iter().filter(|name| !files.iter().any(|file| &file.file_name == *name)).collect();
     let dates_without_l1a: Vec<&String> = level0_names
@@ -324,11 +324,16 @@ fn describe_state(files: &[proto::pb::FileRecord], jobs: &[Job], level0_names: &
 
     let stuck: Vec<String> = jobs
         .iter()
-        .filter(|job| job.state != "succeeded")
+        .filter(|job| job.state() != JobState::Succeeded)
         .map(|job| {
             format!(
                 "{} {:?} {} attempts={} owner={} error={}",
-                job.id, job.time, job.state, job.attempts, job.lease_owner, job.error
+                job.id,
+                job.time,
+                job.state(),
+                job.attempts,
+                job.lease_owner,
+                job.error
             )
         })
         .collect();
@@ -337,7 +342,7 @@ fn describe_state(files: &[proto::pb::FileRecord], jobs: &[Job], level0_names: &
     )
 }
 
-async fn jobs_in_state(starter: &StarterClient, state: &str) -> usize {
+async fn jobs_in_state(starter: &StarterClient, state: JobState) -> usize {
     let request = ListJobsRequest { state: state.into(), limit: 10_000, ..Default::default() };
     starter.clone().list_jobs(request).await.map(|response| response.into_inner().jobs.len()).unwrap_or(0)
 }

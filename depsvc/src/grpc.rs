@@ -57,9 +57,9 @@ impl DepsvcGrpc {
                 inputs: inputs
                     .iter()
                     .map(|input| pb::ResolvedInput {
-                        source_type: convert::source_type(&input.source).to_string(),
+                        source_type: convert::source_type(&input.source).into(),
                         source: input.source.to_string(),
-                        relationship: input.relationship.as_str().to_string(),
+                        relationship: convert::relationship_to_wire(input.relationship).into(),
                         files: input
                             .files
                             .iter()
@@ -127,7 +127,7 @@ impl DependencyService for DepsvcGrpc {
                         super::graph::InputSource::Science(key) => key.to_string(),
                         other => other.to_string(),
                     },
-                    relationship: input.relationship.as_str().to_string(),
+                    relationship: convert::relationship_to_wire(input.relationship).into(),
                     window: format!("{:?}", input.window),
                 })
             })

@@ -72,7 +72,7 @@ fn wire_key(key: ApiKey) -> WireApiKey {
         id: key.id,
         name: key.name,
         scopes: key.scopes.iter().map(|scope| scope.as_str().to_string()).collect(),
-        created_at: proto::time::rfc3339_millis(key.created_at),
+        created_at: Some(proto::time::timestamp(key.created_at)),
         revoked: key.revoked,
     }
 }

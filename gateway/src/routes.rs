@@ -86,7 +86,7 @@ async fn graph_picture(
     for job in &jobs {
         let product = job.product.clone().unwrap_or_default();
         let label = format!("{} {} {}", product.instrument, product.data_level, product.descriptor);
-        latest_states.entry(label).or_insert_with(|| job.state.clone());
+        latest_states.entry(label).or_insert_with(|| job.state());
     }
     let svg = graph_svg::render(graph.get_ref(), instrument, &latest_states);
     Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())

@@ -14,6 +14,8 @@ pub enum IndexerError {
     Conflict { key: String },
     #[error("invalid query: {0}")]
     InvalidQuery(String),
+    #[error("a stored file kind is unreadable: {0}")]
+    CorruptKind(#[source] proto::enums::UnknownText),
     #[error("invalid release: {0}")]
     InvalidRelease(String),
     #[error("archive error: {0}")]
@@ -39,6 +41,7 @@ impl From<IndexerError> for tonic::Status {
             }
             IndexerError::Conflict { .. } => tonic::Status::already_exists(error.to_string()),
             IndexerError::Archive(_)
+            | IndexerError::CorruptKind(_)
             | IndexerError::Database(_)
             | IndexerError::Io { .. }
             | IndexerError::Store(_)

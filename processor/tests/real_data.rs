@@ -37,7 +37,7 @@ fn input(archive_name: &str, bytes: Vec<u8>) -> InputFile {
     let parsed = ImapFileName::parse(archive_name).expect("mission name");
     let record = FileRecord {
         file_name: archive_name.into(),
-        kind: "science".into(),
+        kind: proto::pb::FileKind::Science.into(),
         instrument: parsed.instrument().unwrap_or_default().into(),
         data_level: parsed.data_level().unwrap_or_default().into(),
         descriptor: parsed.descriptor().unwrap_or_default().into(),

@@ -5,6 +5,8 @@
 #![forbid(unsafe_code)]
 
 pub mod clients;
+pub mod enums;
+pub mod json;
 pub mod time;
 pub mod trace;
 

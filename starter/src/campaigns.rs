@@ -9,11 +9,11 @@ use proto::pb::{
     CampaignProgress, GetGraphRequest, ProductKey, ProductRun, ProductTime, StartReprocessingRequest,
     StartReprocessingResponse,
 };
-use proto::time::{now_millis, rfc3339_millis};
+use proto::time::{now_millis, timestamp};
 use sqlx::Row;
 
 use super::error::StarterError;
-use super::job_row::state_counter;
+use super::job_row::{state_counter, stored_state};
 use super::jobs::JobStore;
 use super::role::StarterShared;
 use super::trigger::{Outcome, TriggerContext, retry_store};
@@ -106,7 +106,7 @@ impl JobStore {
             data_level,
             descriptor,
             planned_runs: row.try_get::<i64, _>("planned_runs")? as u32,
-            created_at: rfc3339_millis(row.try_get("created_at")?),
+            created_at: Some(timestamp(row.try_get("created_at")?)),
             origin,
             ..Default::default()
         };
@@ -115,7 +115,7 @@ impl JobStore {
             .fetch_all(&self.pool)
             .await?;
         for count in &counts {
-            let state: String = count.try_get(0)?;
+            let state = stored_state(&count.try_get::<String, _>(0)?)?;
             let jobs = count.try_get::<i64, _>(1)? as u32;
             let counters = [
                 &mut progress.queued,
@@ -124,7 +124,7 @@ impl JobStore {
                 &mut progress.failed,
                 &mut progress.dead,
             ];
-            if let Some(counter) = state_counter(&state, counters) {
+            if let Some(counter) = state_counter(state, counters) {
                 *counter = jobs;
             }
         }

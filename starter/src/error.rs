@@ -12,6 +12,8 @@ pub enum StarterError {
     InvalidSchedule { name: String, reason: String },
     #[error("stored job {id} is unreadable: {reason}")]
     CorruptJob { id: String, reason: String },
+    #[error("a stored job state is unreadable: {0}")]
+    CorruptState(#[source] proto::enums::UnknownText),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("storage setup failed: {0}")]
@@ -32,7 +34,10 @@ impl From<StarterError> for tonic::Status {
             StarterError::Peer(status) => {
                 tonic::Status::unavailable(format!("dependency unavailable: {}", status.message()))
             }
-            StarterError::CorruptJob { .. } | StarterError::Database(_) | StarterError::Store(_) => {
+            StarterError::CorruptJob { .. }
+            | StarterError::CorruptState(_)
+            | StarterError::Database(_)
+            | StarterError::Store(_) => {
                 tracing::error!(%error, "starter internal error");
                 tonic::Status::internal("internal starter error")
             }

@@ -55,14 +55,14 @@ impl StarterService for StarterGrpc {
         tracing::info!(%state, "job completed");
         // A finished job frees a slot of its instrument; a requeued one may run elsewhere.
         self.shared.trigger.job_available.notify_waiters();
-        Ok(Response::new(CompleteJobResponse { state }))
+        Ok(Response::new(CompleteJobResponse { state: state.into() }))
     }
 
     #[tracing::instrument(skip_all, name = "starter.list_jobs")]
     async fn list_jobs(&self, request: Request<ListJobsRequest>) -> Result<Response<ListJobsResponse>, Status> {
         let request = request.into_inner();
         let filter = JobFilter {
-            state: request.state,
+            state: request.state(),
             instrument: request.instrument,
             campaign_id: request.campaign_id,
             output_file: request.output_file,
@@ -102,7 +102,7 @@ impl StarterService for StarterGrpc {
             let queue = queues.last_mut().expect("just pushed");
             let counters =
                 [&mut queue.queued, &mut queue.running, &mut queue.succeeded, &mut queue.failed, &mut queue.dead];
-            if let Some(counter) = state_counter(&state, counters) {
+            if let Some(counter) = state_counter(state, counters) {
                 *counter = count;
             }
         }

@@ -3,13 +3,13 @@
 //! control the clock instead of sleeping.
 
 use imap_filename::Version;
-use proto::pb::{Job, ProductKey, ProductTime, ResolvedInput};
+use proto::pb::{Job, JobState, ProductKey, ProductTime, ResolvedInput};
 use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Row};
 
 use super::config::StarterConfig;
 use super::error::StarterError;
-use super::job_row::{JOB_COLUMNS, encode_inputs, hex, job_from_row};
+use super::job_row::{JOB_COLUMNS, encode_inputs, hex, job_from_row, state_column, stored_state};
 
 /// A job the trigger logic wants to exist.
 #[derive(Debug, Clone)]
@@ -19,15 +19,6 @@ pub struct NewJob {
     pub inputs: Vec<ResolvedInput>,
     pub campaign_id: String,
     pub traceparent: String,
-}
-
-/// Job states, as stored.
-pub mod state {
-    pub const QUEUED: &str = "queued";
-    pub const RUNNING: &str = "running";
-    pub const SUCCEEDED: &str = "succeeded";
-    pub const FAILED: &str = "failed";
-    pub const DEAD: &str = "dead";
 }
 
 pub struct JobStore {
@@ -42,7 +33,8 @@ pub struct JobStore {
 /// Which jobs to list; empty fields match everything.
 #[derive(Debug, Clone, Default)]
 pub struct JobFilter {
-    pub state: String,
+    /// `Unspecified` matches every state.
+    pub state: JobState,
     pub instrument: String,
     pub campaign_id: String,
     /// Provenance: the job that wrote this file.
@@ -212,7 +204,7 @@ impl JobStore {
         worker: &str,
         completion: &Completion,
         now: i64,
-    ) -> Result<String, StarterError> {
+    ) -> Result<JobState, StarterError> {
         let job = self.get(id).await?;
         self.complete_as_read(job, worker, completion, now).await
     }
@@ -226,32 +218,32 @@ impl JobStore {
         worker: &str,
         completion: &Completion,
         now: i64,
-    ) -> Result<String, StarterError> {
+    ) -> Result<JobState, StarterError> {
         let id = job.id.as_str();
-        if job.state != state::RUNNING || (!worker.is_empty() && job.lease_owner != worker) {
+        if job.state() != JobState::Running || (!worker.is_empty() && job.lease_owner != worker) {
             // A late report (the lease expired and the job was requeued or leased to another
             // processor) changes nothing.
-            return Ok(job.state);
+            return Ok(job.state());
         }
         let outputs = serde_json::to_string(&completion.outputs).unwrap_or_else(|_| "[]".into());
         let new_state = if completion.succeeded {
-            state::SUCCEEDED
+            JobState::Succeeded
         } else if !completion.retryable {
-            state::FAILED
+            JobState::Failed
         } else if job.attempts >= self.config.max_attempts {
-            state::DEAD
+            JobState::Dead
         } else {
-            state::QUEUED
+            JobState::Queued
         };
         let backoff =
             self.config.retry_backoff_seconds as i64 * 1000 * (1_i64 << job.attempts.saturating_sub(1).min(16));
-        let not_before = if new_state == state::QUEUED { now + backoff } else { 0 };
-        let finished_at = if new_state == state::QUEUED { 0 } else { now };
+        let not_before = if new_state == JobState::Queued { now + backoff } else { 0 };
+        let finished_at = if new_state == JobState::Queued { 0 } else { now };
         let updated = sqlx::query(
             "UPDATE jobs SET state = $1, error = $2, log = $3, outputs = $4, finished_at = $5, not_before = $6, \
              lease_owner = '', lease_expires_at = 0 WHERE id = $7 AND state = 'running' AND lease_owner = $8",
         )
-        .bind(new_state)
+        .bind(state_column(new_state))
         .bind(completion.error.clone())
         .bind(truncate_log(&completion.log))
         .bind(outputs)
@@ -263,9 +255,9 @@ impl JobStore {
         .await?
         .rows_affected();
         if updated != 1 {
-            return Ok(self.get(id).await?.state);
+            return Ok(self.get(id).await?.state());
         }
-        Ok(new_state.to_string())
+        Ok(new_state)
     }
 
     /// Puts jobs whose processor stopped heartbeating back in the queue (or dead-letters them).
@@ -308,7 +300,7 @@ impl JobStore {
             "SELECT {JOB_COLUMNS} FROM jobs WHERE ($1 = '' OR state = $1) AND ($2 = '' OR instrument = $2) \
              AND ($3 = '' OR campaign_id = $3) AND ($4 = '' OR outputs LIKE $5) ORDER BY id DESC LIMIT $6"
         )))
-        .bind(filter.state.clone())
+        .bind(state_column(filter.state))
         .bind(filter.instrument.clone())
         .bind(filter.campaign_id.clone())
         .bind(filter.output_file.clone())
@@ -337,12 +329,17 @@ impl JobStore {
     }
 
     /// (instrument, state, count) for every instrument with jobs.
-    pub async fn counts(&self) -> Result<Vec<(String, String, u32)>, StarterError> {
+    pub async fn counts(&self) -> Result<Vec<(String, JobState, u32)>, StarterError> {
         let rows =
             sqlx::query("SELECT instrument, state, COUNT(*) FROM jobs GROUP BY instrument, state ORDER BY instrument")
                 .fetch_all(&self.pool)
                 .await?;
-        rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get::<i64, _>(2)? as u32))).collect()
+        rows.iter()
+            .map(|row| {
+                let state = stored_state(&row.try_get::<String, _>(1)?)?;
+                Ok((row.try_get(0)?, state, row.try_get::<i64, _>(2)? as u32))
+            })
+            .collect()
     }
 
     pub async fn read_cursor(&self, consumer: &str) -> Result<u64, StarterError> {

@@ -19,7 +19,7 @@ use tonic::{Request, Response, Status};
 use crate::StarterConfig;
 use crate::campaigns::{CampaignPlan, plan_campaign, resume_campaigns};
 use crate::cursor::CursorTracker;
-use crate::jobs::{Completion, JobFilter, JobStore, NewJob, state};
+use crate::jobs::{Completion, JobFilter, JobStore, NewJob};
 use crate::role::StarterShared;
 use crate::trigger::{Candidate, Outcome, TriggerContext, highest_version, retry_transient};
 
@@ -49,7 +49,7 @@ fn run(date: &str) -> ProductRun {
 fn l0(date: &str) -> FileRecord {
     FileRecord {
         file_name: format!("imap_mag_l0_raw_{date}_v001.pkts"),
-        kind: "science".into(),
+        kind: FileKind::Science.into(),
         instrument: "mag".into(),
         data_level: "l0".into(),
         descriptor: "raw".into(),
@@ -76,9 +76,9 @@ impl DependencyService for FakeDepsvc {
     async fn resolve(&self, request: Request<ResolveRequest>) -> Result<Response<ResolveResponse>, Status> {
         let date = request.into_inner().time.unwrap_or_default().date;
         let input = ResolvedInput {
-            source_type: "science".into(),
+            source_type: SourceType::Science.into(),
             source: "mag l0 raw".into(),
-            relationship: "HARD".into(),
+            relationship: Relationship::Hard.into(),
             files: vec![l0(&date)],
         };
         Ok(Response::new(ResolveResponse { ready: true, inputs: vec![input], missing: Vec::new() }))
@@ -88,7 +88,7 @@ impl DependencyService for FakeDepsvc {
         let edge = GraphEdge {
             product: Some(product()),
             input: "mag l0 raw".into(),
-            relationship: "HARD".into(),
+            relationship: Relationship::Hard.into(),
             window: String::new(),
         };
         Ok(Response::new(GetGraphResponse { products: vec![product()], edges: vec![edge], dot: String::new() }))
@@ -291,7 +291,7 @@ async fn archive_version_raises_the_new_job_version(pool: AnyPool) {
     let store = open(pool).await;
     let uploaded = FileRecord {
         file_name: "imap_mag_l1a_x_20250101_v001.0001.cdf".into(),
-        kind: "science".into(),
+        kind: FileKind::Science.into(),
         instrument: "mag".into(),
         data_level: "l1a".into(),
         descriptor: "x".into(),
@@ -332,6 +332,6 @@ async fn completion_after_lease_expiry_reports_the_real_state(pool: AnyPool) {
         outputs: vec!["out.cdf".into()],
     };
     let reported = store.complete_as_read(as_read, "worker-a", &done, T0 + 10_000_001).await.unwrap();
-    assert_eq!(reported, state::QUEUED);
-    assert_eq!(store.get(&claimed.id).await.unwrap().state, state::QUEUED);
+    assert_eq!(reported, JobState::Queued);
+    assert_eq!(store.get(&claimed.id).await.unwrap().state(), JobState::Queued);
 }

@@ -12,8 +12,8 @@ use imap_filename::Version;
 use mesh_runtime::Shutdown;
 use proto::clients::{DependencyClient, IndexerClient};
 use proto::pb::{
-    DownstreamRequest, FileEvent, FileRecord, ProductRun, QueryFilesRequest, ResolveRequest, SubscribeEventsRequest,
-    SubscribeEventsResponse,
+    DownstreamRequest, FileEvent, FileKind, FileRecord, ProductRun, QueryFilesRequest, ResolveRequest,
+    SubscribeEventsRequest, SubscribeEventsResponse,
 };
 use proto::time::now_millis;
 use proto::trace::{adopt_parent, current_traceparent};
@@ -206,7 +206,7 @@ impl TriggerContext {
         let product = run.product.clone().unwrap_or_default();
         let time = run.time.clone().unwrap_or_default();
         let request = QueryFilesRequest {
-            kind: "science".into(),
+            kind: FileKind::Science.into(),
             instrument: product.instrument.clone(),
             data_level: product.data_level.clone(),
             descriptor: product.descriptor.clone(),

@@ -4,9 +4,12 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use proto::pb::{FileRecord, ProductKey, ProductTime, ResolvedInput, StartReprocessingRequest};
+use proto::pb::{
+    FileKind, FileRecord, JobState, ProductKey, ProductTime, Relationship, ResolvedInput, SourceType,
+    StartReprocessingRequest,
+};
 use sqlx::AnyPool;
-use starter::{CampaignPlan, Completion, JobFilter, JobStore, NewJob, StarterConfig, state};
+use starter::{CampaignPlan, Completion, JobFilter, JobStore, NewJob, StarterConfig};
 
 include!("common/on_both_backends.rs");
 
@@ -42,7 +45,7 @@ async fn store(pool: AnyPool, configure: impl FnOnce(&mut StarterConfig)) -> Job
 fn l0(instrument: &str, date: &str, version: &str) -> FileRecord {
     FileRecord {
         file_name: format!("imap_{instrument}_l0_raw_{date}_{version}.pkts"),
-        kind: "science".into(),
+        kind: FileKind::Science.into(),
         instrument: instrument.into(),
         data_level: "l0".into(),
         descriptor: "raw".into(),
@@ -57,9 +60,9 @@ fn job(instrument: &str, date: &str, files: Vec<FileRecord>) -> NewJob {
         product: ProductKey { instrument: instrument.into(), data_level: "l1a".into(), descriptor: "all".into() },
         time: ProductTime { date: date.into(), repointing: None },
         inputs: vec![ResolvedInput {
-            source_type: "science".into(),
+            source_type: SourceType::Science.into(),
             source: format!("{instrument} l0 raw"),
-            relationship: "HARD".into(),
+            relationship: Relationship::Hard.into(),
             files,
         }],
         campaign_id: String::new(),
@@ -108,7 +111,7 @@ async fn concurrent_creators_make_exactly_one_job(pool: AnyPool) {
     let jobs = all_jobs(&store).await;
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].version, "v001.0001");
-    assert_eq!(jobs[0].state, state::QUEUED);
+    assert_eq!(jobs[0].state(), JobState::Queued);
 }
 
 async fn replayed_events_never_duplicate(pool: AnyPool) {
@@ -187,10 +190,7 @@ async fn heartbeats_keep_the_lease(pool: AnyPool) {
     let store = store(pool, |config| config.lease_seconds = 120).await;
     store.create(&job("mag", "20260101", vec![l0("mag", "20260101", "v001")]), None, T0).await.unwrap();
     let claimed = store.claim("worker-a", T0).await.unwrap().expect("claim");
-    assert_eq!(
-        (claimed.state.as_str(), claimed.lease_owner.as_str(), claimed.attempts),
-        (state::RUNNING, "worker-a", 1)
-    );
+    assert_eq!((claimed.state(), claimed.lease_owner.as_str(), claimed.attempts), (JobState::Running, "worker-a", 1));
     assert!(store.claim("worker-b", T0).await.unwrap().is_none(), "a running job is not handed out twice");
     // Heartbeats every 100 s keep a 120 s lease alive well past its first expiry.
     for beat in 1..=3 {
@@ -200,7 +200,7 @@ async fn heartbeats_keep_the_lease(pool: AnyPool) {
     // Another worker's heartbeat does not extend someone else's lease.
     store.heartbeat("worker-b", std::slice::from_ref(&claimed.id), T0 + 1000 * SECOND).await.unwrap();
     assert_eq!(store.expire_leases(T0 + 421 * SECOND).await.unwrap(), 1);
-    assert_eq!(store.get(&claimed.id).await.unwrap().state, state::QUEUED);
+    assert_eq!(store.get(&claimed.id).await.unwrap().state(), JobState::Queued);
 }
 
 async fn expired_lease_requeues_and_late_report_is_ignored(pool: AnyPool) {
@@ -210,23 +210,23 @@ async fn expired_lease_requeues_and_late_report_is_ignored(pool: AnyPool) {
     assert_eq!(store.expire_leases(T0 + 60 * SECOND).await.unwrap(), 0, "not expired at the exact deadline");
     assert_eq!(store.expire_leases(T0 + 61 * SECOND).await.unwrap(), 1, "processor died: lease expired");
     let requeued = store.get(&claimed.id).await.unwrap();
-    assert_eq!(requeued.state, state::QUEUED);
+    assert_eq!(requeued.state(), JobState::Queued);
     assert!(requeued.error.contains("lease expired"), "{}", requeued.error);
     let reclaimed = store.claim("worker-b", T0 + 62 * SECOND).await.unwrap().expect("handed out again");
     assert_eq!((reclaimed.id.as_str(), reclaimed.attempts), (claimed.id.as_str(), 2));
     // The first processor wakes up and reports: nothing changes, worker-b still owns the job.
     let state_after_late_report =
         store.complete(&claimed.id, "worker-a", &success(&["stale.cdf"]), T0 + 63 * SECOND).await.unwrap();
-    assert_eq!(state_after_late_report, state::RUNNING);
+    assert_eq!(state_after_late_report, JobState::Running);
     assert_eq!(
         store.complete(&claimed.id, "worker-b", &success(&["fresh.cdf"]), T0 + 64 * SECOND).await.unwrap(),
-        state::SUCCEEDED
+        JobState::Succeeded
     );
     let finished = store.get(&claimed.id).await.unwrap();
     assert_eq!(finished.outputs, vec!["fresh.cdf".to_string()]);
     assert_eq!(
         store.complete(&claimed.id, "worker-b", &failure(true, "again"), T0 + 65 * SECOND).await.unwrap(),
-        state::SUCCEEDED
+        JobState::Succeeded
     );
 }
 
@@ -245,7 +245,7 @@ async fn transient_failures_retry_with_backoff_then_dead_letter(pool: AnyPool) {
         now += SECOND;
         assert_eq!(
             store.complete(&claimed.id, "worker", &failure(true, "archive unavailable"), now).await.unwrap(),
-            state::QUEUED
+            JobState::Queued
         );
         assert!(
             store.claim("worker", now + backoff * SECOND - 1).await.unwrap().is_none(),
@@ -260,14 +260,14 @@ async fn transient_failures_retry_with_backoff_then_dead_letter(pool: AnyPool) {
             .complete(&last.id, "worker", &failure(true, "archive unavailable: disk full"), now + SECOND)
             .await
             .unwrap(),
-        state::DEAD
+        JobState::Dead
     );
     let dead = store.get(&last.id).await.unwrap();
     assert_eq!(dead.error, "archive unavailable: disk full", "the reason is kept");
     assert_eq!(dead.log, "trace of the failure");
-    assert!(!dead.finished_at.is_empty());
+    assert!(dead.finished_at.is_some());
     assert!(store.claim("worker", now + 1000 * SECOND).await.unwrap().is_none(), "dead jobs never run again");
-    let dead_letters = store.list(&JobFilter { state: state::DEAD.into(), ..Default::default() }).await.unwrap();
+    let dead_letters = store.list(&JobFilter { state: JobState::Dead, ..Default::default() }).await.unwrap();
     assert_eq!(dead_letters.len(), 1);
 }
 
@@ -284,7 +284,7 @@ async fn permanent_failure_is_final(pool: AnyPool) {
         )
         .await
         .unwrap();
-    assert_eq!(outcome, state::FAILED);
+    assert_eq!(outcome, JobState::Failed);
     let failed = store.get(&claimed.id).await.unwrap();
     assert!(failed.error.contains("truncated packet"));
     assert_eq!(failed.attempts, 1);
@@ -301,11 +301,11 @@ async fn lease_expiry_on_last_attempt_dead_letters(pool: AnyPool) {
     store.create(&job("ultra", "20260101", vec![l0("ultra", "20260101", "v001")]), None, T0).await.unwrap();
     let first = store.claim("worker-a", T0).await.unwrap().unwrap();
     assert_eq!(store.expire_leases(T0 + 11 * SECOND).await.unwrap(), 1);
-    assert_eq!(store.get(&first.id).await.unwrap().state, state::QUEUED);
+    assert_eq!(store.get(&first.id).await.unwrap().state(), JobState::Queued);
     store.claim("worker-b", T0 + 12 * SECOND).await.unwrap().unwrap();
     assert_eq!(store.expire_leases(T0 + 23 * SECOND).await.unwrap(), 1);
     let dead = store.get(&first.id).await.unwrap();
-    assert_eq!(dead.state, state::DEAD);
+    assert_eq!(dead.state(), JobState::Dead);
     assert!(dead.error.contains("last allowed attempt"), "{}", dead.error);
 }
 

@@ -240,11 +240,7 @@ async fn kill_each_role_during_ingest(home: &TempDir, database_url: &str) {
     // Exactly one job per (product, date), all succeeded, none left queued or running.
     let mut jobs_per_run: BTreeMap<(String, String), Vec<&Job>> = BTreeMap::new();
     for job in &jobs {
-        let product = job.product.clone().unwrap_or_default();
-        let run = (
-            format!("{} {} {}", product.instrument, product.data_level, product.descriptor),
-            job.time.clone().unwrap_or_default().date,
-        );
+        let run = (job.product.clone().unwrap_or_default().to_string(), job.time.clone().unwrap_or_default().date);
         jobs_per_run.entry(run).or_default().push(job);
     }
     let duplicated: Vec<_> = jobs_per_run.iter().filter(|(_, jobs)| jobs.len() > 1).map(|(run, _)| run).collect();

@@ -36,14 +36,14 @@ pub fn render(
     let mut edges: Vec<(String, String, Relationship)> = Vec::new();
     let mut nodes: BTreeSet<String> = BTreeSet::new();
     for product in &graph.products {
-        let label = format!("{} {} {}", product.instrument, product.data_level, product.descriptor);
+        let label = product.to_string();
         if wanted(&label) {
             nodes.insert(label);
         }
     }
     for edge in &graph.edges {
         let Some(product) = &edge.product else { continue };
-        let target = format!("{} {} {}", product.instrument, product.data_level, product.descriptor);
+        let target = product.to_string();
         if !wanted(&target) {
             continue;
         }

@@ -84,8 +84,7 @@ async fn graph_picture(
     let mut latest_states = BTreeMap::new();
     // Newest first: the first job seen of a product is its latest.
     for job in &jobs {
-        let product = job.product.clone().unwrap_or_default();
-        let label = format!("{} {} {}", product.instrument, product.data_level, product.descriptor);
+        let label = job.product.clone().unwrap_or_default().to_string();
         latest_states.entry(label).or_insert_with(|| job.state());
     }
     let svg = graph_svg::render(graph.get_ref(), instrument, &latest_states);

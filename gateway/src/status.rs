@@ -271,7 +271,7 @@ impl JobView {
         };
         JobView {
             id: job.id.clone(),
-            product: format!("{} {} {}", product.instrument, product.data_level, product.descriptor),
+            product: product.to_string(),
             instrument: product.instrument,
             data_level: product.data_level,
             descriptor: product.descriptor,

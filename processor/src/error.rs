@@ -9,7 +9,7 @@ pub enum ProcessorError {
     #[error("no algorithm for {0}")]
     NoAlgorithm(String),
     #[error("job {0} is not running here")]
-    UnknownJob(String),
+    UnknownJob(proto::ids::JobId),
     #[error("output {file} already exists as another producer's file (job {owner:?}); not overwritten")]
     OutputTaken { file: String, owner: String },
     #[error("job was cancelled")]

@@ -36,7 +36,7 @@ impl ProcessorRole {
             config.worker_id.clone().unwrap_or_else(|| format!("processor-{}", uuid::Uuid::now_v7().simple()));
         Ok(ProcessorRole {
             shared: Arc::new(WorkerShared {
-                worker_id,
+                worker_id: worker_id.into(),
                 slots: config.effective_slots(),
                 heartbeat: Duration::from_secs(config.heartbeat_seconds.max(1)),
                 registry,

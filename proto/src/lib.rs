@@ -6,7 +6,9 @@
 
 pub mod clients;
 pub mod enums;
+pub mod ids;
 pub mod json;
+pub mod product;
 pub mod time;
 pub mod trace;
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use imap_filename::Date;
+use proto::ids::JobId;
 use proto::pb::{
     CampaignProgress, GetGraphRequest, ProductKey, ProductRun, ProductTime, StartReprocessingRequest,
     StartReprocessingResponse,
@@ -78,7 +79,7 @@ impl JobStore {
     }
 
     /// The campaign a job belongs to, so the jobs its outputs trigger belong to it too.
-    pub async fn campaign_of(&self, job_id: &str) -> Result<String, StarterError> {
+    pub async fn campaign_of(&self, job_id: &JobId) -> Result<String, StarterError> {
         let campaign: Option<String> = sqlx::query_scalar("SELECT campaign_id FROM jobs WHERE id = $1")
             .bind(job_id.to_string())
             .fetch_optional(&self.pool)

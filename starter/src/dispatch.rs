@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mesh_runtime::Shutdown;
+use proto::ids::{JobId, WorkerId};
 use proto::pb::{WorkRequest, WorkResponse, work_request};
 use proto::time::now_millis;
 use tokio::sync::{Notify, mpsc};
@@ -31,7 +32,7 @@ pub async fn serve_worker(
             return;
         }
     };
-    let worker = hello.worker_id;
+    let worker = WorkerId::from(hello.worker_id);
     let mut credits = hello.slots;
     tracing::info!(%worker, slots = credits, "processor connected");
     loop {
@@ -59,7 +60,8 @@ pub async fn serve_worker(
             message = inbound.message() => match message {
                 Ok(Some(WorkRequest { message: Some(work_request::Message::Credit(more)) })) => credits += more,
                 Ok(Some(WorkRequest { message: Some(work_request::Message::Heartbeat(heartbeat)) })) => {
-                    if let Err(error) = store.heartbeat(&worker, &heartbeat.job_ids, now_millis()).await {
+                    let job_ids: Vec<JobId> = heartbeat.job_ids.into_iter().map(JobId::from).collect();
+                    if let Err(error) = store.heartbeat(&worker, &job_ids, now_millis()).await {
                         tracing::error!(%error, "heartbeat not recorded");
                     }
                 }

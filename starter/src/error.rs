@@ -3,7 +3,7 @@
 #[derive(Debug, thiserror::Error)]
 pub enum StarterError {
     #[error("job {0} not found")]
-    UnknownJob(String),
+    UnknownJob(proto::ids::JobId),
     #[error("invalid request: {0}")]
     InvalidRequest(String),
     #[error("campaign {0} not found")]

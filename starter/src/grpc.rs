@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use proto::ids::{JobId, WorkerId};
 use proto::pb::starter_service_server::StarterService;
 use proto::pb::{
     CompleteJobRequest, CompleteJobResponse, GetCampaignRequest, GetCampaignResponse, GetJobRequest, GetJobResponse,
@@ -51,7 +52,8 @@ impl StarterService for StarterGrpc {
             log: request.log,
             outputs: request.outputs,
         };
-        let state = self.shared.store.complete(&request.job_id, &request.worker_id, &completion, now_millis()).await?;
+        let (job, worker) = (JobId::from(request.job_id), WorkerId::from(request.worker_id));
+        let state = self.shared.store.complete(&job, &worker, &completion, now_millis()).await?;
         tracing::info!(%state, "job completed");
         // A finished job frees a slot of its instrument; a requeued one may run elsewhere.
         self.shared.trigger.job_available.notify_waiters();
@@ -75,7 +77,7 @@ impl StarterService for StarterGrpc {
 
     #[tracing::instrument(skip_all, name = "starter.get_job")]
     async fn get_job(&self, request: Request<GetJobRequest>) -> Result<Response<GetJobResponse>, Status> {
-        let job = self.shared.store.get(&request.into_inner().id).await?;
+        let job = self.shared.store.get(&JobId::from(request.into_inner().id)).await?;
         Ok(Response::new(GetJobResponse { job: Some(job) }))
     }
 

@@ -3,6 +3,7 @@
 //! control the clock instead of sleeping.
 
 use imap_filename::Version;
+use proto::ids::{JobId, WorkerId};
 use proto::pb::{Job, JobState, ProductKey, ProductTime, ResolvedInput};
 use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Row};
@@ -72,7 +73,7 @@ impl JobStore {
     /// Returns the job id when a new job was created. The new job's version exceeds every
     /// version of the product the table holds and `floor` (the highest version the archive
     /// already has, computed by the caller), so a team's own upload is never overwritten.
-    pub async fn create(&self, job: &NewJob, floor: Option<Version>, now: i64) -> Result<Option<String>, StarterError> {
+    pub async fn create(&self, job: &NewJob, floor: Option<Version>, now: i64) -> Result<Option<JobId>, StarterError> {
         let input_hash = input_hash(&job.inputs);
         let repointing = job.time.repointing.map(i64::from).unwrap_or(-1);
         let inputs_hex = encode_inputs(&job.inputs);
@@ -102,14 +103,14 @@ impl JobStore {
                     .filter(|next| next.major.is_some())
                     .ok_or_else(|| StarterError::InvalidRequest(format!("no version left after {floor}")))?;
             }
-            let id = uuid::Uuid::now_v7().to_string();
+            let id = JobId::from(uuid::Uuid::now_v7().to_string());
             let result = sqlx::query(
                 "INSERT INTO jobs (id, instrument, data_level, descriptor, start_date, repointing, input_hash, campaign_id, \
                  version, version_major, version_minor, inputs, state, attempts, lease_owner, lease_expires_at, not_before, \
                  created_at, started_at, finished_at, error, log, outputs, traceparent) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'queued', 0, '', 0, 0, $13, 0, 0, '', '', '[]', $14)",
             )
-            .bind(id.clone())
+            .bind(id.to_string())
             .bind(job.product.instrument.clone())
             .bind(job.product.data_level.clone())
             .bind(job.product.descriptor.clone())
@@ -152,7 +153,7 @@ impl JobStore {
     }
 
     /// Leases the oldest runnable job to `worker`, respecting per-instrument limits.
-    pub async fn claim(&self, worker: &str, now: i64) -> Result<Option<Job>, StarterError> {
+    pub async fn claim(&self, worker: &WorkerId, now: i64) -> Result<Option<Job>, StarterError> {
         let lease_expires_at = now + self.config.lease_seconds as i64 * 1000;
         let _one_claim_at_a_time = self.claim_lock.lock().await;
         for _ in 0..8 {
@@ -163,7 +164,7 @@ impl JobStore {
                 .fetch_optional(&self.pool)
                 .await?;
             match claimed {
-                Some(id) => return self.get(&id).await.map(Some),
+                Some(id) => return self.get(&JobId::from(id)).await.map(Some),
                 None => {
                     // Nothing claimed: either nothing is runnable or another claimer won the race.
                     let runnable: i64 =
@@ -181,14 +182,14 @@ impl JobStore {
     }
 
     /// Extends the leases of jobs `worker` still runs.
-    pub async fn heartbeat(&self, worker: &str, job_ids: &[String], now: i64) -> Result<(), StarterError> {
+    pub async fn heartbeat(&self, worker: &WorkerId, job_ids: &[JobId], now: i64) -> Result<(), StarterError> {
         let lease_expires_at = now + self.config.lease_seconds as i64 * 1000;
         for id in job_ids {
             sqlx::query(
                 "UPDATE jobs SET lease_expires_at = $1 WHERE id = $2 AND lease_owner = $3 AND state = 'running'",
             )
             .bind(lease_expires_at)
-            .bind(id.clone())
+            .bind(id.to_string())
             .bind(worker.to_string())
             .execute(&self.pool)
             .await?;
@@ -200,8 +201,8 @@ impl JobStore {
     /// counts (an empty `worker` is an operator and always counts).
     pub async fn complete(
         &self,
-        id: &str,
-        worker: &str,
+        id: &JobId,
+        worker: &WorkerId,
         completion: &Completion,
         now: i64,
     ) -> Result<JobState, StarterError> {
@@ -215,12 +216,12 @@ impl JobStore {
     pub(crate) async fn complete_as_read(
         &self,
         job: Job,
-        worker: &str,
+        worker: &WorkerId,
         completion: &Completion,
         now: i64,
     ) -> Result<JobState, StarterError> {
-        let id = job.id.as_str();
-        if job.state() != JobState::Running || (!worker.is_empty() && job.lease_owner != worker) {
+        let id = job.job_id();
+        if job.state() != JobState::Running || (!worker.is_empty() && job.lease_owner != worker.as_str()) {
             // A late report (the lease expired and the job was requeued or leased to another
             // processor) changes nothing.
             return Ok(job.state());
@@ -255,7 +256,7 @@ impl JobStore {
         .await?
         .rows_affected();
         if updated != 1 {
-            return Ok(self.get(id).await?.state());
+            return Ok(self.get(&id).await?.state());
         }
         Ok(new_state)
     }
@@ -283,12 +284,12 @@ impl JobStore {
         Ok(dead + requeued)
     }
 
-    pub async fn get(&self, id: &str) -> Result<Job, StarterError> {
+    pub async fn get(&self, id: &JobId) -> Result<Job, StarterError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1")))
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await?
-            .ok_or_else(|| StarterError::UnknownJob(id.to_string()))?;
+            .ok_or_else(|| StarterError::UnknownJob(id.clone()))?;
         job_from_row(&row)
     }
 

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use mesh_runtime::fakes::FakeIndexer;
 use mesh_runtime::{Shutdown, ShutdownSignal};
 use proto::clients::{DependencyClient, IndexerClient, lazy_channel};
+use proto::ids::WorkerId;
 use proto::pb::dependency_service_server::{DependencyService, DependencyServiceServer};
 use proto::pb::indexer_service_server::IndexerServiceServer;
 use proto::pb::*;
@@ -219,7 +220,7 @@ async fn campaign_lookup_database_error_is_retried_not_no_campaign(pool: AnyPool
         traceparent: String::new(),
     };
     let producer = store.create(&new_job, None, T0).await.unwrap().expect("job");
-    let output = FileRecord { produced_by_job: producer, ..l0("20250101") };
+    let output = FileRecord { produced_by_job: producer.into(), ..l0("20250101") };
     let working = context(store.clone(), &peers, Shutdown::never()).await;
     assert_eq!(working.campaign_of_file(&output).await, Outcome::Done("c1".to_string()));
 
@@ -321,8 +322,8 @@ async fn completion_after_lease_expiry_reports_the_real_state(pool: AnyPool) {
         traceparent: String::new(),
     };
     store.create(&new_job, None, T0).await.unwrap().expect("job");
-    let claimed = store.claim("worker-a", T0).await.unwrap().expect("claimed");
-    let as_read = store.get(&claimed.id).await.unwrap();
+    let claimed = store.claim(&WorkerId::from("worker-a"), T0).await.unwrap().expect("claimed");
+    let as_read = store.get(&claimed.job_id()).await.unwrap();
     assert_eq!(store.expire_leases(T0 + 10_000_000).await.unwrap(), 1);
     let done = Completion {
         succeeded: true,
@@ -331,7 +332,7 @@ async fn completion_after_lease_expiry_reports_the_real_state(pool: AnyPool) {
         log: String::new(),
         outputs: vec!["out.cdf".into()],
     };
-    let reported = store.complete_as_read(as_read, "worker-a", &done, T0 + 10_000_001).await.unwrap();
+    let reported = store.complete_as_read(as_read, &WorkerId::from("worker-a"), &done, T0 + 10_000_001).await.unwrap();
     assert_eq!(reported, JobState::Queued);
-    assert_eq!(store.get(&claimed.id).await.unwrap().state(), JobState::Queued);
+    assert_eq!(store.get(&claimed.job_id()).await.unwrap().state(), JobState::Queued);
 }

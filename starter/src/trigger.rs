@@ -11,6 +11,7 @@ use std::time::Duration;
 use imap_filename::Version;
 use mesh_runtime::Shutdown;
 use proto::clients::{DependencyClient, IndexerClient};
+use proto::ids::JobId;
 use proto::pb::{
     DownstreamRequest, FileEvent, FileKind, FileRecord, ProductRun, QueryFilesRequest, ResolveRequest,
     SubscribeEventsRequest, SubscribeEventsResponse,
@@ -84,7 +85,7 @@ impl TriggerContext {
                 candidate = receiver.recv() => match candidate { Some(candidate) => candidate, None => return },
                 _ = self.shutdown.wait() => return,
             };
-            let span = tracing::info_span!("starter.evaluate", %instrument, product = %describe_run(&candidate.run));
+            let span = tracing::info_span!("starter.evaluate", %instrument, product = %candidate.run);
             adopt_parent(&span, &candidate.traceparent);
             if !self.process(&candidate).instrument(span).await {
                 return;
@@ -153,7 +154,7 @@ impl TriggerContext {
 
     /// Resolves one candidate and creates its job when every required input is present:
     /// `Done(Some(id))` for a new job, `Done(None)` when inputs are missing or the job exists.
-    async fn evaluate(&self, candidate: &Candidate) -> Outcome<Option<String>> {
+    async fn evaluate(&self, candidate: &Candidate) -> Outcome<Option<JobId>> {
         let request = ResolveRequest { product: candidate.run.product.clone(), time: candidate.run.time.clone() };
         let resolution = retry_transient("resolve", &self.shutdown, || {
             let mut depsvc = self.depsvc.clone();
@@ -232,7 +233,8 @@ impl TriggerContext {
         if file.produced_by_job.is_empty() {
             return Outcome::Done(String::new());
         }
-        retry_store("campaign of job", &self.shutdown, || self.store.campaign_of(&file.produced_by_job)).await
+        let producer = JobId::from(file.produced_by_job.clone());
+        retry_store("campaign of job", &self.shutdown, || self.store.campaign_of(&producer)).await
     }
 
     async fn finish_event(&self, seq: u64) {
@@ -434,11 +436,4 @@ fn is_transient(status: &tonic::Status) -> bool {
             | tonic::Code::Aborted
             | tonic::Code::Internal
     )
-}
-
-pub fn describe_run(run: &ProductRun) -> String {
-    let product = run.product.clone().unwrap_or_default();
-    let time = run.time.clone().unwrap_or_default();
-    let repointing = time.repointing.map(|number| format!("-repoint{number:05}")).unwrap_or_default();
-    format!("{} {} {} {}{}", product.instrument, product.data_level, product.descriptor, time.date, repointing)
 }

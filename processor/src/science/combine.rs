@@ -63,7 +63,7 @@ impl Algorithm for NearestTimeJoin {
             let other = read_source(context, inputs, &source)?;
             context.check_cancelled()?;
             joined.variables.extend(join_nearest(&joined.epoch, &other, &source, tolerance_ns));
-            joined_sources.push(format!("{} {} {}", source.instrument, source.data_level, source.descriptor));
+            joined_sources.push(source.name().to_string());
         }
         if joined_sources.is_empty() {
             return Err(ScienceError::MissingInput("a second instrument to join".into()));

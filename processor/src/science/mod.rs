@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use imap_filename::Date;
 use proto::pb::{FileRecord, ProductKey};
+use proto::product::ProductName;
 
 use crate::cdf::{IstpGlobals, SclkKernel};
 use crate::config::ProcessorConfig;
@@ -50,7 +51,7 @@ pub enum ScienceError {
 
 /// What an algorithm knows about the job it runs.
 pub struct JobContext {
-    pub job_id: String,
+    pub job_id: proto::ids::JobId,
     pub product: ProductKey,
     pub date: Date,
     pub repointing: Option<u32>,
@@ -61,7 +62,7 @@ pub struct JobContext {
 
 impl JobContext {
     pub fn new(
-        job_id: String,
+        job_id: proto::ids::JobId,
         product: ProductKey,
         date: Date,
         repointing: Option<u32>,
@@ -182,10 +183,8 @@ impl Registry {
         let mut registry = Registry::builtin_with(config, clock);
         for external in &config.external {
             if external.command.is_empty() {
-                return Err(ScienceError::Failed(format!(
-                    "external science for {} {} {} has an empty command",
-                    external.instrument, external.level, external.descriptor
-                )));
+                let product = ProductName::new(&external.instrument, &external.level, &external.descriptor);
+                return Err(ScienceError::Failed(format!("external science for {product} has an empty command")));
             }
             let algorithm = Arc::new(external::ExternalScience::new(external.clone(), config.effective_work_dir()));
             registry.register(&external.instrument, &external.level, &external.descriptor, algorithm);

@@ -1,7 +1,9 @@
 //! The contracts of the IMAP science data mesh: the gRPC services every role speaks (generated at
-//! build time from `proto/imap/sdc/v1/*.proto`), the clients that call them, W3C trace propagation
-//! across calls and streams, and the mesh's time format. Nothing here touches storage: the shared
-//! runtime (database, archive, telemetry setup) is the `mesh-runtime` crate.
+//! build time from `proto/imap/sdc/v1/*.proto`, which pass `buf lint`), the clients that call them,
+//! and what gives the wire types meaning in Rust: typed ids ([`ids`]), the lowercase text of each
+//! enum ([`enums`]), product names ([`product`]), instants ([`time`]), their REST JSON form
+//! ([`json`]) and W3C trace propagation across calls and streams ([`trace`]). Nothing here touches
+//! storage: the shared runtime (database, archive, telemetry setup) is the `mesh-runtime` crate.
 #![forbid(unsafe_code)]
 
 pub mod clients;

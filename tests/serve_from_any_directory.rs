@@ -37,6 +37,17 @@ fn swapi_level0() -> (String, Vec<u8>, &'static [&'static str]) {
     ("imap_swapi_l0_raw_20250101_v001.pkts".to_string(), packets.collect(), &["sci"])
 }
 
+/// Removes every `IMAP_SDC_*` variable (config file, settings such as `processor.xtce_dir`, and
+/// `IMAP_SDC_SHARED`, which the config loader would refuse as an unknown setting): the node
+/// runs on its defaults alone.
+fn without_configuration(command: &mut Command) {
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("IMAP_SDC_") {
+            command.env_remove(name);
+        }
+    }
+}
+
 #[test]
 fn a_node_started_in_an_empty_folder_turns_swapi_level0_into_l3b() {
     let home = tempfile::tempdir().expect("temp dir");
@@ -45,20 +56,17 @@ fn a_node_started_in_an_empty_folder_turns_swapi_level0_into_l3b() {
     serve
         .current_dir(home.path())
         .args(["serve", "--roles", "all", "--listen", "127.0.0.1:0", "--data-dir", "d"])
-        .env_remove("IMAP_SDC_CONFIG")
-        .env_remove("IMAP_SDC_PROCESSOR__XTCE_DIR")
         .stderr(std::fs::File::create(&log).expect("log file"));
+    without_configuration(&mut serve);
     let (child, url) = support::spawn_until_listening(serve, &log);
     let node = support::Node { child, url };
 
     let (name, bytes, l1_descriptors) = swapi_level0();
     std::fs::write(home.path().join(&name), bytes).expect("writes the l0 file");
-    let ingest = Command::new(support::binary())
-        .current_dir(home.path())
-        .args(["ingest", &name, "--server", &node.url, "--data-dir", "d"])
-        .env_remove("IMAP_SDC_CONFIG")
-        .output()
-        .expect("runs ingest");
+    let mut ingest = Command::new(support::binary());
+    ingest.current_dir(home.path()).args(["ingest", &name, "--server", &node.url, "--data-dir", "d"]);
+    without_configuration(&mut ingest);
+    let ingest = ingest.output().expect("runs ingest");
     assert!(ingest.status.success(), "ingest failed: {}", String::from_utf8_lossy(&ingest.stderr));
 
     let mut expected: BTreeSet<(String, String)> =

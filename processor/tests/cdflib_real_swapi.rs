@@ -2,7 +2,7 @@
 //! real L0 file: same times, same packet times, the mission's logical source.
 //!
 //! Needs the mission's L0 files (`cfg(mission_data)`, see `xtce/build.rs`) and a python3 that
-//! imports cdflib (`$IMAP_SDC_PYTHON`, else `python3` on the PATH). Without either the test is
+//! imports cdflib (`$CDFLIB_PYTHON`, else `python3` on the PATH). Without either the test is
 //! reported as ignored with the reason; it has its own harness (libtest-mimic) because whether
 //! cdflib is there is only known when the tests run.
 

@@ -2,7 +2,7 @@
 //! (`cdflib_check.py`), which compares every variable and attribute with a description we
 //! hand it as a Python literal.
 //!
-//! Needs a python3 that imports cdflib (`cdflib_python`): `$IMAP_SDC_PYTHON` when set, else
+//! Needs a python3 that imports cdflib (`cdflib_python`): `$CDFLIB_PYTHON` when set, else
 //! `python3` on the PATH. Without one the checks are reported as ignored, with the reason, never as passed;
 //! this target has its own harness (libtest-mimic) because whether cdflib is there is only
 //! known when the tests run.

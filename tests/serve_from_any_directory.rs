@@ -16,9 +16,9 @@ use gateway_common::{files_made_by_jobs, wait_for};
 
 const REAL_SWAPI: &str = "imap_swapi_l0_raw_20240924_v001.pkts";
 
-/// The real SWAPI L0 file: `$IMAP_SDC_SHARED/data/l0`, else `shared/data/l0` beside the checkout.
+/// The real SWAPI L0 file: `$IMAP_SHARED_DIR/data/l0`, else `shared/data/l0` beside the checkout.
 fn real_swapi_level0() -> Option<PathBuf> {
-    let shared = std::env::var_os("IMAP_SDC_SHARED")
+    let shared = std::env::var_os("IMAP_SHARED_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"));
     Some(shared.join("data/l0").join(REAL_SWAPI)).filter(|file| file.is_file())
@@ -37,9 +37,8 @@ fn swapi_level0() -> (String, Vec<u8>, &'static [&'static str]) {
     ("imap_swapi_l0_raw_20250101_v001.pkts".to_string(), packets.collect(), &["sci"])
 }
 
-/// Removes every `IMAP_SDC_*` variable (config file, settings such as `processor.xtce_dir`, and
-/// `IMAP_SDC_SHARED`, which the config loader would refuse as an unknown setting): the node
-/// runs on its defaults alone.
+/// Removes every `IMAP_SDC_*` variable (a config file, settings such as `processor.xtce_dir`): the
+/// node runs on its defaults alone.
 fn without_configuration(command: &mut Command) {
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("IMAP_SDC_") {

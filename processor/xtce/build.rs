@@ -1,5 +1,5 @@
 //! Tells the tests whether the IMAP mission's level-0 files are here: `cfg(mission_data)` and
-//! the folder in `IMAP_SDC_MISSION_DATA` when `$IMAP_SDC_SHARED/data` exists or, without that
+//! the folder in `IMAP_SDC_MISSION_DATA` when `$IMAP_SHARED_DIR/data` exists or, without that
 //! variable, `shared/data` beside the workspace (any folder above the crate). Tests that need
 //! the files are ignored, saying why, without them. The processor crate uses this script too.
 
@@ -7,12 +7,12 @@ use std::path::PathBuf;
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(mission_data)");
-    println!("cargo::rerun-if-env-changed=IMAP_SDC_SHARED");
-    let data = match std::env::var_os("IMAP_SDC_SHARED") {
+    println!("cargo::rerun-if-env-changed=IMAP_SHARED_DIR");
+    let data = match std::env::var_os("IMAP_SHARED_DIR") {
         Some(shared) => {
             let data = PathBuf::from(shared).join("data");
             if !data.is_dir() {
-                println!("cargo::warning=IMAP_SDC_SHARED is set but {} is not a folder", data.display());
+                println!("cargo::warning=IMAP_SHARED_DIR is set but {} is not a folder", data.display());
             }
             data
         }

@@ -1,7 +1,7 @@
 //! `imap-sdc bench`: decoder throughput on packet files, and the whole L1A step (decoding
 //! plus writing the CDF files) for comparison.
 //!
-//! - `bench` — every real mission file found under `$IMAP_SDC_SHARED/data/l0` or
+//! - `bench` — every real mission file found under `$IMAP_SHARED_DIR/data/l0` or
 //!   `../shared/data/l0` (or `--data DIR`);
 //! - `bench decode FILE.pkts XTCE.xml` — one file;
 //! - `--repeats N` — best of N runs (default 50).
@@ -21,7 +21,7 @@ const MISSION_FILES: [(&str, &str); 3] = [
     ("mag_l0_test_data.pkts", "MAG_SCI_COMBINED.xml"),
     ("imap_codice_l0_hskp_20100101_v001.pkts", "P_COD_NHK.xml"),
 ];
-/// Where the mission files are looked for (after `$IMAP_SDC_SHARED/data/l0`).
+/// Where the mission files are looked for (after `$IMAP_SHARED_DIR/data/l0`).
 const DATA_CANDIDATES: [&str; 3] = ["../shared/data/l0", "shared/data/l0", "/work/shared/data/l0"];
 const DEFAULT_REPEATS: usize = 50;
 const USAGE: &str = "usage: imap-sdc bench [decode FILE.pkts XTCE.xml] [--data DIR] [--repeats N]";
@@ -64,13 +64,13 @@ pub fn run_cli(args: &[String]) -> Result<String, String> {
 fn mission_files(data_dir: Option<PathBuf>) -> Result<Vec<(PathBuf, PathBuf)>, String> {
     let folder = match data_dir {
         Some(folder) => folder,
-        None => std::env::var_os("IMAP_SDC_SHARED")
+        None => std::env::var_os("IMAP_SHARED_DIR")
             .map(|shared| PathBuf::from(shared).join("data/l0"))
             .into_iter()
             .chain(DATA_CANDIDATES.iter().map(PathBuf::from))
             .find(|folder| folder.join(MISSION_FILES[0].0).is_file())
             .ok_or_else(|| {
-                format!("no mission packet files under $IMAP_SDC_SHARED/data/l0 or {DATA_CANDIDATES:?}; {USAGE}")
+                format!("no mission packet files under $IMAP_SHARED_DIR/data/l0 or {DATA_CANDIDATES:?}; {USAGE}")
             })?,
     };
     let pairs: Vec<(PathBuf, PathBuf)> = MISSION_FILES

@@ -26,7 +26,7 @@ const MISSION_DATA: &str = match option_env!("IMAP_SDC_MISSION_DATA") {
 
 /// The mission's L0 files.
 pub fn mission_l0_dir() -> PathBuf {
-    assert!(!MISSION_DATA.is_empty(), "{NEEDS_MISSION_DATA}: the build found no shared/data (set IMAP_SDC_SHARED)");
+    assert!(!MISSION_DATA.is_empty(), "{NEEDS_MISSION_DATA}: the build found no shared/data (set IMAP_SHARED_DIR)");
     Path::new(MISSION_DATA).join("l0")
 }
 

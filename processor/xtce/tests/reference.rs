@@ -20,7 +20,7 @@ const MISSION_DATA: &str = match option_env!("IMAP_SDC_MISSION_DATA") {
 
 /// The mission's level-0 files and their reference decodings.
 fn shared_l0_dir() -> PathBuf {
-    assert!(!MISSION_DATA.is_empty(), "build.rs found no shared/data (set IMAP_SDC_SHARED)");
+    assert!(!MISSION_DATA.is_empty(), "build.rs found no shared/data (set IMAP_SHARED_DIR)");
     Path::new(MISSION_DATA).join("l0")
 }
 

@@ -28,6 +28,15 @@ pub const PREFIX: &str = "sdc";
 const NODE_PORT: &str = "8480/tcp";
 const S3_PORT: &str = "5000/tcp";
 const START_TIMEOUT: Duration = Duration::from_secs(120);
+/// Role containers run as the Kubernetes pods do (deploy/kubernetes/base/pod-defaults.yaml):
+/// read-only root filesystem with writable scratch directories, no capabilities, no privilege gain.
+const LOCKED_DOWN: [&str; 5] = [
+    "--read-only",
+    "--tmpfs=/tmp",
+    "--tmpfs=/var/lib/imap-sdc:uid=10001,gid=10001,mode=0750",
+    "--cap-drop=ALL",
+    "--security-opt=no-new-privileges",
+];
 
 /// Runs `docker ARGS`: its trimmed stdout, or a message with its stderr.
 pub fn docker(args: &[&str]) -> Result<String, String> {
@@ -254,6 +263,7 @@ impl<'scope> Mesh<'scope> {
             for replica in 1..=*count {
                 let name = format!("{role}-{replica}");
                 let mut options = vec![health.clone(), xtce.clone()];
+                options.extend(LOCKED_DOWN.iter().map(|option| option.to_string()));
                 options.extend(environment.iter().map(|(name, value)| format!("--env={name}={value}")));
                 let published = *role == Role::Gateway;
                 if published {

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # The mesh in containers (tests/mesh_in_containers.rs, ignored in a plain `cargo test` because it
-# needs docker and root): installs docker.io and debootstrap when missing, starts dockerd when none
-# answers (and stops it again afterwards), then runs the test. Needs python3 with imap-data-access
-# and boto3 (.ci/gateway-deps.sh) and pip (moto's wheels for the dev S3 image). Run as root.
+# needs docker and root): installs docker.io, docker-compose and debootstrap when missing, starts
+# dockerd when none answers (and stops it again afterwards), then runs those tests. Needs python3
+# with imap-data-access and boto3 (.ci/gateway-deps.sh) and pip (moto's wheels for the dev S3
+# image). Run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v docker >/dev/null 2>&1 || ! command -v debootstrap >/dev/null 2>&1; then
+if ! command -v docker >/dev/null 2>&1 || ! command -v debootstrap >/dev/null 2>&1 \
+    || ! { command -v docker-compose >/dev/null 2>&1 || docker compose version >/dev/null 2>&1; }; then
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io debootstrap >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io docker-compose debootstrap >/dev/null
 fi
 
 dockerd_pid=
@@ -34,5 +36,6 @@ if ! docker info >/dev/null 2>&1; then
     fi
 fi
 
-# --ignored runs just the container test; --nocapture shows its timings.
-cargo test --test mesh_in_containers -- --ignored --nocapture
+# --ignored runs just the container tests, one at a time (two meshes at once crowd two cores);
+# --nocapture shows their timings.
+cargo test --test mesh_in_containers -- --ignored --nocapture --test-threads=1

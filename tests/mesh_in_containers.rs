@@ -1,12 +1,13 @@
-//! The mesh as separate hosts: every role in its own container (processors and gateways
-//! replicated) on a private network, PostgreSQL and an S3 store (moto) in containers, all from
-//! images made here from a locally built Debian base. The unmodified `imap-data-access` client on
-//! this host uploads level-0 files through the gateways' published ports; every product appears
-//! once, every job succeeds on its first attempt, and downloads are the archive's bytes.
+//! The mesh in containers, from images made here on a locally built Debian base. First as
+//! separate hosts: every role in its own container (processors and gateways replicated) on a
+//! private network, PostgreSQL and an S3 store (moto) in containers; the unmodified
+//! `imap-data-access` client on this host uploads level-0 files through the gateways' published
+//! ports; every product appears once, every job succeeds on its first attempt, downloads are the
+//! archive's bytes. Then `deploy/compose.yaml`, run as deploy/README.md says.
 //!
-//! Ignored by default because it needs a docker daemon and root (debootstrap makes the base
-//! image): `.ci/mesh-containers.sh` installs and starts docker and runs it with `--ignored`, where
-//! a missing docker is a failure, not a skip.
+//! Both are ignored by default because they need a docker daemon and root (debootstrap makes the
+//! base image): `.ci/mesh-containers.sh` installs and starts docker and runs them with `--ignored`,
+//! where a missing docker is a failure, not a skip.
 
 mod containers;
 mod gateway_common;
@@ -29,16 +30,8 @@ const LEVELS: [&str; 3] = ["l1a", "l1b", "l2"];
 #[test]
 #[ignore = "needs docker and root (debootstrap): .ci/mesh-containers.sh runs it with --ignored"]
 fn the_mission_client_drives_a_mesh_of_role_containers() {
-    if let Some(reason) = containers::docker_unavailable() {
-        panic!("docker is not usable here ({reason}); .ci/mesh-containers.sh installs and starts it");
-    }
-    assert!(
-        client_installed(),
-        "imap-data-access is needed on this host (python3 -m pip install imap-data-access==1.3.0)"
-    );
     let started = Instant::now();
-    let scope = Scope::new();
-    let image = scope.prepare_images();
+    let (scope, image) = prepare();
     let images_ready = started.elapsed();
 
     let spec = MeshSpec::default().replicas(Role::Processor, 2).replicas(Role::Gateway, 2);
@@ -137,6 +130,71 @@ fn the_mission_client_drives_a_mesh_of_role_containers() {
         (started.elapsed() - processed).as_secs_f64(),
         started.elapsed().as_secs_f64(),
     );
+}
+
+/// What both container tests need: docker, the client, and the images (this run's runtime image
+/// is removed with the scope).
+fn prepare() -> (Scope, String) {
+    if let Some(reason) = containers::docker_unavailable() {
+        panic!("docker is not usable here ({reason}); .ci/mesh-containers.sh installs and starts it");
+    }
+    assert!(
+        client_installed(),
+        "imap-data-access is needed on this host (python3 -m pip install imap-data-access==1.3.0)"
+    );
+    let scope = Scope::new();
+    let image = scope.prepare_images();
+    (scope, image)
+}
+
+/// `deploy/compose.yaml`, as deploy/README.md tells people to run it (processors scaled to two):
+/// a level-0 file uploaded with the client becomes L1B, and its download is the archive's file.
+#[test]
+#[ignore = "needs docker and root (debootstrap): .ci/mesh-containers.sh runs it with --ignored"]
+fn the_compose_file_runs_the_mesh_on_one_machine() {
+    let started = Instant::now();
+    let (scope, image) = prepare();
+    let compose = scope.compose(&image);
+    compose.up(&["--scale", "processor=2"]);
+    let url = format!("http://{}", compose.published("gateway", 8480));
+    let address = url.trim_start_matches("http://").to_string();
+    let secret = |scope: &str| {
+        let created =
+            compose.run(&["exec", "-T", "gateway", "imap-sdc", "keys", "create", "--name", scope, "--scope", scope]);
+        let created = created.unwrap_or_else(|message| panic!("{message}"));
+        created.lines().find_map(|line| line.strip_prefix("secret")).map(|secret| secret.trim().to_string()).unwrap()
+    };
+
+    let home = TempDir::new("compose");
+    let name = "imap_swe_l0_raw_20240930_v001.0001.pkts";
+    std::fs::write(home.path().join(name), synthetic_level0(12)).unwrap();
+    let uploaded =
+        client(&url, home.path(), Some(&secret("upload")), &["upload", &home.path().join(name).display().to_string()]);
+    assert!(uploaded.status.success(), "{}", text(&uploaded));
+    let product = wait_for(
+        "the upload's l1b product",
+        Duration::from_secs(120),
+        || {
+            files_made_by_jobs(&address, "kind=science&instrument=swe")
+                .into_iter()
+                .find(|file| file["data_level"] == "l1b")
+        },
+        || {
+            format!(
+                "jobs: {}\n{}",
+                get_json(&address, "/api/jobs"),
+                compose.run(&["logs", "--tail", "20"]).unwrap_or_else(|error| error)
+            )
+        },
+    );
+    let (product_name, key) = (product["file_name"].as_str().unwrap(), product["archive_key"].as_str().unwrap());
+    let fetched = client(&url, home.path(), Some(&secret("read")), &["download", product_name]);
+    assert!(fetched.status.success(), "{}", text(&fetched));
+    let in_archive = compose.run(&["exec", "-T", "indexer", "sha256sum", &format!("/archive/{key}")]).unwrap();
+    let downloaded = Command::new("sha256sum").arg(home.path().join(key)).output().unwrap();
+    let digest = |text: &str| text.split_whitespace().next().unwrap_or_default().to_string();
+    assert_eq!(digest(&String::from_utf8_lossy(&downloaded.stdout)), digest(&in_archive), "{key} downloaded");
+    println!("compose mesh: {product_name} made and downloaded, {:.0} s", started.elapsed().as_secs_f64());
 }
 
 /// The two runtime images (built from source, or from a binary built outside) must not drift:

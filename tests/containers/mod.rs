@@ -25,6 +25,8 @@ const RUNTIME_REPOSITORY: &str = "imap-sdc-test";
 const OWNER_LABEL: &str = "org.imap-sdc.test-owner";
 pub const BUCKET: &str = "imap-archive";
 pub const PREFIX: &str = "sdc";
+/// Compose projects of a run are named this, then the run's id (which starts with the process id).
+const COMPOSE_PREFIX: &str = "imap-sdc-test-";
 const NODE_PORT: &str = "8480/tcp";
 const S3_PORT: &str = "5000/tcp";
 const START_TIMEOUT: Duration = Duration::from_secs(120);
@@ -120,6 +122,22 @@ impl Scope {
         container
     }
 
+    /// `deploy/compose.yaml` (with `tests/containers/compose.fixtures.yaml`) as a project of this
+    /// run, running `image`, the gateway published at a port docker picks; down on drop.
+    pub fn compose(&self, image: &str) -> Compose {
+        let program =
+            if docker(&["compose", "version"]).is_ok() { vec!["docker", "compose"] } else { vec!["docker-compose"] };
+        Compose {
+            program: program.into_iter().map(String::from).collect(),
+            project: format!("{COMPOSE_PREFIX}{}", self.id),
+            environment: vec![
+                ("IMAP_SDC_IMAGE".into(), image.into()),
+                ("IMAP_SDC_PUBLISH".into(), "127.0.0.1:0".into()),
+                ("IMAP_SDC_TEST_XTCE".into(), format!("{REPO}/tests/fixtures/xtce")),
+            ],
+        }
+    }
+
     /// Builds the runtime image from this test's own binary on the local base (made first if
     /// needed), and the dev PostgreSQL and S3 images; returns the runtime image's tag.
     pub fn prepare_images(&self) -> String {
@@ -170,6 +188,31 @@ fn remove_abandoned() {
             {
                 let removal = if kind == "container" { vec!["rm", "--force", id] } else { vec!["network", "rm", id] };
                 report_cleanup(docker(&removal));
+            }
+        }
+    }
+    // Compose names its containers, network and volumes after the project.
+    let project = "{{.Label \"com.docker.compose.project\"}}";
+    let (container_format, other_format) = (format!("{{{{.Names}}}} {project}"), format!("{{{{.Name}}}} {project}"));
+    let compose_filter = "label=com.docker.compose.project";
+    let abandoned_project =
+        |project: &str| project.strip_prefix(COMPOSE_PREFIX).and_then(|id| id.split('-').next()).is_some_and(gone);
+    for (removal, listing) in [
+        (
+            vec!["rm", "--force", "--volumes"],
+            docker(&["ps", "--all", "--filter", compose_filter, "--format", &container_format]),
+        ),
+        (vec!["network", "rm"], docker(&["network", "ls", "--filter", compose_filter, "--format", &other_format])),
+        (
+            vec!["volume", "rm", "--force"],
+            docker(&["volume", "ls", "--filter", compose_filter, "--format", &other_format]),
+        ),
+    ] {
+        for line in listing.unwrap_or_default().lines() {
+            if let Some((name, project)) = line.split_once(' ')
+                && abandoned_project(project)
+            {
+                report_cleanup(docker(&[&removal[..], &[name]].concat()));
             }
         }
     }
@@ -339,8 +382,7 @@ impl<'scope> Mesh<'scope> {
 
     /// A container's output (stdout and stderr), for failure messages.
     pub fn logs(&self, container: &str) -> String {
-        let output = Command::new("docker").args(["logs", "--tail", "40", container]).output().expect("docker logs");
-        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+        container_logs(container)
     }
 
     /// Every container's state and last log lines.
@@ -359,21 +401,84 @@ impl<'scope> Mesh<'scope> {
         text
     }
 
-    /// Waits until every container's healthcheck passes; fails at once if one stops.
     fn wait_healthy(&self, containers: &[String]) {
-        let deadline = Instant::now() + START_TIMEOUT;
-        for container in containers {
-            loop {
-                let state =
-                    must(docker(&["inspect", "--format", "{{.State.Status}} {{.State.Health.Status}}", container]));
-                if state == "running healthy" {
-                    break;
-                }
-                assert!(!state.starts_with("exited"), "{container} stopped: {state}\n{}", self.logs(container));
-                assert!(Instant::now() < deadline, "{container} not healthy in time: {state}\n{}", self.describe());
-                std::thread::sleep(Duration::from_millis(200));
+        wait_healthy(containers, || self.describe());
+    }
+}
+
+/// Waits until every container's healthcheck passes (one without a healthcheck must have run to
+/// completion, as a one-shot setup container does); fails at once if one stops otherwise.
+fn wait_healthy(containers: &[String], describe: impl Fn() -> String) {
+    let deadline = Instant::now() + START_TIMEOUT;
+    let format =
+        "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}unchecked{{end}} {{.State.ExitCode}}";
+    for container in containers {
+        loop {
+            let state = must(docker(&["inspect", "--format", format, container]));
+            if state.starts_with("running healthy") || state == "exited unchecked 0" {
+                break;
             }
+            assert!(!state.starts_with("exited"), "{container} stopped: {state}\n{}", container_logs(container));
+            assert!(Instant::now() < deadline, "{container} not healthy in time: {state}\n{}", describe());
+            std::thread::sleep(Duration::from_millis(200));
         }
+    }
+}
+
+/// A container's last output lines (stdout and stderr), for failure messages.
+fn container_logs(container: &str) -> String {
+    let output = Command::new("docker").args(["logs", "--tail", "40", container]).output().expect("docker logs");
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+/// `deploy/compose.yaml` run as one project; `down --volumes` on drop.
+pub struct Compose {
+    program: Vec<String>,
+    project: String,
+    environment: Vec<(String, String)>,
+}
+
+impl Compose {
+    /// Runs `docker compose -p PROJECT -f deploy/compose.yaml -f compose.fixtures.yaml ARGS`.
+    pub fn run(&self, args: &[&str]) -> Result<String, String> {
+        let files = [
+            "--project-name".to_string(),
+            self.project.clone(),
+            "--file".into(),
+            format!("{REPO}/deploy/compose.yaml"),
+            "--file".into(),
+            format!("{REPO}/tests/containers/compose.fixtures.yaml"),
+        ];
+        let output = Command::new(&self.program[0])
+            .args(&self.program[1..])
+            .args(&files)
+            .args(args)
+            .envs(self.environment.iter().map(|(name, value)| (name, value)))
+            .output()
+            .map_err(|error| format!("{}: {error}", self.program.join(" ")))?;
+        if output.status.success() {
+            Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+        } else {
+            Err(format!("compose {}: {}", args.join(" "), String::from_utf8_lossy(&output.stderr).trim()))
+        }
+    }
+
+    /// `up --detach ARGS`, then waits until every container is healthy (or done, for one-shots).
+    pub fn up(&self, args: &[&str]) {
+        must(self.run(&[&["up", "--detach"][..], args].concat()));
+        let containers: Vec<String> = must(self.run(&["ps", "--all", "--quiet"])).lines().map(String::from).collect();
+        wait_healthy(&containers, || self.run(&["logs", "--tail", "20"]).unwrap_or_else(|error| error));
+    }
+
+    /// `host:port` where a service's port is published.
+    pub fn published(&self, service: &str, port: u16) -> String {
+        must(self.run(&["port", service, &port.to_string()]))
+    }
+}
+
+impl Drop for Compose {
+    fn drop(&mut self) {
+        report_cleanup(self.run(&["down", "--volumes", "--remove-orphans"]));
     }
 }
 

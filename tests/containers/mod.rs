@@ -5,6 +5,7 @@
 //! panics included; what a killed run left behind is removed by the next one. Only the gateways
 //! and the S3 store (which presigned URLs point clients at) are published, on 127.0.0.1 at ports
 //! docker picks; the role network is `--internal`, so the mesh reaches nothing outside it.
+//! [`Compose`] runs `deploy/compose.yaml` as a project of the run instead.
 
 #![allow(dead_code)]
 

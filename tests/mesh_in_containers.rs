@@ -60,17 +60,21 @@ fn the_mission_client_drives_a_mesh_of_role_containers() {
     }
     let uploaded = started.elapsed();
 
-    // Every day gets exactly its three products, each made by a job.
+    // Every day gets exactly its three products, each made by a job, and every job has finished (a
+    // product is indexed just before its job is reported done).
     let address = mesh.gateway_urls[1 % mesh.gateway_urls.len()].trim_start_matches("http://").to_string();
     let expected: BTreeSet<(String, String)> =
         originals.keys().flat_map(|date| LEVELS.map(|level| (date.clone(), level.to_string()))).collect();
-    let products = wait_for(
-        "every level of every upload",
+    let (products, jobs) = wait_for(
+        "every level of every upload, all jobs finished",
         Duration::from_secs(240),
         || {
             let made = files_made_by_jobs(&address, "kind=science&instrument=swe&limit=1000");
             let found: BTreeSet<(String, String)> = made.iter().map(product_day_and_level).collect();
-            (found == expected).then_some(made)
+            let jobs =
+                get_json(&address, "/api/jobs?instrument=swe&limit=1000").as_array().cloned().unwrap_or_default();
+            let finished = jobs.iter().all(|job| matches!(job["state"].as_str(), Some("succeeded" | "dead")));
+            (found == expected && finished).then_some((made, jobs))
         },
         || format!("jobs: {}\n{}", get_json(&address, "/api/jobs?limit=1000"), mesh.describe()),
     );
@@ -78,8 +82,6 @@ fn the_mission_client_drives_a_mesh_of_role_containers() {
     assert_eq!(products.len(), expected.len(), "one file per product and day: {products:?}");
 
     // Exactly one job per product and day, each succeeded on its first attempt.
-    let jobs = get_json(&address, "/api/jobs?instrument=swe&limit=1000");
-    let jobs = jobs.as_array().unwrap();
     let runs: BTreeSet<(String, String)> = jobs
         .iter()
         .map(|job| {

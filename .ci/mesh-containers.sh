@@ -2,7 +2,7 @@
 # The mesh in containers (tests/mesh_in_containers.rs, ignored in a plain `cargo test` because it
 # needs docker and root): installs docker.io, docker-compose and debootstrap when missing, starts
 # dockerd when none answers (and stops it again afterwards), then runs those tests. Needs python3
-# with imap-data-access and boto3 (.ci/gateway-deps.sh) and pip (moto's wheels for the dev S3
+# with imap-data-access and boto3 (the venv .ci/python-venv.sh makes, first on PATH) and pip (moto's wheels for the dev S3
 # image). Run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -8,6 +8,8 @@ use clap::{Parser, Subcommand};
 use imap_sdc::config::Config;
 use imap_sdc::role::RoleSet;
 
+mod health;
+
 /// Exit code for a bad configuration or command line (sysexits EX_USAGE).
 const EXIT_USAGE: u8 = 64;
 
@@ -51,6 +53,14 @@ enum Command {
     Graph {
         #[command(subcommand)]
         action: GraphAction,
+    },
+    /// Exit 0 when the node at this config's listen address serves (container healthchecks).
+    Health {
+        /// A role's gRPC service, e.g. `imap.sdc.v1.IndexerService`; the node as a whole when omitted.
+        #[arg(long, default_value = "")]
+        service: String,
+        #[command(flatten)]
+        node: NodeArgs,
     },
 }
 
@@ -237,6 +247,22 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_USAGE)
             }
         },
+        Command::Health { service, node } => {
+            let config = match load_config_or_report(cli.config, &node, None) {
+                Ok(config) => config,
+                Err(code) => return code,
+            };
+            match runtime.block_on(health::check(&config.listen, &service)) {
+                Ok(serving) => {
+                    println!("{serving}");
+                    ExitCode::SUCCESS
+                }
+                Err(problem) => {
+                    eprintln!("imap-sdc: {problem}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Graph { action } => match imap_sdc::tools::graph(action.into()) {
             Ok(output) => {
                 print!("{output}");

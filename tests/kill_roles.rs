@@ -349,17 +349,15 @@ async fn job_count(starter: &StarterClient) -> Option<usize> {
 }
 
 /// The processes' working directory: the shared config (short leases, fast retries, so a
-/// killed processor's jobs come back within seconds) and the test packet definition where the
-/// processor looks for it by default (`deploy/xtce` under its working directory).
+/// killed processor's jobs come back within seconds, and the test SWE packet definition).
 fn prepare_working_dir(home: &Path) -> PathBuf {
     let working_dir = home.join("work");
-    let xtce_dir = working_dir.join("deploy/xtce");
-    std::fs::create_dir_all(&xtce_dir).unwrap();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/xtce/swe.xml");
-    if fixture.exists() {
-        std::fs::copy(&fixture, xtce_dir.join("swe.xml")).unwrap();
-    }
-    let config = "[starter]\nlease_seconds = 3\nmax_attempts = 20\nretry_backoff_seconds = 1\n\n[processor]\nheartbeat_seconds = 1\nslots = 2\n";
+    std::fs::create_dir_all(&working_dir).unwrap();
+    let xtce_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/xtce");
+    let config = format!(
+        "[starter]\nlease_seconds = 3\nmax_attempts = 20\nretry_backoff_seconds = 1\n\n[processor]\nheartbeat_seconds = 1\nslots = 2\nxtce_dir = {:?}\n",
+        xtce_dir.display().to_string()
+    );
     std::fs::write(working_dir.join("mesh.toml"), config).unwrap();
     working_dir
 }

@@ -4,7 +4,7 @@
 //! the nearest-in-time record of every other input, within a tolerance, as
 //! `<instrument>_<descriptor>_<NAME>` variables.
 
-use crate::cdf::{AttributeEntry, Values};
+use nasa_cdf::{AttributeEntry, Values};
 
 use super::inputs::{Source, by_source, parent_names, primary_source_preferring, read_source};
 use super::series::{REAL_FILL, SeriesVariable, TimeSeries, to_numbers};

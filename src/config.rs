@@ -5,6 +5,9 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use mesh_runtime::archive::{ArchiveLocation, S3Config};
+use mesh_runtime::telemetry::TelemetryConfig;
+
 use crate::role::RoleSet;
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -42,48 +45,6 @@ pub struct Peers {
     pub starter: Option<String>,
     pub processor: Option<String>,
     pub gateway: Option<String>,
-}
-
-/// How to reach an S3 archive. Unset fields keep the AWS defaults and `AWS_*` variables;
-/// credentials only ever come from those variables (or the platform), never from this file.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct S3Config {
-    /// An S3-compatible endpoint, e.g. `http://minio:9000`; AWS when unset.
-    pub endpoint: Option<String>,
-    /// The endpoint clients are sent to in presigned URLs, when they reach the store at another
-    /// address than the mesh does.
-    pub public_endpoint: Option<String>,
-    pub region: Option<String>,
-    /// Allow plain `http://` endpoints (local and test stores).
-    pub allow_http: Option<bool>,
-    /// `bucket.host` URLs instead of `host/bucket`. With an `endpoint` (or `public_endpoint`),
-    /// that endpoint must then name the bucket itself, e.g. `https://imap-archive.s3.example.org`.
-    pub virtual_hosted_style: Option<bool>,
-    /// How the store does a create-only copy (object_store's `aws_copy_if_not_exists` syntax);
-    /// `multipart` (AWS's conditional completion) when unset.
-    pub copy_if_not_exists: Option<String>,
-}
-
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct TelemetryConfig {
-    /// OTLP/gRPC collector, e.g. `http://127.0.0.1:4317`; no export when unset.
-    pub otlp_endpoint: Option<String>,
-    /// `service.name` of exported spans.
-    pub service_name: String,
-    /// tracing filter directives, e.g. `info,sqlx=warn`.
-    pub log_filter: String,
-}
-
-impl Default for TelemetryConfig {
-    fn default() -> Self {
-        TelemetryConfig {
-            otlp_endpoint: None,
-            service_name: "imap-sdc".into(),
-            log_filter: "info,sqlx=warn,h2=warn,tower=warn".into(),
-        }
-    }
 }
 
 impl Default for Config {
@@ -164,8 +125,9 @@ impl Config {
             .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", self.data_dir.join("imap-sdc.sqlite").display()))
     }
 
-    pub fn archive_dir(&self) -> PathBuf {
-        self.archive_dir.clone().unwrap_or_else(|| self.data_dir.join("archive"))
+    /// Where the archive is: `archive_url`, else `archive_dir`, else `<data_dir>/archive`.
+    pub fn archive_location(&self) -> Result<ArchiveLocation, mesh_runtime::RuntimeError> {
+        ArchiveLocation::parse(self.archive_url.as_deref(), self.archive_dir.as_deref(), &self.data_dir.join("archive"))
     }
 
     pub fn to_toml(&self) -> String {

@@ -8,6 +8,8 @@ use clap::{Parser, Subcommand};
 use imap_sdc::config::Config;
 use imap_sdc::role::RoleSet;
 
+mod health;
+
 /// Exit code for a bad configuration or command line (sysexits EX_USAGE).
 const EXIT_USAGE: u8 = 64;
 
@@ -51,6 +53,14 @@ enum Command {
     Graph {
         #[command(subcommand)]
         action: GraphAction,
+    },
+    /// Exit 0 when the node at this config's listen address serves (container healthchecks).
+    Health {
+        /// A role's gRPC service, e.g. `imap.sdc.v1.IndexerService`; the node as a whole when omitted.
+        #[arg(long, default_value = "")]
+        service: String,
+        #[command(flatten)]
+        node: NodeArgs,
     },
 }
 
@@ -178,7 +188,7 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             runtime.block_on(async move {
-                let _telemetry = match imap_sdc::telemetry::init(&config.telemetry, &config.roles.to_string()) {
+                let _telemetry = match mesh_runtime::telemetry::init(&config.telemetry, &config.roles.to_string()) {
                     Ok(guard) => guard,
                     Err(error) => {
                         eprintln!("imap-sdc: telemetry setup failed: {error}");
@@ -207,7 +217,7 @@ fn main() -> ExitCode {
                 Err(code) => return code,
             };
             runtime.block_on(async move {
-                let _telemetry = imap_sdc::telemetry::init(&config.telemetry, "ingest").ok();
+                let _telemetry = mesh_runtime::telemetry::init(&config.telemetry, "ingest").ok();
                 let server = server.unwrap_or_else(|| format!("http://{}", config.listen));
                 match imap_sdc::tools::ingest(&config, &server, &files).await {
                     Ok(()) => ExitCode::SUCCESS,
@@ -246,6 +256,22 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_USAGE)
             }
         },
+        Command::Health { service, node } => {
+            let config = match load_config_or_report(cli.config, &node, None) {
+                Ok(config) => config,
+                Err(code) => return code,
+            };
+            match runtime.block_on(health::check(&config.listen, &service)) {
+                Ok(serving) => {
+                    println!("{serving}");
+                    ExitCode::SUCCESS
+                }
+                Err(problem) => {
+                    eprintln!("imap-sdc: {problem}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Graph { action } => match imap_sdc::tools::graph(action.into()) {
             Ok(output) => {
                 print!("{output}");

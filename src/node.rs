@@ -6,7 +6,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use anyhow::Context;
-use proto::ShutdownSignal;
+use mesh_runtime::ShutdownSignal;
 use proto::clients::{MeshClients, PeerAddresses};
 use proto::pb;
 use tokio::net::TcpListener;
@@ -60,14 +60,14 @@ pub async fn run(
         .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
     let needs_database = has(Role::Indexer) || has(Role::Starter) || has(Role::Gateway);
     let pool = if needs_database {
-        Some(proto::store::connect(&config.database_url()).await.context("opening the database")?)
+        Some(mesh_runtime::store::connect(&config.database_url()).await.context("opening the database")?)
     } else {
         None
     };
     let needs_archive = has(Role::Indexer) || has(Role::Processor) || has(Role::Gateway);
     let archive = if needs_archive {
-        let archive = crate::archive::open(&config)?;
-        crate::archive::check_reachable(&archive).await?;
+        let archive = mesh_runtime::archive::open(&config.archive_location()?, &config.s3)?;
+        mesh_runtime::archive::check_reachable(&archive).await?;
         tracing::info!(archive = %archive.location, "archive reachable");
         Some(archive)
     } else {
@@ -140,11 +140,11 @@ pub async fn run(
     // Reflection lists only the services this node really serves.
     let mut served = vec![tonic_health::pb::health_server::SERVICE_NAME];
     let role_services = [
-        (Role::Indexer, pb::indexer_server::SERVICE_NAME),
+        (Role::Indexer, pb::indexer_service_server::SERVICE_NAME),
         (Role::Depsvc, pb::dependency_service_server::SERVICE_NAME),
-        (Role::Starter, pb::starter_server::SERVICE_NAME),
-        (Role::Processor, pb::processor_server::SERVICE_NAME),
-        (Role::Gateway, pb::gateway_server::SERVICE_NAME),
+        (Role::Starter, pb::starter_service_server::SERVICE_NAME),
+        (Role::Processor, pb::processor_service_server::SERVICE_NAME),
+        (Role::Gateway, pb::gateway_service_server::SERVICE_NAME),
     ];
     served.extend(role_services.iter().filter(|(role, _)| has(*role)).map(|(_, name)| *name));
     let reflection = || {
@@ -161,7 +161,7 @@ pub async fn run(
     if let Some(role) = &indexer {
         routes.add_service(role.grpc_service(shutdown.clone()));
         health_reporter
-            .set_service_status(pb::indexer_server::SERVICE_NAME, tonic_health::ServingStatus::Serving)
+            .set_service_status(pb::indexer_service_server::SERVICE_NAME, tonic_health::ServingStatus::Serving)
             .await;
     }
     if let Some(role) = &depsvc {
@@ -173,19 +173,19 @@ pub async fn run(
     if let Some(role) = &starter {
         routes.add_service(role.grpc_service());
         health_reporter
-            .set_service_status(pb::starter_server::SERVICE_NAME, tonic_health::ServingStatus::Serving)
+            .set_service_status(pb::starter_service_server::SERVICE_NAME, tonic_health::ServingStatus::Serving)
             .await;
     }
     if let Some(role) = &processor {
         routes.add_service(role.grpc_service());
         health_reporter
-            .set_service_status(pb::processor_server::SERVICE_NAME, tonic_health::ServingStatus::Serving)
+            .set_service_status(pb::processor_service_server::SERVICE_NAME, tonic_health::ServingStatus::Serving)
             .await;
     }
     if let Some(role) = &gateway {
         routes.add_service(role.grpc_service());
         health_reporter
-            .set_service_status(pb::gateway_server::SERVICE_NAME, tonic_health::ServingStatus::Serving)
+            .set_service_status(pb::gateway_service_server::SERVICE_NAME, tonic_health::ServingStatus::Serving)
             .await;
     }
     let mut router = routes.routes().into_axum_router();
@@ -213,7 +213,7 @@ pub async fn run(
     let server_shutdown = shutdown.clone();
     let server = tonic::transport::Server::builder()
         .accept_http1(true)
-        .layer(proto::telemetry::ServerTraceLayer)
+        .layer(mesh_runtime::telemetry::ServerTraceLayer)
         .add_routes(tonic::service::Routes::from(router))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move { server_shutdown.wait().await });
     let server = tokio::spawn(server);

@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use imap_filename::ImapFileName;
+use mesh_runtime::archive::NewObject;
 use object_store::ObjectStore;
 use object_store::path::Path as ObjectPath;
-use proto::archive::NewObject;
-use proto::filename::ImapFileName;
 use proto::pb::IndexFileRequest;
 use tracing::Instrument;
 
@@ -15,8 +15,8 @@ use crate::config::Config;
 /// Copies each file into the archive under its canonical key, then asks the indexer to index it.
 /// A bad name is refused before anything is written.
 pub async fn ingest(config: &Config, server: &str, files: &[PathBuf]) -> anyhow::Result<()> {
-    let archive = crate::archive::open(config)?;
-    crate::archive::check_reachable(&archive).await?;
+    let archive = mesh_runtime::archive::open(&config.archive_location()?, &config.s3)?;
+    mesh_runtime::archive::check_reachable(&archive).await?;
     let archive = archive.store;
     let mut indexer = proto::clients::IndexerClient::new(proto::clients::lazy_channel(server)?);
     for file in files {
@@ -47,7 +47,7 @@ pub async fn ingest(config: &Config, server: &str, files: &[PathBuf]) -> anyhow:
 /// Writes `bytes` under `key` unless the archive already holds a file there: the same bytes again
 /// are fine (a repeated ingest), different ones are refused rather than overwritten.
 async fn put_new(archive: &dyn ObjectStore, key: &str, bytes: Vec<u8>) -> anyhow::Result<()> {
-    match proto::archive::put_new(archive, &ObjectPath::from(key), bytes)
+    match mesh_runtime::archive::put_new(archive, &ObjectPath::from(key), bytes)
         .await
         .with_context(|| format!("writing {key}"))?
     {

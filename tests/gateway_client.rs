@@ -22,15 +22,11 @@ fn imap_data_access_client_drives_the_gateway() {
         return;
     }
     let home = TempDir::new("client");
-    let xtce = home.path().join("deploy/xtce");
-    std::fs::create_dir_all(&xtce).unwrap();
-    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/xtce/swe.xml"), xtce.join("swe.xml")).unwrap();
     let uploads = home.path().join("uploads");
     std::fs::create_dir_all(&uploads).unwrap();
     std::fs::write(uploads.join(SYNTHETIC), synthetic_level0(40)).unwrap();
     let real = real_level0_dir();
     if let Some(dir) = &real {
-        std::fs::copy(dir.join("swapi_packet_definition.xml"), xtce.join("swapi.xml")).unwrap();
         std::fs::copy(dir.join("imap_swapi_l0_raw_20240924_v001.pkts"), uploads.join(REAL)).unwrap();
     } else {
         println!("no real level-0 data beside this checkout: uploading the synthetic file only");

@@ -68,9 +68,6 @@ fn the_pipeline_page_renders_in_headless_chromium() {
         return;
     }
     let home = TempDir::new("page");
-    let xtce = home.path().join("deploy/xtce");
-    std::fs::create_dir_all(&xtce).unwrap();
-    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/xtce/swe.xml"), xtce.join("swe.xml")).unwrap();
     let node = Node::start(home.path(), "all");
     feed_pipeline(&node);
 

@@ -48,8 +48,6 @@ fn a_release_opens_exactly_its_files_to_anonymous_callers() {
         return;
     }
     let home = TempDir::new("release");
-    let xtce = new_dir(home.path(), "deploy/xtce");
-    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/xtce/swe.xml"), xtce.join("swe.xml")).unwrap();
     let uploads = new_dir(home.path(), "uploads");
     // The client skips a download whose file it already has, so each kind of caller gets its own.
     let anonymous_downloads = new_dir(home.path(), "anonymous");

@@ -26,17 +26,22 @@ fn grpcurl_lists_every_service_of_an_all_roles_node_and_only_those_of_a_split_on
     for service in [
         "grpc.health.v1.Health",
         "imap.sdc.v1.DependencyService",
-        "imap.sdc.v1.Indexer",
-        "imap.sdc.v1.Processor",
-        "imap.sdc.v1.Starter",
+        "imap.sdc.v1.IndexerService",
+        "imap.sdc.v1.ProcessorService",
+        "imap.sdc.v1.StarterService",
     ] {
         assert!(listed.lines().any(|line| line == service), "{service} missing from:\n{listed}");
     }
-    let health =
-        grpcurl(&["-plaintext", "-d", r#"{"service":"imap.sdc.v1.Indexer"}"#, &address, "grpc.health.v1.Health/Check"])
-            .unwrap();
+    let health = grpcurl(&[
+        "-plaintext",
+        "-d",
+        r#"{"service":"imap.sdc.v1.IndexerService"}"#,
+        &address,
+        "grpc.health.v1.Health/Check",
+    ])
+    .unwrap();
     assert!(health.contains("SERVING"), "{health}");
-    let queues = grpcurl(&["-plaintext", "-d", "{}", &address, "imap.sdc.v1.Starter/GetQueues"]);
+    let queues = grpcurl(&["-plaintext", "-d", "{}", &address, "imap.sdc.v1.StarterService/GetQueues"]);
     assert!(queues.is_some());
 
     let data_dir = home.path().join("split").display().to_string();
@@ -56,5 +61,8 @@ fn grpcurl_lists_every_service_of_an_all_roles_node_and_only_those_of_a_split_on
     );
     let listed = grpcurl(&["-plaintext", depsvc_only.url.trim_start_matches("http://"), "list"]).unwrap();
     assert!(listed.contains("imap.sdc.v1.DependencyService"), "{listed}");
-    assert!(!listed.contains("imap.sdc.v1.Indexer"), "a depsvc-only node must not advertise the indexer:\n{listed}");
+    assert!(
+        !listed.contains("imap.sdc.v1.IndexerService"),
+        "a depsvc-only node must not advertise the indexer:\n{listed}"
+    );
 }

@@ -7,9 +7,11 @@ mod support;
 use std::time::Duration;
 
 use imap_sdc::config::Config;
-use proto::ShutdownSignal;
+use mesh_runtime::ShutdownSignal;
 use proto::clients::{IndexerClient, StarterClient, lazy_channel};
-use proto::pb::{GetCampaignRequest, GetJobRequest, Job, ListJobsRequest, QueryFilesRequest, ReprocessRequest};
+use proto::pb::{
+    GetCampaignRequest, GetJobRequest, Job, JobState, ListJobsRequest, QueryFilesRequest, StartReprocessingRequest,
+};
 use support::{TempDir, wait_for};
 
 const DATES: [&str; 3] = ["20260301", "20260302", "20260303"];
@@ -32,7 +34,7 @@ async fn provenance_and_campaign_progress_are_queryable() {
     let starter = StarterClient::new(lazy_channel(&url).unwrap());
     let indexer = IndexerClient::new(lazy_channel(&url).unwrap());
     let jobs = settled_jobs(&starter, ListJobsRequest::default(), 6).await;
-    assert!(jobs.iter().all(|job| job.state == "succeeded"), "{jobs:?}");
+    assert!(jobs.iter().all(|job| job.state() == JobState::Succeeded), "{jobs:?}");
 
     // Which job made this file? The indexer names the job, the starter finds it by output.
     let level1b = format!("imap_swe_l1b_sci_{}_v001.0001.cdf", DATES[0]);
@@ -47,7 +49,8 @@ async fn provenance_and_campaign_progress_are_queryable() {
     let made_by = list(&starter, ListJobsRequest { output_file: level1b.clone(), ..Default::default() }).await;
     assert_eq!(made_by.len(), 1);
     assert_eq!(made_by[0].id, file[0].produced_by_job, "indexer and starter agree on the producing job");
-    let job = starter.clone().get_job(GetJobRequest { id: made_by[0].id.clone() }).await.unwrap().into_inner();
+    let job =
+        starter.clone().get_job(GetJobRequest { id: made_by[0].id.clone() }).await.unwrap().into_inner().job.unwrap();
     let inputs: Vec<&str> =
         job.inputs.iter().flat_map(|input| input.files.iter().map(|file| file.file_name.as_str())).collect();
     assert_eq!(inputs, [format!("imap_swe_l1a_sci_{}_v001.0001.cdf", DATES[0])]);
@@ -62,7 +65,7 @@ async fn provenance_and_campaign_progress_are_queryable() {
     // the campaign, each at the next version.
     let campaign = starter
         .clone()
-        .start_reprocessing(ReprocessRequest {
+        .start_reprocessing(StartReprocessingRequest {
             start_date: DATES[0].into(),
             end_date: DATES[2].into(),
             instrument: "swe".into(),
@@ -81,7 +84,9 @@ async fn provenance_and_campaign_progress_are_queryable() {
         .get_campaign(GetCampaignRequest { id: campaign.campaign_id.clone() })
         .await
         .unwrap()
-        .into_inner();
+        .into_inner()
+        .campaign
+        .unwrap();
     assert_eq!(
         (progress.succeeded, progress.queued, progress.running, progress.failed, progress.dead),
         (6, 0, 0, 0, 0)
@@ -111,7 +116,7 @@ async fn provenance_and_campaign_progress_are_queryable() {
             for minutes_ago in 0..3 {
                 let request = GetCampaignRequest { id: scheduled_campaign_id(minutes_ago) };
                 if let Ok(progress) = starter.clone().get_campaign(request).await {
-                    return Some(progress.into_inner());
+                    return progress.into_inner().campaign;
                 }
             }
             None
@@ -126,7 +131,7 @@ async fn provenance_and_campaign_progress_are_queryable() {
     assert_eq!(unknown.code(), tonic::Code::NotFound);
     let backwards = starter
         .clone()
-        .start_reprocessing(ReprocessRequest {
+        .start_reprocessing(StartReprocessingRequest {
             start_date: DATES[2].into(),
             end_date: DATES[0].into(),
             ..Default::default()
@@ -137,7 +142,7 @@ async fn provenance_and_campaign_progress_are_queryable() {
     assert!(backwards.message().contains("is before start_date"), "{}", backwards.message());
     let nothing = starter
         .clone()
-        .start_reprocessing(ReprocessRequest {
+        .start_reprocessing(StartReprocessingRequest {
             start_date: DATES[0].into(),
             end_date: DATES[0].into(),
             instrument: "glows".into(),
@@ -178,8 +183,8 @@ fn node_config(home: &TempDir) -> Config {
 
 /// The id of the scheduled run of the minute `minutes_ago` before now (what `schedule.rs` names).
 fn scheduled_campaign_id(minutes_ago: i64) -> String {
-    let minute = proto::store::now_millis() / 60_000 - minutes_ago;
-    let text = proto::store::rfc3339_millis(minute * 60_000);
+    let minute = proto::time::now_millis() / 60_000 - minutes_ago;
+    let text = proto::time::rfc3339_millis(minute * 60_000);
     format!("schedule-every-minute-{}", text[..16].replace([':', '-'], ""))
 }
 
@@ -193,7 +198,7 @@ async fn settled_jobs(starter: &StarterClient, request: ListJobsRequest, count: 
         let (mut starter, request) = (starter.clone(), request.clone());
         async move {
             let jobs = starter.list_jobs(request).await.ok()?.into_inner().jobs;
-            let finished = jobs.iter().all(|job| job.state != "queued" && job.state != "running");
+            let finished = jobs.iter().all(|job| !matches!(job.state(), JobState::Queued | JobState::Running));
             (jobs.len() >= count && finished).then_some(jobs)
         }
     })

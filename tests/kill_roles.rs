@@ -13,7 +13,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use proto::clients::{IndexerClient, StarterClient, lazy_channel};
-use proto::pb::{Job, ListJobsRequest, QueryFilesRequest};
+use proto::pb::{Job, JobState, ListJobsRequest, QueryFilesRequest};
 use support::{TempDir, binary, spawn_until_listening};
 
 const DAYS: u32 = 30;
@@ -146,8 +146,9 @@ async fn kill_each_role_during_ingest(home: &TempDir, database_url: &str) {
 
     let indexer = IndexerClient::new(lazy_channel(&indexer_url).unwrap());
     let starter = StarterClient::new(lazy_channel(&starter_url).unwrap());
-    let dates: Vec<String> =
-        (0..DAYS).map(|day| proto::date::Date::from_ymd(2026, 1, 1).unwrap().add_days(day as i32).yyyymmdd()).collect();
+    let dates: Vec<String> = (0..DAYS)
+        .map(|day| imap_filename::Date::from_ymd(2026, 1, 1).unwrap().add_days(day as i32).yyyymmdd())
+        .collect();
     let level0_names: Vec<String> = dates.iter().map(|date| format!("imap_swe_l0_raw_{date}_v001.pkts")).collect();
 
     // Files arrive in batches; after each batch, once the mesh is visibly busy with it, one
@@ -173,7 +174,7 @@ async fn kill_each_role_during_ingest(home: &TempDir, database_url: &str) {
         if ROLES[victim] == "processor" {
             // Best effort: kill it while it holds a lease, so the lease has to expire.
             let _ = tokio::time::timeout(Duration::from_secs(5), async {
-                while jobs_in_state(&starter, "running").await == 0 {
+                while jobs_in_state(&starter, JobState::Running).await == 0 {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
             })
@@ -211,7 +212,7 @@ async fn kill_each_role_during_ingest(home: &TempDir, database_url: &str) {
                 .ok()?
                 .into_inner()
                 .jobs;
-            let settled = jobs.iter().all(|job| job.state != "queued" && job.state != "running");
+            let settled = jobs.iter().all(|job| !matches!(job.state(), JobState::Queued | JobState::Running));
             *observed.lock().unwrap() = describe_state(&files, &jobs, &level0_names);
             (files.len() >= expected_files && jobs.len() >= expected_jobs && settled).then_some((files, jobs))
         }
@@ -239,11 +240,7 @@ async fn kill_each_role_during_ingest(home: &TempDir, database_url: &str) {
     // Exactly one job per (product, date), all succeeded, none left queued or running.
     let mut jobs_per_run: BTreeMap<(String, String), Vec<&Job>> = BTreeMap::new();
     for job in &jobs {
-        let product = job.product.clone().unwrap_or_default();
-        let run = (
-            format!("{} {} {}", product.instrument, product.data_level, product.descriptor),
-            job.time.clone().unwrap_or_default().date,
-        );
+        let run = (job.product.clone().unwrap_or_default().to_string(), job.time.clone().unwrap_or_default().date);
         jobs_per_run.entry(run).or_default().push(job);
     }
     let duplicated: Vec<_> = jobs_per_run.iter().filter(|(_, jobs)| jobs.len() > 1).map(|(run, _)| run).collect();
@@ -251,8 +248,8 @@ async fn kill_each_role_during_ingest(home: &TempDir, database_url: &str) {
     assert_eq!(jobs.len(), expected_jobs, "{}", settle_log("job count"));
     let unfinished: Vec<String> = jobs
         .iter()
-        .filter(|job| job.state != "succeeded")
-        .map(|job| format!("{} {}: {}", job.id, job.state, job.error))
+        .filter(|job| job.state() != JobState::Succeeded)
+        .map(|job| format!("{} {}: {}", job.id, job.state(), job.error))
         .collect();
     assert!(unfinished.is_empty(), "jobs not succeeded: {unfinished:?}");
     assert!(jobs.iter().all(|job| job.version == "v001.0001"), "a job got a second version");
@@ -309,7 +306,7 @@ fn describe_state(files: &[proto::pb::FileRecord], jobs: &[Job], level0_names: &
     let mut levels: BTreeMap<&str, usize> = BTreeMap::new();
     files.iter().for_each(|file| *levels.entry(file.data_level.as_str()).or_default() += 1);
     let mut states: BTreeMap<&str, usize> = BTreeMap::new();
-    jobs.iter().for_each(|job| *states.entry(job.state.as_str()).or_default() += 1);
+    jobs.iter().for_each(|job| *states.entry(job.state().text()).or_default() += 1);
     let missing: Vec<&String> =
         level0_names.iter().filter(|name| !files.iter().any(|file| &file.file_name == *name)).collect();
     let dates_without_l1a: Vec<&String> = level0_names
@@ -323,11 +320,16 @@ fn describe_state(files: &[proto::pb::FileRecord], jobs: &[Job], level0_names: &
 
     let stuck: Vec<String> = jobs
         .iter()
-        .filter(|job| job.state != "succeeded")
+        .filter(|job| job.state() != JobState::Succeeded)
         .map(|job| {
             format!(
                 "{} {:?} {} attempts={} owner={} error={}",
-                job.id, job.time, job.state, job.attempts, job.lease_owner, job.error
+                job.id,
+                job.time,
+                job.state(),
+                job.attempts,
+                job.lease_owner,
+                job.error
             )
         })
         .collect();
@@ -336,7 +338,7 @@ fn describe_state(files: &[proto::pb::FileRecord], jobs: &[Job], level0_names: &
     )
 }
 
-async fn jobs_in_state(starter: &StarterClient, state: &str) -> usize {
+async fn jobs_in_state(starter: &StarterClient, state: JobState) -> usize {
     let request = ListJobsRequest { state: state.into(), limit: 10_000, ..Default::default() };
     starter.clone().list_jobs(request).await.map(|response| response.into_inner().jobs.len()).unwrap_or(0)
 }
@@ -347,24 +349,22 @@ async fn job_count(starter: &StarterClient) -> Option<usize> {
 }
 
 /// The processes' working directory: the shared config (short leases, fast retries, so a
-/// killed processor's jobs come back within seconds) and the test packet definition where the
-/// processor looks for it by default (`deploy/xtce` under its working directory).
+/// killed processor's jobs come back within seconds, and the test SWE packet definition).
 fn prepare_working_dir(home: &Path) -> PathBuf {
     let working_dir = home.join("work");
-    let xtce_dir = working_dir.join("deploy/xtce");
-    std::fs::create_dir_all(&xtce_dir).unwrap();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/xtce/swe.xml");
-    if fixture.exists() {
-        std::fs::copy(&fixture, xtce_dir.join("swe.xml")).unwrap();
-    }
-    let config = "[starter]\nlease_seconds = 3\nmax_attempts = 20\nretry_backoff_seconds = 1\n\n[processor]\nheartbeat_seconds = 1\nslots = 2\n";
+    std::fs::create_dir_all(&working_dir).unwrap();
+    let xtce_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/xtce");
+    let config = format!(
+        "[starter]\nlease_seconds = 3\nmax_attempts = 20\nretry_backoff_seconds = 1\n\n[processor]\nheartbeat_seconds = 1\nslots = 2\nxtce_dir = {:?}\n",
+        xtce_dir.display().to_string()
+    );
     std::fs::write(working_dir.join("mesh.toml"), config).unwrap();
     working_dir
 }
 
 /// A new, empty PostgreSQL database for this run: its URL and name.
 async fn fresh_postgres_database(admin_url: &str) -> (String, String) {
-    let admin = proto::store::connect(admin_url).await.expect("connect to DATABASE_URL");
+    let admin = mesh_runtime::store::connect(admin_url).await.expect("connect to DATABASE_URL");
     let name = format!("imap_sdc_kill_{}", uuid_like());
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("create database");
     admin.close().await;
@@ -374,7 +374,7 @@ async fn fresh_postgres_database(admin_url: &str) -> (String, String) {
 
 /// Removes the run's database once every process using it is gone (best effort).
 async fn drop_postgres_database(admin_url: &str, name: &str) {
-    let Ok(admin) = proto::store::connect(admin_url).await else { return };
+    let Ok(admin) = mesh_runtime::store::connect(admin_url).await else { return };
     let _ =
         sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&admin).await;
     admin.close().await;

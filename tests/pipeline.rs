@@ -129,7 +129,7 @@ async fn level0_file_flows_to_l1b_in_one_trace() {
         let mut starter = starter.clone();
         async move {
             let jobs = starter.list_jobs(proto::pb::ListJobsRequest::default()).await.ok()?.into_inner().jobs;
-            jobs.iter().all(|job| job.state == "succeeded").then_some(jobs)
+            jobs.iter().all(|job| job.state() == proto::pb::JobState::Succeeded).then_some(jobs)
         }
     })
     .await;

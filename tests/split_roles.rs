@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use imap_sdc::config::Config;
 use imap_sdc::role::Role;
-use proto::ShutdownSignal;
+use mesh_runtime::ShutdownSignal;
 use proto::pb::QueryFilesRequest;
 use support::{TempDir, wait_for};
 

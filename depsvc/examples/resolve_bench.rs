@@ -15,7 +15,7 @@ use depsvc::graph::{
     Cadence, FileKind, FileRecord, Graph, InputSource, MISSION_GRAPH_TOML, MemoryCatalog, OutputStream, ProductKey,
     ProductTime, Resolution, TimeWindow, check,
 };
-use proto::date::Date;
+use imap_filename::Date;
 
 const TARGET_FILES: usize = 1_000_000;
 const VERSIONS_PER_DAY: usize = 3;

@@ -1,11 +1,11 @@
 //! Between the wire's file records and the graph's view of files and inputs.
 
-use proto::date::Date;
-use proto::filename::Version;
+use imap_filename::Date;
+use imap_filename::Version;
 use proto::pb;
 
 use super::error::DepsvcError;
-use super::graph::{self, FileKind, InputQuery, InputSource, ProductKey, ProductTime, QueryRange};
+use super::graph::{self, FileKind, InputQuery, InputSource, ProductKey, ProductTime, QueryRange, Relationship};
 
 pub fn product_key(key: &pb::ProductKey) -> ProductKey {
     ProductKey::new(&key.instrument, &key.data_level, &key.descriptor)
@@ -36,14 +36,20 @@ pub fn file_record(file: &pb::FileRecord) -> Option<graph::FileRecord> {
         Ok(version) => (version.major, version.minor),
         Err(_) => (None, file.version.trim_start_matches('v').parse().unwrap_or(0)),
     };
-    let (kind, instrument, data_level, descriptor) = match file.kind.as_str() {
-        "science" => (FileKind::Science, file.instrument.clone(), file.data_level.clone(), file.descriptor.clone()),
-        "ancillary" => (FileKind::Ancillary, file.instrument.clone(), "ancillary".into(), file.descriptor.clone()),
-        "spice" if file.descriptor == "spin" => (FileKind::Spin, "spin".into(), "spin".into(), "spin".into()),
-        "spice" if file.descriptor == "repoint" => {
+    let (kind, instrument, data_level, descriptor) = match file.kind() {
+        pb::FileKind::Science => {
+            (FileKind::Science, file.instrument.clone(), file.data_level.clone(), file.descriptor.clone())
+        }
+        pb::FileKind::Ancillary => {
+            (FileKind::Ancillary, file.instrument.clone(), "ancillary".into(), file.descriptor.clone())
+        }
+        pb::FileKind::Spice if file.descriptor == "spin" => {
+            (FileKind::Spin, "spin".into(), "spin".into(), "spin".into())
+        }
+        pb::FileKind::Spice if file.descriptor == "repoint" => {
             (FileKind::Repoint, "repoint".into(), "repoint".into(), "repoint".into())
         }
-        "spice" => (FileKind::Spice, "spice".into(), "spice".into(), file.descriptor.clone()),
+        pb::FileKind::Spice => (FileKind::Spice, "spice".into(), "spice".into(), file.descriptor.clone()),
         _ => return None,
     };
     Some(graph::FileRecord {
@@ -75,14 +81,14 @@ pub fn file_queries(query: &InputQuery) -> Vec<pb::QueryFilesRequest> {
     }
     match &query.source {
         InputSource::Science(key) => vec![pb::QueryFilesRequest {
-            kind: "science".into(),
+            kind: pb::FileKind::Science.into(),
             instrument: key.instrument.clone(),
             data_level: key.data_level.clone(),
             descriptor: key.descriptor.clone(),
             ..base
         }],
         InputSource::Ancillary { instrument, descriptor } => vec![pb::QueryFilesRequest {
-            kind: "ancillary".into(),
+            kind: pb::FileKind::Ancillary.into(),
             instrument: instrument.clone(),
             descriptor: descriptor.clone(),
             ..base
@@ -90,25 +96,36 @@ pub fn file_queries(query: &InputQuery) -> Vec<pb::QueryFilesRequest> {
         InputSource::Spice { kernel_types, .. } => kernel_types
             .iter()
             .map(|kernel_type| pb::QueryFilesRequest {
-                kind: "spice".into(),
+                kind: pb::FileKind::Spice.into(),
                 descriptor: kernel_type.clone(),
                 ..base.clone()
             })
             .collect(),
-        InputSource::Spin => vec![pb::QueryFilesRequest { kind: "spice".into(), descriptor: "spin".into(), ..base }],
+        InputSource::Spin => {
+            vec![pb::QueryFilesRequest { kind: pb::FileKind::Spice.into(), descriptor: "spin".into(), ..base }]
+        }
         InputSource::Repoint => {
-            vec![pb::QueryFilesRequest { kind: "spice".into(), descriptor: "repoint".into(), ..base }]
+            vec![pb::QueryFilesRequest { kind: pb::FileKind::Spice.into(), descriptor: "repoint".into(), ..base }]
         }
     }
 }
 
-/// `science`, `ancillary`, `spice`, `spin` or `repoint`, as the mission's input list names them.
-pub fn source_type(source: &InputSource) -> &'static str {
+/// Where an input's files come from, as the mission's input list names them.
+pub fn source_type(source: &InputSource) -> pb::SourceType {
     match source {
-        InputSource::Science(_) => "science",
-        InputSource::Ancillary { .. } => "ancillary",
-        InputSource::Spice { .. } => "spice",
-        InputSource::Spin => "spin",
-        InputSource::Repoint => "repoint",
+        InputSource::Science(_) => pb::SourceType::Science,
+        InputSource::Ancillary { .. } => pb::SourceType::Ancillary,
+        InputSource::Spice { .. } => pb::SourceType::Spice,
+        InputSource::Spin => pb::SourceType::Spin,
+        InputSource::Repoint => pb::SourceType::Repoint,
+    }
+}
+
+pub fn relationship_to_wire(relationship: Relationship) -> pb::Relationship {
+    match relationship {
+        Relationship::Hard => pb::Relationship::Hard,
+        Relationship::HardNoTrigger => pb::Relationship::HardNoTrigger,
+        Relationship::SoftTrigger => pb::Relationship::SoftTrigger,
+        Relationship::SoftNoTrigger => pb::Relationship::SoftNoTrigger,
     }
 }

@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use imap_filename::Date;
 use proto::clients::IndexerClient;
-use proto::date::Date;
 use proto::pb;
 use proto::pb::dependency_service_server::DependencyService;
 use tonic::{Request, Response, Status};
@@ -57,9 +57,9 @@ impl DepsvcGrpc {
                 inputs: inputs
                     .iter()
                     .map(|input| pb::ResolvedInput {
-                        source_type: convert::source_type(&input.source).to_string(),
+                        source_type: convert::source_type(&input.source).into(),
                         source: input.source.to_string(),
-                        relationship: input.relationship.as_str().to_string(),
+                        relationship: convert::relationship_to_wire(input.relationship).into(),
                         files: input
                             .files
                             .iter()
@@ -92,7 +92,7 @@ impl DependencyService for DepsvcGrpc {
         let Some(record) = convert::file_record(&file) else {
             return Ok(Response::new(pb::DownstreamResponse::default()));
         };
-        let today = Date::from_days_since_epoch((proto::store::now_millis() / 86_400_000) as i32);
+        let today = Date::from_days_since_epoch((proto::time::now_millis() / 86_400_000) as i32);
         let runs = self
             .graph
             .downstream(&record, today)
@@ -127,7 +127,7 @@ impl DependencyService for DepsvcGrpc {
                         super::graph::InputSource::Science(key) => key.to_string(),
                         other => other.to_string(),
                     },
-                    relationship: input.relationship.as_str().to_string(),
+                    relationship: convert::relationship_to_wire(input.relationship).into(),
                     window: format!("{:?}", input.window),
                 })
             })

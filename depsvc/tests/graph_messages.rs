@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use depsvc::graph::{Graph, InputSource, ProductKey, check};
-use proto::date::Date;
+use imap_filename::Date;
 
 fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/graph").join(name)

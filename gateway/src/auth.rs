@@ -106,7 +106,7 @@ mod tests {
 
     #[tokio::test]
     async fn prefixes_demand_their_credentials() {
-        let (pool, _dir) = proto::store::testing::fresh_sqlite().await;
+        let (pool, _dir) = mesh_runtime::store::testing::fresh_sqlite().await;
         crate::migrate(&pool).await.unwrap();
         let keys = ApiKeyStore::new(pool);
         let reader = keys.create("reader", &[Scope::Read]).await.unwrap();

@@ -3,9 +3,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use proto::date::Date;
-use proto::filename::{Version, parse_repointing_label};
-use proto::pb::{FileRecord, QueryFilesRequest};
+use imap_filename::Date;
+use imap_filename::{Version, parse_repointing_label};
+use prost_types::Timestamp;
+use proto::pb::{FileKind, FileRecord, QueryFilesRequest};
 
 use super::error::GatewayError;
 
@@ -86,7 +87,7 @@ impl CatalogQuery {
             return Err(invalid(format!("unknown query parameter {unknown:?} (valid: {})", allowed.join(", "))));
         }
         let mut filter = QueryFilesRequest {
-            kind: if table == Table::Science { "science" } else { "ancillary" }.to_string(),
+            kind: if table == Table::Science { FileKind::Science } else { FileKind::Ancillary }.into(),
             instrument: given("instrument").unwrap_or_default().to_string(),
             data_level: given("data_level").unwrap_or_default().to_string(),
             descriptor: given("descriptor").unwrap_or_default().to_string(),
@@ -198,7 +199,7 @@ pub fn science_row(record: &FileRecord) -> serde_json::Value {
         "start_date": record.start_date,
         "repointing": record.repointing,
         "cr": record.cr,
-        "ingestion_date": ingestion_date(&record.ingestion_time),
+        "ingestion_date": ingestion_date(record.ingestion_time.as_ref()),
         "major_version": version.and_then(|version| version.major),
         "minor_version": version.map(|version| version.minor),
         "released": record.released,
@@ -212,18 +213,17 @@ pub fn ancillary_row(record: &FileRecord) -> serde_json::Value {
         "descriptor": record.descriptor,
         "start_date": record.start_date,
         "end_date": (!record.end_date.is_empty()).then_some(&record.end_date),
-        "ingestion_date": ingestion_date(&record.ingestion_time),
+        "ingestion_date": ingestion_date(record.ingestion_time.as_ref()),
         "version": record.version,
         "released": record.released,
     })
 }
 
 /// `YYYYMMDD HH:MM:SS` (UTC) from the tracker's RFC 3339 time, as upstream formats it.
-pub fn ingestion_date(rfc3339: &str) -> String {
-    match (rfc3339.get(0..10), rfc3339.get(11..19)) {
-        (Some(date), Some(time)) => format!("{} {time}", date.replace('-', "")),
-        _ => rfc3339.to_string(),
-    }
+pub fn ingestion_date(ingested: Option<&Timestamp>) -> String {
+    let Some(ingested) = ingested else { return String::new() };
+    let rfc3339 = proto::time::rfc3339(ingested);
+    format!("{} {}", rfc3339[0..10].replace('-', ""), &rfc3339[11..19])
 }
 
 /// A client date (lenient `%Y%m%d`, like Python's strptime) as `YYYYMMDD`, or empty when absent.

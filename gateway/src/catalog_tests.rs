@@ -1,11 +1,11 @@
 use super::*;
 
 fn record(name: &str) -> FileRecord {
-    let parsed = proto::filename::ImapFileName::parse(name).unwrap();
+    let parsed = imap_filename::ImapFileName::parse(name).unwrap();
     FileRecord {
         file_name: name.to_string(),
         archive_key: parsed.archive_path(),
-        kind: parsed.kind().as_str().to_string(),
+        kind: proto::pb::FileKind::from(parsed.kind()).into(),
         instrument: parsed.instrument().unwrap_or_default().to_string(),
         data_level: parsed.data_level().unwrap_or_default().to_string(),
         descriptor: parsed.descriptor().unwrap_or_default().to_string(),
@@ -15,7 +15,8 @@ fn record(name: &str) -> FileRecord {
         cr: parsed.carrington_rotation(),
         version: parsed.version_text().unwrap_or_default(),
         extension: parsed.extension().to_string(),
-        ingestion_time: "2026-11-26T06:19:45.123Z".into(),
+        // 2026-11-26T06:19:45.123Z
+        ingestion_time: Some(proto::time::timestamp(1_795_673_985_123)),
         ..Default::default()
     }
 }
@@ -100,7 +101,7 @@ fn filters_map_onto_the_tracker_with_mission_date_rules() {
     ])
     .unwrap();
     let filter = &parsed.filter;
-    assert_eq!(filter.kind, "science");
+    assert_eq!(filter.kind(), proto::pb::FileKind::Science);
     assert_eq!((filter.start_date_min.as_str(), filter.start_date_max.as_str()), ("20250101", "20250131"));
     assert_eq!((filter.ingestion_date_min.as_str(), filter.ingestion_date_max.as_str()), ("20260101", "20261231"));
     assert_eq!(filter.repointing, Some(12));

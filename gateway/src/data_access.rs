@@ -12,16 +12,16 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use futures_util::{StreamExt, TryStreamExt};
 use http::{HeaderMap, StatusCode, Uri, header};
+use imap_filename::{ImapFileName, parse_archive_key};
+use mesh_runtime::archive::ArchivePresigner;
 use object_store::{ObjectStoreExt, WriteMultipart};
-use proto::filename::{ImapFileName, parse_archive_key};
-use proto::pb::{FileRecord, QueryFilesRequest, ReprocessRequest};
+use proto::pb::{FileRecord, QueryFilesRequest, StartReprocessingRequest};
 
 use super::auth::Caller;
 use super::catalog::{CatalogQuery, query_date};
 use super::error::GatewayError;
 use super::key_store::Scope;
 use super::release;
-use super::signing::ArchivePresigner;
 use super::signing::{UploadGrant, unix_now};
 use super::spice_catalog::SpiceQuery;
 use super::state::GatewayState;
@@ -266,7 +266,7 @@ pub async fn reprocess(
         }
         query_date(Some(&text), name)
     };
-    let request = ReprocessRequest {
+    let request = StartReprocessingRequest {
         start_date: required_date("start_date")?,
         end_date: required_date("end_date")?,
         instrument: given("instrument"),

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
-use proto::filename::FileNameError;
+use imap_filename::FileNameError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
@@ -31,7 +31,7 @@ pub enum GatewayError {
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("storage setup failed: {0}")]
-    Store(#[from] proto::store::StoreError),
+    Store(#[from] mesh_runtime::RuntimeError),
 }
 
 impl GatewayError {

@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-use proto::filename::VALID_DATALEVELS;
-use proto::pb::GetGraphResponse;
+use imap_filename::VALID_DATALEVELS;
+use proto::pb::{GetGraphResponse, JobState, Relationship};
 
 const NODE_WIDTH: i32 = 190;
 const NODE_HEIGHT: i32 = 20;
@@ -15,37 +15,41 @@ const MARGIN: i32 = 20;
 const PALETTE: [&str; 8] = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f"];
 
 /// Fill of a product by the state of its latest job.
-fn state_fill(state: &str) -> Option<&'static str> {
+fn state_fill(state: JobState) -> Option<&'static str> {
     match state {
-        "queued" => Some("#c9ced6"),
-        "running" => Some("#8ab8f5"),
-        "succeeded" => Some("#9ad8ac"),
-        "failed" | "dead" => Some("#f3a5a5"),
+        JobState::Queued => Some("#c9ced6"),
+        JobState::Running => Some("#8ab8f5"),
+        JobState::Succeeded => Some("#9ad8ac"),
+        JobState::Failed | JobState::Dead => Some("#f3a5a5"),
         _ => None,
     }
 }
 
 /// Renders the graph, or only the products of `instrument` and their inputs when one is given;
 /// `latest_states` (product label to the state of its latest job) colours the products that ran.
-pub fn render(graph: &GetGraphResponse, instrument: Option<&str>, latest_states: &BTreeMap<String, String>) -> String {
+pub fn render(
+    graph: &GetGraphResponse,
+    instrument: Option<&str>,
+    latest_states: &BTreeMap<String, JobState>,
+) -> String {
     let wanted = |product_label: &str| instrument.is_none_or(|name| product_label.split(' ').next() == Some(name));
-    let mut edges: Vec<(String, String, String)> = Vec::new();
+    let mut edges: Vec<(String, String, Relationship)> = Vec::new();
     let mut nodes: BTreeSet<String> = BTreeSet::new();
     for product in &graph.products {
-        let label = format!("{} {} {}", product.instrument, product.data_level, product.descriptor);
+        let label = product.to_string();
         if wanted(&label) {
             nodes.insert(label);
         }
     }
     for edge in &graph.edges {
         let Some(product) = &edge.product else { continue };
-        let target = format!("{} {} {}", product.instrument, product.data_level, product.descriptor);
+        let target = product.to_string();
         if !wanted(&target) {
             continue;
         }
         nodes.insert(edge.input.clone());
         nodes.insert(target.clone());
-        edges.push((edge.input.clone(), target, edge.relationship.clone()));
+        edges.push((edge.input.clone(), target, edge.relationship()));
     }
     let mut columns: BTreeMap<usize, Vec<&String>> = BTreeMap::new();
     for node in &nodes {
@@ -78,7 +82,7 @@ pub fn render(graph: &GetGraphResponse, instrument: Option<&str>, latest_states:
         };
         let (start_x, start_y, end_x, end_y) = (x1 + NODE_WIDTH, y1 + NODE_HEIGHT / 2, x2, y2 + NODE_HEIGHT / 2);
         let bend = (end_x - start_x).abs() / 2 + 20;
-        let dash = if relationship.eq_ignore_ascii_case("hard") { "" } else { " stroke-dasharray=\"4 3\"" };
+        let dash = if *relationship == Relationship::Hard { "" } else { " stroke-dasharray=\"4 3\"" };
         let _ = write!(
             svg,
             "<path d=\"M{start_x},{start_y} C{},{start_y} {},{end_y} {end_x},{end_y}\" fill=\"none\" stroke=\"{}\" \
@@ -89,7 +93,7 @@ pub fn render(graph: &GetGraphResponse, instrument: Option<&str>, latest_states:
         );
     }
     for (label, (x, y)) in &positions {
-        let state = latest_states.get(*label).map(String::as_str).unwrap_or_default();
+        let state = latest_states.get(*label).copied().unwrap_or_default();
         let (fill, opacity) = state_fill(state).map(|fill| (fill, "1")).unwrap_or((colour(label), "0.18"));
         let _ = write!(
             svg,
@@ -101,7 +105,9 @@ pub fn render(graph: &GetGraphResponse, instrument: Option<&str>, latest_states:
             text = escape(label)
         );
     }
-    for (index, state) in ["queued", "running", "succeeded", "failed"].iter().enumerate() {
+    for (index, state) in
+        [JobState::Queued, JobState::Running, JobState::Succeeded, JobState::Failed].into_iter().enumerate()
+    {
         let x = MARGIN + index as i32 * 90;
         let _ = write!(
             svg,
@@ -161,13 +167,13 @@ mod tests {
                 GraphEdge {
                     product: Some(product("swapi", "l1", "all")),
                     input: "swapi l0 raw".into(),
-                    relationship: "HARD".into(),
+                    relationship: Relationship::Hard.into(),
                     window: String::new(),
                 },
                 GraphEdge {
                     product: Some(product("mag", "l2", "norm<x>")),
                     input: "ancillary mag cal".into(),
-                    relationship: "SOFT_TRIGGER".into(),
+                    relationship: Relationship::SoftTrigger.into(),
                     window: String::new(),
                 },
             ],
@@ -178,7 +184,7 @@ mod tests {
         assert_eq!(svg.matches("<rect x=").count(), 4 + 4);
         assert_eq!(svg.matches("<path").count(), 2);
         assert!(svg.contains("norm&lt;x&gt;"));
-        let states = BTreeMap::from([("swapi l1 all".to_string(), "succeeded".to_string())]);
+        let states = BTreeMap::from([("swapi l1 all".to_string(), JobState::Succeeded)]);
         let only_swapi = render(&graph, Some("swapi"), &states);
         assert_eq!(only_swapi.matches("<rect x=").count(), 2 + 4);
         assert!(only_swapi.contains("fill=\"#9ad8ac\" fill-opacity=\"1\""));

@@ -2,7 +2,7 @@
 //! listener, so every call needs an admin key in the `x-api-key` metadata (or a Bearer token); the
 //! first admin key comes from `imap-sdc keys create --scope admin`.
 
-use proto::pb::gateway_server::{Gateway, GatewayServer};
+use proto::pb::gateway_service_server::{GatewayService, GatewayServiceServer};
 use proto::pb::{
     ApiKey as WireApiKey, CreateApiKeyRequest, CreateApiKeyResponse, ListApiKeysRequest, ListApiKeysResponse,
     RevokeApiKeyRequest, RevokeApiKeyResponse,
@@ -19,8 +19,8 @@ pub struct GatewayGrpc {
 }
 
 impl GatewayGrpc {
-    pub fn server(keys: ApiKeyStore) -> GatewayServer<GatewayGrpc> {
-        GatewayServer::new(GatewayGrpc { keys })
+    pub fn server(keys: ApiKeyStore) -> GatewayServiceServer<GatewayGrpc> {
+        GatewayServiceServer::new(GatewayGrpc { keys })
     }
 
     async fn require_admin<T>(&self, request: &Request<T>) -> Result<(), GatewayError> {
@@ -32,7 +32,7 @@ impl GatewayGrpc {
 }
 
 #[tonic::async_trait]
-impl Gateway for GatewayGrpc {
+impl GatewayService for GatewayGrpc {
     #[tracing::instrument(skip_all, name = "gateway.create_api_key")]
     async fn create_api_key(
         &self,
@@ -72,7 +72,7 @@ fn wire_key(key: ApiKey) -> WireApiKey {
         id: key.id,
         name: key.name,
         scopes: key.scopes.iter().map(|scope| scope.as_str().to_string()).collect(),
-        created_at: proto::store::rfc3339_millis(key.created_at),
+        created_at: Some(proto::time::timestamp(key.created_at)),
         revoked: key.revoked,
     }
 }
@@ -83,7 +83,7 @@ mod tests {
 
     #[tokio::test]
     async fn key_management_needs_an_admin_key() {
-        let (pool, _dir) = proto::store::testing::fresh_sqlite().await;
+        let (pool, _dir) = mesh_runtime::store::testing::fresh_sqlite().await;
         crate::migrate(&pool).await.unwrap();
         let keys = ApiKeyStore::new(pool);
         let admin = keys.create("root", &[Scope::Admin]).await.unwrap();

@@ -99,7 +99,7 @@ impl ApiKeyStore {
         scopes.dedup();
         let id = random_hex(6);
         let secret = format!("imapsdc_{id}_{}", random_hex(24));
-        let created_at = proto::store::now_millis();
+        let created_at = proto::time::now_millis();
         let key = ApiKey { id, name: name.trim().to_string(), scopes, created_at, revoked: false };
         sqlx::query(
             "INSERT INTO gateway_api_keys (id, name, scopes, secret_hash, created_at, revoked_at) \
@@ -127,7 +127,7 @@ impl ApiKeyStore {
     /// True when a valid key was revoked now; false when it was unknown or already revoked.
     pub async fn revoke(&self, id: &str) -> Result<bool, GatewayError> {
         let affected = sqlx::query("UPDATE gateway_api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at = 0")
-            .bind(proto::store::now_millis())
+            .bind(proto::time::now_millis())
             .bind(id.to_string())
             .execute(&self.pool)
             .await?
@@ -193,10 +193,10 @@ mod tests {
         F: Fn(ApiKeyStore) -> Fut,
         Fut: std::future::Future<Output = ()>,
     {
-        let (sqlite, _dir) = proto::store::testing::fresh_sqlite().await;
+        let (sqlite, _dir) = mesh_runtime::store::testing::fresh_sqlite().await;
         crate::migrate(&sqlite).await.unwrap();
         test(ApiKeyStore::new(sqlite)).await;
-        if let Some(postgres) = proto::store::testing::fresh_postgres().await {
+        if let Some(postgres) = mesh_runtime::store::testing::fresh_postgres().await {
             crate::migrate(&postgres).await.unwrap();
             test(ApiKeyStore::new(postgres)).await;
         }

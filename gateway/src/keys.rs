@@ -21,7 +21,7 @@ pub enum KeysCommand {
 
 /// Runs a `keys` command against the database at `database_url`.
 pub async fn run_keys_command(database_url: &str, command: KeysCommand) -> Result<String, GatewayError> {
-    let pool = proto::store::connect(database_url).await?;
+    let pool = mesh_runtime::store::connect(database_url).await?;
     super::migrate(&pool).await?;
     let store = ApiKeyStore::new(pool);
     match command {
@@ -45,7 +45,7 @@ pub async fn run_keys_command(database_url: &str, command: KeysCommand) -> Resul
                     key.id,
                     key.name,
                     key.scope_list(),
-                    proto::store::rfc3339_millis(key.created_at)
+                    proto::time::rfc3339_millis(key.created_at)
                 ));
             }
             Ok(output)

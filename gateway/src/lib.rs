@@ -28,10 +28,10 @@ pub use key_store::{ApiKey, ApiKeyStore, Scope};
 pub use keys::{KeysCommand, run_keys_command};
 pub use release::AnonymousAccess;
 pub use role::GatewayRole;
-pub use signing::ArchivePresigner;
+pub use routes::route_table;
 
 /// Applies the gateway's own migrations (numbered 5001 and up).
 pub async fn migrate(pool: &sqlx::AnyPool) -> Result<(), GatewayError> {
-    proto::store::migrate(pool, sqlx::migrate!("./migrations")).await?;
+    mesh_runtime::store::migrate(pool, sqlx::migrate!("./migrations")).await?;
     Ok(())
 }

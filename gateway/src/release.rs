@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Query, State};
+use imap_filename::{AncillaryFileName, ImapFileName, parse_archive_key};
 use object_store::ObjectStoreExt;
-use proto::filename::{AncillaryFileName, ImapFileName, parse_archive_key};
 use proto::pb::{FileRecord, GetFileRequest, QueryFilesRequest, ReleaseFilesRequest};
 
 use super::auth::Caller;
@@ -55,7 +55,13 @@ pub(crate) async fn check_download(state: &GatewayState, caller: &Caller, key: &
         return Ok(());
     }
     let request = GetFileRequest { file_name: parse_archive_key(key)?.file_name() };
-    let tracked = state.clients.indexer.clone().get_file(request).await.map(tonic::Response::into_inner);
+    let tracked = state
+        .clients
+        .indexer
+        .clone()
+        .get_file(request)
+        .await
+        .map(|response| response.into_inner().file.unwrap_or_default());
     released_or_refused(key, tracked)
 }
 
@@ -180,7 +186,7 @@ async fn read_manifest(state: &GatewayState, manifest_name: &str) -> Result<Stri
     };
     let request = GetFileRequest { file_name: manifest_name.to_string() };
     let record = match state.clients.indexer.clone().get_file(request).await {
-        Ok(record) => record.into_inner(),
+        Ok(response) => response.into_inner().file.unwrap_or_default(),
         Err(status) if status.code() == tonic::Code::NotFound => return Err(not_uploaded()),
         Err(status) => return Err(GatewayError::upstream("indexer")(status)),
     };

@@ -82,7 +82,7 @@ fn a_bad_manifest_line_is_named() {
 
 #[test]
 fn withheld_files_the_release_does_not_cover_are_named_by_line() {
-    let manifest = AncillaryFileName::parse_as(proto::filename::AncillaryFamily::Release, MANIFEST).unwrap();
+    let manifest = AncillaryFileName::parse_as(imap_filename::AncillaryFamily::Release, MANIFEST).unwrap();
     let text = "imap_hit_l1a_sci_20260105_v001.0001.cdf\nimap_hit_l1a_sci_20260301_v001.0001.cdf\n";
     let withheld = withheld_lines(MANIFEST, text).unwrap();
     let refusal = outside_the_release(&manifest, &withheld, &["imap_hit_l1a_sci_20260301_v001.0001.cdf".to_string()]);

@@ -5,14 +5,16 @@ use std::sync::Arc;
 use axum::Router;
 use object_store::ObjectStore;
 use proto::clients::MeshClients;
-use proto::pb::gateway_server::GatewayServer;
+use proto::pb::gateway_service_server::GatewayServiceServer;
 use sqlx::AnyPool;
 
 use super::config::GatewayConfig;
 use super::error::GatewayError;
 use super::grpc::GatewayGrpc;
 use super::key_store::ApiKeyStore;
-use super::signing::{ArchivePresigner, UploadSigner};
+use mesh_runtime::archive::ArchivePresigner;
+
+use super::signing::UploadSigner;
 use super::state::GatewayState;
 
 pub struct GatewayRole {
@@ -40,12 +42,12 @@ impl GatewayRole {
     }
 
     /// Spawns the sweeper that places staged uploads; it stops at shutdown.
-    pub fn start(&self, shutdown: proto::Shutdown) -> tokio::task::JoinHandle<()> {
+    pub fn start(&self, shutdown: mesh_runtime::Shutdown) -> tokio::task::JoinHandle<()> {
         super::uploads::spawn_sweeper(self.state.clone(), shutdown)
     }
 
     /// The Gateway gRPC service (API key management).
-    pub fn grpc_service(&self) -> GatewayServer<GatewayGrpc> {
+    pub fn grpc_service(&self) -> GatewayServiceServer<GatewayGrpc> {
         GatewayGrpc::server(self.state.keys.clone())
     }
 }

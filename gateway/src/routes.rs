@@ -6,11 +6,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Query, Request, State};
+use axum::handler::Handler;
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{MethodFilter, MethodRouter};
 use axum::{Extension, Json, Router};
-use http::header;
+use http::{Method, header};
 use proto::pb::{GetGraphRequest, ListJobsRequest};
 use tracing::Instrument;
 
@@ -20,45 +21,93 @@ use super::state::GatewayState;
 use super::{data_access, graph_svg, release, status};
 
 const PAGE: &str = include_str!("../static/index.html");
-const OPENAPI: &str = include_str!("../static/openapi.json");
+pub(crate) const OPENAPI: &str = include_str!("../static/openapi.json");
 /// How many of the newest jobs colour the products of the graph picture.
 const RECENT_JOBS_COLOURED: u32 = 500;
 
+/// One route of the REST surface. The router is built from these lists and the OpenAPI test reads
+/// the same lists, so no route exists undocumented and no documented route is missing.
+pub(crate) struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    handler: MethodRouter<Arc<GatewayState>>,
+}
+
+fn route<H, T>(method: Method, path: &'static str, handler: H) -> Route
+where
+    H: Handler<T, Arc<GatewayState>>,
+    T: 'static,
+{
+    let filter = MethodFilter::try_from(method.clone()).expect("every method used here is routable");
+    Route { method, path, handler: axum::routing::on(filter, handler) }
+}
+
+/// The mission's data-access API, the same under each of its mounts (only the caller's
+/// identification differs); a release is only ever requested with an API key, as upstream.
+fn data_access_routes(access: AccessPath) -> Vec<Route> {
+    let mut routes = vec![
+        route(Method::GET, "/upload/{*filename}", data_access::presign_upload),
+        route(Method::GET, "/download/{*key}", data_access::download),
+        route(Method::GET, "/query", data_access::query),
+        route(Method::GET, "/spice-query", data_access::spice_query),
+        route(Method::GET, "/repoint-table", data_access::kernel_table),
+        route(Method::GET, "/spin-table", data_access::kernel_table),
+        route(Method::POST, "/reprocess", data_access::reprocess),
+    ];
+    if access == AccessPath::ApiKey {
+        routes.push(route(Method::GET, "/release", release::release));
+    }
+    routes
+}
+
+/// Where the data-access API is mounted, and how callers there identify themselves.
+const DATA_ACCESS_MOUNTS: [(&str, AccessPath); 3] =
+    [("", AccessPath::Open), ("/api-key", AccessPath::ApiKey), ("/authorized", AccessPath::Authorized)];
+
+/// The gateway's own routes: uploads through the gateway, the status API, its document, the page.
+fn own_routes() -> Vec<Route> {
+    let mut upload_object = route(Method::PUT, "/upload-object/{*key}", data_access::receive_upload);
+    // The body is streamed to the archive, so axum's in-memory body limit does not apply here.
+    upload_object.handler = upload_object.handler.layer(DefaultBodyLimit::disable());
+    vec![
+        upload_object,
+        route(Method::GET, "/api/files", status::files),
+        route(Method::GET, "/api/files/{file_name}", status::file),
+        route(Method::GET, "/api/jobs", status::jobs),
+        route(Method::GET, "/api/jobs/{id}", status::job),
+        route(Method::GET, "/api/campaigns/{id}", status::campaign),
+        route(Method::GET, "/api/queues", status::queues),
+        route(Method::GET, "/api/graph", status::graph),
+        route(Method::GET, "/api/graph.svg", graph_picture),
+        route(Method::GET, "/api/quarantine", status::quarantine),
+        route(Method::GET, "/api/processor", status::processor),
+        route(Method::GET, "/api/health", || async { Json(serde_json::json!({"status": "ok"})) }),
+        route(Method::GET, "/api/openapi.json", || async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }),
+        route(Method::GET, "/", || async { Html(PAGE) }),
+        route(Method::GET, "/ui", || async { Html(PAGE) }),
+    ]
+}
+
+/// Every (method, path) the router answers, paths as axum writes them (`{*key}` for a rest).
+pub fn route_table() -> Vec<(Method, String)> {
+    let mounted = DATA_ACCESS_MOUNTS.into_iter().flat_map(|(prefix, access)| {
+        data_access_routes(access).into_iter().map(move |route| (route.method, format!("{prefix}{}", route.path)))
+    });
+    mounted.chain(own_routes().into_iter().map(|route| (route.method, route.path.to_string()))).collect()
+}
+
 pub fn router(state: Arc<GatewayState>) -> Router {
-    let data_access_routes = || {
-        Router::new()
-            .route("/upload/{*filename}", get(data_access::presign_upload))
-            .route("/download/{*key}", get(data_access::download))
-            .route("/query", get(data_access::query))
-            .route("/spice-query", get(data_access::spice_query))
-            .route("/repoint-table", get(data_access::kernel_table))
-            .route("/spin-table", get(data_access::kernel_table))
-            .route("/reprocess", post(data_access::reprocess))
-    };
-    Router::new()
-        .merge(data_access_routes().layer(Extension(AccessPath::Open)))
-        // As upstream, a release is only ever requested with an API key.
-        .nest(
-            "/api-key",
-            data_access_routes().route("/release", get(release::release)).layer(Extension(AccessPath::ApiKey)),
-        )
-        .nest("/authorized", data_access_routes().layer(Extension(AccessPath::Authorized)))
-        // The body is streamed to the archive, so axum's in-memory body limit does not apply here.
-        .route("/upload-object/{*key}", put(data_access::receive_upload).layer(DefaultBodyLimit::disable()))
-        .route("/api/files", get(status::files))
-        .route("/api/files/{file_name}", get(status::file))
-        .route("/api/jobs", get(status::jobs))
-        .route("/api/jobs/{id}", get(status::job))
-        .route("/api/campaigns/{id}", get(status::campaign))
-        .route("/api/queues", get(status::queues))
-        .route("/api/graph", get(status::graph))
-        .route("/api/graph.svg", get(graph_picture))
-        .route("/api/quarantine", get(status::quarantine))
-        .route("/api/processor", get(status::processor))
-        .route("/api/health", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
-        .route("/api/openapi.json", get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }))
-        .route("/", get(|| async { Html(PAGE) }))
-        .route("/ui", get(|| async { Html(PAGE) }))
+    let mut router = Router::new();
+    for (prefix, access) in DATA_ACCESS_MOUNTS {
+        let mounted = data_access_routes(access)
+            .into_iter()
+            .fold(Router::new(), |mounted, route| mounted.route(route.path, route.handler))
+            .layer(Extension(access));
+        router = if prefix.is_empty() { router.merge(mounted) } else { router.nest(prefix, mounted) };
+    }
+    own_routes()
+        .into_iter()
+        .fold(router, |router, route| router.route(route.path, route.handler))
         .layer(middleware::from_fn(request_span))
         .with_state(state)
 }
@@ -84,9 +133,8 @@ async fn graph_picture(
     let mut latest_states = BTreeMap::new();
     // Newest first: the first job seen of a product is its latest.
     for job in &jobs {
-        let product = job.product.clone().unwrap_or_default();
-        let label = format!("{} {} {}", product.instrument, product.data_level, product.descriptor);
-        latest_states.entry(label).or_insert_with(|| job.state.clone());
+        let label = job.product.clone().unwrap_or_default().to_string();
+        latest_states.entry(label).or_insert_with(|| job.state());
     }
     let svg = graph_svg::render(graph.get_ref(), instrument, &latest_states);
     Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
@@ -115,3 +163,7 @@ async fn request_span(request: Request, next: Next) -> Response {
 #[cfg(test)]
 #[path = "routes_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "openapi_tests.rs"]
+mod openapi_tests;

@@ -13,8 +13,8 @@ use tower::ServiceExt;
 use crate::config::GatewayConfig;
 use crate::key_store::Scope;
 use crate::role::GatewayRole;
-use crate::signing::ArchivePresigner;
 use futures_util::StreamExt;
+use mesh_runtime::archive::ArchivePresigner;
 
 const NAME: &str = "imap_swe_l0_raw_20240924_v001.0001.pkts";
 const KEY: &str = "imap/swe/l0/2024/09/imap_swe_l0_raw_20240924_v001.0001.pkts";
@@ -25,7 +25,7 @@ struct Fixture {
     reader: String,
     uploader: String,
     pool: sqlx::AnyPool,
-    _dir: proto::store::testing::TempDir,
+    _dir: tempfile::TempDir,
 }
 
 async fn fixture() -> Fixture {
@@ -59,7 +59,7 @@ async fn fixture_signed_by(
     archive: Arc<dyn ObjectStore>,
     presigner: Option<ArchivePresigner>,
 ) -> Fixture {
-    let (pool, dir) = proto::store::testing::fresh_sqlite().await;
+    let (pool, dir) = mesh_runtime::store::testing::fresh_sqlite().await;
     let role = replica(config, &pool, archive.clone(), presigner).await;
     let reader = role.state.keys.create("reader", &[Scope::Read]).await.unwrap().secret;
     let uploader = role.state.keys.create("uploader", &[Scope::Upload]).await.unwrap().secret;
@@ -433,7 +433,7 @@ async fn concurrent_uploads_of_one_key_store_exactly_one_in_memory() {
 
 #[tokio::test]
 async fn concurrent_uploads_of_one_key_store_exactly_one_on_disk() {
-    let dir = proto::store::testing::TempDir::new();
+    let dir = tempfile::tempdir().expect("create temp dir");
     let archive = object_store::local::LocalFileSystem::new_with_prefix(dir.path()).unwrap();
     concurrent_uploads_on_two_replicas_store_exactly_one(Arc::new(archive)).await;
 }

@@ -2,12 +2,7 @@
 //! and later accepts a PUT only with a matching, unexpired signature; for an S3 archive the store
 //! signs real S3 URLs, and the bytes never pass through the gateway.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use hmac::{Hmac, Mac};
-use object_store::path::Path as ObjectPath;
-use object_store::signer::{Method, Signer};
 use sha2::Sha256;
 
 use super::error::GatewayError;
@@ -61,37 +56,6 @@ impl UploadSigner {
         mac.update(b"\n");
         mac.update(expires.to_string().as_bytes());
         mac
-    }
-}
-
-/// Signs URLs of an archive clients can reach themselves (S3): uploads PUT and downloads GET the
-/// bucket directly.
-#[derive(Clone, Debug)]
-pub struct ArchivePresigner {
-    signer: Arc<dyn Signer>,
-    /// Where the archive's keys start inside the bucket.
-    key_prefix: Option<ObjectPath>,
-}
-
-impl ArchivePresigner {
-    pub fn new(signer: Arc<dyn Signer>, key_prefix: Option<ObjectPath>) -> ArchivePresigner {
-        ArchivePresigner { signer, key_prefix }
-    }
-
-    pub async fn upload_url(&self, location: &ObjectPath, valid_for: Duration) -> Result<String, GatewayError> {
-        self.sign(Method::PUT, location, valid_for).await
-    }
-
-    pub async fn download_url(&self, key: &str, valid_for: Duration) -> Result<String, GatewayError> {
-        self.sign(Method::GET, &ObjectPath::from(key), valid_for).await
-    }
-
-    async fn sign(&self, method: Method, location: &ObjectPath, valid_for: Duration) -> Result<String, GatewayError> {
-        let in_bucket = match &self.key_prefix {
-            Some(prefix) => prefix.parts().chain(location.parts()).collect(),
-            None => location.clone(),
-        };
-        Ok(self.signer.signed_url(method, &in_bucket, valid_for).await?.to_string())
     }
 }
 

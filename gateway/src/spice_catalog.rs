@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use proto::filename::{SPICE_KERNEL_TYPES, SpiceFileName, SpiceKernelType};
-use proto::pb::{FileRecord, QueryFilesRequest};
+use imap_filename::{SPICE_KERNEL_TYPES, SpiceFileName, SpiceKernelType};
+use proto::pb::{FileKind, FileRecord, QueryFilesRequest};
 
 use super::catalog::query_date;
 use super::error::GatewayError;
@@ -57,7 +57,7 @@ impl SpiceQuery {
         Ok(SpiceQuery {
             kernel_type,
             filter: QueryFilesRequest {
-                kind: "spice".into(),
+                kind: FileKind::Spice.into(),
                 file_name: given("file_name")
                     .map(|name| name.rsplit('/').next().unwrap_or(name))
                     .unwrap_or_default()
@@ -91,7 +91,7 @@ impl SpiceQuery {
                     "start_date": day_text(kernel.start_date),
                     "end_date": day_text(kernel.end_date.or(kernel.start_date)),
                     "version": version,
-                    "ingestion_date": ingestion_text(&record.ingestion_time),
+                    "ingestion_date": ingestion_text(record.ingestion_time.as_ref()),
                 })
             })
             .collect()
@@ -147,21 +147,20 @@ fn spice_row(root: &str, version: Option<u64>, kernel: &SpiceFileName, record: &
         "version": version,
         "min_date_datetime": day_text(kernel.start_date),
         "max_date_datetime": day_text(kernel.end_date.or(kernel.start_date)),
-        "ingestion_date": ingestion_text(&record.ingestion_time),
+        "ingestion_date": ingestion_text(record.ingestion_time.as_ref()),
     })
 }
 
 /// `%Y-%m-%d, %H:%M:%S` at midnight, as upstream formats kernel dates.
-fn day_text(date: Option<proto::date::Date>) -> Option<String> {
+fn day_text(date: Option<imap_filename::Date>) -> Option<String> {
     date.map(|date| format!("{:04}-{:02}-{:02}, 00:00:00", date.year(), date.month(), date.day()))
 }
 
 /// `%Y-%m-%d, %H:%M:%S` from the tracker's RFC 3339 ingestion time.
-fn ingestion_text(rfc3339: &str) -> String {
-    match (rfc3339.get(0..10), rfc3339.get(11..19)) {
-        (Some(date), Some(time)) => format!("{date}, {time}"),
-        _ => rfc3339.to_string(),
-    }
+fn ingestion_text(ingested: Option<&prost_types::Timestamp>) -> String {
+    let Some(ingested) = ingested else { return String::new() };
+    let rfc3339 = proto::time::rfc3339(ingested);
+    format!("{}, {}", &rfc3339[0..10], &rfc3339[11..19])
 }
 
 fn invalid(message: impl Into<String>) -> GatewayError {
@@ -177,8 +176,9 @@ mod tests {
         FileRecord {
             file_name: name.into(),
             archive_key: parsed.archive_path(),
-            kind: "spice".into(),
-            ingestion_time: "2026-11-26T06:19:45.123Z".into(),
+            kind: FileKind::Spice.into(),
+            // 2026-11-26T06:19:45.123Z
+            ingestion_time: Some(proto::time::timestamp(1_795_673_985_123)),
             ..Default::default()
         }
     }

@@ -7,7 +7,9 @@ use proto::clients::MeshClients;
 
 use super::config::GatewayConfig;
 use super::key_store::ApiKeyStore;
-use super::signing::{ArchivePresigner, UploadSigner};
+use mesh_runtime::archive::ArchivePresigner;
+
+use super::signing::UploadSigner;
 
 pub struct GatewayState {
     pub config: GatewayConfig,

@@ -1,16 +1,20 @@
 //! The status API for people and tools (JSON): files with provenance, jobs with inputs, outputs, logs
-//! and timings, per-instrument queues, the product graph, quarantined files, processor status.
+//! and timings, per-instrument queues, the product graph, quarantined files, processor status. The
+//! JSON is the contract messages' own serde form (enums and instants as text, see `proto::json`);
+//! only a job adds derived fields, through [`JobView`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use prost_types::Timestamp;
 use proto::pb::{
-    FileRecord, GetCampaignRequest, GetFileRequest, GetGraphRequest, GetJobRequest, GetProcessorStatusRequest,
-    GetQueuesRequest, Job, ListJobsRequest, ListQuarantineRequest, QueryFilesRequest,
+    CampaignProgress, FileKind, FileRecord, GetCampaignRequest, GetFileRequest, GetGraphRequest, GetGraphResponse,
+    GetJobRequest, GetQueuesRequest, GetStatusRequest, InstrumentQueue, Job, JobState, ListJobsRequest,
+    ListQuarantineRequest, ProcessorStatus, QuarantinedFile, QueryFilesRequest, Relationship,
 };
-use serde_json::{Value, json};
+use proto::time::millis_of;
 
 use super::catalog::query_date;
 use super::error::GatewayError;
@@ -22,12 +26,14 @@ type Params = Query<HashMap<String, String>>;
 /// With no filter at all, `/api/files` looks at this many days of arrivals.
 const RECENT_DAYS: i32 = 7;
 const DEFAULT_LIMIT: usize = 100;
+/// Lines of a job's log shown in lists; the job itself shows all of it.
+const LOG_TAIL_LINES: usize = 5;
 
 /// `GET /api/files`: files, newest arrivals first.
-pub async fn files(State(state): AppState, Query(params): Params) -> Result<Json<Value>, GatewayError> {
+pub async fn files(State(state): AppState, Query(params): Params) -> Result<Json<Vec<FileRecord>>, GatewayError> {
     let given = |name: &str| params.get(name).cloned().unwrap_or_default();
     let mut filter = QueryFilesRequest {
-        kind: given("kind"),
+        kind: enum_param(&params, "kind", FileKind::from_text)?.into(),
         instrument: given("instrument"),
         data_level: given("data_level"),
         descriptor: given("descriptor"),
@@ -36,8 +42,8 @@ pub async fn files(State(state): AppState, Query(params): Params) -> Result<Json
         ..Default::default()
     };
     if filter == QueryFilesRequest::default() {
-        let today = proto::date::Date::parse_yyyymmdd(
-            &proto::store::rfc3339_millis(proto::store::now_millis())[..10].replace('-', ""),
+        let today = imap_filename::Date::parse_yyyymmdd(
+            &proto::time::rfc3339_millis(proto::time::now_millis())[..10].replace('-', ""),
         )
         .map_err(|error| GatewayError::InvalidRequest(error.to_string()))?;
         filter.ingestion_date_min = today.add_days(-RECENT_DAYS).yyyymmdd();
@@ -51,15 +57,14 @@ pub async fn files(State(state): AppState, Query(params): Params) -> Result<Json
         .map_err(GatewayError::upstream("indexer"))?
         .into_inner()
         .files;
-    records.sort_by(|left, right| {
-        right.ingestion_time.cmp(&left.ingestion_time).then(left.file_name.cmp(&right.file_name))
-    });
+    let ingested = |record: &FileRecord| record.ingestion_time.as_ref().map(millis_of);
+    records.sort_by(|left, right| ingested(right).cmp(&ingested(left)).then(left.file_name.cmp(&right.file_name)));
     records.truncate(limit(&params)?);
-    Ok(Json(Value::Array(records.iter().map(file_json).collect())))
+    Ok(Json(records))
 }
 
 /// `GET /api/files/{file_name}`: one file and its provenance.
-pub async fn file(State(state): AppState, Path(file_name): Path<String>) -> Result<Json<Value>, GatewayError> {
+pub async fn file(State(state): AppState, Path(file_name): Path<String>) -> Result<Json<FileRecord>, GatewayError> {
     let record = state
         .clients
         .indexer
@@ -67,14 +72,16 @@ pub async fn file(State(state): AppState, Path(file_name): Path<String>) -> Resu
         .get_file(GetFileRequest { file_name })
         .await
         .map_err(GatewayError::upstream("indexer"))?
-        .into_inner();
-    Ok(Json(file_json(&record)))
+        .into_inner()
+        .file
+        .unwrap_or_default();
+    Ok(Json(record))
 }
 
 /// `GET /api/jobs`: recent jobs, optionally by state and instrument.
-pub async fn jobs(State(state): AppState, Query(params): Params) -> Result<Json<Value>, GatewayError> {
+pub async fn jobs(State(state): AppState, Query(params): Params) -> Result<Json<Vec<JobView>>, GatewayError> {
     let request = ListJobsRequest {
-        state: params.get("state").cloned().unwrap_or_default(),
+        state: enum_param(&params, "state", JobState::from_text)?.into(),
         instrument: params.get("instrument").cloned().unwrap_or_default(),
         limit: limit(&params)? as u32,
         campaign_id: params.get("campaign_id").cloned().unwrap_or_default(),
@@ -90,77 +97,57 @@ pub async fn jobs(State(state): AppState, Query(params): Params) -> Result<Json<
         .map_err(GatewayError::upstream("starter"))?
         .into_inner()
         .jobs;
-    Ok(Json(Value::Array(jobs.iter().map(|job| job_json(job, false)).collect())))
+    Ok(Json(jobs.iter().map(|job| JobView::of(job, LogShown::Tail)).collect()))
 }
 
 /// `GET /api/jobs/{id}`: one job with its full log.
-pub async fn job(State(state): AppState, Path(id): Path<String>) -> Result<Json<Value>, GatewayError> {
+pub async fn job(State(state): AppState, Path(id): Path<String>) -> Result<Json<JobView>, GatewayError> {
     let job =
         state.clients.starter.clone().get_job(GetJobRequest { id }).await.map_err(GatewayError::upstream("starter"))?;
-    Ok(Json(job_json(job.get_ref(), true)))
+    Ok(Json(JobView::of(&job.into_inner().job.unwrap_or_default(), LogShown::All)))
 }
 
 /// `GET /api/campaigns/{id}`: a reprocessing campaign's jobs by state (the id `reprocess` answered).
-pub async fn campaign(State(state): AppState, Path(id): Path<String>) -> Result<Json<Value>, GatewayError> {
+pub async fn campaign(State(state): AppState, Path(id): Path<String>) -> Result<Json<CampaignProgress>, GatewayError> {
     let progress = state
         .clients
         .starter
         .clone()
         .get_campaign(GetCampaignRequest { id })
         .await
-        .map_err(GatewayError::upstream("starter"))?;
-    let progress = progress.get_ref();
-    Ok(Json(json!({
-        "id": progress.id, "origin": progress.origin, "created_at": progress.created_at,
-        "start_date": progress.start_date, "end_date": progress.end_date, "instrument": progress.instrument,
-        "data_level": progress.data_level, "descriptor": progress.descriptor, "planned_runs": progress.planned_runs,
-        "queued": progress.queued, "running": progress.running, "succeeded": progress.succeeded,
-        "failed": progress.failed, "dead": progress.dead,
-    })))
+        .map_err(GatewayError::upstream("starter"))?
+        .into_inner()
+        .campaign
+        .unwrap_or_default();
+    Ok(Json(progress))
 }
 
 /// `GET /api/queues`: queued, running and finished jobs per instrument.
-pub async fn queues(State(state): AppState) -> Result<Json<Value>, GatewayError> {
+pub async fn queues(State(state): AppState) -> Result<Json<Vec<InstrumentQueue>>, GatewayError> {
     let queues = state
         .clients
         .starter
         .clone()
         .get_queues(GetQueuesRequest {})
         .await
-        .map_err(GatewayError::upstream("starter"))?;
-    Ok(Json(Value::Array(
-        queues
-            .get_ref()
-            .queues
-            .iter()
-            .map(|queue| {
-                json!({"instrument": queue.instrument, "queued": queue.queued, "running": queue.running,
-                       "succeeded": queue.succeeded, "failed": queue.failed, "dead": queue.dead})
-            })
-            .collect(),
-    )))
+        .map_err(GatewayError::upstream("starter"))?
+        .into_inner()
+        .queues;
+    Ok(Json(queues))
 }
 
 /// `GET /api/graph`: products, edges and the Graphviz text.
-pub async fn graph(State(state): AppState) -> Result<Json<Value>, GatewayError> {
+pub async fn graph(State(state): AppState) -> Result<Json<GetGraphResponse>, GatewayError> {
     let graph =
         state.clients.depsvc.clone().get_graph(GetGraphRequest {}).await.map_err(GatewayError::upstream("depsvc"))?;
-    let graph = graph.get_ref();
-    let product = |key: &proto::pb::ProductKey| json!({"instrument": key.instrument, "data_level": key.data_level, "descriptor": key.descriptor});
-    Ok(Json(json!({
-        "products": graph.products.iter().map(product).collect::<Vec<_>>(),
-        "edges": graph.edges.iter().map(|edge| json!({
-            "product": edge.product.as_ref().map(product),
-            "input": edge.input,
-            "relationship": edge.relationship,
-            "window": edge.window,
-        })).collect::<Vec<_>>(),
-        "dot": graph.dot,
-    })))
+    Ok(Json(graph.into_inner()))
 }
 
 /// `GET /api/quarantine`: files refused by the indexer and why.
-pub async fn quarantine(State(state): AppState, Query(params): Params) -> Result<Json<Value>, GatewayError> {
+pub async fn quarantine(
+    State(state): AppState,
+    Query(params): Params,
+) -> Result<Json<Vec<QuarantinedFile>>, GatewayError> {
     let request = ListQuarantineRequest { limit: limit(&params)? as u32 };
     let files = state
         .clients
@@ -171,28 +158,22 @@ pub async fn quarantine(State(state): AppState, Query(params): Params) -> Result
         .map_err(GatewayError::upstream("indexer"))?
         .into_inner()
         .files;
-    Ok(Json(Value::Array(
-        files
-            .iter()
-            .map(|file| json!({"original_key": file.original_key, "quarantine_key": file.quarantine_key, "reason": file.reason, "recorded_at": file.recorded_at}))
-            .collect(),
-    )))
+    Ok(Json(files))
 }
 
 /// `GET /api/processor`: the processor this gateway's mesh points at.
-pub async fn processor(State(state): AppState) -> Result<Json<Value>, GatewayError> {
+pub async fn processor(State(state): AppState) -> Result<Json<ProcessorStatus>, GatewayError> {
     let status = state
         .clients
         .processor
         .clone()
-        .get_status(GetProcessorStatusRequest {})
+        .get_status(GetStatusRequest {})
         .await
         .map_err(GatewayError::upstream("processor"))?
-        .into_inner();
-    Ok(Json(json!({
-        "worker_id": status.worker_id, "slots": status.slots, "running_jobs": status.running_jobs,
-        "jobs_succeeded": status.jobs_succeeded, "jobs_failed": status.jobs_failed, "algorithms": status.algorithms,
-    })))
+        .into_inner()
+        .status
+        .unwrap_or_default();
+    Ok(Json(status))
 }
 
 fn limit(params: &HashMap<String, String>) -> Result<usize, GatewayError> {
@@ -204,64 +185,114 @@ fn limit(params: &HashMap<String, String>) -> Result<usize, GatewayError> {
     }
 }
 
-pub fn file_json(record: &FileRecord) -> Value {
-    json!({
-        "file_name": record.file_name, "archive_key": record.archive_key, "kind": record.kind,
-        "instrument": record.instrument, "data_level": record.data_level, "descriptor": record.descriptor,
-        "start_date": record.start_date, "end_date": record.end_date, "repointing": record.repointing, "cr": record.cr,
-        "version": record.version, "extension": record.extension, "size_bytes": record.size_bytes,
-        "ingestion_time": record.ingestion_time, "produced_by_job": record.produced_by_job,
-        "parent_files": record.parent_files, "released": record.released, "released_at": record.released_at,
-        "release_manifest": record.release_manifest,
-    })
+/// An enum filter given as its lowercase text; absent or empty means "any" (the default value).
+fn enum_param<E: Default>(
+    params: &HashMap<String, String>,
+    name: &str,
+    parse: impl Fn(&str) -> Result<E, proto::enums::UnknownText>,
+) -> Result<E, GatewayError> {
+    match params.get(name).map(String::as_str) {
+        None | Some("") => Ok(E::default()),
+        Some(text) => parse(text).map_err(|error| GatewayError::InvalidRequest(format!("{name}: {error}"))),
+    }
+}
+
+/// How much of a job's log a view carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogShown {
+    /// The last few lines, for lists.
+    Tail,
+    All,
 }
 
 /// A job for people: what it makes, from which inputs, how it went and how long it took.
-pub fn job_json(job: &Job, with_log: bool) -> Value {
-    let product = job.product.clone().unwrap_or_default();
-    let time = job.time.clone().unwrap_or_default();
-    let inputs: Vec<Value> = job
-        .inputs
-        .iter()
-        .map(|input| {
-            json!({"source": input.source, "relationship": input.relationship,
-                            "files": input.files.iter().map(|file| file.file_name.clone()).collect::<Vec<_>>()})
-        })
-        .collect();
-    let seconds_between = |from: &str, to: &str| match (rfc3339_millis(from), rfc3339_millis(to)) {
-        (Some(from), Some(to)) => Some((to - from) as f64 / 1000.0),
-        _ => None,
-    };
-    let log = if with_log {
-        job.log.clone()
-    } else {
-        job.log.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
-    };
-    json!({
-        "id": job.id,
-        "product": format!("{} {} {}", product.instrument, product.data_level, product.descriptor),
-        "instrument": product.instrument, "data_level": product.data_level, "descriptor": product.descriptor,
-        "date": time.date, "repointing": time.repointing, "version": job.version, "state": job.state,
-        "attempts": job.attempts, "inputs": inputs, "outputs": job.outputs, "error": job.error, "log": log,
-        "created_at": job.created_at, "started_at": job.started_at, "finished_at": job.finished_at,
-        "wait_seconds": seconds_between(&job.created_at, &job.started_at),
-        "run_seconds": seconds_between(&job.started_at, &job.finished_at),
-        "campaign_id": job.campaign_id, "lease_owner": job.lease_owner,
-    })
+#[derive(Debug, serde::Serialize)]
+pub struct JobView {
+    pub id: String,
+    /// The product's name, e.g. `swapi l1 sci`.
+    pub product: String,
+    pub instrument: String,
+    pub data_level: String,
+    pub descriptor: String,
+    pub date: String,
+    pub repointing: Option<u32>,
+    pub version: String,
+    pub state: JobState,
+    pub attempts: u32,
+    pub inputs: Vec<JobInputView>,
+    pub outputs: Vec<String>,
+    pub error: String,
+    pub log: String,
+    #[serde(serialize_with = "proto::json::timestamp")]
+    pub created_at: Option<Timestamp>,
+    #[serde(serialize_with = "proto::json::timestamp")]
+    pub started_at: Option<Timestamp>,
+    #[serde(serialize_with = "proto::json::timestamp")]
+    pub finished_at: Option<Timestamp>,
+    /// From creation to the first lease; null until then.
+    pub wait_seconds: Option<f64>,
+    /// From the lease to the end; null until the job ends.
+    pub run_seconds: Option<f64>,
+    pub campaign_id: String,
+    pub lease_owner: String,
 }
 
-/// Milliseconds since the epoch of `YYYY-MM-DDTHH:MM:SS[.fff]Z`.
-fn rfc3339_millis(text: &str) -> Option<i64> {
-    let date = proto::date::Date::parse_yyyymmdd(&text.get(0..10)?.replace('-', "")).ok()?;
-    let field = |range: std::ops::Range<usize>| text.get(range)?.parse::<i64>().ok();
-    let seconds = field(11..13)? * 3600 + field(14..16)? * 60 + field(17..19)?;
-    let millis = text
-        .get(19..)
-        .and_then(|rest| rest.strip_prefix('.'))
-        .and_then(|rest| rest.get(0..3))
-        .and_then(|digits| digits.parse::<i64>().ok())
-        .unwrap_or(0);
-    Some((i64::from(date.days_since_epoch()) * 86_400 + seconds) * 1000 + millis)
+/// One input of a job: where its files came from and which files they were.
+#[derive(Debug, serde::Serialize)]
+pub struct JobInputView {
+    pub source: String,
+    pub relationship: Relationship,
+    pub files: Vec<String>,
+}
+
+impl JobView {
+    pub fn of(job: &Job, log_shown: LogShown) -> JobView {
+        let product = job.product.clone().unwrap_or_default();
+        let time = job.time.clone().unwrap_or_default();
+        let inputs = job
+            .inputs
+            .iter()
+            .map(|input| JobInputView {
+                source: input.source.clone(),
+                relationship: input.relationship(),
+                files: input.files.iter().map(|file| file.file_name.clone()).collect(),
+            })
+            .collect();
+        let seconds_between = |from: &Option<Timestamp>, to: &Option<Timestamp>| match (from, to) {
+            (Some(from), Some(to)) => Some((millis_of(to) - millis_of(from)) as f64 / 1000.0),
+            _ => None,
+        };
+        let log = match log_shown {
+            LogShown::All => job.log.clone(),
+            LogShown::Tail => {
+                let lines: Vec<&str> = job.log.lines().collect();
+                lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n")
+            }
+        };
+        JobView {
+            id: job.id.clone(),
+            product: product.to_string(),
+            instrument: product.instrument,
+            data_level: product.data_level,
+            descriptor: product.descriptor,
+            date: time.date,
+            repointing: time.repointing,
+            version: job.version.clone(),
+            state: job.state(),
+            attempts: job.attempts,
+            inputs,
+            outputs: job.outputs.clone(),
+            error: job.error.clone(),
+            log,
+            created_at: job.created_at,
+            started_at: job.started_at,
+            finished_at: job.finished_at,
+            wait_seconds: seconds_between(&job.created_at, &job.started_at),
+            run_seconds: seconds_between(&job.started_at, &job.finished_at),
+            campaign_id: job.campaign_id.clone(),
+            lease_owner: job.lease_owner.clone(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -270,20 +301,32 @@ mod tests {
 
     #[test]
     fn job_timings_come_from_its_timestamps() {
+        // 2026-11-26T06:00:00.000Z
+        let created = 1_795_672_800_000;
         let job = Job {
             id: "j1".into(),
-            state: "succeeded".into(),
-            created_at: "2026-11-26T06:00:00.000Z".into(),
-            started_at: "2026-11-26T06:00:01.500Z".into(),
-            finished_at: "2026-11-26T06:00:04.000Z".into(),
+            state: JobState::Succeeded.into(),
+            created_at: Some(proto::time::timestamp(created)),
+            started_at: Some(proto::time::timestamp(created + 1_500)),
+            finished_at: Some(proto::time::timestamp(created + 4_000)),
             log: "a\nb\nc\nd\ne\nf\ng".into(),
             ..Default::default()
         };
-        let summary = job_json(&job, false);
+        let summary = serde_json::to_value(JobView::of(&job, LogShown::Tail)).unwrap();
         assert_eq!(summary["wait_seconds"], 1.5);
         assert_eq!(summary["run_seconds"], 2.5);
         assert_eq!(summary["log"], "c\nd\ne\nf\ng");
-        assert_eq!(job_json(&job, true)["log"], job.log);
-        assert_eq!(rfc3339_millis("1970-01-02T00:00:01Z"), Some(86_401_000));
+        assert_eq!(serde_json::to_value(JobView::of(&job, LogShown::All)).unwrap()["log"], job.log);
+        assert_eq!(summary["created_at"], "2026-11-26T06:00:00.000Z");
+        assert_eq!(summary["started_at"], "2026-11-26T06:00:01.500Z");
+        assert_eq!(summary["state"], "succeeded");
+        let queued = Job { state: JobState::Queued.into(), ..job.clone() };
+        let queued =
+            serde_json::to_value(JobView::of(&Job { started_at: None, finished_at: None, ..queued }, LogShown::Tail))
+                .unwrap();
+        assert_eq!(
+            (&queued["started_at"], &queued["wait_seconds"]),
+            (&serde_json::json!(""), &serde_json::Value::Null)
+        );
     }
 }

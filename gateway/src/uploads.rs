@@ -10,10 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use imap_filename::parse_archive_key;
+use mesh_runtime::Shutdown;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
-use proto::Shutdown;
-use proto::filename::parse_archive_key;
 use proto::pb::IndexFileRequest;
 use sha2::{Digest, Sha256};
 
@@ -176,7 +176,7 @@ pub async fn sweep(state: &GatewayState, area: StagingArea, min_age: Duration) -
         .await
         .into_iter()
         .collect::<Result<_, _>>()?;
-    let now = proto::store::now_millis();
+    let now = proto::time::now_millis();
     let mut report = SweepReport::default();
     for listed in staged {
         if now - listed.last_modified.timestamp_millis() < min_age.as_millis() as i64 {

@@ -4,11 +4,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use mesh_runtime::fakes::FakeIndexer;
 use object_store::memory::InMemory;
 use object_store::{ObjectStore, ObjectStoreExt};
 use proto::clients::{MeshClients, PeerAddresses};
-use proto::fakes::FakeIndexer;
-use proto::pb::indexer_server::IndexerServer;
+use proto::pb::indexer_service_server::IndexerServiceServer;
 
 use super::*;
 use crate::config::GatewayConfig;
@@ -21,7 +21,7 @@ struct Harness {
     state: GatewayState,
     archive: Arc<dyn ObjectStore>,
     indexed: Arc<Mutex<Vec<String>>>,
-    _database: proto::store::testing::TempDir,
+    _database: tempfile::TempDir,
 }
 
 /// A gateway state over a fresh archive; with `indexer_up`, a recording indexer on a free port.
@@ -29,8 +29,10 @@ async fn harness(indexer_up: bool) -> Harness {
     let indexed = Arc::new(Mutex::new(Vec::new()));
     let address = if indexer_up {
         let indexer = FakeIndexer { indexed: indexed.clone(), ..Default::default() };
-        proto::fakes::serve_on_free_port(tonic::transport::Server::builder().add_service(IndexerServer::new(indexer)))
-            .await
+        mesh_runtime::fakes::serve_on_free_port(
+            tonic::transport::Server::builder().add_service(IndexerServiceServer::new(indexer)),
+        )
+        .await
     } else {
         "http://127.0.0.1:1".to_string()
     };
@@ -41,7 +43,7 @@ async fn harness(indexer_up: bool) -> Harness {
         processor: address.clone(),
         gateway: address,
     };
-    let (pool, database) = proto::store::testing::fresh_sqlite().await;
+    let (pool, database) = mesh_runtime::store::testing::fresh_sqlite().await;
     crate::migrate(&pool).await.unwrap();
     let archive: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
     let clients = MeshClients::connect_lazy(&peers).unwrap();

@@ -1,6 +1,6 @@
 //! The indexer's one error type, mapped to gRPC status codes in one place.
 
-use proto::filename::FileNameError;
+use imap_filename::FileNameError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexerError {
@@ -14,6 +14,8 @@ pub enum IndexerError {
     Conflict { key: String },
     #[error("invalid query: {0}")]
     InvalidQuery(String),
+    #[error("a stored file kind is unreadable: {0}")]
+    CorruptKind(#[source] proto::enums::UnknownText),
     #[error("invalid release: {0}")]
     InvalidRelease(String),
     #[error("archive error: {0}")]
@@ -23,7 +25,7 @@ pub enum IndexerError {
     #[error("io error on {path}: {source}")]
     Io { path: String, source: std::io::Error },
     #[error("storage setup failed: {0}")]
-    Store(#[from] proto::store::StoreError),
+    Store(#[from] mesh_runtime::RuntimeError),
     #[error("file watcher failed: {0}")]
     Watch(#[from] notify::Error),
 }
@@ -39,6 +41,7 @@ impl From<IndexerError> for tonic::Status {
             }
             IndexerError::Conflict { .. } => tonic::Status::already_exists(error.to_string()),
             IndexerError::Archive(_)
+            | IndexerError::CorruptKind(_)
             | IndexerError::Database(_)
             | IndexerError::Io { .. }
             | IndexerError::Store(_)

@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
-use proto::Shutdown;
-use proto::pb::indexer_server::Indexer;
+use mesh_runtime::Shutdown;
+use proto::pb::indexer_service_server::IndexerService;
 use proto::pb::{
-    FileEvent, FileRecord, GetFileRequest, IndexFileRequest, IndexFileResponse, ListQuarantineRequest,
+    GetFileRequest, GetFileResponse, IndexFileRequest, IndexFileResponse, ListQuarantineRequest,
     ListQuarantineResponse, QueryFilesRequest, QueryFilesResponse, ReleaseFilesRequest, ReleaseFilesResponse,
-    SubscribeEventsRequest,
+    SubscribeEventsRequest, SubscribeEventsResponse,
 };
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
@@ -28,7 +28,7 @@ pub struct IndexerGrpc {
 }
 
 #[tonic::async_trait]
-impl Indexer for IndexerGrpc {
+impl IndexerService for IndexerGrpc {
     #[tracing::instrument(skip_all, name = "indexer.index_file", fields(key = %request.get_ref().archive_key))]
     async fn index_file(&self, request: Request<IndexFileRequest>) -> Result<Response<IndexFileResponse>, Status> {
         let request = request.into_inner();
@@ -41,7 +41,7 @@ impl Indexer for IndexerGrpc {
         }))
     }
 
-    type SubscribeEventsStream = ReceiverStream<Result<FileEvent, Status>>;
+    type SubscribeEventsStream = ReceiverStream<Result<SubscribeEventsResponse, Status>>;
 
     #[tracing::instrument(skip_all, name = "indexer.subscribe_events", fields(consumer = %request.get_ref().consumer, after = request.get_ref().after_seq))]
     async fn subscribe_events(
@@ -66,7 +66,7 @@ impl Indexer for IndexerGrpc {
                 let caught_up = events.len() < REPLAY_BATCH as usize;
                 for event in events {
                     cursor = event.seq;
-                    if sender.send(Ok(event)).await.is_err() {
+                    if sender.send(Ok(SubscribeEventsResponse { event: Some(event) })).await.is_err() {
                         return;
                     }
                 }
@@ -91,10 +91,10 @@ impl Indexer for IndexerGrpc {
     }
 
     #[tracing::instrument(skip_all, name = "indexer.get_file")]
-    async fn get_file(&self, request: Request<GetFileRequest>) -> Result<Response<FileRecord>, Status> {
+    async fn get_file(&self, request: Request<GetFileRequest>) -> Result<Response<GetFileResponse>, Status> {
         let file_name = request.into_inner().file_name;
         let file = self.ingestor.tracker.get(&file_name).await?.ok_or(IndexerError::UnknownFile(file_name))?;
-        Ok(Response::new(file))
+        Ok(Response::new(GetFileResponse { file: Some(file) }))
     }
 
     #[tracing::instrument(skip_all, name = "indexer.list_quarantine")]

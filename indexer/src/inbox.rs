@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use imap_filename::{ImapFileName, parse_archive_key};
+use mesh_runtime::archive::NewObject;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
-use proto::archive::NewObject;
-use proto::filename::{ImapFileName, parse_archive_key};
-use proto::telemetry::current_traceparent;
+use proto::trace::current_traceparent;
 use tracing::Instrument;
 
 use super::config::IndexerConfig;
@@ -61,7 +61,8 @@ impl Ingestor {
             let key = name.archive_path();
             let bytes = tokio::fs::read(path).await.map_err(|source| io_error(path, source))?;
             let object_path = ObjectPath::from(key.as_str());
-            if proto::archive::put_new(self.archive.as_ref(), &object_path, bytes).await? == NewObject::Different {
+            if mesh_runtime::archive::put_new(self.archive.as_ref(), &object_path, bytes).await? == NewObject::Different
+            {
                 let reason = IndexerError::Conflict { key: key.clone() }.to_string();
                 return self.quarantine(path, &reason).await;
             }
@@ -78,7 +79,7 @@ impl Ingestor {
         let quarantine_dir = self.quarantine_dir();
         tokio::fs::create_dir_all(&quarantine_dir).await.map_err(|source| io_error(&quarantine_dir, source))?;
         let basename = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
-        let target = quarantine_dir.join(format!("{}-{basename}", proto::store::now_millis()));
+        let target = quarantine_dir.join(format!("{}-{basename}", proto::time::now_millis()));
         tokio::fs::rename(path, &target).await.map_err(|source| io_error(path, source))?;
         let reason_file = PathBuf::from(format!("{}.reason.txt", target.display()));
         tokio::fs::write(&reason_file, format!("{reason}\n")).await.map_err(|source| io_error(&reason_file, source))?;
@@ -138,7 +139,7 @@ impl Ingestor {
                 }
             };
             let key = meta.location.to_string();
-            let age_millis = proto::store::now_millis() - meta.last_modified.timestamp_millis();
+            let age_millis = proto::time::now_millis() - meta.last_modified.timestamp_millis();
             if age_millis < self.config.rescan_min_age_seconds as i64 * 1000 {
                 continue;
             }

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use mesh_runtime::Shutdown;
 use notify::{EventKind, RecursiveMode, Watcher};
 use object_store::ObjectStore;
-use proto::Shutdown;
-use proto::pb::indexer_server::IndexerServer;
+use proto::pb::indexer_service_server::IndexerServiceServer;
 use sqlx::AnyPool;
 
 use super::config::IndexerConfig;
@@ -33,8 +33,8 @@ impl IndexerRole {
         self.ingestor.tracker.clone()
     }
 
-    pub fn grpc_service(&self, shutdown: Shutdown) -> IndexerServer<IndexerGrpc> {
-        IndexerServer::new(IndexerGrpc { ingestor: self.ingestor.clone(), shutdown })
+    pub fn grpc_service(&self, shutdown: Shutdown) -> IndexerServiceServer<IndexerGrpc> {
+        IndexerServiceServer::new(IndexerGrpc { ingestor: self.ingestor.clone(), shutdown })
             .max_decoding_message_size(64 * 1024 * 1024)
             .max_encoding_message_size(64 * 1024 * 1024)
     }

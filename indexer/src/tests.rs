@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
+use imap_filename::ImapFileName;
+use mesh_runtime::store::testing::{fresh_postgres, fresh_sqlite};
 use object_store::local::LocalFileSystem;
 use object_store::{ObjectStore, ObjectStoreExt};
-use proto::filename::ImapFileName;
-use proto::pb::{QueryFilesRequest, ReleaseFilesRequest};
-use proto::store::testing::{TempDir, fresh_postgres, fresh_sqlite};
+use proto::pb::{FileKind, QueryFilesRequest, ReleaseFilesRequest};
 use sqlx::AnyPool;
 
 use super::config::IndexerConfig;
@@ -98,14 +98,14 @@ async fn queries_filter_by_fields_dates_and_validity() {
             let tracker = &tracker;
             async move { tracker.query(&request).await.unwrap().into_iter().map(|file| file.file_name).collect::<Vec<_>>() }
         };
-        let day = query(QueryFilesRequest { kind: "science".into(), instrument: "mag".into(), start_date_min: "20240924".into(), start_date_max: "20240924".into(), ..Default::default() }).await;
+        let day = query(QueryFilesRequest { kind: FileKind::Science.into(), instrument: "mag".into(), start_date_min: "20240924".into(), start_date_max: "20240924".into(), ..Default::default() }).await;
         assert_eq!(day, ["imap_mag_l1a_norm-mago_20240924_v001.0001.cdf", "imap_mag_l1a_norm-mago_20240924_v001.0002.cdf"]);
         let version = query(QueryFilesRequest { version: "v001.0002".into(), ..Default::default() }).await;
         assert_eq!(version.len(), 1);
         let repointing = query(QueryFilesRequest { repointing_min: Some(40), repointing_max: Some(50), ..Default::default() }).await;
         assert_eq!(repointing, ["imap_hi_l1a_45sensor-de_20240924-repoint00042_v001.0001.cdf"]);
         // Ancillary validity: the open-ended calibration is valid in March, the January offsets are not.
-        let valid_in_march = query(QueryFilesRequest { kind: "ancillary".into(), start_date_max: "20240305".into(), end_date_min: "20240301".into(), ..Default::default() }).await;
+        let valid_in_march = query(QueryFilesRequest { kind: FileKind::Ancillary.into(), start_date_max: "20240305".into(), end_date_min: "20240301".into(), ..Default::default() }).await;
         assert_eq!(valid_in_march, ["imap_mag_calibration_20240101_v001.cdf"]);
         let bad = tracker.query(&QueryFilesRequest { start_date_min: "2024-09-24".into(), ..Default::default() }).await;
         assert!(bad.unwrap_err().to_string().contains("invalid query"));
@@ -166,10 +166,10 @@ async fn a_release_marks_its_range_except_the_withheld_once() {
         ];
         assert_eq!(released_names(&tracker).await, expected);
         let record = tracker.get(expected[0]).await.unwrap().unwrap();
-        assert!(record.released && !record.released_at.is_empty(), "{record:?}");
+        assert!(record.released && record.released_at.is_some(), "{record:?}");
         assert_eq!(record.release_manifest, MANIFEST_KEY);
         let kept_back = tracker.get(withheld).await.unwrap().unwrap();
-        assert!(!kept_back.released && kept_back.released_at.is_empty() && kept_back.release_manifest.is_empty());
+        assert!(!kept_back.released && kept_back.released_at.is_none() && kept_back.release_manifest.is_empty());
 
         // Applying it again changes nothing, not even the release time.
         let again = tracker.release(&january_release(&[withheld])).await.unwrap();
@@ -211,7 +211,7 @@ async fn a_release_withholding_files_outside_its_range_changes_nothing() {
 #[tokio::test]
 async fn inbox_moves_good_files_into_the_archive_and_quarantines_bad_ones() {
     let (pool, _database_dir) = fresh_sqlite().await;
-    let home = TempDir::new();
+    let home = tempfile::tempdir().expect("create temp dir");
     let archive_dir = home.path().join("archive");
     std::fs::create_dir_all(&archive_dir).unwrap();
     let archive: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new_with_prefix(&archive_dir).unwrap());
@@ -269,7 +269,7 @@ async fn inbox_moves_good_files_into_the_archive_and_quarantines_bad_ones() {
 #[tokio::test]
 async fn inbox_leaves_files_alone_until_they_settle() {
     let (pool, _database_dir) = fresh_sqlite().await;
-    let home = TempDir::new();
+    let home = tempfile::tempdir().expect("create temp dir");
     let archive: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new_with_prefix(home.path()).unwrap());
     let inbox = home.path().join("inbox");
     std::fs::create_dir_all(&inbox).unwrap();

@@ -2,9 +2,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use proto::filename::{ImapFileName, Version};
-use proto::pb::{FileEvent, FileRecord, QuarantinedFile, QueryFilesRequest, ReleaseFilesRequest, ReleaseFilesResponse};
-use proto::store::{now_millis, rfc3339_millis};
+use imap_filename::{ImapFileName, Version};
+use proto::pb::{
+    FileEvent, FileKind, FileRecord, QuarantinedFile, QueryFilesRequest, ReleaseFilesRequest, ReleaseFilesResponse,
+};
+use proto::time::{now_millis, rfc3339_millis, timestamp};
 use sqlx::{AnyPool, Row};
 use tokio::sync::{Mutex, watch};
 
@@ -46,7 +48,7 @@ pub struct Provenance {
 
 impl FileTracker {
     pub async fn open(pool: AnyPool) -> Result<FileTracker, IndexerError> {
-        proto::store::migrate(&pool, super::migrator()).await?;
+        mesh_runtime::store::migrate(&pool, super::migrator()).await?;
         let latest: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM file_events").fetch_one(&pool).await?;
         let (latest_seq, _) = watch::channel(latest as u64);
         Ok(FileTracker { pool, append_lock: Mutex::new(()), latest_seq })
@@ -81,7 +83,7 @@ impl FileTracker {
         )
         .bind(name.file_name().to_string())
         .bind(name.archive_path())
-        .bind(name.kind().as_str())
+        .bind(kind_column(name.kind().into()))
         .bind(name.instrument().unwrap_or_default().to_string())
         .bind(name.data_level().unwrap_or_default().to_string())
         .bind(name.descriptor().unwrap_or_default().to_string())
@@ -188,7 +190,9 @@ impl FileTracker {
                 conditions.push(format!("{column} = ${}", text_arguments.len()));
             }
         };
-        equal("kind", &request.kind, &mut conditions);
+        let kind = FileKind::try_from(request.kind)
+            .map_err(|_| IndexerError::InvalidQuery(format!("unknown file kind {}", request.kind)))?;
+        equal("kind", kind_column(kind), &mut conditions);
         equal("instrument", &request.instrument, &mut conditions);
         equal("data_level", &request.data_level, &mut conditions);
         equal("descriptor", &request.descriptor, &mut conditions);
@@ -203,7 +207,7 @@ impl FileTracker {
                 if value.is_empty() {
                     return Ok(());
                 }
-                proto::date::Date::parse_yyyymmdd(value)
+                imap_filename::Date::parse_yyyymmdd(value)
                     .map_err(|error| IndexerError::InvalidQuery(error.to_string()))?;
                 text_arguments.push(value.to_string());
                 conditions.push(format!("{expression} {operator} ${}", text_arguments.len()));
@@ -259,7 +263,7 @@ impl FileTracker {
             return invalid("a release needs an instrument and a manifest key".into());
         }
         let date = |text: &str| {
-            proto::date::Date::parse_yyyymmdd(text)
+            imap_filename::Date::parse_yyyymmdd(text)
                 .map_err(|error| IndexerError::InvalidRelease(format!("date {text:?}: {error}")))
         };
         if date(&request.start_date)? > date(&request.end_date)? {
@@ -348,7 +352,7 @@ impl FileTracker {
                     original_key: row.try_get("original_key")?,
                     quarantine_key: row.try_get("quarantine_key")?,
                     reason: row.try_get("reason")?,
-                    recorded_at: rfc3339_millis(row.try_get("recorded_at")?),
+                    recorded_at: Some(timestamp(row.try_get("recorded_at")?)),
                 })
             })
             .collect()
@@ -363,12 +367,22 @@ fn version_sort_key(version_text: &str) -> (i64, i64) {
     }
 }
 
+/// The text a `kind` column holds; empty for `Unspecified` (which is never stored).
+fn kind_column(kind: FileKind) -> &'static str {
+    kind.text()
+}
+
+/// The kind a `kind` column holds; text that names no kind is refused, never guessed.
+fn stored_kind(text: &str) -> Result<FileKind, IndexerError> {
+    FileKind::from_text(text).map_err(IndexerError::CorruptKind)
+}
+
 fn record_from_row(row: &sqlx::any::AnyRow) -> Result<FileRecord, IndexerError> {
     let parents: String = row.try_get("parent_files")?;
     Ok(FileRecord {
         file_name: row.try_get("file_name")?,
         archive_key: row.try_get("archive_key")?,
-        kind: row.try_get("kind")?,
+        kind: stored_kind(&row.try_get::<String, _>("kind")?)?.into(),
         instrument: row.try_get("instrument")?,
         data_level: row.try_get("data_level")?,
         descriptor: row.try_get("descriptor")?,
@@ -379,11 +393,11 @@ fn record_from_row(row: &sqlx::any::AnyRow) -> Result<FileRecord, IndexerError> 
         version: row.try_get("version")?,
         extension: row.try_get("extension")?,
         size_bytes: row.try_get::<i64, _>("size_bytes")? as u64,
-        ingestion_time: rfc3339_millis(row.try_get("ingested_at")?),
+        ingestion_time: Some(timestamp(row.try_get("ingested_at")?)),
         produced_by_job: row.try_get("produced_by_job")?,
         parent_files: serde_json::from_str(&parents).unwrap_or_default(),
         released: row.try_get::<i64, _>("released")? == 1,
-        released_at: row.try_get::<Option<i64>, _>("released_at")?.map(rfc3339_millis).unwrap_or_default(),
+        released_at: row.try_get::<Option<i64>, _>("released_at")?.map(timestamp),
         release_manifest: row.try_get("release_manifest")?,
     })
 }

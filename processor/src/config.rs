@@ -14,8 +14,9 @@ pub struct ProcessorConfig {
     pub cpu_threads: usize,
     /// Seconds between lease heartbeats to the starter.
     pub heartbeat_seconds: u64,
-    /// Folder with one XTCE packet definition per instrument (`<instrument>.xml`);
-    /// `deploy/xtce` under the working directory when unset.
+    /// Folder of XTCE packet definitions (`<instrument>.xml`) that override the built-in ones
+    /// (the `deploy/xtce` files, compiled into the binary) per instrument: an instrument with a
+    /// file here uses it, any other instrument its built-in definition. Unset: built-in only.
     pub xtce_dir: Option<PathBuf>,
     /// Per instrument, the L1A descriptors each APID's packets are written under, e.g.
     /// `[processor.apid_descriptors.swapi] 1188 = ["sci"]`. Overrides the built-in table;
@@ -86,10 +87,6 @@ impl ProcessorConfig {
 
     pub fn effective_cpu_threads(&self) -> usize {
         if self.cpu_threads == 0 { available_cpus() } else { self.cpu_threads }
-    }
-
-    pub fn effective_xtce_dir(&self) -> PathBuf {
-        self.xtce_dir.clone().unwrap_or_else(|| PathBuf::from("deploy/xtce"))
     }
 
     pub fn effective_work_dir(&self) -> PathBuf {

@@ -9,13 +9,13 @@ pub enum ProcessorError {
     #[error("no algorithm for {0}")]
     NoAlgorithm(String),
     #[error("job {0} is not running here")]
-    UnknownJob(String),
+    UnknownJob(proto::ids::JobId),
     #[error("output {file} already exists as another producer's file (job {owner:?}); not overwritten")]
     OutputTaken { file: String, owner: String },
     #[error("job was cancelled")]
     Cancelled,
     #[error("output name invalid: {0}")]
-    OutputName(#[from] proto::filename::FileNameError),
+    OutputName(#[from] imap_filename::FileNameError),
     #[error("archive error: {0}")]
     Archive(#[from] object_store::Error),
     #[error("peer call failed: {0}")]

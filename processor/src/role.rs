@@ -5,10 +5,10 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use mesh_runtime::Shutdown;
 use object_store::ObjectStore;
-use proto::Shutdown;
 use proto::clients::{IndexerClient, StarterClient};
-use proto::pb::processor_server::ProcessorServer;
+use proto::pb::processor_service_server::ProcessorServiceServer;
 
 use super::config::ProcessorConfig;
 use super::error::ProcessorError;
@@ -36,7 +36,7 @@ impl ProcessorRole {
             config.worker_id.clone().unwrap_or_else(|| format!("processor-{}", uuid::Uuid::now_v7().simple()));
         Ok(ProcessorRole {
             shared: Arc::new(WorkerShared {
-                worker_id,
+                worker_id: worker_id.into(),
                 slots: config.effective_slots(),
                 heartbeat: Duration::from_secs(config.heartbeat_seconds.max(1)),
                 registry,
@@ -52,8 +52,8 @@ impl ProcessorRole {
         })
     }
 
-    pub fn grpc_service(&self) -> ProcessorServer<ProcessorGrpc> {
-        ProcessorServer::new(ProcessorGrpc { shared: self.shared.clone() })
+    pub fn grpc_service(&self) -> ProcessorServiceServer<ProcessorGrpc> {
+        ProcessorServiceServer::new(ProcessorGrpc { shared: self.shared.clone() })
     }
 
     pub fn start(self, shutdown: Shutdown) -> tokio::task::JoinHandle<()> {

@@ -6,16 +6,17 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use imap_filename::Date;
+use imap_filename::{ScienceFamily, ScienceFileName, ScienceNameInputs, Version};
+use mesh_runtime::Shutdown;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
-use proto::Shutdown;
 use proto::clients::{IndexerClient, StarterClient};
-use proto::date::Date;
-use proto::filename::{ScienceFamily, ScienceFileName, ScienceNameInputs, Version};
+use proto::ids::{JobId, WorkerId};
 use proto::pb::{
-    CompleteJobRequest, GetFileRequest, Heartbeat, IndexFileRequest, Job, WorkerHello, WorkerMessage, worker_message,
+    CompleteJobRequest, GetFileRequest, Heartbeat, IndexFileRequest, Job, WorkRequest, WorkerHello, work_request,
 };
-use proto::telemetry::adopt_parent;
+use proto::trace::adopt_parent;
 use tokio::sync::{Notify, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tracing::Instrument;
@@ -31,7 +32,7 @@ pub struct RunningJob {
 
 /// State shared by the worker loop, the job tasks and the gRPC handlers.
 pub struct WorkerShared {
-    pub worker_id: String,
+    pub worker_id: WorkerId,
     pub slots: u32,
     pub heartbeat: Duration,
     pub registry: Registry,
@@ -39,32 +40,32 @@ pub struct WorkerShared {
     pub archive: Arc<dyn ObjectStore>,
     pub indexer: IndexerClient,
     pub starter: StarterClient,
-    pub running: Mutex<HashMap<String, RunningJob>>,
+    pub running: Mutex<HashMap<JobId, RunningJob>>,
     pub succeeded: AtomicU64,
     pub failed: AtomicU64,
     /// Where credits for freed slots go: the current work stream, replaced on reconnect.
-    pub outbound: Mutex<Option<mpsc::Sender<WorkerMessage>>>,
+    pub outbound: Mutex<Option<mpsc::Sender<WorkRequest>>>,
 }
 
 impl WorkerShared {
-    fn running_ids(&self) -> Vec<String> {
+    fn running_ids(&self) -> Vec<JobId> {
         self.running.lock().expect("running lock").keys().cloned().collect()
     }
 
     /// Frees a finished job's slot. Removing it from `running` and sending the credit happen under
     /// the outbound lock, the same lock a reconnect holds while it counts free slots for its hello,
     /// so a slot is counted exactly once: either in the hello or as a credit.
-    fn release_slot(&self, job_id: &str) {
+    fn release_slot(&self, job_id: &JobId) {
         let outbound = self.outbound.lock().expect("outbound lock");
         self.running.lock().expect("running lock").remove(job_id);
         if let Some(sender) = outbound.as_ref() {
-            let _ = sender.try_send(WorkerMessage { message: Some(worker_message::Message::Credit(1)) });
+            let _ = sender.try_send(WorkRequest { message: Some(work_request::Message::Credit(1)) });
         }
     }
 
-    fn send(&self, message: worker_message::Message) {
+    fn send(&self, message: work_request::Message) {
         if let Some(sender) = self.outbound.lock().expect("outbound lock").as_ref() {
-            let _ = sender.try_send(WorkerMessage { message: Some(message) });
+            let _ = sender.try_send(WorkRequest { message: Some(message) });
         }
     }
 }
@@ -77,8 +78,8 @@ pub async fn run(shared: Arc<WorkerShared>, shutdown: Shutdown) {
         {
             let mut outbound = shared.outbound.lock().expect("outbound lock");
             let free_slots = shared.slots.saturating_sub(shared.running_ids().len() as u32);
-            let hello = WorkerHello { worker_id: shared.worker_id.clone(), slots: free_slots };
-            let _ = sender.try_send(WorkerMessage { message: Some(worker_message::Message::Hello(hello)) });
+            let hello = WorkerHello { worker_id: shared.worker_id.to_string(), slots: free_slots };
+            let _ = sender.try_send(WorkRequest { message: Some(work_request::Message::Hello(hello)) });
             *outbound = Some(sender);
         }
         match shared.starter.clone().work(ReceiverStream::new(receiver)).await {
@@ -102,9 +103,9 @@ pub async fn run(shared: Arc<WorkerShared>, shutdown: Shutdown) {
                             }
                         },
                         _ = heartbeat.tick() => {
-                            let job_ids = shared.running_ids();
+                            let job_ids: Vec<String> = shared.running_ids().into_iter().map(String::from).collect();
                             if !job_ids.is_empty() {
-                                shared.send(worker_message::Message::Heartbeat(Heartbeat { job_ids }));
+                                shared.send(work_request::Message::Heartbeat(Heartbeat { job_ids }));
                             }
                         }
                         _ = shutdown.wait() => return,
@@ -123,11 +124,12 @@ pub async fn run(shared: Arc<WorkerShared>, shutdown: Shutdown) {
 }
 
 async fn execute(shared: Arc<WorkerShared>, job: Job) {
+    let job_id = job.job_id();
     let product = job.product.clone().unwrap_or_default();
     let span = tracing::info_span!(
         "processor.run_job",
-        job = %job.id,
-        product = %format!("{} {} {}", product.instrument, product.data_level, product.descriptor),
+        job = %job_id,
+        product = %product,
     );
     adopt_parent(&span, &job.traceparent);
     async {
@@ -137,7 +139,7 @@ async fn execute(shared: Arc<WorkerShared>, job: Job) {
             .running
             .lock()
             .expect("running lock")
-            .insert(job.id.clone(), RunningJob { cancelled: cancelled.clone(), cancel_signal: cancel_signal.clone() });
+            .insert(job_id.clone(), RunningJob { cancelled: cancelled.clone(), cancel_signal: cancel_signal.clone() });
         let outcome = tokio::select! {
             outcome = run_job(&shared, &job, cancelled.clone()) => outcome,
             _ = cancel_signal.notified() => Err(ProcessorError::Cancelled),
@@ -152,8 +154,8 @@ async fn execute(shared: Arc<WorkerShared>, job: Job) {
                     log.push_str(note);
                 }
                 CompleteJobRequest {
-                    job_id: job.id.clone(),
-                    worker_id: shared.worker_id.clone(),
+                    job_id: job_id.to_string(),
+                    worker_id: shared.worker_id.to_string(),
                     succeeded: true,
                     outputs: result.outputs.clone(),
                     log,
@@ -164,8 +166,8 @@ async fn execute(shared: Arc<WorkerShared>, job: Job) {
                 shared.failed.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(%error, "job failed");
                 CompleteJobRequest {
-                    job_id: job.id.clone(),
-                    worker_id: shared.worker_id.clone(),
+                    job_id: job_id.to_string(),
+                    worker_id: shared.worker_id.to_string(),
                     succeeded: false,
                     retryable: error.is_retryable(),
                     error: error.to_string(),
@@ -175,7 +177,7 @@ async fn execute(shared: Arc<WorkerShared>, job: Job) {
         };
         // The job stays in `running` (and heartbeated) until its end has been reported.
         report_completion(&shared, report).await;
-        shared.release_slot(&job.id);
+        shared.release_slot(&job_id);
     }
     .instrument(span)
     .await
@@ -207,8 +209,7 @@ async fn run_job(shared: &WorkerShared, job: &Job, cancelled: Arc<AtomicBool>) -
     let time = job.time.clone().unwrap_or_default();
     let date = Date::parse_yyyymmdd(&time.date)
         .map_err(|error| super::science::ScienceError::Failed(format!("job has a bad date: {error}")))?;
-    let describe = format!("{} {} {}", product.instrument, product.data_level, product.descriptor);
-    let algorithm = shared.registry.select(&product).ok_or_else(|| ProcessorError::NoAlgorithm(describe))?;
+    let algorithm = shared.registry.select(&product).ok_or_else(|| ProcessorError::NoAlgorithm(product.to_string()))?;
 
     let mut inputs = Vec::new();
     for record in job.inputs.iter().flat_map(|input| input.files.iter()) {
@@ -217,8 +218,7 @@ async fn run_job(shared: &WorkerShared, job: &Job, cancelled: Arc<AtomicBool>) -
     }
     let parent_files: Vec<String> = inputs.iter().map(|input| input.record.file_name.clone()).collect();
 
-    let context =
-        JobContext::new(job.id.clone(), product.clone(), date, time.repointing, job.version.clone(), cancelled);
+    let context = JobContext::new(job.job_id(), product.clone(), date, time.repointing, job.version.clone(), cancelled);
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let science_span = tracing::info_span!("processor.science", algorithm = algorithm.name());
     shared.pool.spawn(move || {
@@ -243,7 +243,7 @@ async fn run_job(shared: &WorkerShared, job: &Job, cancelled: Arc<AtomicBool>) -
             cr: None,
         })?;
         let key = name.archive_path();
-        refuse_foreign_output(shared, &name.file_name(), &job.id).await?;
+        refuse_foreign_output(shared, &name.file_name(), &job.job_id()).await?;
         // A put is atomic (a temporary file renamed locally; an S3 object appears whole): no
         // half-written file is ever visible.
         shared.archive.put(&ObjectPath::from(key.as_str()), output.bytes.into()).await?;
@@ -265,15 +265,15 @@ async fn run_job(shared: &WorkerShared, job: &Job, cancelled: Arc<AtomicBool>) -
 /// job's own, or with no producer yet (an earlier attempt of this job that crashed before indexing
 /// was found by the archive rescan), is replaced. Job versions start above every version already
 /// tracked, so a team's uploaded file cannot carry this job's name unless it arrived mid-job.
-async fn refuse_foreign_output(shared: &WorkerShared, file_name: &str, job_id: &str) -> Result<(), ProcessorError> {
+async fn refuse_foreign_output(shared: &WorkerShared, file_name: &str, job_id: &JobId) -> Result<(), ProcessorError> {
     let lookup = with_indexer_retries(|| {
         let mut indexer = shared.indexer.clone();
         let request = GetFileRequest { file_name: file_name.to_string() };
         async move { indexer.get_file(request).await }
     })
     .await;
-    match lookup {
-        Ok(existing) if !existing.produced_by_job.is_empty() && existing.produced_by_job != job_id => {
+    match lookup.map(|response| response.file.unwrap_or_default()) {
+        Ok(existing) if !existing.produced_by_job.is_empty() && existing.produced_by_job != job_id.as_str() => {
             Err(ProcessorError::OutputTaken { file: file_name.to_string(), owner: existing.produced_by_job })
         }
         Ok(_) => Ok(()),

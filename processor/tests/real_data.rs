@@ -1,127 +1,28 @@
-//! L1A and the levels above on the mission's real packet files (SWAPI, MAG, CoDICE), with
-//! the definitions shipped in `deploy/xtce`. Skipped, saying so, when `shared/data` is absent.
+//! L1A and the levels above on the mission's real packet files (SWAPI, MAG, CoDICE), with the
+//! built-in definitions (the `deploy/xtce` files). Ignored, saying why, when `shared/data` is
+//! absent. cdflib's reading of the real SWAPI file is checked in `cdflib_real_swapi.rs`.
+
+mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
-use processor::science::level0::{DecodeLevel0, column_values};
+use common::{REAL_FILES, input, job, real_l1a};
+use processor::science::level0::{built_in_definition, column_values};
 use processor::science::series::TimeSeries;
-use processor::science::{Algorithm, InputFile, JobContext, ProductOutput, Registry};
-use processor::xtce::PacketDefinition;
-use proto::date::Date;
-use proto::filename::ImapFileName;
-use proto::pb::{FileRecord, ProductKey};
-
-fn shared_l0_dir() -> Option<PathBuf> {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .map(|ancestor| ancestor.join("shared/data/l0"))
-        .find(|candidate| candidate.is_dir())
-}
-
-fn deployed_xtce_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/xtce")
-}
-
-fn job(instrument: &str, level: &str, descriptor: &str, date: &str) -> JobContext {
-    let product = ProductKey { instrument: instrument.into(), data_level: level.into(), descriptor: descriptor.into() };
-    let date = Date::parse_yyyymmdd(date).expect("valid date");
-    JobContext::new("real-data".into(), product, date, None, "v001".into(), Arc::new(AtomicBool::new(false)))
-}
-
-/// An input named `archive_name` (a mission name) holding `bytes`.
-fn input(archive_name: &str, bytes: Vec<u8>) -> InputFile {
-    let parsed = ImapFileName::parse(archive_name).expect("mission name");
-    let record = FileRecord {
-        file_name: archive_name.into(),
-        kind: "science".into(),
-        instrument: parsed.instrument().unwrap_or_default().into(),
-        data_level: parsed.data_level().unwrap_or_default().into(),
-        descriptor: parsed.descriptor().unwrap_or_default().into(),
-        start_date: parsed.start_date().map(|date| date.yyyymmdd()).unwrap_or_default(),
-        extension: parsed.extension().into(),
-        ..FileRecord::default()
-    };
-    InputFile { record, bytes }
-}
-
-struct RealFile {
-    packets: &'static str,
-    /// The name the file has in the archive (MAG's test file has no mission name).
-    archive_name: &'static str,
-    instrument: &'static str,
-    level: &'static str,
-    descriptor: &'static str,
-    date: &'static str,
-    expected_outputs: &'static [&'static str],
-}
-
-const REAL_FILES: [RealFile; 3] = [
-    RealFile {
-        packets: "imap_swapi_l0_raw_20240924_v001.pkts",
-        archive_name: "imap_swapi_l0_raw_20240924_v001.pkts",
-        instrument: "swapi",
-        level: "l1",
-        descriptor: "all",
-        date: "20240924",
-        expected_outputs: &["aut", "hk", "sci"],
-    },
-    RealFile {
-        packets: "mag_l0_test_data.pkts",
-        archive_name: "imap_mag_l0_raw_20231025_v001.pkts",
-        instrument: "mag",
-        level: "l1a",
-        descriptor: "all",
-        date: "20231025",
-        expected_outputs: &["burst-magi", "burst-mago", "burst-raw", "norm-magi", "norm-mago", "norm-raw"],
-    },
-    RealFile {
-        packets: "imap_codice_l0_hskp_20100101_v001.pkts",
-        archive_name: "imap_codice_l0_hskp_20100101_v001.pkts",
-        instrument: "codice",
-        level: "l1a",
-        descriptor: "hskp",
-        date: "20100101",
-        expected_outputs: &["hskp"],
-    },
-];
-
-fn run_l1a(l0: &Path, file: &RealFile) -> (Vec<u8>, Vec<ProductOutput>) {
-    let bytes = std::fs::read(l0.join(file.packets)).expect("packet file reads");
-    let decoder = DecodeLevel0::new(deployed_xtce_dir(), BTreeMap::new());
-    let context = job(file.instrument, file.level, file.descriptor, file.date);
-    let outputs = decoder
-        .run(&context, &[input(file.archive_name, bytes.clone())])
-        .unwrap_or_else(|error| panic!("{}: {error}", file.packets));
-    (bytes, outputs)
-}
-
-/// The L1A outputs of one real file, or `None` (saying so) when shared/data is absent.
-fn real_l1a(file: &RealFile) -> Option<(Vec<u8>, Vec<ProductOutput>)> {
-    let Some(l0) = shared_l0_dir() else {
-        println!("skipped: shared/data not found");
-        return None;
-    };
-    Some(run_l1a(&l0, file))
-}
+use processor::science::{InputFile, ProductOutput, Registry};
+use xtce::PacketDefinition;
 
 #[test]
+#[cfg_attr(not(mission_data), ignore = "needs ../shared/data (the mission's L0 files)")]
 fn real_level0_files_round_trip_through_l1a_cdf() {
-    let Some(l0) = shared_l0_dir() else {
-        println!("skipped: shared/data not found");
-        return;
-    };
     for file in &REAL_FILES {
-        let (bytes, outputs) = run_l1a(&l0, file);
+        let (bytes, outputs) = real_l1a(file);
         let mut descriptors: Vec<&str> = outputs.iter().map(|output| output.descriptor.as_str()).collect();
         descriptors.sort();
         assert_eq!(descriptors, file.expected_outputs, "{}", file.packets);
 
-        let definition = PacketDefinition::from_xtce_file(deployed_xtce_dir().join(format!("{}.xml", file.instrument)))
-            .expect("loads");
+        let xml = built_in_definition(file.instrument).expect("a built-in definition");
+        let definition = PacketDefinition::from_xtce_str(xml).expect("loads");
         let decoded = definition.decode(&bytes);
         let mut records = BTreeMap::new();
         for output in &outputs {
@@ -186,43 +87,10 @@ fn real_level0_files_round_trip_through_l1a_cdf() {
     }
 }
 
-/// The values cdflib (the mission's CDF library for Python) reads from a file.
-fn cdflib_reads(path: &Path, variable: &str) -> Option<serde_json::Value> {
-    let script = format!(
-        "import cdflib, json, sys\nf = cdflib.CDF(sys.argv[1])\nprint(json.dumps({{'epoch': [int(x) for x in f.varget('epoch')], 'values': [int(x) for x in f.varget('{variable}')], \
-         'logical_source': f.globalattsget()['Logical_source'], 'units': f.varattsget('epoch')['UNITS']}}))"
-    );
-    let output = Command::new("python3").args(["-c", &script, &path.display().to_string()]).output().ok()?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(stderr.contains("No module named"), "cdflib failed: {stderr}");
-        return None;
-    }
-    Some(serde_json::from_slice(&output.stdout).expect("json from the script"))
-}
-
 #[test]
-fn cdflib_reads_the_real_swapi_l1_science_file() {
-    let Some((_, outputs)) = real_l1a(&REAL_FILES[0]) else { return };
-    let science = outputs.iter().find(|output| output.descriptor == "sci").expect("sci output");
-    let folder = tempfile::tempdir().expect("temp dir");
-    let path = folder.path().join("imap_swapi_l1_sci_20240924_v001.cdf");
-    std::fs::write(&path, &science.bytes).expect("writes");
-    let Some(read) = cdflib_reads(&path, "SHCOARSE") else {
-        println!("skipped: python3 with cdflib not available");
-        return;
-    };
-    let ours = TimeSeries::from_cdf_bytes(&science.bytes, "sci").expect("reads");
-    let shcoarse =
-        processor::science::series::to_numbers(&ours.variable("SHCOARSE").expect("met").values).expect("numbers");
-    assert_eq!(read["epoch"], serde_json::json!(ours.epoch));
-    assert_eq!(read["values"], serde_json::json!(shcoarse.iter().map(|&met| met as i64).collect::<Vec<_>>()));
-    assert_eq!(read["logical_source"], serde_json::json!(["imap_swapi_l1_sci"]));
-}
-
-#[test]
+#[cfg_attr(not(mission_data), ignore = "needs ../shared/data (the mission's L0 files)")]
 fn real_swapi_science_flows_from_l1_to_l3() {
-    let Some((_, outputs)) = real_l1a(&REAL_FILES[0]) else { return };
+    let (_, outputs) = real_l1a(&REAL_FILES[0]);
     let science = outputs.into_iter().find(|output| output.descriptor == "sci").expect("sci output");
     let registry = Registry::builtin();
     let run = |level: &str, descriptor: &str, inputs: &[InputFile]| -> Vec<ProductOutput> {
@@ -247,8 +115,9 @@ fn real_swapi_science_flows_from_l1_to_l3() {
 }
 
 #[test]
+#[cfg_attr(not(mission_data), ignore = "needs ../shared/data (the mission's L0 files)")]
 fn real_mag_packets_split_into_each_sensors_vectors() {
-    let Some((_, outputs)) = real_l1a(&REAL_FILES[1]) else { return };
+    let (_, outputs) = real_l1a(&REAL_FILES[1]);
     let series = |descriptor: &str| {
         let output = outputs.iter().find(|output| output.descriptor == descriptor).expect("output");
         TimeSeries::from_cdf_bytes(&output.bytes, descriptor).expect("reads")
@@ -281,8 +150,9 @@ fn real_mag_packets_split_into_each_sensors_vectors() {
 }
 
 #[test]
+#[cfg_attr(not(mission_data), ignore = "needs ../shared/data (the mission's L0 files)")]
 fn real_mag_flows_to_l1d_and_joins_a_swe_l3() {
-    let Some((_, l1a)) = real_l1a(&REAL_FILES[1]) else { return };
+    let (_, l1a) = real_l1a(&REAL_FILES[1]);
     let registry = Registry::builtin();
     let date = "20231025";
     let run = |instrument: &str, level: &str, descriptor: &str, inputs: &[InputFile]| -> ProductOutput {
@@ -330,7 +200,7 @@ fn real_mag_flows_to_l1d_and_joins_a_swe_l3() {
         epoch: swe_times.clone(),
         variables: vec![processor::science::series::SeriesVariable::new(
             "density",
-            processor::cdf::Values::Real8(density),
+            nasa_cdf::Values::Real8(density),
             &[],
         )],
     };

@@ -5,14 +5,14 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
 use super::pb;
-use super::telemetry::TraceInterceptor;
+use super::trace::TraceInterceptor;
 
 pub type TracedChannel = InterceptedService<Channel, TraceInterceptor>;
-pub type IndexerClient = pb::indexer_client::IndexerClient<TracedChannel>;
+pub type IndexerClient = pb::indexer_service_client::IndexerServiceClient<TracedChannel>;
 pub type DependencyClient = pb::dependency_service_client::DependencyServiceClient<TracedChannel>;
-pub type StarterClient = pb::starter_client::StarterClient<TracedChannel>;
-pub type ProcessorClient = pb::processor_client::ProcessorClient<TracedChannel>;
-pub type GatewayClient = pb::gateway_client::GatewayClient<TracedChannel>;
+pub type StarterClient = pb::starter_service_client::StarterServiceClient<TracedChannel>;
+pub type ProcessorClient = pb::processor_service_client::ProcessorServiceClient<TracedChannel>;
+pub type GatewayClient = pb::gateway_service_client::GatewayServiceClient<TracedChannel>;
 
 #[derive(Debug, thiserror::Error)]
 #[error("invalid peer address {address:?}: {source}")]

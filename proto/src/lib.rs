@@ -1,17 +1,18 @@
 //! The contracts of the IMAP science data mesh: the gRPC services every role speaks (generated at
-//! build time from `proto/imap/sdc/v1/*.proto`), the mission's domain types (dates, file names),
-//! and the small pieces of plumbing every role shares (trace propagation, storage, shutdown).
+//! build time from `proto/imap/sdc/v1/*.proto`, which pass `buf lint`), the clients that call them,
+//! and what gives the wire types meaning in Rust: typed ids ([`ids`]), the lowercase text of each
+//! enum ([`enums`]), product names ([`product`]), instants ([`time`]), their REST JSON form
+//! ([`json`]) and W3C trace propagation across calls and streams ([`trace`]). Nothing here touches
+//! storage: the shared runtime (database, archive, telemetry setup) is the `mesh-runtime` crate.
 #![forbid(unsafe_code)]
 
-pub mod archive;
 pub mod clients;
-pub mod date;
-#[cfg(feature = "test-util")]
-pub mod fakes;
-pub mod filename;
-pub mod shutdown;
-pub mod store;
-pub mod telemetry;
+pub mod enums;
+pub mod ids;
+pub mod json;
+pub mod product;
+pub mod time;
+pub mod trace;
 
 /// Generated protobuf messages, service traits, servers and clients.
 pub mod pb {
@@ -21,5 +22,3 @@ pub mod pb {
 
 /// Every service's descriptors, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("imap_sdc_descriptor");
-
-pub use shutdown::{Shutdown, ShutdownSignal};

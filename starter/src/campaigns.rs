@@ -4,15 +4,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use proto::date::Date;
+use imap_filename::Date;
+use proto::ids::JobId;
 use proto::pb::{
-    CampaignProgress, GetGraphRequest, ProductKey, ProductRun, ProductTime, ReprocessRequest, ReprocessResponse,
+    CampaignProgress, GetGraphRequest, ProductKey, ProductRun, ProductTime, StartReprocessingRequest,
+    StartReprocessingResponse,
 };
-use proto::store::{now_millis, rfc3339_millis};
+use proto::time::{now_millis, timestamp};
 use sqlx::Row;
 
 use super::error::StarterError;
-use super::job_row::state_counter;
+use super::job_row::{state_counter, stored_state};
 use super::jobs::JobStore;
 use super::role::StarterShared;
 use super::trigger::{Outcome, TriggerContext, retry_store};
@@ -21,7 +23,7 @@ use super::trigger::{Outcome, TriggerContext, retry_store};
 #[derive(Debug, Clone)]
 pub struct CampaignPlan {
     pub id: String,
-    pub request: ReprocessRequest,
+    pub request: StartReprocessingRequest,
     /// "request" or "schedule <name>".
     pub origin: String,
 }
@@ -77,7 +79,7 @@ impl JobStore {
     }
 
     /// The campaign a job belongs to, so the jobs its outputs trigger belong to it too.
-    pub async fn campaign_of(&self, job_id: &str) -> Result<String, StarterError> {
+    pub async fn campaign_of(&self, job_id: &JobId) -> Result<String, StarterError> {
         let campaign: Option<String> = sqlx::query_scalar("SELECT campaign_id FROM jobs WHERE id = $1")
             .bind(job_id.to_string())
             .fetch_optional(&self.pool)
@@ -96,7 +98,7 @@ impl JobStore {
         .await?
         .ok_or_else(|| StarterError::UnknownCampaign(id.to_string()))?;
         let CampaignPlan { id: _, request, origin } = plan_from_row(&row)?;
-        let ReprocessRequest { start_date, end_date, instrument, data_level, descriptor } = request;
+        let StartReprocessingRequest { start_date, end_date, instrument, data_level, descriptor } = request;
         let mut progress = CampaignProgress {
             id: id.to_string(),
             start_date,
@@ -105,7 +107,7 @@ impl JobStore {
             data_level,
             descriptor,
             planned_runs: row.try_get::<i64, _>("planned_runs")? as u32,
-            created_at: rfc3339_millis(row.try_get("created_at")?),
+            created_at: Some(timestamp(row.try_get("created_at")?)),
             origin,
             ..Default::default()
         };
@@ -114,7 +116,7 @@ impl JobStore {
             .fetch_all(&self.pool)
             .await?;
         for count in &counts {
-            let state: String = count.try_get(0)?;
+            let state = stored_state(&count.try_get::<String, _>(0)?)?;
             let jobs = count.try_get::<i64, _>(1)? as u32;
             let counters = [
                 &mut progress.queued,
@@ -123,7 +125,7 @@ impl JobStore {
                 &mut progress.failed,
                 &mut progress.dead,
             ];
-            if let Some(counter) = state_counter(&state, counters) {
+            if let Some(counter) = state_counter(state, counters) {
                 *counter = jobs;
             }
         }
@@ -135,7 +137,7 @@ impl JobStore {
 fn plan_from_row(row: &sqlx::any::AnyRow) -> Result<CampaignPlan, StarterError> {
     Ok(CampaignPlan {
         id: row.try_get("id")?,
-        request: ReprocessRequest {
+        request: StartReprocessingRequest {
             start_date: row.try_get("start_date")?,
             end_date: row.try_get("end_date")?,
             instrument: row.try_get("instrument")?,
@@ -147,7 +149,7 @@ fn plan_from_row(row: &sqlx::any::AnyRow) -> Result<CampaignPlan, StarterError> 
 }
 
 /// Checks a reprocessing request and returns its date range.
-pub fn validate_request(request: &ReprocessRequest) -> Result<(Date, Date), StarterError> {
+pub fn validate_request(request: &StartReprocessingRequest) -> Result<(Date, Date), StarterError> {
     let start =
         Date::parse_yyyymmdd(&request.start_date).map_err(|error| StarterError::InvalidRequest(error.to_string()))?;
     let end =
@@ -165,17 +167,20 @@ pub fn validate_request(request: &ReprocessRequest) -> Result<(Date, Date), Star
 /// name, for every day of the range. The jobs' outputs then trigger the rest of the graph in
 /// dependency order, each new version carrying the campaign along. Cadence products (monthly,
 /// per rotation) resolve on their canonical date only, so planning every day makes one job each.
-pub async fn plan_campaign(shared: Arc<StarterShared>, plan: CampaignPlan) -> Result<ReprocessResponse, StarterError> {
+pub async fn plan_campaign(
+    shared: Arc<StarterShared>,
+    plan: CampaignPlan,
+) -> Result<StartReprocessingResponse, StarterError> {
     let runs = campaign_runs(&shared.trigger, &plan.request).await?;
     let planned_runs = runs.len() as u32;
     if !shared.store.record_campaign(&plan, planned_runs, now_millis()).await? {
         // Unless its planning finished, the starter re-plans it on start.
         tracing::info!(campaign = %plan.id, "campaign already planned, not planned again");
-        return Ok(ReprocessResponse { campaign_id: plan.id, planned_runs: 0, jobs_created: 0 });
+        return Ok(StartReprocessingResponse { campaign_id: plan.id, planned_runs: 0, jobs_created: 0 });
     }
     tracing::info!(campaign = %plan.id, origin = %plan.origin, planned_runs, "reprocessing campaign planned");
-    shared.trigger.enqueue_campaign(&plan.id, runs, &proto::telemetry::current_traceparent());
-    Ok(ReprocessResponse { campaign_id: plan.id, planned_runs, jobs_created: 0 })
+    shared.trigger.enqueue_campaign(&plan.id, runs, &proto::trace::current_traceparent());
+    Ok(StartReprocessingResponse { campaign_id: plan.id, planned_runs, jobs_created: 0 })
 }
 
 /// Plans again, on start, every campaign whose planned runs were not all evaluated before the
@@ -216,14 +221,14 @@ pub async fn resume_campaigns(trigger: Arc<TriggerContext>) {
             continue;
         };
         tracing::info!(campaign = %plan.id, runs = runs.len(), "campaign interrupted by a restart, planned again");
-        trigger.enqueue_campaign(&plan.id, runs, &proto::telemetry::current_traceparent());
+        trigger.enqueue_campaign(&plan.id, runs, &proto::trace::current_traceparent());
     }
 }
 
 /// Every run a campaign plans, in date order.
 pub async fn campaign_runs(
     trigger: &TriggerContext,
-    request: &ReprocessRequest,
+    request: &StartReprocessingRequest,
 ) -> Result<Vec<ProductRun>, StarterError> {
     let (start, end) = validate_request(request)?;
     let graph = trigger.depsvc.clone().get_graph(GetGraphRequest {}).await?.into_inner();

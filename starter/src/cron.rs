@@ -6,7 +6,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use proto::date::Date;
+use imap_filename::Date;
 
 const MINUTE_MILLIS: i64 = 60_000;
 const DAY_MILLIS: i64 = 86_400_000;

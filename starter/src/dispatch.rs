@@ -4,9 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use proto::Shutdown;
-use proto::pb::{JobAssignment, WorkerMessage, worker_message};
-use proto::store::now_millis;
+use mesh_runtime::Shutdown;
+use proto::ids::{JobId, WorkerId};
+use proto::pb::{WorkRequest, WorkResponse, work_request};
+use proto::time::now_millis;
 use tokio::sync::{Notify, mpsc};
 use tonic::{Status, Streaming};
 
@@ -19,19 +20,19 @@ const IDLE_RECHECK: Duration = Duration::from_secs(1);
 pub async fn serve_worker(
     store: Arc<JobStore>,
     job_available: Arc<Notify>,
-    mut inbound: Streaming<WorkerMessage>,
-    outbound: mpsc::Sender<Result<JobAssignment, Status>>,
+    mut inbound: Streaming<WorkRequest>,
+    outbound: mpsc::Sender<Result<WorkResponse, Status>>,
     shutdown: Shutdown,
 ) {
     let hello = match inbound.message().await {
-        Ok(Some(WorkerMessage { message: Some(worker_message::Message::Hello(hello)) })) => hello,
+        Ok(Some(WorkRequest { message: Some(work_request::Message::Hello(hello)) })) => hello,
         _ => {
             let _ =
                 outbound.send(Err(Status::invalid_argument("the first message on a work stream must be hello"))).await;
             return;
         }
     };
-    let worker = hello.worker_id;
+    let worker = WorkerId::from(hello.worker_id);
     let mut credits = hello.slots;
     tracing::info!(%worker, slots = credits, "processor connected");
     loop {
@@ -42,7 +43,7 @@ pub async fn serve_worker(
             match store.claim(&worker, now_millis()).await {
                 Ok(Some(job)) => {
                     tracing::info!(%worker, job = %job.id, "job leased");
-                    if outbound.send(Ok(JobAssignment { job: Some(job) })).await.is_err() {
+                    if outbound.send(Ok(WorkResponse { job: Some(job) })).await.is_err() {
                         // The lease expires and the job is handed out again.
                         return;
                     }
@@ -57,9 +58,10 @@ pub async fn serve_worker(
         }
         tokio::select! {
             message = inbound.message() => match message {
-                Ok(Some(WorkerMessage { message: Some(worker_message::Message::Credit(more)) })) => credits += more,
-                Ok(Some(WorkerMessage { message: Some(worker_message::Message::Heartbeat(heartbeat)) })) => {
-                    if let Err(error) = store.heartbeat(&worker, &heartbeat.job_ids, now_millis()).await {
+                Ok(Some(WorkRequest { message: Some(work_request::Message::Credit(more)) })) => credits += more,
+                Ok(Some(WorkRequest { message: Some(work_request::Message::Heartbeat(heartbeat)) })) => {
+                    let job_ids: Vec<JobId> = heartbeat.job_ids.into_iter().map(JobId::from).collect();
+                    if let Err(error) = store.heartbeat(&worker, &job_ids, now_millis()).await {
                         tracing::error!(%error, "heartbeat not recorded");
                     }
                 }

@@ -3,7 +3,7 @@
 #[derive(Debug, thiserror::Error)]
 pub enum StarterError {
     #[error("job {0} not found")]
-    UnknownJob(String),
+    UnknownJob(proto::ids::JobId),
     #[error("invalid request: {0}")]
     InvalidRequest(String),
     #[error("campaign {0} not found")]
@@ -12,10 +12,12 @@ pub enum StarterError {
     InvalidSchedule { name: String, reason: String },
     #[error("stored job {id} is unreadable: {reason}")]
     CorruptJob { id: String, reason: String },
+    #[error("a stored job state is unreadable: {0}")]
+    CorruptState(#[source] proto::enums::UnknownText),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("storage setup failed: {0}")]
-    Store(#[from] proto::store::StoreError),
+    Store(#[from] mesh_runtime::RuntimeError),
     #[error("peer call failed: {0}")]
     Peer(#[from] tonic::Status),
 }
@@ -32,7 +34,10 @@ impl From<StarterError> for tonic::Status {
             StarterError::Peer(status) => {
                 tonic::Status::unavailable(format!("dependency unavailable: {}", status.message()))
             }
-            StarterError::CorruptJob { .. } | StarterError::Database(_) | StarterError::Store(_) => {
+            StarterError::CorruptJob { .. }
+            | StarterError::CorruptState(_)
+            | StarterError::Database(_)
+            | StarterError::Store(_) => {
                 tracing::error!(%error, "starter internal error");
                 tonic::Status::internal("internal starter error")
             }

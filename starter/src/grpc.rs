@@ -3,13 +3,14 @@
 
 use std::sync::Arc;
 
-use proto::pb::starter_server::Starter;
+use proto::ids::{JobId, WorkerId};
+use proto::pb::starter_service_server::StarterService;
 use proto::pb::{
-    CampaignProgress, CompleteJobRequest, CompleteJobResponse, GetCampaignRequest, GetJobRequest, GetQueuesRequest,
-    GetQueuesResponse, InstrumentQueue, Job, JobAssignment, ListJobsRequest, ListJobsResponse, ReprocessRequest,
-    ReprocessResponse, WorkerMessage,
+    CompleteJobRequest, CompleteJobResponse, GetCampaignRequest, GetCampaignResponse, GetJobRequest, GetJobResponse,
+    GetQueuesRequest, GetQueuesResponse, InstrumentQueue, ListJobsRequest, ListJobsResponse, StartReprocessingRequest,
+    StartReprocessingResponse, WorkRequest, WorkResponse,
 };
-use proto::store::now_millis;
+use proto::time::now_millis;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
@@ -23,10 +24,10 @@ pub struct StarterGrpc {
 }
 
 #[tonic::async_trait]
-impl Starter for StarterGrpc {
-    type WorkStream = ReceiverStream<Result<JobAssignment, Status>>;
+impl StarterService for StarterGrpc {
+    type WorkStream = ReceiverStream<Result<WorkResponse, Status>>;
 
-    async fn work(&self, request: Request<Streaming<WorkerMessage>>) -> Result<Response<Self::WorkStream>, Status> {
+    async fn work(&self, request: Request<Streaming<WorkRequest>>) -> Result<Response<Self::WorkStream>, Status> {
         let (sender, receiver) = tokio::sync::mpsc::channel(16);
         tokio::spawn(super::dispatch::serve_worker(
             self.shared.store.clone(),
@@ -51,18 +52,19 @@ impl Starter for StarterGrpc {
             log: request.log,
             outputs: request.outputs,
         };
-        let state = self.shared.store.complete(&request.job_id, &request.worker_id, &completion, now_millis()).await?;
+        let (job, worker) = (JobId::from(request.job_id), WorkerId::from(request.worker_id));
+        let state = self.shared.store.complete(&job, &worker, &completion, now_millis()).await?;
         tracing::info!(%state, "job completed");
         // A finished job frees a slot of its instrument; a requeued one may run elsewhere.
         self.shared.trigger.job_available.notify_waiters();
-        Ok(Response::new(CompleteJobResponse { state }))
+        Ok(Response::new(CompleteJobResponse { state: state.into() }))
     }
 
     #[tracing::instrument(skip_all, name = "starter.list_jobs")]
     async fn list_jobs(&self, request: Request<ListJobsRequest>) -> Result<Response<ListJobsResponse>, Status> {
         let request = request.into_inner();
         let filter = JobFilter {
-            state: request.state,
+            state: request.state(),
             instrument: request.instrument,
             campaign_id: request.campaign_id,
             output_file: request.output_file,
@@ -74,15 +76,16 @@ impl Starter for StarterGrpc {
     }
 
     #[tracing::instrument(skip_all, name = "starter.get_job")]
-    async fn get_job(&self, request: Request<GetJobRequest>) -> Result<Response<Job>, Status> {
-        Ok(Response::new(self.shared.store.get(&request.into_inner().id).await?))
+    async fn get_job(&self, request: Request<GetJobRequest>) -> Result<Response<GetJobResponse>, Status> {
+        let job = self.shared.store.get(&JobId::from(request.into_inner().id)).await?;
+        Ok(Response::new(GetJobResponse { job: Some(job) }))
     }
 
     #[tracing::instrument(skip_all, name = "starter.start_reprocessing")]
     async fn start_reprocessing(
         &self,
-        request: Request<ReprocessRequest>,
-    ) -> Result<Response<ReprocessResponse>, Status> {
+        request: Request<StartReprocessingRequest>,
+    ) -> Result<Response<StartReprocessingResponse>, Status> {
         let request = request.into_inner();
         // Refuse a bad request before asking depsvc anything.
         validate_request(&request)?;
@@ -101,7 +104,7 @@ impl Starter for StarterGrpc {
             let queue = queues.last_mut().expect("just pushed");
             let counters =
                 [&mut queue.queued, &mut queue.running, &mut queue.succeeded, &mut queue.failed, &mut queue.dead];
-            if let Some(counter) = state_counter(&state, counters) {
+            if let Some(counter) = state_counter(state, counters) {
                 *counter = count;
             }
         }
@@ -109,7 +112,11 @@ impl Starter for StarterGrpc {
     }
 
     #[tracing::instrument(skip_all, name = "starter.get_campaign")]
-    async fn get_campaign(&self, request: Request<GetCampaignRequest>) -> Result<Response<CampaignProgress>, Status> {
-        Ok(Response::new(self.shared.store.campaign_progress(&request.into_inner().id).await?))
+    async fn get_campaign(
+        &self,
+        request: Request<GetCampaignRequest>,
+    ) -> Result<Response<GetCampaignResponse>, Status> {
+        let campaign = self.shared.store.campaign_progress(&request.into_inner().id).await?;
+        Ok(Response::new(GetCampaignResponse { campaign: Some(campaign) }))
     }
 }

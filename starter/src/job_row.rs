@@ -1,9 +1,10 @@
 //! How a job is stored: inputs as hex of length-delimited protobuf messages, times as
-//! milliseconds, outputs as a JSON list; and back into the wire `Job`.
+//! milliseconds (0 while unset), the state as its lowercase text, outputs as a JSON list; and back
+//! into the wire `Job`.
 
 use prost::Message;
-use proto::pb::{Job, ProductKey, ProductTime, ResolvedInput};
-use proto::store::rfc3339_millis;
+use proto::pb::{Job, JobState, ProductKey, ProductTime, ResolvedInput};
+use proto::time::timestamp_if_set;
 use sqlx::Row;
 
 use super::error::StarterError;
@@ -12,18 +13,25 @@ pub const JOB_COLUMNS: &str = "id, instrument, data_level, descriptor, start_dat
      version, inputs, state, attempts, lease_owner, created_at, started_at, finished_at, error, log, outputs, traceparent";
 
 /// Picks the counter of `state` among the five `[queued, running, succeeded, failed, dead]`.
-pub fn state_counter<'a>(
-    state: &str,
-    [queued, running, succeeded, failed, dead]: [&'a mut u32; 5],
-) -> Option<&'a mut u32> {
+pub fn state_counter(state: JobState, [queued, running, succeeded, failed, dead]: [&mut u32; 5]) -> Option<&mut u32> {
     match state {
-        "queued" => Some(queued),
-        "running" => Some(running),
-        "succeeded" => Some(succeeded),
-        "failed" => Some(failed),
-        "dead" => Some(dead),
-        _ => None,
+        JobState::Queued => Some(queued),
+        JobState::Running => Some(running),
+        JobState::Succeeded => Some(succeeded),
+        JobState::Failed => Some(failed),
+        JobState::Dead => Some(dead),
+        JobState::Unspecified => None,
     }
+}
+
+/// The state a `state` column holds; text that names no state is refused, never guessed.
+pub fn stored_state(text: &str) -> Result<JobState, StarterError> {
+    JobState::from_text(text).map_err(StarterError::CorruptState)
+}
+
+/// The text a `state` column holds.
+pub fn state_column(state: JobState) -> &'static str {
+    state.text()
 }
 
 pub fn encode_inputs(inputs: &[ResolvedInput]) -> String {
@@ -56,9 +64,8 @@ pub fn job_from_row(row: &sqlx::any::AnyRow) -> Result<Job, StarterError> {
     }
     let outputs: String = row.try_get("outputs")?;
     let repointing: i64 = row.try_get("repointing")?;
-    let millis = |column: &str| -> Result<String, StarterError> {
-        let value: i64 = row.try_get(column)?;
-        Ok(if value == 0 { String::new() } else { rfc3339_millis(value) })
+    let millis = |column: &str| -> Result<Option<prost_types::Timestamp>, StarterError> {
+        Ok(timestamp_if_set(row.try_get(column)?))
     };
     Ok(Job {
         id: id.clone(),
@@ -73,7 +80,7 @@ pub fn job_from_row(row: &sqlx::any::AnyRow) -> Result<Job, StarterError> {
         }),
         version: row.try_get("version")?,
         inputs,
-        state: row.try_get("state")?,
+        state: stored_state(&row.try_get::<String, _>("state")?)? as i32,
         attempts: row.try_get::<i64, _>("attempts")? as u32,
         traceparent: row.try_get("traceparent")?,
         created_at: millis("created_at")?,

@@ -2,14 +2,15 @@
 //! with backoff, dead letters and lease expiry. Every method takes `now` (milliseconds) so tests
 //! control the clock instead of sleeping.
 
-use proto::filename::Version;
-use proto::pb::{Job, ProductKey, ProductTime, ResolvedInput};
+use imap_filename::Version;
+use proto::ids::{JobId, WorkerId};
+use proto::pb::{Job, JobState, ProductKey, ProductTime, ResolvedInput};
 use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Row};
 
 use super::config::StarterConfig;
 use super::error::StarterError;
-use super::job_row::{JOB_COLUMNS, encode_inputs, hex, job_from_row};
+use super::job_row::{JOB_COLUMNS, encode_inputs, hex, job_from_row, state_column, stored_state};
 
 /// A job the trigger logic wants to exist.
 #[derive(Debug, Clone)]
@@ -19,15 +20,6 @@ pub struct NewJob {
     pub inputs: Vec<ResolvedInput>,
     pub campaign_id: String,
     pub traceparent: String,
-}
-
-/// Job states, as stored.
-pub mod state {
-    pub const QUEUED: &str = "queued";
-    pub const RUNNING: &str = "running";
-    pub const SUCCEEDED: &str = "succeeded";
-    pub const FAILED: &str = "failed";
-    pub const DEAD: &str = "dead";
 }
 
 pub struct JobStore {
@@ -42,7 +34,8 @@ pub struct JobStore {
 /// Which jobs to list; empty fields match everything.
 #[derive(Debug, Clone, Default)]
 pub struct JobFilter {
-    pub state: String,
+    /// `Unspecified` matches every state.
+    pub state: JobState,
     pub instrument: String,
     pub campaign_id: String,
     /// Provenance: the job that wrote this file.
@@ -71,7 +64,7 @@ pub struct Completion {
 
 impl JobStore {
     pub async fn open(pool: AnyPool, config: StarterConfig) -> Result<JobStore, StarterError> {
-        proto::store::migrate(&pool, super::migrator()).await?;
+        mesh_runtime::store::migrate(&pool, super::migrator()).await?;
         let claim_sql = claim_sql(&config)?;
         Ok(JobStore { pool, config, claim_sql, claim_lock: tokio::sync::Mutex::new(()) })
     }
@@ -80,7 +73,7 @@ impl JobStore {
     /// Returns the job id when a new job was created. The new job's version exceeds every
     /// version of the product the table holds and `floor` (the highest version the archive
     /// already has, computed by the caller), so a team's own upload is never overwritten.
-    pub async fn create(&self, job: &NewJob, floor: Option<Version>, now: i64) -> Result<Option<String>, StarterError> {
+    pub async fn create(&self, job: &NewJob, floor: Option<Version>, now: i64) -> Result<Option<JobId>, StarterError> {
         let input_hash = input_hash(&job.inputs);
         let repointing = job.time.repointing.map(i64::from).unwrap_or(-1);
         let inputs_hex = encode_inputs(&job.inputs);
@@ -110,14 +103,14 @@ impl JobStore {
                     .filter(|next| next.major.is_some())
                     .ok_or_else(|| StarterError::InvalidRequest(format!("no version left after {floor}")))?;
             }
-            let id = uuid::Uuid::now_v7().to_string();
+            let id = JobId::from(uuid::Uuid::now_v7().to_string());
             let result = sqlx::query(
                 "INSERT INTO jobs (id, instrument, data_level, descriptor, start_date, repointing, input_hash, campaign_id, \
                  version, version_major, version_minor, inputs, state, attempts, lease_owner, lease_expires_at, not_before, \
                  created_at, started_at, finished_at, error, log, outputs, traceparent) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'queued', 0, '', 0, 0, $13, 0, 0, '', '', '[]', $14)",
             )
-            .bind(id.clone())
+            .bind(id.to_string())
             .bind(job.product.instrument.clone())
             .bind(job.product.data_level.clone())
             .bind(job.product.descriptor.clone())
@@ -160,7 +153,7 @@ impl JobStore {
     }
 
     /// Leases the oldest runnable job to `worker`, respecting per-instrument limits.
-    pub async fn claim(&self, worker: &str, now: i64) -> Result<Option<Job>, StarterError> {
+    pub async fn claim(&self, worker: &WorkerId, now: i64) -> Result<Option<Job>, StarterError> {
         let lease_expires_at = now + self.config.lease_seconds as i64 * 1000;
         let _one_claim_at_a_time = self.claim_lock.lock().await;
         for _ in 0..8 {
@@ -171,7 +164,7 @@ impl JobStore {
                 .fetch_optional(&self.pool)
                 .await?;
             match claimed {
-                Some(id) => return self.get(&id).await.map(Some),
+                Some(id) => return self.get(&JobId::from(id)).await.map(Some),
                 None => {
                     // Nothing claimed: either nothing is runnable or another claimer won the race.
                     let runnable: i64 =
@@ -189,14 +182,14 @@ impl JobStore {
     }
 
     /// Extends the leases of jobs `worker` still runs.
-    pub async fn heartbeat(&self, worker: &str, job_ids: &[String], now: i64) -> Result<(), StarterError> {
+    pub async fn heartbeat(&self, worker: &WorkerId, job_ids: &[JobId], now: i64) -> Result<(), StarterError> {
         let lease_expires_at = now + self.config.lease_seconds as i64 * 1000;
         for id in job_ids {
             sqlx::query(
                 "UPDATE jobs SET lease_expires_at = $1 WHERE id = $2 AND lease_owner = $3 AND state = 'running'",
             )
             .bind(lease_expires_at)
-            .bind(id.clone())
+            .bind(id.to_string())
             .bind(worker.to_string())
             .execute(&self.pool)
             .await?;
@@ -208,11 +201,11 @@ impl JobStore {
     /// counts (an empty `worker` is an operator and always counts).
     pub async fn complete(
         &self,
-        id: &str,
-        worker: &str,
+        id: &JobId,
+        worker: &WorkerId,
         completion: &Completion,
         now: i64,
-    ) -> Result<String, StarterError> {
+    ) -> Result<JobState, StarterError> {
         let job = self.get(id).await?;
         self.complete_as_read(job, worker, completion, now).await
     }
@@ -223,35 +216,35 @@ impl JobStore {
     pub(crate) async fn complete_as_read(
         &self,
         job: Job,
-        worker: &str,
+        worker: &WorkerId,
         completion: &Completion,
         now: i64,
-    ) -> Result<String, StarterError> {
-        let id = job.id.as_str();
-        if job.state != state::RUNNING || (!worker.is_empty() && job.lease_owner != worker) {
+    ) -> Result<JobState, StarterError> {
+        let id = job.job_id();
+        if job.state() != JobState::Running || (!worker.is_empty() && job.lease_owner != worker.as_str()) {
             // A late report (the lease expired and the job was requeued or leased to another
             // processor) changes nothing.
-            return Ok(job.state);
+            return Ok(job.state());
         }
         let outputs = serde_json::to_string(&completion.outputs).unwrap_or_else(|_| "[]".into());
         let new_state = if completion.succeeded {
-            state::SUCCEEDED
+            JobState::Succeeded
         } else if !completion.retryable {
-            state::FAILED
+            JobState::Failed
         } else if job.attempts >= self.config.max_attempts {
-            state::DEAD
+            JobState::Dead
         } else {
-            state::QUEUED
+            JobState::Queued
         };
         let backoff =
             self.config.retry_backoff_seconds as i64 * 1000 * (1_i64 << job.attempts.saturating_sub(1).min(16));
-        let not_before = if new_state == state::QUEUED { now + backoff } else { 0 };
-        let finished_at = if new_state == state::QUEUED { 0 } else { now };
+        let not_before = if new_state == JobState::Queued { now + backoff } else { 0 };
+        let finished_at = if new_state == JobState::Queued { 0 } else { now };
         let updated = sqlx::query(
             "UPDATE jobs SET state = $1, error = $2, log = $3, outputs = $4, finished_at = $5, not_before = $6, \
              lease_owner = '', lease_expires_at = 0 WHERE id = $7 AND state = 'running' AND lease_owner = $8",
         )
-        .bind(new_state)
+        .bind(state_column(new_state))
         .bind(completion.error.clone())
         .bind(truncate_log(&completion.log))
         .bind(outputs)
@@ -263,9 +256,9 @@ impl JobStore {
         .await?
         .rows_affected();
         if updated != 1 {
-            return Ok(self.get(id).await?.state);
+            return Ok(self.get(&id).await?.state());
         }
-        Ok(new_state.to_string())
+        Ok(new_state)
     }
 
     /// Puts jobs whose processor stopped heartbeating back in the queue (or dead-letters them).
@@ -291,12 +284,12 @@ impl JobStore {
         Ok(dead + requeued)
     }
 
-    pub async fn get(&self, id: &str) -> Result<Job, StarterError> {
+    pub async fn get(&self, id: &JobId) -> Result<Job, StarterError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1")))
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await?
-            .ok_or_else(|| StarterError::UnknownJob(id.to_string()))?;
+            .ok_or_else(|| StarterError::UnknownJob(id.clone()))?;
         job_from_row(&row)
     }
 
@@ -308,7 +301,7 @@ impl JobStore {
             "SELECT {JOB_COLUMNS} FROM jobs WHERE ($1 = '' OR state = $1) AND ($2 = '' OR instrument = $2) \
              AND ($3 = '' OR campaign_id = $3) AND ($4 = '' OR outputs LIKE $5) ORDER BY id DESC LIMIT $6"
         )))
-        .bind(filter.state.clone())
+        .bind(state_column(filter.state))
         .bind(filter.instrument.clone())
         .bind(filter.campaign_id.clone())
         .bind(filter.output_file.clone())
@@ -337,12 +330,17 @@ impl JobStore {
     }
 
     /// (instrument, state, count) for every instrument with jobs.
-    pub async fn counts(&self) -> Result<Vec<(String, String, u32)>, StarterError> {
+    pub async fn counts(&self) -> Result<Vec<(String, JobState, u32)>, StarterError> {
         let rows =
             sqlx::query("SELECT instrument, state, COUNT(*) FROM jobs GROUP BY instrument, state ORDER BY instrument")
                 .fetch_all(&self.pool)
                 .await?;
-        rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get::<i64, _>(2)? as u32))).collect()
+        rows.iter()
+            .map(|row| {
+                let state = stored_state(&row.try_get::<String, _>(1)?)?;
+                Ok((row.try_get(0)?, state, row.try_get::<i64, _>(2)? as u32))
+            })
+            .collect()
     }
 
     pub async fn read_cursor(&self, consumer: &str) -> Result<u64, StarterError> {

@@ -22,7 +22,7 @@ mod trigger;
 pub use campaigns::CampaignPlan;
 pub use config::{ScheduleConfig, StarterConfig};
 pub use error::StarterError;
-pub use jobs::{Completion, JobFilter, JobStore, NewJob, input_hash, state};
+pub use jobs::{Completion, JobFilter, JobStore, NewJob, input_hash};
 pub use role::StarterRole;
 pub use schedule::{Schedule, due_firings, schedules_from_config};
 

@@ -6,12 +6,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use mesh_runtime::fakes::FakeIndexer;
+use mesh_runtime::{Shutdown, ShutdownSignal};
 use proto::clients::{DependencyClient, IndexerClient, lazy_channel};
-use proto::fakes::FakeIndexer;
+use proto::ids::WorkerId;
 use proto::pb::dependency_service_server::{DependencyService, DependencyServiceServer};
-use proto::pb::indexer_server::IndexerServer;
+use proto::pb::indexer_service_server::IndexerServiceServer;
 use proto::pb::*;
-use proto::{Shutdown, ShutdownSignal};
 use sqlx::AnyPool;
 use tokio::sync::{Notify, mpsc};
 use tonic::{Request, Response, Status};
@@ -19,7 +20,7 @@ use tonic::{Request, Response, Status};
 use crate::StarterConfig;
 use crate::campaigns::{CampaignPlan, plan_campaign, resume_campaigns};
 use crate::cursor::CursorTracker;
-use crate::jobs::{Completion, JobFilter, JobStore, NewJob, state};
+use crate::jobs::{Completion, JobFilter, JobStore, NewJob};
 use crate::role::StarterShared;
 use crate::trigger::{Candidate, Outcome, TriggerContext, highest_version, retry_transient};
 
@@ -49,7 +50,7 @@ fn run(date: &str) -> ProductRun {
 fn l0(date: &str) -> FileRecord {
     FileRecord {
         file_name: format!("imap_mag_l0_raw_{date}_v001.pkts"),
-        kind: "science".into(),
+        kind: FileKind::Science.into(),
         instrument: "mag".into(),
         data_level: "l0".into(),
         descriptor: "raw".into(),
@@ -76,9 +77,9 @@ impl DependencyService for FakeDepsvc {
     async fn resolve(&self, request: Request<ResolveRequest>) -> Result<Response<ResolveResponse>, Status> {
         let date = request.into_inner().time.unwrap_or_default().date;
         let input = ResolvedInput {
-            source_type: "science".into(),
+            source_type: SourceType::Science.into(),
             source: "mag l0 raw".into(),
-            relationship: "HARD".into(),
+            relationship: Relationship::Hard.into(),
             files: vec![l0(&date)],
         };
         Ok(Response::new(ResolveResponse { ready: true, inputs: vec![input], missing: Vec::new() }))
@@ -88,7 +89,7 @@ impl DependencyService for FakeDepsvc {
         let edge = GraphEdge {
             product: Some(product()),
             input: "mag l0 raw".into(),
-            relationship: "HARD".into(),
+            relationship: Relationship::Hard.into(),
             window: String::new(),
         };
         Ok(Response::new(GetGraphResponse { products: vec![product()], edges: vec![edge], dot: String::new() }))
@@ -99,8 +100,8 @@ impl DependencyService for FakeDepsvc {
 async fn fake_peers(archive: Vec<FileRecord>) -> String {
     let router = tonic::transport::Server::builder()
         .add_service(DependencyServiceServer::new(FakeDepsvc))
-        .add_service(IndexerServer::new(FakeIndexer { archive, ..Default::default() }));
-    proto::fakes::serve_on_free_port(router).await
+        .add_service(IndexerServiceServer::new(FakeIndexer { archive, ..Default::default() }));
+    mesh_runtime::fakes::serve_on_free_port(router).await
 }
 
 async fn context(store: Arc<JobStore>, peers: &str, shutdown: Shutdown) -> Arc<TriggerContext> {
@@ -219,7 +220,7 @@ async fn campaign_lookup_database_error_is_retried_not_no_campaign(pool: AnyPool
         traceparent: String::new(),
     };
     let producer = store.create(&new_job, None, T0).await.unwrap().expect("job");
-    let output = FileRecord { produced_by_job: producer, ..l0("20250101") };
+    let output = FileRecord { produced_by_job: producer.into(), ..l0("20250101") };
     let working = context(store.clone(), &peers, Shutdown::never()).await;
     assert_eq!(working.campaign_of_file(&output).await, Outcome::Done("c1".to_string()));
 
@@ -239,7 +240,7 @@ async fn restart_mid_campaign_plans_the_rest(pool: AnyPool) {
     let peers = fake_peers(Vec::new()).await;
     let plan = CampaignPlan {
         id: "schedule-maps-20250201T0300".into(),
-        request: ReprocessRequest {
+        request: StartReprocessingRequest {
             start_date: "20250101".into(),
             end_date: "20250102".into(),
             instrument: "mag".into(),
@@ -291,7 +292,7 @@ async fn archive_version_raises_the_new_job_version(pool: AnyPool) {
     let store = open(pool).await;
     let uploaded = FileRecord {
         file_name: "imap_mag_l1a_x_20250101_v001.0001.cdf".into(),
-        kind: "science".into(),
+        kind: FileKind::Science.into(),
         instrument: "mag".into(),
         data_level: "l1a".into(),
         descriptor: "x".into(),
@@ -321,8 +322,8 @@ async fn completion_after_lease_expiry_reports_the_real_state(pool: AnyPool) {
         traceparent: String::new(),
     };
     store.create(&new_job, None, T0).await.unwrap().expect("job");
-    let claimed = store.claim("worker-a", T0).await.unwrap().expect("claimed");
-    let as_read = store.get(&claimed.id).await.unwrap();
+    let claimed = store.claim(&WorkerId::from("worker-a"), T0).await.unwrap().expect("claimed");
+    let as_read = store.get(&claimed.job_id()).await.unwrap();
     assert_eq!(store.expire_leases(T0 + 10_000_000).await.unwrap(), 1);
     let done = Completion {
         succeeded: true,
@@ -331,7 +332,7 @@ async fn completion_after_lease_expiry_reports_the_real_state(pool: AnyPool) {
         log: String::new(),
         outputs: vec!["out.cdf".into()],
     };
-    let reported = store.complete_as_read(as_read, "worker-a", &done, T0 + 10_000_001).await.unwrap();
-    assert_eq!(reported, state::QUEUED);
-    assert_eq!(store.get(&claimed.id).await.unwrap().state, state::QUEUED);
+    let reported = store.complete_as_read(as_read, &WorkerId::from("worker-a"), &done, T0 + 10_000_001).await.unwrap();
+    assert_eq!(reported, JobState::Queued);
+    assert_eq!(store.get(&claimed.job_id()).await.unwrap().state(), JobState::Queued);
 }

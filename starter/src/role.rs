@@ -4,10 +4,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use proto::Shutdown;
+use mesh_runtime::Shutdown;
 use proto::clients::{DependencyClient, IndexerClient};
-use proto::pb::starter_server::StarterServer;
-use proto::store::now_millis;
+use proto::pb::starter_service_server::StarterServiceServer;
+use proto::time::now_millis;
 use sqlx::AnyPool;
 use tokio::sync::Notify;
 
@@ -62,8 +62,8 @@ impl StarterRole {
         self.shared.store.clone()
     }
 
-    pub fn grpc_service(&self) -> StarterServer<StarterGrpc> {
-        StarterServer::new(StarterGrpc { shared: self.shared.clone() })
+    pub fn grpc_service(&self) -> StarterServiceServer<StarterGrpc> {
+        StarterServiceServer::new(StarterGrpc { shared: self.shared.clone() })
             .max_decoding_message_size(64 * 1024 * 1024)
             .max_encoding_message_size(64 * 1024 * 1024)
     }

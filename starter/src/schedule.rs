@@ -6,9 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use proto::date::Date;
-use proto::pb::ReprocessRequest;
-use proto::store::{now_millis, rfc3339_millis};
+use imap_filename::Date;
+use proto::pb::StartReprocessingRequest;
+use proto::time::{now_millis, rfc3339_millis};
 
 use super::campaigns::{CampaignPlan, plan_campaign};
 use super::config::ScheduleConfig;
@@ -70,7 +70,7 @@ impl Schedule {
         let minute = &rfc3339_millis(fired_at)[..16];
         CampaignPlan {
             id: format!("schedule-{}-{}", self.name, minute.replace([':', '-'], "")),
-            request: ReprocessRequest {
+            request: StartReprocessingRequest {
                 start_date: firing_day.add_days(self.start_days).yyyymmdd(),
                 end_date: firing_day.add_days(self.end_days).yyyymmdd(),
                 instrument: self.instrument.clone(),

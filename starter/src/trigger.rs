@@ -8,14 +8,16 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use proto::Shutdown;
+use imap_filename::Version;
+use mesh_runtime::Shutdown;
 use proto::clients::{DependencyClient, IndexerClient};
-use proto::filename::Version;
+use proto::ids::JobId;
 use proto::pb::{
-    DownstreamRequest, FileEvent, FileRecord, ProductRun, QueryFilesRequest, ResolveRequest, SubscribeEventsRequest,
+    DownstreamRequest, FileEvent, FileKind, FileRecord, ProductRun, QueryFilesRequest, ResolveRequest,
+    SubscribeEventsRequest, SubscribeEventsResponse,
 };
-use proto::store::now_millis;
-use proto::telemetry::{adopt_parent, current_traceparent};
+use proto::time::now_millis;
+use proto::trace::{adopt_parent, current_traceparent};
 use tokio::sync::{Notify, mpsc};
 use tracing::Instrument;
 
@@ -83,7 +85,7 @@ impl TriggerContext {
                 candidate = receiver.recv() => match candidate { Some(candidate) => candidate, None => return },
                 _ = self.shutdown.wait() => return,
             };
-            let span = tracing::info_span!("starter.evaluate", %instrument, product = %describe_run(&candidate.run));
+            let span = tracing::info_span!("starter.evaluate", %instrument, product = %candidate.run);
             adopt_parent(&span, &candidate.traceparent);
             if !self.process(&candidate).instrument(span).await {
                 return;
@@ -152,7 +154,7 @@ impl TriggerContext {
 
     /// Resolves one candidate and creates its job when every required input is present:
     /// `Done(Some(id))` for a new job, `Done(None)` when inputs are missing or the job exists.
-    async fn evaluate(&self, candidate: &Candidate) -> Outcome<Option<String>> {
+    async fn evaluate(&self, candidate: &Candidate) -> Outcome<Option<JobId>> {
         let request = ResolveRequest { product: candidate.run.product.clone(), time: candidate.run.time.clone() };
         let resolution = retry_transient("resolve", &self.shutdown, || {
             let mut depsvc = self.depsvc.clone();
@@ -205,7 +207,7 @@ impl TriggerContext {
         let product = run.product.clone().unwrap_or_default();
         let time = run.time.clone().unwrap_or_default();
         let request = QueryFilesRequest {
-            kind: "science".into(),
+            kind: FileKind::Science.into(),
             instrument: product.instrument.clone(),
             data_level: product.data_level.clone(),
             descriptor: product.descriptor.clone(),
@@ -231,7 +233,8 @@ impl TriggerContext {
         if file.produced_by_job.is_empty() {
             return Outcome::Done(String::new());
         }
-        retry_store("campaign of job", &self.shutdown, || self.store.campaign_of(&file.produced_by_job)).await
+        let producer = JobId::from(file.produced_by_job.clone());
+        retry_store("campaign of job", &self.shutdown, || self.store.campaign_of(&producer)).await
     }
 
     async fn finish_event(&self, seq: u64) {
@@ -270,13 +273,14 @@ impl TriggerContext {
                     _ = self.shutdown.wait() => return,
                 };
                 match message {
-                    Ok(Some(event)) => {
+                    Ok(Some(SubscribeEventsResponse { event: Some(event) })) => {
                         if !self.handle_event(event).await {
                             // Nothing after an unhandled event may be dispatched: the cursor
                             // would move past it.
                             return;
                         }
                     }
+                    Ok(Some(SubscribeEventsResponse { event: None })) => {}
                     Ok(None) => break,
                     Err(status) => {
                         tracing::warn!(error = %status.message(), "event stream broke, reconnecting");
@@ -432,11 +436,4 @@ fn is_transient(status: &tonic::Status) -> bool {
             | tonic::Code::Aborted
             | tonic::Code::Internal
     )
-}
-
-pub fn describe_run(run: &ProductRun) -> String {
-    let product = run.product.clone().unwrap_or_default();
-    let time = run.time.clone().unwrap_or_default();
-    let repointing = time.repointing.map(|number| format!("-repoint{number:05}")).unwrap_or_default();
-    format!("{} {} {} {}{}", product.instrument, product.data_level, product.descriptor, time.date, repointing)
 }

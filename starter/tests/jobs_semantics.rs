@@ -4,9 +4,13 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use proto::pb::{FileRecord, ProductKey, ProductTime, ReprocessRequest, ResolvedInput};
+use proto::ids::{JobId, WorkerId};
+use proto::pb::{
+    FileKind, FileRecord, JobState, ProductKey, ProductTime, Relationship, ResolvedInput, SourceType,
+    StartReprocessingRequest,
+};
 use sqlx::AnyPool;
-use starter::{CampaignPlan, Completion, JobFilter, JobStore, NewJob, StarterConfig, state};
+use starter::{CampaignPlan, Completion, JobFilter, JobStore, NewJob, StarterConfig};
 
 include!("common/on_both_backends.rs");
 
@@ -42,7 +46,7 @@ async fn store(pool: AnyPool, configure: impl FnOnce(&mut StarterConfig)) -> Job
 fn l0(instrument: &str, date: &str, version: &str) -> FileRecord {
     FileRecord {
         file_name: format!("imap_{instrument}_l0_raw_{date}_{version}.pkts"),
-        kind: "science".into(),
+        kind: FileKind::Science.into(),
         instrument: instrument.into(),
         data_level: "l0".into(),
         descriptor: "raw".into(),
@@ -57,9 +61,9 @@ fn job(instrument: &str, date: &str, files: Vec<FileRecord>) -> NewJob {
         product: ProductKey { instrument: instrument.into(), data_level: "l1a".into(), descriptor: "all".into() },
         time: ProductTime { date: date.into(), repointing: None },
         inputs: vec![ResolvedInput {
-            source_type: "science".into(),
+            source_type: SourceType::Science.into(),
             source: format!("{instrument} l0 raw"),
-            relationship: "HARD".into(),
+            relationship: Relationship::Hard.into(),
             files,
         }],
         campaign_id: String::new(),
@@ -108,7 +112,7 @@ async fn concurrent_creators_make_exactly_one_job(pool: AnyPool) {
     let jobs = all_jobs(&store).await;
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].version, "v001.0001");
-    assert_eq!(jobs[0].state, state::QUEUED);
+    assert_eq!(jobs[0].state(), JobState::Queued);
 }
 
 async fn replayed_events_never_duplicate(pool: AnyPool) {
@@ -124,8 +128,8 @@ async fn replayed_events_never_duplicate(pool: AnyPool) {
         assert_eq!(store.create(&job("swe", "20260101", files), None, T0 + replay).await.unwrap(), None);
     }
     // The job ran; a replay after it finished is still not a new job.
-    let claimed = store.claim("worker-a", T0).await.unwrap().expect("claim");
-    store.complete(&claimed.id, "worker-a", &success(&["out.cdf"]), T0 + SECOND).await.unwrap();
+    let claimed = store.claim(&WorkerId::from("worker-a"), T0).await.unwrap().expect("claim");
+    store.complete(&claimed.job_id(), &WorkerId::from("worker-a"), &success(&["out.cdf"]), T0 + SECOND).await.unwrap();
     assert_eq!(store.create(&job("swe", "20260101", files), None, T0 + 2 * SECOND).await.unwrap(), None);
     assert_eq!(all_jobs(&store).await.len(), 1);
 }
@@ -186,47 +190,56 @@ async fn concurrent_new_input_sets_get_distinct_versions(pool: AnyPool) {
 async fn heartbeats_keep_the_lease(pool: AnyPool) {
     let store = store(pool, |config| config.lease_seconds = 120).await;
     store.create(&job("mag", "20260101", vec![l0("mag", "20260101", "v001")]), None, T0).await.unwrap();
-    let claimed = store.claim("worker-a", T0).await.unwrap().expect("claim");
-    assert_eq!(
-        (claimed.state.as_str(), claimed.lease_owner.as_str(), claimed.attempts),
-        (state::RUNNING, "worker-a", 1)
+    let claimed = store.claim(&WorkerId::from("worker-a"), T0).await.unwrap().expect("claim");
+    assert_eq!((claimed.state(), claimed.lease_owner.as_str(), claimed.attempts), (JobState::Running, "worker-a", 1));
+    assert!(
+        store.claim(&WorkerId::from("worker-b"), T0).await.unwrap().is_none(),
+        "a running job is not handed out twice"
     );
-    assert!(store.claim("worker-b", T0).await.unwrap().is_none(), "a running job is not handed out twice");
     // Heartbeats every 100 s keep a 120 s lease alive well past its first expiry.
     for beat in 1..=3 {
-        store.heartbeat("worker-a", std::slice::from_ref(&claimed.id), T0 + beat * 100 * SECOND).await.unwrap();
+        store.heartbeat(&WorkerId::from("worker-a"), &[claimed.job_id()], T0 + beat * 100 * SECOND).await.unwrap();
         assert_eq!(store.expire_leases(T0 + beat * 100 * SECOND + 119 * SECOND).await.unwrap(), 0);
     }
     // Another worker's heartbeat does not extend someone else's lease.
-    store.heartbeat("worker-b", std::slice::from_ref(&claimed.id), T0 + 1000 * SECOND).await.unwrap();
+    store.heartbeat(&WorkerId::from("worker-b"), &[claimed.job_id()], T0 + 1000 * SECOND).await.unwrap();
     assert_eq!(store.expire_leases(T0 + 421 * SECOND).await.unwrap(), 1);
-    assert_eq!(store.get(&claimed.id).await.unwrap().state, state::QUEUED);
+    assert_eq!(store.get(&claimed.job_id()).await.unwrap().state(), JobState::Queued);
 }
 
 async fn expired_lease_requeues_and_late_report_is_ignored(pool: AnyPool) {
     let store = store(pool, |config| config.lease_seconds = 60).await;
     store.create(&job("mag", "20260101", vec![l0("mag", "20260101", "v001")]), None, T0).await.unwrap();
-    let claimed = store.claim("worker-a", T0).await.unwrap().expect("claim");
+    let claimed = store.claim(&WorkerId::from("worker-a"), T0).await.unwrap().expect("claim");
     assert_eq!(store.expire_leases(T0 + 60 * SECOND).await.unwrap(), 0, "not expired at the exact deadline");
     assert_eq!(store.expire_leases(T0 + 61 * SECOND).await.unwrap(), 1, "processor died: lease expired");
-    let requeued = store.get(&claimed.id).await.unwrap();
-    assert_eq!(requeued.state, state::QUEUED);
+    let requeued = store.get(&claimed.job_id()).await.unwrap();
+    assert_eq!(requeued.state(), JobState::Queued);
     assert!(requeued.error.contains("lease expired"), "{}", requeued.error);
-    let reclaimed = store.claim("worker-b", T0 + 62 * SECOND).await.unwrap().expect("handed out again");
+    let reclaimed =
+        store.claim(&WorkerId::from("worker-b"), T0 + 62 * SECOND).await.unwrap().expect("handed out again");
     assert_eq!((reclaimed.id.as_str(), reclaimed.attempts), (claimed.id.as_str(), 2));
     // The first processor wakes up and reports: nothing changes, worker-b still owns the job.
-    let state_after_late_report =
-        store.complete(&claimed.id, "worker-a", &success(&["stale.cdf"]), T0 + 63 * SECOND).await.unwrap();
-    assert_eq!(state_after_late_report, state::RUNNING);
+    let state_after_late_report = store
+        .complete(&claimed.job_id(), &WorkerId::from("worker-a"), &success(&["stale.cdf"]), T0 + 63 * SECOND)
+        .await
+        .unwrap();
+    assert_eq!(state_after_late_report, JobState::Running);
     assert_eq!(
-        store.complete(&claimed.id, "worker-b", &success(&["fresh.cdf"]), T0 + 64 * SECOND).await.unwrap(),
-        state::SUCCEEDED
+        store
+            .complete(&claimed.job_id(), &WorkerId::from("worker-b"), &success(&["fresh.cdf"]), T0 + 64 * SECOND)
+            .await
+            .unwrap(),
+        JobState::Succeeded
     );
-    let finished = store.get(&claimed.id).await.unwrap();
+    let finished = store.get(&claimed.job_id()).await.unwrap();
     assert_eq!(finished.outputs, vec!["fresh.cdf".to_string()]);
     assert_eq!(
-        store.complete(&claimed.id, "worker-b", &failure(true, "again"), T0 + 65 * SECOND).await.unwrap(),
-        state::SUCCEEDED
+        store
+            .complete(&claimed.job_id(), &WorkerId::from("worker-b"), &failure(true, "again"), T0 + 65 * SECOND)
+            .await
+            .unwrap(),
+        JobState::Succeeded
     );
 }
 
@@ -240,55 +253,66 @@ async fn transient_failures_retry_with_backoff_then_dead_letter(pool: AnyPool) {
     let mut now = T0;
     // Attempt n fails at `now`; the retry waits 10 s, then 20 s.
     for (attempt, backoff) in [(1, 10), (2, 20)] {
-        let claimed = store.claim("worker", now).await.unwrap().expect("runnable");
+        let claimed = store.claim(&WorkerId::from("worker"), now).await.unwrap().expect("runnable");
         assert_eq!(claimed.attempts, attempt);
         now += SECOND;
         assert_eq!(
-            store.complete(&claimed.id, "worker", &failure(true, "archive unavailable"), now).await.unwrap(),
-            state::QUEUED
+            store
+                .complete(&claimed.job_id(), &WorkerId::from("worker"), &failure(true, "archive unavailable"), now)
+                .await
+                .unwrap(),
+            JobState::Queued
         );
         assert!(
-            store.claim("worker", now + backoff * SECOND - 1).await.unwrap().is_none(),
+            store.claim(&WorkerId::from("worker"), now + backoff * SECOND - 1).await.unwrap().is_none(),
             "backoff of attempt {attempt} not respected"
         );
         now += backoff * SECOND;
     }
-    let last = store.claim("worker", now).await.unwrap().expect("third attempt");
+    let last = store.claim(&WorkerId::from("worker"), now).await.unwrap().expect("third attempt");
     assert_eq!(last.attempts, 3);
     assert_eq!(
         store
-            .complete(&last.id, "worker", &failure(true, "archive unavailable: disk full"), now + SECOND)
+            .complete(
+                &last.job_id(),
+                &WorkerId::from("worker"),
+                &failure(true, "archive unavailable: disk full"),
+                now + SECOND
+            )
             .await
             .unwrap(),
-        state::DEAD
+        JobState::Dead
     );
-    let dead = store.get(&last.id).await.unwrap();
+    let dead = store.get(&last.job_id()).await.unwrap();
     assert_eq!(dead.error, "archive unavailable: disk full", "the reason is kept");
     assert_eq!(dead.log, "trace of the failure");
-    assert!(!dead.finished_at.is_empty());
-    assert!(store.claim("worker", now + 1000 * SECOND).await.unwrap().is_none(), "dead jobs never run again");
-    let dead_letters = store.list(&JobFilter { state: state::DEAD.into(), ..Default::default() }).await.unwrap();
+    assert!(dead.finished_at.is_some());
+    assert!(
+        store.claim(&WorkerId::from("worker"), now + 1000 * SECOND).await.unwrap().is_none(),
+        "dead jobs never run again"
+    );
+    let dead_letters = store.list(&JobFilter { state: JobState::Dead, ..Default::default() }).await.unwrap();
     assert_eq!(dead_letters.len(), 1);
 }
 
 async fn permanent_failure_is_final(pool: AnyPool) {
     let store = store(pool, |_| {}).await;
     store.create(&job("idex", "20260101", vec![l0("idex", "20260101", "v001")]), None, T0).await.unwrap();
-    let claimed = store.claim("worker", T0).await.unwrap().unwrap();
+    let claimed = store.claim(&WorkerId::from("worker"), T0).await.unwrap().unwrap();
     let outcome = store
         .complete(
-            &claimed.id,
-            "worker",
+            &claimed.job_id(),
+            &WorkerId::from("worker"),
             &failure(false, "input imap_idex_l0_raw_20260101_v001.pkts is unusable: truncated packet"),
             T0 + SECOND,
         )
         .await
         .unwrap();
-    assert_eq!(outcome, state::FAILED);
-    let failed = store.get(&claimed.id).await.unwrap();
+    assert_eq!(outcome, JobState::Failed);
+    let failed = store.get(&claimed.job_id()).await.unwrap();
     assert!(failed.error.contains("truncated packet"));
     assert_eq!(failed.attempts, 1);
-    assert!(store.claim("worker", T0 + 3600 * SECOND).await.unwrap().is_none());
+    assert!(store.claim(&WorkerId::from("worker"), T0 + 3600 * SECOND).await.unwrap().is_none());
     assert_eq!(store.expire_leases(T0 + 3600 * SECOND).await.unwrap(), 0);
 }
 
@@ -299,13 +323,13 @@ async fn lease_expiry_on_last_attempt_dead_letters(pool: AnyPool) {
     })
     .await;
     store.create(&job("ultra", "20260101", vec![l0("ultra", "20260101", "v001")]), None, T0).await.unwrap();
-    let first = store.claim("worker-a", T0).await.unwrap().unwrap();
+    let first = store.claim(&WorkerId::from("worker-a"), T0).await.unwrap().unwrap();
     assert_eq!(store.expire_leases(T0 + 11 * SECOND).await.unwrap(), 1);
-    assert_eq!(store.get(&first.id).await.unwrap().state, state::QUEUED);
-    store.claim("worker-b", T0 + 12 * SECOND).await.unwrap().unwrap();
+    assert_eq!(store.get(&first.job_id()).await.unwrap().state(), JobState::Queued);
+    store.claim(&WorkerId::from("worker-b"), T0 + 12 * SECOND).await.unwrap().unwrap();
     assert_eq!(store.expire_leases(T0 + 23 * SECOND).await.unwrap(), 1);
-    let dead = store.get(&first.id).await.unwrap();
-    assert_eq!(dead.state, state::DEAD);
+    let dead = store.get(&first.job_id()).await.unwrap();
+    assert_eq!(dead.state(), JobState::Dead);
     assert!(dead.error.contains("last allowed attempt"), "{}", dead.error);
 }
 
@@ -320,17 +344,17 @@ async fn per_instrument_concurrency_limits(pool: AnyPool) {
         store.create(&job("mag", &date, vec![l0("mag", &date, "v001")]), None, T0 + day).await.unwrap();
         store.create(&job("swe", &date, vec![l0("swe", &date, "v001")]), None, T0 + day).await.unwrap();
     }
-    let mut running: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    while let Some(claimed) = store.claim("worker", T0 + SECOND).await.unwrap() {
-        running.entry(claimed.product.unwrap().instrument).or_default().push(claimed.id);
+    let mut running: BTreeMap<String, Vec<JobId>> = BTreeMap::new();
+    while let Some(claimed) = store.claim(&WorkerId::from("worker"), T0 + SECOND).await.unwrap() {
+        running.entry(claimed.product.clone().unwrap().instrument).or_default().push(claimed.job_id());
     }
     assert_eq!(running["mag"].len(), 1, "mag is limited to one running job");
     assert_eq!(running["swe"].len(), 2, "others to the default of two");
     // A finished mag job frees mag's slot, and only mag's.
-    store.complete(&running["mag"][0], "worker", &success(&[]), T0 + 2 * SECOND).await.unwrap();
-    let next = store.claim("worker", T0 + 3 * SECOND).await.unwrap().expect("mag slot free");
+    store.complete(&running["mag"][0], &WorkerId::from("worker"), &success(&[]), T0 + 2 * SECOND).await.unwrap();
+    let next = store.claim(&WorkerId::from("worker"), T0 + 3 * SECOND).await.unwrap().expect("mag slot free");
     assert_eq!(next.product.unwrap().instrument, "mag");
-    assert!(store.claim("worker", T0 + 3 * SECOND).await.unwrap().is_none());
+    assert!(store.claim(&WorkerId::from("worker"), T0 + 3 * SECOND).await.unwrap().is_none());
 }
 
 async fn concurrency_limits_hold_under_concurrent_claimers(pool: AnyPool) {
@@ -343,7 +367,9 @@ async fn concurrency_limits_hold_under_concurrent_claimers(pool: AnyPool) {
     let claimers: Vec<_> = (0..8)
         .map(|worker| {
             let store = store.clone();
-            tokio::spawn(async move { store.claim(&format!("worker-{worker}"), T0).await.expect("claim").is_some() })
+            tokio::spawn(async move {
+                store.claim(&WorkerId::from(format!("worker-{worker}")), T0).await.expect("claim").is_some()
+            })
         })
         .collect();
     let mut claimed = 0;
@@ -364,7 +390,8 @@ async fn concurrent_claimers_never_share_a_job(pool: AnyPool) {
             let store = store.clone();
             tokio::spawn(async move {
                 let mut claimed = Vec::new();
-                while let Some(job) = store.claim(&format!("worker-{worker}"), T0).await.expect("claim") {
+                while let Some(job) = store.claim(&WorkerId::from(format!("worker-{worker}")), T0).await.expect("claim")
+                {
                     claimed.push(job.id);
                 }
                 claimed
@@ -396,9 +423,9 @@ async fn provenance_is_queryable(pool: AnyPool) {
     let inputs = vec![l0("swapi", "20260101", "v001")];
     store.create(&job("swapi", "20260101", inputs.clone()), None, T0).await.unwrap();
     store.create(&job("swapi", "20260102", vec![l0("swapi", "20260102", "v001")]), None, T0).await.unwrap();
-    let claimed = store.claim("worker", T0).await.unwrap().unwrap();
+    let claimed = store.claim(&WorkerId::from("worker"), T0).await.unwrap().unwrap();
     let output = format!("imap_swapi_l1a_sci_{}_v001.0001.cdf", claimed.time.as_ref().unwrap().date);
-    store.complete(&claimed.id, "worker", &success(&[&output]), T0 + SECOND).await.unwrap();
+    store.complete(&claimed.job_id(), &WorkerId::from("worker"), &success(&[&output]), T0 + SECOND).await.unwrap();
 
     let made_it = store.list(&JobFilter { output_file: output.clone(), ..Default::default() }).await.unwrap();
     assert_eq!(made_it.len(), 1, "exactly one job made {output}");
@@ -420,7 +447,7 @@ async fn campaign_progress_counts_jobs_by_state(pool: AnyPool) {
     let store = store(pool, |_| {}).await;
     let plan = CampaignPlan {
         id: "schedule-maps-20261201T0300".into(),
-        request: ReprocessRequest {
+        request: StartReprocessingRequest {
             start_date: "20261031".into(),
             end_date: "20261130".into(),
             data_level: "l3".into(),
@@ -438,10 +465,10 @@ async fn campaign_progress_counts_jobs_by_state(pool: AnyPool) {
     }
     // The same inputs outside the campaign are a separate, ordinary job.
     store.create(&job("glows", "20261101", vec![l0("glows", "20261101", "v001")]), None, T0).await.unwrap();
-    let claimed = store.claim("worker", T0).await.unwrap().unwrap();
+    let claimed = store.claim(&WorkerId::from("worker"), T0).await.unwrap().unwrap();
     assert_eq!(claimed.campaign_id, plan.id);
-    store.complete(&claimed.id, "worker", &success(&[]), T0 + SECOND).await.unwrap();
-    store.claim("worker", T0 + SECOND).await.unwrap().unwrap();
+    store.complete(&claimed.job_id(), &WorkerId::from("worker"), &success(&[]), T0 + SECOND).await.unwrap();
+    store.claim(&WorkerId::from("worker"), T0 + SECOND).await.unwrap().unwrap();
 
     let progress = store.campaign_progress(&plan.id).await.unwrap();
     assert_eq!((progress.planned_runs, progress.origin.as_str()), (4, "schedule maps"));
@@ -458,7 +485,7 @@ async fn campaign_progress_counts_jobs_by_state(pool: AnyPool) {
 /// both the table's and the archive's highest.
 async fn archive_versions_are_a_floor(pool: AnyPool) {
     let store = store(pool, |_| {}).await;
-    let version = |text: &str| Some(text.parse::<proto::filename::Version>().unwrap());
+    let version = |text: &str| Some(text.parse::<imap_filename::Version>().unwrap());
     let first = store
         .create(&job("mag", "20250101", vec![l0("mag", "20250101", "v001")]), version("v001.0001"), T0)
         .await
@@ -498,7 +525,7 @@ async fn campaign_planning_is_done_only_when_marked(pool: AnyPool) {
     let store = store(pool, |_| {}).await;
     let plan = |id: &str| CampaignPlan {
         id: id.into(),
-        request: ReprocessRequest {
+        request: StartReprocessingRequest {
             start_date: "20250101".into(),
             end_date: "20250131".into(),
             instrument: "mag".into(),

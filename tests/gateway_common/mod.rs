@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use crate::support::binary;
 
-/// `imap-sdc serve --roles ROLES` in `home` (its data in `home/data`), killed on drop.
+/// `imap-sdc serve --roles ROLES` in `home` (its data in `home/data`, the test SWE packet
+/// definition of `tests/fixtures/xtce` beside the built-in ones), killed on drop.
 pub struct Node {
     pub child: Child,
     pub url: String,
@@ -32,6 +33,7 @@ impl Node {
             .current_dir(home)
             .args(["serve", "--roles", roles, "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(&data_dir)
+            .env("IMAP_SDC_PROCESSOR__XTCE_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/xtce"))
             .envs(environment.iter().copied())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())

@@ -78,29 +78,18 @@ where
     }
 }
 
-/// A temporary directory removed on drop.
-pub struct TempDir(pub PathBuf);
+/// A temporary directory named after its test (easy to find while it runs), removed on drop.
+pub struct TempDir(tempfile::TempDir);
 
 impl TempDir {
     pub fn new(label: &str) -> TempDir {
-        let path = std::env::temp_dir().join(format!("imap-sdc-{label}-{}-{}", std::process::id(), unique()));
-        std::fs::create_dir_all(&path).expect("create temp dir");
-        TempDir(path)
+        let prefix = format!("imap-sdc-{label}-");
+        TempDir(tempfile::Builder::new().prefix(&prefix).tempdir().expect("create temp dir"))
     }
 
     pub fn path(&self) -> &Path {
-        &self.0
+        self.0.path()
     }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn unique() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|elapsed| elapsed.as_nanos()).unwrap_or(0)
 }
 
 /// A small but valid CCSDS level-0 file: `count` packets of APID 1, each with a 4-byte MET

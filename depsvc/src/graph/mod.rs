@@ -44,7 +44,7 @@ mod tests;
 mod tests_windows;
 
 /// The only place that names the calendar date type; siblings use `super::Date`.
-pub(crate) use proto::date::Date;
+pub(crate) use imap_filename::Date;
 
 pub use catalog::{Catalog, MemoryCatalog};
 pub use check::{GraphProblem, KNOWN_DATA_LEVELS, KNOWN_INSTRUMENTS, KNOWN_KERNEL_TYPES, check};

@@ -40,7 +40,7 @@ impl ProductKey {
 
 impl fmt::Display for ProductKey {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(formatter, "{} {} {}", self.instrument, self.data_level, self.descriptor)
+        proto::product::ProductName::new(&self.instrument, &self.data_level, &self.descriptor).fmt(formatter)
     }
 }
 

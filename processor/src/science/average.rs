@@ -3,7 +3,7 @@
 //! and NaN, and a `<NAME>_COUNT` of the values that went into it; text variables are not
 //! averaged. Bins are aligned to UTC midnight of the job's date, epochs are bin centres.
 
-use crate::cdf::{AttributeEntry, Values, utc_to_tt2000};
+use nasa_cdf::{AttributeEntry, Values, utc_to_tt2000};
 
 use super::inputs::{parent_names, primary_source, read_source};
 use super::series::{REAL_FILL, SeriesVariable, TimeSeries, to_numbers};

@@ -1,17 +1,19 @@
 //! `imap-sdc bench`: decoder throughput on packet files, and the whole L1A step (decoding
 //! plus writing the CDF files) for comparison.
 //!
-//! - `bench` — every real mission file found under `../shared/data/l0` (or `--data DIR`);
+//! - `bench` — every real mission file found under `$IMAP_SHARED_DIR/data/l0` or
+//!   `../shared/data/l0` (or `--data DIR`);
 //! - `bench decode FILE.pkts XTCE.xml` — one file;
 //! - `--repeats N` — best of N runs (default 50).
 
+use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::cdf::{IstpGlobals, SclkKernel};
-use crate::xtce::{PacketDefinition, bench_file};
+use xtce::PacketDefinition;
 
 use super::level0::group_to_series;
+use crate::mission::{SclkKernel, imap_globals};
 
 /// The real files of shared/data: (packet file, its XTCE definition).
 const MISSION_FILES: [(&str, &str); 3] = [
@@ -19,6 +21,7 @@ const MISSION_FILES: [(&str, &str); 3] = [
     ("mag_l0_test_data.pkts", "MAG_SCI_COMBINED.xml"),
     ("imap_codice_l0_hskp_20100101_v001.pkts", "P_COD_NHK.xml"),
 ];
+/// Where the mission files are looked for (after `$IMAP_SHARED_DIR/data/l0`).
 const DATA_CANDIDATES: [&str; 3] = ["../shared/data/l0", "shared/data/l0", "/work/shared/data/l0"];
 const DEFAULT_REPEATS: usize = 50;
 const USAGE: &str = "usage: imap-sdc bench [decode FILE.pkts XTCE.xml] [--data DIR] [--repeats N]";
@@ -61,11 +64,14 @@ pub fn run_cli(args: &[String]) -> Result<String, String> {
 fn mission_files(data_dir: Option<PathBuf>) -> Result<Vec<(PathBuf, PathBuf)>, String> {
     let folder = match data_dir {
         Some(folder) => folder,
-        None => DATA_CANDIDATES
-            .iter()
-            .map(PathBuf::from)
+        None => std::env::var_os("IMAP_SHARED_DIR")
+            .map(|shared| PathBuf::from(shared).join("data/l0"))
+            .into_iter()
+            .chain(DATA_CANDIDATES.iter().map(PathBuf::from))
             .find(|folder| folder.join(MISSION_FILES[0].0).is_file())
-            .ok_or_else(|| format!("no mission packet files found under {DATA_CANDIDATES:?}; {USAGE}"))?,
+            .ok_or_else(|| {
+                format!("no mission packet files under $IMAP_SHARED_DIR/data/l0 or {DATA_CANDIDATES:?}; {USAGE}")
+            })?,
     };
     let pairs: Vec<(PathBuf, PathBuf)> = MISSION_FILES
         .iter()
@@ -107,10 +113,51 @@ fn best_l1a_seconds(definition: &PacketDefinition, bytes: &[u8], repeats: usize)
         let decoded = definition.decode(bytes);
         for group in decoded.groups.iter().filter(|group| group.field("SHCOARSE").is_some()) {
             let series = group_to_series(group, &clock)?;
-            let globals = IstpGlobals::imap("bench", "l1a", &format!("apid{}", group.apid), "20250101", "v001");
+            let globals = imap_globals("bench", "l1a", &format!("apid{}", group.apid), "20250101", "v001");
             std::hint::black_box(series.to_cdf_bytes(globals).map_err(|error| error.to_string())?);
         }
         best = best.min(started.elapsed().as_secs_f64());
     }
     Ok(best)
+}
+
+/// Best-of-N timing of decoding one input.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BenchResult {
+    pub packets: usize,
+    pub problems: usize,
+    pub bytes: usize,
+    pub runs: usize,
+    pub best_seconds: f64,
+    pub packets_per_second: f64,
+    pub megabytes_per_second: f64,
+}
+
+/// Decodes `bytes` `repeats` times (at least once) on the calling thread and keeps the
+/// fastest run.
+pub fn bench_file(definition: &PacketDefinition, bytes: &[u8], repeats: usize) -> BenchResult {
+    let runs = repeats.max(1);
+    let mut best_seconds = f64::INFINITY;
+    let mut packets = 0;
+    let mut problems = 0;
+    for _ in 0..runs {
+        let started = Instant::now();
+        let decoded = definition.decode(black_box(bytes));
+        let seconds = started.elapsed().as_secs_f64();
+        packets = decoded.packet_count();
+        problems = decoded.problems.len();
+        black_box(decoded);
+        best_seconds = best_seconds.min(seconds);
+    }
+    // A run too fast for the clock still gets a finite rate.
+    let seconds = best_seconds.max(1e-9);
+    BenchResult {
+        packets,
+        problems,
+        bytes: bytes.len(),
+        runs,
+        best_seconds,
+        packets_per_second: packets as f64 / seconds,
+        megabytes_per_second: bytes.len() as f64 / 1e6 / seconds,
+    }
 }

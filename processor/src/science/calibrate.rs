@@ -2,7 +2,7 @@
 //! XTCE polynomial calibration or enumeration label, computed at decoding) is replaced by
 //! it; fields without one keep their raw values.
 
-use crate::cdf::AttributeEntry;
+use nasa_cdf::AttributeEntry;
 
 use super::inputs::{parent_names, primary_source, read_source};
 use super::series::{SeriesVariable, TimeSeries};

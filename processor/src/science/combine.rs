@@ -4,7 +4,7 @@
 //! the nearest-in-time record of every other input, within a tolerance, as
 //! `<instrument>_<descriptor>_<NAME>` variables.
 
-use crate::cdf::{AttributeEntry, Values};
+use nasa_cdf::{AttributeEntry, Values};
 
 use super::inputs::{Source, by_source, parent_names, primary_source_preferring, read_source};
 use super::series::{REAL_FILL, SeriesVariable, TimeSeries, to_numbers};
@@ -63,7 +63,7 @@ impl Algorithm for NearestTimeJoin {
             let other = read_source(context, inputs, &source)?;
             context.check_cancelled()?;
             joined.variables.extend(join_nearest(&joined.epoch, &other, &source, tolerance_ns));
-            joined_sources.push(format!("{} {} {}", source.instrument, source.data_level, source.descriptor));
+            joined_sources.push(source.name().to_string());
         }
         if joined_sources.is_empty() {
             return Err(ScienceError::MissingInput("a second instrument to join".into()));

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use proto::filename::{FileKind, ImapFileName, Version};
+use imap_filename::{FileKind, ImapFileName, Version};
 
 use crate::config::ExternalScienceConfig;
 
@@ -163,7 +163,10 @@ pub fn input_list_json(context: &JobContext, inputs: &[InputFile]) -> serde_json
     let mut groups: BTreeMap<(String, String, String, String), Vec<String>> = BTreeMap::new();
     for input in inputs {
         let record = &input.record;
-        let input_type = if record.kind.is_empty() { "science".to_string() } else { record.kind.clone() };
+        let input_type = match proto::pb::FileKind::text_of(record.kind) {
+            "" => "science".to_string(),
+            kind => kind.to_string(),
+        };
         let key = (input_type, record.instrument.clone(), record.data_level.clone(), record.descriptor.clone());
         groups.entry(key).or_default().push(record.file_name.clone());
     }

@@ -1,11 +1,13 @@
-//! Test inputs built from scratch: a tiny XTCE definition, its packets, jobs and files.
+//! Test inputs built from scratch: a tiny XTCE definition, its packets, SWAPI science packets
+//! for the built-in definition, jobs and files. Public with the `test-util` feature, for the
+//! end-to-end tests of the binary.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use proto::date::Date;
-use proto::filename::ImapFileName;
+use imap_filename::Date;
+use imap_filename::ImapFileName;
 use proto::pb::{FileRecord, ProductKey};
 
 use super::{InputFile, JobContext};
@@ -85,8 +87,8 @@ pub const TOY_XTCE: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 
 /// MET seconds of 2025-01-01T00:00:00 UTC, the day of [`job`].
 pub fn met_of_job_day() -> u32 {
-    let midnight = crate::cdf::utc_to_tt2000(2025, 1, 1, 0, 0, 0, 0).expect("valid time");
-    crate::cdf::tt2000_to_met(midnight) as u32
+    let midnight = nasa_cdf::utc_to_tt2000(2025, 1, 1, 0, 0, 0, 0).expect("valid time");
+    crate::mission::tt2000_to_met(midnight) as u32
 }
 
 /// A CCSDS telemetry packet with a secondary header flag, unsegmented.
@@ -106,6 +108,14 @@ pub fn science_packet(counter: u16, met: u32, temp: u16, mode: u8, offset: i16, 
     data.extend_from_slice(&offset.to_be_bytes());
     data.extend_from_slice(&blob);
     packet(100, counter, &data)
+}
+
+/// A SWAPI science packet (APID 1188, 48 data bytes like the mission's) that the built-in
+/// SWAPI definition decodes: SHCOARSE is `met`, the other fields vary with `counter`.
+pub fn swapi_science_packet(counter: u16, met: u32) -> Vec<u8> {
+    let mut data = met.to_be_bytes().to_vec();
+    data.extend((0..44).map(|index| ((usize::from(counter) * 7 + index) % 251) as u8));
+    packet(1188, counter, &data)
 }
 
 pub fn housekeeping_packet(counter: u16, met: u32, volt: u16) -> Vec<u8> {
@@ -129,7 +139,7 @@ pub fn input(file_name: &str, bytes: Vec<u8>) -> InputFile {
         ImapFileName::parse(file_name).unwrap_or_else(|error| panic!("{file_name} is a mission name: {error}"));
     let record = FileRecord {
         file_name: file_name.into(),
-        kind: parsed.kind().as_str().into(),
+        kind: proto::pb::FileKind::from(parsed.kind()).into(),
         instrument: parsed.instrument().unwrap_or_default().into(),
         data_level: parsed.data_level().unwrap_or_default().into(),
         descriptor: parsed.descriptor().unwrap_or_default().into(),

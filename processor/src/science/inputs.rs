@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use proto::product::ProductName;
+
 use super::series::TimeSeries;
 use super::{InputFile, JobContext, ScienceError};
 
@@ -20,6 +22,11 @@ impl Source {
             data_level: input.record.data_level.clone(),
             descriptor: input.record.descriptor.clone(),
         }
+    }
+
+    /// How people name it, e.g. `mag l1d norm-dsrf`.
+    pub fn name(&self) -> ProductName<'_> {
+        ProductName::new(&self.instrument, &self.data_level, &self.descriptor)
     }
 
     /// A prefix for this source's variables in a combined product, e.g. `mag_norm_dsrf`.
@@ -68,10 +75,7 @@ pub fn read_source(context: &JobContext, inputs: &[InputFile], source: &Source) 
         parts.push(TimeSeries::from_cdf_bytes(&input.bytes, &input.record.file_name)?);
     }
     if parts.is_empty() {
-        return Err(ScienceError::MissingInput(format!(
-            "{} {} {}",
-            source.instrument, source.data_level, source.descriptor
-        )));
+        return Err(ScienceError::MissingInput(source.name().to_string()));
     }
     Ok(TimeSeries::concat(parts))
 }

@@ -6,13 +6,15 @@
 //! data but reported: in the `Packet_problems` global attribute, the output notes and the log.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 
-use crate::cdf::{AttributeEntry, SclkKernel, Values};
-use crate::xtce::{Column, PacketDefinition, PacketGroup};
+use nasa_cdf::{AttributeEntry, Values};
+use xtce::{Column, PacketDefinition, PacketGroup};
+
+use crate::mission::SclkKernel;
 
 use super::mag_vectors;
 use super::series::{SeriesVariable, TimeSeries};
@@ -38,11 +40,70 @@ fn builtin_apid_descriptors(instrument: &str, apid: u16) -> Option<Vec<String>> 
     Some(names.iter().map(|name| name.to_string()).collect())
 }
 
+/// The packet definitions the project ships in `deploy/xtce`, built into the binary so that
+/// level-0 files decode whatever the working directory.
+const BUILT_IN_DEFINITIONS: [(&str, &str); 3] = [
+    ("codice", include_str!("../../../deploy/xtce/codice.xml")),
+    ("mag", include_str!("../../../deploy/xtce/mag.xml")),
+    ("swapi", include_str!("../../../deploy/xtce/swapi.xml")),
+];
+
+/// The built-in XTCE definition of an instrument (a copy of `deploy/xtce/<instrument>.xml`).
+pub fn built_in_definition(instrument: &str) -> Option<&'static str> {
+    BUILT_IN_DEFINITIONS.iter().find(|(name, _)| *name == instrument).map(|(_, xml)| *xml)
+}
+
+/// Where an instrument's definition comes from: `<xtce_dir>/<instrument>.xml` when that file
+/// exists, else the built-in one.
+enum DefinitionSource {
+    File(PathBuf),
+    BuiltIn { instrument: String, xml: &'static str },
+}
+
+impl DefinitionSource {
+    fn find(xtce_dir: Option<&Path>, instrument: &str) -> Result<DefinitionSource, ScienceError> {
+        let file = xtce_dir.map(|folder| folder.join(format!("{instrument}.xml")));
+        if let Some(path) = file.as_ref().filter(|path| path.is_file()) {
+            return Ok(DefinitionSource::File(path.clone()));
+        }
+        if let Some(xml) = built_in_definition(instrument) {
+            return Ok(DefinitionSource::BuiltIn { instrument: instrument.to_string(), xml });
+        }
+        let built_in: Vec<&str> = BUILT_IN_DEFINITIONS.iter().map(|(name, _)| *name).collect();
+        let looked_for = match file {
+            Some(path) => format!("{} does not exist", path.display()),
+            None => "processor.xtce_dir is not set".to_string(),
+        };
+        Err(ScienceError::MissingDefinition {
+            instrument: instrument.to_string(),
+            reason: format!("{looked_for} and none is built in (built in: {})", built_in.join(", ")),
+        })
+    }
+
+    fn load(&self) -> Result<PacketDefinition, ScienceError> {
+        let loaded = match self {
+            DefinitionSource::File(path) => PacketDefinition::from_xtce_file(path),
+            DefinitionSource::BuiltIn { xml, .. } => PacketDefinition::from_xtce_str(xml),
+        };
+        loaded.map_err(|error| ScienceError::BadDefinition { origin: self.to_string(), reason: error.to_string() })
+    }
+}
+
+impl std::fmt::Display for DefinitionSource {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DefinitionSource::File(path) => write!(formatter, "{}", path.display()),
+            DefinitionSource::BuiltIn { instrument, .. } => write!(formatter, "built-in {instrument}.xml"),
+        }
+    }
+}
+
 /// A packet group and the file it came from.
 type FileGroup<'a> = (&'a String, &'a PacketGroup);
 
 pub struct DecodeLevel0 {
-    xtce_dir: PathBuf,
+    /// Folder whose `<instrument>.xml` files override the built-in definitions.
+    xtce_dir: Option<PathBuf>,
     apid_descriptors: BTreeMap<String, BTreeMap<u16, Vec<String>>>,
     /// Compiled definitions by instrument, loaded on first use.
     definitions: Mutex<HashMap<String, Arc<PacketDefinition>>>,
@@ -51,7 +112,9 @@ pub struct DecodeLevel0 {
 }
 
 impl DecodeLevel0 {
-    pub fn new(xtce_dir: PathBuf, apid_descriptors: BTreeMap<String, BTreeMap<u16, Vec<String>>>) -> Self {
+    /// Decodes with the built-in definitions, overridden per instrument by the files in
+    /// `xtce_dir` when one is given.
+    pub fn new(xtce_dir: Option<PathBuf>, apid_descriptors: BTreeMap<String, BTreeMap<u16, Vec<String>>>) -> Self {
         DecodeLevel0 {
             xtce_dir,
             apid_descriptors,
@@ -66,25 +129,13 @@ impl DecodeLevel0 {
         self
     }
 
-    pub fn definition_path(&self, instrument: &str) -> PathBuf {
-        self.xtce_dir.join(format!("{instrument}.xml"))
-    }
-
     fn definition(&self, instrument: &str) -> Result<Arc<PacketDefinition>, ScienceError> {
         if let Some(definition) = self.definitions.lock().expect("definitions lock").get(instrument) {
             return Ok(definition.clone());
         }
-        let path = self.definition_path(instrument);
-        if !path.is_file() {
-            return Err(ScienceError::MissingDefinition {
-                instrument: instrument.to_string(),
-                path: path.display().to_string(),
-            });
-        }
-        let definition = PacketDefinition::from_xtce_file(&path).map_err(|error| ScienceError::BadDefinition {
-            path: path.display().to_string(),
-            reason: error.to_string(),
-        })?;
+        let source = DefinitionSource::find(self.xtce_dir.as_deref(), instrument)?;
+        let definition = source.load()?;
+        tracing::info!(instrument, source = %source, "xtce packet definition loaded");
         let definition = Arc::new(definition);
         self.definitions.lock().expect("definitions lock").insert(instrument.to_string(), definition.clone());
         Ok(definition)

@@ -5,8 +5,10 @@
 //! a sensor is timed `COARSETM + FNTM / 65536 + i / rate` (MET seconds). `PRI_SENS` 0 means
 //! MAGo is primary. Compressed packets are reported, not unpacked.
 
-use crate::cdf::{SclkKernel, Values};
-use crate::xtce::{Column, PacketGroup};
+use nasa_cdf::Values;
+use xtce::{Column, PacketGroup};
+
+use crate::mission::SclkKernel;
 
 use super::series::{SeriesVariable, TimeSeries};
 
@@ -115,10 +117,12 @@ pub fn split_sensors(group: &PacketGroup, clock: &SclkKernel) -> Result<SensorVe
 
 #[cfg(test)]
 mod tests {
+    use xtce::PacketDefinition;
+
     use super::super::fixture::packet;
+    use super::super::level0::built_in_definition;
     use super::*;
-    use crate::cdf::met_to_tt2000;
-    use crate::xtce::PacketDefinition;
+    use crate::mission::met_to_tt2000;
 
     /// Bits written most significant first.
     #[derive(Default)]
@@ -174,7 +178,7 @@ mod tests {
 
     #[test]
     fn vectors_go_to_their_sensor_with_their_times() {
-        let xml = include_str!("../../../deploy/xtce/mag.xml");
+        let xml = built_in_definition("mag").expect("mag is built in");
         let definition = PacketDefinition::from_xtce_str(xml).expect("mag definition loads");
         let vectors = [[1, -2, 3], [4, 5, -6], [100, 200, 300], [-100, -200, -300], [7, 8, 9], [-1, -1, -1]];
         let mut bytes = normal_packet(false, &vectors);

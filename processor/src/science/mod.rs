@@ -5,11 +5,14 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use proto::date::Date;
+use imap_filename::Date;
 use proto::pb::{FileRecord, ProductKey};
+use proto::product::ProductName;
 
-use crate::cdf::{IstpGlobals, SclkKernel};
+use nasa_cdf::IstpGlobals;
+
 use crate::config::ProcessorConfig;
+use crate::mission::{SclkKernel, imap_globals};
 
 pub mod average;
 pub mod bench;
@@ -21,8 +24,8 @@ pub mod level0;
 pub mod mag_vectors;
 pub mod series;
 
-#[cfg(test)]
-mod fixture;
+#[cfg(any(test, feature = "test-util"))]
+pub mod fixture;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -40,17 +43,17 @@ pub enum ScienceError {
     Failed(String),
     #[error("cancelled")]
     Cancelled,
-    #[error("no xtce packet definition for {instrument}: {path} does not exist")]
-    MissingDefinition { instrument: String, path: String },
-    #[error("xtce packet definition {path} is unusable: {reason}")]
-    BadDefinition { path: String, reason: String },
+    #[error("no xtce packet definition for {instrument}: {reason}")]
+    MissingDefinition { instrument: String, reason: String },
+    #[error("xtce packet definition {origin} is unusable: {reason}")]
+    BadDefinition { origin: String, reason: String },
     #[error("external science {program} failed: {reason}; stdout: {stdout}; stderr: {stderr}")]
     External { program: String, reason: String, stdout: String, stderr: String },
 }
 
 /// What an algorithm knows about the job it runs.
 pub struct JobContext {
-    pub job_id: String,
+    pub job_id: proto::ids::JobId,
     pub product: ProductKey,
     pub date: Date,
     pub repointing: Option<u32>,
@@ -61,7 +64,7 @@ pub struct JobContext {
 
 impl JobContext {
     pub fn new(
-        job_id: String,
+        job_id: proto::ids::JobId,
         product: ProductKey,
         date: Date,
         repointing: Option<u32>,
@@ -95,13 +98,8 @@ pub struct ProductOutput {
 /// The ISTP globals of an output of this job, with its parents.
 pub fn product_globals(context: &JobContext, descriptor: &str, parents: &[String]) -> IstpGlobals {
     let product = &context.product;
-    let mut globals = IstpGlobals::imap(
-        &product.instrument,
-        &product.data_level,
-        descriptor,
-        &context.date.yyyymmdd(),
-        &context.version,
-    );
+    let mut globals =
+        imap_globals(&product.instrument, &product.data_level, descriptor, &context.date.yyyymmdd(), &context.version);
     globals.parents = parents.to_vec();
     globals
 }
@@ -128,7 +126,7 @@ impl Registry {
     pub fn builtin_with(config: &ProcessorConfig, clock: SclkKernel) -> Registry {
         let mut registry = Registry::default();
         let decode =
-            level0::DecodeLevel0::new(config.effective_xtce_dir(), config.apid_descriptors.clone()).with_clock(clock);
+            level0::DecodeLevel0::new(config.xtce_dir.clone(), config.apid_descriptors.clone()).with_clock(clock);
         let decode = Arc::new(decode);
         registry.register("*", "l1a", "*", decode.clone());
         registry.register("swapi", "l1", "*", decode);
@@ -182,10 +180,8 @@ impl Registry {
         let mut registry = Registry::builtin_with(config, clock);
         for external in &config.external {
             if external.command.is_empty() {
-                return Err(ScienceError::Failed(format!(
-                    "external science for {} {} {} has an empty command",
-                    external.instrument, external.level, external.descriptor
-                )));
+                let product = ProductName::new(&external.instrument, &external.level, &external.descriptor);
+                return Err(ScienceError::Failed(format!("external science for {product} has an empty command")));
             }
             let algorithm = Arc::new(external::ExternalScience::new(external.clone(), config.effective_work_dir()));
             registry.register(&external.instrument, &external.level, &external.descriptor, algorithm);

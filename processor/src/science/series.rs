@@ -1,9 +1,10 @@
 //! The time series every level above L1A works on: an epoch (TT2000) and record-varying
 //! variables, read from and written to ISTP CDF files.
 
-use crate::cdf::{Cdf, Compression, IstpDataset, IstpGlobals, IstpVariable, Values};
+use nasa_cdf::{Cdf, Compression, IstpDataset, IstpGlobals, IstpVariable, Values, Variable};
 
 use super::ScienceError;
+use crate::mission::imap_valid_times;
 
 /// ISTP fill of floating-point variables; what averages and joins write where data is missing.
 pub const REAL_FILL: f64 = -1.0e31;
@@ -73,7 +74,7 @@ impl TimeSeries {
     pub fn from_cdf_bytes(bytes: &[u8], file_name: &str) -> Result<TimeSeries, ScienceError> {
         let bad_input = |reason: String| ScienceError::BadInput { file: file_name.to_string(), reason };
         let cdf = Cdf::from_bytes(bytes).map_err(|error| bad_input(error.to_string()))?;
-        let is_time = |variable: &&crate::cdf::Variable| matches!(variable.values, Values::TimeTt2000(_));
+        let is_time = |variable: &&Variable| matches!(variable.values, Values::TimeTt2000(_));
         let epoch_variable = cdf
             .variables
             .iter()
@@ -82,8 +83,7 @@ impl TimeSeries {
             .or_else(|| cdf.variables.iter().find(is_time))
             .ok_or_else(|| bad_input("no tt2000 epoch variable".to_string()))?;
         let Values::TimeTt2000(epoch) = &epoch_variable.values else { unreachable!("filtered on tt2000") };
-        let text =
-            |variable: &crate::cdf::Variable, name: &str| variable.attribute(name).and_then(|entry| entry.as_text());
+        let text = |variable: &Variable, name: &str| variable.attribute(name).and_then(|entry| entry.as_text());
         let variables = cdf
             .variables
             .iter()
@@ -104,10 +104,11 @@ impl TimeSeries {
         Ok(TimeSeries { epoch: epoch.clone(), variables })
     }
 
-    /// An ISTP CDF of this series; variables of at least [`COMPRESS_FROM_BYTES`] are
-    /// GZIP-compressed.
+    /// An ISTP CDF of this series with IMAP's valid time range; variables of at least
+    /// [`COMPRESS_FROM_BYTES`] are GZIP-compressed.
     pub fn to_cdf_bytes(&self, globals: IstpGlobals) -> Result<Vec<u8>, ScienceError> {
-        let mut dataset = IstpDataset::new(globals);
+        let (first, last) = imap_valid_times();
+        let mut dataset = IstpDataset::new(globals).with_valid_times(first, last);
         dataset.add_epoch("epoch", self.epoch.clone());
         for variable in &self.variables {
             let mut istp = IstpVariable::data(&variable.name, variable.values.clone(), &variable.dims);

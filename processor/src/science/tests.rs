@@ -8,13 +8,17 @@ use proto::pb::ProductKey;
 use super::average::{TimeAverage, average};
 use super::calibrate::Calibrate;
 use super::combine::{NearestTimeJoin, TimeMerge, nearest_records};
-use super::fixture::{TOY_XTCE, TempDir, housekeeping_packet, input, job, met_of_job_day, science_packet};
+use super::fixture::{
+    TOY_XTCE, TempDir, housekeeping_packet, input, job, met_of_job_day, science_packet, swapi_science_packet,
+};
 use super::level0::{DecodeLevel0, column_values};
 use super::series::{REAL_FILL, SeriesVariable, TimeSeries};
 use super::{Algorithm, InputFile, ProductOutput, Registry, ScienceError, product_globals};
-use crate::cdf::{Cdf, Values, met_to_tt2000};
+use nasa_cdf::{Cdf, Values};
+use xtce::PacketDefinition;
+
 use crate::config::ProcessorConfig;
-use crate::xtce::PacketDefinition;
+use crate::mission::met_to_tt2000;
 
 /// Three science packets, two housekeeping packets, then a truncated packet.
 fn toy_packets() -> Vec<u8> {
@@ -33,7 +37,7 @@ fn toy_packets() -> Vec<u8> {
 fn toy_decoder(folder: &TempDir) -> DecodeLevel0 {
     std::fs::write(folder.0.join("swe.xml"), TOY_XTCE).expect("writes definition");
     let table = BTreeMap::from([(100, vec!["sci".to_string()]), (200, vec!["hk".to_string()])]);
-    DecodeLevel0::new(folder.0.clone(), BTreeMap::from([("swe".to_string(), table)]))
+    DecodeLevel0::new(Some(folder.0.clone()), BTreeMap::from([("swe".to_string(), table)]))
 }
 
 const TOY_L0: &str = "imap_swe_l0_raw_20250101_v001.pkts";
@@ -75,7 +79,7 @@ fn l1a_round_trip_equals_the_decoded_values_of_every_field() {
         let group = decoded.groups_for_apid(apid).next().expect("group");
         let series = series_of(output(&outputs, descriptor));
         let met = match &group.field("SHCOARSE").expect("met").raw {
-            crate::xtce::Column::U64(values) => values.clone(),
+            xtce::Column::U64(values) => values.clone(),
             other => panic!("met is unsigned, not {other:?}"),
         };
         assert_eq!(series.epoch, met.iter().map(|&met| met_to_tt2000(met as f64)).collect::<Vec<_>>());
@@ -116,13 +120,62 @@ fn l1a_reports_corrupt_packets_and_keeps_the_good_ones() {
 #[test]
 fn l1a_without_a_definition_names_the_instrument_and_path() {
     let folder = TempDir::new("l1a-missing");
-    let decoder = DecodeLevel0::new(folder.0.clone(), BTreeMap::new());
+    let decoder = DecodeLevel0::new(Some(folder.0.clone()), BTreeMap::new());
     let (context, _) = job("hit", "l1a", "all");
     let error =
         decoder.run(&context, &[input("imap_hit_l0_raw_20250101_v001.pkts", toy_packets())]).err().expect("fails");
     let message = error.to_string();
     assert!(matches!(error, ScienceError::MissingDefinition { .. }), "{message}");
     assert!(message.contains("hit") && message.contains(&folder.0.join("hit.xml").display().to_string()), "{message}");
+    assert!(message.contains("none is built in (built in: codice, mag, swapi)"), "{message}");
+}
+
+/// Ten SWAPI science packets a second apart on the job's day.
+fn swapi_packets() -> Vec<u8> {
+    (0..10).flat_map(|counter| swapi_science_packet(counter, met_of_job_day() + u32::from(counter))).collect()
+}
+
+#[test]
+fn swapi_l1_decodes_with_the_built_in_definition_when_no_folder_is_configured() {
+    let decoder = DecodeLevel0::new(None, BTreeMap::new());
+    let (context, _) = job("swapi", "l1", "all");
+    let outputs =
+        decoder.run(&context, &[input("imap_swapi_l0_raw_20250101_v001.pkts", swapi_packets())]).expect("decodes");
+    assert_eq!(outputs.iter().map(|output| output.descriptor.as_str()).collect::<Vec<_>>(), ["sci"]);
+    let science = series_of(&outputs[0]);
+    assert_eq!(science.len(), 10);
+    assert_eq!(numbers(&science, "SHCOARSE")[9], f64::from(met_of_job_day() + 9));
+    assert!(science.variable("MODE_DERIVED").is_some(), "the built-in definition's enumeration is applied");
+}
+
+#[test]
+fn a_definition_in_the_configured_folder_wins_for_its_instrument_only() {
+    let folder = TempDir::new("l1a-override");
+    // The folder's swapi.xml is the toy definition, so swapi packets are read as toy packets.
+    std::fs::write(folder.0.join("swapi.xml"), TOY_XTCE).expect("writes definition");
+    let decoder = DecodeLevel0::new(Some(folder.0.clone()), BTreeMap::new());
+    let (context, _) = job("swapi", "l1", "all");
+    let outputs = decoder.run(&context, &[input("imap_swapi_l0_raw_20250101_v001.pkts", toy_packets())]).expect("runs");
+    let mut descriptors: Vec<&str> = outputs.iter().map(|output| output.descriptor.as_str()).collect();
+    descriptors.sort();
+    assert_eq!(descriptors, ["hk", "sci"], "apids 100 and 200 exist only in the folder's definition");
+    // MAG has no file there: its built-in definition is used.
+    let (context, _) = job("mag", "l1a", "all");
+    let error = decoder.run(&context, &[input("imap_mag_l0_raw_20250101_v001.pkts", toy_packets())]).err();
+    let message = error.expect("toy packets are not mag packets").to_string();
+    assert!(message.contains("no packet matches a container with SHCOARSE"), "{message}");
+}
+
+#[test]
+fn a_broken_definition_in_the_folder_is_reported_not_replaced_by_the_built_in_one() {
+    let folder = TempDir::new("l1a-broken");
+    std::fs::write(folder.0.join("swapi.xml"), "<xtce:SpaceSystem").expect("writes definition");
+    let decoder = DecodeLevel0::new(Some(folder.0.clone()), BTreeMap::new());
+    let (context, _) = job("swapi", "l1", "all");
+    let error = decoder.run(&context, &[input("imap_swapi_l0_raw_20250101_v001.pkts", swapi_packets())]).err();
+    let message = error.expect("the broken file is used").to_string();
+    let path = folder.0.join("swapi.xml").display().to_string();
+    assert!(message.starts_with(&format!("xtce packet definition {path} is unusable")), "{message}");
 }
 
 #[test]
@@ -142,7 +195,7 @@ fn l1a_for_one_descriptor_writes_only_that_one_and_unlisted_apids_are_named_by_c
 
     std::fs::write(folder.0.join("glows.xml"), TOY_XTCE).expect("writes");
     let (context, _) = job("glows", "l1a", "all");
-    let decoder = DecodeLevel0::new(folder.0.clone(), BTreeMap::new());
+    let decoder = DecodeLevel0::new(Some(folder.0.clone()), BTreeMap::new());
     let outputs = decoder.run(&context, &[input("imap_glows_l0_raw_20250101_v001.pkts", toy_packets())]).expect("runs");
     let mut descriptors: Vec<&str> = outputs.iter().map(|output| output.descriptor.as_str()).collect();
     descriptors.sort();
@@ -151,7 +204,7 @@ fn l1a_for_one_descriptor_writes_only_that_one_and_unlisted_apids_are_named_by_c
 
 #[test]
 fn apids_without_a_usable_container_word_get_apid_names() {
-    let decoder = DecodeLevel0::new("unused".into(), BTreeMap::new());
+    let decoder = DecodeLevel0::new(None, BTreeMap::new());
     let containers = BTreeMap::from([
         (1, "A_SCI".to_string()),
         (2, "B_SCI".to_string()),
@@ -232,7 +285,7 @@ fn l2_averages_the_day_at_the_configured_cadence() {
 
 /// A one-variable series file of `instrument level descriptor` on `date`.
 fn series_input(name: &str, epoch: Vec<i64>, variable: &str, values: Vec<f64>) -> InputFile {
-    let parsed = proto::filename::ImapFileName::parse(name).expect("valid name");
+    let parsed = imap_filename::ImapFileName::parse(name).expect("valid name");
     let (context, _) = job(
         parsed.instrument().expect("instrument"),
         parsed.data_level().expect("level"),
@@ -244,7 +297,7 @@ fn series_input(name: &str, epoch: Vec<i64>, variable: &str, values: Vec<f64>) -
 }
 
 fn midnight(day: u32) -> i64 {
-    crate::cdf::utc_to_tt2000(2025, 1, day, 0, 0, 0, 0).expect("valid time")
+    nasa_cdf::utc_to_tt2000(2025, 1, day, 0, 0, 0, 0).expect("valid time")
 }
 
 #[test]

@@ -4,13 +4,13 @@ macro_rules! on_both_backends {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn sqlite() {
-                let (pool, _dir) = proto::store::testing::fresh_sqlite().await;
+                let (pool, _dir) = mesh_runtime::store::testing::fresh_sqlite().await;
                 super::$name(pool).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn postgres() {
-                let Some(pool) = proto::store::testing::fresh_postgres().await else { return };
+                let Some(pool) = mesh_runtime::store::testing::fresh_postgres().await else { return };
                 super::$name(pool).await;
             }
         }

@@ -1,0 +1,37 @@
+//! The runtime's one error type: what can go wrong opening the database, the archive or telemetry.
+//! Roles wrap it in their own error enum.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("unsupported database url {0:?}: expected sqlite:// or postgres://")]
+    UnsupportedDatabaseUrl(String),
+    #[error("cannot open database: {0}")]
+    DatabaseConnect(#[source] sqlx::Error),
+    #[error("cannot apply migrations: {0}")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+    /// The configured archive location makes no sense.
+    #[error("{0}")]
+    ArchiveLocation(String),
+    #[error("creating archive directory {}: {source}", path.display())]
+    ArchiveDirectory {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{context}: {source}")]
+    Archive {
+        context: String,
+        #[source]
+        source: object_store::Error,
+    },
+    #[error("archive {location} did not answer within {timeout:?}")]
+    ArchiveTimeout { location: String, timeout: Duration },
+    /// The store would let a file be overwritten.
+    #[error("{0}")]
+    ArchiveUnsafe(String),
+    #[error("{0}")]
+    Telemetry(#[source] Box<dyn std::error::Error + Send + Sync>),
+}

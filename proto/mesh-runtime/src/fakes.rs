@@ -1,0 +1,67 @@
+//! In-process fakes of mesh peers for the roles' own tests (feature `test-util`), served on a
+//! free local port.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use tonic::{Request, Response, Status};
+
+use proto::pb::indexer_service_server::IndexerService;
+use proto::pb::*;
+
+/// An indexer whose archive holds `archive` (answered to QueryFiles) and which records the keys
+/// it is asked to index; every other call is unimplemented.
+#[derive(Default)]
+pub struct FakeIndexer {
+    pub archive: Vec<FileRecord>,
+    pub indexed: Arc<Mutex<Vec<String>>>,
+}
+
+#[tonic::async_trait]
+impl IndexerService for FakeIndexer {
+    type SubscribeEventsStream =
+        Pin<Box<dyn futures_util::Stream<Item = Result<SubscribeEventsResponse, Status>> + Send + 'static>>;
+
+    async fn index_file(&self, request: Request<IndexFileRequest>) -> Result<Response<IndexFileResponse>, Status> {
+        self.indexed.lock().expect("indexed keys").push(request.into_inner().archive_key);
+        Ok(Response::new(IndexFileResponse { newly_indexed: true, ..Default::default() }))
+    }
+
+    async fn subscribe_events(
+        &self,
+        _: Request<SubscribeEventsRequest>,
+    ) -> Result<Response<Self::SubscribeEventsStream>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+
+    async fn query_files(&self, _: Request<QueryFilesRequest>) -> Result<Response<QueryFilesResponse>, Status> {
+        Ok(Response::new(QueryFilesResponse { files: self.archive.clone() }))
+    }
+
+    async fn get_file(&self, _: Request<GetFileRequest>) -> Result<Response<GetFileResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+
+    async fn list_quarantine(
+        &self,
+        _: Request<ListQuarantineRequest>,
+    ) -> Result<Response<ListQuarantineResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+
+    async fn release_files(&self, _: Request<ReleaseFilesRequest>) -> Result<Response<ReleaseFilesResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+}
+
+/// Serves `router` on a free local port until the runtime ends; returns its `http://` address.
+pub async fn serve_on_free_port(router: tonic::transport::server::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
+    let address = format!("http://{}", listener.local_addr().expect("local address"));
+    let incoming = futures_util::stream::unfold(listener, |listener| async move {
+        let accepted = listener.accept().await.map(|(stream, _)| stream);
+        Some((accepted, listener))
+    });
+    tokio::spawn(router.serve_with_incoming(incoming));
+    address
+}

@@ -1,0 +1,16 @@
+//! The runtime every role of the IMAP science data mesh shares: the database (SQLite or PostgreSQL
+//! through sqlx), the archive (a directory or S3 through object_store), shutdown, telemetry setup
+//! and the server-side trace layer, and in-process fakes of peers for tests (feature `test-util`).
+//! The contracts themselves live in `proto`, which knows nothing of storage.
+#![forbid(unsafe_code)]
+
+pub mod archive;
+pub mod error;
+#[cfg(feature = "test-util")]
+pub mod fakes;
+pub mod shutdown;
+pub mod store;
+pub mod telemetry;
+
+pub use error::RuntimeError;
+pub use shutdown::{Shutdown, ShutdownSignal};

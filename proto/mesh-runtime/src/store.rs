@@ -1,0 +1,131 @@
+//! One way to open the database every role uses: SQLite (embedded default) or PostgreSQL, through
+//! sqlx's `Any` driver so the same portable SQL and migrations serve both.
+
+use std::time::Duration;
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor};
+
+use crate::error::RuntimeError;
+
+/// Which engine a URL points at; a few statements differ between them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> Option<Backend> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Some(Backend::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+/// Opens a pool; SQLite gets WAL and a busy timeout so several roles can share one file.
+pub async fn connect(url: &str) -> Result<AnyPool, RuntimeError> {
+    sqlx::any::install_default_drivers();
+    let backend = Backend::of_url(url).ok_or_else(|| RuntimeError::UnsupportedDatabaseUrl(url.to_string()))?;
+    let max_connections = match backend {
+        Backend::Sqlite => 4,
+        Backend::Postgres => 10,
+    };
+    AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(move |connection, _meta| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    connection.execute("PRAGMA journal_mode = WAL").await?;
+                    connection.execute("PRAGMA busy_timeout = 10000").await?;
+                    connection.execute("PRAGMA synchronous = NORMAL").await?;
+                }
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await
+        .map_err(RuntimeError::DatabaseConnect)
+}
+
+/// Applies one role's migrations. Roles may share a database, so each role numbers its own
+/// migrations in its own range and ignores the others' rows in `_sqlx_migrations`.
+pub async fn migrate(pool: &AnyPool, mut migrator: Migrator) -> Result<(), RuntimeError> {
+    migrator.set_ignore_missing(true);
+    migrator.run(pool).await.map_err(RuntimeError::Migrate)
+}
+
+/// Test support: a fresh, empty database per test on either backend.
+#[cfg(feature = "test-util")]
+pub mod testing {
+    use proto::time::now_millis;
+
+    use super::*;
+
+    /// A new SQLite file in a fresh temporary directory (kept alive by the returned guard).
+    pub async fn fresh_sqlite() -> (AnyPool, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("create temp dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.sqlite").display());
+        (connect(&url).await.expect("open sqlite"), dir)
+    }
+
+    /// A new PostgreSQL database named after a UUID, or `None` (with a message) when
+    /// `DATABASE_URL` is not set, so the suite still runs on machines without PostgreSQL.
+    pub async fn fresh_postgres() -> Option<AnyPool> {
+        let Ok(admin_url) = std::env::var("DATABASE_URL") else {
+            eprintln!("skipped: DATABASE_URL not set, postgres variant not run");
+            return None;
+        };
+        let admin = connect(&admin_url).await.expect("connect to DATABASE_URL");
+        drop_stale_test_databases(&admin).await;
+        let name = format!("imap_sdc_test_{}_{}", now_millis(), uuid::Uuid::now_v7().simple());
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await
+            .expect("create test database");
+        admin.close().await;
+        let (base, _) = admin_url.rsplit_once('/').expect("database url has a path");
+        Some(connect(&format!("{base}/{name}")).await.expect("connect to test database"))
+    }
+
+    /// Test databases are named after their creation time; ones older than an hour belong to
+    /// finished runs and are dropped so they do not pile up on a long-lived server.
+    async fn drop_stale_test_databases(admin: &AnyPool) {
+        const HOUR_MILLIS: i64 = 3_600_000;
+        let names: Vec<String> =
+            sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'imap_sdc_test_%'")
+                .fetch_all(admin)
+                .await
+                .unwrap_or_default();
+        for name in names {
+            let created = name
+                .trim_start_matches("imap_sdc_test_")
+                .split('_')
+                .next()
+                .and_then(|millis| millis.parse::<i64>().ok());
+            if created.is_none_or(|created| now_millis() - created > HOUR_MILLIS) {
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                    .execute(admin)
+                    .await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn knows_backends() {
+        assert_eq!(Backend::of_url("sqlite://x.db"), Some(Backend::Sqlite));
+        assert_eq!(Backend::of_url("postgres://u@h/db"), Some(Backend::Postgres));
+        assert_eq!(Backend::of_url("mysql://u@h/db"), None);
+    }
+}

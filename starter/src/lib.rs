@@ -13,11 +13,11 @@ mod error;
 mod grpc;
 mod job_row;
 mod jobs;
-#[cfg(test)]
-mod review_tests;
 mod role;
 mod schedule;
 mod trigger;
+#[cfg(test)]
+mod trigger_tests;
 
 pub use campaigns::CampaignPlan;
 pub use config::{ScheduleConfig, StarterConfig};

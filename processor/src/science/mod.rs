@@ -24,12 +24,12 @@ pub mod level0;
 pub mod mag_vectors;
 pub mod series;
 
+#[cfg(test)]
+mod external_tests;
 #[cfg(any(test, feature = "test-util"))]
 pub mod fixture;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_external;
 
 /// Why science failed; these are the instrument data's or the algorithm's problems, so
 /// retrying the same inputs would fail the same way.

@@ -289,8 +289,7 @@ where
                 tail.iter().rev().for_each(|line| eprintln!("{line}"));
             }
             // Keep the logs: the test's home is removed when the panic unwinds.
-            let kept = std::env::temp_dir().join(format!("imap-sdc-kill-logs-{}", std::process::id()));
-            std::fs::create_dir_all(&kept).unwrap();
+            let kept = tempfile::Builder::new().prefix("imap-sdc-kill-logs-").tempdir().unwrap().keep();
             for process in processes {
                 let _ = std::fs::copy(&process.log, kept.join(format!("{}.log", process.role)));
             }

@@ -79,9 +79,8 @@ input = [{ science = "swe l2 sci" }, { spice = ["leapsecond"], relationship = "h
 fn unreadable_graph_files_say_which_file_and_why() {
     let missing = depsvc::load_graph(Some(Path::new("/nonexistent/graph.toml"))).expect_err("missing file").to_string();
     assert!(missing.contains("cannot read graph file /nonexistent/graph.toml"), "{missing}");
-    let directory = std::env::temp_dir().join(format!("graph-messages-{}", std::process::id()));
-    std::fs::create_dir_all(&directory).unwrap();
-    let bad = directory.join("bad.toml");
+    let directory = tempfile::tempdir().unwrap();
+    let bad = directory.path().join("bad.toml");
     std::fs::write(&bad, "[[product]]\ninstrument = \"mag\"\nlevel = \"l1a\"\n").unwrap();
     let message = depsvc::load_graph(Some(&bad)).expect_err("incomplete product").to_string();
     assert!(message.contains("invalid graph toml") && message.contains("descriptor"), "{message}");

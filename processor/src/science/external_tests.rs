@@ -4,7 +4,9 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 
 use super::external::{ExternalScience, input_list_json};
-use super::fixture::{TempDir, input, job};
+use tempfile::TempDir;
+
+use super::fixture::{input, job, temp_dir};
 use super::{Algorithm, InputFile, ProductOutput, ScienceError};
 use crate::config::ExternalScienceConfig;
 
@@ -22,7 +24,7 @@ fn run_script(
     timeout_seconds: u64,
     cancel_first: bool,
 ) -> Result<Vec<ProductOutput>, ScienceError> {
-    let script_path = folder.0.join("science.sh");
+    let script_path = folder.path().join("science.sh");
     std::fs::write(&script_path, script).expect("writes script");
     let config = ExternalScienceConfig {
         instrument: "swapi".into(),
@@ -31,14 +33,14 @@ fn run_script(
         command: vec!["sh".into(), script_path.display().to_string(), "{input_list}".into(), "{date}".into()],
         timeout_seconds,
     };
-    let algorithm = ExternalScience::new(config, folder.0.join("work"));
+    let algorithm = ExternalScience::new(config, folder.path().join("work"));
     let (context, cancelled) = job("swapi", "l3a", "proton-sw");
     cancelled.store(cancel_first, Ordering::Relaxed);
     algorithm.run(&context, &inputs())
 }
 
 fn work_folders_left(folder: &TempDir) -> usize {
-    std::fs::read_dir(folder.0.join("work")).map_or(0, |entries| entries.count())
+    std::fs::read_dir(folder.path().join("work")).map_or(0, |entries| entries.count())
 }
 
 #[test]
@@ -59,7 +61,7 @@ fn input_list_has_the_mission_format() {
 
 #[test]
 fn program_outputs_with_valid_names_become_products() {
-    let folder = TempDir::new("external-ok");
+    let folder = temp_dir("external-ok");
     let script = r#"
         set -e
         test -f imap_swapi_l2_sci_20250101_v001.cdf
@@ -86,7 +88,7 @@ fn failure_message(result: Result<Vec<ProductOutput>, ScienceError>) -> String {
 
 #[test]
 fn badly_named_outputs_fail_the_job_with_the_name() {
-    let folder = TempDir::new("external-bad-name");
+    let folder = temp_dir("external-bad-name");
     let message = failure_message(run_script(&folder, "echo x > \"$IMAP_SDC_OUTPUT_DIR/result.cdf\"", 30, false));
     assert!(message.contains("result.cdf") && message.contains("invalid name"), "{message}");
 
@@ -100,7 +102,7 @@ fn badly_named_outputs_fail_the_job_with_the_name() {
 
 #[test]
 fn a_failing_program_is_reported_with_its_output() {
-    let folder = TempDir::new("external-fail");
+    let folder = temp_dir("external-fail");
     let message =
         failure_message(run_script(&folder, "echo working; echo 'no calibration table' >&2; exit 3", 30, false));
     assert!(message.contains("exit status: 3"), "{message}");
@@ -109,7 +111,7 @@ fn a_failing_program_is_reported_with_its_output() {
 
 #[test]
 fn a_program_past_its_timeout_is_killed() {
-    let folder = TempDir::new("external-timeout");
+    let folder = temp_dir("external-timeout");
     let started = std::time::Instant::now();
     let message = failure_message(run_script(&folder, "echo started; exec sleep 30", 1, false));
     assert!(message.contains("timed out after 1 s"), "{message}");
@@ -118,17 +120,17 @@ fn a_program_past_its_timeout_is_killed() {
 
 #[test]
 fn a_cancelled_job_kills_its_program() {
-    let folder = TempDir::new("external-cancel");
+    let folder = temp_dir("external-cancel");
     let started = std::time::Instant::now();
     let result = run_script(&folder, "exec sleep 30", 60, true);
     assert!(matches!(result, Err(ScienceError::Cancelled)));
     assert!(started.elapsed().as_secs() < 10);
-    assert!(!Path::new(&folder.0.join("work")).read_dir().is_ok_and(|mut entries| entries.next().is_some()));
+    assert!(!Path::new(&folder.path().join("work")).read_dir().is_ok_and(|mut entries| entries.next().is_some()));
 }
 
 #[test]
 fn a_missing_program_is_a_clear_error() {
-    let folder = TempDir::new("external-missing");
+    let folder = temp_dir("external-missing");
     let config = ExternalScienceConfig {
         instrument: "swapi".into(),
         level: "l3a".into(),
@@ -137,7 +139,8 @@ fn a_missing_program_is_a_clear_error() {
         timeout_seconds: 5,
     };
     let (context, _) = job("swapi", "l3a", "proton-sw");
-    let error = ExternalScience::new(config, folder.0.clone()).run(&context, &inputs()).err().expect("fails");
+    let error =
+        ExternalScience::new(config, folder.path().to_path_buf()).run(&context, &inputs()).err().expect("fails");
     assert!(
         error.to_string().contains("/nonexistent/science-program") && error.to_string().contains("cannot start"),
         "{error}"

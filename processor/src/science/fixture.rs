@@ -2,7 +2,6 @@
 //! for the built-in definition, jobs and files. Public with the `test-util` feature, for the
 //! end-to-end tests of the binary.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -151,23 +150,7 @@ pub fn input(file_name: &str, bytes: Vec<u8>) -> InputFile {
     InputFile { record, bytes }
 }
 
-/// A folder removed when dropped.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(label: &str) -> TempDir {
-        let path = std::env::temp_dir().join(format!(
-            "science-{label}-{}-{}",
-            std::process::id(),
-            uuid::Uuid::now_v7().simple()
-        ));
-        std::fs::create_dir_all(&path).expect("creates temp dir");
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A fresh folder named after `label`, removed when dropped.
+pub fn temp_dir(label: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(&format!("science-{label}-")).tempdir().expect("creates temp dir")
 }

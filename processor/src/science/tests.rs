@@ -9,12 +9,13 @@ use super::average::{TimeAverage, average};
 use super::calibrate::Calibrate;
 use super::combine::{NearestTimeJoin, TimeMerge, nearest_records};
 use super::fixture::{
-    TOY_XTCE, TempDir, housekeeping_packet, input, job, met_of_job_day, science_packet, swapi_science_packet,
+    TOY_XTCE, housekeeping_packet, input, job, met_of_job_day, science_packet, swapi_science_packet, temp_dir,
 };
 use super::level0::{DecodeLevel0, column_values};
 use super::series::{REAL_FILL, SeriesVariable, TimeSeries};
 use super::{Algorithm, InputFile, ProductOutput, Registry, ScienceError, product_globals};
 use nasa_cdf::{Cdf, Values};
+use tempfile::TempDir;
 use xtce::PacketDefinition;
 
 use crate::config::ProcessorConfig;
@@ -35,9 +36,9 @@ fn toy_packets() -> Vec<u8> {
 }
 
 fn toy_decoder(folder: &TempDir) -> DecodeLevel0 {
-    std::fs::write(folder.0.join("swe.xml"), TOY_XTCE).expect("writes definition");
+    std::fs::write(folder.path().join("swe.xml"), TOY_XTCE).expect("writes definition");
     let table = BTreeMap::from([(100, vec!["sci".to_string()]), (200, vec!["hk".to_string()])]);
-    DecodeLevel0::new(Some(folder.0.clone()), BTreeMap::from([("swe".to_string(), table)]))
+    DecodeLevel0::new(Some(folder.path().to_path_buf()), BTreeMap::from([("swe".to_string(), table)]))
 }
 
 const TOY_L0: &str = "imap_swe_l0_raw_20250101_v001.pkts";
@@ -68,7 +69,7 @@ fn global_texts(bytes: &[u8], name: &str) -> Vec<String> {
 
 #[test]
 fn l1a_round_trip_equals_the_decoded_values_of_every_field() {
-    let folder = TempDir::new("l1a");
+    let folder = temp_dir("l1a");
     let outputs = run_l1a(&folder);
     let mut descriptors: Vec<&str> = outputs.iter().map(|output| output.descriptor.as_str()).collect();
     descriptors.sort();
@@ -104,7 +105,7 @@ fn l1a_round_trip_equals_the_decoded_values_of_every_field() {
 
 #[test]
 fn l1a_reports_corrupt_packets_and_keeps_the_good_ones() {
-    let folder = TempDir::new("l1a-corrupt");
+    let folder = temp_dir("l1a-corrupt");
     let outputs = run_l1a(&folder);
     let science = output(&outputs, "sci");
     assert_eq!(series_of(science).len(), 3);
@@ -119,14 +120,17 @@ fn l1a_reports_corrupt_packets_and_keeps_the_good_ones() {
 
 #[test]
 fn l1a_without_a_definition_names_the_instrument_and_path() {
-    let folder = TempDir::new("l1a-missing");
-    let decoder = DecodeLevel0::new(Some(folder.0.clone()), BTreeMap::new());
+    let folder = temp_dir("l1a-missing");
+    let decoder = DecodeLevel0::new(Some(folder.path().to_path_buf()), BTreeMap::new());
     let (context, _) = job("hit", "l1a", "all");
     let error =
         decoder.run(&context, &[input("imap_hit_l0_raw_20250101_v001.pkts", toy_packets())]).err().expect("fails");
     let message = error.to_string();
     assert!(matches!(error, ScienceError::MissingDefinition { .. }), "{message}");
-    assert!(message.contains("hit") && message.contains(&folder.0.join("hit.xml").display().to_string()), "{message}");
+    assert!(
+        message.contains("hit") && message.contains(&folder.path().join("hit.xml").display().to_string()),
+        "{message}"
+    );
     assert!(message.contains("none is built in (built in: codice, mag, swapi)"), "{message}");
 }
 
@@ -150,10 +154,10 @@ fn swapi_l1_decodes_with_the_built_in_definition_when_no_folder_is_configured() 
 
 #[test]
 fn a_definition_in_the_configured_folder_wins_for_its_instrument_only() {
-    let folder = TempDir::new("l1a-override");
+    let folder = temp_dir("l1a-override");
     // The folder's swapi.xml is the toy definition, so swapi packets are read as toy packets.
-    std::fs::write(folder.0.join("swapi.xml"), TOY_XTCE).expect("writes definition");
-    let decoder = DecodeLevel0::new(Some(folder.0.clone()), BTreeMap::new());
+    std::fs::write(folder.path().join("swapi.xml"), TOY_XTCE).expect("writes definition");
+    let decoder = DecodeLevel0::new(Some(folder.path().to_path_buf()), BTreeMap::new());
     let (context, _) = job("swapi", "l1", "all");
     let outputs = decoder.run(&context, &[input("imap_swapi_l0_raw_20250101_v001.pkts", toy_packets())]).expect("runs");
     let mut descriptors: Vec<&str> = outputs.iter().map(|output| output.descriptor.as_str()).collect();
@@ -168,19 +172,19 @@ fn a_definition_in_the_configured_folder_wins_for_its_instrument_only() {
 
 #[test]
 fn a_broken_definition_in_the_folder_is_reported_not_replaced_by_the_built_in_one() {
-    let folder = TempDir::new("l1a-broken");
-    std::fs::write(folder.0.join("swapi.xml"), "<xtce:SpaceSystem").expect("writes definition");
-    let decoder = DecodeLevel0::new(Some(folder.0.clone()), BTreeMap::new());
+    let folder = temp_dir("l1a-broken");
+    std::fs::write(folder.path().join("swapi.xml"), "<xtce:SpaceSystem").expect("writes definition");
+    let decoder = DecodeLevel0::new(Some(folder.path().to_path_buf()), BTreeMap::new());
     let (context, _) = job("swapi", "l1", "all");
     let error = decoder.run(&context, &[input("imap_swapi_l0_raw_20250101_v001.pkts", swapi_packets())]).err();
     let message = error.expect("the broken file is used").to_string();
-    let path = folder.0.join("swapi.xml").display().to_string();
+    let path = folder.path().join("swapi.xml").display().to_string();
     assert!(message.starts_with(&format!("xtce packet definition {path} is unusable")), "{message}");
 }
 
 #[test]
 fn l1a_of_garbage_is_a_bad_input_error() {
-    let folder = TempDir::new("l1a-garbage");
+    let folder = temp_dir("l1a-garbage");
     let (context, _) = job("swe", "l1a", "all");
     let error = toy_decoder(&folder).run(&context, &[input(TOY_L0, vec![0xFF; 4])]).err().expect("fails");
     assert!(matches!(&error, ScienceError::BadInput { file, .. } if file == TOY_L0), "{error}");
@@ -188,14 +192,14 @@ fn l1a_of_garbage_is_a_bad_input_error() {
 
 #[test]
 fn l1a_for_one_descriptor_writes_only_that_one_and_unlisted_apids_are_named_by_container() {
-    let folder = TempDir::new("l1a-one");
+    let folder = temp_dir("l1a-one");
     let (context, _) = job("swe", "l1a", "sci");
     let outputs = toy_decoder(&folder).run(&context, &[input(TOY_L0, toy_packets())]).expect("runs");
     assert_eq!(outputs.iter().map(|output| output.descriptor.as_str()).collect::<Vec<_>>(), ["sci"]);
 
-    std::fs::write(folder.0.join("glows.xml"), TOY_XTCE).expect("writes");
+    std::fs::write(folder.path().join("glows.xml"), TOY_XTCE).expect("writes");
     let (context, _) = job("glows", "l1a", "all");
-    let decoder = DecodeLevel0::new(Some(folder.0.clone()), BTreeMap::new());
+    let decoder = DecodeLevel0::new(Some(folder.path().to_path_buf()), BTreeMap::new());
     let outputs = decoder.run(&context, &[input("imap_glows_l0_raw_20250101_v001.pkts", toy_packets())]).expect("runs");
     let mut descriptors: Vec<&str> = outputs.iter().map(|output| output.descriptor.as_str()).collect();
     descriptors.sort();
@@ -219,7 +223,7 @@ fn apids_without_a_usable_container_word_get_apid_names() {
 
 #[test]
 fn cancelled_jobs_stop() {
-    let folder = TempDir::new("l1a-cancel");
+    let folder = temp_dir("l1a-cancel");
     let (context, cancelled) = job("swe", "l1a", "all");
     cancelled.store(true, Ordering::Relaxed);
     let error = toy_decoder(&folder).run(&context, &[input(TOY_L0, toy_packets())]).err().expect("fails");
@@ -233,7 +237,7 @@ fn l1a_science_input(folder: &TempDir) -> InputFile {
 
 #[test]
 fn l1b_applies_calibration_and_enumerations() {
-    let folder = TempDir::new("l1b");
+    let folder = temp_dir("l1b");
     let (context, _) = job("swe", "l1b", "sci");
     let outputs = Calibrate.run(&context, &[l1a_science_input(&folder)]).expect("l1b runs");
     let series = series_of(&outputs[0]);
@@ -270,7 +274,7 @@ fn averages_ignore_fill_and_count_what_they_used() {
 
 #[test]
 fn l2_averages_the_day_at_the_configured_cadence() {
-    let folder = TempDir::new("l2");
+    let folder = temp_dir("l2");
     let (context, _) = job("swe", "l1b", "sci");
     let l1b = Calibrate.run(&context, &[l1a_science_input(&folder)]).expect("l1b");
     let (context, _) = job("swe", "l2", "sci");
@@ -437,9 +441,9 @@ fn configured_external_programs_win_over_builtin_science() {
 
 #[test]
 fn every_level_runs_in_sequence_through_the_registry() {
-    let folder = TempDir::new("chain");
-    std::fs::write(folder.0.join("swe.xml"), TOY_XTCE).expect("writes");
-    let config = ProcessorConfig { xtce_dir: Some(folder.0.clone()), ..ProcessorConfig::default() };
+    let folder = temp_dir("chain");
+    std::fs::write(folder.path().join("swe.xml"), TOY_XTCE).expect("writes");
+    let config = ProcessorConfig { xtce_dir: Some(folder.path().to_path_buf()), ..ProcessorConfig::default() };
     let registry = Registry::from_config(&config).expect("registry");
     let run = |level: &str, descriptor: &str, inputs: &[InputFile]| -> Vec<ProductOutput> {
         let (context, _) = job("swe", level, descriptor);
@@ -483,10 +487,10 @@ print(json.dumps({
 
 #[test]
 fn cdflib_reads_l1a_values_and_istp_attributes() {
-    let folder = TempDir::new("l1a-cdflib");
+    let folder = temp_dir("l1a-cdflib");
     let outputs = run_l1a(&folder);
     let science = output(&outputs, "sci");
-    let path = folder.0.join("imap_swe_l1a_sci_20250101_v001.cdf");
+    let path = folder.path().join("imap_swe_l1a_sci_20250101_v001.cdf");
     std::fs::write(&path, &science.bytes).expect("writes");
     let Some(read) = read_with_cdflib(&path) else {
         println!("skipped: python3 with cdflib not available");
@@ -506,7 +510,7 @@ fn cdflib_reads_l1a_values_and_istp_attributes() {
 
 #[test]
 fn l1a_of_several_packet_files_writes_one_time_ordered_file_per_descriptor() {
-    let folder = TempDir::new("l1a-two-files");
+    let folder = temp_dir("l1a-two-files");
     let met = met_of_job_day();
     let later = [science_packet(0, met + 300, 200, 1, 1, [9, 9]), housekeeping_packet(0, met + 301, 27_000)].concat();
     let inputs = [input("imap_swe_l0_raw_20250101_v002.pkts", later), input(TOY_L0, toy_packets())];
@@ -531,8 +535,8 @@ fn averaging_nothing_writes_an_empty_product() {
 
 #[test]
 fn bench_reports_packets_per_second_for_a_file() {
-    let folder = TempDir::new("bench");
-    let (packets, definition) = (folder.0.join("toy.pkts"), folder.0.join("toy.xml"));
+    let folder = temp_dir("bench");
+    let (packets, definition) = (folder.path().join("toy.pkts"), folder.path().join("toy.xml"));
     std::fs::write(&packets, toy_packets()).expect("writes packets");
     std::fs::write(&definition, TOY_XTCE).expect("writes definition");
     let args: Vec<String> =
@@ -567,14 +571,14 @@ fn mag_l1d_puts_both_sensors_on_the_mago_time_base() {
 
 #[test]
 fn a_flight_sclk_kernel_times_the_packets() {
-    let folder = TempDir::new("sclk");
-    std::fs::write(folder.0.join("swe.xml"), TOY_XTCE).expect("writes");
+    let folder = temp_dir("sclk");
+    std::fs::write(folder.path().join("swe.xml"), TOY_XTCE).expect("writes");
     // The clock runs two seconds late from MET 0 on.
     let kernel = "SCLK01_COEFFICIENTS_43 = ( 0 @01-JAN-2010-00:01:08.184000 1.0 )";
-    std::fs::write(folder.0.join("imap_sclk_0001.tsc"), kernel).expect("writes");
+    std::fs::write(folder.path().join("imap_sclk_0001.tsc"), kernel).expect("writes");
     let config = ProcessorConfig {
-        xtce_dir: Some(folder.0.clone()),
-        sclk_kernel: Some(folder.0.join("imap_sclk_0001.tsc")),
+        xtce_dir: Some(folder.path().to_path_buf()),
+        sclk_kernel: Some(folder.path().join("imap_sclk_0001.tsc")),
         ..ProcessorConfig::default()
     };
     let registry = Registry::from_config(&config).expect("registry");
@@ -588,7 +592,7 @@ fn a_flight_sclk_kernel_times_the_packets() {
     let met = f64::from(met_of_job_day());
     assert_eq!(epoch, [met + 11.0, met + 81.0].map(|met| met_to_tt2000(met) + 2_000_000_000));
 
-    let broken = ProcessorConfig { sclk_kernel: Some(folder.0.join("missing.tsc")), ..ProcessorConfig::default() };
+    let broken = ProcessorConfig { sclk_kernel: Some(folder.path().join("missing.tsc")), ..ProcessorConfig::default() };
     let error = Registry::from_config(&broken).err().expect("refused");
     assert!(error.to_string().contains("missing.tsc"), "{error}");
 }

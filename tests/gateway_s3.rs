@@ -1,7 +1,7 @@
 //! The archive in S3: a local S3 server (moto, from PyPI) holds the archive; the unmodified
 //! `imap-data-access` client uploads through a real S3 presigned URL, the pipeline processes from
 //! and into the bucket, and the client queries and downloads (through a redirect to a presigned
-//! GET). Skipped with a message when moto or the client is not installed.
+//! GET). Ignored, with the reason, where moto or the client is not installed.
 
 mod gateway_common;
 mod support;
@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use gateway_common::{Node, client, client_installed, files_made_by_jobs, get_json, http, text, wait_for};
+use gateway_common::{Node, client, files_made_by_jobs, get_json, http, text, wait_for};
 use support::{TempDir, synthetic_level0};
 
 const BUCKET: &str = "imap-archive";
@@ -86,22 +86,13 @@ impl Drop for S3Server {
     }
 }
 
-fn moto_installed() -> bool {
-    Command::new("python3")
-        .args(["-c", "import moto.server, boto3"])
-        .output()
-        .map(|output| output.status.success())
-        .unwrap_or(false)
-}
-
 #[test]
+#[cfg_attr(not(has_moto), ignore = "needs python3 with moto[server] 5.2.1 and boto3 (.ci/python-venv.sh)")]
+#[cfg_attr(
+    all(has_moto, not(has_imap_data_access)),
+    ignore = "needs python3 with imap-data-access 1.3.0 (.ci/python-venv.sh)"
+)]
 fn the_mission_client_works_against_an_s3_archive() {
-    if !moto_installed() || !client_installed() {
-        println!(
-            "skipped: needs moto[server] and imap-data-access==1.3.0 (python3 -m pip install 'moto[server]' imap-data-access==1.3.0)"
-        );
-        return;
-    }
     let home = TempDir::new("s3");
     let s3 = S3Server::start(&home.path().join("s3.log"));
     let data_dir = home.path().join("data");

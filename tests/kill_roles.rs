@@ -2,8 +2,8 @@
 //! processor) sharing one database, and while 30 level-0 files arrive each role is killed with
 //! SIGKILL in turn and restarted on its port. The final state must be complete and exact: every
 //! file indexed once, one job per (product, date), every L1A and L1B output present once, no
-//! job left queued or running, no second version. Runs on SQLite, and on PostgreSQL when
-//! DATABASE_URL is set.
+//! job left queued or running, no second version. Runs on SQLite, and on PostgreSQL (ignored, with
+//! the reason, when the build saw no DATABASE_URL).
 
 mod support;
 
@@ -29,11 +29,9 @@ async fn killing_each_role_during_ingest_loses_nothing_and_duplicates_nothing_sq
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(has_database_url), ignore = "needs DATABASE_URL (a PostgreSQL server to make test databases on)")]
 async fn killing_each_role_during_ingest_loses_nothing_and_duplicates_nothing_postgres() {
-    let Ok(admin_url) = std::env::var("DATABASE_URL") else {
-        eprintln!("skipped: DATABASE_URL not set, postgres variant not run");
-        return;
-    };
+    let admin_url = std::env::var("DATABASE_URL").expect("DATABASE_URL is set (ignored when the build did not see it)");
     let home = TempDir::new("kill-postgres");
     let (url, name) = fresh_postgres_database(&admin_url).await;
     kill_each_role_during_ingest(&home, &url).await;

@@ -1,27 +1,24 @@
 //! The binary decodes level-0 files whatever its working directory (issue 13, part 7): a node
 //! started in a fresh, empty folder, with no packet-definition folder configured, decodes a
 //! SWAPI L0 file with its built-in definition, and the built-in mission graph carries the
-//! products on through L2 and L3a to L3b. The real SWAPI file is used when the mission's data
-//! is beside the checkout; otherwise SWAPI science packets built by the processor's fixtures.
+//! products on through L2 and L3a to L3b. The real SWAPI file is used when the build found the
+//! mission's data; otherwise SWAPI science packets built by the processor's fixtures.
 
 mod gateway_common;
 mod support;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use gateway_common::{files_made_by_jobs, wait_for};
+use gateway_common::{files_made_by_jobs, real_level0_dir, wait_for};
 
 const REAL_SWAPI: &str = "imap_swapi_l0_raw_20240924_v001.pkts";
 
-/// The real SWAPI L0 file: `$IMAP_SHARED_DIR/data/l0`, else `shared/data/l0` beside the checkout.
+/// The real SWAPI L0 file, when the build script found the mission's data (`cfg(has_mission_data)`).
 fn real_swapi_level0() -> Option<PathBuf> {
-    let shared = std::env::var_os("IMAP_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-    Some(shared.join("data/l0").join(REAL_SWAPI)).filter(|file| file.is_file())
+    real_level0_dir().map(|l0| l0.join(REAL_SWAPI)).filter(|file| file.is_file())
 }
 
 /// The L0 file to ingest (name and bytes) and the L1 descriptors its packets give.

@@ -187,62 +187,50 @@ pub fn random_hex(bytes: usize) -> String {
 mod tests {
     use super::*;
 
-    /// Runs `test` on a fresh SQLite database and, when `DATABASE_URL` is set, a fresh PostgreSQL one.
-    async fn on_every_backend<F, Fut>(test: F)
-    where
-        F: Fn(ApiKeyStore) -> Fut,
-        Fut: std::future::Future<Output = ()>,
-    {
-        let (sqlite, _dir) = mesh_runtime::store::testing::fresh_sqlite().await;
-        crate::migrate(&sqlite).await.unwrap();
-        test(ApiKeyStore::new(sqlite)).await;
-        if let Some(postgres) = mesh_runtime::store::testing::fresh_postgres().await {
-            crate::migrate(&postgres).await.unwrap();
-            test(ApiKeyStore::new(postgres)).await;
-        }
+    mesh_runtime::on_both_backends!(
+        keys_authenticate_until_revoked_and_store_only_hashes,
+        admin_implies_every_scope_and_default_is_read,
+        signing_secret_is_made_once_and_shared,
+    );
+
+    /// The key store on a fresh database, its tables made.
+    async fn store_on(pool: AnyPool) -> ApiKeyStore {
+        crate::migrate(&pool).await.unwrap();
+        ApiKeyStore::new(pool)
     }
 
-    #[tokio::test]
-    async fn keys_authenticate_until_revoked_and_store_only_hashes() {
-        on_every_backend(|store| async move {
-            let created = store.create("ops", &[Scope::Upload]).await.unwrap();
-            let found = store.authenticate(&created.secret).await.unwrap().expect("key found");
-            assert_eq!(found.id, created.key.id);
-            assert!(found.allows(Scope::Upload));
-            assert!(!found.allows(Scope::Admin));
-            assert!(store.authenticate("imapsdc_wrong").await.unwrap().is_none());
-            let stored: Vec<String> =
-                sqlx::query_scalar("SELECT secret_hash FROM gateway_api_keys").fetch_all(&store.pool).await.unwrap();
-            assert_eq!(stored, vec![hash_secret(&created.secret)]);
-            assert!(!stored[0].contains(&created.secret));
-            assert!(store.revoke(&created.key.id).await.unwrap());
-            assert!(!store.revoke(&created.key.id).await.unwrap());
-            assert!(store.authenticate(&created.secret).await.unwrap().is_none());
-            assert!(store.list().await.unwrap()[0].revoked);
-        })
-        .await;
+    async fn keys_authenticate_until_revoked_and_store_only_hashes(pool: AnyPool) {
+        let store = store_on(pool).await;
+        let created = store.create("ops", &[Scope::Upload]).await.unwrap();
+        let found = store.authenticate(&created.secret).await.unwrap().expect("key found");
+        assert_eq!(found.id, created.key.id);
+        assert!(found.allows(Scope::Upload));
+        assert!(!found.allows(Scope::Admin));
+        assert!(store.authenticate("imapsdc_wrong").await.unwrap().is_none());
+        let stored: Vec<String> =
+            sqlx::query_scalar("SELECT secret_hash FROM gateway_api_keys").fetch_all(&store.pool).await.unwrap();
+        assert_eq!(stored, vec![hash_secret(&created.secret)]);
+        assert!(!stored[0].contains(&created.secret));
+        assert!(store.revoke(&created.key.id).await.unwrap());
+        assert!(!store.revoke(&created.key.id).await.unwrap());
+        assert!(store.authenticate(&created.secret).await.unwrap().is_none());
+        assert!(store.list().await.unwrap()[0].revoked);
     }
 
-    #[tokio::test]
-    async fn admin_implies_every_scope_and_default_is_read() {
-        on_every_backend(|store| async move {
-            let admin = store.create("admin", &[Scope::Admin]).await.unwrap().key;
-            assert!(Scope::ALL.iter().all(|scope| admin.allows(*scope)));
-            let reader = store.create("reader", &[]).await.unwrap().key;
-            assert_eq!(reader.scopes, vec![Scope::Read]);
-            assert!("bogus".parse::<Scope>().is_err());
-            assert!(store.create("  ", &[]).await.is_err());
-        })
-        .await;
+    async fn admin_implies_every_scope_and_default_is_read(pool: AnyPool) {
+        let store = store_on(pool).await;
+        let admin = store.create("admin", &[Scope::Admin]).await.unwrap().key;
+        assert!(Scope::ALL.iter().all(|scope| admin.allows(*scope)));
+        let reader = store.create("reader", &[]).await.unwrap().key;
+        assert_eq!(reader.scopes, vec![Scope::Read]);
+        assert!("bogus".parse::<Scope>().is_err());
+        assert!(store.create("  ", &[]).await.is_err());
     }
 
-    #[tokio::test]
-    async fn signing_secret_is_made_once_and_shared() {
-        on_every_backend(|store| async move {
-            let first = store.signing_secret().await.unwrap();
-            assert_eq!(first, store.signing_secret().await.unwrap());
-            assert_eq!(first.len(), 64);
-        })
-        .await;
+    async fn signing_secret_is_made_once_and_shared(pool: AnyPool) {
+        let store = store_on(pool).await;
+        let first = store.signing_secret().await.unwrap();
+        assert_eq!(first, store.signing_secret().await.unwrap());
+        assert_eq!(first.len(), 64);
     }
 }

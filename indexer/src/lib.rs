@@ -22,4 +22,6 @@ pub fn migrator() -> sqlx::migrate::Migrator {
 }
 
 #[cfg(test)]
-mod tests;
+mod inbox_tests;
+#[cfg(test)]
+mod tracker_tests;

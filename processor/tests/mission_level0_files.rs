@@ -13,7 +13,10 @@ use processor::science::{InputFile, ProductOutput, Registry};
 use xtce::PacketDefinition;
 
 #[test]
-#[cfg_attr(not(mission_data), ignore = "needs ../shared/data (the mission's L0 files)")]
+#[cfg_attr(
+    not(has_mission_data),
+    ignore = "needs the mission's L0 files (shared/data beside the checkout, or $IMAP_SHARED_DIR/data)"
+)]
 fn real_level0_files_round_trip_through_l1a_cdf() {
     for file in &REAL_FILES {
         let (bytes, outputs) = real_l1a(file);
@@ -88,7 +91,10 @@ fn real_level0_files_round_trip_through_l1a_cdf() {
 }
 
 #[test]
-#[cfg_attr(not(mission_data), ignore = "needs ../shared/data (the mission's L0 files)")]
+#[cfg_attr(
+    not(has_mission_data),
+    ignore = "needs the mission's L0 files (shared/data beside the checkout, or $IMAP_SHARED_DIR/data)"
+)]
 fn real_swapi_science_flows_from_l1_to_l3() {
     let (_, outputs) = real_l1a(&REAL_FILES[0]);
     let science = outputs.into_iter().find(|output| output.descriptor == "sci").expect("sci output");
@@ -115,7 +121,10 @@ fn real_swapi_science_flows_from_l1_to_l3() {
 }
 
 #[test]
-#[cfg_attr(not(mission_data), ignore = "needs ../shared/data (the mission's L0 files)")]
+#[cfg_attr(
+    not(has_mission_data),
+    ignore = "needs the mission's L0 files (shared/data beside the checkout, or $IMAP_SHARED_DIR/data)"
+)]
 fn real_mag_packets_split_into_each_sensors_vectors() {
     let (_, outputs) = real_l1a(&REAL_FILES[1]);
     let series = |descriptor: &str| {
@@ -150,7 +159,10 @@ fn real_mag_packets_split_into_each_sensors_vectors() {
 }
 
 #[test]
-#[cfg_attr(not(mission_data), ignore = "needs ../shared/data (the mission's L0 files)")]
+#[cfg_attr(
+    not(has_mission_data),
+    ignore = "needs the mission's L0 files (shared/data beside the checkout, or $IMAP_SHARED_DIR/data)"
+)]
 fn real_mag_flows_to_l1d_and_joins_a_swe_l3() {
     let (_, l1a) = real_l1a(&REAL_FILES[1]);
     let registry = Registry::builtin();

@@ -1,7 +1,7 @@
-//! Regression tests for a review of the trigger, campaigns and job store: shutdown never moves
-//! the cursor past unevaluated work, campaigns survive a restart, a late completion reports the
-//! real state, database errors are retried, and versions never collide with the archive.
-//! Peers are small in-process fakes; time is passed as `now`, never slept.
+//! The trigger against a real job store (SQLite, and PostgreSQL where the build saw DATABASE_URL):
+//! shutdown never moves the cursor past unevaluated work, campaigns survive a restart, a late
+//! completion reports the real state, database errors are retried, and versions never collide with
+//! the archive. Peers are small in-process fakes; time is passed as `now`, never slept.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -24,9 +24,7 @@ use crate::jobs::{Completion, JobFilter, JobStore, NewJob};
 use crate::role::StarterShared;
 use crate::trigger::{Candidate, Outcome, TriggerContext, highest_version, retry_transient};
 
-include!("../tests/common/on_both_backends.rs");
-
-on_both_backends!(
+mesh_runtime::on_both_backends!(
     downstream_cut_off_by_shutdown_commits_nothing,
     evaluation_cut_off_by_shutdown_leaves_the_event_unfinished,
     campaign_lookup_database_error_is_retried_not_no_campaign,

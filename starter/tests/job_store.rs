@@ -1,5 +1,6 @@
-//! Job semantics on both backends: every test body runs once on SQLite and once on PostgreSQL
-//! (the latter when DATABASE_URL is set). Time is an argument (`now`, milliseconds), never slept.
+//! The job store's semantics on both backends: every test body runs once on SQLite and once on
+//! PostgreSQL (ignored, with the reason, when the build saw no DATABASE_URL). Time is an argument
+//! (`now`, milliseconds), never slept.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -12,9 +13,7 @@ use proto::pb::{
 use sqlx::AnyPool;
 use starter::{CampaignPlan, Completion, JobFilter, JobStore, NewJob, StarterConfig};
 
-include!("common/on_both_backends.rs");
-
-on_both_backends!(
+mesh_runtime::on_both_backends!(
     concurrent_creators_make_exactly_one_job,
     replayed_events_never_duplicate,
     versions_follow_input_versions,

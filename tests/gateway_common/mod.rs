@@ -97,24 +97,6 @@ impl Drop for Node {
     }
 }
 
-/// True when the mission's client can be imported.
-pub fn client_installed() -> bool {
-    Command::new("python3")
-        .args(["-c", "import imap_data_access"])
-        .output()
-        .map(|output| output.status.success())
-        .unwrap_or(false)
-}
-
-/// True, after saying so, when the mission's client is missing and a test should skip.
-pub fn skip_without_client() -> bool {
-    if client_installed() {
-        return false;
-    }
-    println!("skipped: imap-data-access not installed (python3 -m pip install imap-data-access==1.3.0)");
-    true
-}
-
 /// Runs the unmodified `imap-data-access` CLI against `url`, with `api_key` (or anonymously).
 pub fn client(url: &str, data_dir: &Path, api_key: Option<&str>, args: &[&str]) -> Output {
     let credentials: Vec<(&str, &str)> = api_key.map(|key| ("IMAP_API_KEY", key)).into_iter().collect();
@@ -216,8 +198,8 @@ pub fn wait_for<T>(
     }
 }
 
-/// The shared folder of real mission data, when this checkout has one beside it.
+/// The mission's level-0 files, when the build script found the mission's data
+/// (`cfg(has_mission_data)`: `$IMAP_SHARED_DIR/data`, else `shared/data` above the checkout).
 pub fn real_level0_dir() -> Option<PathBuf> {
-    let candidate = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/l0");
-    candidate.join("imap_swapi_l0_raw_20240924_v001.pkts").exists().then_some(candidate)
+    option_env!("MISSION_DATA_DIR").map(|data| Path::new(data).join("l0"))
 }

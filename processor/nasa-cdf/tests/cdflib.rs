@@ -2,46 +2,24 @@
 //! (`cdflib_check.py`), which compares every variable and attribute with a description we
 //! hand it as a Python literal.
 //!
-//! Needs a python3 that imports cdflib (`cdflib_python`): `$CDFLIB_PYTHON` when set, else
-//! `python3` on the PATH. Without one the checks are reported as ignored, with the reason, never as passed;
-//! this target has its own harness (libtest-mimic) because whether cdflib is there is only
-//! known when the tests run.
+//! Needs a Python that has cdflib: `$CDFLIB_PYTHON` when set, else `python3` on the PATH. The
+//! build script looks for it (`cfg(has_cdflib)`); without it the checks are reported ignored, with
+//! the reason, never as passed.
 
-mod cdflib_python;
 mod common;
 
+use std::error::Error;
 use std::path::Path;
 use std::process::Command;
 
 use common::sample_cdf;
-use libtest_mimic::{Arguments, Failed, Trial};
 use nasa_cdf::{
     Cdf, Compression, IstpDataset, IstpGlobals, IstpVariable, Values, VarType, Variable, tt2000_to_utc, utc_to_tt2000,
 };
 
 const CHECK_SCRIPT: &str = include_str!("cdflib_check.py");
 
-fn main() {
-    let arguments = Arguments::from_args();
-    let python = cdflib_python::python();
-    let missing = cdflib_python::cdflib_missing(&python);
-    if let Some(reason) = &missing {
-        println!("ignoring the cdflib cross-checks: {reason}");
-    }
-    let trial = |name: &str, check: fn(&Path, &Path) -> Result<(), Failed>| {
-        let python = python.clone();
-        Trial::test(name, move || {
-            let folder = tempfile::tempdir().map_err(|error| format!("temp dir: {error}"))?;
-            check(Path::new(&python), folder.path())
-        })
-        .with_ignored_flag(missing.is_some())
-    };
-    let trials = vec![
-        trial("cdflib_reads_every_variable_and_attribute_we_write", cdflib_reads_every_variable_and_attribute_we_write),
-        trial("cdflib_reads_istp_dataset_times_as_utc", cdflib_reads_istp_dataset_times_as_utc),
-    ];
-    libtest_mimic::run(&arguments, trials).exit();
-}
+type Outcome = Result<(), Box<dyn Error>>;
 
 fn python_string(text: &str) -> String {
     assert!(text.is_ascii(), "test strings are ascii so rust and python escapes agree");
@@ -121,14 +99,18 @@ fn expected_literal(cdf: &Cdf) -> String {
 }
 
 /// Writes `cdf` and its expectation to `dir`, runs the script; returns its output.
-fn check_with_cdflib(python: &Path, dir: &Path, label: &str, cdf: &Cdf) -> Result<String, Failed> {
+fn check_with_cdflib(dir: &Path, label: &str, cdf: &Cdf) -> Result<String, Box<dyn Error>> {
     let cdf_path = dir.join(format!("{label}.cdf"));
     let expected_path = dir.join(format!("{label}.expected.txt"));
     let script_path = dir.join("cdflib_check.py");
     std::fs::write(&cdf_path, cdf.to_bytes()?)?;
     std::fs::write(&expected_path, expected_literal(cdf))?;
     std::fs::write(&script_path, CHECK_SCRIPT)?;
-    let output = Command::new(python).arg(&script_path).arg(&cdf_path).arg(&expected_path).output()?;
+    let output = Command::new(test_requirements::cdflib_python())
+        .arg(&script_path)
+        .arg(&cdf_path)
+        .arg(&expected_path)
+        .output()?;
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
     if !output.status.success() || !stdout.contains(" 0 mismatches") {
@@ -137,7 +119,10 @@ fn check_with_cdflib(python: &Path, dir: &Path, label: &str, cdf: &Cdf) -> Resul
     Ok(stdout)
 }
 
-fn cdflib_reads_every_variable_and_attribute_we_write(python: &Path, dir: &Path) -> Result<(), Failed> {
+#[test]
+#[cfg_attr(not(has_cdflib), ignore = "needs a python3 with cdflib (pip install cdflib==1.3.16, or CDFLIB_PYTHON)")]
+fn cdflib_reads_every_variable_and_attribute_we_write() -> Outcome {
+    let folder = tempfile::tempdir()?;
     let mut file_compressed = sample_cdf(Compression::None);
     file_compressed.file_compression = Compression::Gzip { level: 6 };
     let cases = [
@@ -146,13 +131,16 @@ fn cdflib_reads_every_variable_and_attribute_we_write(python: &Path, dir: &Path)
         ("gzip_file", file_compressed),
     ];
     for (label, cdf) in cases {
-        let report = check_with_cdflib(python, dir, label, &cdf)?;
+        let report = check_with_cdflib(folder.path(), label, &cdf)?;
         println!("{label}: {report}");
     }
     Ok(())
 }
 
-fn cdflib_reads_istp_dataset_times_as_utc(python: &Path, dir: &Path) -> Result<(), Failed> {
+#[test]
+#[cfg_attr(not(has_cdflib), ignore = "needs a python3 with cdflib (pip install cdflib==1.3.16, or CDFLIB_PYTHON)")]
+fn cdflib_reads_istp_dataset_times_as_utc() -> Outcome {
+    let folder = tempfile::tempdir()?;
     let leap = utc_to_tt2000(2016, 12, 31, 23, 59, 60, 500_000_000)?;
     let epochs = vec![
         leap - 1_000_000_000,
@@ -177,7 +165,7 @@ fn cdflib_reads_istp_dataset_times_as_utc(python: &Path, dir: &Path) -> Result<(
         VarType::Metadata,
         Variable::non_record_varying("direction_label", Values::Char(vec!["x".into(), "y".into(), "z".into()]), &[3]),
     ));
-    let report = check_with_cdflib(python, dir, "istp", &dataset.build()?)?;
+    let report = check_with_cdflib(folder.path(), "istp", &dataset.build()?)?;
     println!("istp: {report}");
     Ok(())
 }

@@ -14,19 +14,16 @@ use processor::science::level0::DecodeLevel0;
 use processor::science::{Algorithm, InputFile, JobContext, ProductOutput};
 use proto::pb::{FileRecord, ProductKey};
 
-/// Why a real-data test is ignored: the build found no `shared/data` (see `xtce/build.rs`).
-pub const NEEDS_MISSION_DATA: &str = "needs ../shared/data (the mission's L0 files)";
-
 /// The folder of the mission's data as the build script found it; empty without
-/// `cfg(mission_data)`.
-const MISSION_DATA: &str = match option_env!("IMAP_SDC_MISSION_DATA") {
+/// `cfg(has_mission_data)`.
+const MISSION_DATA: &str = match option_env!("MISSION_DATA_DIR") {
     Some(folder) => folder,
     None => "",
 };
 
 /// The mission's L0 files.
 pub fn mission_l0_dir() -> PathBuf {
-    assert!(!MISSION_DATA.is_empty(), "{NEEDS_MISSION_DATA}: the build found no shared/data (set IMAP_SHARED_DIR)");
+    assert!(!MISSION_DATA.is_empty(), "the build script found no mission data (shared/data, or set IMAP_SHARED_DIR)");
     Path::new(MISSION_DATA).join("l0")
 }
 

@@ -178,7 +178,7 @@ fn decode_synthetic_packets(bencher: Bencher, packets: usize) {
 }
 
 /// The mission's files when present: (packet file, definition) under `<shared>/data/l0`.
-#[cfg(mission_data)]
+#[cfg(has_mission_data)]
 mod mission_files {
     use std::path::Path;
 
@@ -187,7 +187,7 @@ mod mission_files {
     use xtce::PacketDefinition;
 
     fn file(name: &str) -> std::path::PathBuf {
-        Path::new(env!("IMAP_SDC_MISSION_DATA")).join("l0").join(name)
+        Path::new(env!("MISSION_DATA_DIR")).join("l0").join(name)
     }
 
     fn pair(instrument: &str) -> (&'static str, &'static str) {

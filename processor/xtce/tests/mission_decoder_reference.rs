@@ -12,8 +12,8 @@ const FILES: &[(&str, &str)] = &[
     ("imap_codice_l0_hskp_20100101_v001.pkts", "P_COD_NHK.xml"),
 ];
 
-/// The folder of the mission's data as `build.rs` found it; empty without `cfg(mission_data)`.
-const MISSION_DATA: &str = match option_env!("IMAP_SDC_MISSION_DATA") {
+/// The folder of the mission's data as `build.rs` found it; empty without `cfg(has_mission_data)`.
+const MISSION_DATA: &str = match option_env!("MISSION_DATA_DIR") {
     Some(folder) => folder,
     None => "",
 };
@@ -55,7 +55,10 @@ fn read_lines(path: &Path) -> Vec<serde_json::Map<String, Json>> {
 }
 
 #[test]
-#[cfg_attr(not(mission_data), ignore = "needs ../shared/data (the mission's L0 files)")]
+#[cfg_attr(
+    not(has_mission_data),
+    ignore = "needs the mission's L0 files (shared/data beside the checkout, or $IMAP_SHARED_DIR/data)"
+)]
 fn every_field_of_every_packet_matches_the_mission_decoder() {
     let l0 = shared_l0_dir();
     for (packets_file, xtce_file) in FILES {

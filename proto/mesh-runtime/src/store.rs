@@ -75,13 +75,12 @@ pub mod testing {
         (connect(&url).await.expect("open sqlite"), dir)
     }
 
-    /// A new PostgreSQL database named after a UUID, or `None` (with a message) when
-    /// `DATABASE_URL` is not set, so the suite still runs on machines without PostgreSQL.
-    pub async fn fresh_postgres() -> Option<AnyPool> {
-        let Ok(admin_url) = std::env::var("DATABASE_URL") else {
-            eprintln!("skipped: DATABASE_URL not set, postgres variant not run");
-            return None;
-        };
+    /// A new PostgreSQL database named after a UUID, on the server `DATABASE_URL` names. Tests
+    /// that call it are ignored without that variable (`cfg(has_database_url)`, set by the build
+    /// script of the crate holding them; see [`on_both_backends`](crate::on_both_backends)).
+    pub async fn fresh_postgres() -> AnyPool {
+        let admin_url = std::env::var("DATABASE_URL")
+            .expect("DATABASE_URL is set (a PostgreSQL test is ignored when the build did not see it)");
         let admin = connect(&admin_url).await.expect("connect to DATABASE_URL");
         drop_stale_test_databases(&admin).await;
         let name = format!("imap_sdc_test_{}_{}", now_millis(), uuid::Uuid::now_v7().simple());
@@ -91,7 +90,7 @@ pub mod testing {
             .expect("create test database");
         admin.close().await;
         let (base, _) = admin_url.rsplit_once('/').expect("database url has a path");
-        Some(connect(&format!("{base}/{name}")).await.expect("connect to test database"))
+        connect(&format!("{base}/{name}")).await.expect("connect to test database")
     }
 
     /// Test databases are named after their creation time; ones older than an hour belong to
@@ -116,6 +115,30 @@ pub mod testing {
             }
         }
     }
+}
+
+/// Declares the tests `<name>::sqlite` and `<name>::postgres` for each `async fn <name>(AnyPool)`
+/// named, each on a fresh database. The PostgreSQL one is ignored, with the reason, where the build
+/// saw no `DATABASE_URL`: the calling crate's build script probes it with
+/// `test_requirements::probe(&[Requirement::DatabaseUrl])`, which sets `cfg(has_database_url)`.
+#[cfg(feature = "test-util")]
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                let (pool, _dir) = $crate::store::testing::fresh_sqlite().await;
+                super::$name(pool).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            #[cfg_attr(not(has_database_url), ignore = "needs DATABASE_URL (a PostgreSQL server to make test databases on)")]
+            async fn postgres() {
+                super::$name($crate::store::testing::fresh_postgres().await).await;
+            }
+        }
+    )*};
 }
 
 #[cfg(test)]

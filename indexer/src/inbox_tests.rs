@@ -1,0 +1,87 @@
+//! The inbox: files dropped there move into the archive or, refused, into quarantine with the
+//! reason; a file still being written is left alone until it settles; the archive rescan finds
+//! objects written straight into the archive.
+
+use std::sync::Arc;
+
+use mesh_runtime::store::testing::fresh_sqlite;
+use object_store::local::LocalFileSystem;
+use object_store::{ObjectStore, ObjectStoreExt};
+
+use super::config::IndexerConfig;
+use super::inbox::Ingestor;
+use super::tracker::FileTracker;
+
+#[tokio::test]
+async fn inbox_moves_good_files_into_the_archive_and_quarantines_bad_ones() {
+    let (pool, _database_dir) = fresh_sqlite().await;
+    let home = tempfile::tempdir().expect("create temp dir");
+    let archive_dir = home.path().join("archive");
+    std::fs::create_dir_all(&archive_dir).unwrap();
+    let archive: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new_with_prefix(&archive_dir).unwrap());
+    let config = IndexerConfig {
+        inbox_dir: Some(home.path().join("inbox")),
+        quarantine_dir: Some(home.path().join("quarantine")),
+        settle_millis: 0,
+        rescan_min_age_seconds: 0,
+        ..Default::default()
+    };
+    std::fs::create_dir_all(home.path().join("inbox")).unwrap();
+    std::fs::write(home.path().join("inbox/imap_swapi_l0_raw_20240924_v001.pkts"), b"packets").unwrap();
+    std::fs::write(home.path().join("inbox/imap_cooker_l0_raw_20240924_v001.pkts"), b"bad").unwrap();
+    let ingestor =
+        Ingestor { tracker: Arc::new(FileTracker::open(pool).await.unwrap()), archive: archive.clone(), config };
+    assert_eq!(ingestor.drain_inbox().await.unwrap().0, 2);
+
+    let stored = archive
+        .get(&"imap/swapi/l0/2024/09/imap_swapi_l0_raw_20240924_v001.pkts".into())
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(stored.as_ref(), b"packets");
+    assert!(std::fs::read_dir(home.path().join("inbox")).unwrap().next().is_none(), "inbox emptied");
+    let quarantined = ingestor.tracker.quarantined(10).await.unwrap();
+    assert_eq!(quarantined.len(), 1);
+    assert!(quarantined[0].reason.contains("unknown instrument \"cooker\""), "{}", quarantined[0].reason);
+    let kept = std::fs::read(&quarantined[0].quarantine_key).unwrap();
+    assert_eq!(kept, b"bad", "refused bytes are kept aside");
+    assert!(
+        std::fs::read_to_string(format!("{}.reason.txt", quarantined[0].quarantine_key)).unwrap().contains("cooker")
+    );
+
+    // The same name with different bytes is refused, not overwritten.
+    std::fs::write(home.path().join("inbox/imap_swapi_l0_raw_20240924_v001.pkts"), b"other").unwrap();
+    ingestor.drain_inbox().await.unwrap();
+    let reasons: Vec<String> =
+        ingestor.tracker.quarantined(10).await.unwrap().into_iter().map(|file| file.reason).collect();
+    assert!(
+        reasons.iter().any(|reason| reason.contains("already exists in the archive with different content")),
+        "{reasons:?}"
+    );
+
+    // An object written straight into the archive (e.g. before a crash) is found by the rescan.
+    archive
+        .put(&"imap/mag/l1a/2024/09/imap_mag_l1a_norm-mago_20240924_v001.0001.cdf".into(), b"cdf".to_vec().into())
+        .await
+        .unwrap();
+    assert_eq!(ingestor.scan_archive().await.unwrap(), 1);
+    assert_eq!(ingestor.scan_archive().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn inbox_leaves_files_alone_until_they_settle() {
+    let (pool, _database_dir) = fresh_sqlite().await;
+    let home = tempfile::tempdir().expect("create temp dir");
+    let archive: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new_with_prefix(home.path()).unwrap());
+    let inbox = home.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let config = IndexerConfig { inbox_dir: Some(inbox.clone()), settle_millis: 60_000, ..Default::default() };
+    let ingestor = Ingestor { tracker: Arc::new(FileTracker::open(pool).await.unwrap()), archive, config };
+    std::fs::write(inbox.join("imap_swapi_l0_raw_20240924_v001.pkts"), b"still copying").unwrap();
+    let (handled, look_again) = ingestor.drain_inbox().await.unwrap();
+    assert_eq!(handled, 0, "a file written just now may still be growing");
+    assert!(look_again.is_some_and(|wait| wait <= std::time::Duration::from_secs(60)));
+    assert!(inbox.join("imap_swapi_l0_raw_20240924_v001.pkts").exists());
+}

@@ -1,0 +1,193 @@
+//! The file tracker's contract (indexing, provenance, queries, releases), run against SQLite and
+//! PostgreSQL (ignored, with the reason, when the build saw no DATABASE_URL).
+
+use imap_filename::ImapFileName;
+use proto::pb::{FileKind, QueryFilesRequest, ReleaseFilesRequest};
+use sqlx::AnyPool;
+
+use super::tracker::{FileTracker, Provenance};
+
+mesh_runtime::on_both_backends!(
+    indexing_is_idempotent_and_logs_one_event_per_new_file,
+    provenance_is_recorded_and_filled_in_later,
+    queries_filter_by_fields_dates_and_validity,
+    a_release_marks_its_range_except_the_withheld_once,
+    a_release_withholding_files_outside_its_range_changes_nothing,
+);
+
+fn name(text: &str) -> ImapFileName {
+    ImapFileName::parse(text).unwrap()
+}
+
+/// A tracker that has indexed `files`, which arrived from outside.
+async fn tracker_with(pool: AnyPool, files: &[&str]) -> FileTracker {
+    let tracker = FileTracker::open(pool).await.unwrap();
+    for file in files {
+        tracker.index(&name(file), 1, &Provenance::default(), "").await.unwrap();
+    }
+    tracker
+}
+
+async fn indexing_is_idempotent_and_logs_one_event_per_new_file(pool: AnyPool) {
+    let tracker = FileTracker::open(pool).await.unwrap();
+    let first =
+        tracker.index(&name("imap_swapi_l0_raw_20240924_v001.pkts"), 10, &Provenance::default(), "").await.unwrap();
+    let again =
+        tracker.index(&name("imap_swapi_l0_raw_20240924_v001.pkts"), 10, &Provenance::default(), "").await.unwrap();
+    let second = tracker
+        .index(&name("imap_mag_l1a_norm-mago_20240924_v001.0001.cdf"), 5, &Provenance::default(), "")
+        .await
+        .unwrap();
+    assert!(first.newly_indexed && !again.newly_indexed && second.newly_indexed);
+    assert_eq!((first.event_seq, again.event_seq, second.event_seq), (1, 1, 2));
+    let events = tracker.events_after(0, 10).await.unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[1].file.as_ref().unwrap().file_name, "imap_mag_l1a_norm-mago_20240924_v001.0001.cdf");
+    assert_eq!(tracker.events_after(1, 10).await.unwrap().len(), 1);
+    assert_eq!(*tracker.subscribe_latest().borrow(), 2);
+}
+
+async fn provenance_is_recorded_and_filled_in_later(pool: AnyPool) {
+    let tracker = FileTracker::open(pool).await.unwrap();
+    let output = name("imap_swe_l1b_sci_20240924_v001.0001.cdf");
+    tracker.index(&output, 1, &Provenance::default(), "").await.unwrap();
+    let provenance = Provenance {
+        produced_by_job: "job-1".into(),
+        parent_files: vec!["imap_swe_l1a_sci_20240924_v001.0001.cdf".into()],
+    };
+    let outcome = tracker.index(&output, 1, &provenance, "").await.unwrap();
+    assert!(!outcome.newly_indexed);
+    assert_eq!(outcome.file.produced_by_job, "job-1");
+    assert_eq!(outcome.file.parent_files, provenance.parent_files);
+}
+
+async fn queries_filter_by_fields_dates_and_validity(pool: AnyPool) {
+    let tracker = tracker_with(
+        pool,
+        &[
+            "imap_mag_l1a_norm-mago_20240923_v001.0001.cdf",
+            "imap_mag_l1a_norm-mago_20240924_v001.0001.cdf",
+            "imap_mag_l1a_norm-mago_20240924_v001.0002.cdf",
+            "imap_hi_l1a_45sensor-de_20240924-repoint00042_v001.0001.cdf",
+            "imap_mag_calibration_20240101_v001.cdf",
+            "imap_mag_offsets_20240101_20240131_v002.cdf",
+        ],
+    )
+    .await;
+    let query = |request: QueryFilesRequest| {
+        let tracker = &tracker;
+        async move { tracker.query(&request).await.unwrap().into_iter().map(|file| file.file_name).collect::<Vec<_>>() }
+    };
+    let day = query(QueryFilesRequest {
+        kind: FileKind::Science.into(),
+        instrument: "mag".into(),
+        start_date_min: "20240924".into(),
+        start_date_max: "20240924".into(),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(day, ["imap_mag_l1a_norm-mago_20240924_v001.0001.cdf", "imap_mag_l1a_norm-mago_20240924_v001.0002.cdf"]);
+    let version = query(QueryFilesRequest { version: "v001.0002".into(), ..Default::default() }).await;
+    assert_eq!(version.len(), 1);
+    let repointing =
+        query(QueryFilesRequest { repointing_min: Some(40), repointing_max: Some(50), ..Default::default() }).await;
+    assert_eq!(repointing, ["imap_hi_l1a_45sensor-de_20240924-repoint00042_v001.0001.cdf"]);
+    // Ancillary validity: the open-ended calibration is valid in March, the January offsets are not.
+    let valid_in_march = query(QueryFilesRequest {
+        kind: FileKind::Ancillary.into(),
+        start_date_max: "20240305".into(),
+        end_date_min: "20240301".into(),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(valid_in_march, ["imap_mag_calibration_20240101_v001.cdf"]);
+    let bad = tracker.query(&QueryFilesRequest { start_date_min: "2024-09-24".into(), ..Default::default() }).await;
+    assert!(bad.unwrap_err().to_string().contains("invalid query"));
+}
+
+const MANIFEST_KEY: &str = "imap/release/hit/imap_hit_data-release-001_20260101_20260131_v001.txt";
+
+/// A January hit release over files inside and outside its scope.
+async fn tracker_for_a_january_release(pool: AnyPool) -> FileTracker {
+    tracker_with(
+        pool,
+        &[
+            "imap_hit_l1a_sci_20260101_v001.0001.cdf",
+            "imap_hit_l1a_sci_20260110_v001.0001.png",
+            "imap_hit_l1b_sci_20260115_v001.0001.cdf",
+            "imap_hit_l2_sci_20260131_v001.0001.cdf",
+            "imap_hit_l1a_sci_20260201_v001.0001.cdf",
+            "imap_mag_l1a_norm-mago_20260115_v001.0001.cdf",
+            "imap_hit_calibration_20260101_v001.cdf",
+            "imap_hit_data-release-001_20260101_20260131_v001.txt",
+        ],
+    )
+    .await
+}
+
+fn january_release(withheld: &[&str]) -> ReleaseFilesRequest {
+    ReleaseFilesRequest {
+        instrument: "hit".into(),
+        start_date: "20260101".into(),
+        end_date: "20260131".into(),
+        withheld_files: withheld.iter().map(|name| name.to_string()).collect(),
+        manifest_key: MANIFEST_KEY.into(),
+    }
+}
+
+async fn released_names(tracker: &FileTracker) -> Vec<String> {
+    let request = QueryFilesRequest { released_only: true, ..Default::default() };
+    tracker.query(&request).await.unwrap().into_iter().map(|file| file.file_name).collect()
+}
+
+async fn a_release_marks_its_range_except_the_withheld_once(pool: AnyPool) {
+    let tracker = tracker_for_a_january_release(pool).await;
+    assert!(released_names(&tracker).await.is_empty(), "nothing is released before a release");
+    let withheld = "imap_hit_l1b_sci_20260115_v001.0001.cdf";
+    let first = tracker.release(&january_release(&[withheld, withheld])).await.unwrap();
+    assert_eq!((first.released, first.newly_released, first.withheld), (3, 3, 1), "{first:?}");
+    assert!(first.unmatched_withheld.is_empty());
+    // Science and quicklook files of hit starting in January, both ends included; not the
+    // withheld one, the February one, mag's, the ancillary file or the manifest itself.
+    let expected = [
+        "imap_hit_l1a_sci_20260101_v001.0001.cdf",
+        "imap_hit_l1a_sci_20260110_v001.0001.png",
+        "imap_hit_l2_sci_20260131_v001.0001.cdf",
+    ];
+    assert_eq!(released_names(&tracker).await, expected);
+    let record = tracker.get(expected[0]).await.unwrap().unwrap();
+    assert!(record.released && record.released_at.is_some(), "{record:?}");
+    assert_eq!(record.release_manifest, MANIFEST_KEY);
+    let kept_back = tracker.get(withheld).await.unwrap().unwrap();
+    assert!(!kept_back.released && kept_back.released_at.is_none() && kept_back.release_manifest.is_empty());
+
+    // Applying it again changes nothing, not even the release time.
+    let again = tracker.release(&january_release(&[withheld])).await.unwrap();
+    assert_eq!((again.released, again.newly_released, again.withheld), (3, 0, 1), "{again:?}");
+    assert_eq!(tracker.get(expected[0]).await.unwrap().unwrap().released_at, record.released_at);
+    // Not withholding it any more releases it, and only it.
+    let later = tracker.release(&january_release(&[])).await.unwrap();
+    assert_eq!((later.released, later.newly_released, later.withheld), (4, 1, 0), "{later:?}");
+}
+
+async fn a_release_withholding_files_outside_its_range_changes_nothing(pool: AnyPool) {
+    let tracker = tracker_for_a_january_release(pool).await;
+    let outside = [
+        "imap_hit_l1a_sci_20260201_v001.0001.cdf",
+        "imap_mag_l1a_norm-mago_20260115_v001.0001.cdf",
+        "imap_hit_calibration_20260101_v001.cdf",
+        "imap_hit_l1a_sci_20260105_v001.0001.cdf",
+    ];
+    let refused = tracker.release(&january_release(&outside)).await.unwrap();
+    let mut expected = outside.map(String::from).to_vec();
+    expected.sort();
+    assert_eq!(refused.unmatched_withheld, expected);
+    assert_eq!((refused.released, refused.newly_released), (0, 0));
+    assert!(released_names(&tracker).await.is_empty(), "a refused release changes nothing");
+
+    let backwards =
+        ReleaseFilesRequest { start_date: "20260131".into(), end_date: "20260101".into(), ..january_release(&[]) };
+    assert!(tracker.release(&backwards).await.unwrap_err().to_string().contains("after end date"));
+    let bad_date = ReleaseFilesRequest { end_date: "2026-01-31".into(), ..january_release(&[]) };
+    assert!(tracker.release(&bad_date).await.unwrap_err().to_string().contains("invalid release"));
+}

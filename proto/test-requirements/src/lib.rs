@@ -37,7 +37,7 @@
 //! machine without, say, grpcurl.
 //!
 //! `TEST_REQUIREMENTS_STRICT=1` turns anything missing into a build error that names it and how to
-//! get it: CI sets it, so that nothing CI is meant to test can quietly become ignored.
+//! get it. It is meant for CI, so that nothing CI is meant to test can quietly become ignored.
 //!
 //! Tests that need a docker daemon and root are not probed: they are plain `#[ignore = "..."]` and
 //! run by `.ci/mesh-containers.sh` with `--ignored`.

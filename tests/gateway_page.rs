@@ -71,7 +71,12 @@ fn the_pipeline_page_renders_in_headless_chromium() {
     let page = format!("{}/", node.url);
     let dom = chromium(&home.path().join("profile-dom"), &["--dump-dom"], &page);
     let dom_text = String::from_utf8_lossy(&dom.stdout);
-    assert!(dom_text.contains("IMAP science data pipeline"), "{dom_text}");
+    assert!(
+        dom_text.contains("IMAP science data pipeline"),
+        "chromium ({}) gave no page: {dom_text}\n{}",
+        dom.status,
+        String::from_utf8_lossy(&dom.stderr)
+    );
     assert!(dom_text.contains(NAME), "recent files missing: {dom_text}");
     assert!(dom_text.contains("swe l1a sci") && dom_text.contains("succeeded"), "recent jobs missing: {dom_text}");
     // The graph opens on the instrument that ran last, its products coloured as succeeded.

@@ -1,18 +1,64 @@
-//! Callers get clients, not addresses: each client carries trace context on every call, and
-//! connects lazily so roles can be built before their peers are listening.
+//! Callers get clients, not addresses. Each client is the generated one over the mesh's client
+//! stack ([`crate::client_stack`]: trace context, deadline, retry of unary calls, concurrency
+//! limit) with message size limits, and connects lazily so roles can be built before their peers
+//! are listening.
 
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use std::num::{NonZeroU32, NonZeroUsize};
+use std::time::Duration;
 
+use tonic::body::Body;
+use tonic::transport::Endpoint;
+use tower::ServiceBuilder;
+use tower::util::BoxCloneSyncService;
+
+use super::client_stack::{BoxError, DeadlineLayer, TraceContextLayer, UnaryRetryLayer};
 use super::pb;
-use super::trace::TraceInterceptor;
+use super::retry::RetryPolicy;
 
-pub type TracedChannel = InterceptedService<Channel, TraceInterceptor>;
-pub type IndexerClient = pb::indexer_service_client::IndexerServiceClient<TracedChannel>;
-pub type DependencyClient = pb::dependency_service_client::DependencyServiceClient<TracedChannel>;
-pub type StarterClient = pb::starter_service_client::StarterServiceClient<TracedChannel>;
-pub type ProcessorClient = pb::processor_service_client::ProcessorServiceClient<TracedChannel>;
-pub type GatewayClient = pb::gateway_service_client::GatewayServiceClient<TracedChannel>;
+/// The largest message any role sends or accepts unless configured otherwise. tonic's 4 MiB
+/// default is too small for a month of resolved inputs.
+pub const DEFAULT_MAX_MESSAGE_BYTES: NonZeroUsize = NonZeroUsize::new(64 * 1024 * 1024).expect("not zero");
+
+/// A channel through the mesh's client stack; cheap to clone, shareable between tasks. Its error
+/// is a concrete `Status` (a boxed error there would keep futures that call it from being `Send`
+/// where rustc must prove it for every lifetime, as `tokio::spawn` asks).
+pub type MeshChannel = BoxCloneSyncService<http::Request<Body>, http::Response<Body>, tonic::Status>;
+pub type IndexerClient = pb::indexer_service_client::IndexerServiceClient<MeshChannel>;
+pub type DependencyClient = pb::dependency_service_client::DependencyServiceClient<MeshChannel>;
+pub type StarterClient = pb::starter_service_client::StarterServiceClient<MeshChannel>;
+pub type ProcessorClient = pb::processor_service_client::ProcessorServiceClient<MeshChannel>;
+pub type GatewayClient = pb::gateway_service_client::GatewayServiceClient<MeshChannel>;
+
+/// How outbound calls behave (`[mesh.client]` in the node's config).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientSettings {
+    /// How long establishing a connection may take.
+    pub connect_timeout: Duration,
+    /// How long a unary call may take, retries included; streaming calls have none.
+    pub deadline: Duration,
+    /// How often a unary call that failed transiently is sent again, and how far apart.
+    pub retry: RetryPolicy,
+    /// Calls one client has in flight at once; more wait their turn.
+    pub concurrency_limit: NonZeroUsize,
+    /// Largest message sent or received.
+    pub max_message_bytes: NonZeroUsize,
+}
+
+impl Default for ClientSettings {
+    fn default() -> Self {
+        ClientSettings {
+            connect_timeout: Duration::from_secs(10),
+            deadline: Duration::from_secs(60),
+            retry: RetryPolicy::attempts(
+                NonZeroU32::new(3).expect("not zero"),
+                Duration::from_millis(50),
+                Duration::from_secs(1),
+            ),
+            concurrency_limit: NonZeroUsize::new(64).expect("not zero"),
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 #[error("invalid peer address {address:?}: {source}")]
@@ -22,13 +68,35 @@ pub struct AddressError {
     pub source: tonic::transport::Error,
 }
 
-/// A channel to `address` (`http://host:port`) that connects on first use.
-pub fn lazy_channel(address: &str) -> Result<TracedChannel, AddressError> {
+/// A channel to `address` (`http://host:port`) through the client stack, connecting on first use.
+pub fn mesh_channel(address: &str, settings: &ClientSettings) -> Result<MeshChannel, AddressError> {
     let endpoint = Endpoint::from_shared(address.to_string())
         .map_err(|source| AddressError { address: address.to_string(), source })?
-        .connect_timeout(std::time::Duration::from_secs(10))
+        .connect_timeout(settings.connect_timeout)
         .tcp_nodelay(true);
-    Ok(InterceptedService::new(endpoint.connect_lazy(), TraceInterceptor))
+    let stack = ServiceBuilder::new()
+        .map_err(|error: BoxError| tonic::Status::from_error(error))
+        .layer(TraceContextLayer)
+        .layer(DeadlineLayer::new(settings.deadline))
+        .layer(UnaryRetryLayer::new(settings.retry))
+        .concurrency_limit(settings.concurrency_limit.get())
+        .map_err(BoxError::from)
+        .service(endpoint.connect_lazy());
+    Ok(BoxCloneSyncService::new(stack))
+}
+
+/// A channel with the default client settings (operator tools and tests).
+pub fn lazy_channel(address: &str) -> Result<MeshChannel, AddressError> {
+    mesh_channel(address, &ClientSettings::default())
+}
+
+/// Gives each generated client the configured message size limits.
+macro_rules! limited_client {
+    ($client:ident, $channel:expr, $settings:expr) => {
+        $client::new($channel)
+            .max_decoding_message_size($settings.max_message_bytes.get())
+            .max_encoding_message_size($settings.max_message_bytes.get())
+    };
 }
 
 /// The clients of all five services, each pointing at whoever runs that role.
@@ -52,15 +120,14 @@ pub struct PeerAddresses {
 }
 
 impl MeshClients {
-    pub fn connect_lazy(peers: &PeerAddresses) -> Result<MeshClients, AddressError> {
-        // Messages such as a month of resolved inputs can exceed tonic's 4 MiB default.
-        const MAX_MESSAGE: usize = 64 * 1024 * 1024;
+    pub fn connect_lazy(peers: &PeerAddresses, settings: &ClientSettings) -> Result<MeshClients, AddressError> {
+        let channel = |address: &str| mesh_channel(address, settings);
         Ok(MeshClients {
-            indexer: IndexerClient::new(lazy_channel(&peers.indexer)?).max_decoding_message_size(MAX_MESSAGE),
-            depsvc: DependencyClient::new(lazy_channel(&peers.depsvc)?).max_decoding_message_size(MAX_MESSAGE),
-            starter: StarterClient::new(lazy_channel(&peers.starter)?).max_decoding_message_size(MAX_MESSAGE),
-            processor: ProcessorClient::new(lazy_channel(&peers.processor)?),
-            gateway: GatewayClient::new(lazy_channel(&peers.gateway)?),
+            indexer: limited_client!(IndexerClient, channel(&peers.indexer)?, settings),
+            depsvc: limited_client!(DependencyClient, channel(&peers.depsvc)?, settings),
+            starter: limited_client!(StarterClient, channel(&peers.starter)?, settings),
+            processor: limited_client!(ProcessorClient, channel(&peers.processor)?, settings),
+            gateway: limited_client!(GatewayClient, channel(&peers.gateway)?, settings),
         })
     }
 }

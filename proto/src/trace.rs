@@ -1,5 +1,6 @@
-//! W3C trace context across the mesh: every gRPC call carries `traceparent`, and every event or
-//! job that crosses a stream carries it in the message, so one file's journey is one trace.
+//! W3C trace context across the mesh: every gRPC call carries `traceparent` (added by the client
+//! stack's `TraceContextLayer`), and every event or job that crosses a stream carries it in the
+//! message, so one file's journey is one trace.
 
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use tracing::Span;
@@ -40,22 +41,6 @@ pub fn adopt_parent(span: &Span, traceparent: &str) {
     if let Some(remote) = parse_traceparent(traceparent) {
         let parent = opentelemetry::Context::new().with_remote_span_context(remote);
         let _ = span.set_parent(parent);
-    }
-}
-
-/// Client side: adds the current span's `traceparent` to every outgoing request.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TraceInterceptor;
-
-impl tonic::service::Interceptor for TraceInterceptor {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        let traceparent = current_traceparent();
-        if !traceparent.is_empty()
-            && let Ok(value) = traceparent.parse()
-        {
-            request.metadata_mut().insert("traceparent", value);
-        }
-        Ok(request)
     }
 }
 

@@ -13,6 +13,8 @@ use object_store::prefix::PrefixStore;
 use object_store::signer::{Method, Signer};
 use object_store::{ObjectStore, ObjectStoreExt, PutMode};
 
+use proto::error::ErrorCode;
+
 use crate::error::RuntimeError;
 
 /// How long a node waits at start for the archive to answer before giving up with a clear error.
@@ -46,6 +48,28 @@ pub struct Archive {
     pub presigner: Option<ArchivePresigner>,
     /// Where it is, for logs: `file:///...` or `s3://bucket/prefix`.
     pub location: String,
+}
+
+/// Where an archive error sits in the mesh's error table: a store that does not answer (network,
+/// S3 throttling, anything object_store cannot name) is transient; a missing object, a refused
+/// write or a bad path is not.
+pub fn error_code(error: &object_store::Error) -> ErrorCode {
+    match error {
+        object_store::Error::NotFound { .. } => ErrorCode::NotFound,
+        object_store::Error::AlreadyExists { .. } => ErrorCode::AlreadyExists,
+        object_store::Error::Precondition { .. } | object_store::Error::NotModified { .. } => {
+            ErrorCode::FailedPrecondition
+        }
+        object_store::Error::InvalidPath { .. } => ErrorCode::InvalidArgument,
+        object_store::Error::NotSupported { .. } | object_store::Error::NotImplemented { .. } => {
+            ErrorCode::Unimplemented
+        }
+        object_store::Error::PermissionDenied { .. } => ErrorCode::PermissionDenied,
+        object_store::Error::Unauthenticated { .. } => ErrorCode::Unauthenticated,
+        object_store::Error::UnknownConfigurationKey { .. } => ErrorCode::InvalidArgument,
+        object_store::Error::JoinError { .. } => ErrorCode::Internal,
+        _ => ErrorCode::Unavailable,
+    }
 }
 
 /// Where the configuration says the archive is.

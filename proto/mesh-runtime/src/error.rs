@@ -35,3 +35,18 @@ pub enum RuntimeError {
     #[error("{0}")]
     Telemetry(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
+
+impl proto::error::HasErrorCode for RuntimeError {
+    fn error_code(&self) -> proto::error::ErrorCode {
+        use proto::error::ErrorCode;
+        match self {
+            RuntimeError::UnsupportedDatabaseUrl(_)
+            | RuntimeError::ArchiveLocation(_)
+            | RuntimeError::ArchiveUnsafe(_) => ErrorCode::FailedPrecondition,
+            RuntimeError::DatabaseConnect(error) => crate::store::error_code(error),
+            RuntimeError::Migrate(_) | RuntimeError::Telemetry(_) => ErrorCode::Internal,
+            RuntimeError::ArchiveDirectory { .. } | RuntimeError::ArchiveTimeout { .. } => ErrorCode::Unavailable,
+            RuntimeError::Archive { source, .. } => crate::archive::error_code(source),
+        }
+    }
+}

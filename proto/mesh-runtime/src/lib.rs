@@ -1,13 +1,19 @@
-//! The runtime every role of the IMAP science data mesh shares: the database (SQLite or PostgreSQL
-//! through sqlx), the archive (a directory or S3 through object_store), shutdown, telemetry setup
-//! and the server-side trace layer, and in-process fakes of peers for tests (feature `test-util`).
-//! The contracts themselves live in `proto`, which knows nothing of storage.
+//! The runtime every role of the IMAP science data mesh shares: the role contract a node builds,
+//! registers, starts and drains every role through ([`role`]), the server stack every listener
+//! serves through ([`server`]), the database (SQLite or PostgreSQL through sqlx), the archive (a
+//! directory or S3 through object_store), shutdown, telemetry setup and the server-side trace
+//! layer, the shared `[mesh]` settings and config helpers ([`config`]: durations, problems), and
+//! in-process fakes of peers for tests (feature `test-util`). The contracts themselves live in
+//! `proto`, which knows nothing of storage.
 #![forbid(unsafe_code)]
 
 pub mod archive;
+pub mod config;
 pub mod error;
 #[cfg(feature = "test-util")]
 pub mod fakes;
+pub mod role;
+pub mod server;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;

@@ -44,3 +44,17 @@ impl Shutdown {
         let _ = receiver.wait_for(|triggered| *triggered).await;
     }
 }
+
+/// Retry loops stop waiting at shutdown.
+impl proto::retry::StopSignal for Shutdown {
+    fn is_stopped(&self) -> bool {
+        self.is_triggered()
+    }
+
+    fn stopped(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'static>> {
+        let mut receiver = self.receiver.clone();
+        Box::pin(async move {
+            let _ = receiver.wait_for(|triggered| *triggered).await;
+        })
+    }
+}

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use proto::error::ErrorCode;
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
@@ -59,6 +60,58 @@ pub async fn connect(url: &str) -> Result<AnyPool, RuntimeError> {
 pub async fn migrate(pool: &AnyPool, mut migrator: Migrator) -> Result<(), RuntimeError> {
     migrator.set_ignore_missing(true);
     migrator.run(pool).await.map_err(RuntimeError::Migrate)
+}
+
+/// Where a database error sits in the mesh's error table: trouble reaching the database or a
+/// concurrent transaction that lost (pool timeout, I/O, busy, serialization failure, deadlock) is
+/// transient; a refused statement (a constraint) or unreadable data is not.
+pub fn error_code(error: &sqlx::Error) -> ErrorCode {
+    use sqlx::error::ErrorKind;
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+            ErrorCode::Unavailable
+        }
+        sqlx::Error::WorkerCrashed | sqlx::Error::Protocol(_) => ErrorCode::Unavailable,
+        sqlx::Error::RowNotFound => ErrorCode::NotFound,
+        sqlx::Error::Database(database) => match database.kind() {
+            ErrorKind::UniqueViolation => ErrorCode::AlreadyExists,
+            ErrorKind::ForeignKeyViolation | ErrorKind::NotNullViolation | ErrorKind::CheckViolation => {
+                ErrorCode::FailedPrecondition
+            }
+            _ => database_code(database.code().as_deref()),
+        },
+        sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) | sqlx::Error::TypeNotFound { .. } => {
+            ErrorCode::DataLoss
+        }
+        _ => ErrorCode::Internal,
+    }
+}
+
+/// By the engine's own code: a PostgreSQL SQLSTATE or a SQLite (extended) result code.
+fn database_code(code: Option<&str>) -> ErrorCode {
+    let Some(code) = code else { return ErrorCode::Internal };
+    // A SQLSTATE always has five characters; SQLite's codes have at most four digits.
+    if code.len() < 5
+        && let Ok(sqlite) = code.parse::<u32>()
+    {
+        // The primary result code is the low byte: BUSY, LOCKED, FULL, IOERR, CANTOPEN, PROTOCOL.
+        return match sqlite & 0xff {
+            5 | 6 => ErrorCode::Aborted,
+            10 | 13 | 14 | 15 => ErrorCode::Unavailable,
+            19 => ErrorCode::FailedPrecondition,
+            11 | 26 => ErrorCode::DataLoss,
+            _ => ErrorCode::Internal,
+        };
+    }
+    match &code[..code.len().min(2)] {
+        // Serialization failure, deadlock.
+        "40" => ErrorCode::Aborted,
+        // Connection exceptions, insufficient resources, operator intervention (shutdown, restart).
+        "08" | "53" | "57" | "58" => ErrorCode::Unavailable,
+        "23" => ErrorCode::FailedPrecondition,
+        "22" => ErrorCode::InvalidArgument,
+        _ => ErrorCode::Internal,
+    }
 }
 
 /// Test support: a fresh, empty database per test on either backend.
@@ -150,5 +203,37 @@ mod tests {
         assert_eq!(Backend::of_url("sqlite://x.db"), Some(Backend::Sqlite));
         assert_eq!(Backend::of_url("postgres://u@h/db"), Some(Backend::Postgres));
         assert_eq!(Backend::of_url("mysql://u@h/db"), None);
+    }
+
+    #[test]
+    fn database_trouble_is_transient_and_refusals_are_not() {
+        assert!(error_code(&sqlx::Error::PoolTimedOut).is_transient());
+        assert!(error_code(&sqlx::Error::PoolClosed).is_transient());
+        assert!(error_code(&sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into())).is_transient());
+        assert_eq!(error_code(&sqlx::Error::RowNotFound), ErrorCode::NotFound);
+        // PostgreSQL: serialization failure and deadlock; admin shutdown; a check constraint.
+        assert_eq!(database_code(Some("40001")), ErrorCode::Aborted);
+        assert_eq!(database_code(Some("40P01")), ErrorCode::Aborted);
+        assert_eq!(database_code(Some("57P01")), ErrorCode::Unavailable);
+        assert_eq!(database_code(Some("23514")), ErrorCode::FailedPrecondition);
+        // SQLite: BUSY, BUSY_SNAPSHOT, LOCKED are transient; CONSTRAINT_CHECK and CORRUPT are not.
+        assert!(database_code(Some("5")).is_transient());
+        assert!(database_code(Some("517")).is_transient());
+        assert!(database_code(Some("6")).is_transient());
+        assert_eq!(database_code(Some("275")), ErrorCode::FailedPrecondition);
+        assert_eq!(database_code(Some("11")), ErrorCode::DataLoss);
+    }
+
+    #[tokio::test]
+    async fn a_real_constraint_violation_is_permanent() {
+        let directory = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", directory.path().join("constraint.sqlite").display());
+        let pool = connect(&url).await.unwrap();
+        sqlx::query("CREATE TABLE once (id TEXT PRIMARY KEY)").execute(&pool).await.unwrap();
+        sqlx::query("INSERT INTO once (id) VALUES ('a')").execute(&pool).await.unwrap();
+        let twice = sqlx::query("INSERT INTO once (id) VALUES ('a')").execute(&pool).await.unwrap_err();
+        assert_eq!(error_code(&twice), ErrorCode::AlreadyExists);
+        assert!(!error_code(&twice).is_transient());
+        pool.close().await;
     }
 }

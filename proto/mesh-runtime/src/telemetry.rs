@@ -34,6 +34,21 @@ impl Default for TelemetryConfig {
     }
 }
 
+impl TelemetryConfig {
+    pub fn validate(&self, problems: &mut crate::config::Problems) {
+        if let Err(error) = tracing_subscriber::EnvFilter::try_new(&self.log_filter) {
+            problems.push(format!("telemetry.log_filter: {error}"));
+        }
+        if let Some(endpoint) = &self.otlp_endpoint {
+            problems.check(
+                endpoint.starts_with("http://") || endpoint.starts_with("https://"),
+                "telemetry.otlp_endpoint",
+                || format!("{endpoint:?} is not an http:// or https:// URL"),
+            );
+        }
+    }
+}
+
 /// Flushes exported spans when dropped.
 pub struct TelemetryGuard {
     provider: SdkTracerProvider,

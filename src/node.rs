@@ -1,22 +1,22 @@
-//! The one composition function: build every enabled role (any failure stops us before anything
-//! listens), then start them all on one listener: every gRPC service, health, reflection (v1 and
-//! v1alpha, for grpcurl 1.8) and the gateway's REST routes.
+//! The one composition function. A node builds every configured role (any failure stops it before
+//! anything listens), lets each register its services, serves them on one listener (every gRPC
+//! service, health, reflection listing exactly those services, and the gateway's REST routes),
+//! starts the roles' background work on one task tracker, and at shutdown drains: health says
+//! not serving, every role stops taking new work and finishes (or hands back) what it holds, the
+//! tracker is waited for, the listener stops; all within `mesh.drain_timeout`.
 
 use std::future::Future;
-use std::time::Duration;
 
 use anyhow::Context;
 use mesh_runtime::ShutdownSignal;
+use mesh_runtime::role::{BuildContext, Exposure, NodeResources, ServiceRegistry};
 use proto::clients::{MeshClients, PeerAddresses};
-use proto::pb;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use tokio::time::Instant;
+use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::role::Role;
-
-/// How long running work may take to wind down after shutdown is asked for.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The address a peer should use to reach a listener (a wildcard bind is reached on loopback).
 pub fn reachable_url(listener: &TcpListener) -> anyhow::Result<String> {
@@ -28,22 +28,38 @@ pub fn reachable_url(listener: &TcpListener) -> anyhow::Result<String> {
 }
 
 pub fn peer_addresses(config: &Config, own_url: &str) -> PeerAddresses {
-    let pick = |role: Role, configured: &Option<String>| -> String {
+    let pick = |role: Role| -> String {
         if config.roles.contains(role) {
             own_url.to_string()
         } else {
             // An unconfigured peer is only an error once it is called; roles that never call it
             // (e.g. a lone indexer) must still start.
-            configured.clone().unwrap_or_else(|| format!("http://unconfigured-{role}-peer.invalid:1"))
+            config.peers.of(role).cloned().unwrap_or_else(|| format!("http://unconfigured-{role}-peer.invalid:1"))
         }
     };
     PeerAddresses {
-        indexer: pick(Role::Indexer, &config.peers.indexer),
-        depsvc: pick(Role::Depsvc, &config.peers.depsvc),
-        starter: pick(Role::Starter, &config.peers.starter),
-        processor: pick(Role::Processor, &config.peers.processor),
-        gateway: pick(Role::Gateway, &config.peers.gateway),
+        indexer: pick(Role::Indexer),
+        depsvc: pick(Role::Depsvc),
+        starter: pick(Role::Starter),
+        processor: pick(Role::Processor),
+        gateway: pick(Role::Gateway),
     }
+}
+
+/// Builds one role from its settings: the one place that names the role crates. Adding a role
+/// means a variant of [`Role`] and an arm here.
+async fn build(
+    role: Role,
+    config: &Config,
+    context: &BuildContext,
+) -> anyhow::Result<Box<dyn mesh_runtime::role::Role>> {
+    Ok(match role {
+        Role::Indexer => Box::new(indexer::IndexerRole::create(config.indexer.clone(), context).await?),
+        Role::Depsvc => Box::new(depsvc::DepsvcRole::create(&config.depsvc, context.clients().indexer.clone())?),
+        Role::Starter => Box::new(starter::StarterRole::create(config.starter.clone(), context).await?),
+        Role::Processor => Box::new(processor::ProcessorRole::create(config.processor.clone(), context).await?),
+        Role::Gateway => Box::new(gateway::GatewayRole::create(config.gateway.clone(), context).await?),
+    })
 }
 
 pub async fn run(
@@ -52,188 +68,82 @@ pub async fn run(
     shutdown_request: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let own_url = reachable_url(&listener)?;
-    let clients = MeshClients::connect_lazy(&peer_addresses(&config, &own_url))?;
-    let (shutdown_signal, shutdown) = ShutdownSignal::new();
-    let has = |role: Role| config.roles.contains(role);
-
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
-    let needs_database = has(Role::Indexer) || has(Role::Starter) || has(Role::Gateway);
-    let pool = if needs_database {
-        Some(mesh_runtime::store::connect(&config.database_url()).await.context("opening the database")?)
-    } else {
-        None
+    let clients = MeshClients::connect_lazy(&peer_addresses(&config, &own_url), &config.mesh.client.settings())?;
+    let (shutdown_signal, shutdown) = ShutdownSignal::new();
+    let tasks = TaskTracker::new();
+    let resources = NodeResources {
+        data_dir: config.data_dir.clone(),
+        database_url: config.database_url(),
+        archive_location: config.archive_location()?,
+        s3: config.s3.clone(),
+        clients,
+        mesh: config.mesh.clone(),
     };
-    let needs_archive = has(Role::Indexer) || has(Role::Processor) || has(Role::Gateway);
-    let archive = if needs_archive {
-        let archive = mesh_runtime::archive::open(&config.archive_location()?, &config.s3)?;
-        mesh_runtime::archive::check_reachable(&archive).await?;
-        tracing::info!(archive = %archive.location, "archive reachable");
-        Some(archive)
-    } else {
-        None
-    };
+    let context = BuildContext::new(resources, shutdown, tasks.clone());
 
-    // Build every role first: a bad config fails here, before anything listens.
-    let indexer = match (has(Role::Indexer), &pool, &archive) {
-        (true, Some(pool), Some(archive)) => {
-            let mut indexer_config = config.indexer.clone();
-            indexer_config.inbox_dir.get_or_insert_with(|| config.data_dir.join("inbox"));
-            indexer_config.quarantine_dir.get_or_insert_with(|| config.data_dir.join("quarantine"));
-            Some(
-                indexer::IndexerRole::create(indexer_config, pool.clone(), archive.store.clone())
-                    .await
-                    .context("building the indexer")?,
-            )
-        }
-        _ => None,
-    };
-    let depsvc = if has(Role::Depsvc) {
-        Some(depsvc::DepsvcRole::create(&config.depsvc, clients.indexer.clone()).context("building depsvc")?)
-    } else {
-        None
-    };
-    let starter = match (has(Role::Starter), &pool) {
-        (true, Some(pool)) => Some(
-            starter::StarterRole::create(
-                config.starter.clone(),
-                pool.clone(),
-                clients.indexer.clone(),
-                clients.depsvc.clone(),
-                shutdown.clone(),
-            )
-            .await
-            .context("building the starter")?,
-        ),
-        _ => None,
-    };
-    let processor = match (has(Role::Processor), &archive) {
-        (true, Some(archive)) => Some(
-            processor::ProcessorRole::create(
-                config.processor.clone(),
-                archive.store.clone(),
-                clients.indexer.clone(),
-                clients.starter.clone(),
-            )
-            .context("building the processor")?,
-        ),
-        _ => None,
-    };
-    let gateway = match (has(Role::Gateway), &pool, &archive) {
-        (true, Some(pool), Some(archive)) => Some(
-            gateway::GatewayRole::create(
-                config.gateway.clone(),
-                pool.clone(),
-                archive.store.clone(),
-                archive.presigner.clone(),
-                clients.clone(),
-            )
-            .await
-            .context("building the gateway")?,
-        ),
-        _ => None,
-    };
+    // Build every role first: a bad config or an unreachable store fails here, before anything listens.
+    let mut roles = Vec::new();
+    for role in config.roles.iter() {
+        roles.push(build(role, &config, &context).await.with_context(|| format!("building the {role}"))?);
+    }
+    let mut registry = ServiceRegistry::new(config.mesh.server.max_message_bytes.get());
+    for role in &roles {
+        role.register(&mut registry);
+    }
+    let (health, health_service) = tonic_health::server::health_reporter();
+    let served: Vec<&'static str> =
+        [Exposure::Public, Exposure::Internal].into_iter().flat_map(|exposure| registry.services(exposure)).collect();
+    for name in &served {
+        health.set_service_status(*name, tonic_health::ServingStatus::Serving).await;
+    }
+    // One listener serves both exposures today; a public and an internal (mutual TLS) listener
+    // would each call `router` with their own and be served the same way.
+    let router = registry.router(&[Exposure::Public, Exposure::Internal], health_service)?;
 
-    let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    let mut routes = tonic::service::Routes::builder();
-    routes.add_service(health_service);
-    // Reflection lists only the services this node really serves.
-    let mut served = vec![tonic_health::pb::health_server::SERVICE_NAME];
-    let role_services = [
-        (Role::Indexer, pb::indexer_service_server::SERVICE_NAME),
-        (Role::Depsvc, pb::dependency_service_server::SERVICE_NAME),
-        (Role::Starter, pb::starter_service_server::SERVICE_NAME),
-        (Role::Processor, pb::processor_service_server::SERVICE_NAME),
-        (Role::Gateway, pb::gateway_service_server::SERVICE_NAME),
-    ];
-    served.extend(role_services.iter().filter(|(role, _)| has(*role)).map(|(_, name)| *name));
-    let reflection = || {
-        let mut builder = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
-        for name in &served {
-            builder = builder.with_service_name(*name);
-        }
-        builder
-    };
-    routes.add_service(reflection().build_v1()?);
-    routes.add_service(reflection().build_v1alpha()?);
-    if let Some(role) = &indexer {
-        routes.add_service(role.grpc_service(shutdown.clone()));
-        health_reporter
-            .set_service_status(pb::indexer_service_server::SERVICE_NAME, tonic_health::ServingStatus::Serving)
-            .await;
-    }
-    if let Some(role) = &depsvc {
-        routes.add_service(role.grpc_service());
-        health_reporter
-            .set_service_status(pb::dependency_service_server::SERVICE_NAME, tonic_health::ServingStatus::Serving)
-            .await;
-    }
-    if let Some(role) = &starter {
-        routes.add_service(role.grpc_service());
-        health_reporter
-            .set_service_status(pb::starter_service_server::SERVICE_NAME, tonic_health::ServingStatus::Serving)
-            .await;
-    }
-    if let Some(role) = &processor {
-        routes.add_service(role.grpc_service());
-        health_reporter
-            .set_service_status(pb::processor_service_server::SERVICE_NAME, tonic_health::ServingStatus::Serving)
-            .await;
-    }
-    if let Some(role) = &gateway {
-        routes.add_service(role.grpc_service());
-        health_reporter
-            .set_service_status(pb::gateway_service_server::SERVICE_NAME, tonic_health::ServingStatus::Serving)
-            .await;
-    }
-    let mut router = routes.routes().into_axum_router();
-    if let Some(role) = &gateway {
-        router = router.merge(role.router());
-    }
+    let (database, archive) = context.opened();
+    let names: Vec<String> = config.roles.iter().map(|role| role.to_string()).collect();
+    let database_shown = if database { redact(&config.database_url()) } else { "none".into() };
+    tracing::info!(roles = %names.join(","), listen = %own_url, database = %database_shown, archive_opened = archive, "node starting");
 
-    let roles: Vec<String> = config.roles.iter().map(|role| role.to_string()).collect();
-    tracing::info!(roles = %roles.join(","), listen = %own_url, database = %redact(&config.database_url()), "node starting");
-
-    let mut background = Vec::new();
-    if let Some(role) = indexer {
-        background.push(role.start(shutdown.clone()));
-    }
-    if let Some(role) = starter {
-        background.push(role.start());
-    }
-    if let Some(role) = processor {
-        background.push(role.start(shutdown.clone()));
-    }
-    if let Some(role) = &gateway {
-        background.push(role.start(shutdown.clone()));
-    }
-
-    let server_shutdown = shutdown.clone();
-    let server = tonic::transport::Server::builder()
-        .accept_http1(true)
-        .layer(mesh_runtime::telemetry::ServerTraceLayer)
-        .add_routes(tonic::service::Routes::from(router))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move { server_shutdown.wait().await });
-    let server = tokio::spawn(server);
+    let (stop_serving, serving) = ShutdownSignal::new();
+    let server_config = config.mesh.server.clone();
+    let server = tokio::spawn(async move {
+        mesh_runtime::server::serve(&server_config, router, listener, async move { serving.wait().await }).await
+    });
     // Announced on stdout so a parent process (or a test) can find an ephemeral port.
     println!("imap-sdc listening on {own_url}");
+    for role in &roles {
+        role.start(&tasks);
+    }
 
     shutdown_request.await;
-    tracing::info!("shutdown requested, draining");
+    let deadline = Instant::now() + config.mesh.drain_timeout;
+    tracing::info!(drain_timeout = ?config.mesh.drain_timeout, "shutdown requested, draining");
+    health.set_service_status("", tonic_health::ServingStatus::NotServing).await;
+    for name in &served {
+        health.set_service_status(*name, tonic_health::ServingStatus::NotServing).await;
+    }
     shutdown_signal.trigger();
-    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
-        for task in background {
-            let _ = task.await;
-        }
-        server.await
+    let drained = tokio::time::timeout_at(deadline, async {
+        futures_util::future::join_all(roles.iter().map(|role| role.drain(deadline))).await;
+        tasks.close();
+        tasks.wait().await;
     })
     .await;
-    match drained {
+    if drained.is_err() {
+        tracing::warn!(
+            tasks = tasks.len(),
+            "drain timed out; unfinished events are replayed after restart, unreported jobs run again after their lease"
+        );
+    }
+    // The listener stays up while draining: processors report jobs to a starter here.
+    stop_serving.trigger();
+    match tokio::time::timeout_at(deadline, server).await {
         Ok(Ok(result)) => result.context("grpc server failed")?,
         Ok(Err(join_error)) => return Err(join_error.into()),
-        Err(_) => tracing::warn!("drain timed out, exiting anyway"),
+        Err(_) => tracing::warn!("listener did not close before the drain deadline, exiting anyway"),
     }
     Ok(())
 }

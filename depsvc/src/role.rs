@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use mesh_runtime::role::{Exposure, Role, ServiceRegistry};
 use proto::clients::IndexerClient;
 use proto::pb::dependency_service_server::DependencyServiceServer;
 
@@ -62,6 +63,8 @@ fn load_mission_yaml_folder(folder: &Path) -> Result<Graph, DepsvcError> {
 }
 
 impl DepsvcRole {
+    /// Loads and checks the graph; `indexer` is asked which files exist. Needs no database and
+    /// no archive.
     pub fn create(config: &DepsvcConfig, indexer: IndexerClient) -> Result<DepsvcRole, DepsvcError> {
         let graph = load_graph(config.graph_file.as_deref())?;
         let (warnings, errors): (Vec<GraphProblem>, Vec<GraphProblem>) =
@@ -76,9 +79,12 @@ impl DepsvcRole {
         tracing::info!(products = graph.products().len(), "product graph loaded");
         Ok(DepsvcRole { graph: Arc::new(graph), indexer })
     }
+}
 
-    pub fn grpc_service(&self) -> DependencyServiceServer<DepsvcGrpc> {
-        DependencyServiceServer::new(DepsvcGrpc { graph: self.graph.clone(), indexer: self.indexer.clone() })
-            .max_encoding_message_size(64 * 1024 * 1024)
+/// depsvc answers questions; it has no background work and nothing to drain.
+impl Role for DepsvcRole {
+    fn register(&self, registry: &mut ServiceRegistry) {
+        let grpc = DepsvcGrpc { graph: self.graph.clone(), indexer: self.indexer.clone() };
+        registry.add_grpc(Exposure::Internal, DependencyServiceServer::new(grpc));
     }
 }

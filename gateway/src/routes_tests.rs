@@ -7,7 +7,7 @@ use axum::body::{Body, to_bytes};
 use http::{Request, StatusCode};
 use object_store::memory::InMemory;
 use object_store::{ObjectStore, ObjectStoreExt};
-use proto::clients::{MeshClients, PeerAddresses};
+use proto::clients::{ClientSettings, MeshClients, PeerAddresses};
 use tower::ServiceExt;
 
 use crate::config::GatewayConfig;
@@ -81,8 +81,8 @@ async fn replica(
         processor: unreachable.clone(),
         gateway: unreachable,
     };
-    let clients = MeshClients::connect_lazy(&peers).unwrap();
-    GatewayRole::create(config, pool.clone(), archive, presigner, clients).await.unwrap()
+    let clients = MeshClients::connect_lazy(&peers, &ClientSettings::default()).unwrap();
+    GatewayRole::new(config, pool.clone(), archive, presigner, clients).await.unwrap()
 }
 
 async fn send(
@@ -341,7 +341,11 @@ async fn openapi_document_and_page_are_served() {
 
 #[tokio::test]
 async fn oversized_uploads_are_refused_and_leave_nothing_behind() {
-    let fixture = fixture_with(GatewayConfig { max_upload_bytes: 10, ..GatewayConfig::default() }).await;
+    let fixture = fixture_with(GatewayConfig {
+        max_upload_bytes: std::num::NonZeroU64::new(10).unwrap(),
+        ..GatewayConfig::default()
+    })
+    .await;
     let grant = fixture.role.state.signer.grant(KEY, crate::signing::unix_now() + 60);
     let target = format!("/upload-object/{KEY}?expires={}&signature={}", grant.expires, grant.signature);
     // Declared too large: refused before reading the body.

@@ -46,7 +46,7 @@ async fn harness(indexer_up: bool) -> Harness {
     let (pool, database) = mesh_runtime::store::testing::fresh_sqlite().await;
     crate::migrate(&pool).await.unwrap();
     let archive: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-    let clients = MeshClients::connect_lazy(&peers).unwrap();
+    let clients = MeshClients::connect_lazy(&peers, &proto::clients::ClientSettings::default()).unwrap();
     let state = GatewayState::new(
         GatewayConfig::default(),
         archive.clone(),
@@ -158,7 +158,7 @@ async fn an_upload_refused_at_once_leaves_nothing_behind() {
 #[tokio::test]
 async fn a_staged_upload_over_the_limit_is_kept_aside_not_placed() {
     let mut harness = harness(true).await;
-    harness.state.config.max_upload_bytes = 4;
+    harness.state.config.max_upload_bytes = std::num::NonZeroU64::new(4).unwrap();
     put(&harness.archive, StagingArea::Presigned.location(KEY).as_ref(), b"five!").await;
     assert_eq!(sweep(&harness.state, StagingArea::Presigned, Duration::ZERO).await.unwrap().handled, 1);
     assert!(harness.archive.head(&ObjectPath::from(KEY)).await.is_err(), "not placed");

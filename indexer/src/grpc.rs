@@ -25,6 +25,8 @@ const FOREIGN_APPEND_POLL: std::time::Duration = std::time::Duration::from_secs(
 pub struct IndexerGrpc {
     pub ingestor: Arc<Ingestor>,
     pub shutdown: Shutdown,
+    /// Subscriptions run here, so the node waits for them at shutdown.
+    pub tasks: tokio_util::task::TaskTracker,
 }
 
 #[tonic::async_trait]
@@ -52,7 +54,7 @@ impl IndexerService for IndexerGrpc {
         let (sender, receiver) = tokio::sync::mpsc::channel(REPLAY_BATCH as usize);
         let tracker = self.ingestor.tracker.clone();
         let shutdown = self.shutdown.clone();
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             let mut latest = tracker.subscribe_latest();
             let mut cursor = request.after_seq;
             loop {

@@ -1,13 +1,12 @@
 //! Build-then-start: `create` opens storage and can fail; `start` spawns the background work.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use mesh_runtime::Shutdown;
+use mesh_runtime::role::{BuildContext, Exposure, Role, ServiceRegistry};
 use notify::{EventKind, RecursiveMode, Watcher};
-use object_store::ObjectStore;
 use proto::pb::indexer_service_server::IndexerServiceServer;
-use sqlx::AnyPool;
+use tokio_util::task::TaskTracker;
 
 use super::config::IndexerConfig;
 use super::error::IndexerError;
@@ -17,32 +16,39 @@ use super::tracker::FileTracker;
 
 pub struct IndexerRole {
     ingestor: Arc<Ingestor>,
+    shutdown: Shutdown,
+    tasks: TaskTracker,
 }
 
 impl IndexerRole {
-    pub async fn create(
-        config: IndexerConfig,
-        pool: AnyPool,
-        archive: Arc<dyn ObjectStore>,
-    ) -> Result<IndexerRole, IndexerError> {
-        let tracker = Arc::new(FileTracker::open(pool).await?);
-        Ok(IndexerRole { ingestor: Arc::new(Ingestor { tracker, archive, config }) })
+    /// Opens the file tracker (the database) and the archive; the inbox and quarantine default to
+    /// folders of the node's data dir.
+    pub async fn create(mut config: IndexerConfig, context: &BuildContext) -> Result<IndexerRole, IndexerError> {
+        config.inbox_dir.get_or_insert_with(|| context.data_dir().join("inbox"));
+        config.quarantine_dir.get_or_insert_with(|| context.data_dir().join("quarantine"));
+        let tracker = Arc::new(FileTracker::open(context.database().await?).await?);
+        let archive = context.archive().await?.store.clone();
+        Ok(IndexerRole {
+            ingestor: Arc::new(Ingestor { tracker, archive, config }),
+            shutdown: context.shutdown(),
+            tasks: context.tasks(),
+        })
+    }
+}
+
+impl Role for IndexerRole {
+    fn register(&self, registry: &mut ServiceRegistry) {
+        let grpc =
+            IndexerGrpc { ingestor: self.ingestor.clone(), shutdown: self.shutdown.clone(), tasks: self.tasks.clone() };
+        registry.add_grpc(Exposure::Internal, IndexerServiceServer::new(grpc));
     }
 
-    pub fn tracker(&self) -> Arc<FileTracker> {
-        self.ingestor.tracker.clone()
-    }
-
-    pub fn grpc_service(&self, shutdown: Shutdown) -> IndexerServiceServer<IndexerGrpc> {
-        IndexerServiceServer::new(IndexerGrpc { ingestor: self.ingestor.clone(), shutdown })
-            .max_decoding_message_size(64 * 1024 * 1024)
-            .max_encoding_message_size(64 * 1024 * 1024)
-    }
-
-    /// Spawns the archive rescan and the inbox watcher; both stop at shutdown.
-    pub fn start(self, shutdown: Shutdown) -> tokio::task::JoinHandle<()> {
-        let ingestor = self.ingestor;
-        tokio::spawn(async move {
+    /// Spawns the archive rescan and the inbox watcher; both stop at shutdown, a scan under way
+    /// first finishing.
+    fn start(&self, tasks: &TaskTracker) {
+        let ingestor = self.ingestor.clone();
+        let shutdown = self.shutdown.clone();
+        tasks.spawn(async move {
             let (wake_sender, mut wake) = tokio::sync::mpsc::channel::<()>(16);
             // Held so `wake.recv()` waits instead of returning at once when there is no watcher.
             let _keep_wake_open = wake_sender.clone();
@@ -53,10 +59,10 @@ impl IndexerRole {
                     None
                 }
             };
-            let rescan_every = Duration::from_secs(ingestor.config.rescan_seconds.max(1));
+            let rescan_every = ingestor.config.rescan_interval;
             // Listing the whole archive is costly (an S3 bucket of millions of objects), so it runs
             // on its own, slower clock rather than on every inbox wake-up.
-            let archive_rescan_every = Duration::from_secs(ingestor.config.archive_rescan_seconds.max(1));
+            let archive_rescan_every = ingestor.config.archive_rescan_interval;
             let mut next_archive_scan = tokio::time::Instant::now();
             loop {
                 if tokio::time::Instant::now() >= next_archive_scan {
@@ -80,7 +86,7 @@ impl IndexerRole {
                     _ = tokio::time::sleep(next_scan) => {}
                 }
             }
-        })
+        });
     }
 }
 

@@ -22,6 +22,9 @@ mod role;
 pub mod science;
 mod worker;
 
+#[cfg(test)]
+mod drain_tests;
+
 pub use config::ProcessorConfig;
 pub use error::ProcessorError;
 pub use role::ProcessorRole;

@@ -2,6 +2,7 @@
 //! science on the CPU pool, write outputs atomically, index them with provenance, report.
 
 use std::collections::HashMap;
+use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,20 +15,39 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use proto::clients::{IndexerClient, StarterClient};
 use proto::ids::{JobId, WorkerId};
 use proto::pb::{
-    CompleteJobRequest, GetFileRequest, Heartbeat, IndexFileRequest, Job, WorkRequest, WorkerHello, work_request,
+    CompleteJobRequest, GetFileRequest, Heartbeat, IndexFileRequest, Job, WorkRequest, WorkResponse, WorkerDraining,
+    WorkerHello, work_request,
 };
+use proto::retry::{NeverStop, Outcome, RetryPolicy};
 use proto::trace::adopt_parent;
 use tokio::sync::{Notify, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use super::error::ProcessorError;
 use super::science::{InputFile, JobContext, Registry};
 
-/// A running job's cancel switch.
+/// The work stream to the starter is opened again whatever ended it, until shutdown.
+const STREAM_RECONNECT: RetryPolicy =
+    RetryPolicy::until_stopped(Duration::from_millis(100), Duration::from_secs(5)).retrying_every_error();
+
+/// A job's end must reach the starter; when it never does, the lease expires and the job runs
+/// again (outputs are idempotent), so a bounded number of attempts is enough. Shutdown does not
+/// stop it: reporting is the in-flight work a drain waits for.
+const REPORT_RETRY: RetryPolicy =
+    RetryPolicy::attempts(NonZeroU32::new(8).expect("not zero"), Duration::from_millis(200), Duration::from_secs(5));
+
+/// Indexer calls ride out a short indexer restart instead of failing (and soon dead-lettering) a
+/// job whose outputs are already written.
+const INDEXER_RETRY: RetryPolicy =
+    RetryPolicy::attempts(NonZeroU32::new(13).expect("not zero"), Duration::from_millis(100), Duration::from_secs(5));
+
+/// A running job's switches: an operator's cancel, and the cut-off at the end of a drain.
 pub struct RunningJob {
     pub cancelled: Arc<AtomicBool>,
     pub cancel_signal: Arc<Notify>,
+    pub cut_off_signal: Arc<Notify>,
 }
 
 /// State shared by the worker loop, the job tasks and the gRPC handlers.
@@ -45,6 +65,12 @@ pub struct WorkerShared {
     pub failed: AtomicU64,
     /// Where credits for freed slots go: the current work stream, replaced on reconnect.
     pub outbound: Mutex<Option<mpsc::Sender<WorkRequest>>>,
+    /// Set at shutdown: freed slots are not offered again, jobs still arriving are given back.
+    pub draining: AtomicBool,
+    /// Woken whenever a job ends, so a drain can wait for the last one.
+    pub job_ended: Notify,
+    /// Jobs run here, so the node waits for them at shutdown.
+    pub tasks: TaskTracker,
 }
 
 impl WorkerShared {
@@ -52,15 +78,25 @@ impl WorkerShared {
         self.running.lock().expect("running lock").keys().cloned().collect()
     }
 
+    pub fn running_count(&self) -> usize {
+        self.running.lock().expect("running lock").len()
+    }
+
     /// Frees a finished job's slot. Removing it from `running` and sending the credit happen under
     /// the outbound lock, the same lock a reconnect holds while it counts free slots for its hello,
-    /// so a slot is counted exactly once: either in the hello or as a credit.
+    /// so a slot is counted exactly once: either in the hello or as a credit. A draining worker
+    /// offers no slot again.
     fn release_slot(&self, job_id: &JobId) {
-        let outbound = self.outbound.lock().expect("outbound lock");
-        self.running.lock().expect("running lock").remove(job_id);
-        if let Some(sender) = outbound.as_ref() {
-            let _ = sender.try_send(WorkRequest { message: Some(work_request::Message::Credit(1)) });
+        {
+            let outbound = self.outbound.lock().expect("outbound lock");
+            self.running.lock().expect("running lock").remove(job_id);
+            if let Some(sender) = outbound.as_ref()
+                && !self.draining.load(Ordering::SeqCst)
+            {
+                let _ = sender.try_send(WorkRequest { message: Some(work_request::Message::Credit(1)) });
+            }
         }
+        self.job_ended.notify_waiters();
     }
 
     fn send(&self, message: work_request::Message) {
@@ -68,11 +104,32 @@ impl WorkerShared {
             let _ = sender.try_send(WorkRequest { message: Some(message) });
         }
     }
+
+    /// Resolves once no job runs here.
+    pub async fn wait_for_running_jobs(&self) {
+        loop {
+            let job_ended = self.job_ended.notified();
+            if self.running_count() == 0 {
+                return;
+            }
+            job_ended.await;
+        }
+    }
+
+    /// Cuts off every job still running: each ends at once and is reported as cut off.
+    pub fn cut_off_running_jobs(&self) {
+        for job in self.running.lock().expect("running lock").values() {
+            job.cancelled.store(true, Ordering::Relaxed);
+            job.cut_off_signal.notify_one();
+        }
+    }
 }
 
-/// Stays connected to the starter until shutdown, reconnecting after any failure.
+/// Stays connected to the starter until shutdown, reconnecting after any failure. At shutdown it
+/// tells the starter to lease it nothing more and keeps heartbeating the jobs it still runs until
+/// the last one has ended.
 pub async fn run(shared: Arc<WorkerShared>, shutdown: Shutdown) {
-    let mut delay = Duration::from_millis(100);
+    let mut reconnect = STREAM_RECONNECT.backoff();
     loop {
         let (sender, receiver) = mpsc::channel(64);
         {
@@ -82,45 +139,92 @@ pub async fn run(shared: Arc<WorkerShared>, shutdown: Shutdown) {
             let _ = sender.try_send(WorkRequest { message: Some(work_request::Message::Hello(hello)) });
             *outbound = Some(sender);
         }
-        match shared.starter.clone().work(ReceiverStream::new(receiver)).await {
+        let ended = match shared.starter.clone().work(ReceiverStream::new(receiver)).await {
             Ok(response) => {
-                delay = Duration::from_millis(100);
+                reconnect.reset();
                 tracing::info!(worker = %shared.worker_id, "connected to starter");
-                let mut assignments = response.into_inner();
-                let mut heartbeat = tokio::time::interval(shared.heartbeat);
-                loop {
-                    tokio::select! {
-                        message = assignments.message() => match message {
-                            Ok(Some(assignment)) => {
-                                if let Some(job) = assignment.job {
-                                    tokio::spawn(execute(shared.clone(), job));
-                                }
-                            }
-                            Ok(None) => break,
-                            Err(status) => {
-                                tracing::warn!(error = %status.message(), "work stream broke");
-                                break;
-                            }
-                        },
-                        _ = heartbeat.tick() => {
-                            let job_ids: Vec<String> = shared.running_ids().into_iter().map(String::from).collect();
-                            if !job_ids.is_empty() {
-                                shared.send(work_request::Message::Heartbeat(Heartbeat { job_ids }));
-                            }
-                        }
-                        _ = shutdown.wait() => return,
-                    }
+                serve_assignments(&shared, response.into_inner(), &shutdown).await
+            }
+            Err(status) => {
+                tracing::warn!(error = %status.message(), "starter unavailable, retrying");
+                StreamEnd::Broken
+            }
+        };
+        *shared.outbound.lock().expect("outbound lock") = None;
+        if ended == StreamEnd::Drained || !reconnect.wait(&shutdown).await {
+            // Jobs still running report over their own calls; the drain waits for them.
+            return;
+        }
+    }
+}
+
+/// Why a work stream was left.
+#[derive(Debug, PartialEq, Eq)]
+enum StreamEnd {
+    /// It broke or the starter closed it: connect again.
+    Broken,
+    /// Shutdown: the last running job has ended, or the starter closed the stream meanwhile.
+    Drained,
+}
+
+async fn serve_assignments(
+    shared: &Arc<WorkerShared>,
+    mut assignments: tonic::Streaming<WorkResponse>,
+    shutdown: &Shutdown,
+) -> StreamEnd {
+    let mut heartbeat = tokio::time::interval(shared.heartbeat);
+    loop {
+        let draining = shared.draining.load(Ordering::SeqCst);
+        if draining && shared.running_count() == 0 {
+            return StreamEnd::Drained;
+        }
+        let job_ended = shared.job_ended.notified();
+        tokio::select! {
+            biased;
+            _ = shutdown.wait(), if !draining => {
+                shared.draining.store(true, Ordering::SeqCst);
+                shared.send(work_request::Message::Draining(WorkerDraining {}));
+                tracing::info!(running = shared.running_count(), "draining: no new jobs, finishing the running ones");
+            }
+            message = assignments.message() => match message {
+                Ok(Some(WorkResponse { job: Some(job) })) if draining => {
+                    // Leased before the starter heard that this worker drains.
+                    shared.tasks.spawn(give_back(shared.clone(), job));
+                }
+                Ok(Some(WorkResponse { job: Some(job) })) => {
+                    shared.tasks.spawn(execute(shared.clone(), job));
+                }
+                Ok(Some(WorkResponse { job: None })) => {}
+                Ok(None) | Err(_) if draining => return StreamEnd::Drained,
+                Ok(None) => return StreamEnd::Broken,
+                Err(status) => {
+                    tracing::warn!(error = %status.message(), "work stream broke");
+                    return StreamEnd::Broken;
+                }
+            },
+            _ = heartbeat.tick() => {
+                let job_ids: Vec<String> = shared.running_ids().into_iter().map(String::from).collect();
+                if !job_ids.is_empty() {
+                    shared.send(work_request::Message::Heartbeat(Heartbeat { job_ids }));
                 }
             }
-            Err(status) => tracing::warn!(error = %status.message(), "starter unavailable, retrying"),
+            _ = job_ended => {}
         }
-        *shared.outbound.lock().expect("outbound lock") = None;
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            _ = shutdown.wait() => return,
-        }
-        delay = (delay * 2).min(Duration::from_secs(5));
     }
+}
+
+/// Hands a job that arrived while draining back to the starter unstarted: queued again at once,
+/// the attempt not counted.
+async fn give_back(shared: Arc<WorkerShared>, job: Job) {
+    tracing::info!(job = %job.job_id(), "draining: job given back unstarted");
+    let report = CompleteJobRequest {
+        job_id: job.id.clone(),
+        worker_id: shared.worker_id.to_string(),
+        not_started: true,
+        error: "processor shutting down".into(),
+        ..Default::default()
+    };
+    report_completion(&shared, report).await;
 }
 
 async fn execute(shared: Arc<WorkerShared>, job: Job) {
@@ -135,14 +239,17 @@ async fn execute(shared: Arc<WorkerShared>, job: Job) {
     async {
         let cancelled = Arc::new(AtomicBool::new(false));
         let cancel_signal = Arc::new(Notify::new());
-        shared
-            .running
-            .lock()
-            .expect("running lock")
-            .insert(job_id.clone(), RunningJob { cancelled: cancelled.clone(), cancel_signal: cancel_signal.clone() });
+        let cut_off_signal = Arc::new(Notify::new());
+        let switches = RunningJob {
+            cancelled: cancelled.clone(),
+            cancel_signal: cancel_signal.clone(),
+            cut_off_signal: cut_off_signal.clone(),
+        };
+        shared.running.lock().expect("running lock").insert(job_id.clone(), switches);
         let outcome = tokio::select! {
             outcome = run_job(&shared, &job, cancelled.clone()) => outcome,
             _ = cancel_signal.notified() => Err(ProcessorError::Cancelled),
+            _ = cut_off_signal.notified() => Err(ProcessorError::CutOffByShutdown),
         };
         let report = match &outcome {
             Ok(result) => {
@@ -183,19 +290,25 @@ async fn execute(shared: Arc<WorkerShared>, job: Job) {
     .await
 }
 
-/// The starter must hear about the end of a job; if it cannot, the lease expires and the job
-/// runs again (outputs are idempotent), so a few retries are enough.
+/// Tells the starter how a job ended, within [`REPORT_RETRY`]; when it never hears, the lease
+/// expires and the job runs again.
 async fn report_completion(shared: &WorkerShared, report: CompleteJobRequest) {
-    let mut delay = Duration::from_millis(200);
-    for _ in 0..8 {
-        match shared.starter.clone().complete_job(report.clone()).await {
-            Ok(_) => return,
-            Err(status) => tracing::warn!(error = %status.message(), "completion not delivered, retrying"),
+    let delivered = REPORT_RETRY
+        .run("complete job", &NeverStop, || {
+            let mut starter = shared.starter.clone();
+            let report = report.clone();
+            async move { starter.complete_job(report).await }
+        })
+        .await;
+    match delivered {
+        Outcome::Done(_) => {}
+        Outcome::Refused(status) => {
+            tracing::error!(job = %report.job_id, error = %status.message(), "starter refused the completion")
         }
-        tokio::time::sleep(delay).await;
-        delay *= 2;
+        Outcome::Exhausted(_) | Outcome::Stopped => {
+            tracing::error!(job = %report.job_id, "completion never delivered; the lease will expire")
+        }
     }
-    tracing::error!(job = %report.job_id, "completion never delivered; the lease will expire");
 }
 
 /// What a finished job wrote, and what its science noticed along the way (e.g. corrupt packets).
@@ -282,32 +395,16 @@ async fn refuse_foreign_output(shared: &WorkerShared, file_name: &str, job_id: &
     }
 }
 
-/// Indexer calls ride out a short indexer restart instead of failing (and soon dead-lettering)
-/// a job whose outputs are already written.
-async fn with_indexer_retries<T, F, Fut>(mut call: F) -> Result<T, ProcessorError>
+/// An indexer call within [`INDEXER_RETRY`]; a permanent refusal comes back at once.
+async fn with_indexer_retries<T, F, Fut>(call: F) -> Result<T, ProcessorError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
 {
-    let mut delay = Duration::from_millis(100);
-    let mut attempts = 0;
-    loop {
-        match call().await {
-            Ok(response) => return Ok(response.into_inner()),
-            Err(status) if is_transient(&status) && attempts < 12 => {
-                tracing::warn!(error = %status.message(), "indexer unavailable, retrying");
-            }
-            Err(status) => return Err(status.into()),
-        }
-        attempts += 1;
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(5));
+    match INDEXER_RETRY.run("indexer", &NeverStop, call).await.into_result() {
+        Ok(response) => Ok(response.into_inner()),
+        Err(Some(status)) => Err(status.into()),
+        // Only a stop signal ends retries without an error, and NeverStop gives none.
+        Err(None) => Err(ProcessorError::Cancelled),
     }
-}
-
-fn is_transient(status: &tonic::Status) -> bool {
-    matches!(
-        status.code(),
-        tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled | tonic::Code::DeadlineExceeded
-    )
 }

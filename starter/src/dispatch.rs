@@ -34,12 +34,14 @@ pub async fn serve_worker(
     };
     let worker = WorkerId::from(hello.worker_id);
     let mut credits = hello.slots;
+    // A draining worker gets no more jobs; its heartbeats still count.
+    let mut draining = false;
     tracing::info!(%worker, slots = credits, "processor connected");
     loop {
         let job_signal = job_available.notified();
         tokio::pin!(job_signal);
         job_signal.as_mut().enable();
-        while credits > 0 {
+        while credits > 0 && !draining {
             match store.claim(&worker, now_millis()).await {
                 Ok(Some(job)) => {
                     tracing::info!(%worker, job = %job.id, "job leased");
@@ -59,6 +61,10 @@ pub async fn serve_worker(
         tokio::select! {
             message = inbound.message() => match message {
                 Ok(Some(WorkRequest { message: Some(work_request::Message::Credit(more)) })) => credits += more,
+                Ok(Some(WorkRequest { message: Some(work_request::Message::Draining(_)) })) => {
+                    tracing::info!(%worker, "processor draining, leasing it nothing more");
+                    draining = true;
+                }
                 Ok(Some(WorkRequest { message: Some(work_request::Message::Heartbeat(heartbeat)) })) => {
                     let job_ids: Vec<JobId> = heartbeat.job_ids.into_iter().map(JobId::from).collect();
                     if let Err(error) = store.heartbeat(&worker, &job_ids, now_millis()).await {

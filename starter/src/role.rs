@@ -2,14 +2,13 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use mesh_runtime::Shutdown;
-use proto::clients::{DependencyClient, IndexerClient};
+use mesh_runtime::role::{BuildContext, Exposure, Role, ServiceRegistry};
+use proto::clients::IndexerClient;
 use proto::pb::starter_service_server::StarterServiceServer;
 use proto::time::now_millis;
-use sqlx::AnyPool;
 use tokio::sync::Notify;
+use tokio_util::task::TaskTracker;
 
 use super::campaigns::resume_campaigns;
 use super::config::StarterConfig;
@@ -34,66 +33,70 @@ pub struct StarterRole {
 }
 
 impl StarterRole {
-    pub async fn create(
-        config: StarterConfig,
-        pool: AnyPool,
-        indexer: IndexerClient,
-        depsvc: DependencyClient,
-        shutdown: Shutdown,
-    ) -> Result<StarterRole, StarterError> {
+    /// Opens the job store (the database); depsvc and the indexer are reached through the
+    /// context's clients. Needs no archive.
+    pub async fn create(config: StarterConfig, context: &BuildContext) -> Result<StarterRole, StarterError> {
         let schedules = schedules_from_config(&config.schedules)?;
-        let store = Arc::new(JobStore::open(pool, config.clone()).await?);
+        let store = Arc::new(JobStore::open(context.database().await?, config.clone()).await?);
         let start = store.read_cursor(&config.consumer).await?;
+        let clients = context.clients();
         let trigger = Arc::new(TriggerContext {
             store: store.clone(),
-            depsvc,
-            indexer: indexer.clone(),
+            depsvc: clients.depsvc.clone(),
+            indexer: clients.indexer.clone(),
             consumer: config.consumer.clone(),
             job_available: Arc::new(Notify::new()),
             cursor: Mutex::new(CursorTracker::new(start)),
             queues: Mutex::new(HashMap::new()),
             campaign_outstanding: Mutex::new(HashMap::new()),
-            shutdown,
+            shutdown: context.shutdown(),
+            tasks: context.tasks(),
         });
-        Ok(StarterRole { shared: Arc::new(StarterShared { store, trigger, config }), indexer, schedules })
+        Ok(StarterRole {
+            shared: Arc::new(StarterShared { store, trigger, config }),
+            indexer: clients.indexer.clone(),
+            schedules,
+        })
     }
 
     pub fn store(&self) -> Arc<JobStore> {
         self.shared.store.clone()
     }
+}
 
-    pub fn grpc_service(&self) -> StarterServiceServer<StarterGrpc> {
-        StarterServiceServer::new(StarterGrpc { shared: self.shared.clone() })
-            .max_decoding_message_size(64 * 1024 * 1024)
-            .max_encoding_message_size(64 * 1024 * 1024)
+impl Role for StarterRole {
+    fn register(&self, registry: &mut ServiceRegistry) {
+        registry.add_grpc(Exposure::Internal, StarterServiceServer::new(StarterGrpc { shared: self.shared.clone() }));
     }
 
-    /// Spawns the event consumer, the schedule runner and the lease reaper.
-    pub fn start(self) -> tokio::task::JoinHandle<()> {
-        let shared = self.shared;
-        let consumer = tokio::spawn(shared.trigger.clone().consume_events(self.indexer));
-        tokio::spawn(resume_campaigns(shared.trigger.clone()));
-        let scheduler = tokio::spawn(run_schedules(shared.clone(), self.schedules));
-        let reaper_shared = shared.clone();
-        tokio::spawn(async move {
-            let period = Duration::from_millis((reaper_shared.config.lease_seconds * 1000 / 4).max(250));
-            let shutdown = reaper_shared.trigger.shutdown.clone();
-            loop {
-                tokio::select! {
-                    _ = tokio::time::sleep(period) => {}
-                    _ = shutdown.wait() => break,
-                }
-                match reaper_shared.store.expire_leases(now_millis()).await {
-                    Ok(0) => {}
-                    Ok(count) => {
-                        tracing::warn!(count, "leases expired, jobs requeued or dead-lettered");
-                        reaper_shared.trigger.job_available.notify_waiters();
-                    }
-                    Err(error) => tracing::error!(%error, "lease expiry failed"),
-                }
+    /// Spawns the event consumer, campaign re-planning, the schedule runner and the lease reaper.
+    /// At shutdown each stops taking new work: the work streams end (no more leases), the queues
+    /// finish the evaluation in hand.
+    fn start(&self, tasks: &TaskTracker) {
+        let shared = self.shared.clone();
+        tasks.spawn(shared.trigger.clone().consume_events(self.indexer.clone()));
+        tasks.spawn(resume_campaigns(shared.trigger.clone()));
+        tasks.spawn(run_schedules(shared.clone(), self.schedules.clone()));
+        tasks.spawn(reap_expired_leases(shared));
+    }
+}
+
+/// Puts the jobs of processors that stopped heartbeating back in the queue, until shutdown.
+async fn reap_expired_leases(shared: Arc<StarterShared>) {
+    let period = (shared.config.lease / 4).max(std::time::Duration::from_millis(250));
+    let shutdown = shared.trigger.shutdown.clone();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(period) => {}
+            _ = shutdown.wait() => return,
+        }
+        match shared.store.expire_leases(now_millis()).await {
+            Ok(0) => {}
+            Ok(count) => {
+                tracing::warn!(count, "leases expired, jobs requeued or dead-lettered");
+                shared.trigger.job_available.notify_waiters();
             }
-            let _ = consumer.await;
-            let _ = scheduler.await;
-        })
+            Err(error) => tracing::error!(%error, "lease expiry failed"),
+        }
     }
 }

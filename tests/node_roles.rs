@@ -1,0 +1,85 @@
+//! The role contract at the node: a role is built only from what it asks the build context for (a
+//! depsvc node opens neither the database nor the archive, a processor node no database), every
+//! role is built before anything listens (a role that cannot be built stops the node first), and a
+//! node that was asked to stop exits within its drain bound.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use imap_sdc::config::Config;
+use mesh_runtime::ShutdownSignal;
+use proto::clients::{DependencyClient, lazy_channel};
+use proto::pb::GetGraphRequest;
+use support::TempDir;
+
+/// Runs a node with `config` until `check` has looked at it, then stops it and waits for it to
+/// exit, within the drain bound.
+async fn run_node<F, Fut>(config: Config, check: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = imap_sdc::node::reachable_url(&listener).unwrap();
+    let drain_bound = config.mesh.drain_timeout;
+    let (stop, shutdown) = ShutdownSignal::new();
+    let node =
+        tokio::spawn(async move { imap_sdc::node::run(config, listener, async move { shutdown.wait().await }).await });
+    check(url).await;
+    stop.trigger();
+    let exited = tokio::time::timeout(drain_bound + Duration::from_secs(5), node).await;
+    exited.expect("the node exits within its drain bound").unwrap().expect("the node ran cleanly");
+}
+
+fn config(home: &TempDir, roles: &str) -> Config {
+    let mut config = Config { roles: roles.parse().unwrap(), data_dir: home.path().join("data"), ..Default::default() };
+    config.mesh.drain_timeout = Duration::from_secs(5);
+    config
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_depsvc_node_opens_neither_database_nor_archive() {
+    let home = TempDir::new("node-depsvc");
+    let config = config(&home, "depsvc");
+    let data_dir = config.data_dir.clone();
+    run_node(config, |url| async move {
+        let mut depsvc = DependencyClient::new(lazy_channel(&url).unwrap());
+        let graph = depsvc.get_graph(GetGraphRequest {}).await.expect("depsvc answers").into_inner();
+        assert!(!graph.products.is_empty());
+    })
+    .await;
+    assert!(!data_dir.join("imap-sdc.sqlite").exists(), "no database was opened");
+    assert!(!data_dir.join("archive").exists(), "no archive was opened");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_processor_node_opens_the_archive_but_no_database() {
+    let home = TempDir::new("node-processor");
+    let config = config(&home, "processor");
+    let data_dir = config.data_dir.clone();
+    run_node(config, |_| async {}).await;
+    assert!(data_dir.join("archive").is_dir(), "the archive was opened");
+    assert!(!data_dir.join("imap-sdc.sqlite").exists(), "no database was opened");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_that_cannot_be_built_stops_the_node_before_it_listens() {
+    let home = TempDir::new("node-unbuildable");
+    let mut config = config(&home, "indexer,starter");
+    config.starter.schedules =
+        vec![starter::ScheduleConfig { name: "broken".into(), cron: "61 * * * *".into(), ..Default::default() }];
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let waited_for_shutdown = Arc::new(AtomicBool::new(false));
+    let waited = waited_for_shutdown.clone();
+    let shutdown_request = async move {
+        waited.store(true, Ordering::SeqCst);
+        std::future::pending::<()>().await
+    };
+    let error = imap_sdc::node::run(config, listener, shutdown_request).await.expect_err("the starter cannot be built");
+    let message = format!("{error:#}");
+    assert!(message.contains("building the starter") && message.contains("broken"), "{message}");
+    assert!(!waited_for_shutdown.load(Ordering::SeqCst), "the node never got as far as serving");
+}

@@ -14,6 +14,8 @@ const JSON_MESSAGES: &[&str] = &[
     "CampaignProgress",
     "QuarantinedFile",
     "ProcessorStatus",
+    "DeadEvaluation",
+    "ProductTime",
 ];
 
 /// Fields of those messages that need a text form: (message.field, helper in `crate::json`).
@@ -24,6 +26,7 @@ const JSON_FIELDS: &[(&str, &str)] = &[
     ("GraphEdge.relationship", "relationship"),
     ("CampaignProgress.created_at", "timestamp"),
     ("QuarantinedFile.recorded_at", "timestamp"),
+    ("DeadEvaluation.recorded_at", "timestamp"),
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -1,4 +1,6 @@
-//! depsvc's one error type, mapped to gRPC status codes in one place.
+//! depsvc's one error type, placed in the mesh's error table in one place.
+
+use proto::error::{ErrorCode, HasErrorCode, status_of};
 
 use super::graph::GraphError;
 
@@ -14,24 +16,33 @@ pub enum DepsvcError {
     InvalidGraph(String),
     #[error("invalid request: {0}")]
     InvalidRequest(String),
-    #[error("indexer unavailable: {0}")]
+    #[error("indexer: {0}")]
     Indexer(#[from] tonic::Status),
+}
+
+impl HasErrorCode for DepsvcError {
+    fn error_code(&self) -> ErrorCode {
+        match self {
+            DepsvcError::Graph(GraphError::UnknownProduct(_)) => ErrorCode::NotFound,
+            DepsvcError::InvalidRequest(_) | DepsvcError::Graph(_) => ErrorCode::InvalidArgument,
+            // The indexer's own code travels on: its refusal stays a refusal, its outage an outage.
+            DepsvcError::Indexer(status) => status.error_code(),
+            DepsvcError::GraphFile { .. } | DepsvcError::EmptyGraphFolder { .. } | DepsvcError::InvalidGraph(_) => {
+                ErrorCode::FailedPrecondition
+            }
+        }
+    }
+
+    fn public_message(&self) -> String {
+        match self {
+            DepsvcError::Indexer(status) => format!("indexer: {}", status.message()),
+            other => other.to_string(),
+        }
+    }
 }
 
 impl From<DepsvcError> for tonic::Status {
     fn from(error: DepsvcError) -> tonic::Status {
-        match &error {
-            DepsvcError::Graph(GraphError::UnknownProduct(_)) => tonic::Status::not_found(error.to_string()),
-            DepsvcError::InvalidRequest(_) | DepsvcError::Graph(_) => {
-                tonic::Status::invalid_argument(error.to_string())
-            }
-            DepsvcError::Indexer(status) => {
-                tonic::Status::unavailable(format!("indexer unavailable: {}", status.message()))
-            }
-            DepsvcError::GraphFile { .. } | DepsvcError::EmptyGraphFolder { .. } | DepsvcError::InvalidGraph(_) => {
-                tracing::error!(%error, "depsvc internal error");
-                tonic::Status::internal("internal depsvc error")
-            }
-        }
+        status_of(&error, "depsvc")
     }
 }

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use imap_filename::FileNameError;
+use proto::error::{ErrorCode, HasErrorCode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
@@ -41,24 +42,31 @@ impl GatewayError {
     }
 
     fn http_status(&self) -> StatusCode {
+        let code = self.error_code();
         match self {
-            GatewayError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            GatewayError::Forbidden(_) => StatusCode::FORBIDDEN,
-            GatewayError::InvalidRequest(_) | GatewayError::InvalidFileName(_) => StatusCode::BAD_REQUEST,
-            GatewayError::FileAlreadyExists { .. } => StatusCode::CONFLICT,
-            GatewayError::NotFound(_) => StatusCode::NOT_FOUND,
-            GatewayError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            GatewayError::Upstream { status, .. } => match status.code() {
-                tonic::Code::InvalidArgument => StatusCode::BAD_REQUEST,
-                tonic::Code::NotFound => StatusCode::NOT_FOUND,
-                tonic::Code::AlreadyExists => StatusCode::CONFLICT,
-                tonic::Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-                _ => StatusCode::BAD_GATEWAY,
-            },
-            GatewayError::Archive(object_store::Error::NotFound { .. }) => StatusCode::NOT_FOUND,
-            GatewayError::Archive(_) | GatewayError::Database(_) | GatewayError::Store(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
+            // A peer's own failure is the gateway's upstream failing; its refusals and passing
+            // trouble keep their meaning.
+            GatewayError::Upstream { .. } if code.http_status().is_server_error() && !code.is_transient() => {
+                StatusCode::BAD_GATEWAY
             }
+            _ => code.http_status(),
+        }
+    }
+}
+
+impl HasErrorCode for GatewayError {
+    fn error_code(&self) -> ErrorCode {
+        match self {
+            GatewayError::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            GatewayError::Forbidden(_) => ErrorCode::PermissionDenied,
+            GatewayError::InvalidRequest(_) | GatewayError::InvalidFileName(_) => ErrorCode::InvalidArgument,
+            GatewayError::FileAlreadyExists { .. } => ErrorCode::AlreadyExists,
+            GatewayError::NotFound(_) => ErrorCode::NotFound,
+            GatewayError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            GatewayError::Upstream { status, .. } => status.error_code(),
+            GatewayError::Archive(error) => mesh_runtime::archive::error_code(error),
+            GatewayError::Database(error) => mesh_runtime::store::error_code(error),
+            GatewayError::Store(error) => error.error_code(),
         }
     }
 
@@ -90,23 +98,17 @@ impl IntoResponse for GatewayError {
             }
             _ => serde_json::Value::String(self.public_message()),
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            // A peer shedding load: worth coming back shortly.
+            response.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+        }
+        response
     }
 }
 
 impl From<GatewayError> for tonic::Status {
     fn from(error: GatewayError) -> tonic::Status {
-        let message = error.public_message();
-        match error.http_status() {
-            StatusCode::UNAUTHORIZED => tonic::Status::unauthenticated(message),
-            StatusCode::FORBIDDEN => tonic::Status::permission_denied(message),
-            StatusCode::BAD_REQUEST => tonic::Status::invalid_argument(message),
-            StatusCode::NOT_FOUND => tonic::Status::not_found(message),
-            StatusCode::CONFLICT => tonic::Status::already_exists(message),
-            _ => {
-                tracing::error!(%error, "grpc request failed");
-                tonic::Status::internal(message)
-            }
-        }
+        proto::error::status_of(&error, "gateway")
     }
 }

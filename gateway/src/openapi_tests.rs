@@ -6,8 +6,8 @@
 use std::collections::BTreeSet;
 
 use proto::pb::{
-    CampaignProgress, FileRecord, GetGraphResponse, GraphEdge, InstrumentQueue, Job, ProcessorStatus, ProductKey,
-    QuarantinedFile, ResolvedInput,
+    CampaignProgress, DeadEvaluation, FileRecord, GetGraphResponse, GraphEdge, InstrumentQueue, Job, ProcessorStatus,
+    ProductKey, ProductTime, QuarantinedFile, ResolvedInput,
 };
 use serde_json::Value;
 
@@ -22,6 +22,7 @@ const STATUS_RESPONSES: &[(&str, &str, Answer)] = &[
     ("/api/jobs/{id}", "Job", Answer::One),
     ("/api/campaigns/{id}", "CampaignProgress", Answer::One),
     ("/api/queues", "InstrumentQueue", Answer::List),
+    ("/api/dead-evaluations", "DeadEvaluation", Answer::List),
     ("/api/graph", "Graph", Answer::One),
     ("/api/quarantine", "QuarantinedFile", Answer::List),
     ("/api/processor", "ProcessorStatus", Answer::One),
@@ -94,11 +95,17 @@ fn status_samples() -> Vec<(&'static str, Value)> {
         edges: vec![GraphEdge { product: Some(ProductKey::default()), ..Default::default() }],
         dot: String::new(),
     };
+    let dead_evaluation = DeadEvaluation {
+        product: Some(ProductKey::default()),
+        time: Some(ProductTime::default()),
+        ..Default::default()
+    };
     vec![
         ("FileRecord", json(serde_json::to_value(FileRecord::default()))),
         ("Job", json(serde_json::to_value(JobView::of(&job, LogShown::All)))),
         ("CampaignProgress", json(serde_json::to_value(CampaignProgress::default()))),
         ("InstrumentQueue", json(serde_json::to_value(InstrumentQueue::default()))),
+        ("DeadEvaluation", json(serde_json::to_value(dead_evaluation))),
         ("Graph", json(serde_json::to_value(graph))),
         ("QuarantinedFile", json(serde_json::to_value(QuarantinedFile::default()))),
         ("ProcessorStatus", json(serde_json::to_value(ProcessorStatus::default()))),

@@ -77,6 +77,7 @@ fn own_routes() -> Vec<Route> {
         route(Method::GET, "/api/jobs/{id}", status::job),
         route(Method::GET, "/api/campaigns/{id}", status::campaign),
         route(Method::GET, "/api/queues", status::queues),
+        route(Method::GET, "/api/dead-evaluations", status::dead_evaluations),
         route(Method::GET, "/api/graph", status::graph),
         route(Method::GET, "/api/graph.svg", graph_picture),
         route(Method::GET, "/api/quarantine", status::quarantine),

@@ -1,5 +1,6 @@
 //! The status API for people and tools (JSON): files with provenance, jobs with inputs, outputs, logs
-//! and timings, per-instrument queues, the product graph, quarantined files, processor status. The
+//! and timings, per-instrument queues, dead-lettered trigger evaluations, the product graph,
+//! quarantined files, processor status. The
 //! JSON is the contract messages' own serde form (enums and instants as text, see `proto::json`);
 //! only a job adds derived fields, through [`JobView`].
 
@@ -10,9 +11,10 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use prost_types::Timestamp;
 use proto::pb::{
-    CampaignProgress, FileKind, FileRecord, GetCampaignRequest, GetFileRequest, GetGraphRequest, GetGraphResponse,
-    GetJobRequest, GetQueuesRequest, GetStatusRequest, InstrumentQueue, Job, JobState, ListJobsRequest,
-    ListQuarantineRequest, ProcessorStatus, QuarantinedFile, QueryFilesRequest, Relationship,
+    CampaignProgress, DeadEvaluation, FileKind, FileRecord, GetCampaignRequest, GetFileRequest, GetGraphRequest,
+    GetGraphResponse, GetJobRequest, GetQueuesRequest, GetStatusRequest, InstrumentQueue, Job, JobState,
+    ListDeadEvaluationsRequest, ListJobsRequest, ListQuarantineRequest, ProcessorStatus, QuarantinedFile,
+    QueryFilesRequest, Relationship,
 };
 use proto::time::millis_of;
 
@@ -134,6 +136,28 @@ pub async fn queues(State(state): AppState) -> Result<Json<Vec<InstrumentQueue>>
         .into_inner()
         .queues;
     Ok(Json(queues))
+}
+
+/// `GET /api/dead-evaluations`: trigger evaluations a peer refused permanently, newest first, with
+/// the reason; optionally of one instrument.
+pub async fn dead_evaluations(
+    State(state): AppState,
+    Query(params): Params,
+) -> Result<Json<Vec<DeadEvaluation>>, GatewayError> {
+    let request = ListDeadEvaluationsRequest {
+        instrument: params.get("instrument").cloned().unwrap_or_default(),
+        limit: limit(&params)? as u32,
+    };
+    let evaluations = state
+        .clients
+        .starter
+        .clone()
+        .list_dead_evaluations(request)
+        .await
+        .map_err(GatewayError::upstream("starter"))?
+        .into_inner()
+        .evaluations;
+    Ok(Json(evaluations))
 }
 
 /// `GET /api/graph`: products, edges and the Graphviz text.

@@ -14,7 +14,9 @@ use imap_filename::parse_archive_key;
 use mesh_runtime::Shutdown;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
+use proto::error::HasErrorCode;
 use proto::pb::IndexFileRequest;
+use proto::retry::RetryPolicy;
 use sha2::{Digest, Sha256};
 
 use super::error::GatewayError;
@@ -22,7 +24,8 @@ use super::key_store::random_hex;
 use super::state::GatewayState;
 
 const REJECTED_PREFIX: &str = "rejected";
-const MIN_ABANDONED_SECONDS: u64 = 60;
+/// Younger received uploads may still be in flight on some replica.
+const MIN_ABANDONED_AGE: Duration = Duration::from_secs(60);
 /// How long the sweeper waits at most between rounds while the indexer does not answer.
 const MAX_SWEEP_BACKOFF: Duration = Duration::from_secs(30);
 
@@ -190,7 +193,7 @@ pub async fn sweep(state: &GatewayState, area: StagingArea, min_age: Duration) -
                 tracing::info!(%staging, ?placement, "staged upload dealt with");
             }
             // The rest would fail the same way; one key's own refusal does not hold up the others.
-            Err(GatewayError::Upstream { status, .. }) if is_unavailable(&status) => {
+            Err(GatewayError::Upstream { status, .. }) if status.error_code().is_transient() => {
                 tracing::warn!(%staging, error = %status.message(), "indexer unavailable; staged uploads wait");
                 report.indexer_unavailable = true;
                 break;
@@ -207,7 +210,7 @@ async fn sweep_one(
     listed: object_store::ObjectMeta,
 ) -> Result<Placement, GatewayError> {
     let archive = state.archive.as_ref();
-    let limit = state.config.max_upload_bytes;
+    let limit = state.config.max_upload_bytes.get();
     let Some(key) = key_of(area, &listed.location) else {
         let name = listed.location.to_string();
         let reason = format!("{name} does not name a valid archive key, so it cannot be placed");
@@ -222,41 +225,39 @@ async fn sweep_one(
     place(state, &listed.location, &key, OnConflict::KeepAside).await
 }
 
-fn is_unavailable(status: &tonic::Status) -> bool {
-    matches!(
-        status.code(),
-        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Unknown | tonic::Code::Cancelled
-    )
-}
-
 /// Sweeps until shutdown: the presigned area often when clients upload straight into the archive;
 /// the received area (and, for a local archive, everything) only for uploads a gateway left
-/// behind when it stopped mid-way. Backs off while the indexer does not answer.
-pub fn spawn_sweeper(state: Arc<GatewayState>, shutdown: Shutdown) -> tokio::task::JoinHandle<()> {
-    // Younger received uploads may still be in flight on some replica.
-    let abandoned = Duration::from_secs(state.config.abandoned_upload_seconds.max(MIN_ABANDONED_SECONDS));
+/// behind when it stopped mid-way. Backs off while the indexer does not answer. A sweep under way
+/// when shutdown comes is finished first.
+pub async fn run_sweeper(state: Arc<GatewayState>, shutdown: Shutdown) {
+    let abandoned = state.config.abandoned_upload_age.max(MIN_ABANDONED_AGE);
     let (every, presigned_min_age) = if state.presigner.is_some() {
-        (Duration::from_millis(state.config.staged_upload_poll_millis.max(50)), Duration::ZERO)
+        (state.config.staged_upload_poll, Duration::ZERO)
     } else {
         (Duration::from_secs(60), abandoned)
     };
-    tokio::spawn(async move {
-        let mut pause = every;
-        loop {
-            let mut indexer_unavailable = false;
-            for (area, min_age) in [(StagingArea::Presigned, presigned_min_age), (StagingArea::Received, abandoned)] {
-                match sweep(&state, area, min_age).await {
-                    Ok(report) => indexer_unavailable |= report.indexer_unavailable,
-                    Err(error) => tracing::warn!(%error, ?area, "listing staged uploads failed"),
-                }
-            }
-            pause = if indexer_unavailable { (pause * 2).min(MAX_SWEEP_BACKOFF.max(every)) } else { every };
-            tokio::select! {
-                _ = shutdown.wait() => return,
-                _ = tokio::time::sleep(pause) => {}
+    // While the indexer is away, rounds come further apart, up to MAX_SWEEP_BACKOFF.
+    let mut indexer_backoff = RetryPolicy::until_stopped(every * 2, MAX_SWEEP_BACKOFF.max(every)).backoff();
+    loop {
+        let mut indexer_unavailable = false;
+        for (area, min_age) in [(StagingArea::Presigned, presigned_min_age), (StagingArea::Received, abandoned)] {
+            match sweep(&state, area, min_age).await {
+                Ok(report) => indexer_unavailable |= report.indexer_unavailable,
+                Err(error) => tracing::warn!(%error, ?area, "listing staged uploads failed"),
             }
         }
-    })
+        if indexer_unavailable {
+            if !indexer_backoff.wait(&shutdown).await {
+                return;
+            }
+            continue;
+        }
+        indexer_backoff.reset();
+        tokio::select! {
+            _ = shutdown.wait() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
 }
 
 /// `<area>/<archive key>/<random>` -> the archive key, if it is a valid one.

@@ -1,6 +1,7 @@
-//! The indexer's one error type, mapped to gRPC status codes in one place.
+//! The indexer's one error type, placed in the mesh's error table in one place.
 
 use imap_filename::FileNameError;
+use proto::error::{ErrorCode, HasErrorCode, status_of};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexerError {
@@ -30,25 +31,26 @@ pub enum IndexerError {
     Watch(#[from] notify::Error),
 }
 
+impl HasErrorCode for IndexerError {
+    fn error_code(&self) -> ErrorCode {
+        match self {
+            IndexerError::InvalidName(_) | IndexerError::InvalidQuery(_) | IndexerError::InvalidRelease(_) => {
+                ErrorCode::InvalidArgument
+            }
+            IndexerError::ObjectNotFound { .. } | IndexerError::UnknownFile(_) => ErrorCode::NotFound,
+            IndexerError::Conflict { .. } => ErrorCode::AlreadyExists,
+            IndexerError::CorruptKind(_) => ErrorCode::DataLoss,
+            IndexerError::Archive(error) => mesh_runtime::archive::error_code(error),
+            IndexerError::Database(error) => mesh_runtime::store::error_code(error),
+            IndexerError::Store(error) => error.error_code(),
+            IndexerError::Io { .. } => ErrorCode::Unavailable,
+            IndexerError::Watch(_) => ErrorCode::Internal,
+        }
+    }
+}
+
 impl From<IndexerError> for tonic::Status {
     fn from(error: IndexerError) -> tonic::Status {
-        match &error {
-            IndexerError::InvalidName(_) | IndexerError::InvalidQuery(_) | IndexerError::InvalidRelease(_) => {
-                tonic::Status::invalid_argument(error.to_string())
-            }
-            IndexerError::ObjectNotFound { .. } | IndexerError::UnknownFile(_) => {
-                tonic::Status::not_found(error.to_string())
-            }
-            IndexerError::Conflict { .. } => tonic::Status::already_exists(error.to_string()),
-            IndexerError::Archive(_)
-            | IndexerError::CorruptKind(_)
-            | IndexerError::Database(_)
-            | IndexerError::Io { .. }
-            | IndexerError::Store(_)
-            | IndexerError::Watch(_) => {
-                tracing::error!(%error, "indexer internal error");
-                tonic::Status::internal("internal indexer error")
-            }
-        }
+        status_of(&error, "indexer")
     }
 }

@@ -1,4 +1,7 @@
-//! The processor's one error type, mapped to gRPC status codes in one place.
+//! The processor's one error type, placed in the mesh's error table in one place. The table also
+//! decides whether a failed job is worth running again: only transient trouble is.
+
+use proto::error::{ErrorCode, HasErrorCode, status_of};
 
 use super::science::ScienceError;
 
@@ -14,6 +17,8 @@ pub enum ProcessorError {
     OutputTaken { file: String, owner: String },
     #[error("job was cancelled")]
     Cancelled,
+    #[error("job was cut off: the processor shut down before it finished")]
+    CutOffByShutdown,
     #[error("output name invalid: {0}")]
     OutputName(#[from] imap_filename::FileNameError),
     #[error("archive error: {0}")]
@@ -24,23 +29,43 @@ pub enum ProcessorError {
     Pool(#[from] rayon::ThreadPoolBuildError),
     #[error("cpu pool task vanished")]
     PoolTaskLost,
+    #[error("archive setup failed: {0}")]
+    Runtime(#[from] mesh_runtime::RuntimeError),
+}
+
+impl HasErrorCode for ProcessorError {
+    fn error_code(&self) -> ErrorCode {
+        match self {
+            ProcessorError::Science(ScienceError::BadInput { .. } | ScienceError::MissingInput(_)) => {
+                ErrorCode::InvalidArgument
+            }
+            // Bad science (or an operator's cancel) fails the same way every time.
+            ProcessorError::Science(_) | ProcessorError::Cancelled => ErrorCode::FailedPrecondition,
+            ProcessorError::NoAlgorithm(_) => ErrorCode::Unimplemented,
+            ProcessorError::UnknownJob(_) => ErrorCode::NotFound,
+            ProcessorError::OutputTaken { .. } => ErrorCode::AlreadyExists,
+            ProcessorError::OutputName(_) => ErrorCode::InvalidArgument,
+            // Another processor can run it.
+            ProcessorError::CutOffByShutdown => ErrorCode::Unavailable,
+            ProcessorError::Archive(error) => mesh_runtime::archive::error_code(error),
+            ProcessorError::Peer(status) => status.error_code(),
+            ProcessorError::Pool(_) => ErrorCode::Internal,
+            // The science thread died (a panic in a library): running the job again may not.
+            ProcessorError::PoolTaskLost => ErrorCode::Aborted,
+            ProcessorError::Runtime(error) => error.error_code(),
+        }
+    }
 }
 
 impl ProcessorError {
     /// Whether running the job again could succeed (infrastructure trouble, not bad science).
     pub fn is_retryable(&self) -> bool {
-        matches!(self, ProcessorError::Archive(_) | ProcessorError::Peer(_) | ProcessorError::PoolTaskLost)
+        self.error_code().is_transient()
     }
 }
 
 impl From<ProcessorError> for tonic::Status {
     fn from(error: ProcessorError) -> tonic::Status {
-        match &error {
-            ProcessorError::UnknownJob(_) => tonic::Status::not_found(error.to_string()),
-            _ => {
-                tracing::error!(%error, "processor internal error");
-                tonic::Status::internal("internal processor error")
-            }
-        }
+        status_of(&error, "processor")
     }
 }

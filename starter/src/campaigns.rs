@@ -2,7 +2,6 @@
 //! counted from the jobs that carry the campaign id, and started by a request or a schedule.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use imap_filename::Date;
 use proto::ids::JobId;
@@ -10,6 +9,7 @@ use proto::pb::{
     CampaignProgress, GetGraphRequest, ProductKey, ProductRun, ProductTime, StartReprocessingRequest,
     StartReprocessingResponse,
 };
+use proto::retry::Outcome;
 use proto::time::{now_millis, timestamp};
 use sqlx::Row;
 
@@ -17,7 +17,7 @@ use super::error::StarterError;
 use super::job_row::{state_counter, stored_state};
 use super::jobs::JobStore;
 use super::role::StarterShared;
-use super::trigger::{Outcome, TriggerContext, retry_store};
+use super::trigger::{EVALUATION_RETRY, TriggerContext};
 
 /// A campaign about to be planned.
 #[derive(Debug, Clone)]
@@ -188,37 +188,24 @@ pub async fn plan_campaign(
 /// deduplication, so re-planning only adds what is missing.
 pub async fn resume_campaigns(trigger: Arc<TriggerContext>) {
     let Outcome::Done(plans) =
-        retry_store("unfinished campaigns", &trigger.shutdown, || trigger.store.unfinished_campaigns()).await
+        EVALUATION_RETRY.run("unfinished campaigns", &trigger.shutdown, || trigger.store.unfinished_campaigns()).await
     else {
         return;
     };
     for plan in plans {
-        let mut delay = Duration::from_millis(500);
-        let runs = loop {
-            match campaign_runs(&trigger, &plan.request).await {
-                Ok(runs) => break Some(runs),
-                Err(StarterError::Peer(status)) => {
-                    tracing::warn!(campaign = %plan.id, error = %status.message(), "campaign not re-planned yet, retrying");
+        let runs = EVALUATION_RETRY
+            .run("re-plan campaign", &trigger.shutdown, || campaign_runs(&trigger, &plan.request))
+            .await;
+        let runs = match runs {
+            Outcome::Done(runs) => runs,
+            Outcome::Refused(error) | Outcome::Exhausted(error) => {
+                tracing::error!(campaign = %plan.id, %error, "campaign can no longer be planned; left as it is");
+                if let Err(error) = trigger.store.finish_campaign_planning(&plan.id, now_millis()).await {
+                    tracing::error!(campaign = %plan.id, %error, "campaign not marked planned");
                 }
-                Err(StarterError::Database(error)) => {
-                    tracing::warn!(campaign = %plan.id, %error, "campaign not re-planned yet, retrying")
-                }
-                Err(error) => {
-                    tracing::error!(campaign = %plan.id, %error, "campaign can no longer be planned; left as it is");
-                    break None;
-                }
+                continue;
             }
-            tokio::select! {
-                _ = tokio::time::sleep(delay) => {}
-                _ = trigger.shutdown.wait() => return,
-            }
-            delay = (delay * 2).min(Duration::from_secs(30));
-        };
-        let Some(runs) = runs else {
-            if let Err(error) = trigger.store.finish_campaign_planning(&plan.id, now_millis()).await {
-                tracing::error!(campaign = %plan.id, %error, "campaign not marked planned");
-            }
-            continue;
+            Outcome::Stopped => return,
         };
         tracing::info!(campaign = %plan.id, runs = runs.len(), "campaign interrupted by a restart, planned again");
         trigger.enqueue_campaign(&plan.id, runs, &proto::trace::current_traceparent());

@@ -7,8 +7,8 @@ use proto::ids::{JobId, WorkerId};
 use proto::pb::starter_service_server::StarterService;
 use proto::pb::{
     CompleteJobRequest, CompleteJobResponse, GetCampaignRequest, GetCampaignResponse, GetJobRequest, GetJobResponse,
-    GetQueuesRequest, GetQueuesResponse, InstrumentQueue, ListJobsRequest, ListJobsResponse, StartReprocessingRequest,
-    StartReprocessingResponse, WorkRequest, WorkResponse,
+    GetQueuesRequest, GetQueuesResponse, InstrumentQueue, ListDeadEvaluationsRequest, ListDeadEvaluationsResponse,
+    ListJobsRequest, ListJobsResponse, StartReprocessingRequest, StartReprocessingResponse, WorkRequest, WorkResponse,
 };
 use proto::time::now_millis;
 use tokio_stream::wrappers::ReceiverStream;
@@ -29,7 +29,7 @@ impl StarterService for StarterGrpc {
 
     async fn work(&self, request: Request<Streaming<WorkRequest>>) -> Result<Response<Self::WorkStream>, Status> {
         let (sender, receiver) = tokio::sync::mpsc::channel(16);
-        tokio::spawn(super::dispatch::serve_worker(
+        self.shared.trigger.tasks.spawn(super::dispatch::serve_worker(
             self.shared.store.clone(),
             self.shared.trigger.job_available.clone(),
             request.into_inner(),
@@ -51,6 +51,7 @@ impl StarterService for StarterGrpc {
             error: request.error,
             log: request.log,
             outputs: request.outputs,
+            not_started: request.not_started,
         };
         let (job, worker) = (JobId::from(request.job_id), WorkerId::from(request.worker_id));
         let state = self.shared.store.complete(&job, &worker, &completion, now_millis()).await?;
@@ -108,7 +109,25 @@ impl StarterService for StarterGrpc {
                 *counter = count;
             }
         }
+        for (instrument, count) in self.shared.store.dead_evaluation_counts().await? {
+            match queues.binary_search_by(|queue| queue.instrument.cmp(&instrument)) {
+                Ok(found) => queues[found].dead_evaluations = count,
+                Err(at) => {
+                    queues.insert(at, InstrumentQueue { instrument, dead_evaluations: count, ..Default::default() })
+                }
+            }
+        }
         Ok(Response::new(GetQueuesResponse { queues }))
+    }
+
+    #[tracing::instrument(skip_all, name = "starter.list_dead_evaluations")]
+    async fn list_dead_evaluations(
+        &self,
+        request: Request<ListDeadEvaluationsRequest>,
+    ) -> Result<Response<ListDeadEvaluationsResponse>, Status> {
+        let request = request.into_inner();
+        let evaluations = self.shared.store.dead_evaluations(&request.instrument, request.limit).await?;
+        Ok(Response::new(ListDeadEvaluationsResponse { evaluations }))
     }
 
     #[tracing::instrument(skip_all, name = "starter.get_campaign")]

@@ -53,6 +53,20 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// The product and time a row is about, from its `instrument`, `data_level`, `descriptor`,
+/// `start_date` and `repointing` (-1 for none) columns.
+pub fn product_run_of(row: &sqlx::any::AnyRow) -> Result<(ProductKey, ProductTime), StarterError> {
+    let repointing: i64 = row.try_get("repointing")?;
+    let product = ProductKey {
+        instrument: row.try_get("instrument")?,
+        data_level: row.try_get("data_level")?,
+        descriptor: row.try_get("descriptor")?,
+    };
+    let time =
+        ProductTime { date: row.try_get("start_date")?, repointing: (repointing >= 0).then_some(repointing as u32) };
+    Ok((product, time))
+}
+
 pub fn job_from_row(row: &sqlx::any::AnyRow) -> Result<Job, StarterError> {
     let id: String = row.try_get("id")?;
     let corrupt = |reason: &str| StarterError::CorruptJob { id: id.clone(), reason: reason.to_string() };
@@ -63,21 +77,14 @@ pub fn job_from_row(row: &sqlx::any::AnyRow) -> Result<Job, StarterError> {
         inputs.push(ResolvedInput::decode_length_delimited(&mut buffer).map_err(|error| corrupt(&error.to_string()))?);
     }
     let outputs: String = row.try_get("outputs")?;
-    let repointing: i64 = row.try_get("repointing")?;
+    let (product, time) = product_run_of(row)?;
     let millis = |column: &str| -> Result<Option<prost_types::Timestamp>, StarterError> {
         Ok(timestamp_if_set(row.try_get(column)?))
     };
     Ok(Job {
         id: id.clone(),
-        product: Some(ProductKey {
-            instrument: row.try_get("instrument")?,
-            data_level: row.try_get("data_level")?,
-            descriptor: row.try_get("descriptor")?,
-        }),
-        time: Some(ProductTime {
-            date: row.try_get("start_date")?,
-            repointing: (repointing >= 0).then_some(repointing as u32),
-        }),
+        product: Some(product),
+        time: Some(time),
         version: row.try_get("version")?,
         inputs,
         state: stored_state(&row.try_get::<String, _>("state")?)? as i32,

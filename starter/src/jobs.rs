@@ -60,6 +60,8 @@ pub struct Completion {
     pub error: String,
     pub log: String,
     pub outputs: Vec<String>,
+    /// The processor gives the job back without having run it (it is shutting down).
+    pub not_started: bool,
 }
 
 impl JobStore {
@@ -101,7 +103,7 @@ impl JobStore {
                 version = floor
                     .next_minor()
                     .filter(|next| next.major.is_some())
-                    .ok_or_else(|| StarterError::InvalidRequest(format!("no version left after {floor}")))?;
+                    .ok_or_else(|| StarterError::NoVersionLeft(floor.to_string()))?;
             }
             let id = JobId::from(uuid::Uuid::now_v7().to_string());
             let result = sqlx::query(
@@ -132,7 +134,7 @@ impl JobStore {
                 Err(error) => return Err(error.into()),
             }
         }
-        Err(StarterError::InvalidRequest("could not allocate a job version after 16 attempts".into()))
+        Err(StarterError::VersionContention)
     }
 
     async fn next_version(&self, product: &ProductKey, date: &str, repointing: i64) -> Result<Version, StarterError> {
@@ -149,12 +151,12 @@ impl JobStore {
         .await?;
         let Some(row) = row else { return Ok(Version::first()) };
         let latest = Version { major: Some(row.try_get::<i64, _>(0)? as u16), minor: row.try_get::<i64, _>(1)? as u16 };
-        latest.next_minor().ok_or_else(|| StarterError::InvalidRequest(format!("no version left after {latest}")))
+        latest.next_minor().ok_or_else(|| StarterError::NoVersionLeft(latest.to_string()))
     }
 
     /// Leases the oldest runnable job to `worker`, respecting per-instrument limits.
     pub async fn claim(&self, worker: &WorkerId, now: i64) -> Result<Option<Job>, StarterError> {
-        let lease_expires_at = now + self.config.lease_seconds as i64 * 1000;
+        let lease_expires_at = now + self.config.lease.as_millis() as i64;
         let _one_claim_at_a_time = self.claim_lock.lock().await;
         for _ in 0..8 {
             let claimed: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(self.claim_sql.clone()))
@@ -183,7 +185,7 @@ impl JobStore {
 
     /// Extends the leases of jobs `worker` still runs.
     pub async fn heartbeat(&self, worker: &WorkerId, job_ids: &[JobId], now: i64) -> Result<(), StarterError> {
-        let lease_expires_at = now + self.config.lease_seconds as i64 * 1000;
+        let lease_expires_at = now + self.config.lease.as_millis() as i64;
         for id in job_ids {
             sqlx::query(
                 "UPDATE jobs SET lease_expires_at = $1 WHERE id = $2 AND lease_owner = $3 AND state = 'running'",
@@ -227,17 +229,19 @@ impl JobStore {
             return Ok(job.state());
         }
         let outputs = serde_json::to_string(&completion.outputs).unwrap_or_else(|_| "[]".into());
+        if completion.not_started {
+            return self.give_back(job, now).await;
+        }
         let new_state = if completion.succeeded {
             JobState::Succeeded
         } else if !completion.retryable {
             JobState::Failed
-        } else if job.attempts >= self.config.max_attempts {
+        } else if job.attempts >= self.config.max_attempts.get() {
             JobState::Dead
         } else {
             JobState::Queued
         };
-        let backoff =
-            self.config.retry_backoff_seconds as i64 * 1000 * (1_i64 << job.attempts.saturating_sub(1).min(16));
+        let backoff = self.config.retry_backoff.as_millis() as i64 * (1_i64 << job.attempts.saturating_sub(1).min(16));
         let not_before = if new_state == JobState::Queued { now + backoff } else { 0 };
         let finished_at = if new_state == JobState::Queued { 0 } else { now };
         let updated = sqlx::query(
@@ -261,6 +265,26 @@ impl JobStore {
         Ok(new_state)
     }
 
+    /// A job its processor gave back unstarted (it was shutting down) is queued again at once, and
+    /// the attempt its lease counted is taken back.
+    async fn give_back(&self, job: Job, now: i64) -> Result<JobState, StarterError> {
+        let updated = sqlx::query(
+            "UPDATE jobs SET state = 'queued', attempts = attempts - 1, lease_owner = '', lease_expires_at = 0, \
+             not_before = $1, error = $2 WHERE id = $3 AND state = 'running' AND lease_owner = $4",
+        )
+        .bind(now)
+        .bind(format!("given back unstarted by {} (shutting down)", job.lease_owner))
+        .bind(job.id.clone())
+        .bind(job.lease_owner.clone())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if updated != 1 {
+            return Ok(self.get(&job.job_id()).await?.state());
+        }
+        Ok(JobState::Queued)
+    }
+
     /// Puts jobs whose processor stopped heartbeating back in the queue (or dead-letters them).
     pub async fn expire_leases(&self, now: i64) -> Result<u64, StarterError> {
         let dead = sqlx::query(
@@ -269,7 +293,7 @@ impl JobStore {
              WHERE state = 'running' AND lease_expires_at < $1 AND attempts >= $2",
         )
         .bind(now)
-        .bind(i64::from(self.config.max_attempts))
+        .bind(i64::from(self.config.max_attempts.get()))
         .execute(&self.pool)
         .await?
         .rows_affected();

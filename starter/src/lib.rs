@@ -8,6 +8,7 @@ mod campaigns;
 mod config;
 pub mod cron;
 mod cursor;
+mod dead_letters;
 mod dispatch;
 mod error;
 mod grpc;
@@ -21,6 +22,7 @@ mod trigger_tests;
 
 pub use campaigns::CampaignPlan;
 pub use config::{ScheduleConfig, StarterConfig};
+pub use dead_letters::Refusal;
 pub use error::StarterError;
 pub use jobs::{Completion, JobFilter, JobStore, NewJob, input_hash};
 pub use role::StarterRole;

@@ -3,11 +3,13 @@
 //! day. The campaign id names the schedule and the firing minute, so a firing is planned at
 //! most once however often the starter restarts (or however many starters run).
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
 use imap_filename::Date;
 use proto::pb::StartReprocessingRequest;
+use proto::retry::{Outcome, RetryPolicy};
 use proto::time::{now_millis, rfc3339_millis};
 
 use super::campaigns::{CampaignPlan, plan_campaign};
@@ -19,8 +21,10 @@ use super::role::StarterShared;
 const DAY_MILLIS: i64 = 86_400_000;
 /// A firing missed while the starter was down is caught up if it is at most this old.
 const CATCH_UP_MILLIS: i64 = DAY_MILLIS;
-/// Pause between attempts to plan a firing whose planning failed (depsvc unreachable).
-const PLAN_RETRY: Duration = Duration::from_secs(30);
+/// A firing whose planning fails transiently (depsvc unreachable) is tried again for a while; a
+/// firing missed for good is made up by the next one.
+const PLAN_RETRY: RetryPolicy =
+    RetryPolicy::attempts(NonZeroU32::new(10).expect("not zero"), Duration::from_secs(5), Duration::from_secs(60));
 
 #[derive(Debug, Clone)]
 pub struct Schedule {
@@ -130,24 +134,18 @@ pub async fn run_schedules(shared: Arc<StarterShared>, schedules: Vec<Schedule>)
 
 async fn fire(shared: &Arc<StarterShared>, schedule: &Schedule, firing: i64) {
     let plan = schedule.campaign_for(firing);
-    for _ in 0..10 {
-        match plan_campaign(shared.clone(), plan.clone()).await {
-            Ok(response) => {
-                tracing::info!(schedule = %schedule.name, campaign = %response.campaign_id, planned_runs = response.planned_runs, "scheduled run fired");
-                return;
-            }
-            Err(StarterError::Peer(status)) => {
-                tracing::warn!(schedule = %schedule.name, error = %status.message(), "scheduled run not planned yet, retrying")
-            }
-            Err(error) => {
-                tracing::error!(schedule = %schedule.name, %error, "scheduled run refused");
-                return;
-            }
+    let planned = PLAN_RETRY
+        .run("plan scheduled run", &shared.trigger.shutdown, || plan_campaign(shared.clone(), plan.clone()))
+        .await;
+    match planned {
+        Outcome::Done(response) => {
+            tracing::info!(schedule = %schedule.name, campaign = %response.campaign_id, planned_runs = response.planned_runs, "scheduled run fired")
         }
-        tokio::select! {
-            _ = tokio::time::sleep(PLAN_RETRY) => {}
-            _ = shared.trigger.shutdown.wait() => return,
+        Outcome::Refused(error) => tracing::error!(schedule = %schedule.name, %error, "scheduled run refused"),
+        Outcome::Exhausted(error) => {
+            tracing::error!(schedule = %schedule.name, %error, "scheduled run not planned after every attempt")
         }
+        Outcome::Stopped => {}
     }
 }
 

@@ -4,38 +4,51 @@
 //! triggers the same check again.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use imap_filename::Version;
 use mesh_runtime::Shutdown;
 use proto::clients::{DependencyClient, IndexerClient};
+use proto::error::HasErrorCode;
 use proto::ids::JobId;
 use proto::pb::{
-    DownstreamRequest, FileEvent, FileKind, FileRecord, ProductRun, QueryFilesRequest, ResolveRequest,
-    SubscribeEventsRequest, SubscribeEventsResponse,
+    DownstreamRequest, FileEvent, FileKind, FileRecord, ProductKey, ProductRun, ProductTime, QueryFilesRequest,
+    ResolveRequest, SubscribeEventsRequest, SubscribeEventsResponse,
 };
+use proto::retry::{Outcome, RetryPolicy};
 use proto::time::now_millis;
 use proto::trace::{adopt_parent, current_traceparent};
 use tokio::sync::{Notify, mpsc};
+use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use super::cursor::CursorTracker;
-use super::error::StarterError;
+use super::dead_letters::Refusal;
 use super::jobs::{JobStore, NewJob};
 
-/// How a call that is retried while its failure is transient ended.
+/// Every call an evaluation makes (depsvc, the indexer, the database) is retried while it fails
+/// transiently, until shutdown: a peer restarting or a database hiccup must not turn into "nothing
+/// to do". A permanent refusal ends the evaluation, which is then dead-lettered.
+pub const EVALUATION_RETRY: RetryPolicy =
+    RetryPolicy::until_stopped(Duration::from_millis(100), Duration::from_secs(5));
+
+/// The event stream is opened again whatever ended it, until shutdown.
+const STREAM_RECONNECT: RetryPolicy =
+    RetryPolicy::until_stopped(Duration::from_millis(200), Duration::from_secs(5)).retrying_every_error();
+
+/// How the evaluation of one candidate ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome<T> {
-    /// It answered.
-    Done(T),
-    /// The peer refused permanently: logged and skipped, so one bad candidate cannot block the
-    /// log forever.
-    Refused,
-    /// Shutdown came first: nothing may be recorded as handled (cursor, campaign planning), so
-    /// the work is replayed after restart.
-    Aborted,
+pub enum Evaluation {
+    /// A new job was queued.
+    Created(JobId),
+    /// Inputs are incomplete (a later arrival triggers the check again) or the job exists.
+    NothingToDo,
+    /// A peer refused it permanently: recorded with the reason, and the queue moves on.
+    DeadLettered,
+    /// Shutdown came first: nothing may be recorded as handled (cursor, campaign planning), so the
+    /// work is replayed after restart.
+    Stopped,
 }
 
 /// One candidate product run to evaluate, and the event it came from.
@@ -60,6 +73,8 @@ pub struct TriggerContext {
     /// Planned runs of each campaign not evaluated yet; at zero the campaign's planning is done.
     pub campaign_outstanding: Mutex<HashMap<String, usize>>,
     pub shutdown: Shutdown,
+    /// The instrument queues run here, so the node waits for them at shutdown.
+    pub tasks: TaskTracker,
 }
 
 impl TriggerContext {
@@ -69,7 +84,7 @@ impl TriggerContext {
         let mut queues = self.queues.lock().expect("queue map lock");
         let sender = queues.entry(instrument.clone()).or_insert_with(|| {
             let (sender, receiver) = mpsc::unbounded_channel();
-            tokio::spawn(self.clone().run_instrument_queue(instrument, receiver));
+            self.tasks.spawn(self.clone().run_instrument_queue(instrument, receiver));
             sender
         });
         let _ = sender.send(candidate);
@@ -81,9 +96,11 @@ impl TriggerContext {
         mut receiver: mpsc::UnboundedReceiver<Candidate>,
     ) {
         loop {
+            // At shutdown the queue takes nothing more; what it has is replayed after restart.
             let candidate = tokio::select! {
-                candidate = receiver.recv() => match candidate { Some(candidate) => candidate, None => return },
+                biased;
                 _ = self.shutdown.wait() => return,
+                candidate = receiver.recv() => match candidate { Some(candidate) => candidate, None => return },
             };
             let span = tracing::info_span!("starter.evaluate", %instrument, product = %candidate.run);
             adopt_parent(&span, &candidate.traceparent);
@@ -114,7 +131,7 @@ impl TriggerContext {
     /// Evaluates one candidate and records it as handled; false when shutdown cut the
     /// evaluation off, in which case nothing is recorded and the work is replayed after restart.
     pub(crate) async fn process(&self, candidate: &Candidate) -> bool {
-        if self.evaluate(candidate).await == Outcome::Aborted {
+        if self.evaluate(candidate).await == Evaluation::Stopped {
             tracing::info!("evaluation cut off by shutdown; it is replayed after restart");
             return false;
         }
@@ -152,32 +169,36 @@ impl TriggerContext {
         }
     }
 
-    /// Resolves one candidate and creates its job when every required input is present:
-    /// `Done(Some(id))` for a new job, `Done(None)` when inputs are missing or the job exists.
-    async fn evaluate(&self, candidate: &Candidate) -> Outcome<Option<JobId>> {
+    /// Resolves one candidate and creates its job when every required input is present. A step a
+    /// peer refuses permanently dead-letters the candidate with the reason.
+    async fn evaluate(&self, candidate: &Candidate) -> Evaluation {
         let request = ResolveRequest { product: candidate.run.product.clone(), time: candidate.run.time.clone() };
-        let resolution = retry_transient("resolve", &self.shutdown, || {
-            let mut depsvc = self.depsvc.clone();
-            let request = request.clone();
-            async move { depsvc.resolve(request).await.map(|response| response.into_inner()) }
-        })
-        .await;
+        let resolution = EVALUATION_RETRY
+            .run("resolve", &self.shutdown, || {
+                let mut depsvc = self.depsvc.clone();
+                let request = request.clone();
+                async move { depsvc.resolve(request).await.map(|response| response.into_inner()) }
+            })
+            .await;
         let resolution = match resolution {
             Outcome::Done(resolution) => resolution,
-            Outcome::Refused => return Outcome::Refused,
-            Outcome::Aborted => return Outcome::Aborted,
+            Outcome::Refused(error) | Outcome::Exhausted(error) => {
+                return self.dead_letter(self.refusal(candidate, "resolve", &error)).await;
+            }
+            Outcome::Stopped => return Evaluation::Stopped,
         };
         if !resolution.ready {
             let missing: Vec<String> =
                 resolution.missing.iter().map(|input| format!("{}: {}", input.source, input.reason)).collect();
             tracing::info!(missing = ?missing, "inputs incomplete, waiting for more files");
-            return Outcome::Done(None);
+            return Evaluation::NothingToDo;
         }
         let floor = match self.archive_floor(&candidate.run).await {
             Outcome::Done(floor) => floor,
-            // Logged by the retry; the jobs table alone then decides the version.
-            Outcome::Refused => None,
-            Outcome::Aborted => return Outcome::Aborted,
+            Outcome::Refused(error) | Outcome::Exhausted(error) => {
+                return self.dead_letter(self.refusal(candidate, "query archive versions", &error)).await;
+            }
+            Outcome::Stopped => return Evaluation::Stopped,
         };
         let new_job = NewJob {
             product: candidate.run.product.clone().unwrap_or_default(),
@@ -186,24 +207,59 @@ impl TriggerContext {
             campaign_id: candidate.campaign_id.clone(),
             traceparent: current_traceparent(),
         };
-        // A database hiccup must not drop the event (the cursor moves past it once evaluated),
-        // so creation is retried until it succeeds or the starter stops.
-        let created =
-            retry_store("create job", &self.shutdown, || self.store.create(&new_job, floor, now_millis())).await;
-        match &created {
+        // A database hiccup must not drop the event (the cursor moves past it once evaluated).
+        let created = EVALUATION_RETRY
+            .run("create job", &self.shutdown, || self.store.create(&new_job, floor, now_millis()))
+            .await;
+        match created {
             Outcome::Done(Some(id)) => {
                 tracing::info!(job = %id, "job queued");
                 self.job_available.notify_waiters();
+                Evaluation::Created(id)
             }
-            Outcome::Done(None) => tracing::debug!("identical job already exists"),
-            Outcome::Refused | Outcome::Aborted => {}
+            Outcome::Done(None) => {
+                tracing::debug!("identical job already exists");
+                Evaluation::NothingToDo
+            }
+            Outcome::Refused(error) | Outcome::Exhausted(error) => {
+                self.dead_letter(self.refusal(candidate, "create job", &error)).await
+            }
+            Outcome::Stopped => Evaluation::Stopped,
         }
-        created
+    }
+
+    fn refusal(&self, candidate: &Candidate, step: &'static str, error: &impl HasErrorCode) -> Refusal {
+        Refusal {
+            product: candidate.run.product.clone().unwrap_or_default(),
+            time: candidate.run.time.clone().unwrap_or_default(),
+            event_seq: candidate.seq.unwrap_or(0),
+            campaign_id: candidate.campaign_id.clone(),
+            step,
+            code: error.error_code(),
+            message: error.public_message(),
+        }
+    }
+
+    /// Records a permanent refusal so the queue can move on without losing it.
+    async fn dead_letter(&self, refusal: Refusal) -> Evaluation {
+        tracing::error!(step = refusal.step, code = %refusal.code, message = %refusal.message, "evaluation refused permanently; dead-lettered, the queue moves on");
+        let recorded = EVALUATION_RETRY
+            .run("dead-letter evaluation", &self.shutdown, || self.store.dead_letter_evaluation(&refusal))
+            .await;
+        match recorded {
+            Outcome::Done(()) => Evaluation::DeadLettered,
+            Outcome::Stopped => Evaluation::Stopped,
+            Outcome::Refused(error) | Outcome::Exhausted(error) => {
+                // Only the log keeps it now; holding the queue would not bring the record back.
+                tracing::error!(%error, step = refusal.step, message = %refusal.message, "dead letter could not be recorded");
+                Evaluation::DeadLettered
+            }
+        }
     }
 
     /// The highest version the archive holds of the run's product (a team may have uploaded
     /// its own): the new job's version must exceed it.
-    async fn archive_floor(&self, run: &ProductRun) -> Outcome<Option<Version>> {
+    async fn archive_floor(&self, run: &ProductRun) -> Outcome<Option<Version>, tonic::Status> {
         let product = run.product.clone().unwrap_or_default();
         let time = run.time.clone().unwrap_or_default();
         let request = QueryFilesRequest {
@@ -216,25 +272,26 @@ impl TriggerContext {
             repointing: time.repointing,
             ..Default::default()
         };
-        retry_transient("query archive versions", &self.shutdown, || {
-            let mut indexer = self.indexer.clone();
-            let request = request.clone();
-            let (product, time) = (product.clone(), time.clone());
-            async move {
-                let files = indexer.query_files(request).await?.into_inner().files;
-                Ok(highest_version(&files, &product, &time))
-            }
-        })
-        .await
+        EVALUATION_RETRY
+            .run("query archive versions", &self.shutdown, || {
+                let mut indexer = self.indexer.clone();
+                let request = request.clone();
+                let (product, time) = (product.clone(), time.clone());
+                async move {
+                    let files = indexer.query_files(request).await?.into_inner().files;
+                    Ok(highest_version(&files, &product, &time))
+                }
+            })
+            .await
     }
 
     /// The campaign a job-produced file carries along; database errors are retried.
-    pub(crate) async fn campaign_of_file(&self, file: &FileRecord) -> Outcome<String> {
+    pub(crate) async fn campaign_of_file(&self, file: &FileRecord) -> Outcome<String, super::error::StarterError> {
         if file.produced_by_job.is_empty() {
             return Outcome::Done(String::new());
         }
         let producer = JobId::from(file.produced_by_job.clone());
-        retry_store("campaign of job", &self.shutdown, || self.store.campaign_of(&producer)).await
+        EVALUATION_RETRY.run("campaign of job", &self.shutdown, || self.store.campaign_of(&producer)).await
     }
 
     async fn finish_event(&self, seq: u64) {
@@ -254,42 +311,48 @@ impl TriggerContext {
 
     /// Reads the indexer's log forever, reconnecting after errors, until shutdown.
     pub async fn consume_events(self: Arc<Self>, indexer: IndexerClient) {
+        let mut reconnect = STREAM_RECONNECT.backoff();
         loop {
             let after_seq = self.cursor.lock().expect("cursor lock").highest_dispatched();
             let request = SubscribeEventsRequest { consumer: self.consumer.clone(), after_seq };
-            let mut stream = match indexer.clone().subscribe_events(request).await {
-                Ok(response) => response.into_inner(),
-                Err(status) => {
-                    tracing::warn!(error = %status.message(), "event stream unavailable, retrying");
-                    if self.pause(Duration::from_millis(500)).await {
+            match indexer.clone().subscribe_events(request).await {
+                Ok(response) => {
+                    reconnect.reset();
+                    if !self.read_events(response.into_inner()).await {
                         return;
                     }
-                    continue;
                 }
-            };
-            loop {
-                let message = tokio::select! {
-                    message = stream.message() => message,
-                    _ = self.shutdown.wait() => return,
-                };
-                match message {
-                    Ok(Some(SubscribeEventsResponse { event: Some(event) })) => {
-                        if !self.handle_event(event).await {
-                            // Nothing after an unhandled event may be dispatched: the cursor
-                            // would move past it.
-                            return;
-                        }
-                    }
-                    Ok(Some(SubscribeEventsResponse { event: None })) => {}
-                    Ok(None) => break,
-                    Err(status) => {
-                        tracing::warn!(error = %status.message(), "event stream broke, reconnecting");
-                        break;
-                    }
-                }
+                Err(status) => tracing::warn!(error = %status.message(), "event stream unavailable, retrying"),
             }
-            if self.pause(Duration::from_millis(200)).await {
+            if !reconnect.wait(&self.shutdown).await {
                 return;
+            }
+        }
+    }
+
+    /// Handles the events of one stream until it ends (true: reconnect) or shutdown, or an event
+    /// was left unhandled (false).
+    async fn read_events(self: &Arc<Self>, mut stream: tonic::Streaming<SubscribeEventsResponse>) -> bool {
+        loop {
+            let message = tokio::select! {
+                biased;
+                _ = self.shutdown.wait() => return false,
+                message = stream.message() => message,
+            };
+            match message {
+                Ok(Some(SubscribeEventsResponse { event: Some(event) })) => {
+                    if !self.handle_event(event).await {
+                        // Nothing after an unhandled event may be dispatched: the cursor would move
+                        // past it.
+                        return false;
+                    }
+                }
+                Ok(Some(SubscribeEventsResponse { event: None })) => {}
+                Ok(None) => return true,
+                Err(status) => {
+                    tracing::warn!(error = %status.message(), "event stream broke, reconnecting");
+                    return true;
+                }
             }
         }
     }
@@ -302,37 +365,40 @@ impl TriggerContext {
         adopt_parent(&span, &event.traceparent);
         async {
             let request = DownstreamRequest { file: Some(file.clone()) };
-            let runs = retry_transient("downstream", &self.shutdown, || {
-                let mut depsvc = self.depsvc.clone();
-                let request = request.clone();
-                async move { depsvc.downstream(request).await.map(|response| response.into_inner().runs) }
-            })
-            .await;
+            let runs = EVALUATION_RETRY
+                .run("downstream", &self.shutdown, || {
+                    let mut depsvc = self.depsvc.clone();
+                    let request = request.clone();
+                    async move { depsvc.downstream(request).await.map(|response| response.into_inner().runs) }
+                })
+                .await;
+            // A step refused permanently leaves nothing to evaluate for this file: the refusal is
+            // recorded and the log moves on.
             let runs = match runs {
                 Outcome::Done(runs) => runs,
-                // Permanently refused: nothing to run for this file.
-                Outcome::Refused => Vec::new(),
-                Outcome::Aborted => {
-                    tracing::info!("event not handled before shutdown; it is replayed after restart");
-                    return false;
+                Outcome::Refused(error) | Outcome::Exhausted(error) => {
+                    if !self.dead_letter_event(event.seq, &file, &error).await {
+                        return false;
+                    }
+                    Vec::new()
                 }
+                Outcome::Stopped => return Self::replayed_after_restart(),
             };
             let campaign_id = match self.campaign_of_file(&file).await {
                 Outcome::Done(campaign_id) => campaign_id,
-                Outcome::Refused | Outcome::Aborted => {
-                    tracing::info!("event not handled before shutdown; it is replayed after restart");
-                    return false;
+                Outcome::Refused(error) | Outcome::Exhausted(error) => {
+                    if !self.dead_letter_event(event.seq, &file, &error).await {
+                        return false;
+                    }
+                    return self.commit_without_work(event.seq).await;
                 }
+                Outcome::Stopped => return Self::replayed_after_restart(),
             };
             tracing::info!(candidates = runs.len(), "evaluating downstream products");
-            let no_work = {
-                let mut cursor = self.cursor.lock().expect("cursor lock");
-                cursor.dispatched(event.seq, runs.len());
-                runs.is_empty().then(|| cursor.committable())
-            };
-            if let Some(committable) = no_work {
-                self.commit(committable).await;
+            if runs.is_empty() {
+                return self.commit_without_work(event.seq).await;
             }
+            self.cursor.lock().expect("cursor lock").dispatched(event.seq, runs.len());
             let traceparent = current_traceparent();
             for run in runs {
                 self.enqueue(Candidate {
@@ -348,61 +414,35 @@ impl TriggerContext {
         .await
     }
 
-    /// Waits, unless shutdown comes first; returns true on shutdown.
-    async fn pause(&self, duration: Duration) -> bool {
-        tokio::select! {
-            _ = tokio::time::sleep(duration) => false,
-            _ = self.shutdown.wait() => true,
-        }
+    /// Dead-letters a step about a whole file (what it triggers, which campaign it belongs to);
+    /// false when shutdown came first.
+    async fn dead_letter_event(&self, seq: u64, file: &FileRecord, error: &impl HasErrorCode) -> bool {
+        let refusal = Refusal {
+            product: ProductKey::default(),
+            time: ProductTime::default(),
+            event_seq: seq,
+            campaign_id: String::new(),
+            step: "downstream",
+            code: error.error_code(),
+            message: format!("{}: {}", file.file_name, error.public_message()),
+        };
+        self.dead_letter(refusal).await != Evaluation::Stopped
     }
-}
 
-/// Retries a peer call while the failure is transient (peer down, restarting — a call cut off by
-/// a dying peer may surface as Cancelled — or overloaded). A permanent
-/// refusal is logged and skipped so one bad candidate cannot block the log forever.
-pub async fn retry_transient<T, F, Fut>(what: &str, shutdown: &Shutdown, mut call: F) -> Outcome<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, tonic::Status>>,
-{
-    let mut delay = Duration::from_millis(100);
-    loop {
-        match call().await {
-            Ok(value) => return Outcome::Done(value),
-            Err(status) if is_transient(&status) => {
-                tracing::warn!(call = what, error = %status.message(), "peer unavailable, retrying");
-            }
-            Err(status) => {
-                tracing::error!(call = what, error = %status.message(), code = ?status.code(), "peer refused request");
-                return Outcome::Refused;
-            }
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            _ = shutdown.wait() => return Outcome::Aborted,
-        }
-        delay = (delay * 2).min(Duration::from_secs(5));
+    /// An event with nothing to evaluate is done once dispatched.
+    async fn commit_without_work(&self, seq: u64) -> bool {
+        let committable = {
+            let mut cursor = self.cursor.lock().expect("cursor lock");
+            cursor.dispatched(seq, 0);
+            cursor.committable()
+        };
+        self.commit(committable).await;
+        true
     }
-}
 
-/// Retries a database call until it succeeds or shutdown comes (never `Refused`): a database
-/// hiccup must not turn into "nothing to do".
-pub async fn retry_store<T, F, Fut>(what: &str, shutdown: &Shutdown, mut call: F) -> Outcome<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, StarterError>>,
-{
-    let mut delay = Duration::from_millis(100);
-    loop {
-        match call().await {
-            Ok(value) => return Outcome::Done(value),
-            Err(error) => tracing::warn!(call = what, %error, "database unavailable, retrying"),
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            _ = shutdown.wait() => return Outcome::Aborted,
-        }
-        delay = (delay * 2).min(Duration::from_secs(5));
+    fn replayed_after_restart() -> bool {
+        tracing::info!("event not handled before shutdown; it is replayed after restart");
+        false
     }
 }
 
@@ -423,17 +463,4 @@ pub fn highest_version(
         })
         .filter_map(|file| file.version.parse::<Version>().ok())
         .max()
-}
-
-fn is_transient(status: &tonic::Status) -> bool {
-    matches!(
-        status.code(),
-        tonic::Code::Unavailable
-            | tonic::Code::Unknown
-            | tonic::Code::Cancelled
-            | tonic::Code::DeadlineExceeded
-            | tonic::Code::ResourceExhausted
-            | tonic::Code::Aborted
-            | tonic::Code::Internal
-    )
 }

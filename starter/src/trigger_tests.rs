@@ -22,7 +22,8 @@ use crate::campaigns::{CampaignPlan, plan_campaign, resume_campaigns};
 use crate::cursor::CursorTracker;
 use crate::jobs::{Completion, JobFilter, JobStore, NewJob};
 use crate::role::StarterShared;
-use crate::trigger::{Candidate, Outcome, TriggerContext, highest_version, retry_transient};
+use crate::trigger::{Candidate, EVALUATION_RETRY, TriggerContext, highest_version};
+use proto::retry::Outcome;
 
 mesh_runtime::on_both_backends!(
     downstream_cut_off_by_shutdown_commits_nothing,
@@ -45,17 +46,10 @@ fn run(date: &str) -> ProductRun {
     ProductRun { product: Some(product()), time: Some(ProductTime { date: date.into(), repointing: None }) }
 }
 
+include!("../tests/common/level0.rs");
+
 fn l0(date: &str) -> FileRecord {
-    FileRecord {
-        file_name: format!("imap_mag_l0_raw_{date}_v001.pkts"),
-        kind: FileKind::Science.into(),
-        instrument: "mag".into(),
-        data_level: "l0".into(),
-        descriptor: "raw".into(),
-        start_date: date.into(),
-        version: "v001".into(),
-        ..Default::default()
-    }
+    level0_file("mag", date)
 }
 
 fn event(seq: u64, file: FileRecord) -> FileEvent {
@@ -113,6 +107,7 @@ async fn context(store: Arc<JobStore>, peers: &str, shutdown: Shutdown) -> Arc<T
         queues: Mutex::new(HashMap::new()),
         campaign_outstanding: Mutex::new(HashMap::new()),
         shutdown,
+        tasks: tokio_util::task::TaskTracker::new(),
     })
 }
 
@@ -145,12 +140,15 @@ async fn all_jobs(store: &JobStore) -> Vec<Job> {
 #[tokio::test]
 async fn retry_outcomes_tell_refusal_from_shutdown() {
     let never = Shutdown::never();
-    assert_eq!(retry_transient("ok", &never, || async { Ok::<_, Status>(7) }).await, Outcome::Done(7));
-    let refused = retry_transient("refused", &never, || async { Err::<u32, _>(Status::invalid_argument("bad")) }).await;
-    assert_eq!(refused, Outcome::Refused);
+    let done = EVALUATION_RETRY.run("ok", &never, || async { Ok::<_, Status>(7) }).await;
+    assert!(matches!(done, Outcome::Done(7)));
+    let refused =
+        EVALUATION_RETRY.run("refused", &never, || async { Err::<u32, _>(Status::invalid_argument("bad")) }).await;
+    assert!(matches!(refused, Outcome::Refused(status) if status.code() == tonic::Code::InvalidArgument));
     let (_signal, shutdown) = stopping();
-    let aborted = retry_transient("down", &shutdown, || async { Err::<u32, _>(Status::unavailable("down")) }).await;
-    assert_eq!(aborted, Outcome::Aborted);
+    let stopped =
+        EVALUATION_RETRY.run("down", &shutdown, || async { Err::<u32, _>(Status::unavailable("down")) }).await;
+    assert!(matches!(stopped, Outcome::Stopped));
 }
 
 #[test]
@@ -220,7 +218,7 @@ async fn campaign_lookup_database_error_is_retried_not_no_campaign(pool: AnyPool
     let producer = store.create(&new_job, None, T0).await.unwrap().expect("job");
     let output = FileRecord { produced_by_job: producer.into(), ..l0("20250101") };
     let working = context(store.clone(), &peers, Shutdown::never()).await;
-    assert_eq!(working.campaign_of_file(&output).await, Outcome::Done("c1".to_string()));
+    assert!(matches!(working.campaign_of_file(&output).await, Outcome::Done(campaign) if campaign == "c1"));
 
     pool.close().await;
     let (_signal, shutdown) = stopping();
@@ -329,6 +327,7 @@ async fn completion_after_lease_expiry_reports_the_real_state(pool: AnyPool) {
         error: String::new(),
         log: String::new(),
         outputs: vec!["out.cdf".into()],
+        not_started: false,
     };
     let reported = store.complete_as_read(as_read, &WorkerId::from("worker-a"), &done, T0 + 10_000_001).await.unwrap();
     assert_eq!(reported, JobState::Queued);

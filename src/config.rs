@@ -1,14 +1,19 @@
 //! The node's configuration, in layers of increasing priority: defaults, a TOML file,
 //! `IMAP_SDC_*` environment variables (`__` separates nesting, e.g.
-//! `IMAP_SDC_STARTER__LEASE_SECONDS=60`), then command-line flags.
+//! `IMAP_SDC_STARTER__LEASE=5m`), then command-line flags. Every setting of every layer is tried
+//! on its own, and the whole is validated once, so a bad config reports all its problems at once.
+//!
+//! Durations are written `250ms`, `30s`, `5m`, `2h` or `1d` (decimals allowed); a bare integer
+//! means seconds.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use mesh_runtime::archive::{ArchiveLocation, S3Config};
+use mesh_runtime::config::{MeshConfig, Problems};
 use mesh_runtime::telemetry::TelemetryConfig;
 
-use crate::role::RoleSet;
+use crate::role::{Role, RoleSet};
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -29,6 +34,8 @@ pub struct Config {
     pub s3: S3Config,
     /// Where roles this node does not run can be reached (`http://host:port`).
     pub peers: Peers,
+    /// How the roles talk: outbound calls, the listener, the drain at shutdown.
+    pub mesh: MeshConfig,
     pub telemetry: TelemetryConfig,
     pub indexer: indexer::IndexerConfig,
     pub depsvc: depsvc::DepsvcConfig,
@@ -47,6 +54,18 @@ pub struct Peers {
     pub gateway: Option<String>,
 }
 
+impl Peers {
+    pub fn of(&self, role: Role) -> Option<&String> {
+        match role {
+            Role::Indexer => self.indexer.as_ref(),
+            Role::Depsvc => self.depsvc.as_ref(),
+            Role::Starter => self.starter.as_ref(),
+            Role::Processor => self.processor.as_ref(),
+            Role::Gateway => self.gateway.as_ref(),
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -58,6 +77,7 @@ impl Default for Config {
             archive_url: None,
             s3: S3Config::default(),
             peers: Peers::default(),
+            mesh: MeshConfig::default(),
             telemetry: TelemetryConfig::default(),
             indexer: Default::default(),
             depsvc: Default::default(),
@@ -70,29 +90,60 @@ impl Default for Config {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
-    Read { path: String, source: std::io::Error },
-    #[error("config file {path} is invalid: {message}")]
-    Parse { path: String, message: String },
-    #[error("environment variable {name} is invalid: {message}")]
-    Environment { name: String, message: String },
-    #[error("invalid setting: {0}")]
-    Invalid(String),
+    /// Every problem found, each naming where it came from.
+    #[error("{}", .0.join("; "))]
+    Invalid(Vec<String>),
+}
+
+impl ConfigError {
+    pub fn problems(&self) -> &[String] {
+        let ConfigError::Invalid(problems) = self;
+        problems
+    }
+}
+
+/// A setting given on the command line: the flag as written, and the setting it sets.
+#[derive(Debug, Clone)]
+pub struct Flag {
+    /// How the user wrote it, for messages, e.g. `--roles indexer,chef`.
+    pub written: String,
+    /// The setting's path, e.g. `["peers", "indexer"]`.
+    pub path: Vec<String>,
+    pub value: String,
+    /// Why the flag names no setting at all (e.g. `--peer` without `=`).
+    pub problem: Option<String>,
+}
+
+impl Flag {
+    pub fn new(written: impl Into<String>, path: &str, value: impl Into<String>) -> Flag {
+        let path = path.split('.').map(str::to_string).collect();
+        Flag { written: written.into(), path, value: value.into(), problem: None }
+    }
+
+    /// A flag that cannot be read as any setting.
+    pub fn unreadable(written: impl Into<String>, problem: impl Into<String>) -> Flag {
+        Flag { written: written.into(), path: Vec::new(), value: String::new(), problem: Some(problem.into()) }
+    }
 }
 
 const ENV_PREFIX: &str = "IMAP_SDC_";
 
 impl Config {
-    /// Defaults, then the file, then the environment (passed in, never read from globals here).
-    pub fn load(file: Option<&Path>, environment: &HashMap<String, String>) -> Result<Config, ConfigError> {
-        let mut tree =
-            toml::Value::try_from(Config::default()).map_err(|error| ConfigError::Invalid(error.to_string()))?;
+    /// Defaults, then the file, then the environment, then the flags (passed in, never read from
+    /// globals here). Each setting is tried on its own, so every bad one is reported, by where it
+    /// came from; then the whole is validated.
+    pub fn load(
+        file: Option<&Path>,
+        environment: &HashMap<String, String>,
+        flags: &[Flag],
+    ) -> Result<Config, ConfigError> {
+        let mut problems = Problems::default();
+        let mut layers = Layers {
+            tree: toml::Value::try_from(Config::default()).expect("the defaults are valid TOML"),
+            problems: &mut problems,
+        };
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path)
-                .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
-            let overlay: toml::Value = toml::from_str(&text)
-                .map_err(|error| ConfigError::Parse { path: path.display().to_string(), message: error.to_string() })?;
-            merge(&mut tree, overlay);
+            layers.apply_file(path);
         }
         let mut names: Vec<&String> = environment.keys().filter(|name| name.starts_with(ENV_PREFIX)).collect();
         names.sort();
@@ -102,21 +153,60 @@ impl Config {
             }
             let path: Vec<String> =
                 name[ENV_PREFIX.len()..].split("__").map(|part| part.to_ascii_lowercase()).collect();
-            let value = &environment[name];
-            set_path(&mut tree, &path, scalar(value));
-            // Deserialize after each variable so an error names the variable that caused it. A
-            // number-looking value may be meant as text (e.g. a worker id "1"): try it as text too.
-            if let Err(message) = Config::deserialize_tree(tree.clone()) {
-                set_path(&mut tree, &path, toml::Value::String(value.clone()));
-                Config::deserialize_tree(tree.clone())
-                    .map_err(|_| ConfigError::Environment { name: name.clone(), message })?;
+            layers.apply_text(&format!("environment variable {name}"), &path, &environment[name]);
+        }
+        for flag in flags {
+            match &flag.problem {
+                Some(problem) => layers.problems.push(format!("flag {}: {problem}", flag.written)),
+                None => layers.apply_text(&format!("flag {}", flag.written), &flag.path, &flag.value),
             }
         }
-        Config::deserialize_tree(tree).map_err(|message| ConfigError::Parse { path: "(merged config)".into(), message })
+        let config = Config::deserialize_tree(layers.tree).map_err(|message| ConfigError::Invalid(vec![message]))?;
+        config.validate(&mut problems);
+        if problems.is_empty() { Ok(config) } else { Err(ConfigError::Invalid(problems.into_vec())) }
     }
 
     fn deserialize_tree(tree: toml::Value) -> Result<Config, String> {
-        serde::Deserialize::deserialize(tree).map_err(|error: toml::de::Error| error.to_string())
+        serde::Deserialize::deserialize(tree).map_err(|error: toml::de::Error| error.message().to_string())
+    }
+
+    /// What the types cannot say, every role's and across roles.
+    pub fn validate(&self, problems: &mut Problems) {
+        problems.check(
+            self.listen.rsplit_once(':').is_some_and(|(_, port)| port.parse::<u16>().is_ok()),
+            "listen",
+            || format!("{:?} is not host:port", self.listen),
+        );
+        if let Some(url) = &self.database_url {
+            problems.check(mesh_runtime::store::Backend::of_url(url).is_some(), "database_url", || {
+                "expected sqlite://... or postgres://...".into()
+            });
+        }
+        if let Err(error) = self.archive_location() {
+            problems.push(format!("archive: {error}"));
+        }
+        for role in Role::ALL {
+            if let Some(url) = self.peers.of(role) {
+                problems.check(
+                    url.starts_with("http://") || url.starts_with("https://"),
+                    &format!("peers.{role}"),
+                    || format!("{url:?} is not an http:// or https:// URL"),
+                );
+            }
+        }
+        self.mesh.validate(problems);
+        self.telemetry.validate(problems);
+        self.indexer.validate(problems);
+        self.starter.validate(problems);
+        self.processor.validate(problems);
+        self.gateway.validate(problems);
+        if self.roles.contains(Role::Starter) && self.roles.contains(Role::Processor) {
+            problems.check(
+                self.processor.heartbeat_interval < self.starter.lease,
+                "processor.heartbeat_interval",
+                || "must be shorter than starter.lease, or leases expire while jobs run".into(),
+            );
+        }
     }
 
     pub fn database_url(&self) -> String {
@@ -135,6 +225,70 @@ impl Config {
     }
 }
 
+/// The config tree as the layers build it, and the problems found on the way.
+struct Layers<'a> {
+    tree: toml::Value,
+    problems: &'a mut Problems,
+}
+
+impl Layers<'_> {
+    /// Applies `value` at `path` if the config stays valid; otherwise says why and changes nothing.
+    fn try_apply(&mut self, path: &[String], value: toml::Value) -> Result<(), String> {
+        let mut candidate = self.tree.clone();
+        set_path(&mut candidate, path, value);
+        Config::deserialize_tree(candidate.clone())?;
+        self.tree = candidate;
+        Ok(())
+    }
+
+    /// Text from the environment or a flag: a number or boolean if it looks like one, else text (a
+    /// worker id may be "1").
+    fn apply_text(&mut self, source: &str, path: &[String], text: &str) {
+        let typed = scalar(text);
+        let as_text = toml::Value::String(text.to_string());
+        if let Err(message) = self.try_apply(path, typed.clone())
+            && (typed == as_text || self.try_apply(path, as_text).is_err())
+        {
+            self.problems.push(format!("{source}: {message}"));
+        }
+    }
+
+    /// Every setting of the file, each on its own (an array, e.g. `[[starter.schedules]]`, is one
+    /// setting).
+    fn apply_file(&mut self, path: &Path) {
+        let shown = path.display().to_string();
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(error) => return self.problems.push(format!("cannot read config file {shown}: {error}")),
+        };
+        let overlay: toml::Value = match toml::from_str(&text) {
+            Ok(overlay) => overlay,
+            Err(error) => return self.problems.push(format!("config file {shown} is not valid TOML: {error}")),
+        };
+        let mut settings = Vec::new();
+        leaves(overlay, &mut Vec::new(), &mut settings);
+        for (setting, value) in settings {
+            if let Err(message) = self.try_apply(&setting, value) {
+                self.problems.push(format!("config file {shown}, {}: {message}", setting.join(".")));
+            }
+        }
+    }
+}
+
+/// The settings of a TOML tree: (path, value) for every value that is not a table.
+fn leaves(value: toml::Value, path: &mut Vec<String>, settings: &mut Vec<(Vec<String>, toml::Value)>) {
+    match value {
+        toml::Value::Table(table) if !table.is_empty() => {
+            for (key, value) in table {
+                path.push(key);
+                leaves(value, path, settings);
+                path.pop();
+            }
+        }
+        other => settings.push((path.clone(), other)),
+    }
+}
+
 /// Kubernetes injects `<SERVICE>_SERVICE_HOST`, `<SERVICE>_PORT...` for every Service, and ours are
 /// named `imap-sdc-*`; those are not settings. (No setting of ours ends in these words.)
 fn is_kubernetes_service_link(name: &str) -> bool {
@@ -144,22 +298,6 @@ fn is_kubernetes_service_link(name: &str) -> bool {
             || rest.contains("_SERVICE_PORT")
             || rest.ends_with("_PORT")
             || rest.contains("_PORT_"))
-}
-
-fn merge(base: &mut toml::Value, overlay: toml::Value) {
-    match (base, overlay) {
-        (toml::Value::Table(base), toml::Value::Table(overlay)) => {
-            for (key, value) in overlay {
-                match base.get_mut(&key) {
-                    Some(existing) => merge(existing, value),
-                    None => {
-                        base.insert(key, value);
-                    }
-                }
-            }
-        }
-        (base, overlay) => *base = overlay,
-    }
 }
 
 fn set_path(tree: &mut toml::Value, path: &[String], value: toml::Value) {
@@ -195,72 +333,113 @@ fn scalar(text: &str) -> toml::Value {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use crate::role::Role;
 
+    fn environment(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect()
+    }
+
     #[test]
     fn layers_apply_in_order() {
-        let dir = std::env::temp_dir().join(format!("imap-sdc-config-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("node.toml");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("node.toml");
         std::fs::write(
             &file,
-            "listen = \"127.0.0.1:9000\"\nroles = \"indexer,depsvc\"\n[starter]\nlease_seconds = 30\n",
+            "listen = \"127.0.0.1:9000\"\nroles = \"indexer,depsvc\"\n[starter]\nlease = \"30s\"\nretry_backoff = 5\n",
         )
         .unwrap();
-        let environment: HashMap<String, String> = [
-            ("IMAP_SDC_LISTEN".to_string(), "127.0.0.1:9100".to_string()),
-            ("IMAP_SDC_STARTER__MAX_ATTEMPTS".to_string(), "7".to_string()),
-            ("UNRELATED".to_string(), "x".to_string()),
-        ]
-        .into();
-        let config = Config::load(Some(&file), &environment).unwrap();
-        assert_eq!(config.listen, "127.0.0.1:9100");
+        let environment = environment(&[
+            ("IMAP_SDC_LISTEN", "127.0.0.1:9100"),
+            ("IMAP_SDC_STARTER__MAX_ATTEMPTS", "7"),
+            ("IMAP_SDC_STARTER__LEASE", "5m"),
+            ("UNRELATED", "x"),
+        ]);
+        let flags = [Flag::new("--listen 127.0.0.1:9200", "listen", "127.0.0.1:9200")];
+        let config = Config::load(Some(&file), &environment, &flags).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:9200", "flags come last");
         assert!(config.roles.contains(Role::Depsvc) && !config.roles.contains(Role::Gateway));
-        assert_eq!(config.starter.lease_seconds, 30);
-        assert_eq!(config.starter.max_attempts, 7);
-        std::fs::remove_dir_all(dir).unwrap();
+        assert_eq!(config.starter.lease, Duration::from_secs(300), "the environment beats the file");
+        assert_eq!(config.starter.retry_backoff, Duration::from_secs(5), "a bare integer means seconds");
+        assert_eq!(config.starter.max_attempts.get(), 7);
     }
 
     #[test]
     fn bad_environment_names_the_variable() {
-        let environment: HashMap<String, String> = [("IMAP_SDC_ROLES".to_string(), "cooker".to_string())].into();
-        let error = Config::load(None, &environment).unwrap_err().to_string();
+        let error = Config::load(None, &environment(&[("IMAP_SDC_ROLES", "cooker")]), &[]).unwrap_err().to_string();
         assert!(error.contains("IMAP_SDC_ROLES") && error.contains("unknown role"), "{error}");
-        let environment: HashMap<String, String> = [("IMAP_SDC_NOPE".to_string(), "1".to_string())].into();
-        assert!(Config::load(None, &environment).is_err());
+        assert!(Config::load(None, &environment(&[("IMAP_SDC_NOPE", "1")]), &[]).is_err());
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("node.toml");
+        std::fs::write(
+            &file,
+            "[starter]\nlease = \"5 fortnights\"\nmax_attempts = 0\n[indexer]\nrescan_interval = \"0s\"\n",
+        )
+        .unwrap();
+        let environment =
+            environment(&[("IMAP_SDC_PROCESSOR__SLOTS", "0"), ("IMAP_SDC_MESH__CLIENT__DEADLINE", "soon")]);
+        let flags = [
+            Flag::new("--roles indexer,chef", "roles", "indexer,chef"),
+            Flag::new("--peer cooker=http://x:1", "peers.cooker", "http://x:1"),
+            Flag::unreadable("--peer indexer", "expected ROLE=URL"),
+        ];
+        let error = Config::load(Some(&file), &environment, &flags).unwrap_err();
+        let problems = error.problems();
+        for expected in [
+            "starter.lease: invalid duration \"5 fortnights\"",
+            "starter.max_attempts",
+            "environment variable IMAP_SDC_PROCESSOR__SLOTS",
+            "environment variable IMAP_SDC_MESH__CLIENT__DEADLINE",
+            "flag --roles indexer,chef: unknown role",
+            "flag --peer cooker=http://x:1",
+            "flag --peer indexer: expected ROLE=URL",
+            "indexer.rescan_interval: must be longer than 0s",
+        ] {
+            assert!(problems.iter().any(|problem| problem.contains(expected)), "{expected:?} not in {problems:#?}");
+        }
+        assert_eq!(problems.len(), 8, "{problems:#?}");
     }
 
     #[test]
     fn kubernetes_service_links_are_not_settings_and_numbers_can_be_text() {
-        let environment: HashMap<String, String> = [
-            ("IMAP_SDC_INDEXER_SERVICE_HOST".to_string(), "10.0.0.5".to_string()),
-            ("IMAP_SDC_INDEXER_PORT".to_string(), "tcp://10.0.0.5:8480".to_string()),
-            ("IMAP_SDC_INDEXER_PORT_8480_TCP_PORT".to_string(), "8480".to_string()),
-            ("IMAP_SDC_PROCESSOR__WORKER_ID".to_string(), "1".to_string()),
-        ]
-        .into();
-        let config = Config::load(None, &environment).unwrap();
+        let environment = environment(&[
+            ("IMAP_SDC_INDEXER_SERVICE_HOST", "10.0.0.5"),
+            ("IMAP_SDC_INDEXER_PORT", "tcp://10.0.0.5:8480"),
+            ("IMAP_SDC_INDEXER_PORT_8480_TCP_PORT", "8480"),
+            ("IMAP_SDC_PROCESSOR__WORKER_ID", "1"),
+        ]);
+        let config = Config::load(None, &environment, &[]).unwrap();
         assert_eq!(config.processor.worker_id.as_deref(), Some("1"));
     }
 
     #[test]
     fn anonymous_access_is_all_unless_the_environment_says_released() {
         assert_eq!(Config::default().gateway.anonymous_access, gateway::AnonymousAccess::All);
-        let released: HashMap<String, String> =
-            [("IMAP_SDC_GATEWAY__ANONYMOUS_ACCESS".to_string(), "released".to_string())].into();
-        assert_eq!(Config::load(None, &released).unwrap().gateway.anonymous_access, gateway::AnonymousAccess::Released);
-        let unknown: HashMap<String, String> =
-            [("IMAP_SDC_GATEWAY__ANONYMOUS_ACCESS".to_string(), "everyone".to_string())].into();
-        let error = Config::load(None, &unknown).unwrap_err().to_string();
+        let released = environment(&[("IMAP_SDC_GATEWAY__ANONYMOUS_ACCESS", "released")]);
+        assert_eq!(
+            Config::load(None, &released, &[]).unwrap().gateway.anonymous_access,
+            gateway::AnonymousAccess::Released
+        );
+        let unknown = environment(&[("IMAP_SDC_GATEWAY__ANONYMOUS_ACCESS", "everyone")]);
+        let error = Config::load(None, &unknown, &[]).unwrap_err().to_string();
         assert!(error.contains("IMAP_SDC_GATEWAY__ANONYMOUS_ACCESS"), "{error}");
     }
 
     #[test]
-    fn default_config_round_trips_through_toml() {
+    fn default_config_round_trips_through_toml_with_durations_as_text() {
         let config = Config::default();
         let text = config.to_toml();
+        assert!(text.contains("lease = \"2m\""), "{text}");
+        assert!(text.contains("drain_timeout = \"25s\""), "{text}");
         let parsed: Config = toml::from_str(&text).unwrap();
         assert_eq!(parsed.listen, config.listen);
+        assert_eq!(parsed.starter.lease, config.starter.lease);
+        assert_eq!(parsed.mesh, config.mesh);
     }
 }

@@ -5,8 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use imap_sdc::config::Config;
-use imap_sdc::role::RoleSet;
+use imap_sdc::config::{Config, ConfigError, Flag};
 
 mod health;
 
@@ -123,53 +122,57 @@ enum GraphAction {
     },
 }
 
-fn load_config(config_file: Option<PathBuf>, args: &NodeArgs, roles: Option<&str>) -> Result<Config, String> {
-    let environment: HashMap<String, String> = std::env::vars().collect();
-    let file = config_file.or_else(|| environment.get("IMAP_SDC_CONFIG").map(PathBuf::from));
-    let mut config = Config::load(file.as_deref(), &environment).map_err(|error| error.to_string())?;
-    if let Some(roles) = roles {
-        config.roles = roles.parse::<RoleSet>().map_err(|error| error.to_string())?;
-    }
-    if let Some(listen) = &args.listen {
-        config.listen = listen.clone();
-    }
-    if let Some(data_dir) = &args.data_dir {
-        config.data_dir = data_dir.clone();
-    }
-    if let Some(url) = &args.database_url {
-        config.database_url = Some(url.clone());
-    }
-    if let Some(directory) = &args.archive_dir {
-        config.archive_dir = Some(directory.clone());
-    }
-    if let Some(endpoint) = &args.otlp_endpoint {
-        config.telemetry.otlp_endpoint = Some(endpoint.clone());
-    }
-    if let Some(graph) = &args.graph {
-        config.depsvc.graph_file = Some(graph.clone());
-    }
-    for peer in &args.peers {
-        let (role, url) = peer.split_once('=').ok_or_else(|| format!("--peer {peer:?}: expected ROLE=URL"))?;
-        let slot = match role.parse::<imap_sdc::role::Role>().map_err(|error| error.to_string())? {
-            imap_sdc::role::Role::Indexer => &mut config.peers.indexer,
-            imap_sdc::role::Role::Depsvc => &mut config.peers.depsvc,
-            imap_sdc::role::Role::Starter => &mut config.peers.starter,
-            imap_sdc::role::Role::Processor => &mut config.peers.processor,
-            imap_sdc::role::Role::Gateway => &mut config.peers.gateway,
+impl NodeArgs {
+    /// The flags as the last layer of the config: each sets one setting, and a bad one is reported
+    /// like a bad variable.
+    fn flags(&self, roles: Option<&str>) -> Vec<Flag> {
+        let path = |path: &PathBuf| path.display().to_string();
+        let mut flags = Vec::new();
+        let mut push = |name: &str, setting: &str, value: Option<String>| {
+            if let Some(value) = value {
+                flags.push(Flag::new(format!("--{name} {value}"), setting, value));
+            }
         };
-        *slot = Some(url.to_string());
+        push("roles", "roles", roles.map(str::to_string));
+        push("listen", "listen", self.listen.clone());
+        push("data-dir", "data_dir", self.data_dir.as_ref().map(path));
+        push("database-url", "database_url", self.database_url.clone());
+        push("archive-dir", "archive_dir", self.archive_dir.as_ref().map(path));
+        push("otlp-endpoint", "telemetry.otlp_endpoint", self.otlp_endpoint.clone());
+        push("graph", "depsvc.graph_file", self.graph.as_ref().map(path));
+        for peer in &self.peers {
+            let written = format!("--peer {peer}");
+            match peer.split_once('=') {
+                Some((role, url)) => flags.push(Flag::new(written, &format!("peers.{}", role.trim()), url)),
+                None => flags.push(Flag::unreadable(written, "expected ROLE=URL, e.g. indexer=http://10.0.0.5:8480")),
+            }
+        }
+        flags
     }
-    Ok(config)
 }
 
-/// Loads the config, or reports why it is invalid and returns the usage exit code.
+fn load_config(config_file: Option<PathBuf>, args: &NodeArgs, roles: Option<&str>) -> Result<Config, ConfigError> {
+    let environment: HashMap<String, String> = std::env::vars().collect();
+    let file = config_file.or_else(|| environment.get("IMAP_SDC_CONFIG").map(PathBuf::from));
+    Config::load(file.as_deref(), &environment, &args.flags(roles))
+}
+
+/// Loads the config, or lists every problem it has and returns the usage exit code.
 fn load_config_or_report(
     config_file: Option<PathBuf>,
     args: &NodeArgs,
     roles: Option<&str>,
 ) -> Result<Config, ExitCode> {
-    load_config(config_file, args, roles).map_err(|message| {
-        eprintln!("imap-sdc: invalid configuration: {message}");
+    load_config(config_file, args, roles).map_err(|error| {
+        let problems = error.problems();
+        eprintln!(
+            "imap-sdc: invalid configuration ({} problem{}):",
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" }
+        );
+        for problem in problems {
+            eprintln!("  - {problem}");
+        }
         ExitCode::from(EXIT_USAGE)
     })
 }

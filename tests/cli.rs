@@ -13,7 +13,7 @@ fn imap_sdc(arguments: &[&str], environment: &[(&str, &str)]) -> std::process::O
 fn dump_config_shows_every_layer() {
     let home = support::TempDir::new("cli-config");
     let file = home.path().join("node.toml");
-    std::fs::write(&file, "listen = \"127.0.0.1:9999\"\n[starter]\nlease_seconds = 33\n").unwrap();
+    std::fs::write(&file, "listen = \"127.0.0.1:9999\"\n[starter]\nlease = \"33s\"\n").unwrap();
     let output = imap_sdc(
         &["--config", file.to_str().unwrap(), "serve", "--roles", "indexer,starter", "--dump-config"],
         &[("IMAP_SDC_STARTER__MAX_ATTEMPTS", "9")],
@@ -22,7 +22,7 @@ fn dump_config_shows_every_layer() {
     let text = String::from_utf8(output.stdout).unwrap();
     assert!(text.contains("roles = \"indexer,starter\""), "{text}");
     assert!(text.contains("listen = \"127.0.0.1:9999\""), "{text}");
-    assert!(text.contains("lease_seconds = 33"), "{text}");
+    assert!(text.contains("lease = \"33s\""), "{text}");
     assert!(text.contains("max_attempts = 9"), "{text}");
 }
 

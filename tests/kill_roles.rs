@@ -352,7 +352,7 @@ fn prepare_working_dir(home: &Path) -> PathBuf {
     std::fs::create_dir_all(&working_dir).unwrap();
     let xtce_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/xtce");
     let config = format!(
-        "[starter]\nlease_seconds = 3\nmax_attempts = 20\nretry_backoff_seconds = 1\n\n[processor]\nheartbeat_seconds = 1\nslots = 2\nxtce_dir = {:?}\n",
+        "[starter]\nlease = \"3s\"\nmax_attempts = 20\nretry_backoff = \"1s\"\n\n[processor]\nheartbeat_interval = \"1s\"\nslots = 2\nxtce_dir = {:?}\n",
         xtce_dir.display().to_string()
     );
     std::fs::write(working_dir.join("mesh.toml"), config).unwrap();

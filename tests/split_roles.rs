@@ -34,7 +34,7 @@ async fn one_role_per_node_still_moves_a_file_to_l1b() {
         // Roles share the archive (an object store) but never a database.
         config.archive_dir = Some(archive.clone());
         config.depsvc.graph_file = Some(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/chain_graph.toml").into());
-        config.processor.slots = 2;
+        config.processor.slots = std::num::NonZeroU32::new(2);
         config.processor.xtce_dir = Some(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/xtce").into());
         config.peers.indexer = Some(url_of(Role::Indexer));
         config.peers.depsvc = Some(url_of(Role::Depsvc));

@@ -169,7 +169,7 @@ fn node_config(home: &TempDir) -> Config {
     if let Ok(processor) = toml::from_str::<processor::ProcessorConfig>(&format!("xtce_dir = {xtce_dir:?}")) {
         config.processor = processor;
     }
-    config.processor.slots = 2;
+    config.processor.slots = std::num::NonZeroU32::new(2);
     // Fires every minute; at start it makes up the current minute's run at once.
     config.starter.schedules = vec![starter::ScheduleConfig {
         name: "every-minute".into(),

@@ -1,5 +1,10 @@
 //! What the gateway needs to know, owned by the gateway.
 
+use std::num::NonZeroU64;
+use std::time::Duration;
+
+use mesh_runtime::config::{Problems, duration};
+
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GatewayConfig {
@@ -7,15 +12,20 @@ pub struct GatewayConfig {
     /// request came to.
     pub public_url: Option<String>,
     /// How long a presigned upload URL stays valid.
-    pub upload_url_seconds: u64,
+    #[serde(with = "duration")]
+    pub upload_url_lifetime: Duration,
     /// Largest accepted upload; a larger one is refused with 413.
-    pub max_upload_bytes: u64,
+    pub max_upload_bytes: NonZeroU64,
     /// How long a presigned download URL (S3 archive) stays valid; upstream's default.
-    pub download_url_seconds: u64,
+    #[serde(with = "duration")]
+    pub download_url_lifetime: Duration,
     /// How often uploads clients PUT straight into an S3 archive are looked for and placed.
-    pub staged_upload_poll_millis: u64,
-    /// A staged upload this old was left by a gateway that stopped mid-way; the sweeper places it.
-    pub abandoned_upload_seconds: u64,
+    #[serde(with = "duration")]
+    pub staged_upload_poll: Duration,
+    /// A staged upload this old was left by a gateway that stopped mid-way; the sweeper places it
+    /// (at least a minute, so an upload still in flight on another replica is left alone).
+    #[serde(with = "duration")]
+    pub abandoned_upload_age: Duration,
     /// What callers without an API key may see: `all`, or only `released` files.
     pub anonymous_access: crate::release::AnonymousAccess,
 }
@@ -24,12 +34,32 @@ impl Default for GatewayConfig {
     fn default() -> Self {
         GatewayConfig {
             public_url: None,
-            upload_url_seconds: 3600,
-            max_upload_bytes: 16 * 1024 * 1024 * 1024,
-            download_url_seconds: 86_400,
-            staged_upload_poll_millis: 1000,
-            abandoned_upload_seconds: 3600,
+            upload_url_lifetime: Duration::from_secs(3600),
+            max_upload_bytes: NonZeroU64::new(16 * 1024 * 1024 * 1024).expect("not zero"),
+            download_url_lifetime: Duration::from_secs(86_400),
+            staged_upload_poll: Duration::from_secs(1),
+            abandoned_upload_age: Duration::from_secs(3600),
             anonymous_access: crate::release::AnonymousAccess::All,
+        }
+    }
+}
+
+impl GatewayConfig {
+    /// What the types cannot say: URLs that live at least a second, a poll that is not a spin.
+    pub fn validate(&self, problems: &mut Problems) {
+        for (key, lifetime) in [
+            ("gateway.upload_url_lifetime", self.upload_url_lifetime),
+            ("gateway.download_url_lifetime", self.download_url_lifetime),
+        ] {
+            problems.check(lifetime >= Duration::from_secs(1), key, || "must be at least 1s".into());
+        }
+        problems.check(self.staged_upload_poll >= Duration::from_millis(50), "gateway.staged_upload_poll", || {
+            "must be at least 50ms".into()
+        });
+        if let Some(url) = &self.public_url {
+            problems.check(url.starts_with("http://") || url.starts_with("https://"), "gateway.public_url", || {
+                format!("{url:?} is not an http:// or https:// URL")
+            });
         }
     }
 }

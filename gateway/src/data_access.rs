@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Json;
 use axum::body::Body;
@@ -48,12 +47,12 @@ pub async fn presign_upload(
     if waiting || exists(&state, &key).await? {
         return Err(GatewayError::FileAlreadyExists { key });
     }
-    let valid_for = Duration::from_secs(state.config.upload_url_seconds);
+    let valid_for = state.config.upload_url_lifetime;
     let direct = direct_presigner(&state, &headers);
     let url = match direct {
         Some(presigner) => presigner.upload_url(&StagingArea::Presigned.location(&key), valid_for).await?,
         None => {
-            let grant = state.signer.grant(&key, unix_now() + state.config.upload_url_seconds);
+            let grant = state.signer.grant(&key, unix_now() + state.config.upload_url_lifetime.as_secs());
             let base = public_base_url(&state, &headers);
             format!("{base}/upload-object/{key}?expires={}&signature={}", grant.expires, grant.signature)
         }
@@ -83,8 +82,8 @@ pub async fn receive_upload(
     parse_archive_key(&key)?;
     let limit = match state.presigner {
         // Placing is a single-part server-side copy, which S3 allows up to 5 GiB.
-        Some(_) => state.config.max_upload_bytes.min(S3_SINGLE_COPY_LIMIT),
-        None => state.config.max_upload_bytes,
+        Some(_) => state.config.max_upload_bytes.get().min(S3_SINGLE_COPY_LIMIT),
+        None => state.config.max_upload_bytes.get(),
     };
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|length| length > limit) {
@@ -195,7 +194,7 @@ pub async fn download(
         if !exists(&state, &key).await? {
             return Err(missing());
         }
-        let url = presigner.download_url(&key, Duration::from_secs(state.config.download_url_seconds)).await?;
+        let url = presigner.download_url(&key, state.config.download_url_lifetime).await?;
         let body = serde_json::json!({ "download_url": url }).to_string();
         let headers = [(header::LOCATION, url), (header::CONTENT_TYPE, "application/json".to_string())];
         return Ok((StatusCode::FOUND, headers, body).into_response());

@@ -101,7 +101,7 @@ impl Ingestor {
         let Some(inbox) = &self.config.inbox_dir else { return Ok((0, None)) };
         tokio::fs::create_dir_all(inbox).await.map_err(|source| io_error(inbox, source))?;
         let mut entries = tokio::fs::read_dir(inbox).await.map_err(|source| io_error(inbox, source))?;
-        let settle = Duration::from_millis(self.config.settle_millis);
+        let settle = self.config.settle_time;
         let mut handled = 0;
         let mut look_again: Option<Duration> = None;
         while let Some(entry) = entries.next_entry().await.map_err(|source| io_error(inbox, source))? {
@@ -140,7 +140,7 @@ impl Ingestor {
             };
             let key = meta.location.to_string();
             let age_millis = proto::time::now_millis() - meta.last_modified.timestamp_millis();
-            if age_millis < self.config.rescan_min_age_seconds as i64 * 1000 {
+            if age_millis < self.config.rescan_min_age.as_millis() as i64 {
                 continue;
             }
             if self.tracker.contains_key(&key).await? {

@@ -22,8 +22,8 @@ async fn inbox_moves_good_files_into_the_archive_and_quarantines_bad_ones() {
     let config = IndexerConfig {
         inbox_dir: Some(home.path().join("inbox")),
         quarantine_dir: Some(home.path().join("quarantine")),
-        settle_millis: 0,
-        rescan_min_age_seconds: 0,
+        settle_time: std::time::Duration::ZERO,
+        rescan_min_age: std::time::Duration::ZERO,
         ..Default::default()
     };
     std::fs::create_dir_all(home.path().join("inbox")).unwrap();
@@ -77,7 +77,7 @@ async fn inbox_leaves_files_alone_until_they_settle() {
     let archive: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new_with_prefix(home.path()).unwrap());
     let inbox = home.path().join("inbox");
     std::fs::create_dir_all(&inbox).unwrap();
-    let config = IndexerConfig { inbox_dir: Some(inbox.clone()), settle_millis: 60_000, ..Default::default() };
+    let config = IndexerConfig { inbox_dir: Some(inbox.clone()), settle_time: std::time::Duration::from_secs(60), ..Default::default() };
     let ingestor = Ingestor { tracker: Arc::new(FileTracker::open(pool).await.unwrap()), archive, config };
     std::fs::write(inbox.join("imap_swapi_l0_raw_20240924_v001.pkts"), b"still copying").unwrap();
     let (handled, look_again) = ingestor.drain_inbox().await.unwrap();

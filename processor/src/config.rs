@@ -1,19 +1,24 @@
 //! What the processor needs to know, owned by the processor.
 
 use std::collections::BTreeMap;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::PathBuf;
+use std::time::Duration;
+
+use mesh_runtime::config::{Problems, duration};
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ProcessorConfig {
     /// Name this processor gives the starter; a fresh one per process when unset.
     pub worker_id: Option<String>,
-    /// Jobs run at once; 0 means one per CPU.
-    pub slots: u32,
-    /// Threads of the CPU pool the science runs on; 0 means one per CPU.
-    pub cpu_threads: usize,
-    /// Seconds between lease heartbeats to the starter.
-    pub heartbeat_seconds: u64,
+    /// Jobs run at once; one per CPU when unset.
+    pub slots: Option<NonZeroU32>,
+    /// Threads of the CPU pool the science runs on; one per CPU when unset.
+    pub cpu_threads: Option<NonZeroUsize>,
+    /// Time between lease heartbeats to the starter (keep it well below `starter.lease`).
+    #[serde(with = "duration")]
+    pub heartbeat_interval: Duration,
     /// Folder of XTCE packet definitions (`<instrument>.xml`) that override the built-in ones
     /// (the `deploy/xtce` files, compiled into the binary) per instrument: an instrument with a
     /// file here uses it, any other instrument its built-in definition. Unset: built-in only.
@@ -26,11 +31,14 @@ pub struct ProcessorConfig {
     /// with the flight clock's measured drift; the nominal clock when unset.
     pub sclk_kernel: Option<PathBuf>,
     /// Bin width of the L2 time averages.
-    pub l2_cadence_seconds: f64,
+    #[serde(with = "duration")]
+    pub l2_cadence: Duration,
     /// Bin width of the L3 multi-day averages.
-    pub l3_cadence_seconds: f64,
+    #[serde(with = "duration")]
+    pub l3_cadence: Duration,
     /// How far apart two records of different instruments may be and still be joined.
-    pub join_tolerance_seconds: f64,
+    #[serde(with = "duration")]
+    pub join_tolerance: Duration,
     /// Where external programs get their temporary working folders; the system's when unset.
     pub work_dir: Option<PathBuf>,
     /// Science programs run as commands instead of the built-in algorithms.
@@ -49,31 +57,32 @@ pub struct ExternalScienceConfig {
     /// Program and arguments; `{input_list}`, `{output_dir}`, `{instrument}`, `{level}`,
     /// `{descriptor}`, `{date}` and `{version}` are replaced before it runs.
     pub command: Vec<String>,
-    #[serde(default = "default_timeout_seconds")]
-    pub timeout_seconds: u64,
+    /// The program is killed (and the job fails) after this long.
+    #[serde(default = "default_timeout", with = "duration")]
+    pub timeout: Duration,
 }
 
 fn match_any() -> String {
     "*".to_string()
 }
 
-fn default_timeout_seconds() -> u64 {
-    3600
+fn default_timeout() -> Duration {
+    Duration::from_secs(3600)
 }
 
 impl Default for ProcessorConfig {
     fn default() -> Self {
         ProcessorConfig {
             worker_id: None,
-            slots: 0,
-            cpu_threads: 0,
-            heartbeat_seconds: 10,
+            slots: None,
+            cpu_threads: None,
+            heartbeat_interval: Duration::from_secs(10),
             xtce_dir: None,
             apid_descriptors: BTreeMap::new(),
             sclk_kernel: None,
-            l2_cadence_seconds: 60.0,
-            l3_cadence_seconds: 3600.0,
-            join_tolerance_seconds: 60.0,
+            l2_cadence: Duration::from_secs(60),
+            l3_cadence: Duration::from_secs(3600),
+            join_tolerance: Duration::from_secs(60),
             work_dir: None,
             external: Vec::new(),
         }
@@ -82,11 +91,33 @@ impl Default for ProcessorConfig {
 
 impl ProcessorConfig {
     pub fn effective_slots(&self) -> u32 {
-        if self.slots == 0 { available_cpus() as u32 } else { self.slots }
+        self.slots.map_or(available_cpus() as u32, NonZeroU32::get)
     }
 
     pub fn effective_cpu_threads(&self) -> usize {
-        if self.cpu_threads == 0 { available_cpus() } else { self.cpu_threads }
+        self.cpu_threads.map_or(available_cpus(), NonZeroUsize::get)
+    }
+
+    /// What the types cannot say: durations the science divides by, programs to run.
+    pub fn validate(&self, problems: &mut Problems) {
+        for (key, length) in [
+            ("processor.heartbeat_interval", self.heartbeat_interval),
+            ("processor.l2_cadence", self.l2_cadence),
+            ("processor.l3_cadence", self.l3_cadence),
+            ("processor.join_tolerance", self.join_tolerance),
+        ] {
+            problems.check(!length.is_zero(), key, || "must be longer than 0s".into());
+        }
+        for (index, external) in self.external.iter().enumerate() {
+            problems.check(!external.command.is_empty(), &format!("processor.external[{index}].command"), || {
+                let product =
+                    proto::product::ProductName::new(&external.instrument, &external.level, &external.descriptor);
+                format!("external science for {product} has an empty command")
+            });
+            problems.check(!external.timeout.is_zero(), &format!("processor.external[{index}].timeout"), || {
+                "must be longer than 0s".into()
+            });
+        }
     }
 
     pub fn effective_work_dir(&self) -> PathBuf {

@@ -1,6 +1,10 @@
 //! What the starter needs to know, owned by the starter.
 
 use std::collections::BTreeMap;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use mesh_runtime::config::{Problems, duration};
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -8,14 +12,16 @@ pub struct StarterConfig {
     /// Name of this consumer's cursor in the indexer's event log.
     pub consumer: String,
     /// A leased job whose processor sends no heartbeat for this long goes back to the queue.
-    pub lease_seconds: u64,
+    #[serde(with = "duration")]
+    pub lease: Duration,
     /// Attempts before a transiently failing job is dead-lettered.
-    pub max_attempts: u32,
-    /// First retry delay; doubles with each attempt.
-    pub retry_backoff_seconds: u64,
+    pub max_attempts: NonZeroU32,
+    /// First retry delay of a failed job; doubles with each attempt.
+    #[serde(with = "duration")]
+    pub retry_backoff: Duration,
     /// Running jobs allowed per instrument unless overridden below.
-    pub default_instrument_concurrency: u32,
-    pub instrument_concurrency: BTreeMap<String, u32>,
+    pub default_instrument_concurrency: NonZeroU32,
+    pub instrument_concurrency: BTreeMap<String, NonZeroU32>,
     /// Scheduled runs (`[[starter.schedules]]`), e.g. monthly maps.
     pub schedules: Vec<ScheduleConfig>,
 }
@@ -39,12 +45,33 @@ impl Default for StarterConfig {
     fn default() -> Self {
         StarterConfig {
             consumer: "starter".into(),
-            lease_seconds: 120,
-            max_attempts: 3,
-            retry_backoff_seconds: 10,
-            default_instrument_concurrency: 8,
+            lease: Duration::from_secs(120),
+            max_attempts: NonZeroU32::new(3).expect("not zero"),
+            retry_backoff: Duration::from_secs(10),
+            default_instrument_concurrency: NonZeroU32::new(8).expect("not zero"),
             instrument_concurrency: BTreeMap::new(),
             schedules: Vec::new(),
+        }
+    }
+}
+
+impl StarterConfig {
+    /// What the types cannot say: a lease long enough to heartbeat, valid schedules and names.
+    pub fn validate(&self, problems: &mut Problems) {
+        problems.check(self.lease >= Duration::from_secs(1), "starter.lease", || "must be at least 1s".into());
+        problems.check(!self.consumer.is_empty(), "starter.consumer", || "must not be empty".into());
+        for instrument in self.instrument_concurrency.keys() {
+            problems.check(
+                !instrument.is_empty()
+                    && instrument.chars().all(|character| character.is_ascii_alphanumeric() || character == '-'),
+                &format!("starter.instrument_concurrency.{instrument}"),
+                || "an instrument name is letters, digits and dashes".into(),
+            );
+        }
+        for schedule in &self.schedules {
+            if let Err(error) = super::schedule::Schedule::from_config(schedule) {
+                problems.push(format!("starter.schedules: {error}"));
+            }
         }
     }
 }

@@ -3,7 +3,9 @@
 //! (`now`, milliseconds), never slept.
 
 use std::collections::{BTreeMap, HashSet};
+use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::time::Duration;
 
 use proto::ids::{JobId, WorkerId};
 use proto::pb::{
@@ -34,6 +36,10 @@ mesh_runtime::on_both_backends!(
 );
 
 const T0: i64 = 1_800_000_000_000;
+
+fn nonzero(value: u32) -> NonZeroU32 {
+    NonZeroU32::new(value).expect("not zero")
+}
 const SECOND: i64 = 1000;
 
 async fn store(pool: AnyPool, configure: impl FnOnce(&mut StarterConfig)) -> JobStore {
@@ -77,6 +83,7 @@ fn success(outputs: &[&str]) -> Completion {
         error: String::new(),
         log: String::new(),
         outputs: outputs.iter().map(|name| name.to_string()).collect(),
+        not_started: false,
     }
 }
 
@@ -87,6 +94,7 @@ fn failure(retryable: bool, error: &str) -> Completion {
         error: error.into(),
         log: "trace of the failure".into(),
         outputs: Vec::new(),
+        not_started: false,
     }
 }
 
@@ -187,7 +195,7 @@ async fn concurrent_new_input_sets_get_distinct_versions(pool: AnyPool) {
 }
 
 async fn heartbeats_keep_the_lease(pool: AnyPool) {
-    let store = store(pool, |config| config.lease_seconds = 120).await;
+    let store = store(pool, |config| config.lease = Duration::from_secs(120)).await;
     store.create(&job("mag", "20260101", vec![l0("mag", "20260101", "v001")]), None, T0).await.unwrap();
     let claimed = store.claim(&WorkerId::from("worker-a"), T0).await.unwrap().expect("claim");
     assert_eq!((claimed.state(), claimed.lease_owner.as_str(), claimed.attempts), (JobState::Running, "worker-a", 1));
@@ -207,7 +215,7 @@ async fn heartbeats_keep_the_lease(pool: AnyPool) {
 }
 
 async fn expired_lease_requeues_and_late_report_is_ignored(pool: AnyPool) {
-    let store = store(pool, |config| config.lease_seconds = 60).await;
+    let store = store(pool, |config| config.lease = Duration::from_secs(60)).await;
     store.create(&job("mag", "20260101", vec![l0("mag", "20260101", "v001")]), None, T0).await.unwrap();
     let claimed = store.claim(&WorkerId::from("worker-a"), T0).await.unwrap().expect("claim");
     assert_eq!(store.expire_leases(T0 + 60 * SECOND).await.unwrap(), 0, "not expired at the exact deadline");
@@ -244,8 +252,8 @@ async fn expired_lease_requeues_and_late_report_is_ignored(pool: AnyPool) {
 
 async fn transient_failures_retry_with_backoff_then_dead_letter(pool: AnyPool) {
     let store = store(pool, |config| {
-        config.max_attempts = 3;
-        config.retry_backoff_seconds = 10;
+        config.max_attempts = nonzero(3);
+        config.retry_backoff = Duration::from_secs(10);
     })
     .await;
     store.create(&job("codice", "20260101", vec![l0("codice", "20260101", "v001")]), None, T0).await.unwrap();
@@ -317,8 +325,8 @@ async fn permanent_failure_is_final(pool: AnyPool) {
 
 async fn lease_expiry_on_last_attempt_dead_letters(pool: AnyPool) {
     let store = store(pool, |config| {
-        config.max_attempts = 2;
-        config.lease_seconds = 10;
+        config.max_attempts = nonzero(2);
+        config.lease = Duration::from_secs(10);
     })
     .await;
     store.create(&job("ultra", "20260101", vec![l0("ultra", "20260101", "v001")]), None, T0).await.unwrap();
@@ -334,8 +342,8 @@ async fn lease_expiry_on_last_attempt_dead_letters(pool: AnyPool) {
 
 async fn per_instrument_concurrency_limits(pool: AnyPool) {
     let store = store(pool, |config| {
-        config.default_instrument_concurrency = 2;
-        config.instrument_concurrency = BTreeMap::from([("mag".to_string(), 1)]);
+        config.default_instrument_concurrency = nonzero(2);
+        config.instrument_concurrency = BTreeMap::from([("mag".to_string(), nonzero(1))]);
     })
     .await;
     for day in 1..=3 {
@@ -357,8 +365,9 @@ async fn per_instrument_concurrency_limits(pool: AnyPool) {
 }
 
 async fn concurrency_limits_hold_under_concurrent_claimers(pool: AnyPool) {
-    let store =
-        Arc::new(store(pool, |config| config.instrument_concurrency = BTreeMap::from([("mag".to_string(), 2)])).await);
+    let store = Arc::new(
+        store(pool, |config| config.instrument_concurrency = BTreeMap::from([("mag".to_string(), nonzero(2))])).await,
+    );
     for day in 1..=10 {
         let date = format!("202601{day:02}");
         store.create(&job("mag", &date, vec![l0("mag", &date, "v001")]), None, T0).await.unwrap();
@@ -379,7 +388,7 @@ async fn concurrency_limits_hold_under_concurrent_claimers(pool: AnyPool) {
 }
 
 async fn concurrent_claimers_never_share_a_job(pool: AnyPool) {
-    let store = Arc::new(store(pool, |config| config.default_instrument_concurrency = 100).await);
+    let store = Arc::new(store(pool, |config| config.default_instrument_concurrency = nonzero(100)).await);
     for day in 1..=12 {
         let date = format!("202601{day:02}");
         store.create(&job("hi", &date, vec![l0("hi", &date, "v001")]), None, T0).await.unwrap();

@@ -344,7 +344,7 @@ impl<'scope> Mesh<'scope> {
             ("AWS_ACCESS_KEY_ID", "test".to_string()),
             ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
             ("IMAP_SDC_PROCESSOR__XTCE_DIR", "/xtce".to_string()),
-            ("IMAP_SDC_GATEWAY__STAGED_UPLOAD_POLL_MILLIS", "200".to_string()),
+            ("IMAP_SDC_GATEWAY__STAGED_UPLOAD_POLL", "200ms".to_string()),
         ]
         .into_iter()
         .map(|(name, value)| (name.to_string(), value))

@@ -126,7 +126,7 @@ impl ExternalScience {
             .stdout(open("stdout.txt")?)
             .stderr(open("stderr.txt")?);
         let mut child = command.spawn().map_err(|error| self.failure(format!("cannot start: {error}"), work))?;
-        let deadline = Instant::now() + Duration::from_secs(self.config.timeout_seconds);
+        let deadline = Instant::now() + self.config.timeout;
         loop {
             match child.try_wait() {
                 Ok(Some(status)) => return Ok(status),
@@ -142,9 +142,13 @@ impl ExternalScience {
             }
             if Instant::now() >= deadline {
                 kill_program(&mut child);
-                return Err(
-                    self.failure(format!("timed out after {} s and was killed", self.config.timeout_seconds), work)
-                );
+                return Err(self.failure(
+                    format!(
+                        "timed out after {} and was killed",
+                        mesh_runtime::config::duration::format(self.config.timeout)
+                    ),
+                    work,
+                ));
             }
             std::thread::sleep(POLL_INTERVAL);
         }

@@ -1,6 +1,7 @@
 //! External science run as a command: scripts written by the tests play the team's program.
 
 use std::path::Path;
+use std::time::Duration;
 use std::sync::atomic::Ordering;
 
 use super::external::{ExternalScience, input_list_json};
@@ -21,7 +22,7 @@ fn inputs() -> Vec<InputFile> {
 fn run_script(
     folder: &TempDir,
     script: &str,
-    timeout_seconds: u64,
+    timeout: Duration,
     cancel_first: bool,
 ) -> Result<Vec<ProductOutput>, ScienceError> {
     let script_path = folder.path().join("science.sh");
@@ -31,7 +32,7 @@ fn run_script(
         level: "l3a".into(),
         descriptor: "*".into(),
         command: vec!["sh".into(), script_path.display().to_string(), "{input_list}".into(), "{date}".into()],
-        timeout_seconds,
+        timeout,
     };
     let algorithm = ExternalScience::new(config, folder.path().join("work"));
     let (context, cancelled) = job("swapi", "l3a", "proton-sw");
@@ -71,7 +72,7 @@ fn program_outputs_with_valid_names_become_products() {
         cat imap_swapi_l2_sci_20250101_v001.cdf > "$IMAP_SDC_OUTPUT_DIR/imap/swapi/l3a/imap_swapi_l3a_proton-sw_20250101_v001.cdf"
         echo done
     "#;
-    let outputs = run_script(&folder, script, 30, false).expect("program succeeds");
+    let outputs = run_script(&folder, script, Duration::from_secs(30), false).expect("program succeeds");
     assert_eq!(outputs.len(), 1);
     assert_eq!((outputs[0].descriptor.as_str(), outputs[0].extension.as_str()), ("proton-sw", "cdf"));
     assert_eq!(outputs[0].bytes, b"l2 bytes");
@@ -89,14 +90,14 @@ fn failure_message(result: Result<Vec<ProductOutput>, ScienceError>) -> String {
 #[test]
 fn badly_named_outputs_fail_the_job_with_the_name() {
     let folder = temp_dir("external-bad-name");
-    let message = failure_message(run_script(&folder, "echo x > \"$IMAP_SDC_OUTPUT_DIR/result.cdf\"", 30, false));
+    let message = failure_message(run_script(&folder, "echo x > \"$IMAP_SDC_OUTPUT_DIR/result.cdf\"", Duration::from_secs(30), false));
     assert!(message.contains("result.cdf") && message.contains("invalid name"), "{message}");
 
     let other_level = "echo x > \"$IMAP_SDC_OUTPUT_DIR/imap_swapi_l2_sci_20250101_v001.cdf\"";
-    let message = failure_message(run_script(&folder, other_level, 30, false));
+    let message = failure_message(run_script(&folder, other_level, Duration::from_secs(30), false));
     assert!(message.contains("not a science file of swapi l3a for 20250101"), "{message}");
 
-    let message = failure_message(run_script(&folder, "echo nothing", 30, false));
+    let message = failure_message(run_script(&folder, "echo nothing", Duration::from_secs(30), false));
     assert!(message.contains("wrote no output file"), "{message}");
 }
 
@@ -104,7 +105,7 @@ fn badly_named_outputs_fail_the_job_with_the_name() {
 fn a_failing_program_is_reported_with_its_output() {
     let folder = temp_dir("external-fail");
     let message =
-        failure_message(run_script(&folder, "echo working; echo 'no calibration table' >&2; exit 3", 30, false));
+        failure_message(run_script(&folder, "echo working; echo 'no calibration table' >&2; exit 3", Duration::from_secs(30), false));
     assert!(message.contains("exit status: 3"), "{message}");
     assert!(message.contains("stdout: working") && message.contains("stderr: no calibration table"), "{message}");
 }
@@ -113,8 +114,8 @@ fn a_failing_program_is_reported_with_its_output() {
 fn a_program_past_its_timeout_is_killed() {
     let folder = temp_dir("external-timeout");
     let started = std::time::Instant::now();
-    let message = failure_message(run_script(&folder, "echo started; exec sleep 30", 1, false));
-    assert!(message.contains("timed out after 1 s"), "{message}");
+    let message = failure_message(run_script(&folder, "echo started; exec sleep 30", Duration::from_secs(1), false));
+    assert!(message.contains("timed out after 1s"), "{message}");
     assert!(started.elapsed().as_secs() < 10, "killed well before the program would end");
 }
 
@@ -122,7 +123,7 @@ fn a_program_past_its_timeout_is_killed() {
 fn a_cancelled_job_kills_its_program() {
     let folder = temp_dir("external-cancel");
     let started = std::time::Instant::now();
-    let result = run_script(&folder, "exec sleep 30", 60, true);
+    let result = run_script(&folder, "exec sleep 30", Duration::from_secs(60), true);
     assert!(matches!(result, Err(ScienceError::Cancelled)));
     assert!(started.elapsed().as_secs() < 10);
     assert!(!Path::new(&folder.path().join("work")).read_dir().is_ok_and(|mut entries| entries.next().is_some()));
@@ -136,7 +137,7 @@ fn a_missing_program_is_a_clear_error() {
         level: "l3a".into(),
         descriptor: "*".into(),
         command: vec!["/nonexistent/science-program".into()],
-        timeout_seconds: 5,
+        timeout: Duration::from_secs(5),
     };
     let (context, _) = job("swapi", "l3a", "proton-sw");
     let error =

@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use imap_filename::Date;
 use proto::pb::{FileRecord, ProductKey};
-use proto::product::ProductName;
 
 use nasa_cdf::IstpGlobals;
 
@@ -135,15 +134,15 @@ impl Registry {
         registry.register("*", "l1d", "*", Arc::new(combine::TimeMerge));
         // MAG L1D: both sensors on the time base of MAGo, the outboard (primary) sensor.
         let magnetometers = combine::NearestTimeJoin {
-            tolerance_seconds: config.join_tolerance_seconds,
+            tolerance_seconds: config.join_tolerance.as_secs_f64(),
             primary_descriptor: Some("norm-mago".into()),
         };
         registry.register("mag", "l1d", "norm-dsrf", Arc::new(magnetometers));
-        registry.register("*", "l2*", "*", Arc::new(average::TimeAverage::daily(config.l2_cadence_seconds)));
-        registry.register("*", "l3*", "*", Arc::new(average::TimeAverage::multi_day(config.l3_cadence_seconds)));
+        registry.register("*", "l2*", "*", Arc::new(average::TimeAverage::daily(config.l2_cadence.as_secs_f64())));
+        registry.register("*", "l3*", "*", Arc::new(average::TimeAverage::multi_day(config.l3_cadence.as_secs_f64())));
         // The mission graph's L3 products that combine an instrument with MAG.
         let join = Arc::new(combine::NearestTimeJoin {
-            tolerance_seconds: config.join_tolerance_seconds,
+            tolerance_seconds: config.join_tolerance.as_secs_f64(),
             primary_descriptor: None,
         });
         for (instrument, level, descriptor) in
@@ -157,16 +156,10 @@ impl Registry {
     /// The registry a processor with this configuration uses: the built-in science, then
     /// the configured external programs, which win.
     pub fn from_config(config: &ProcessorConfig) -> Result<Registry, ScienceError> {
-        for (setting, seconds) in [
-            ("l2_cadence_seconds", config.l2_cadence_seconds),
-            ("l3_cadence_seconds", config.l3_cadence_seconds),
-            ("join_tolerance_seconds", config.join_tolerance_seconds),
-        ] {
-            if !(seconds.is_finite() && seconds > 0.0) {
-                return Err(ScienceError::Failed(format!(
-                    "{setting} must be a positive number of seconds, not {seconds}"
-                )));
-            }
+        let mut problems = mesh_runtime::config::Problems::default();
+        config.validate(&mut problems);
+        if !problems.is_empty() {
+            return Err(ScienceError::Failed(problems.into_vec().join("; ")));
         }
         let clock = match &config.sclk_kernel {
             Some(path) => std::fs::read_to_string(path)
@@ -179,10 +172,6 @@ impl Registry {
         };
         let mut registry = Registry::builtin_with(config, clock);
         for external in &config.external {
-            if external.command.is_empty() {
-                let product = ProductName::new(&external.instrument, &external.level, &external.descriptor);
-                return Err(ScienceError::Failed(format!("external science for {product} has an empty command")));
-            }
             let algorithm = Arc::new(external::ExternalScience::new(external.clone(), config.effective_work_dir()));
             registry.register(&external.instrument, &external.level, &external.descriptor, algorithm);
         }

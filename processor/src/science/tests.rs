@@ -411,14 +411,14 @@ fn registry_chooses_science_by_level_and_product() {
 fn configured_external_programs_win_over_builtin_science() {
     let config: ProcessorConfig = toml::from_str(
         r#"
-        l2_cadence_seconds = 30
+        l2_cadence = "30s"
         [apid_descriptors.swapi]
         1187 = ["mem"]
         [[external]]
         instrument = "swapi"
         level = "l3*"
         command = ["python3", "make_l3.py", "{input_list}"]
-        timeout_seconds = 5
+        timeout = "5s"
         "#,
     )
     .expect("config parses");
@@ -434,9 +434,9 @@ fn configured_external_programs_win_over_builtin_science() {
     let empty: ProcessorConfig =
         toml::from_str("[[external]]\ninstrument = \"*\"\nlevel = \"*\"\ncommand = []").expect("parses");
     assert!(Registry::from_config(&empty).is_err());
-    let zero_cadence = ProcessorConfig { l2_cadence_seconds: 0.0, ..ProcessorConfig::default() };
+    let zero_cadence = ProcessorConfig { l2_cadence: std::time::Duration::ZERO, ..ProcessorConfig::default() };
     let error = Registry::from_config(&zero_cadence).err().expect("refused");
-    assert!(error.to_string().contains("l2_cadence_seconds must be a positive number"), "{error}");
+    assert!(error.to_string().contains("processor.l2_cadence: must be longer than 0s"), "{error}");
 }
 
 #[test]

@@ -77,7 +77,11 @@ async fn inbox_leaves_files_alone_until_they_settle() {
     let archive: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new_with_prefix(home.path()).unwrap());
     let inbox = home.path().join("inbox");
     std::fs::create_dir_all(&inbox).unwrap();
-    let config = IndexerConfig { inbox_dir: Some(inbox.clone()), settle_time: std::time::Duration::from_secs(60), ..Default::default() };
+    let config = IndexerConfig {
+        inbox_dir: Some(inbox.clone()),
+        settle_time: std::time::Duration::from_secs(60),
+        ..Default::default()
+    };
     let ingestor = Ingestor { tracker: Arc::new(FileTracker::open(pool).await.unwrap()), archive, config };
     std::fs::write(inbox.join("imap_swapi_l0_raw_20240924_v001.pkts"), b"still copying").unwrap();
     let (handled, look_again) = ingestor.drain_inbox().await.unwrap();

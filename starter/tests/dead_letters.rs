@@ -3,7 +3,7 @@
 //! permanently (INVALID_ARGUMENT) and fails the other once transiently (UNAVAILABLE). The refused
 //! evaluations are dead-lettered with their reason, the other product's jobs are made anyway (the
 //! transient failure retried, not dead-lettered), and the cursor moves past both events. Runs on
-//! SQLite and on PostgreSQL (when DATABASE_URL is set).
+//! SQLite and on PostgreSQL (ignored, with the reason, when the build saw no DATABASE_URL).
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -23,9 +23,7 @@ use starter::{JobFilter, JobStore, StarterConfig, StarterRole};
 use tokio_util::task::TaskTracker;
 use tonic::{Request, Response, Status};
 
-include!("common/on_both_backends.rs");
-
-on_both_backends!(a_permanently_refused_evaluation_is_dead_lettered_and_the_queue_moves_on);
+mesh_runtime::on_both_backends!(a_permanently_refused_evaluation_is_dead_lettered_and_the_queue_moves_on);
 
 const DATES: [&str; 2] = ["20250101", "20250102"];
 

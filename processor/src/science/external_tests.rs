@@ -1,8 +1,8 @@
 //! External science run as a command: scripts written by the tests play the team's program.
 
 use std::path::Path;
-use std::time::Duration;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use super::external::{ExternalScience, input_list_json};
 use tempfile::TempDir;
@@ -90,7 +90,12 @@ fn failure_message(result: Result<Vec<ProductOutput>, ScienceError>) -> String {
 #[test]
 fn badly_named_outputs_fail_the_job_with_the_name() {
     let folder = temp_dir("external-bad-name");
-    let message = failure_message(run_script(&folder, "echo x > \"$IMAP_SDC_OUTPUT_DIR/result.cdf\"", Duration::from_secs(30), false));
+    let message = failure_message(run_script(
+        &folder,
+        "echo x > \"$IMAP_SDC_OUTPUT_DIR/result.cdf\"",
+        Duration::from_secs(30),
+        false,
+    ));
     assert!(message.contains("result.cdf") && message.contains("invalid name"), "{message}");
 
     let other_level = "echo x > \"$IMAP_SDC_OUTPUT_DIR/imap_swapi_l2_sci_20250101_v001.cdf\"";
@@ -104,8 +109,12 @@ fn badly_named_outputs_fail_the_job_with_the_name() {
 #[test]
 fn a_failing_program_is_reported_with_its_output() {
     let folder = temp_dir("external-fail");
-    let message =
-        failure_message(run_script(&folder, "echo working; echo 'no calibration table' >&2; exit 3", Duration::from_secs(30), false));
+    let message = failure_message(run_script(
+        &folder,
+        "echo working; echo 'no calibration table' >&2; exit 3",
+        Duration::from_secs(30),
+        false,
+    ));
     assert!(message.contains("exit status: 3"), "{message}");
     assert!(message.contains("stdout: working") && message.contains("stderr: no calibration table"), "{message}");
 }

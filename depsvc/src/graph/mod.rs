@@ -41,7 +41,7 @@ mod window;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
-mod tests_windows;
+mod tests_mission_semantics;
 
 /// The only place that names the calendar date type; siblings use `super::Date`.
 pub(crate) use imap_filename::Date;

@@ -53,6 +53,12 @@ enum Command {
         #[command(subcommand)]
         action: GraphAction,
     },
+    /// Rebuild the database from the archive alone after a total loss: every file with its
+    /// provenance, and the jobs that made them. Safe to run again.
+    Recover {
+        #[command(flatten)]
+        node: NodeArgs,
+    },
     /// Exit 0 when the node at this config's listen address serves (container healthchecks).
     Health {
         /// A role's gRPC service, e.g. `imap.sdc.v1.IndexerService`; the node as a whole when omitted.
@@ -274,6 +280,33 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+        Command::Recover { node } => {
+            let config = match load_config_or_report(cli.config, &node, None) {
+                Ok(config) => config,
+                Err(code) => return code,
+            };
+            runtime.block_on(async move {
+                let _telemetry = mesh_runtime::telemetry::init(&config.telemetry, "recover").ok();
+                match imap_sdc::tools::recover(&config).await {
+                    Ok(summary) => {
+                        println!(
+                            "recovered {} files ({} new to the tracker, {} with provenance), restored {} jobs, \
+                             skipped {} objects",
+                            summary.files,
+                            summary.newly_indexed,
+                            summary.with_provenance,
+                            summary.jobs_restored,
+                            summary.skipped
+                        );
+                        ExitCode::SUCCESS
+                    }
+                    Err(error) => {
+                        eprintln!("imap-sdc: {error:#}");
+                        ExitCode::FAILURE
+                    }
+                }
+            })
         }
         Command::Graph { action } => match imap_sdc::tools::graph(action.into()) {
             Ok(output) => {

@@ -146,7 +146,16 @@ impl Ingestor {
             if self.tracker.contains_key(&key).await? {
                 continue;
             }
-            match self.index_key(&key, &Provenance::default()).await {
+            // A product a processor stored but never announced (it died in between) still has
+            // the provenance record it wrote first.
+            let provenance = match self.tracker_provenance(&key).await {
+                Ok((provenance, _)) => provenance,
+                Err(error) => {
+                    tracing::warn!(key, %error, "provenance record unreadable, will retry on next scan");
+                    continue;
+                }
+            };
+            match self.index_key(&key, &provenance).await {
                 Ok(outcome) if outcome.newly_indexed => newly_indexed += 1,
                 Ok(_) => {}
                 Err(IndexerError::InvalidName(error)) => {

@@ -1,18 +1,21 @@
 //! The indexer role: every archive object passes through here. It validates the name against the
 //! mission grammar, records the file in the file tracker, appends one `FileIndexed` event to a
 //! durable log and streams that log to consumers from their own cursor. Files dropped into the
-//! inbox are moved into the archive (or into quarantine with the reason, never dropped).
+//! inbox are moved into the archive (or into quarantine with the reason, never dropped). After a
+//! total loss, [`recover_from_archive`] rebuilds the tracker from the archive alone.
 #![forbid(unsafe_code)]
 
 mod config;
 mod error;
 mod grpc;
 mod inbox;
+mod recover;
 mod role;
 mod tracker;
 
 pub use config::IndexerConfig;
 pub use error::IndexerError;
+pub use recover::{RecoveredFile, Recovery, recover_from_archive};
 pub use role::IndexerRole;
 pub use tracker::{FileTracker, IndexOutcome};
 

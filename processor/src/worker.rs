@@ -18,6 +18,7 @@ use proto::pb::{
     CompleteJobRequest, GetFileRequest, Heartbeat, IndexFileRequest, Job, WorkRequest, WorkResponse, WorkerDraining,
     WorkerHello, work_request,
 };
+use proto::provenance::ProductProvenance;
 use proto::retry::{NeverStop, Outcome, RetryPolicy};
 use proto::trace::adopt_parent;
 use tokio::sync::{Notify, mpsc};
@@ -357,6 +358,19 @@ async fn run_job(shared: &WorkerShared, job: &Job, cancelled: Arc<AtomicBool>) -
         })?;
         let key = name.archive_path();
         refuse_foreign_output(shared, &name.file_name(), &job.job_id()).await?;
+        // The record goes first: every product in the archive then has one, which is what lets
+        // `imap-sdc recover` rebuild the file tracker and the jobs from the archive alone.
+        let provenance = ProductProvenance::new(
+            &name.file_name(),
+            &job.id,
+            &product,
+            &time,
+            &job.version,
+            &job.campaign_id,
+            &job.inputs,
+        );
+        let record_key = proto::provenance::record_key(&key);
+        shared.archive.put(&ObjectPath::from(record_key.as_str()), provenance.to_json().into()).await?;
         // A put is atomic (a temporary file renamed locally; an S3 object appears whole): no
         // half-written file is ever visible.
         shared.archive.put(&ObjectPath::from(key.as_str()), output.bytes.into()).await?;

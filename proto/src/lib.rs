@@ -4,9 +4,9 @@
 //! every failure its gRPC code, HTTP status and transience ([`error`]), the one retry policy
 //! ([`retry`]), and what gives the wire types meaning in Rust: typed ids ([`ids`]), the lowercase
 //! text of each enum ([`enums`]), product names ([`product`]), instants ([`time`]), their REST JSON
-//! form ([`json`]) and W3C trace propagation across calls and streams ([`trace`]). Nothing here
-//! touches storage: the shared runtime (database, archive, telemetry setup) is the `mesh-runtime`
-//! crate.
+//! form ([`json`]), the provenance record stored beside each product ([`provenance`]) and W3C trace
+//! propagation across calls and streams ([`trace`]). Nothing here touches storage: the shared
+//! runtime (database, archive, telemetry setup) is the `mesh-runtime` crate.
 #![forbid(unsafe_code)]
 
 pub mod client_stack;
@@ -16,6 +16,7 @@ pub mod error;
 pub mod ids;
 pub mod json;
 pub mod product;
+pub mod provenance;
 pub mod retry;
 pub mod time;
 pub mod trace;

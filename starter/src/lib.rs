@@ -14,6 +14,7 @@ mod error;
 mod grpc;
 mod job_row;
 mod jobs;
+mod restore;
 mod role;
 mod schedule;
 mod trigger;
@@ -25,6 +26,7 @@ pub use config::{ScheduleConfig, StarterConfig};
 pub use dead_letters::Refusal;
 pub use error::StarterError;
 pub use jobs::{Completion, JobFilter, JobStore, NewJob, input_hash};
+pub use restore::RestoredJob;
 pub use role::StarterRole;
 pub use schedule::{Schedule, due_firings, schedules_from_config};
 

@@ -18,7 +18,10 @@ pub async fn ingest(config: &Config, server: &str, files: &[PathBuf]) -> anyhow:
     let archive = mesh_runtime::archive::open(&config.archive_location()?, &config.s3)?;
     mesh_runtime::archive::check_reachable(&archive).await?;
     let archive = archive.store;
-    let mut indexer = proto::clients::IndexerClient::new(proto::clients::lazy_channel(server)?);
+    let operator = mesh_runtime::tls::MeshIdentity::load(&config.cert_dir(), mesh_runtime::authz::Caller::Operator)?;
+    let channel =
+        proto::clients::mesh_channel_with_tls(server, &config.mesh.client.settings(), Some(&operator.client_tls()))?;
+    let mut indexer = proto::clients::IndexerClient::new(channel);
     for file in files {
         let basename = file
             .file_name()

@@ -20,7 +20,8 @@ use crate::role::{Role, RoleSet};
 pub struct Config {
     /// The roles this process runs.
     pub roles: RoleSet,
-    /// Address of the one gRPC + REST listener.
+    /// Address of the public listener: the gateway's REST routes and gRPC service, health. The
+    /// mesh services answer on `mesh.internal_listen` (mutual TLS) only.
     pub listen: String,
     /// Home of the embedded defaults: the SQLite file, the archive, the inbox, quarantine.
     pub data_dir: PathBuf,
@@ -207,6 +208,24 @@ impl Config {
                 || "must be shorter than starter.lease, or leases expire while jobs run".into(),
             );
         }
+    }
+
+    /// The internal listener's address: `mesh.internal_listen`, else the public host with the
+    /// next port (8480 → 8481), or port 0 (any free one) when the public port is 0.
+    pub fn internal_listen(&self) -> String {
+        if let Some(address) = &self.mesh.internal_listen {
+            return address.clone();
+        }
+        match self.listen.rsplit_once(':').and_then(|(host, port)| Some((host, port.parse::<u16>().ok()?))) {
+            Some((host, 0)) => format!("{host}:0"),
+            Some((host, port)) => format!("{host}:{}", port.saturating_add(1)),
+            None => self.listen.clone(),
+        }
+    }
+
+    /// The mesh's certificates: `mesh.cert_dir`, else `<data_dir>/certs`.
+    pub fn cert_dir(&self) -> PathBuf {
+        self.mesh.cert_dir.clone().unwrap_or_else(|| self.data_dir.join("certs"))
     }
 
     pub fn database_url(&self) -> String {

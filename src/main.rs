@@ -24,14 +24,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run one or more roles on one listener.
+    /// Run one or more roles: people's services on the public listener, the mesh's on the internal one.
     Serve(ServeArgs),
     /// Put files into the archive and have a running indexer index them.
     Ingest {
         files: Vec<PathBuf>,
         #[command(flatten)]
         node: NodeArgs,
-        /// Indexer to notify (default: this config's listen address).
+        /// Indexer to notify (default: this config's internal listener), called with the operator
+        /// certificate of `mesh.cert_dir`.
         #[arg(long)]
         server: Option<String>,
     },
@@ -58,6 +59,11 @@ enum Command {
     Recover {
         #[command(flatten)]
         node: NodeArgs,
+    },
+    /// Make the mesh's certificates: a CA and one certificate per role and for operators.
+    Certs {
+        #[command(subcommand)]
+        action: CertsAction,
     },
     /// Exit 0 when the node at this config's listen address serves (container healthchecks).
     Health {
@@ -86,6 +92,9 @@ struct NodeArgs {
     /// Address to listen on (`127.0.0.1:0` picks a free port).
     #[arg(long)]
     listen: Option<String>,
+    /// Address of the internal listener, mutual TLS (default: the public host, its port + 1).
+    #[arg(long)]
+    internal_listen: Option<String>,
     #[arg(long)]
     data_dir: Option<PathBuf>,
     /// `sqlite://...` or `postgres://...`.
@@ -102,6 +111,23 @@ struct NodeArgs {
     /// Where a role not run here lives, e.g. `--peer indexer=http://10.0.0.5:8480`.
     #[arg(long = "peer", value_name = "ROLE=URL")]
     peers: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum CertsAction {
+    /// Make a CA in DIR (unless one is there) and a certificate for each caller lacking one.
+    /// Mount DIR on every node (`mesh.cert_dir`); keep `ca.key` off the nodes once done.
+    Init {
+        #[arg(long)]
+        dir: PathBuf,
+        /// Callers to certify, comma-separated: indexer, depsvc, starter, processor, gateway, operator.
+        #[arg(long, value_delimiter = ',', default_value = "indexer,depsvc,starter,processor,gateway,operator")]
+        roles: Vec<mesh_runtime::authz::Caller>,
+        /// Extra names the certificates are valid for (DNS names or IP addresses), comma-separated,
+        /// for tools such as grpcurl that check the host they dial. Mesh clients need none.
+        #[arg(long, value_delimiter = ',')]
+        hosts: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -141,6 +167,7 @@ impl NodeArgs {
         };
         push("roles", "roles", roles.map(str::to_string));
         push("listen", "listen", self.listen.clone());
+        push("internal-listen", "mesh.internal_listen", self.internal_listen.clone());
         push("data-dir", "data_dir", self.data_dir.as_ref().map(path));
         push("database-url", "database_url", self.database_url.clone());
         push("archive-dir", "archive_dir", self.archive_dir.as_ref().map(path));
@@ -204,14 +231,14 @@ fn main() -> ExitCode {
                         return ExitCode::from(EXIT_USAGE);
                     }
                 };
-                let listener = match tokio::net::TcpListener::bind(&config.listen).await {
-                    Ok(listener) => listener,
+                let listeners = match imap_sdc::node::Listeners::bind(&config).await {
+                    Ok(listeners) => listeners,
                     Err(error) => {
-                        eprintln!("imap-sdc: cannot listen on {}: {error}", config.listen);
+                        eprintln!("imap-sdc: {error:#}");
                         return ExitCode::FAILURE;
                     }
                 };
-                match imap_sdc::node::run(config, listener, shutdown_signal()).await {
+                match imap_sdc::node::run(config, listeners, shutdown_signal()).await {
                     Ok(()) => ExitCode::SUCCESS,
                     Err(error) => {
                         eprintln!("imap-sdc: {error:#}");
@@ -227,7 +254,7 @@ fn main() -> ExitCode {
             };
             runtime.block_on(async move {
                 let _telemetry = mesh_runtime::telemetry::init(&config.telemetry, "ingest").ok();
-                let server = server.unwrap_or_else(|| format!("http://{}", config.listen));
+                let server = server.unwrap_or_else(|| format!("https://{}", config.internal_listen()));
                 match imap_sdc::tools::ingest(&config, &server, &files).await {
                     Ok(()) => ExitCode::SUCCESS,
                     Err(error) => {
@@ -307,6 +334,20 @@ fn main() -> ExitCode {
                     }
                 }
             })
+        }
+        Command::Certs { action: CertsAction::Init { dir, roles, hosts } } => {
+            match mesh_runtime::tls::init(&dir, &roles, &hosts) {
+                Ok(written) => {
+                    for path in written {
+                        println!("{}", path.display());
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("imap-sdc: {error}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Command::Graph { action } => match imap_sdc::tools::graph(action.into()) {
             Ok(output) => {

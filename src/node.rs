@@ -1,15 +1,21 @@
 //! The one composition function. A node builds every configured role (any failure stops it before
-//! anything listens), lets each register its services, serves them on one listener (every gRPC
-//! service, health, reflection listing exactly those services, and the gateway's REST routes),
-//! starts the roles' background work on one task tracker, and at shutdown drains: health says
-//! not serving, every role stops taking new work and finishes (or hands back) what it holds, the
-//! tracker is waited for, the listener stops; all within `mesh.drain_timeout`.
+//! anything listens), lets each register its services, serves them on two listeners, starts the
+//! roles' background work on one task tracker, and at shutdown drains: health says not serving,
+//! every role stops taking new work and finishes (or hands back) what it holds, the tracker is
+//! waited for, the listeners stop; all within `mesh.drain_timeout`.
+//!
+//! The public listener carries what people use (the gateway's REST routes and gRPC service,
+//! health); the internal one the mesh services and reflection, behind mutual TLS and the
+//! authorisation table (`mesh_runtime::authz`). Each role calls its peers with its own
+//! certificate.
 
 use std::future::Future;
 
 use anyhow::Context;
 use mesh_runtime::ShutdownSignal;
+use mesh_runtime::authz::Caller;
 use mesh_runtime::role::{BuildContext, Exposure, NodeResources, ServiceRegistry};
+use mesh_runtime::tls::MeshIdentity;
 use proto::clients::{MeshClients, PeerAddresses};
 use tokio::net::TcpListener;
 use tokio::time::Instant;
@@ -18,23 +24,46 @@ use tokio_util::task::TaskTracker;
 use crate::config::Config;
 use crate::role::Role;
 
+/// The node's two listeners, bound by the caller (tests bind port 0).
+pub struct Listeners {
+    /// People: the gateway's REST routes and gRPC service, health.
+    pub public: TcpListener,
+    /// The mesh: every role's gRPC service and reflection, mutual TLS.
+    pub internal: TcpListener,
+}
+
+impl Listeners {
+    /// Binds `listen` and the internal address ([`Config::internal_listen`]).
+    pub async fn bind(config: &Config) -> anyhow::Result<Listeners> {
+        let public =
+            TcpListener::bind(&config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
+        let internal_address = config.internal_listen();
+        let internal = TcpListener::bind(&internal_address)
+            .await
+            .with_context(|| format!("cannot listen on {internal_address} (mesh.internal_listen)"))?;
+        Ok(Listeners { public, internal })
+    }
+}
+
 /// The address a peer should use to reach a listener (a wildcard bind is reached on loopback).
-pub fn reachable_url(listener: &TcpListener) -> anyhow::Result<String> {
+pub fn reachable_url(listener: &TcpListener, scheme: &str) -> anyhow::Result<String> {
     let mut address = listener.local_addr()?;
     if address.ip().is_unspecified() {
         address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
-    Ok(format!("http://{address}"))
+    Ok(format!("{scheme}://{address}"))
 }
 
-pub fn peer_addresses(config: &Config, own_url: &str) -> PeerAddresses {
+/// Where each role is reached: this node's internal listener for its own roles (its public one
+/// for the gateway, whose service is public), the configured peer otherwise.
+pub fn peer_addresses(config: &Config, internal_url: &str, public_url: &str) -> PeerAddresses {
     let pick = |role: Role| -> String {
         if config.roles.contains(role) {
-            own_url.to_string()
+            if role == Role::Gateway { public_url } else { internal_url }.to_string()
         } else {
             // An unconfigured peer is only an error once it is called; roles that never call it
             // (e.g. a lone indexer) must still start.
-            config.peers.of(role).cloned().unwrap_or_else(|| format!("http://unconfigured-{role}-peer.invalid:1"))
+            config.peers.of(role).cloned().unwrap_or_else(|| format!("https://unconfigured-{role}-peer.invalid:1"))
         }
     };
     PeerAddresses {
@@ -44,6 +73,20 @@ pub fn peer_addresses(config: &Config, own_url: &str) -> PeerAddresses {
         processor: pick(Role::Processor),
         gateway: pick(Role::Gateway),
     }
+}
+
+/// The certificate folder, made (a CA and a certificate per caller) when it is the default one
+/// under the data dir and something is missing: laptop mode stays one command. A folder named in
+/// the config is only read.
+pub fn prepare_certificates(config: &Config) -> anyhow::Result<std::path::PathBuf> {
+    let dir = config.cert_dir();
+    if config.mesh.cert_dir.is_none() {
+        let written = mesh_runtime::tls::init(&dir, &Caller::ALL, &[])?;
+        if !written.is_empty() {
+            tracing::info!(dir = %dir.display(), files = written.len(), "made the mesh's certificates");
+        }
+    }
+    Ok(dir)
 }
 
 /// Builds one role from its settings: the one place that names the role crates. Adding a role
@@ -64,13 +107,22 @@ async fn build(
 
 pub async fn run(
     config: Config,
-    listener: TcpListener,
+    listeners: Listeners,
     shutdown_request: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let own_url = reachable_url(&listener)?;
+    let public_url = reachable_url(&listeners.public, "http")?;
+    let internal_url = reachable_url(&listeners.internal, "https")?;
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
-    let clients = MeshClients::connect_lazy(&peer_addresses(&config, &own_url), &config.mesh.client.settings())?;
+    let cert_dir = prepare_certificates(&config)?;
+    let peers = peer_addresses(&config, &internal_url, &public_url);
+    let settings = config.mesh.client.settings();
+    let clients_of = |caller: Caller| -> anyhow::Result<MeshClients> {
+        let tls = MeshIdentity::load(&cert_dir, caller)?.client_tls();
+        Ok(MeshClients::connect_lazy_with_tls(&peers, &settings, Some(&tls))?)
+    };
+    let first_role = config.roles.iter().next().context("no roles to run")?;
+    let server_identity = MeshIdentity::load(&cert_dir, first_role.caller())?;
     let (shutdown_signal, shutdown) = ShutdownSignal::new();
     let tasks = TaskTracker::new();
     let resources = NodeResources {
@@ -78,14 +130,15 @@ pub async fn run(
         database_url: config.database_url(),
         archive_location: config.archive_location()?,
         s3: config.s3.clone(),
-        clients,
+        clients: clients_of(first_role.caller())?,
         mesh: config.mesh.clone(),
     };
-    let context = BuildContext::new(resources, shutdown, tasks.clone());
+    let mut context = BuildContext::new(resources, shutdown, tasks.clone());
 
     // Build every role first: a bad config or an unreachable store fails here, before anything listens.
     let mut roles = Vec::new();
     for role in config.roles.iter() {
+        context.set_clients(clients_of(role.caller())?);
         roles.push(build(role, &config, &context).await.with_context(|| format!("building the {role}"))?);
     }
     let mut registry = ServiceRegistry::new(config.mesh.server.max_message_bytes.get());
@@ -98,22 +151,31 @@ pub async fn run(
     for name in &served {
         health.set_service_status(*name, tonic_health::ServingStatus::Serving).await;
     }
-    // One listener serves both exposures today; a public and an internal (mutual TLS) listener
-    // would each call `router` with their own and be served the same way.
-    let router = registry.router(&[Exposure::Public, Exposure::Internal], health_service)?;
+    let public_router = registry.router(&[Exposure::Public], health_service.clone())?;
+    let internal_router = registry.router(&[Exposure::Internal], health_service)?;
 
     let (database, archive) = context.opened();
     let names: Vec<String> = config.roles.iter().map(|role| role.to_string()).collect();
     let database_shown = if database { redact(&config.database_url()) } else { "none".into() };
-    tracing::info!(roles = %names.join(","), listen = %own_url, database = %database_shown, archive_opened = archive, "node starting");
+    tracing::info!(roles = %names.join(","), public = %public_url, internal = %internal_url, database = %database_shown, archive_opened = archive, "node starting");
 
     let (stop_serving, serving) = ShutdownSignal::new();
     let server_config = config.mesh.server.clone();
-    let server = tokio::spawn(async move {
-        mesh_runtime::server::serve(&server_config, router, listener, async move { serving.wait().await }).await
+    let public_serving = serving.clone();
+    let public_server = tokio::spawn(async move {
+        let stopped = async move { public_serving.wait().await };
+        mesh_runtime::server::serve(&server_config, public_router, listeners.public, stopped).await
     });
-    // Announced on stdout so a parent process (or a test) can find an ephemeral port.
-    println!("imap-sdc listening on {own_url}");
+    let server_config = config.mesh.server.clone();
+    let internal_server = tokio::spawn(async move {
+        let stopped = async move { serving.wait().await };
+        let tls = server_identity.server_tls();
+        mesh_runtime::server::serve_internal(&server_config, internal_router, listeners.internal, tls, stopped).await
+    });
+    // Announced on stdout so a parent process (or a test) can find ephemeral ports; the public
+    // line comes last, as the one that says the node is up.
+    println!("imap-sdc internal listening on {internal_url}");
+    println!("imap-sdc listening on {public_url}");
     for role in &roles {
         role.start(&tasks);
     }
@@ -140,10 +202,14 @@ pub async fn run(
     }
     // The listener stays up while draining: processors report jobs to a starter here.
     stop_serving.trigger();
-    match tokio::time::timeout_at(deadline, server).await {
-        Ok(Ok(result)) => result.context("grpc server failed")?,
-        Ok(Err(join_error)) => return Err(join_error.into()),
-        Err(_) => tracing::warn!("listener did not close before the drain deadline, exiting anyway"),
+    for (name, server) in [("public", public_server), ("internal", internal_server)] {
+        match tokio::time::timeout_at(deadline, server).await {
+            Ok(Ok(result)) => result.with_context(|| format!("the {name} listener failed"))?,
+            Ok(Err(join_error)) => return Err(join_error.into()),
+            Err(_) => {
+                tracing::warn!(listener = name, "listener did not close before the drain deadline, exiting anyway")
+            }
+        }
     }
     Ok(())
 }

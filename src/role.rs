@@ -33,6 +33,20 @@ impl Role {
     }
 }
 
+impl Role {
+    /// The caller this role's certificate names, and so its row in the authorisation table.
+    pub fn caller(self) -> mesh_runtime::authz::Caller {
+        use mesh_runtime::authz::Caller;
+        match self {
+            Role::Indexer => Caller::Indexer,
+            Role::Depsvc => Caller::Depsvc,
+            Role::Starter => Caller::Starter,
+            Role::Processor => Caller::Processor,
+            Role::Gateway => Caller::Gateway,
+        }
+    }
+}
+
 impl fmt::Display for Role {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str(self.as_str())

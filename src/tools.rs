@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use imap_filename::ImapFileName;
 use mesh_runtime::archive::NewObject;
+use mesh_runtime::authz::Caller;
+use mesh_runtime::tls::MeshIdentity;
 use object_store::ObjectStore;
 use object_store::path::Path as ObjectPath;
 use proto::pb::IndexFileRequest;
@@ -18,7 +20,14 @@ pub async fn ingest(config: &Config, server: &str, files: &[PathBuf]) -> anyhow:
     let archive = mesh_runtime::archive::open(&config.archive_location()?, &config.s3)?;
     mesh_runtime::archive::check_reachable(&archive).await?;
     let archive = archive.store;
-    let mut indexer = proto::clients::IndexerClient::new(proto::clients::lazy_channel(server)?);
+    // An internal listener (`https://`) is called with the operator's certificate.
+    let operator = if server.starts_with("https://") {
+        Some(MeshIdentity::load(&config.cert_dir(), Caller::Operator)?.client_tls())
+    } else {
+        None
+    };
+    let channel = proto::clients::mesh_channel_with_tls(server, &config.mesh.client.settings(), operator.as_ref())?;
+    let mut indexer = proto::clients::IndexerClient::new(channel);
     for file in files {
         let basename = file
             .file_name()

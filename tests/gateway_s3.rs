@@ -270,7 +270,7 @@ fn refuses_a_store_that_overwrites_on_create_only_copies(s3: &S3Server, home: &P
         .spawn()
         .unwrap();
     // Killed on drop if it wrongly keeps running.
-    let mut node = support::Node { child, url: String::new() };
+    let mut node = support::Node { child, url: String::new(), internal_url: String::new() };
     let exited = wait_for(
         "the node to refuse the store",
         Duration::from_secs(60),

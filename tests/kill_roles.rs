@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use proto::clients::{IndexerClient, StarterClient, lazy_channel};
+use proto::clients::{IndexerClient, StarterClient};
 use proto::pb::{Job, JobState, ListJobsRequest, QueryFilesRequest};
-use support::{TempDir, binary, spawn_until_listening};
+use support::{TempDir, binary, operator_channel, spawn_until_listening_on_both};
 
 const DAYS: u32 = 30;
 const BATCH: usize = 3;
@@ -45,6 +45,7 @@ struct RoleProcess {
     working_dir: PathBuf,
     log: PathBuf,
     child: Option<Child>,
+    /// The internal listener, where peers call this role.
     url: String,
     restarts: u32,
 }
@@ -60,23 +61,23 @@ impl RoleProcess {
             url: String::new(),
             restarts: 0,
         };
-        process.spawn("127.0.0.1:0");
+        process.spawn("127.0.0.1:0", "127.0.0.1:0");
         process
     }
 
-    fn spawn(&mut self, listen: &str) {
+    fn spawn(&mut self, listen: &str, internal_listen: &str) {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("open role log");
         let mut command = Command::new(binary());
         command
             .arg("--config")
             .arg(self.working_dir.join("mesh.toml"))
-            .args(["serve", "--roles", self.role, "--listen", listen])
+            .args(["serve", "--roles", self.role, "--listen", listen, "--internal-listen", internal_listen])
             .args(&self.args)
             .current_dir(&self.working_dir)
             .stderr(log);
-        let (child, url) = spawn_until_listening(command, &self.log);
+        let (child, _, internal_url) = spawn_until_listening_on_both(command, &self.log);
         self.child = Some(child);
-        self.url = url;
+        self.url = internal_url;
     }
 
     /// SIGKILL, then start again on the same port so peers reconnect to the same address.
@@ -85,7 +86,7 @@ impl RoleProcess {
         child.kill().expect("sigkill");
         child.wait().expect("reap");
         let port = self.url.rsplit(':').next().expect("url has a port").to_string();
-        self.spawn(&format!("127.0.0.1:{port}"));
+        self.spawn("127.0.0.1:0", &format!("127.0.0.1:{port}"));
         self.restarts += 1;
     }
 }
@@ -142,8 +143,9 @@ async fn kill_each_role_during_ingest(home: &TempDir, database_url: &str) {
     ]);
     processes.push(RoleProcess::start("processor", processor_args, &working_dir, home.path()));
 
-    let indexer = IndexerClient::new(lazy_channel(&indexer_url).unwrap());
-    let starter = StarterClient::new(lazy_channel(&starter_url).unwrap());
+    let cert_dir = working_dir.join("certs");
+    let indexer = IndexerClient::new(operator_channel(&cert_dir, &indexer_url));
+    let starter = StarterClient::new(operator_channel(&cert_dir, &starter_url));
     let dates: Vec<String> = (0..DAYS)
         .map(|day| imap_filename::Date::from_ymd(2026, 1, 1).unwrap().add_days(day as i32).yyyymmdd())
         .collect();
@@ -356,6 +358,25 @@ fn prepare_working_dir(home: &Path) -> PathBuf {
         xtce_dir.display().to_string()
     );
     std::fs::write(working_dir.join("mesh.toml"), config).unwrap();
+    // Every role's node trusts one CA, made as an operator would for a cluster; the config names
+    // the folder (relative to the working directory).
+    let made = Command::new(binary())
+        .args(["certs", "init", "--dir"])
+        .arg(working_dir.join("certs"))
+        .output()
+        .expect("run certs init");
+    assert!(made.status.success(), "certs init: {}", String::from_utf8_lossy(&made.stderr));
+    std::fs::write(
+        working_dir.join("mesh.toml"),
+        format!(
+            "{}
+[mesh]
+cert_dir = \"certs\"
+",
+            std::fs::read_to_string(working_dir.join("mesh.toml")).unwrap()
+        ),
+    )
+    .unwrap();
     working_dir
 }
 

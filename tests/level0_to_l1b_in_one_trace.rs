@@ -85,7 +85,7 @@ async fn level0_file_flows_to_l1b_in_one_trace() {
             "ingest",
             level0.to_str().unwrap(),
             "--server",
-            &node.url,
+            &node.internal_url,
             "--data-dir",
             &data_dir_text,
             "--otlp-endpoint",
@@ -96,7 +96,8 @@ async fn level0_file_flows_to_l1b_in_one_trace() {
         .unwrap();
     assert!(ingest.status.success(), "ingest failed: {}", String::from_utf8_lossy(&ingest.stderr));
 
-    let indexer = proto::clients::IndexerClient::new(proto::clients::lazy_channel(&node.url).unwrap());
+    let indexer =
+        proto::clients::IndexerClient::new(support::operator_channel(&data_dir.join("certs"), &node.internal_url));
     let files = wait_for("the l1b product", Duration::from_secs(90), || {
         let mut indexer = indexer.clone();
         async move {
@@ -124,7 +125,8 @@ async fn level0_file_flows_to_l1b_in_one_trace() {
 
     // Exactly one job per product, both succeeded (outputs are indexed just before the
     // processor reports completion, so wait for the report).
-    let starter = proto::clients::StarterClient::new(proto::clients::lazy_channel(&node.url).unwrap());
+    let starter =
+        proto::clients::StarterClient::new(support::operator_channel(&data_dir.join("certs"), &node.internal_url));
     let jobs = wait_for("both jobs to be reported", Duration::from_secs(30), || {
         let mut starter = starter.clone();
         async move {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use imap_sdc::config::Config;
 use mesh_runtime::ShutdownSignal;
-use proto::clients::{DependencyClient, lazy_channel};
+use proto::clients::DependencyClient;
 use proto::pb::GetGraphRequest;
 use support::TempDir;
 
@@ -19,16 +19,16 @@ use support::TempDir;
 /// exit, within the drain bound.
 async fn run_node<F, Fut>(config: Config, check: F)
 where
-    F: FnOnce(String) -> Fut,
+    F: FnOnce(String, std::path::PathBuf) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = imap_sdc::node::reachable_url(&listener).unwrap();
+    let (listeners, _, internal_url) = support::bind_listeners().await;
+    let cert_dir = imap_sdc::node::prepare_certificates(&config).unwrap();
     let drain_bound = config.mesh.drain_timeout;
     let (stop, shutdown) = ShutdownSignal::new();
     let node =
-        tokio::spawn(async move { imap_sdc::node::run(config, listener, async move { shutdown.wait().await }).await });
-    check(url).await;
+        tokio::spawn(async move { imap_sdc::node::run(config, listeners, async move { shutdown.wait().await }).await });
+    check(internal_url, cert_dir).await;
     stop.trigger();
     let exited = tokio::time::timeout(drain_bound + Duration::from_secs(5), node).await;
     exited.expect("the node exits within its drain bound").unwrap().expect("the node ran cleanly");
@@ -45,8 +45,8 @@ async fn a_depsvc_node_opens_neither_database_nor_archive() {
     let home = TempDir::new("node-depsvc");
     let config = config(&home, "depsvc");
     let data_dir = config.data_dir.clone();
-    run_node(config, |url| async move {
-        let mut depsvc = DependencyClient::new(lazy_channel(&url).unwrap());
+    run_node(config, |url, cert_dir| async move {
+        let mut depsvc = DependencyClient::new(support::operator_channel(&cert_dir, &url));
         let graph = depsvc.get_graph(GetGraphRequest {}).await.expect("depsvc answers").into_inner();
         assert!(!graph.products.is_empty());
     })
@@ -60,7 +60,7 @@ async fn a_processor_node_opens_the_archive_but_no_database() {
     let home = TempDir::new("node-processor");
     let config = config(&home, "processor");
     let data_dir = config.data_dir.clone();
-    run_node(config, |_| async {}).await;
+    run_node(config, |_, _| async {}).await;
     assert!(data_dir.join("archive").is_dir(), "the archive was opened");
     assert!(!data_dir.join("imap-sdc.sqlite").exists(), "no database was opened");
 }
@@ -71,14 +71,15 @@ async fn a_role_that_cannot_be_built_stops_the_node_before_it_listens() {
     let mut config = config(&home, "indexer,starter");
     config.starter.schedules =
         vec![starter::ScheduleConfig { name: "broken".into(), cron: "61 * * * *".into(), ..Default::default() }];
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (listeners, _, _) = support::bind_listeners().await;
     let waited_for_shutdown = Arc::new(AtomicBool::new(false));
     let waited = waited_for_shutdown.clone();
     let shutdown_request = async move {
         waited.store(true, Ordering::SeqCst);
         std::future::pending::<()>().await
     };
-    let error = imap_sdc::node::run(config, listener, shutdown_request).await.expect_err("the starter cannot be built");
+    let error =
+        imap_sdc::node::run(config, listeners, shutdown_request).await.expect_err("the starter cannot be built");
     let message = format!("{error:#}");
     assert!(message.contains("building the starter") && message.contains("broken"), "{message}");
     assert!(!waited_for_shutdown.load(Ordering::SeqCst), "the node never got as far as serving");

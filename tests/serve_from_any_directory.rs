@@ -54,13 +54,13 @@ fn a_node_started_in_an_empty_folder_turns_swapi_level0_into_l3b() {
         .args(["serve", "--roles", "all", "--listen", "127.0.0.1:0", "--data-dir", "d"])
         .stderr(std::fs::File::create(&log).expect("log file"));
     without_configuration(&mut serve);
-    let (child, url) = support::spawn_until_listening(serve, &log);
-    let node = support::Node { child, url };
+    let (child, url, internal_url) = support::spawn_until_listening_on_both(serve, &log);
+    let node = support::Node { child, url, internal_url };
 
     let (name, bytes, l1_descriptors) = swapi_level0();
     std::fs::write(home.path().join(&name), bytes).expect("writes the l0 file");
     let mut ingest = Command::new(support::binary());
-    ingest.current_dir(home.path()).args(["ingest", &name, "--server", &node.url, "--data-dir", "d"]);
+    ingest.current_dir(home.path()).args(["ingest", &name, "--server", &node.internal_url, "--data-dir", "d"]);
     without_configuration(&mut ingest);
     let ingest = ingest.output().expect("runs ingest");
     assert!(ingest.status.success(), "ingest failed: {}", String::from_utf8_lossy(&ingest.stderr));

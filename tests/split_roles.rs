@@ -16,11 +16,17 @@ use support::{TempDir, wait_for};
 async fn one_role_per_node_still_moves_a_file_to_l1b() {
     let home = TempDir::new("split");
     let archive = home.path().join("archive");
+    // One CA for the whole mesh, as `imap-sdc certs init` makes for a cluster.
+    let cert_dir = home.path().join("certs");
+    mesh_runtime::tls::init(&cert_dir, &mesh_runtime::authz::Caller::ALL, &[]).unwrap();
     let mut listeners = Vec::new();
-    for _ in Role::ALL {
-        listeners.push(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap());
+    let mut urls = Vec::new();
+    for role in Role::ALL {
+        let (node_listeners, public_url, internal_url) = support::bind_listeners().await;
+        listeners.push(node_listeners);
+        // The gateway's own service is public; every other role is called on its internal listener.
+        urls.push(if role == Role::Gateway { public_url } else { internal_url });
     }
-    let urls: Vec<String> = listeners.iter().map(|listener| imap_sdc::node::reachable_url(listener).unwrap()).collect();
     let url_of = |role: Role| urls[Role::ALL.iter().position(|candidate| *candidate == role).unwrap()].clone();
 
     let (stop, shutdown) = ShutdownSignal::new();
@@ -33,6 +39,7 @@ async fn one_role_per_node_still_moves_a_file_to_l1b() {
         };
         // Roles share the archive (an object store) but never a database.
         config.archive_dir = Some(archive.clone());
+        config.mesh.cert_dir = Some(cert_dir.clone());
         config.depsvc.graph_file = Some(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/chain_graph.toml").into());
         config.processor.slots = std::num::NonZeroU32::new(2);
         config.processor.xtce_dir = Some(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/xtce").into());
@@ -51,7 +58,7 @@ async fn one_role_per_node_still_moves_a_file_to_l1b() {
     std::fs::create_dir_all(&inbox).unwrap();
     std::fs::write(inbox.join("imap_swe_l0_raw_20240925_v001.pkts"), support::synthetic_level0(8)).unwrap();
 
-    let indexer = proto::clients::IndexerClient::new(proto::clients::lazy_channel(&url_of(Role::Indexer)).unwrap());
+    let indexer = proto::clients::IndexerClient::new(support::operator_channel(&cert_dir, &url_of(Role::Indexer)));
     let files = wait_for("the l1b product from the split mesh", Duration::from_secs(90), || {
         let mut indexer = indexer.clone();
         async move {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use imap_sdc::config::Config;
 use mesh_runtime::ShutdownSignal;
-use proto::clients::{IndexerClient, StarterClient, lazy_channel};
+use proto::clients::{IndexerClient, StarterClient};
 use proto::pb::{
     GetCampaignRequest, GetJobRequest, Job, JobState, ListJobsRequest, QueryFilesRequest, StartReprocessingRequest,
 };
@@ -19,20 +19,22 @@ const DATES: [&str; 3] = ["20260301", "20260302", "20260303"];
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn provenance_and_campaign_progress_are_queryable() {
     let home = TempDir::new("jobs-grpc");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = imap_sdc::node::reachable_url(&listener).unwrap();
+    let (listeners, _, url) = support::bind_listeners().await;
     let config = node_config(&home);
+    // Made here (as the node would on start) so the test holds the operator's certificate at once.
+    let cert_dir = imap_sdc::node::prepare_certificates(&config).unwrap();
     let (stop, shutdown) = ShutdownSignal::new();
     let node =
-        tokio::spawn(async move { imap_sdc::node::run(config, listener, async move { shutdown.wait().await }).await });
+        tokio::spawn(async move { imap_sdc::node::run(config, listeners, async move { shutdown.wait().await }).await });
 
     let inbox = home.path().join("data/inbox");
     std::fs::create_dir_all(&inbox).unwrap();
     for date in DATES {
         std::fs::write(inbox.join(format!("imap_swe_l0_raw_{date}_v001.pkts")), support::synthetic_level0(4)).unwrap();
     }
-    let starter = StarterClient::new(lazy_channel(&url).unwrap());
-    let indexer = IndexerClient::new(lazy_channel(&url).unwrap());
+    let operator = support::operator_channel(&cert_dir, &url);
+    let starter = StarterClient::new(operator.clone());
+    let indexer = IndexerClient::new(operator);
     let jobs = settled_jobs(&starter, ListJobsRequest::default(), 6).await;
     assert!(jobs.iter().all(|job| job.state() == JobState::Succeeded), "{jobs:?}");
 

@@ -12,7 +12,7 @@ COPY imap-sdc /usr/local/bin/imap-sdc
 USER 10001:10001
 WORKDIR /var/lib/imap-sdc
 ENV IMAP_SDC_LISTEN=0.0.0.0:8480 IMAP_SDC_DATA_DIR=/var/lib/imap-sdc
-EXPOSE 8480
+EXPOSE 8480 8481
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 CMD ["/usr/local/bin/imap-sdc", "health"]
 ENTRYPOINT ["/usr/local/bin/imap-sdc"]
 CMD ["serve", "--roles", "all"]

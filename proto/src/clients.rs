@@ -7,7 +7,7 @@ use std::num::{NonZeroU32, NonZeroUsize};
 use std::time::Duration;
 
 use tonic::body::Body;
-use tonic::transport::Endpoint;
+use tonic::transport::{ClientTlsConfig, Endpoint};
 use tower::ServiceBuilder;
 use tower::util::BoxCloneSyncService;
 
@@ -70,10 +70,24 @@ pub struct AddressError {
 
 /// A channel to `address` (`http://host:port`) through the client stack, connecting on first use.
 pub fn mesh_channel(address: &str, settings: &ClientSettings) -> Result<MeshChannel, AddressError> {
-    let endpoint = Endpoint::from_shared(address.to_string())
-        .map_err(|source| AddressError { address: address.to_string(), source })?
+    mesh_channel_with_tls(address, settings, None)
+}
+
+/// A channel like [`mesh_channel`] that, to an `https://` address, speaks TLS with `tls` (the
+/// mesh CA and the caller's certificate). An `http://` address stays plain.
+pub fn mesh_channel_with_tls(
+    address: &str,
+    settings: &ClientSettings,
+    tls: Option<&ClientTlsConfig>,
+) -> Result<MeshChannel, AddressError> {
+    let invalid = |source| AddressError { address: address.to_string(), source };
+    let mut endpoint = Endpoint::from_shared(address.to_string())
+        .map_err(invalid)?
         .connect_timeout(settings.connect_timeout)
         .tcp_nodelay(true);
+    if let Some(tls) = tls {
+        endpoint = endpoint.tls_config(tls.clone()).map_err(invalid)?;
+    }
     let stack = ServiceBuilder::new()
         .map_err(|error: BoxError| tonic::Status::from_error(error))
         .layer(TraceContextLayer)
@@ -121,7 +135,16 @@ pub struct PeerAddresses {
 
 impl MeshClients {
     pub fn connect_lazy(peers: &PeerAddresses, settings: &ClientSettings) -> Result<MeshClients, AddressError> {
-        let channel = |address: &str| mesh_channel(address, settings);
+        MeshClients::connect_lazy_with_tls(peers, settings, None)
+    }
+
+    /// Clients whose `https://` peers are called over TLS with `tls` (see [`mesh_channel_with_tls`]).
+    pub fn connect_lazy_with_tls(
+        peers: &PeerAddresses,
+        settings: &ClientSettings,
+        tls: Option<&ClientTlsConfig>,
+    ) -> Result<MeshClients, AddressError> {
+        let channel = |address: &str| mesh_channel_with_tls(address, settings, tls);
         Ok(MeshClients {
             indexer: limited_client!(IndexerClient, channel(&peers.indexer)?, settings),
             depsvc: limited_client!(DependencyClient, channel(&peers.depsvc)?, settings),

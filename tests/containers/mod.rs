@@ -263,6 +263,20 @@ pub struct Mesh<'scope> {
     pub roles: BTreeMap<Role, Vec<String>>,
     /// The gateways as the host reaches them, in replica order.
     pub gateway_urls: Vec<String>,
+    /// The mesh's certificates (one CA), mounted read-only into every role's container.
+    pub certs: tempfile::TempDir,
+}
+
+/// A CA and every caller's certificate, readable by the containers' user (uid 10001).
+fn mesh_certificates() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let certs = tempfile::Builder::new().prefix("imap-sdc-certs-").tempdir().expect("a temp dir");
+    let written = mesh_runtime::tls::init(certs.path(), &mesh_runtime::authz::Caller::ALL, &[]).expect("certificates");
+    std::fs::set_permissions(certs.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    for file in written {
+        std::os::unix::fs::chown(&file, Some(10001), Some(10001)).expect("chown to the containers' user");
+    }
+    certs
 }
 
 impl<'scope> Mesh<'scope> {
@@ -298,15 +312,17 @@ impl<'scope> Mesh<'scope> {
             s3_url,
             roles: BTreeMap::new(),
             gateway_urls: Vec::new(),
+            certs: mesh_certificates(),
         };
         mesh.wait_healthy(&[mesh.postgres.clone(), mesh.s3.clone()]);
 
         let environment = mesh.role_environment(spec);
         let xtce = format!("--volume={REPO}/tests/fixtures/xtce:/xtce:ro");
+        let certs = format!("--volume={}:/certs:ro", mesh.certs.path().display());
         for (role, count) in &spec.replicas {
             for replica in 1..=*count {
                 let name = format!("{role}-{replica}");
-                let mut options = vec![health.clone(), xtce.clone()];
+                let mut options = vec![health.clone(), xtce.clone(), certs.clone()];
                 options.extend(LOCKED_DOWN.iter().map(|option| option.to_string()));
                 options.extend(environment.iter().map(|(name, value)| format!("--env={name}={value}")));
                 let published = *role == Role::Gateway;
@@ -345,13 +361,17 @@ impl<'scope> Mesh<'scope> {
             ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
             ("IMAP_SDC_PROCESSOR__XTCE_DIR", "/xtce".to_string()),
             ("IMAP_SDC_GATEWAY__STAGED_UPLOAD_POLL", "200ms".to_string()),
+            ("IMAP_SDC_MESH__CERT_DIR", "/certs".to_string()),
         ]
         .into_iter()
         .map(|(name, value)| (name.to_string(), value))
         .collect();
         for role in Role::ALL {
             let name = format!("IMAP_SDC_PEERS__{}", role.as_str().to_ascii_uppercase());
-            environment.push((name, format!("http://{role}:8480")));
+            // The gateway's own service is public; the mesh services answer on the internal listener.
+            let url =
+                if role == Role::Gateway { format!("http://{role}:8480") } else { format!("https://{role}:8481") };
+            environment.push((name, url));
         }
         environment.extend(spec.settings.iter().cloned());
         environment

@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 /// A running `imap-sdc` child process, killed on drop.
 pub struct Node {
     pub child: Child,
+    /// The public listener (`http://`): REST, the Gateway service, health.
     pub url: String,
+    /// The internal listener (`https://`, mutual TLS): the mesh services.
+    pub internal_url: String,
 }
 
 impl Drop for Node {
@@ -32,18 +35,28 @@ pub fn start_node(args: &[&str], environment: &[(&str, &str)], log_file: &Path) 
     for (name, value) in environment {
         command.env(name, value);
     }
-    let (child, url) = spawn_until_listening(command, log_file);
-    Node { child, url }
+    let (child, url, internal_url) = spawn_until_listening_on_both(command, log_file);
+    Node { child, url, internal_url }
 }
 
 /// Spawns a prepared `imap-sdc` command and returns it with the URL from its "listening on"
 /// line, panicking with the log's contents if it exits before listening.
-pub fn spawn_until_listening(mut command: Command, log_file: &Path) -> (Child, String) {
+pub fn spawn_until_listening(command: Command, log_file: &Path) -> (Child, String) {
+    let (child, url, _) = spawn_until_listening_on_both(command, log_file);
+    (child, url)
+}
+
+/// Like [`spawn_until_listening`], with the internal listener's URL too.
+pub fn spawn_until_listening_on_both(mut command: Command, log_file: &Path) -> (Child, String, String) {
     let mut child = command.stdout(Stdio::piped()).spawn().expect("spawn imap-sdc");
     let mut lines = BufReader::new(child.stdout.take().expect("child stdout")).lines();
+    let mut internal_url = String::new();
     let url = loop {
         match lines.next() {
             Some(Ok(line)) => {
+                if let Some(url) = line.strip_prefix("imap-sdc internal listening on ") {
+                    internal_url = url.trim().to_string();
+                }
                 if let Some(url) = line.strip_prefix("imap-sdc listening on ") {
                     break url.trim().to_string();
                 }
@@ -59,7 +72,33 @@ pub fn spawn_until_listening(mut command: Command, log_file: &Path) -> (Child, S
     };
     // Keep draining stdout so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    (child, url)
+    (child, url, internal_url)
+}
+
+/// Both listeners of an in-process node on free ports, with their URLs (public, internal).
+pub async fn bind_listeners() -> (imap_sdc::node::Listeners, String, String) {
+    let public = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let internal = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let public_url = imap_sdc::node::reachable_url(&public, "http").unwrap();
+    let internal_url = imap_sdc::node::reachable_url(&internal, "https").unwrap();
+    (imap_sdc::node::Listeners { public, internal }, public_url, internal_url)
+}
+
+/// A channel to a node's internal listener presenting `caller`'s certificate from `cert_dir`
+/// (a laptop node makes them in `<data_dir>/certs`).
+pub fn channel_as(
+    caller: mesh_runtime::authz::Caller,
+    cert_dir: &Path,
+    internal_url: &str,
+) -> proto::clients::MeshChannel {
+    let identity = mesh_runtime::tls::MeshIdentity::load(cert_dir, caller).expect("the node made its certificates");
+    let settings = proto::clients::ClientSettings::default();
+    proto::clients::mesh_channel_with_tls(internal_url, &settings, Some(&identity.client_tls())).unwrap()
+}
+
+/// A channel to a node's internal listener as an operator.
+pub fn operator_channel(cert_dir: &Path, internal_url: &str) -> proto::clients::MeshChannel {
+    channel_as(mesh_runtime::authz::Caller::Operator, cert_dir, internal_url)
 }
 
 /// Polls `condition` every 50 ms until it returns `Some`, or panics after `timeout`.

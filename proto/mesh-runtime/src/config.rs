@@ -129,6 +129,14 @@ pub struct MeshConfig {
     /// the orchestrator's grace period (Kubernetes: 30s unless set).
     #[serde(with = "duration")]
     pub drain_timeout: Duration,
+    /// Address of the internal listener, where the mesh services answer callers with a mesh
+    /// certificate (mutual TLS). Unset: the public listener's host, its port + 1 (8481), or an
+    /// ephemeral port when the public port is 0.
+    pub internal_listen: Option<String>,
+    /// The mesh's certificates (`ca.pem`, `<role>.pem`, `<role>.key`; `imap-sdc certs init`).
+    /// Unset: `<data_dir>/certs`, made on first start when absent (laptop mode). A folder named
+    /// here is never filled automatically: every node of a cluster must share one CA.
+    pub cert_dir: Option<std::path::PathBuf>,
     pub client: ClientConfig,
     pub server: ServerConfig,
 }
@@ -137,6 +145,8 @@ impl Default for MeshConfig {
     fn default() -> Self {
         MeshConfig {
             drain_timeout: Duration::from_secs(25),
+            internal_listen: None,
+            cert_dir: None,
             client: ClientConfig::default(),
             server: ServerConfig::default(),
         }
@@ -236,6 +246,13 @@ impl MeshConfig {
     pub fn validate(&self, problems: &mut Problems) {
         let positive = |duration: Duration| !duration.is_zero();
         problems.check(positive(self.drain_timeout), "mesh.drain_timeout", || "must be longer than 0s".into());
+        if let Some(address) = &self.internal_listen {
+            problems.check(
+                address.rsplit_once(':').is_some_and(|(_, port)| port.parse::<u16>().is_ok()),
+                "mesh.internal_listen",
+                || format!("{address:?} is not host:port"),
+            );
+        }
         problems.check(positive(self.client.connect_timeout), "mesh.client.connect_timeout", || {
             "must be longer than 0s".into()
         });

@@ -42,8 +42,8 @@ pub trait Role: Send + Sync {
     }
 }
 
-/// Who may call a gRPC service. Today one listener serves both; a public listener and an internal
-/// one (mutual TLS) only need [`ServiceRegistry::router`] called once for each.
+/// Who may call a gRPC service: a node serves each exposure on its own listener, the internal
+/// one with mutual TLS and the authorisation table ([`crate::authz`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exposure {
     /// People and tools outside the mesh: the gateway's gRPC service and REST routes, health.
@@ -117,8 +117,9 @@ impl ServiceRegistry {
         self.grpc.iter().filter(|(of, _, _)| *of == exposure).map(|(_, name, _)| *name).collect()
     }
 
-    /// One router for the services of `exposures`, plus the node's health service and
-    /// reflection (v1 and v1alpha, for grpcurl 1.8) listing exactly the services it routes.
+    /// One router for the services of `exposures`, plus the node's health service and, when the
+    /// internal services are among them, reflection (v1 and v1alpha, for grpcurl 1.8) listing
+    /// exactly the services it routes: only certificate holders see the mesh's contracts.
     pub fn router(
         &self,
         exposures: &[Exposure],
@@ -137,9 +138,10 @@ impl ServiceRegistry {
             }
             builder
         };
-        let mut routes = tonic::service::Routes::new(health)
-            .add_service(reflection().build_v1()?)
-            .add_service(reflection().build_v1alpha()?);
+        let mut routes = tonic::service::Routes::new(health);
+        if exposures.contains(&Exposure::Internal) {
+            routes = routes.add_service(reflection().build_v1()?).add_service(reflection().build_v1alpha()?);
+        }
         for (_, _, add) in chosen {
             routes = add(routes);
         }
@@ -224,6 +226,12 @@ impl BuildContext {
 
     pub fn clients(&self) -> &MeshClients {
         &self.clients
+    }
+
+    /// The clients the roles built next are given: a node hands each role clients that present
+    /// that role's certificate, so its peers know who calls.
+    pub fn set_clients(&mut self, clients: MeshClients) {
+        self.clients = clients;
     }
 
     pub fn mesh(&self) -> &MeshConfig {

@@ -2,6 +2,9 @@
 //!
 //! 1. [`ServerTraceLayer`]: one span per request, parented on the caller's trace, so even a
 //!    refused request is seen.
+//!    On the internal listener ([`serve_internal`], mutual TLS) the authorisation table
+//!    ([`AuthorizeLayer`]) comes next: a caller without a certificate, or calling an RPC its role
+//!    may not, is refused before it takes a slot.
 //! 2. [`LoadShedLayer`]: at most `concurrency_limit` requests are handled at once; one more is
 //!    answered at once, before any work, with gRPC `RESOURCE_EXHAUSTED` or HTTP 429 and
 //!    `Retry-After` (transient: callers back off and come back). Health checks are never shed, so
@@ -27,6 +30,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::body::Body;
 use tower::{Layer, Service};
 
+use crate::authz::AuthorizeLayer;
 use crate::config::ServerConfig;
 use crate::telemetry::ServerTraceLayer;
 
@@ -40,17 +44,43 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), tonic::transport::Error> {
-    tonic::transport::Server::builder()
+    connection_settings(config)
         .accept_http1(true)
-        .max_concurrent_streams(config.max_concurrent_streams.get())
-        .http2_keepalive_interval(Some(config.keepalive_interval))
-        .http2_keepalive_timeout(Some(config.keepalive_timeout))
         .layer(ServerTraceLayer)
         .layer(LoadShedLayer::new(config.concurrency_limit.get()))
         .layer(RequestTimeoutLayer::new(config.request_timeout))
         .add_routes(tonic::service::Routes::from(router))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await
+}
+
+/// Serves the mesh services on the internal listener: mutual TLS (callers present a certificate
+/// signed by the mesh CA) and, before load shedding so refused callers take no slot, the
+/// authorisation table ([`AuthorizeLayer`]); otherwise the same stack as [`serve`].
+pub async fn serve_internal(
+    config: &ServerConfig,
+    router: axum::Router,
+    listener: TcpListener,
+    tls: tonic::transport::ServerTlsConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), tonic::transport::Error> {
+    connection_settings(config)
+        .tls_config(tls)?
+        .layer(ServerTraceLayer)
+        .layer(AuthorizeLayer)
+        .layer(LoadShedLayer::new(config.concurrency_limit.get()))
+        .layer(RequestTimeoutLayer::new(config.request_timeout))
+        .add_routes(tonic::service::Routes::from(router))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await
+}
+
+/// HTTP/2 settings both listeners share.
+fn connection_settings(config: &ServerConfig) -> tonic::transport::Server {
+    tonic::transport::Server::builder()
+        .max_concurrent_streams(config.max_concurrent_streams.get())
+        .http2_keepalive_interval(Some(config.keepalive_interval))
+        .http2_keepalive_timeout(Some(config.keepalive_timeout))
 }
 
 fn is_grpc<B>(request: &http::Request<B>) -> bool {

@@ -213,6 +213,7 @@ fn collect_outputs(context: &JobContext, output_dir: &Path) -> Result<Vec<Produc
         }
         let bytes = std::fs::read(&path).map_err(|error| format!("cannot read output {name}: {error}"))?;
         outputs.push(ProductOutput {
+            data_level: None,
             descriptor: parsed.descriptor().unwrap_or_default().to_string(),
             extension: parsed.extension().to_string(),
             bytes,

@@ -13,10 +13,11 @@ use std::path::{Component, Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use imap_filename::{FileKind, ImapFileName};
+use imap_filename::{FileKind, ImapFileName, Version};
 
 use crate::config::MissionProgramConfig;
 
+use super::external::list_files;
 use super::{Algorithm, InputFile, JobContext, ProductOutput, ScienceError};
 
 /// How often a running program is checked for exit, timeout and cancellation.
@@ -113,7 +114,15 @@ impl MissionProgram {
         if let Some(repointing) = context.repointing {
             arguments.extend(["--repointing".to_string(), format!("repoint{repointing:05}")]);
         }
-        arguments.extend(["--dependency".to_string(), dependency_json(inputs).to_string()]);
+        let mut dependency = dependency_json(inputs);
+        // `vMMM.mmmm` versions travel in the mission's version block; `--version` stays the
+        // fallback for descriptors the block does not name.
+        if let Ok(Version { major: Some(major), minor }) = context.version.parse::<Version>() {
+            dependency["version"] = serde_json::json!({
+                product.descriptor.clone(): {"major_version": major, "minor_version": minor},
+            });
+        }
+        arguments.extend(["--dependency".to_string(), dependency.to_string()]);
         arguments
     }
 
@@ -284,19 +293,6 @@ fn collect_outputs(
         return Err("exited successfully but wrote no product".into());
     }
     Ok(outputs)
-}
-
-fn list_files(folder: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(folder)? {
-        let entry = entry?;
-        let file_type = entry.file_type()?;
-        if file_type.is_dir() {
-            list_files(&entry.path(), files)?;
-        } else if file_type.is_file() {
-            files.push(entry.path());
-        }
-    }
-    Ok(())
 }
 
 fn read_lossy(path: &Path) -> String {

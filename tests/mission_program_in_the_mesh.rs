@@ -2,7 +2,8 @@
 //! shared SWAPI L0 file and the two time kernels of the imap-processing wheel dropped into the
 //! inbox yield `imap_swapi_l1a_hk`, `l1b_hk` and `l1_sci`, made by `imap_cli` inside the mesh,
 //! indexed with provenance (the kernels among the parents) and equal, variable by variable as
-//! cdflib reads them, to `imap_cli` run by hand on the same inputs.
+//! cdflib reads them, to `imap_cli` run by hand on the same inputs. SWAPI L2 then shows in the
+//! starter's queues as waiting for its two ancillary tables.
 //!
 //! Needs `imap_cli` on PATH (`has_imap_cli`), a Python with cdflib (`has_cdflib`) and the
 //! mission's L0 files (`has_mission_data`); without one the test is reported ignored, with why.
@@ -14,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use proto::pb::{FileKind, FileRecord, JobState, ListJobsRequest, QueryFilesRequest};
+use proto::pb::{FileKind, FileRecord, GetQueuesRequest, JobState, ListJobsRequest, QueryFilesRequest};
 use support::{TempDir, start_node, wait_for};
 
 const LEVEL0: &str = "imap_swapi_l0_raw_20240924_v001.pkts";
@@ -221,6 +222,12 @@ async fn swapi_level1_is_made_by_imap_cli_inside_the_mesh_and_equals_a_run_by_ha
     job_products.sort();
     assert_eq!(job_products, ["swapi l1 hk", "swapi l1 sci"]);
     assert!(jobs.iter().all(|job| job.log.contains("imap_cli said")), "the program's words are in the job log");
+
+    // SWAPI L2 science waits for its two ancillary tables, and says so.
+    let queues = starter.clone().get_queues(GetQueuesRequest {}).await.unwrap().into_inner().queues;
+    let swapi = queues.iter().find(|queue| queue.instrument == "swapi").expect("a swapi queue");
+    let l2 = swapi.waiting.iter().find(|run| run.starts_with("swapi l2 sci 20240924")).expect("l2 waits");
+    assert!(l2.contains("ancillary swapi esa-unit-conversion") && l2.contains("ancillary swapi lut-notes"), "{l2}");
 
     let by_name: BTreeMap<&str, &FileRecord> = products.iter().map(|file| (file.file_name.as_str(), file)).collect();
     let made_by_hand = by_hand.join().expect("imap_cli by hand");

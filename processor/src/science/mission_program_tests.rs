@@ -259,3 +259,18 @@ fn mission_programs_win_over_external_programs_and_builtin_rules_win_over_both()
     let mag = proto::pb::ProductKey { instrument: "mag".into(), data_level: "l1a".into(), descriptor: "all".into() };
     assert_eq!(registry.select(&mag).map(|algorithm| algorithm.name().to_string()).as_deref(), Some("xtce-decode-l1a"));
 }
+
+#[test]
+fn a_failed_mission_program_is_retried_and_its_output_goes_to_the_job_log() {
+    let failure = ScienceError::MissionProgram {
+        program: "imap_cli".into(),
+        reason: "exited with exit status: 1".into(),
+        traceback: "Traceback (most recent call last):\nValueError: x".into(),
+        log_tail: "Processing SWAPI l1".into(),
+    };
+    let error = crate::error::ProcessorError::Science(failure);
+    assert!(error.is_retryable(), "retried per the starter's policy, then dead");
+    assert_eq!(error.program_log(), Some("Processing SWAPI l1"));
+    let bad_input = crate::error::ProcessorError::Science(ScienceError::Failed("bad packet".into()));
+    assert!(!bad_input.is_retryable() && bad_input.program_log().is_none());
+}

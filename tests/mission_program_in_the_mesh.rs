@@ -172,7 +172,8 @@ async fn swapi_level1_is_made_by_imap_cli_inside_the_mesh_and_equals_a_run_by_ha
         ],
         &home.path().join("node.log"),
     );
-    let indexer = proto::clients::IndexerClient::new(proto::clients::lazy_channel(&node.url).unwrap());
+    let certs = data_dir.join("certs");
+    let indexer = proto::clients::IndexerClient::new(support::operator_channel(&certs, &node.internal_url));
     let staging = home.path().join("staging");
     let inbox = data_dir.join("inbox");
     std::fs::create_dir_all(&staging).unwrap();
@@ -207,7 +208,7 @@ async fn swapi_level1_is_made_by_imap_cli_inside_the_mesh_and_equals_a_run_by_ha
         }
     })
     .await;
-    let starter = proto::clients::StarterClient::new(proto::clients::lazy_channel(&node.url).unwrap());
+    let starter = proto::clients::StarterClient::new(support::operator_channel(&certs, &node.internal_url));
     let jobs = wait_for("both jobs to be reported", Duration::from_secs(30), || {
         let mut starter = starter.clone();
         async move {

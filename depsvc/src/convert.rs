@@ -30,7 +30,13 @@ pub fn product_time_to_wire(time: &ProductTime) -> pb::ProductTime {
 
 /// The graph's view of a tracked file; `None` for kinds the graph never uses (quicklooks...).
 pub fn file_record(file: &pb::FileRecord) -> Option<graph::FileRecord> {
-    let start_date = Date::parse_yyyymmdd(&file.start_date).ok()?;
+    let start_date = match Date::parse_yyyymmdd(&file.start_date) {
+        Ok(date) => date,
+        // Kernels named without dates (leapseconds, the clock) are valid for all time: from
+        // 1970, before any mission data.
+        Err(_) if file.kind() == pb::FileKind::Spice && file.start_date.is_empty() => Date::from_days_since_epoch(0),
+        Err(_) => return None,
+    };
     let end_date = Date::parse_yyyymmdd(&file.end_date).ok();
     let version = match file.version.parse::<Version>() {
         Ok(version) => (version.major, version.minor),
@@ -129,3 +135,7 @@ pub fn relationship_to_wire(relationship: Relationship) -> pb::Relationship {
         Relationship::SoftNoTrigger => pb::Relationship::SoftNoTrigger,
     }
 }
+
+#[cfg(test)]
+#[path = "convert_tests.rs"]
+mod tests;

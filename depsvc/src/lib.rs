@@ -10,6 +10,6 @@ pub mod graph;
 mod grpc;
 mod role;
 
-pub use config::DepsvcConfig;
+pub use config::{BuiltinGraph, DepsvcConfig};
 pub use error::DepsvcError;
 pub use role::{DepsvcRole, load_graph};

@@ -7,7 +7,7 @@ use mesh_runtime::role::{Exposure, Role, ServiceRegistry};
 use proto::clients::IndexerClient;
 use proto::pb::dependency_service_server::DependencyServiceServer;
 
-use super::config::DepsvcConfig;
+use super::config::{BuiltinGraph, DepsvcConfig};
 use super::error::DepsvcError;
 use super::graph::{Graph, GraphProblem, check};
 use super::grpc::DepsvcGrpc;
@@ -66,7 +66,10 @@ impl DepsvcRole {
     /// Loads and checks the graph; `indexer` is asked which files exist. Needs no database and
     /// no archive.
     pub fn create(config: &DepsvcConfig, indexer: IndexerClient) -> Result<DepsvcRole, DepsvcError> {
-        let graph = load_graph(config.graph_file.as_deref())?;
+        let graph = match (&config.graph_file, config.builtin_graph) {
+            (None, BuiltinGraph::MissionYaml) => Graph::mission_yaml(),
+            (graph_file, _) => load_graph(graph_file.as_deref())?,
+        };
         let (warnings, errors): (Vec<GraphProblem>, Vec<GraphProblem>) =
             check(&graph).into_iter().partition(GraphProblem::is_warning);
         if !errors.is_empty() {

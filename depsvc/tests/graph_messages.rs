@@ -139,7 +139,7 @@ fn mission_dependencies() -> PathBuf {
 async fn a_folder_or_a_file_of_the_missions_yaml_loads_and_the_role_starts_on_it() {
     let folder = depsvc::load_graph(Some(&mission_dependencies())).expect("the vendored folder loads");
     assert_eq!(folder.products(), Graph::mission_yaml().products());
-    let config = depsvc::DepsvcConfig { graph_file: Some(mission_dependencies()) };
+    let config = depsvc::DepsvcConfig { graph_file: Some(mission_dependencies()), ..Default::default() };
     let indexer = proto::clients::IndexerClient::new(proto::clients::lazy_channel("http://127.0.0.1:1").unwrap());
     assert!(depsvc::DepsvcRole::create(&config, indexer).is_ok());
 

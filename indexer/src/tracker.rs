@@ -86,7 +86,7 @@ impl FileTracker {
         .bind(kind_column(name.kind().into()))
         .bind(name.instrument().unwrap_or_default().to_string())
         .bind(name.data_level().unwrap_or_default().to_string())
-        .bind(name.descriptor().unwrap_or_default().to_string())
+        .bind(stored_descriptor(name))
         .bind(name.start_date().map(|date| date.yyyymmdd()).unwrap_or_default())
         .bind(name.end_date().map(|date| date.yyyymmdd()).unwrap_or_default())
         .bind(name.repointing().map(i64::from))
@@ -400,4 +400,13 @@ fn record_from_row(row: &sqlx::any::AnyRow) -> Result<FileRecord, IndexerError> 
         released_at: row.try_get::<Option<i64>, _>("released_at")?.map(timestamp),
         release_manifest: row.try_get("release_manifest")?,
     })
+}
+
+/// The descriptor column: a kernel's type for SPICE files (`leapseconds`, `spacecraft_clock`…),
+/// which is how the dependency graph names kernel inputs.
+fn stored_descriptor(name: &ImapFileName) -> String {
+    match name {
+        ImapFileName::Spice(kernel) => kernel.kernel_type.as_str().to_string(),
+        _ => name.descriptor().unwrap_or_default().to_string(),
+    }
 }

@@ -43,6 +43,50 @@ pub struct ProcessorConfig {
     pub work_dir: Option<PathBuf>,
     /// Science programs run as commands instead of the built-in algorithms.
     pub external: Vec<ExternalScienceConfig>,
+    /// Products made by the mission's own program in its conventions (`imap_cli`); these win
+    /// over `external` programs, which win over the built-in science.
+    pub mission_program: Vec<MissionProgramConfig>,
+    /// Products kept on the built-in science even where a broader `mission_program` or
+    /// `external` rule matches (e.g. the fast Rust L1A decoder): `[[processor.builtin]]`.
+    pub builtin: Vec<ProductPattern>,
+}
+
+/// Which products a rule covers: instrument, level and descriptor; `*` matches any, `l3*` any
+/// prefix.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductPattern {
+    pub instrument: String,
+    pub level: String,
+    #[serde(default = "match_any")]
+    pub descriptor: String,
+}
+
+/// One product family made by the mission's program: `[[processor.mission_program]]`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MissionProgramConfig {
+    /// Instrument, level and descriptor of the jobs; `*` matches any, `l3*` any prefix.
+    pub instrument: String,
+    pub level: String,
+    #[serde(default = "match_any")]
+    pub descriptor: String,
+    /// Program and leading arguments; the mission's `--instrument … --dependency …` follow.
+    #[serde(default = "default_mission_command")]
+    pub command: Vec<String>,
+    /// The program's process group is killed (and the job fails) after this long.
+    #[serde(default = "default_timeout", with = "duration")]
+    pub timeout: Duration,
+    /// Variables of the processor's environment passed on beyond the allow-list (PATH, locale, TZ).
+    #[serde(default)]
+    pub pass_env: Vec<String>,
+    /// Variables set for the program (e.g. `IMAP_DATA_ACCESS_URL`).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+fn default_mission_command() -> Vec<String> {
+    vec!["imap_cli".to_string()]
 }
 
 /// One external science program: `[[processor.external]]`.
@@ -85,6 +129,8 @@ impl Default for ProcessorConfig {
             join_tolerance: Duration::from_secs(60),
             work_dir: None,
             external: Vec::new(),
+            mission_program: Vec::new(),
+            builtin: Vec::new(),
         }
     }
 }
@@ -117,6 +163,20 @@ impl ProcessorConfig {
             problems.check(!external.timeout.is_zero(), &format!("processor.external[{index}].timeout"), || {
                 "must be longer than 0s".into()
             });
+        }
+        self.validate_mission_programs(problems);
+    }
+
+    fn validate_mission_programs(&self, problems: &mut Problems) {
+        for (index, program) in self.mission_program.iter().enumerate() {
+            let key = |field: &str| format!("processor.mission_program[{index}].{field}");
+            problems.check(!program.command.is_empty(), &key("command"), || "must name the program".into());
+            problems.check(!program.timeout.is_zero(), &key("timeout"), || "must be longer than 0s".into());
+            for name in program.env.keys().chain(&program.pass_env) {
+                problems.check(!name.is_empty() && !name.contains('='), &key("env"), || {
+                    format!("{name:?} is not a variable name")
+                });
+            }
         }
     }
 

@@ -39,6 +39,8 @@ impl HasErrorCode for ProcessorError {
             ProcessorError::Science(ScienceError::BadInput { .. } | ScienceError::MissingInput(_)) => {
                 ErrorCode::InvalidArgument
             }
+            // A mission program may fail for reasons outside its inputs: run it again, per policy.
+            ProcessorError::Science(ScienceError::MissionProgram { .. }) => ErrorCode::Aborted,
             // Bad science (or an operator's cancel) fails the same way every time.
             ProcessorError::Science(_) | ProcessorError::Cancelled => ErrorCode::FailedPrecondition,
             ProcessorError::NoAlgorithm(_) => ErrorCode::Unimplemented,
@@ -61,6 +63,14 @@ impl ProcessorError {
     /// Whether running the job again could succeed (infrastructure trouble, not bad science).
     pub fn is_retryable(&self) -> bool {
         self.error_code().is_transient()
+    }
+
+    /// The failed program's output for the job's log, when a program ran.
+    pub fn program_log(&self) -> Option<&str> {
+        match self {
+            ProcessorError::Science(error) => error.program_log(),
+            _ => None,
+        }
     }
 }
 

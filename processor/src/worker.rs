@@ -279,6 +279,7 @@ async fn execute(shared: Arc<WorkerShared>, job: Job) {
                     succeeded: false,
                     retryable: error.is_retryable(),
                     error: error.to_string(),
+                    log: error.program_log().unwrap_or_default().to_string(),
                     ..Default::default()
                 }
             }
@@ -348,7 +349,7 @@ async fn run_job(shared: &WorkerShared, job: &Job, cancelled: Arc<AtomicBool>) -
         let name = ScienceFileName::generate(&ScienceNameInputs {
             family: ScienceFamily::Science,
             instrument: &product.instrument,
-            data_level: &product.data_level,
+            data_level: output.data_level.as_deref().unwrap_or(&product.data_level),
             descriptor: &output.descriptor,
             start_date: date,
             version,

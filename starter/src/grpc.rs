@@ -117,6 +117,12 @@ impl StarterService for StarterGrpc {
                 }
             }
         }
+        for (instrument, waiting) in self.shared.trigger.waiting_by_instrument() {
+            match queues.binary_search_by(|queue| queue.instrument.cmp(&instrument)) {
+                Ok(found) => queues[found].waiting = waiting,
+                Err(at) => queues.insert(at, InstrumentQueue { instrument, waiting, ..Default::default() }),
+            }
+        }
         Ok(Response::new(GetQueuesResponse { queues }))
     }
 

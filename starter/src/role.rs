@@ -49,6 +49,7 @@ impl StarterRole {
             cursor: Mutex::new(CursorTracker::new(start)),
             queues: Mutex::new(HashMap::new()),
             campaign_outstanding: Mutex::new(HashMap::new()),
+            waiting: Mutex::default(),
             shutdown: context.shutdown(),
             tasks: context.tasks(),
         });

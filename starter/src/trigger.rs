@@ -3,7 +3,7 @@
 //! instrument, parallel across instruments). Incomplete inputs mean "wait": a later arrival
 //! triggers the same check again.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -72,6 +72,8 @@ pub struct TriggerContext {
     pub queues: Mutex<HashMap<String, mpsc::UnboundedSender<Candidate>>>,
     /// Planned runs of each campaign not evaluated yet; at zero the campaign's planning is done.
     pub campaign_outstanding: Mutex<HashMap<String, usize>>,
+    /// Runs whose last evaluation found inputs missing: (instrument, run) -> what is missing.
+    pub waiting: Mutex<BTreeMap<(String, String), String>>,
     pub shutdown: Shutdown,
     /// The instrument queues run here, so the node waits for them at shutdown.
     pub tasks: TaskTracker,
@@ -187,12 +189,16 @@ impl TriggerContext {
             }
             Outcome::Stopped => return Evaluation::Stopped,
         };
+        let instrument = candidate.run.product.as_ref().map(|product| product.instrument.clone()).unwrap_or_default();
+        let waiting_key = (instrument, candidate.run.to_string());
         if !resolution.ready {
             let missing: Vec<String> =
                 resolution.missing.iter().map(|input| format!("{}: {}", input.source, input.reason)).collect();
             tracing::info!(missing = ?missing, "inputs incomplete, waiting for more files");
+            self.waiting.lock().expect("waiting lock").insert(waiting_key, missing.join("; "));
             return Evaluation::NothingToDo;
         }
+        self.waiting.lock().expect("waiting lock").remove(&waiting_key);
         let floor = match self.archive_floor(&candidate.run).await {
             Outcome::Done(floor) => floor,
             Outcome::Refused(error) | Outcome::Exhausted(error) => {
@@ -463,4 +469,15 @@ pub fn highest_version(
         })
         .filter_map(|file| file.version.parse::<Version>().ok())
         .max()
+}
+
+impl TriggerContext {
+    /// The runs waiting for inputs, per instrument: `"<run>: <what is missing>"`.
+    pub fn waiting_by_instrument(&self) -> BTreeMap<String, Vec<String>> {
+        let mut by_instrument: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for ((instrument, run), missing) in self.waiting.lock().expect("waiting lock").iter() {
+            by_instrument.entry(instrument.clone()).or_default().push(format!("{run}: {missing}"));
+        }
+        by_instrument
+    }
 }

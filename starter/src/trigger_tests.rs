@@ -106,6 +106,7 @@ async fn context(store: Arc<JobStore>, peers: &str, shutdown: Shutdown) -> Arc<T
         cursor: Mutex::new(CursorTracker::new(0)),
         queues: Mutex::new(HashMap::new()),
         campaign_outstanding: Mutex::new(HashMap::new()),
+        waiting: Mutex::default(),
         shutdown,
         tasks: tokio_util::task::TaskTracker::new(),
     })

@@ -57,6 +57,7 @@ impl Algorithm for TimeAverage {
         globals.extra.push(("Cadence_seconds".into(), text(self.cadence_seconds.to_string())));
         globals.extra.push(("Averaged_days".into(), text(window_dates.join(" "))));
         Ok(vec![ProductOutput {
+            data_level: None,
             bytes: averaged.to_cdf_bytes(globals)?,
             descriptor,
             extension: "cdf".into(),

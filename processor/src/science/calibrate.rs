@@ -26,6 +26,7 @@ impl Algorithm for Calibrate {
         let mut globals = product_globals(context, &descriptor, &parent_names(inputs));
         globals.extra.push(("Calibrated_fields".into(), vec![AttributeEntry::text(applied.to_string())]));
         Ok(vec![ProductOutput {
+            data_level: None,
             bytes: calibrated.to_cdf_bytes(globals)?,
             descriptor,
             extension: "cdf".into(),

@@ -34,6 +34,7 @@ impl Algorithm for TimeMerge {
         let descriptor = context.product.descriptor.clone();
         let globals = product_globals(context, &descriptor, &parent_names(inputs));
         Ok(vec![ProductOutput {
+            data_level: None,
             bytes: merged.to_cdf_bytes(globals)?,
             descriptor,
             extension: "cdf".into(),
@@ -75,6 +76,7 @@ impl Algorithm for NearestTimeJoin {
             .extra
             .push(("Join_tolerance_seconds".into(), vec![AttributeEntry::text(self.tolerance_seconds.to_string())]));
         Ok(vec![ProductOutput {
+            data_level: None,
             bytes: joined.to_cdf_bytes(globals)?,
             descriptor,
             extension: "cdf".into(),

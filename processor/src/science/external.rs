@@ -213,6 +213,7 @@ fn collect_outputs(context: &JobContext, output_dir: &Path) -> Result<Vec<Produc
         }
         let bytes = std::fs::read(&path).map_err(|error| format!("cannot read output {name}: {error}"))?;
         outputs.push(ProductOutput {
+            data_level: None,
             descriptor: parsed.descriptor().unwrap_or_default().to_string(),
             extension: parsed.extension().to_string(),
             bytes,
@@ -222,7 +223,8 @@ fn collect_outputs(context: &JobContext, output_dir: &Path) -> Result<Vec<Produc
     Ok(outputs)
 }
 
-fn list_files(folder: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// Every file below `folder`, at any depth.
+pub(super) fn list_files(folder: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(folder)? {
         let entry = entry?;
         let file_type = entry.file_type()?;

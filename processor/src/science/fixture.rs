@@ -138,6 +138,7 @@ pub fn input(file_name: &str, bytes: Vec<u8>) -> InputFile {
         ImapFileName::parse(file_name).unwrap_or_else(|error| panic!("{file_name} is a mission name: {error}"));
     let record = FileRecord {
         file_name: file_name.into(),
+        archive_key: parsed.archive_path(),
         kind: proto::pb::FileKind::from(parsed.kind()).into(),
         instrument: parsed.instrument().unwrap_or_default().into(),
         data_level: parsed.data_level().unwrap_or_default().into(),

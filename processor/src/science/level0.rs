@@ -273,6 +273,7 @@ impl Algorithm for DecodeLevel0 {
                     globals.extra.push(("Packet_problems".into(), listed_problems(&problems)));
                 }
                 Ok(ProductOutput {
+                    data_level: None,
                     bytes: series.to_cdf_bytes(globals)?,
                     descriptor,
                     extension: "cdf".into(),

@@ -21,12 +21,15 @@ pub mod external;
 pub mod inputs;
 pub mod level0;
 pub mod mag_vectors;
+pub mod mission_program;
 pub mod series;
 
 #[cfg(test)]
 mod external_tests;
 #[cfg(any(test, feature = "test-util"))]
 pub mod fixture;
+#[cfg(test)]
+mod mission_program_tests;
 #[cfg(test)]
 mod tests;
 
@@ -48,6 +51,24 @@ pub enum ScienceError {
     BadDefinition { origin: String, reason: String },
     #[error("external science {program} failed: {reason}; stdout: {stdout}; stderr: {stderr}")]
     External { program: String, reason: String, stdout: String, stderr: String },
+    /// The mission's own program failed (it raised, was killed, or wrote what the job does not
+    /// make). Its environment may be at fault (a kernel mirror, memory), so the job is retried.
+    #[error("mission program {program} failed: {reason}{}", traceback_suffix(.traceback))]
+    MissionProgram { program: String, reason: String, traceback: String, log_tail: String },
+}
+
+fn traceback_suffix(traceback: &str) -> String {
+    if traceback.is_empty() { String::new() } else { format!("\n{traceback}") }
+}
+
+impl ScienceError {
+    /// What the job's log should keep of a failed run: the program's own output, when it has one.
+    pub fn program_log(&self) -> Option<&str> {
+        match self {
+            ScienceError::MissionProgram { log_tail, .. } => Some(log_tail),
+            _ => None,
+        }
+    }
 }
 
 /// What an algorithm knows about the job it runs.
@@ -87,6 +108,9 @@ pub struct InputFile {
 
 /// One product an algorithm made; the worker names it from the job and `descriptor`.
 pub struct ProductOutput {
+    /// The output's level when it differs from the job's (a mission `l1 hk` job writes `l1a`
+    /// and `l1b` files); `None` for the job's own level.
+    pub data_level: Option<String>,
     pub descriptor: String,
     pub extension: String,
     pub bytes: Vec<u8>,
@@ -106,6 +130,23 @@ pub fn product_globals(context: &JobContext, descriptor: &str, parents: &[String
 pub trait Algorithm: Send + Sync {
     fn name(&self) -> &str;
     fn run(&self, context: &JobContext, inputs: &[InputFile]) -> Result<Vec<ProductOutput>, ScienceError>;
+}
+
+/// The built-in science, chosen per product at run time: a `[[processor.builtin]]` rule.
+struct BuiltIn(Registry);
+
+impl Algorithm for BuiltIn {
+    fn name(&self) -> &str {
+        "built-in"
+    }
+
+    fn run(&self, context: &JobContext, inputs: &[InputFile]) -> Result<Vec<ProductOutput>, ScienceError> {
+        let algorithm = self
+            .0
+            .select(&context.product)
+            .ok_or_else(|| ScienceError::Failed(format!("no built-in science for {}", context.product)))?;
+        algorithm.run(context, inputs)
+    }
 }
 
 /// Chooses the algorithm for a product.
@@ -170,10 +211,20 @@ impl Registry {
                 })?,
             None => SclkKernel::nominal(),
         };
-        let mut registry = Registry::builtin_with(config, clock);
+        let builtin = Registry::builtin_with(config, clock);
+        let mut registry = builtin.clone();
         for external in &config.external {
             let algorithm = Arc::new(external::ExternalScience::new(external.clone(), config.effective_work_dir()));
             registry.register(&external.instrument, &external.level, &external.descriptor, algorithm);
+        }
+        for program in &config.mission_program {
+            let algorithm =
+                Arc::new(mission_program::MissionProgram::new(program.clone(), config.effective_work_dir()));
+            registry.register(&program.instrument, &program.level, &program.descriptor, algorithm);
+        }
+        let pinned = Arc::new(BuiltIn(builtin));
+        for pattern in &config.builtin {
+            registry.register(&pattern.instrument, &pattern.level, &pattern.descriptor, pinned.clone());
         }
         Ok(registry)
     }

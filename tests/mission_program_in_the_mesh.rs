@@ -1,0 +1,267 @@
+//! The mission's own science inside the mesh: with the shipped `deploy/mission-science.toml`, the
+//! shared SWAPI L0 file and the two time kernels of the imap-processing wheel dropped into the
+//! inbox yield `imap_swapi_l1a_hk`, `l1b_hk` and `l1_sci`, made by `imap_cli` inside the mesh,
+//! indexed with provenance (the kernels among the parents) and equal, variable by variable as
+//! cdflib reads them, to `imap_cli` run by hand on the same inputs. SWAPI L2 then shows in the
+//! starter's queues as waiting for its two ancillary tables.
+//!
+//! Needs `imap_cli` on PATH (`has_imap_cli`), a Python with cdflib (`has_cdflib`) and the
+//! mission's L0 files (`has_mission_data`); without one the test is reported ignored, with why.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use proto::pb::{FileKind, FileRecord, GetQueuesRequest, JobState, ListJobsRequest, QueryFilesRequest};
+use support::{TempDir, start_node, wait_for};
+
+const LEVEL0: &str = "imap_swapi_l0_raw_20240924_v001.pkts";
+const KERNELS: [&str; 2] = ["naif0012.tls", "imap_sclk_0000.tsc"];
+/// The first version the mesh gives a product of major version 1.
+const VERSION: &str = "v001.0001";
+
+fn mission_level0() -> PathBuf {
+    Path::new(option_env!("MISSION_DATA_DIR").unwrap_or_default()).join("l0").join(LEVEL0)
+}
+
+fn on_path(program: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|folder| folder.join(program))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| panic!("{program} is not on PATH"))
+}
+
+/// The sample kernels the imap-processing wheel ships, asked of the Python beside `imap_cli`.
+fn wheel_kernels() -> PathBuf {
+    let python = on_path("imap_cli").with_file_name("python3");
+    let script = "import imap_processing, pathlib; \
+                  print(pathlib.Path(imap_processing.__file__).parent / 'ultra/l1c/sim_spice_kernels')";
+    let output = Command::new(python).args(["-c", script]).output().expect("runs the venv's python");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
+}
+
+fn run_imap_cli(data_dir: &Path, descriptor: &str, science: &[&[&str]]) {
+    let mut dependency: Vec<serde_json::Value> =
+        science.iter().map(|files| serde_json::json!({"type": "science", "files": files})).collect();
+    dependency.push(serde_json::json!({"type": "spice", "files": KERNELS}));
+    let dependency = serde_json::json!({
+        "dependency": dependency,
+        "version": {descriptor: {"major_version": 1, "minor_version": 1}},
+    });
+    let output = Command::new(on_path("imap_cli"))
+        .args(["--instrument", "swapi", "--data-level", "l1", "--descriptor", descriptor])
+        .args(["--start-date", "20240924", "--version", VERSION, "--dependency", &dependency.to_string()])
+        .env("IMAP_DATA_DIR", data_dir)
+        .output()
+        .expect("imap_cli runs");
+    assert!(output.status.success(), "imap_cli by hand failed: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+/// imap_cli by hand, the way the issue describes it: `(l1, hk)`, then `(l1, sci)` with its L1A hk.
+fn by_hand(home: &Path, kernels: &Path) -> BTreeMap<String, PathBuf> {
+    let data_dir = home.join("by-hand");
+    let place = |from: &Path, key: &str| {
+        let to = data_dir.join(key);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(from, to).unwrap();
+    };
+    place(&mission_level0(), &format!("imap/swapi/l0/2024/09/{LEVEL0}"));
+    place(&kernels.join(KERNELS[0]), &format!("imap/spice/lsk/{}", KERNELS[0]));
+    place(&kernels.join(KERNELS[1]), &format!("imap/spice/sclk/{}", KERNELS[1]));
+    run_imap_cli(&data_dir, "hk", &[&[LEVEL0]]);
+    let housekeeping = format!("imap_swapi_l1a_hk_20240924_{VERSION}.cdf");
+    run_imap_cli(&data_dir, "sci", &[&[LEVEL0], &[&housekeeping]]);
+    let mut made = BTreeMap::new();
+    for level in ["l1", "l1a", "l1b"] {
+        let folder = data_dir.join("imap/swapi").join(level).join("2024/09");
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            made.insert(path.file_name().unwrap().to_string_lossy().into_owned(), path);
+        }
+    }
+    made
+}
+
+/// What differs between two CDF files, variable by variable, as cdflib reads them.
+fn cdflib_differences(ours: &Path, theirs: &Path) -> serde_json::Value {
+    let script = r#"
+import cdflib, json, sys
+import numpy as np
+
+def variables(path):
+    cdf = cdflib.CDF(path)
+    info = cdf.cdf_info()
+    return cdf, sorted(list(info.rVariables) + list(info.zVariables))
+
+def values(cdf, name):
+    try:
+        return np.asarray(cdf.varget(name))
+    except Exception as error:
+        return repr(error)
+
+def same(left, right):
+    if isinstance(left, str) or isinstance(right, str):
+        return str(left) == str(right)
+    if left.shape != right.shape or left.dtype != right.dtype:
+        return False
+    if left.dtype.kind in "fc":
+        return bool(np.array_equal(left, right, equal_nan=True))
+    return bool(np.array_equal(left, right))
+
+ours, our_names = variables(sys.argv[1])
+theirs, their_names = variables(sys.argv[2])
+problems = []
+if our_names != their_names:
+    problems.append(f"variables {our_names} != {their_names}")
+for name in our_names:
+    if name not in their_names:
+        continue
+    if not same(values(ours, name), values(theirs, name)):
+        problems.append(f"{name}: values differ")
+    if str(ours.varattsget(name)) != str(theirs.varattsget(name)):
+        problems.append(f"{name}: attributes differ")
+print(json.dumps({"variables": len(our_names), "problems": problems}))
+"#;
+    let output = Command::new(test_requirements::cdflib_python())
+        .args(["-c", script, &ours.display().to_string(), &theirs.display().to_string()])
+        .output()
+        .expect("runs cdflib");
+    assert!(output.status.success(), "cdflib failed: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("json")
+}
+
+async fn swapi_files(indexer: &proto::clients::IndexerClient, kind: FileKind) -> Vec<FileRecord> {
+    let request = QueryFilesRequest { kind: kind.into(), ..Default::default() };
+    let files = indexer.clone().query_files(request).await.map(|response| response.into_inner().files);
+    files.unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(has_imap_cli), ignore = "needs imap_cli on PATH (the venv of .ci/python-venv.sh)")]
+#[cfg_attr(
+    all(has_imap_cli, not(has_cdflib)),
+    ignore = "needs a python3 with cdflib (the venv of .ci/python-venv.sh, or CDFLIB_PYTHON)"
+)]
+#[cfg_attr(
+    all(has_imap_cli, has_cdflib, not(has_mission_data)),
+    ignore = "needs the mission's L0 files (shared/data beside the checkout, or $IMAP_SHARED_DIR/data)"
+)]
+async fn swapi_level1_is_made_by_imap_cli_inside_the_mesh_and_equals_a_run_by_hand() {
+    let home = TempDir::new("mission-program");
+    let kernels = wheel_kernels();
+    let hand_home = home.path().to_path_buf();
+    let hand_kernels = kernels.clone();
+    // The run by hand goes on beside the mesh.
+    let by_hand = std::thread::spawn(move || by_hand(&hand_home, &hand_kernels));
+
+    let data_dir = home.path().join("data");
+    let work_dir = home.path().join("work");
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/mission-science.toml");
+    let node = start_node(
+        &["--roles", "all", "--listen", "127.0.0.1:0", "--data-dir", data_dir.to_str().unwrap()],
+        &[
+            ("IMAP_SDC_CONFIG", shipped),
+            ("IMAP_SDC_PROCESSOR__WORK_DIR", work_dir.to_str().unwrap()),
+            // Files are renamed into the inbox whole.
+            ("IMAP_SDC_INDEXER__SETTLE_TIME", "0s"),
+        ],
+        &home.path().join("node.log"),
+    );
+    let certs = data_dir.join("certs");
+    let indexer = proto::clients::IndexerClient::new(support::operator_channel(&certs, &node.internal_url));
+    let staging = home.path().join("staging");
+    let inbox = data_dir.join("inbox");
+    std::fs::create_dir_all(&staging).unwrap();
+    std::fs::create_dir_all(&inbox).unwrap();
+    let drop_in = |from: &Path, name: &str| {
+        std::fs::copy(from, staging.join(name)).unwrap();
+        std::fs::rename(staging.join(name), inbox.join(name)).unwrap();
+    };
+
+    // Kernels first: the mission's graph does not let them trigger a job.
+    for kernel in KERNELS {
+        drop_in(&kernels.join(kernel), kernel);
+    }
+    let indexed_kernels = wait_for("the kernels to be indexed", Duration::from_secs(30), || {
+        let indexer = indexer.clone();
+        async move {
+            let kernels = swapi_files(&indexer, FileKind::Spice).await;
+            (kernels.len() == KERNELS.len()).then_some(kernels)
+        }
+    })
+    .await;
+    let kernel_types: Vec<&str> = indexed_kernels.iter().map(|kernel| kernel.descriptor.as_str()).collect();
+    assert!(kernel_types.contains(&"leapseconds") && kernel_types.contains(&"spacecraft_clock"), "{kernel_types:?}");
+    drop_in(&mission_level0(), LEVEL0);
+
+    let products = wait_for("swapi l1 sci from the mesh", Duration::from_secs(100), || {
+        let indexer = indexer.clone();
+        async move {
+            let files = swapi_files(&indexer, FileKind::Science).await;
+            let products: Vec<FileRecord> = files.into_iter().filter(|file| file.data_level != "l0").collect();
+            products.iter().any(|file| file.data_level == "l1").then_some(products)
+        }
+    })
+    .await;
+    let starter = proto::clients::StarterClient::new(support::operator_channel(&certs, &node.internal_url));
+    let jobs = wait_for("both jobs to be reported", Duration::from_secs(30), || {
+        let mut starter = starter.clone();
+        async move {
+            let jobs = starter.list_jobs(ListJobsRequest::default()).await.ok()?.into_inner().jobs;
+            let done = jobs.len() == 2 && jobs.iter().all(|job| job.state() == JobState::Succeeded);
+            done.then_some(jobs)
+        }
+    })
+    .await;
+    let mut job_products: Vec<String> =
+        jobs.iter().map(|job| job.product.clone().unwrap_or_default().to_string()).collect();
+    job_products.sort();
+    assert_eq!(job_products, ["swapi l1 hk", "swapi l1 sci"]);
+    assert!(jobs.iter().all(|job| job.log.contains("imap_cli said")), "the program's words are in the job log");
+
+    // SWAPI L2 science waits for its two ancillary tables, and says so.
+    let queues = starter.clone().get_queues(GetQueuesRequest {}).await.unwrap().into_inner().queues;
+    let swapi = queues.iter().find(|queue| queue.instrument == "swapi").expect("a swapi queue");
+    let l2 = swapi.waiting.iter().find(|run| run.starts_with("swapi l2 sci 20240924")).expect("l2 waits");
+    assert!(l2.contains("ancillary swapi esa-unit-conversion") && l2.contains("ancillary swapi lut-notes"), "{l2}");
+
+    let by_name: BTreeMap<&str, &FileRecord> = products.iter().map(|file| (file.file_name.as_str(), file)).collect();
+    let made_by_hand = by_hand.join().expect("imap_cli by hand");
+    let expected_names: Vec<&str> = made_by_hand.keys().map(String::as_str).collect();
+    assert_eq!(by_name.keys().copied().collect::<Vec<_>>(), expected_names);
+    assert_eq!(
+        expected_names,
+        [
+            format!("imap_swapi_l1_sci_20240924_{VERSION}.cdf"),
+            format!("imap_swapi_l1a_hk_20240924_{VERSION}.cdf"),
+            format!("imap_swapi_l1b_hk_20240924_{VERSION}.cdf"),
+        ]
+    );
+
+    // Provenance: the L0 file and both kernels are parents of what the hk job made; the L1A hk
+    // file is a parent of the science.
+    for (name, file) in &by_name {
+        assert!(!file.produced_by_job.is_empty(), "{name} names its job");
+        let parents: Vec<&str> = file.parent_files.iter().map(String::as_str).collect();
+        assert!(
+            parents.contains(&LEVEL0) && KERNELS.iter().all(|kernel| parents.contains(kernel)),
+            "{name}: {parents:?}"
+        );
+    }
+    let science = by_name[format!("imap_swapi_l1_sci_20240924_{VERSION}.cdf").as_str()];
+    assert!(science.parent_files.contains(&format!("imap_swapi_l1a_hk_20240924_{VERSION}.cdf")));
+
+    // Equal to imap_cli by hand, every variable and its values.
+    for (name, hand_path) in &made_by_hand {
+        let ours = data_dir.join("archive").join(&by_name[name.as_str()].archive_key);
+        let compared = cdflib_differences(&ours, hand_path);
+        assert_eq!(compared["problems"], serde_json::json!([]), "{name} differs from imap_cli by hand");
+        assert!(compared["variables"].as_u64().unwrap_or(0) > 0, "{name} has variables");
+    }
+    drop(node);
+}

@@ -129,6 +129,11 @@ pub struct MeshConfig {
     /// the orchestrator's grace period (Kubernetes: 30s unless set).
     #[serde(with = "duration")]
     pub drain_timeout: Duration,
+    /// On PostgreSQL the indexer and the starter may run as several replicas: one leads, the others
+    /// stand by and take over within twice this after the leader dies or is cut off (it renews
+    /// every third of it). Shorter means faster takeover and more lease writes.
+    #[serde(with = "duration")]
+    pub leader_lease: Duration,
     pub client: ClientConfig,
     pub server: ServerConfig,
 }
@@ -137,6 +142,7 @@ impl Default for MeshConfig {
     fn default() -> Self {
         MeshConfig {
             drain_timeout: Duration::from_secs(25),
+            leader_lease: Duration::from_secs(5),
             client: ClientConfig::default(),
             server: ServerConfig::default(),
         }
@@ -236,6 +242,9 @@ impl MeshConfig {
     pub fn validate(&self, problems: &mut Problems) {
         let positive = |duration: Duration| !duration.is_zero();
         problems.check(positive(self.drain_timeout), "mesh.drain_timeout", || "must be longer than 0s".into());
+        problems.check(self.leader_lease >= Duration::from_millis(300), "mesh.leader_lease", || {
+            "must be at least 300ms".into()
+        });
         problems.check(positive(self.client.connect_timeout), "mesh.client.connect_timeout", || {
             "must be longer than 0s".into()
         });

@@ -102,6 +102,19 @@ pub async fn run(
         health.set_service_status(*name, tonic_health::ServingStatus::Serving).await;
     }
     let leaderships = context.leaderships();
+    let reported = leaderships.clone();
+    mesh_runtime::metrics::collect_with(move || {
+        let gauges = reported
+            .iter()
+            .map(|leadership| mesh_runtime::metrics::Gauge {
+                name: "imap_sdc_leader",
+                help: "1 while this replica leads its role (indexer, starter), 0 as a standby or deposed",
+                labels: vec![("role", leadership.name().to_string()), ("holder", leadership.holder().to_string())],
+                value: f64::from(u8::from(leadership.is_leader())),
+            })
+            .collect();
+        async move { gauges }
+    });
     for leadership in &leaderships {
         let services = services_of_role
             .iter()
@@ -112,7 +125,9 @@ pub async fn run(
     }
     // One listener serves both exposures today; a public and an internal (mutual TLS) listener
     // would each call `router` with their own and be served the same way.
-    let router = registry.router(&[Exposure::Public, Exposure::Internal], health_service)?;
+    let router = registry
+        .router(&[Exposure::Public, Exposure::Internal], health_service)?
+        .merge(mesh_runtime::metrics::router());
 
     let (database, archive) = context.opened();
     let names: Vec<String> = config.roles.iter().map(|role| role.to_string()).collect();

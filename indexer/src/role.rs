@@ -31,6 +31,18 @@ impl IndexerRole {
         let leadership = context.leadership("indexer").await?;
         let tracker = Arc::new(FileTracker::open(context.database().await?).await?.with_leadership(leadership.clone()));
         let archive = context.archive().await?.store.clone();
+        let latest_event = tracker.subscribe_latest();
+        mesh_runtime::metrics::collect_with(move || {
+            let seq = *latest_event.borrow() as f64;
+            async move {
+                vec![mesh_runtime::metrics::Gauge {
+                    name: "imap_sdc_event_log_seq",
+                    help: "Sequence number of the newest event in the indexer's log (events appended so far)",
+                    labels: Vec::new(),
+                    value: seq,
+                }]
+            }
+        });
         Ok(IndexerRole {
             ingestor: Arc::new(Ingestor { tracker, archive, config }),
             leadership,

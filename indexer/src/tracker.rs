@@ -164,6 +164,14 @@ impl FileTracker {
         transaction.commit().await?;
         if inserted {
             self.latest_seq.send_replace(event_seq as u64);
+            let labels =
+                [("kind", kind_column(name.kind().into())), ("instrument", name.instrument().unwrap_or_default())];
+            mesh_runtime::metrics::count(
+                "imap_sdc_files_indexed_total",
+                "Files newly indexed (each appends one event to the log), by kind and instrument",
+                &labels,
+                1.0,
+            );
         }
         let file = self.get(&file_name).await?.ok_or_else(|| IndexerError::UnknownFile(file_name))?;
         Ok(IndexOutcome { file, newly_indexed: inserted, event_seq: event_seq as u64 })

@@ -4,8 +4,10 @@
 
 use imap_filename::Version;
 use mesh_runtime::leader::Leadership;
+use mesh_runtime::metrics;
 use proto::ids::{JobId, WorkerId};
 use proto::pb::{Job, JobState, ProductKey, ProductTime, ResolvedInput};
+use proto::time::millis_of;
 use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Row};
 
@@ -192,7 +194,11 @@ impl JobStore {
                 .await?;
             transaction.commit().await?;
             match claimed {
-                Some(id) => return self.get(&JobId::from(id)).await.map(Some),
+                Some(id) => {
+                    let job = self.get(&JobId::from(id)).await?;
+                    record_dispatch(&job, now);
+                    return Ok(Some(job));
+                }
                 None => {
                     // Nothing claimed: either nothing is runnable or another claimer won the race.
                     let runnable: i64 =
@@ -292,6 +298,13 @@ impl JobStore {
         if updated != 1 {
             return Ok(self.get(&id).await?.state());
         }
+        let started_at = job.started_at.as_ref().map_or(now, millis_of);
+        metrics::observe(
+            "imap_sdc_job_run_seconds",
+            "Time from a job's lease to its completion, by instrument and outcome",
+            &[("instrument", instrument_of(&job)), ("state", new_state.text())],
+            seconds_between(started_at, now),
+        );
         Ok(new_state)
     }
 
@@ -387,6 +400,40 @@ impl JobStore {
         Ok(jobs)
     }
 
+    /// Jobs by instrument and state, and queue depth (queued jobs) by instrument, for `/metrics`;
+    /// nothing when the database cannot be read.
+    pub async fn job_gauges(&self) -> Vec<metrics::Gauge> {
+        let counts = match self.counts().await {
+            Ok(counts) => counts,
+            Err(error) => {
+                tracing::warn!(%error, "job counts for metrics unavailable");
+                return Vec::new();
+            }
+        };
+        let mut gauges = Vec::new();
+        // Every instrument with jobs has a depth, 0 when nothing waits.
+        let mut queued: std::collections::BTreeMap<String, u32> = Default::default();
+        for (instrument, state, count) in counts {
+            let depth = queued.entry(instrument.clone()).or_default();
+            if state == JobState::Queued {
+                *depth += count;
+            }
+            gauges.push(metrics::Gauge {
+                name: "imap_sdc_jobs",
+                help: "Jobs by instrument and state",
+                labels: vec![("instrument", instrument), ("state", state.text().to_string())],
+                value: f64::from(count),
+            });
+        }
+        gauges.extend(queued.into_iter().map(|(instrument, depth)| metrics::Gauge {
+            name: "imap_sdc_queue_depth",
+            help: "Jobs queued and not yet leased, by instrument",
+            labels: vec![("instrument", instrument)],
+            value: f64::from(depth),
+        }));
+        gauges
+    }
+
     /// (instrument, state, count) for every instrument with jobs.
     pub async fn counts(&self) -> Result<Vec<(String, JobState, u32)>, StarterError> {
         let rows =
@@ -422,6 +469,41 @@ impl JobStore {
         transaction.commit().await?;
         Ok(())
     }
+}
+
+/// A job leased at `now`: how long it waited in the queue, and how long after its newest input
+/// arrived (the arrival-to-dispatch latency an operator watches).
+fn record_dispatch(job: &Job, now: i64) {
+    let instrument = [("instrument", instrument_of(job))];
+    let created_at = job.created_at.as_ref().map_or(now, millis_of);
+    metrics::observe(
+        "imap_sdc_job_wait_seconds",
+        "Time from a job's creation to its lease, by instrument",
+        &instrument,
+        seconds_between(created_at, now),
+    );
+    let newest_input = job
+        .inputs
+        .iter()
+        .flat_map(|input| input.files.iter())
+        .filter_map(|file| file.ingestion_time.as_ref().map(millis_of))
+        .max();
+    if let Some(arrived) = newest_input {
+        metrics::observe(
+            "imap_sdc_arrival_to_dispatch_seconds",
+            "Time from the arrival of a job's newest input to the job's lease, by instrument",
+            &instrument,
+            seconds_between(arrived, now),
+        );
+    }
+}
+
+fn instrument_of(job: &Job) -> &str {
+    job.product.as_ref().map_or("", |product| product.instrument.as_str())
+}
+
+fn seconds_between(earlier_millis: i64, later_millis: i64) -> f64 {
+    (later_millis - earlier_millis).max(0) as f64 / 1000.0
 }
 
 /// The claim statement, with the per-instrument running limits written in (names are validated).

@@ -40,6 +40,11 @@ impl StarterRole {
         let leadership = context.leadership("starter").await?;
         let store =
             Arc::new(JobStore::open(context.database().await?, config.clone()).await?.with_leadership(leadership));
+        let counted = store.clone();
+        mesh_runtime::metrics::collect_with(move || {
+            let store = counted.clone();
+            async move { store.job_gauges().await }
+        });
         let start = store.read_cursor(&config.consumer).await?;
         let clients = context.clients();
         let trigger = Arc::new(TriggerContext {

@@ -2,6 +2,7 @@
 //!
 //! 1. [`ServerTraceLayer`]: one span per request, parented on the caller's trace, so even a
 //!    refused request is seen.
+//!    [`GrpcMetricsLayer`](crate::metrics::GrpcMetricsLayer) then counts it, by method and code.
 //! 2. [`LoadShedLayer`]: at most `concurrency_limit` requests are handled at once; one more is
 //!    answered at once, before any work, with gRPC `RESOURCE_EXHAUSTED` or HTTP 429 and
 //!    `Retry-After` (transient: callers back off and come back). Health checks are never shed, so
@@ -46,6 +47,7 @@ pub async fn serve(
         .http2_keepalive_interval(Some(config.keepalive_interval))
         .http2_keepalive_timeout(Some(config.keepalive_timeout))
         .layer(ServerTraceLayer)
+        .layer(crate::metrics::GrpcMetricsLayer)
         .layer(LoadShedLayer::new(config.concurrency_limit.get()))
         .layer(RequestTimeoutLayer::new(config.request_timeout))
         .add_routes(tonic::service::Routes::from(router))
@@ -53,7 +55,7 @@ pub async fn serve(
         .await
 }
 
-fn is_grpc<B>(request: &http::Request<B>) -> bool {
+pub(crate) fn is_grpc<B>(request: &http::Request<B>) -> bool {
     request
         .headers()
         .get(http::header::CONTENT_TYPE)

@@ -282,6 +282,7 @@ mod tests {
         assert!(leadership.wait_until_leader(&Shutdown::never()).await);
         let mut transaction = pool.begin().await.unwrap();
         leadership.fence(&mut transaction).await.unwrap();
+        transaction.rollback().await.unwrap();
         pool.close().await;
     }
 }

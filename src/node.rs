@@ -14,6 +14,7 @@ use std::future::Future;
 use anyhow::Context;
 use mesh_runtime::ShutdownSignal;
 use mesh_runtime::authz::Caller;
+use mesh_runtime::leader::{LeaderState, Leadership};
 use mesh_runtime::role::{BuildContext, Exposure, NodeResources, ServiceRegistry};
 use mesh_runtime::tls::MeshIdentity;
 use proto::clients::{MeshClients, PeerAddresses};
@@ -142,16 +143,42 @@ pub async fn run(
         roles.push(build(role, &config, &context).await.with_context(|| format!("building the {role}"))?);
     }
     let mut registry = ServiceRegistry::new(config.mesh.server.max_message_bytes.get());
-    for role in &roles {
+    let mut services_of_role = Vec::new();
+    for (name, role) in config.roles.iter().zip(&roles) {
+        let before = all_services(&registry).len();
         role.register(&mut registry);
+        services_of_role.push((name.to_string(), all_services(&registry)[before..].to_vec()));
     }
     let (health, health_service) = tonic_health::server::health_reporter();
-    let served: Vec<&'static str> =
-        [Exposure::Public, Exposure::Internal].into_iter().flat_map(|exposure| registry.services(exposure)).collect();
+    let served = all_services(&registry);
     for name in &served {
         health.set_service_status(*name, tonic_health::ServingStatus::Serving).await;
     }
-    let public_router = registry.router(&[Exposure::Public], health_service.clone())?;
+    let leaderships = context.leaderships();
+    let reported = leaderships.clone();
+    mesh_runtime::metrics::collect_with(move || {
+        let gauges = reported
+            .iter()
+            .map(|leadership| mesh_runtime::metrics::Gauge {
+                name: "imap_sdc_leader",
+                help: "1 while this replica leads its role (indexer, starter), 0 as a standby or deposed",
+                labels: vec![("role", leadership.name().to_string()), ("holder", leadership.holder().to_string())],
+                value: f64::from(u8::from(leadership.is_leader())),
+            })
+            .collect();
+        async move { gauges }
+    });
+    for leadership in &leaderships {
+        let services = services_of_role
+            .iter()
+            .find(|(role, _)| role == leadership.name())
+            .map(|(_, services)| services.clone())
+            .unwrap_or_default();
+        tasks.spawn(report_leadership(leadership.clone(), services, health.clone(), context.shutdown()));
+    }
+    // Metrics go out on the public listener, where a scraper needs no mesh certificate.
+    let public_router =
+        registry.router(&[Exposure::Public], health_service.clone())?.merge(mesh_runtime::metrics::router());
     let internal_router = registry.router(&[Exposure::Internal], health_service)?;
 
     let (database, archive) = context.opened();
@@ -180,7 +207,24 @@ pub async fn run(
         role.start(&tasks);
     }
 
-    shutdown_request.await;
+    // A deposed leader exits (after draining) so that its supervisor starts it again as a standby:
+    // nothing of its term's in-memory state survives.
+    let deposed = async {
+        if leaderships.is_empty() {
+            return std::future::pending().await;
+        }
+        let waits = leaderships.iter().map(|leadership| {
+            Box::pin(async {
+                leadership.deposed().await;
+                leadership.name()
+            })
+        });
+        futures_util::future::select_all(waits).await.0
+    };
+    let lost_lease = tokio::select! {
+        _ = shutdown_request => None,
+        name = deposed => Some(name.to_string()),
+    };
     let deadline = Instant::now() + config.mesh.drain_timeout;
     tracing::info!(drain_timeout = ?config.mesh.drain_timeout, "shutdown requested, draining");
     health.set_service_status("", tonic_health::ServingStatus::NotServing).await;
@@ -211,7 +255,39 @@ pub async fn run(
             }
         }
     }
-    Ok(())
+    match lost_lease {
+        Some(name) => anyhow::bail!("lost the {name} lease to another replica; exiting to restart as a standby"),
+        None => Ok(()),
+    }
+}
+
+fn all_services(registry: &ServiceRegistry) -> Vec<&'static str> {
+    [Exposure::Public, Exposure::Internal].into_iter().flat_map(|exposure| registry.services(exposure)).collect()
+}
+
+/// A standby's services report NOT_SERVING, so a readiness probe (Kubernetes) or a load balancer
+/// sends traffic to the leader only.
+async fn report_leadership(
+    leadership: Leadership,
+    services: Vec<&'static str>,
+    health: tonic_health::server::HealthReporter,
+    shutdown: mesh_runtime::Shutdown,
+) {
+    let mut state = leadership.subscribe();
+    loop {
+        let status = if matches!(*state.borrow_and_update(), LeaderState::Leader { .. }) {
+            tonic_health::ServingStatus::Serving
+        } else {
+            tonic_health::ServingStatus::NotServing
+        };
+        for service in &services {
+            health.set_service_status(*service, status).await;
+        }
+        tokio::select! {
+            changed = state.changed() => if changed.is_err() { return },
+            _ = shutdown.wait() => return,
+        }
+    }
 }
 
 /// Hides a password in a database URL for logs.

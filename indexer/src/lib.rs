@@ -27,4 +27,6 @@ pub fn migrator() -> sqlx::migrate::Migrator {
 #[cfg(test)]
 mod inbox_tests;
 #[cfg(test)]
+mod leader_tests;
+#[cfg(test)]
 mod tracker_tests;

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use mesh_runtime::Shutdown;
+use mesh_runtime::leader::Leadership;
 use mesh_runtime::role::{BuildContext, Exposure, Role, ServiceRegistry};
 use notify::{EventKind, RecursiveMode, Watcher};
 use proto::pb::indexer_service_server::IndexerServiceServer;
@@ -16,6 +17,7 @@ use super::tracker::FileTracker;
 
 pub struct IndexerRole {
     ingestor: Arc<Ingestor>,
+    leadership: Leadership,
     shutdown: Shutdown,
     tasks: TaskTracker,
 }
@@ -26,10 +28,24 @@ impl IndexerRole {
     pub async fn create(mut config: IndexerConfig, context: &BuildContext) -> Result<IndexerRole, IndexerError> {
         config.inbox_dir.get_or_insert_with(|| context.data_dir().join("inbox"));
         config.quarantine_dir.get_or_insert_with(|| context.data_dir().join("quarantine"));
-        let tracker = Arc::new(FileTracker::open(context.database().await?).await?);
+        let leadership = context.leadership("indexer").await?;
+        let tracker = Arc::new(FileTracker::open(context.database().await?).await?.with_leadership(leadership.clone()));
         let archive = context.archive().await?.store.clone();
+        let latest_event = tracker.subscribe_latest();
+        mesh_runtime::metrics::collect_with(move || {
+            let seq = *latest_event.borrow() as f64;
+            async move {
+                vec![mesh_runtime::metrics::Gauge {
+                    name: "imap_sdc_event_log_seq",
+                    help: "Sequence number of the newest event in the indexer's log (events appended so far)",
+                    labels: Vec::new(),
+                    value: seq,
+                }]
+            }
+        });
         Ok(IndexerRole {
             ingestor: Arc::new(Ingestor { tracker, archive, config }),
+            leadership,
             shutdown: context.shutdown(),
             tasks: context.tasks(),
         })
@@ -43,12 +59,20 @@ impl Role for IndexerRole {
         registry.add_grpc(Exposure::Internal, IndexerServiceServer::new(grpc));
     }
 
-    /// Spawns the archive rescan and the inbox watcher; both stop at shutdown, a scan under way
-    /// first finishing.
+    /// Spawns the archive rescan and the inbox watcher once this replica leads (a standby serves
+    /// reads only); both stop at shutdown, a scan under way first finishing.
     fn start(&self, tasks: &TaskTracker) {
         let ingestor = self.ingestor.clone();
         let shutdown = self.shutdown.clone();
+        let leadership = self.leadership.clone();
         tasks.spawn(async move {
+            if !leadership.wait_until_leader(&shutdown).await {
+                return;
+            }
+            match ingestor.tracker.catch_up().await {
+                Ok(seq) => tracing::info!(seq, "leading the indexer from this event on"),
+                Err(error) => tracing::error!(%error, "reading the newest event failed"),
+            }
             let (wake_sender, mut wake) = tokio::sync::mpsc::channel::<()>(16);
             // Held so `wake.recv()` waits instead of returning at once when there is no watcher.
             let _keep_wake_open = wake_sender.clone();

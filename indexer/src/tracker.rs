@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use imap_filename::{ImapFileName, Version};
+use mesh_runtime::leader::Leadership;
 use proto::pb::{
     FileEvent, FileKind, FileRecord, QuarantinedFile, QueryFilesRequest, ReleaseFilesRequest, ReleaseFilesResponse,
 };
@@ -32,11 +33,13 @@ pub struct IndexOutcome {
 }
 
 /// The indexer's storage. One writer lock per process keeps event sequence numbers gap-free
-/// and in commit order, which is what lets consumers read "everything after my cursor".
+/// and in commit order, which is what lets consumers read "everything after my cursor"; across
+/// replicas, only the leader writes and every write transaction is fenced by its lease token.
 pub struct FileTracker {
     pool: AnyPool,
     append_lock: Mutex<()>,
     latest_seq: watch::Sender<u64>,
+    leadership: Leadership,
 }
 
 /// Provenance a producer attaches to a file it made.
@@ -51,7 +54,31 @@ impl FileTracker {
         mesh_runtime::store::migrate(&pool, super::migrator()).await?;
         let latest: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM file_events").fetch_one(&pool).await?;
         let (latest_seq, _) = watch::channel(latest as u64);
-        Ok(FileTracker { pool, append_lock: Mutex::new(()), latest_seq })
+        Ok(FileTracker { pool, append_lock: Mutex::new(()), latest_seq, leadership: Leadership::sole("indexer") })
+    }
+
+    /// Writes only while `leadership` leads, each write transaction fenced by its token.
+    pub fn with_leadership(self, leadership: Leadership) -> FileTracker {
+        FileTracker { leadership, ..self }
+    }
+
+    /// Reads the newest event again: a standby that takes over follows what the old leader wrote.
+    pub async fn catch_up(&self) -> Result<u64, IndexerError> {
+        let latest: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM file_events").fetch_one(&self.pool).await?;
+        self.latest_seq.send_if_modified(|seq| {
+            let newer = (latest as u64) > *seq;
+            *seq = (*seq).max(latest as u64);
+            newer
+        });
+        Ok(latest as u64)
+    }
+
+    /// A write transaction of the leader: refused (UNAVAILABLE) on a standby or a deposed leader.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, IndexerError> {
+        let mut transaction = self.pool.begin().await?;
+        self.leadership.fence(&mut transaction).await?;
+        Ok(transaction)
     }
 
     /// Follows the newest event sequence number, for streaming consumers.
@@ -73,7 +100,7 @@ impl FileTracker {
         let now = now_millis();
         let version_text = name.version_text().unwrap_or_default();
         let (version_major, version_minor) = version_sort_key(&version_text);
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = self.begin_write().await?;
         let inserted = sqlx::query(
             "INSERT INTO indexed_files (file_name, archive_key, kind, instrument, data_level, descriptor, start_date, \
              end_date, repointing, cr, version, version_major, version_minor, extension, size_bytes, ingested_at, \
@@ -137,6 +164,14 @@ impl FileTracker {
         transaction.commit().await?;
         if inserted {
             self.latest_seq.send_replace(event_seq as u64);
+            let labels =
+                [("kind", kind_column(name.kind().into())), ("instrument", name.instrument().unwrap_or_default())];
+            mesh_runtime::metrics::count(
+                "imap_sdc_files_indexed_total",
+                "Files newly indexed (each appends one event to the log), by kind and instrument",
+                &labels,
+                1.0,
+            );
         }
         let file = self.get(&file_name).await?.ok_or_else(|| IndexerError::UnknownFile(file_name))?;
         Ok(IndexOutcome { file, newly_indexed: inserted, event_seq: event_seq as u64 })
@@ -271,7 +306,7 @@ impl FileTracker {
         }
         let withheld: BTreeSet<&str> = request.withheld_files.iter().map(String::as_str).collect();
         let _writer = self.append_lock.lock().await;
-        let mut transaction = self.pool.begin().await?;
+        let mut transaction = self.begin_write().await?;
         // On SQLite a transaction that reads and then writes fails (busy snapshot) if any other
         // writer commits in between; a first statement that writes (changing nothing) takes the
         // write lock up front instead, waiting its turn. Harmless on PostgreSQL.
@@ -326,6 +361,7 @@ impl FileTracker {
         quarantine_key: &str,
         reason: &str,
     ) -> Result<(), IndexerError> {
+        let mut transaction = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO quarantined_files (id, original_key, quarantine_key, reason, recorded_at) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -334,8 +370,9 @@ impl FileTracker {
         .bind(quarantine_key.to_string())
         .bind(reason.to_string())
         .bind(now_millis())
-        .execute(&self.pool)
+        .execute(&mut *transaction)
         .await?;
+        transaction.commit().await?;
         Ok(())
     }
 

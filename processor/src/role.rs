@@ -42,7 +42,25 @@ impl ProcessorRole {
             clients.starter.clone(),
             context.tasks(),
         )?;
-        Ok(ProcessorRole { shared: Arc::new(shared), shutdown: context.shutdown() })
+        let shared = Arc::new(shared);
+        let counted = shared.clone();
+        mesh_runtime::metrics::collect_with(move || {
+            let (in_use, slots) = (counted.running_count() as f64, f64::from(counted.slots));
+            let worker = counted.worker_id.to_string();
+            async move {
+                let gauge = |name, help, value| mesh_runtime::metrics::Gauge {
+                    name,
+                    help,
+                    labels: vec![("worker", worker.clone())],
+                    value,
+                };
+                vec![
+                    gauge("imap_sdc_processor_slots_in_use", "Jobs this processor is running", in_use),
+                    gauge("imap_sdc_processor_slots", "Jobs this processor may run at once", slots),
+                ]
+            }
+        });
+        Ok(ProcessorRole { shared, shutdown: context.shutdown() })
     }
 }
 

@@ -37,6 +37,7 @@ impl JobStore {
         now: i64,
     ) -> Result<bool, StarterError> {
         let request = &plan.request;
+        let mut transaction = self.begin_write().await?;
         let inserted = sqlx::query(
             "INSERT INTO campaigns (id, start_date, end_date, instrument, data_level, descriptor, planned_runs, created_at, origin) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
@@ -50,19 +51,22 @@ impl JobStore {
         .bind(i64::from(planned_runs))
         .bind(now)
         .bind(plan.origin.clone())
-        .execute(&self.pool)
+        .execute(&mut *transaction)
         .await?
         .rows_affected();
+        transaction.commit().await?;
         Ok(inserted == 1)
     }
 
     /// Records that every run the campaign planned has been evaluated.
     pub async fn finish_campaign_planning(&self, id: &str, now: i64) -> Result<(), StarterError> {
+        let mut transaction = self.begin_write().await?;
         sqlx::query("UPDATE campaigns SET planning_done = $1 WHERE id = $2 AND planning_done = 0")
             .bind(now.max(1))
             .bind(id.to_string())
-            .execute(&self.pool)
+            .execute(&mut *transaction)
             .await?;
+        transaction.commit().await?;
         Ok(())
     }
 

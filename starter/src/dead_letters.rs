@@ -27,6 +27,7 @@ pub struct Refusal {
 impl JobStore {
     /// Records a refusal; recording the same one again (a replayed event) changes nothing.
     pub async fn dead_letter_evaluation(&self, refusal: &Refusal) -> Result<(), StarterError> {
+        let mut transaction = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO dead_evaluations (id, instrument, data_level, descriptor, start_date, repointing, event_seq, \
              campaign_id, step, code, message, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
@@ -44,8 +45,9 @@ impl JobStore {
         .bind(refusal.code.text().to_string())
         .bind(refusal.message.clone())
         .bind(now_millis())
-        .execute(&self.pool)
+        .execute(&mut *transaction)
         .await?;
+        transaction.commit().await?;
         Ok(())
     }
 

@@ -27,7 +27,13 @@ pub struct StarterGrpc {
 impl StarterService for StarterGrpc {
     type WorkStream = ReceiverStream<Result<WorkResponse, Status>>;
 
+    /// A standby leases nothing: UNAVAILABLE sends the processor on to reconnect (to the leader).
     async fn work(&self, request: Request<Streaming<WorkRequest>>) -> Result<Response<Self::WorkStream>, Status> {
+        let leadership = self.shared.store.leadership();
+        if !leadership.is_leader() {
+            let not_leader = mesh_runtime::RuntimeError::NotLeader { name: leadership.name().to_string() };
+            return Err(super::error::StarterError::from(not_leader).into());
+        }
         let (sender, receiver) = tokio::sync::mpsc::channel(16);
         self.shared.trigger.tasks.spawn(super::dispatch::serve_worker(
             self.shared.store.clone(),

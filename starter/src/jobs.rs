@@ -3,8 +3,11 @@
 //! control the clock instead of sleeping.
 
 use imap_filename::Version;
+use mesh_runtime::leader::Leadership;
+use mesh_runtime::metrics;
 use proto::ids::{JobId, WorkerId};
 use proto::pb::{Job, JobState, ProductKey, ProductTime, ResolvedInput};
+use proto::time::millis_of;
 use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Row};
 
@@ -24,6 +27,8 @@ pub struct NewJob {
 
 pub struct JobStore {
     pub(crate) pool: AnyPool,
+    /// Only the leader writes; each write transaction is fenced by its lease token.
+    leadership: Leadership,
     config: StarterConfig,
     claim_sql: String,
     /// Claims run one at a time: two concurrent claims could each see a free slot of the same
@@ -68,7 +73,24 @@ impl JobStore {
     pub async fn open(pool: AnyPool, config: StarterConfig) -> Result<JobStore, StarterError> {
         mesh_runtime::store::migrate(&pool, super::migrator()).await?;
         let claim_sql = claim_sql(&config)?;
-        Ok(JobStore { pool, config, claim_sql, claim_lock: tokio::sync::Mutex::new(()) })
+        let leadership = Leadership::sole("starter");
+        Ok(JobStore { pool, leadership, config, claim_sql, claim_lock: tokio::sync::Mutex::new(()) })
+    }
+
+    /// Writes only while `leadership` leads.
+    pub fn with_leadership(self, leadership: Leadership) -> JobStore {
+        JobStore { leadership, ..self }
+    }
+
+    pub fn leadership(&self) -> &Leadership {
+        &self.leadership
+    }
+
+    /// A write transaction of the leader: refused (UNAVAILABLE) on a standby or a deposed leader.
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StarterError> {
+        let mut transaction = self.pool.begin().await?;
+        self.leadership.fence(&mut transaction).await?;
+        Ok(transaction)
     }
 
     /// Creates the job unless the same (product, time, inputs, campaign) already has one.
@@ -106,6 +128,7 @@ impl JobStore {
                     .ok_or_else(|| StarterError::NoVersionLeft(floor.to_string()))?;
             }
             let id = JobId::from(uuid::Uuid::now_v7().to_string());
+            let mut transaction = self.begin_write().await?;
             let result = sqlx::query(
                 "INSERT INTO jobs (id, instrument, data_level, descriptor, start_date, repointing, input_hash, campaign_id, \
                  version, version_major, version_minor, inputs, state, attempts, lease_owner, lease_expires_at, not_before, \
@@ -126,10 +149,13 @@ impl JobStore {
             .bind(inputs_hex.clone())
             .bind(now)
             .bind(job.traceparent.clone())
-            .execute(&self.pool)
+            .execute(&mut *transaction)
             .await;
             match result {
-                Ok(_) => return Ok(Some(id)),
+                Ok(_) => {
+                    transaction.commit().await?;
+                    return Ok(Some(id));
+                }
                 Err(sqlx::Error::Database(error)) if error.is_unique_violation() => continue,
                 Err(error) => return Err(error.into()),
             }
@@ -159,14 +185,20 @@ impl JobStore {
         let lease_expires_at = now + self.config.lease.as_millis() as i64;
         let _one_claim_at_a_time = self.claim_lock.lock().await;
         for _ in 0..8 {
+            let mut transaction = self.begin_write().await?;
             let claimed: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(self.claim_sql.clone()))
                 .bind(worker.to_string())
                 .bind(lease_expires_at)
                 .bind(now)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *transaction)
                 .await?;
+            transaction.commit().await?;
             match claimed {
-                Some(id) => return self.get(&JobId::from(id)).await.map(Some),
+                Some(id) => {
+                    let job = self.get(&JobId::from(id)).await?;
+                    record_dispatch(&job, now);
+                    return Ok(Some(job));
+                }
                 None => {
                     // Nothing claimed: either nothing is runnable or another claimer won the race.
                     let runnable: i64 =
@@ -186,6 +218,7 @@ impl JobStore {
     /// Extends the leases of jobs `worker` still runs.
     pub async fn heartbeat(&self, worker: &WorkerId, job_ids: &[JobId], now: i64) -> Result<(), StarterError> {
         let lease_expires_at = now + self.config.lease.as_millis() as i64;
+        let mut transaction = self.begin_write().await?;
         for id in job_ids {
             sqlx::query(
                 "UPDATE jobs SET lease_expires_at = $1 WHERE id = $2 AND lease_owner = $3 AND state = 'running'",
@@ -193,9 +226,10 @@ impl JobStore {
             .bind(lease_expires_at)
             .bind(id.to_string())
             .bind(worker.to_string())
-            .execute(&self.pool)
+            .execute(&mut *transaction)
             .await?;
         }
+        transaction.commit().await?;
         Ok(())
     }
 
@@ -244,6 +278,7 @@ impl JobStore {
         let backoff = self.config.retry_backoff.as_millis() as i64 * (1_i64 << job.attempts.saturating_sub(1).min(16));
         let not_before = if new_state == JobState::Queued { now + backoff } else { 0 };
         let finished_at = if new_state == JobState::Queued { 0 } else { now };
+        let mut transaction = self.begin_write().await?;
         let updated = sqlx::query(
             "UPDATE jobs SET state = $1, error = $2, log = $3, outputs = $4, finished_at = $5, not_before = $6, \
              lease_owner = '', lease_expires_at = 0 WHERE id = $7 AND state = 'running' AND lease_owner = $8",
@@ -256,18 +291,27 @@ impl JobStore {
         .bind(not_before)
         .bind(id.to_string())
         .bind(job.lease_owner.clone())
-        .execute(&self.pool)
+        .execute(&mut *transaction)
         .await?
         .rows_affected();
+        transaction.commit().await?;
         if updated != 1 {
             return Ok(self.get(&id).await?.state());
         }
+        let started_at = job.started_at.as_ref().map_or(now, millis_of);
+        metrics::observe(
+            "imap_sdc_job_run_seconds",
+            "Time from a job's lease to its completion, by instrument and outcome",
+            &[("instrument", instrument_of(&job)), ("state", new_state.text())],
+            seconds_between(started_at, now),
+        );
         Ok(new_state)
     }
 
     /// A job its processor gave back unstarted (it was shutting down) is queued again at once, and
     /// the attempt its lease counted is taken back.
     async fn give_back(&self, job: Job, now: i64) -> Result<JobState, StarterError> {
+        let mut transaction = self.begin_write().await?;
         let updated = sqlx::query(
             "UPDATE jobs SET state = 'queued', attempts = attempts - 1, lease_owner = '', lease_expires_at = 0, \
              not_before = $1, error = $2 WHERE id = $3 AND state = 'running' AND lease_owner = $4",
@@ -276,9 +320,10 @@ impl JobStore {
         .bind(format!("given back unstarted by {} (shutting down)", job.lease_owner))
         .bind(job.id.clone())
         .bind(job.lease_owner.clone())
-        .execute(&self.pool)
+        .execute(&mut *transaction)
         .await?
         .rows_affected();
+        transaction.commit().await?;
         if updated != 1 {
             return Ok(self.get(&job.job_id()).await?.state());
         }
@@ -287,6 +332,7 @@ impl JobStore {
 
     /// Puts jobs whose processor stopped heartbeating back in the queue (or dead-letters them).
     pub async fn expire_leases(&self, now: i64) -> Result<u64, StarterError> {
+        let mut transaction = self.begin_write().await?;
         let dead = sqlx::query(
             "UPDATE jobs SET state = 'dead', finished_at = $1, lease_owner = '', \
              error = 'lease expired on the last allowed attempt (processor lost)' \
@@ -294,7 +340,7 @@ impl JobStore {
         )
         .bind(now)
         .bind(i64::from(self.config.max_attempts.get()))
-        .execute(&self.pool)
+        .execute(&mut *transaction)
         .await?
         .rows_affected();
         let requeued = sqlx::query(
@@ -302,9 +348,10 @@ impl JobStore {
              error = 'lease expired (processor lost), requeued' WHERE state = 'running' AND lease_expires_at < $1",
         )
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *transaction)
         .await?
         .rows_affected();
+        transaction.commit().await?;
         Ok(dead + requeued)
     }
 
@@ -353,6 +400,40 @@ impl JobStore {
         Ok(jobs)
     }
 
+    /// Jobs by instrument and state, and queue depth (queued jobs) by instrument, for `/metrics`;
+    /// nothing when the database cannot be read.
+    pub async fn job_gauges(&self) -> Vec<metrics::Gauge> {
+        let counts = match self.counts().await {
+            Ok(counts) => counts,
+            Err(error) => {
+                tracing::warn!(%error, "job counts for metrics unavailable");
+                return Vec::new();
+            }
+        };
+        let mut gauges = Vec::new();
+        // Every instrument with jobs has a depth, 0 when nothing waits.
+        let mut queued: std::collections::BTreeMap<String, u32> = Default::default();
+        for (instrument, state, count) in counts {
+            let depth = queued.entry(instrument.clone()).or_default();
+            if state == JobState::Queued {
+                *depth += count;
+            }
+            gauges.push(metrics::Gauge {
+                name: "imap_sdc_jobs",
+                help: "Jobs by instrument and state",
+                labels: vec![("instrument", instrument), ("state", state.text().to_string())],
+                value: f64::from(count),
+            });
+        }
+        gauges.extend(queued.into_iter().map(|(instrument, depth)| metrics::Gauge {
+            name: "imap_sdc_queue_depth",
+            help: "Jobs queued and not yet leased, by instrument",
+            labels: vec![("instrument", instrument)],
+            value: f64::from(depth),
+        }));
+        gauges
+    }
+
     /// (instrument, state, count) for every instrument with jobs.
     pub async fn counts(&self) -> Result<Vec<(String, JobState, u32)>, StarterError> {
         let rows =
@@ -376,16 +457,53 @@ impl JobStore {
     }
 
     pub async fn write_cursor(&self, consumer: &str, seq: u64) -> Result<(), StarterError> {
+        let mut transaction = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO consumer_cursors (consumer, seq) VALUES ($1, $2) \
              ON CONFLICT (consumer) DO UPDATE SET seq = excluded.seq WHERE consumer_cursors.seq < excluded.seq",
         )
         .bind(consumer.to_string())
         .bind(seq as i64)
-        .execute(&self.pool)
+        .execute(&mut *transaction)
         .await?;
+        transaction.commit().await?;
         Ok(())
     }
+}
+
+/// A job leased at `now`: how long it waited in the queue, and how long after its newest input
+/// arrived (the arrival-to-dispatch latency an operator watches).
+fn record_dispatch(job: &Job, now: i64) {
+    let instrument = [("instrument", instrument_of(job))];
+    let created_at = job.created_at.as_ref().map_or(now, millis_of);
+    metrics::observe(
+        "imap_sdc_job_wait_seconds",
+        "Time from a job's creation to its lease, by instrument",
+        &instrument,
+        seconds_between(created_at, now),
+    );
+    let newest_input = job
+        .inputs
+        .iter()
+        .flat_map(|input| input.files.iter())
+        .filter_map(|file| file.ingestion_time.as_ref().map(millis_of))
+        .max();
+    if let Some(arrived) = newest_input {
+        metrics::observe(
+            "imap_sdc_arrival_to_dispatch_seconds",
+            "Time from the arrival of a job's newest input to the job's lease, by instrument",
+            &instrument,
+            seconds_between(arrived, now),
+        );
+    }
+}
+
+fn instrument_of(job: &Job) -> &str {
+    job.product.as_ref().map_or("", |product| product.instrument.as_str())
+}
+
+fn seconds_between(earlier_millis: i64, later_millis: i64) -> f64 {
+    (later_millis - earlier_millis).max(0) as f64 / 1000.0
 }
 
 /// The claim statement, with the per-instrument running limits written in (names are validated).

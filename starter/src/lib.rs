@@ -34,3 +34,5 @@ pub use schedule::{Schedule, due_firings, schedules_from_config};
 pub fn migrator() -> sqlx::migrate::Migrator {
     sqlx::migrate!("./migrations")
 }
+#[cfg(test)]
+mod leader_tests;

@@ -37,7 +37,14 @@ impl StarterRole {
     /// context's clients. Needs no archive.
     pub async fn create(config: StarterConfig, context: &BuildContext) -> Result<StarterRole, StarterError> {
         let schedules = schedules_from_config(&config.schedules)?;
-        let store = Arc::new(JobStore::open(context.database().await?, config.clone()).await?);
+        let leadership = context.leadership("starter").await?;
+        let store =
+            Arc::new(JobStore::open(context.database().await?, config.clone()).await?.with_leadership(leadership));
+        let counted = store.clone();
+        mesh_runtime::metrics::collect_with(move || {
+            let store = counted.clone();
+            async move { store.job_gauges().await }
+        });
         let start = store.read_cursor(&config.consumer).await?;
         let clients = context.clients();
         let trigger = Arc::new(TriggerContext {
@@ -70,15 +77,33 @@ impl Role for StarterRole {
         registry.add_grpc(Exposure::Internal, StarterServiceServer::new(StarterGrpc { shared: self.shared.clone() }));
     }
 
-    /// Spawns the event consumer, campaign re-planning, the schedule runner and the lease reaper.
-    /// At shutdown each stops taking new work: the work streams end (no more leases), the queues
-    /// finish the evaluation in hand.
+    /// Once this replica leads (a standby serves reads only), spawns the event consumer, campaign
+    /// re-planning, the schedule runner and the lease reaper. At shutdown each stops taking new
+    /// work: the work streams end (no more leases), the queues finish the evaluation in hand.
     fn start(&self, tasks: &TaskTracker) {
         let shared = self.shared.clone();
-        tasks.spawn(shared.trigger.clone().consume_events(self.indexer.clone()));
-        tasks.spawn(resume_campaigns(shared.trigger.clone()));
-        tasks.spawn(run_schedules(shared.clone(), self.schedules.clone()));
-        tasks.spawn(reap_expired_leases(shared));
+        let indexer = self.indexer.clone();
+        let schedules = self.schedules.clone();
+        let tasks = tasks.clone();
+        tasks.clone().spawn(async move {
+            let leadership = shared.store.leadership().clone();
+            if !leadership.wait_until_leader(&shared.trigger.shutdown).await {
+                return;
+            }
+            // A standby read the cursor when it was built; the old leader has moved it since. (An
+            // older cursor would only replay events, which creates no job twice.)
+            match shared.store.read_cursor(&shared.config.consumer).await {
+                Ok(start) => {
+                    tracing::info!(cursor = start, "leading the starter from this event on");
+                    *shared.trigger.cursor.lock().expect("cursor lock") = CursorTracker::new(start);
+                }
+                Err(error) => tracing::warn!(%error, "re-reading the cursor failed; replaying from the older one"),
+            }
+            tasks.spawn(shared.trigger.clone().consume_events(indexer));
+            tasks.spawn(resume_campaigns(shared.trigger.clone()));
+            tasks.spawn(run_schedules(shared.clone(), schedules));
+            tasks.spawn(reap_expired_leases(shared));
+        });
     }
 }
 

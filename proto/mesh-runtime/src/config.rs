@@ -137,6 +137,11 @@ pub struct MeshConfig {
     /// Unset: `<data_dir>/certs`, made on first start when absent (laptop mode). A folder named
     /// here is never filled automatically: every node of a cluster must share one CA.
     pub cert_dir: Option<std::path::PathBuf>,
+    /// On PostgreSQL the indexer and the starter may run as several replicas: one leads, the others
+    /// stand by and take over within twice this after the leader dies or is cut off (it renews
+    /// every third of it). Shorter means faster takeover and more lease writes.
+    #[serde(with = "duration")]
+    pub leader_lease: Duration,
     pub client: ClientConfig,
     pub server: ServerConfig,
 }
@@ -147,6 +152,7 @@ impl Default for MeshConfig {
             drain_timeout: Duration::from_secs(25),
             internal_listen: None,
             cert_dir: None,
+            leader_lease: Duration::from_secs(5),
             client: ClientConfig::default(),
             server: ServerConfig::default(),
         }
@@ -253,6 +259,9 @@ impl MeshConfig {
                 || format!("{address:?} is not host:port"),
             );
         }
+        problems.check(self.leader_lease >= Duration::from_millis(300), "mesh.leader_lease", || {
+            "must be at least 300ms".into()
+        });
         problems.check(positive(self.client.connect_timeout), "mesh.client.connect_timeout", || {
             "must be longer than 0s".into()
         });

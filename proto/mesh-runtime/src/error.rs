@@ -32,6 +32,11 @@ pub enum RuntimeError {
     /// The store would let a file be overwritten.
     #[error("{0}")]
     ArchiveUnsafe(String),
+    #[error("leader lease: {0}")]
+    Lease(#[source] sqlx::Error),
+    /// This replica is a standby or was deposed: the write belongs to the leader.
+    #[error("not the {name} leader (a standby, or deposed by a newer leader); retry to reach the leader")]
+    NotLeader { name: String },
     #[error("{0}")]
     Telemetry(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -43,7 +48,8 @@ impl proto::error::HasErrorCode for RuntimeError {
             RuntimeError::UnsupportedDatabaseUrl(_)
             | RuntimeError::ArchiveLocation(_)
             | RuntimeError::ArchiveUnsafe(_) => ErrorCode::FailedPrecondition,
-            RuntimeError::DatabaseConnect(error) => crate::store::error_code(error),
+            RuntimeError::DatabaseConnect(error) | RuntimeError::Lease(error) => crate::store::error_code(error),
+            RuntimeError::NotLeader { .. } => ErrorCode::Unavailable,
             RuntimeError::Migrate(_) | RuntimeError::Telemetry(_) => ErrorCode::Internal,
             RuntimeError::ArchiveDirectory { .. } | RuntimeError::ArchiveTimeout { .. } => ErrorCode::Unavailable,
             RuntimeError::Archive { source, .. } => crate::archive::error_code(source),

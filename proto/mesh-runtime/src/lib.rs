@@ -2,7 +2,8 @@
 //! registers, starts and drains every role through ([`role`]), the server stack every listener
 //! serves through ([`server`]), the mesh's certificates ([`tls`]) and who may call what on the
 //! internal listener ([`authz`]), the database (SQLite or PostgreSQL through sqlx), the archive (a
-//! directory or S3 through object_store), shutdown, telemetry setup and the server-side trace
+//! directory or S3 through object_store), shutdown, leader leases with fencing for the roles that
+//! must have one writer ([`leader`]), Prometheus metrics ([`metrics`]), telemetry setup and the server-side trace
 //! layer, the shared `[mesh]` settings and config helpers ([`config`]: durations, problems), and
 //! in-process fakes of peers for tests (feature `test-util`). The contracts themselves live in
 //! `proto`, which knows nothing of storage.
@@ -14,6 +15,8 @@ pub mod config;
 pub mod error;
 #[cfg(feature = "test-util")]
 pub mod fakes;
+pub mod leader;
+pub mod metrics;
 pub mod role;
 pub mod server;
 pub mod shutdown;

@@ -17,6 +17,7 @@ use tokio_util::task::TaskTracker;
 use crate::archive::{Archive, ArchiveLocation, S3Config};
 use crate::config::MeshConfig;
 use crate::error::RuntimeError;
+use crate::leader::Leadership;
 use crate::shutdown::Shutdown;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -162,6 +163,7 @@ pub struct BuildContext {
     s3: S3Config,
     database: OnceCell<AnyPool>,
     archive: OnceCell<Arc<Archive>>,
+    leaderships: std::sync::Mutex<Vec<Leadership>>,
     clients: MeshClients,
     mesh: MeshConfig,
     shutdown: Shutdown,
@@ -188,6 +190,7 @@ impl BuildContext {
             s3,
             database: OnceCell::new(),
             archive: OnceCell::new(),
+            leaderships: std::sync::Mutex::new(Vec::new()),
             clients,
             mesh,
             shutdown,
@@ -217,6 +220,21 @@ impl BuildContext {
             })
             .await
             .cloned()
+    }
+
+    /// This replica's place in the election of `name` (a role that must have one writer), on the
+    /// database: campaigning and renewing run on the node's tasks until shutdown. On SQLite the
+    /// only node leads.
+    pub async fn leadership(&self, name: &str) -> Result<Leadership, RuntimeError> {
+        let leadership = Leadership::join(&self.database().await?, name, self.mesh.leader_lease).await?;
+        self.tasks.spawn(leadership.clone().run(self.shutdown.clone()));
+        self.leaderships.lock().expect("leadership list lock").push(leadership.clone());
+        Ok(leadership)
+    }
+
+    /// Every election the node's roles joined, so the node can report and act on leadership.
+    pub fn leaderships(&self) -> Vec<Leadership> {
+        self.leaderships.lock().expect("leadership list lock").clone()
     }
 
     /// Whether the database and the archive have been opened (for logs and tests).

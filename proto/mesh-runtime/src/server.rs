@@ -1,8 +1,8 @@
 //! The server side of every listener, one stack for gRPC and REST alike, outermost first:
 //!
 //! 1. [`ServerTraceLayer`]: one span per request, parented on the caller's trace, so even a
-//!    refused request is seen.
-//!    On the internal listener ([`serve_internal`], mutual TLS) the authorisation table
+//!    refused request is seen. [`GrpcMetricsLayer`](crate::metrics::GrpcMetricsLayer) then counts
+//!    it, by method and code. On the internal listener ([`serve_internal`], mutual TLS) the authorisation table
 //!    ([`AuthorizeLayer`]) comes next: a caller without a certificate, or calling an RPC its role
 //!    may not, is refused before it takes a slot.
 //! 2. [`LoadShedLayer`]: at most `concurrency_limit` requests are handled at once; one more is
@@ -47,6 +47,7 @@ pub async fn serve(
     connection_settings(config)
         .accept_http1(true)
         .layer(ServerTraceLayer)
+        .layer(crate::metrics::GrpcMetricsLayer)
         .layer(LoadShedLayer::new(config.concurrency_limit.get()))
         .layer(RequestTimeoutLayer::new(config.request_timeout))
         .add_routes(tonic::service::Routes::from(router))
@@ -68,6 +69,7 @@ pub async fn serve_internal(
         .tls_config(tls)?
         .layer(ServerTraceLayer)
         .layer(AuthorizeLayer)
+        .layer(crate::metrics::GrpcMetricsLayer)
         .layer(LoadShedLayer::new(config.concurrency_limit.get()))
         .layer(RequestTimeoutLayer::new(config.request_timeout))
         .add_routes(tonic::service::Routes::from(router))
@@ -83,7 +85,7 @@ fn connection_settings(config: &ServerConfig) -> tonic::transport::Server {
         .http2_keepalive_timeout(Some(config.keepalive_timeout))
 }
 
-fn is_grpc<B>(request: &http::Request<B>) -> bool {
+pub(crate) fn is_grpc<B>(request: &http::Request<B>) -> bool {
     request
         .headers()
         .get(http::header::CONTENT_TYPE)

@@ -2,6 +2,7 @@
 //! tools, and the composition root that builds and starts whichever roles a node runs.
 #![forbid(unsafe_code)]
 
+pub mod bench;
 pub mod config;
 pub mod node;
 pub mod role;

@@ -43,9 +43,10 @@ enum Command {
         #[command(flatten)]
         node: NodeArgs,
     },
-    /// Measure the level-0 decoder on packet files (packets/s, MB/s).
+    /// Measure the level-0 decoder (`decode`), or the whole mesh's event path (`mesh`, one JSON line).
     Bench {
-        /// Arguments for the benchmark, e.g. `decode FILE.pkts XTCE.xml --repeats 5`.
+        /// Arguments for the benchmark, e.g. `decode FILE.pkts XTCE.xml --repeats 5`, or
+        /// `mesh --burst 10000` / `mesh --trickle 100 --seconds 60 [--database-url postgres://…]`.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
@@ -281,6 +282,18 @@ fn main() -> ExitCode {
                     }
                 }
             })
+        }
+        Command::Bench { args } if args.first().is_some_and(|word| word == "mesh") => {
+            match runtime.block_on(imap_sdc::bench::mesh(&args[1..])) {
+                Ok(line) => {
+                    println!("{line}");
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("imap-sdc: {error:#}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Command::Bench { args } => match processor::science::bench::run_cli(&args) {
             Ok(output) => {

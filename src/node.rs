@@ -106,10 +106,30 @@ async fn build(
     })
 }
 
+/// Runs a node until `shutdown_request` resolves, announcing its address on stdout so a parent
+/// process (or a test) can find an ephemeral port.
 pub async fn run(
     config: Config,
     listeners: Listeners,
     shutdown_request: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    serve(config, listeners, shutdown_request, true).await
+}
+
+/// [`run`] without the announcements, for callers that own stdout (the mesh bench).
+pub async fn run_quietly(
+    config: Config,
+    listeners: Listeners,
+    shutdown_request: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    serve(config, listeners, shutdown_request, false).await
+}
+
+async fn serve(
+    config: Config,
+    listeners: Listeners,
+    shutdown_request: impl Future<Output = ()>,
+    announce: bool,
 ) -> anyhow::Result<()> {
     let public_url = reachable_url(&listeners.public, "http")?;
     let internal_url = reachable_url(&listeners.internal, "https")?;
@@ -201,8 +221,10 @@ pub async fn run(
     });
     // Announced on stdout so a parent process (or a test) can find ephemeral ports; the public
     // line comes last, as the one that says the node is up.
-    println!("imap-sdc internal listening on {internal_url}");
-    println!("imap-sdc listening on {public_url}");
+    if announce {
+        println!("imap-sdc internal listening on {internal_url}");
+        println!("imap-sdc listening on {public_url}");
+    }
     for role in &roles {
         role.start(&tasks);
     }

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use mesh_runtime::Shutdown;
 use proto::pb::indexer_service_server::IndexerService;
 use proto::pb::{
-    GetFileRequest, GetFileResponse, IndexFileRequest, IndexFileResponse, ListQuarantineRequest,
-    ListQuarantineResponse, QueryFilesRequest, QueryFilesResponse, ReleaseFilesRequest, ReleaseFilesResponse,
-    SubscribeEventsRequest, SubscribeEventsResponse,
+    GetFileRequest, GetFileResponse, IndexFileRequest, IndexFileResponse, IndexFilesRequest, IndexFilesResponse,
+    ListQuarantineRequest, ListQuarantineResponse, QueryFilesRequest, QueryFilesResponse, ReleaseFilesRequest,
+    ReleaseFilesResponse, SubscribeEventsRequest, SubscribeEventsResponse,
 };
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
@@ -41,6 +41,29 @@ impl IndexerService for IndexerGrpc {
             newly_indexed: outcome.newly_indexed,
             event_seq: outcome.event_seq,
         }))
+    }
+
+    #[tracing::instrument(skip_all, name = "indexer.index_files", fields(files = request.get_ref().files.len()))]
+    async fn index_files(&self, request: Request<IndexFilesRequest>) -> Result<Response<IndexFilesResponse>, Status> {
+        let keys: Vec<(String, Provenance)> = request
+            .into_inner()
+            .files
+            .into_iter()
+            .map(|file| {
+                let provenance = Provenance { produced_by_job: file.produced_by_job, parent_files: file.parent_files };
+                (file.archive_key, provenance)
+            })
+            .collect();
+        let outcomes = self.ingestor.index_keys(&keys).await?;
+        let results = outcomes
+            .into_iter()
+            .map(|outcome| IndexFileResponse {
+                file: Some(outcome.file),
+                newly_indexed: outcome.newly_indexed,
+                event_seq: outcome.event_seq,
+            })
+            .collect();
+        Ok(Response::new(IndexFilesResponse { results }))
     }
 
     type SubscribeEventsStream = ReceiverStream<Result<SubscribeEventsResponse, Status>>;

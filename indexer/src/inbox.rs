@@ -16,7 +16,13 @@ use tracing::Instrument;
 
 use super::config::IndexerConfig;
 use super::error::IndexerError;
-use super::tracker::{FileTracker, IndexOutcome, Provenance};
+use super::tracker::{FileTracker, IndexOutcome, NewFile, Provenance};
+
+/// Inbox files taken into one transaction.
+const INBOX_BATCH: usize = 1000;
+
+/// Archive reads and writes in flight at once while preparing a batch.
+const ARCHIVE_CALLS_AT_ONCE: usize = 16;
 
 /// Everything that turns an archive object or an inbox file into a tracked file.
 pub struct Ingestor {
@@ -28,6 +34,31 @@ pub struct Ingestor {
 impl Ingestor {
     /// Indexes an object that is already in the archive at `key`.
     pub async fn index_key(&self, key: &str, provenance: &Provenance) -> Result<IndexOutcome, IndexerError> {
+        let mut outcomes = self.index_keys(&[(key.to_string(), provenance.clone())]).await?;
+        outcomes.pop().ok_or_else(|| IndexerError::ObjectNotFound { key: key.to_string() })
+    }
+
+    /// Indexes objects already in the archive in one transaction, outcomes in request order. One
+    /// bad key (a name outside the grammar, no such object) refuses the whole batch.
+    pub async fn index_keys(&self, keys: &[(String, Provenance)]) -> Result<Vec<IndexOutcome>, IndexerError> {
+        let traceparent = current_traceparent();
+        let mut files = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(ARCHIVE_CALLS_AT_ONCE) {
+            let described = chunk.iter().map(|(key, provenance)| self.describe_key(key, provenance, &traceparent));
+            files.extend(futures_util::future::try_join_all(described).await?);
+        }
+        let outcomes = self.tracker.index_batch(&files).await?;
+        log_new(&outcomes);
+        Ok(outcomes)
+    }
+
+    /// What to record for an archive object: its parsed name and its size in the archive.
+    async fn describe_key(
+        &self,
+        key: &str,
+        provenance: &Provenance,
+        traceparent: &str,
+    ) -> Result<NewFile, IndexerError> {
         let name = parse_archive_key(key)?;
         let meta = match self.archive.head(&ObjectPath::from(key)).await {
             Ok(meta) => meta,
@@ -36,43 +67,77 @@ impl Ingestor {
             }
             Err(error) => return Err(error.into()),
         };
-        let outcome = self.tracker.index(&name, meta.size, provenance, &current_traceparent()).await?;
-        if outcome.newly_indexed {
-            tracing::info!(file = %outcome.file.file_name, seq = outcome.event_seq, "file indexed");
-        }
-        Ok(outcome)
+        Ok(NewFile {
+            name,
+            size_bytes: meta.size,
+            provenance: provenance.clone(),
+            traceparent: traceparent.to_string(),
+        })
     }
 
-    /// Moves one inbox file into the archive and indexes it, or quarantines it with the reason.
-    pub async fn ingest_inbox_file(&self, path: &Path) -> Result<(), IndexerError> {
-        let Some(basename) = path.file_name().and_then(|name| name.to_str()).map(str::to_string) else {
-            return self.quarantine(path, "file name is not valid utf-8").await;
-        };
-        if basename.starts_with('.') {
-            // Editors and copy tools write hidden temporaries; they are not arrivals.
-            return Ok(());
-        }
-        let span = tracing::info_span!("indexer.ingest", file = %basename);
+    /// Moves inbox files into the archive and indexes them together, or quarantines each bad one
+    /// with the reason. A file is removed from the inbox only once it is in the archive and tracked.
+    pub async fn ingest_inbox_files(&self, paths: &[PathBuf]) -> Result<(), IndexerError> {
+        let span = tracing::info_span!("indexer.ingest", files = paths.len());
         async {
-            let name = match ImapFileName::parse(&basename) {
-                Ok(name) => name,
-                Err(error) => return self.quarantine(path, &error.to_string()).await,
-            };
-            let key = name.archive_path();
-            let bytes = tokio::fs::read(path).await.map_err(|source| io_error(path, source))?;
-            let object_path = ObjectPath::from(key.as_str());
-            if mesh_runtime::archive::put_new(self.archive.as_ref(), &object_path, bytes).await? == NewObject::Different
-            {
-                let reason = IndexerError::Conflict { key: key.clone() }.to_string();
-                return self.quarantine(path, &reason).await;
+            let mut arrived = Vec::with_capacity(paths.len());
+            for chunk in paths.chunks(ARCHIVE_CALLS_AT_ONCE) {
+                arrived
+                    .extend(futures_util::future::join_all(chunk.iter().map(|path| self.archive_or_log(path))).await);
             }
-            self.index_key(&key, &Provenance::default()).await?;
-            // Only now is the file safe in the archive and tracked; the inbox copy can go.
-            tokio::fs::remove_file(path).await.map_err(|source| io_error(path, source))?;
+            let (paths, files): (Vec<PathBuf>, Vec<NewFile>) = arrived.into_iter().flatten().unzip();
+            let outcomes = self.tracker.index_batch(&files).await?;
+            log_new(&outcomes);
+            for path in paths {
+                tokio::fs::remove_file(&path).await.map_err(|source| io_error(&path, source))?;
+            }
             Ok(())
         }
         .instrument(span)
         .await
+    }
+
+    /// [`archive_inbox_file`](Self::archive_inbox_file), a failure logged (the file stays for the next scan).
+    async fn archive_or_log(&self, path: &Path) -> Option<(PathBuf, NewFile)> {
+        match self.archive_inbox_file(path).await {
+            Ok(file) => file.map(|file| (path.to_path_buf(), file)),
+            Err(error) => {
+                tracing::error!(file = %path.display(), %error, "inbox file not ingested, will retry on next scan");
+                None
+            }
+        }
+    }
+
+    /// Copies one inbox file into the archive (create-only) and says what to index, or
+    /// quarantines it and says nothing.
+    async fn archive_inbox_file(&self, path: &Path) -> Result<Option<NewFile>, IndexerError> {
+        let Some(basename) = path.file_name().and_then(|name| name.to_str()).map(str::to_string) else {
+            self.quarantine(path, "file name is not valid utf-8").await?;
+            return Ok(None);
+        };
+        if basename.starts_with('.') {
+            // Editors and copy tools write hidden temporaries; they are not arrivals.
+            return Ok(None);
+        }
+        let name = match ImapFileName::parse(&basename) {
+            Ok(name) => name,
+            Err(error) => {
+                self.quarantine(path, &error.to_string()).await?;
+                return Ok(None);
+            }
+        };
+        let key = name.archive_path();
+        let bytes = tokio::fs::read(path).await.map_err(|source| io_error(path, source))?;
+        let size_bytes = bytes.len() as u64;
+        let object_path = ObjectPath::from(key.as_str());
+        if mesh_runtime::archive::put_new(self.archive.as_ref(), &object_path, bytes).await? == NewObject::Different {
+            let reason = IndexerError::Conflict { key: key.clone() }.to_string();
+            self.quarantine(path, &reason).await?;
+            return Ok(None);
+        }
+        let span = tracing::info_span!("indexer.ingest_file", file = %basename);
+        let traceparent = proto::trace::traceparent_of(&span);
+        Ok(Some(NewFile { name, size_bytes, provenance: Provenance::default(), traceparent }))
     }
 
     async fn quarantine(&self, path: &Path, reason: &str) -> Result<(), IndexerError> {
@@ -103,6 +168,7 @@ impl Ingestor {
         let mut entries = tokio::fs::read_dir(inbox).await.map_err(|source| io_error(inbox, source))?;
         let settle = self.config.settle_time;
         let mut handled = 0;
+        let mut settled = Vec::new();
         let mut look_again: Option<Duration> = None;
         while let Some(entry) = entries.next_entry().await.map_err(|source| io_error(inbox, source))? {
             let path = entry.path();
@@ -117,12 +183,25 @@ impl Ingestor {
                 look_again = Some(look_again.map_or(wait, |current| current.min(wait)));
                 continue;
             }
-            if let Err(error) = self.ingest_inbox_file(&path).await {
-                tracing::error!(file = %path.display(), %error, "inbox file not ingested, will retry on next scan");
+            settled.push(path);
+            if settled.len() == INBOX_BATCH {
+                handled += self.ingest_settled(std::mem::take(&mut settled)).await;
             }
-            handled += 1;
         }
+        handled += self.ingest_settled(settled).await;
         Ok((handled, look_again))
+    }
+
+    /// Ingests one batch of settled inbox files; a failure is logged and the files stay for the
+    /// next scan. Returns how many were handled.
+    async fn ingest_settled(&self, paths: Vec<PathBuf>) -> usize {
+        if paths.is_empty() {
+            return 0;
+        }
+        if let Err(error) = self.ingest_inbox_files(&paths).await {
+            tracing::error!(files = paths.len(), %error, "inbox files not ingested, will retry on next scan");
+        }
+        paths.len()
     }
 
     /// Indexes every archive object the tracker does not know yet (e.g. written during a crash).
@@ -166,6 +245,12 @@ impl Ingestor {
             }
         }
         Ok(newly_indexed)
+    }
+}
+
+fn log_new(outcomes: &[IndexOutcome]) {
+    for outcome in outcomes.iter().filter(|outcome| outcome.newly_indexed) {
+        tracing::info!(file = %outcome.file.file_name, seq = outcome.event_seq, "file indexed");
     }
 }
 

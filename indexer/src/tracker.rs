@@ -1,6 +1,6 @@
 //! The file tracker and the event log, on SQLite or PostgreSQL through portable SQL.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use imap_filename::{ImapFileName, Version};
 use mesh_runtime::leader::Leadership;
@@ -23,6 +23,22 @@ const RELEASE_SCOPE: &str =
 
 /// Files marked released per statement, to stay well under every backend's parameter limit.
 const RELEASE_BATCH: usize = 500;
+
+/// Columns of one `indexed_files` row as inserted.
+const INSERT_COLUMNS: usize = 19;
+
+/// Rows per multi-row statement: 19 columns × 400 rows stays well under SQLite's 32,766 and
+/// PostgreSQL's 65,535 parameters.
+const ROWS_PER_STATEMENT: usize = 400;
+
+/// One file to record: its parsed name, its size, who made it, and the trace it arrived in.
+#[derive(Debug, Clone)]
+pub struct NewFile {
+    pub name: ImapFileName,
+    pub size_bytes: u64,
+    pub provenance: Provenance,
+    pub traceparent: String,
+}
 
 /// What indexing one object did.
 #[derive(Debug, Clone)]
@@ -96,76 +112,139 @@ impl FileTracker {
         provenance: &Provenance,
         traceparent: &str,
     ) -> Result<IndexOutcome, IndexerError> {
+        let file = NewFile {
+            name: name.clone(),
+            size_bytes,
+            provenance: provenance.clone(),
+            traceparent: traceparent.to_string(),
+        };
+        let mut outcomes = self.index_batch(std::slice::from_ref(&file)).await?;
+        outcomes.pop().ok_or_else(|| IndexerError::UnknownFile(name.file_name()))
+    }
+
+    /// Records a batch of files in one transaction (a group commit), exactly as [`index`](Self::index)
+    /// would one after the other: each file new to the tracker gets one event, in batch order,
+    /// with consecutive sequence numbers. Outcomes come back in batch order; a name repeated in
+    /// the batch is new at most at its first place.
+    pub async fn index_batch(&self, files: &[NewFile]) -> Result<Vec<IndexOutcome>, IndexerError> {
+        let file_names: Vec<String> = files.iter().map(|file| file.name.file_name()).collect();
+        let mut seen: HashSet<&str> = HashSet::new();
+        // (name, file) of each name's first place in the batch.
+        let unique: Vec<(&String, &NewFile)> =
+            file_names.iter().zip(files).filter(|(name, _)| seen.insert(name.as_str())).collect();
+        if unique.is_empty() {
+            return Ok(Vec::new());
+        }
         let _writer = self.append_lock.lock().await;
         let now = now_millis();
-        let version_text = name.version_text().unwrap_or_default();
-        let (version_major, version_minor) = version_sort_key(&version_text);
+        let ingestion_date = rfc3339_millis(now)[..10].replace('-', "");
+        // Fenced first (PostgreSQL); on SQLite the first statement writes, so the transaction holds
+        // the write lock before it reads the newest sequence number.
         let mut transaction = self.begin_write().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO indexed_files (file_name, archive_key, kind, instrument, data_level, descriptor, start_date, \
-             end_date, repointing, cr, version, version_major, version_minor, extension, size_bytes, ingested_at, \
-             ingestion_date, produced_by_job, parent_files) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
-             ON CONFLICT (file_name) DO NOTHING",
-        )
-        .bind(name.file_name().to_string())
-        .bind(name.archive_path())
-        .bind(kind_column(name.kind().into()))
-        .bind(name.instrument().unwrap_or_default().to_string())
-        .bind(name.data_level().unwrap_or_default().to_string())
-        .bind(stored_descriptor(name))
-        .bind(name.start_date().map(|date| date.yyyymmdd()).unwrap_or_default())
-        .bind(name.end_date().map(|date| date.yyyymmdd()).unwrap_or_default())
-        .bind(name.repointing().map(i64::from))
-        .bind(name.carrington_rotation().map(i64::from))
-        .bind(version_text)
-        .bind(version_major)
-        .bind(version_minor)
-        .bind(name.extension().to_string())
-        .bind(size_bytes as i64)
-        .bind(now)
-        .bind(rfc3339_millis(now)[..10].replace('-', ""))
-        .bind(provenance.produced_by_job.clone())
-        .bind(serde_json::to_string(&provenance.parent_files).unwrap_or_else(|_| "[]".into()))
-        .execute(&mut *transaction)
-        .await?
-        .rows_affected()
-            == 1;
-        let file_name = name.file_name().to_string();
-        let event_seq = if inserted {
-            let seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM file_events")
-                .fetch_one(&mut *transaction)
-                .await?;
-            sqlx::query("INSERT INTO file_events (seq, file_name, traceparent, recorded_at) VALUES ($1, $2, $3, $4)")
-                .bind(seq)
-                .bind(file_name.clone())
-                .bind(traceparent.to_string())
-                .bind(now)
-                .execute(&mut *transaction)
-                .await?;
-            seq
-        } else {
-            if !provenance.produced_by_job.is_empty() {
-                sqlx::query(
-                    "UPDATE indexed_files SET produced_by_job = $1, parent_files = $2 \
-                     WHERE file_name = $3 AND produced_by_job = ''",
-                )
-                .bind(provenance.produced_by_job.clone())
-                .bind(serde_json::to_string(&provenance.parent_files).unwrap_or_else(|_| "[]".into()))
-                .bind(file_name.clone())
-                .execute(&mut *transaction)
-                .await?;
+        let mut inserted: HashSet<String> = HashSet::new();
+        for chunk in unique.chunks(ROWS_PER_STATEMENT) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|row| {
+                    let first = row * INSERT_COLUMNS + 1;
+                    let places: Vec<String> =
+                        (first..first + INSERT_COLUMNS).map(|place| format!("${place}")).collect();
+                    format!("({})", places.join(", "))
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO indexed_files (file_name, archive_key, kind, instrument, data_level, descriptor, \
+                 start_date, end_date, repointing, cr, version, version_major, version_minor, extension, size_bytes, \
+                 ingested_at, ingestion_date, produced_by_job, parent_files) VALUES {} \
+                 ON CONFLICT (file_name) DO NOTHING RETURNING file_name",
+                rows.join(", ")
+            );
+            let mut insert = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
+            for (file_name, file) in chunk {
+                let name = &file.name;
+                let version_text = name.version_text().unwrap_or_default();
+                let (version_major, version_minor) = version_sort_key(&version_text);
+                insert = insert
+                    .bind(file_name.to_string())
+                    .bind(name.archive_path())
+                    .bind(kind_column(name.kind().into()))
+                    .bind(name.instrument().unwrap_or_default().to_string())
+                    .bind(name.data_level().unwrap_or_default().to_string())
+                    .bind(stored_descriptor(name))
+                    .bind(name.start_date().map(|date| date.yyyymmdd()).unwrap_or_default())
+                    .bind(name.end_date().map(|date| date.yyyymmdd()).unwrap_or_default())
+                    .bind(name.repointing().map(i64::from))
+                    .bind(name.carrington_rotation().map(i64::from))
+                    .bind(version_text)
+                    .bind(version_major)
+                    .bind(version_minor)
+                    .bind(name.extension().to_string())
+                    .bind(file.size_bytes as i64)
+                    .bind(now)
+                    .bind(ingestion_date.clone())
+                    .bind(file.provenance.produced_by_job.clone())
+                    .bind(parents_column(&file.provenance));
             }
-            sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(seq), 0) FROM file_events WHERE file_name = $1")
-                .bind(file_name.clone())
-                .fetch_one(&mut *transaction)
-                .await?
+            inserted.extend(insert.fetch_all(&mut *transaction).await?);
+        }
+
+        let mut event_seqs: HashMap<String, i64> = HashMap::new();
+        let (newly, known): (Vec<_>, Vec<_>) = unique.iter().partition(|(name, _)| inserted.contains(name.as_str()));
+        let mut next_seq: i64 = if newly.is_empty() {
+            0
+        } else {
+            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM file_events").fetch_one(&mut *transaction).await?
         };
+        for chunk in newly.chunks(ROWS_PER_STATEMENT) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|row| format!("(${}, ${}, ${}, ${})", row * 4 + 1, row * 4 + 2, row * 4 + 3, row * 4 + 4))
+                .collect();
+            let sql = format!(
+                "INSERT INTO file_events (seq, file_name, traceparent, recorded_at) VALUES {}",
+                rows.join(", ")
+            );
+            let mut append = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (file_name, file) in chunk {
+                event_seqs.insert(file_name.to_string(), next_seq);
+                append = append.bind(next_seq).bind(file_name.to_string()).bind(file.traceparent.clone()).bind(now);
+                next_seq += 1;
+            }
+            append.execute(&mut *transaction).await?;
+        }
+
+        for (file_name, file) in known.iter().filter(|(_, file)| !file.provenance.produced_by_job.is_empty()) {
+            sqlx::query(
+                "UPDATE indexed_files SET produced_by_job = $1, parent_files = $2 \
+                 WHERE file_name = $3 AND produced_by_job = ''",
+            )
+            .bind(file.provenance.produced_by_job.clone())
+            .bind(parents_column(&file.provenance))
+            .bind(file_name.to_string())
+            .execute(&mut *transaction)
+            .await?;
+        }
+        let known_names: Vec<String> = known.iter().map(|(name, _)| name.to_string()).collect();
+        for chunk in known_names.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "SELECT file_name, MAX(seq) AS seq FROM file_events WHERE file_name IN ({}) GROUP BY file_name",
+                placeholders(chunk.len())
+            );
+            let mut latest = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for name in chunk {
+                latest = latest.bind(name.clone());
+            }
+            for row in latest.fetch_all(&mut *transaction).await? {
+                event_seqs.insert(row.try_get("file_name")?, row.try_get("seq")?);
+            }
+        }
         transaction.commit().await?;
-        if inserted {
-            self.latest_seq.send_replace(event_seq as u64);
-            let labels =
-                [("kind", kind_column(name.kind().into())), ("instrument", name.instrument().unwrap_or_default())];
+        if !newly.is_empty() {
+            self.latest_seq.send_replace((next_seq - 1) as u64);
+        }
+        for (_, file) in &newly {
+            let labels = [
+                ("kind", kind_column(file.name.kind().into())),
+                ("instrument", file.name.instrument().unwrap_or_default()),
+            ];
             mesh_runtime::metrics::count(
                 "imap_sdc_files_indexed_total",
                 "Files newly indexed (each appends one event to the log), by kind and instrument",
@@ -173,8 +252,41 @@ impl FileTracker {
                 1.0,
             );
         }
-        let file = self.get(&file_name).await?.ok_or_else(|| IndexerError::UnknownFile(file_name))?;
-        Ok(IndexOutcome { file, newly_indexed: inserted, event_seq: event_seq as u64 })
+        drop(_writer);
+
+        let names: Vec<String> = unique.iter().map(|(name, _)| name.to_string()).collect();
+        let records = self.get_many(&names).await?;
+        let mut reported_new: HashSet<&str> = HashSet::new();
+        let mut outcomes = Vec::with_capacity(files.len());
+        for file_name in &file_names {
+            let file_name = file_name.as_str();
+            let record =
+                records.get(file_name).cloned().ok_or_else(|| IndexerError::UnknownFile(file_name.to_string()))?;
+            outcomes.push(IndexOutcome {
+                file: record,
+                newly_indexed: inserted.contains(file_name) && reported_new.insert(file_name),
+                event_seq: event_seqs.get(file_name).copied().unwrap_or(0) as u64,
+            });
+        }
+        Ok(outcomes)
+    }
+
+    /// The records of `names` that are tracked, by name.
+    async fn get_many(&self, names: &[String]) -> Result<HashMap<String, FileRecord>, IndexerError> {
+        let mut records = HashMap::with_capacity(names.len());
+        for chunk in names.chunks(ROWS_PER_STATEMENT) {
+            let sql =
+                format!("SELECT {FILE_COLUMNS} FROM indexed_files WHERE file_name IN ({})", placeholders(chunk.len()));
+            let mut select = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for name in chunk {
+                select = select.bind(name.clone());
+            }
+            for row in select.fetch_all(&self.pool).await? {
+                let record = record_from_row(&row)?;
+                records.insert(record.file_name.clone(), record);
+            }
+        }
+        Ok(records)
     }
 
     pub async fn get(&self, file_name: &str) -> Result<Option<FileRecord>, IndexerError> {
@@ -394,6 +506,15 @@ impl FileTracker {
             })
             .collect()
     }
+}
+
+fn parents_column(provenance: &Provenance) -> String {
+    serde_json::to_string(&provenance.parent_files).unwrap_or_else(|_| "[]".into())
+}
+
+/// `$1, $2, …, $count`.
+fn placeholders(count: usize) -> String {
+    (1..=count).map(|place| format!("${place}")).collect::<Vec<_>>().join(", ")
 }
 
 /// Versions sort by (major, minor) with "no major" first, so store major = -1 for those.

@@ -5,7 +5,10 @@ use imap_filename::ImapFileName;
 use proto::pb::{FileKind, QueryFilesRequest, ReleaseFilesRequest};
 use sqlx::AnyPool;
 
-use super::tracker::{FileTracker, Provenance};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use super::tracker::{FileTracker, NewFile, Provenance};
 
 mesh_runtime::on_both_backends!(
     indexing_is_idempotent_and_logs_one_event_per_new_file,
@@ -13,6 +16,8 @@ mesh_runtime::on_both_backends!(
     queries_filter_by_fields_dates_and_validity,
     a_release_marks_its_range_except_the_withheld_once,
     a_release_withholding_files_outside_its_range_changes_nothing,
+    a_batch_indexes_as_one_file_after_another_would,
+    batches_raced_against_single_files_index_each_file_once_with_one_event,
 );
 
 fn name(text: &str) -> ImapFileName {
@@ -190,4 +195,93 @@ async fn a_release_withholding_files_outside_its_range_changes_nothing(pool: Any
     assert!(tracker.release(&backwards).await.unwrap_err().to_string().contains("after end date"));
     let bad_date = ReleaseFilesRequest { end_date: "2026-01-31".into(), ..january_release(&[]) };
     assert!(tracker.release(&bad_date).await.unwrap_err().to_string().contains("invalid release"));
+}
+
+fn new_file(text: &str, provenance: Provenance) -> NewFile {
+    NewFile { name: name(text), size_bytes: 7, provenance, traceparent: String::new() }
+}
+
+/// SWAPI level-0 names of `count` consecutive days.
+fn daily_level0_names(count: i32) -> Vec<String> {
+    let first = imap_filename::Date::from_ymd(2024, 1, 1).unwrap();
+    (0..count).map(|day| format!("imap_swapi_l0_raw_{}_v001.pkts", first.add_days(day).yyyymmdd())).collect()
+}
+
+async fn a_batch_indexes_as_one_file_after_another_would(pool: AnyPool) {
+    let known = "imap_swe_l1b_sci_20240924_v001.0001.cdf";
+    let tracker = tracker_with(pool, &[known]).await;
+    let provenance = Provenance { produced_by_job: "job-7".into(), parent_files: vec!["parent.cdf".into()] };
+    let batch = [
+        new_file("imap_swapi_l0_raw_20240924_v001.pkts", Provenance::default()),
+        new_file("imap_swapi_l0_raw_20240925_v001.pkts", Provenance::default()),
+        new_file("imap_swapi_l0_raw_20240924_v001.pkts", Provenance::default()),
+        new_file(known, provenance.clone()),
+    ];
+    let outcomes = tracker.index_batch(&batch).await.unwrap();
+    let seen: Vec<(bool, u64)> = outcomes.iter().map(|outcome| (outcome.newly_indexed, outcome.event_seq)).collect();
+    assert_eq!(seen, [(true, 2), (true, 3), (false, 2), (false, 1)]);
+    // The known file had no producer yet; the batch fills its provenance in, as IndexFile does.
+    assert_eq!(outcomes[3].file.produced_by_job, "job-7");
+    assert_eq!(outcomes[3].file.parent_files, provenance.parent_files);
+    let logged: Vec<(u64, String)> = tracker
+        .events_after(0, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|event| (event.seq, event.file.unwrap().file_name))
+        .collect();
+    let expected = [
+        (1, known.to_string()),
+        (2, "imap_swapi_l0_raw_20240924_v001.pkts".to_string()),
+        (3, "imap_swapi_l0_raw_20240925_v001.pkts".to_string()),
+    ];
+    assert_eq!(logged, expected);
+    assert_eq!(*tracker.subscribe_latest().borrow(), 3);
+    assert!(tracker.index_batch(&[]).await.unwrap().is_empty());
+}
+
+async fn batches_raced_against_single_files_index_each_file_once_with_one_event(pool: AnyPool) {
+    let tracker = Arc::new(FileTracker::open(pool).await.unwrap());
+    let names = daily_level0_names(240);
+    let batched = {
+        let (tracker, names) = (tracker.clone(), names.clone());
+        tokio::spawn(async move {
+            let mut outcomes = Vec::new();
+            for chunk in names.chunks(40) {
+                let files: Vec<NewFile> = chunk.iter().map(|text| new_file(text, Provenance::default())).collect();
+                outcomes.extend(tracker.index_batch(&files).await.unwrap());
+            }
+            outcomes
+        })
+    };
+    let single = {
+        let (tracker, names) = (tracker.clone(), names.clone());
+        // From the other end, so the two meet in the middle of some batch.
+        tokio::spawn(async move {
+            let mut outcomes = Vec::new();
+            for text in names.iter().rev() {
+                outcomes.push(tracker.index(&name(text), 7, &Provenance::default(), "").await.unwrap());
+            }
+            outcomes.reverse();
+            outcomes
+        })
+    };
+    let (batched, single) = (batched.await.unwrap(), single.await.unwrap());
+    for ((text, by_batch), by_single) in names.iter().zip(&batched).zip(&single) {
+        assert_eq!((&by_batch.file.file_name, &by_single.file.file_name), (text, text));
+        assert!(by_batch.newly_indexed != by_single.newly_indexed, "{text} is new to exactly one caller");
+        assert_eq!(by_batch.event_seq, by_single.event_seq, "{text} has one event, whoever indexed it");
+    }
+    let events = tracker.events_after(0, 1000).await.unwrap();
+    let sequence: Vec<u64> = events.iter().map(|event| event.seq).collect();
+    assert_eq!(sequence, (1..=240).collect::<Vec<u64>>(), "gap-free, one event per file");
+    let logged: BTreeSet<String> = events.into_iter().map(|event| event.file.unwrap().file_name).collect();
+    assert_eq!(logged, names.iter().cloned().collect::<BTreeSet<_>>());
+    let tracked = tracker.query(&QueryFilesRequest { instrument: "swapi".into(), ..Default::default() }).await.unwrap();
+    assert_eq!(tracked.len(), 240);
+    // Within one batch, the files it made new got their events in batch order.
+    for chunk in batched.chunks(40) {
+        let new_seqs: Vec<u64> = chunk.iter().filter(|outcome| outcome.newly_indexed).map(|o| o.event_seq).collect();
+        assert!(new_seqs.windows(2).all(|pair| pair[1] == pair[0] + 1), "{new_seqs:?}");
+    }
 }

@@ -14,7 +14,8 @@ pub struct ProcessorConfig {
     pub worker_id: Option<String>,
     /// Jobs run at once; one per CPU when unset.
     pub slots: Option<NonZeroU32>,
-    /// Threads of the CPU pool the science runs on; one per CPU when unset.
+    /// Threads of the CPU pool the science runs on; one per CPU but one when unset (at least one),
+    /// so the async runtime that leases, dispatches and indexes always has a CPU to run on.
     pub cpu_threads: Option<NonZeroUsize>,
     /// Time between lease heartbeats to the starter (keep it well below `starter.lease`).
     #[serde(with = "duration")]
@@ -141,7 +142,7 @@ impl ProcessorConfig {
     }
 
     pub fn effective_cpu_threads(&self) -> usize {
-        self.cpu_threads.map_or(available_cpus(), NonZeroUsize::get)
+        self.cpu_threads.map_or(science_threads_for(available_cpus()), NonZeroUsize::get)
     }
 
     /// What the types cannot say: durations the science divides by, programs to run.
@@ -185,6 +186,22 @@ impl ProcessorConfig {
     }
 }
 
+/// The default science pool: every CPU but one, which the event path keeps (measured with
+/// `imap-sdc bench mesh --trickle`: with a thread per CPU, dispatch waits behind science).
+fn science_threads_for(cpus: usize) -> usize {
+    cpus.saturating_sub(1).max(1)
+}
+
 fn available_cpus() -> usize {
     std::thread::available_parallelism().map(|count| count.get()).unwrap_or(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::science_threads_for;
+
+    #[test]
+    fn the_default_science_pool_leaves_one_cpu_to_the_event_path() {
+        assert_eq!([1, 2, 4, 16].map(science_threads_for), [1, 1, 3, 15]);
+    }
 }

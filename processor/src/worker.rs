@@ -256,7 +256,7 @@ async fn execute(shared: Arc<WorkerShared>, job: Job) {
             Ok(result) => {
                 shared.succeeded.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(outputs = result.outputs.len(), notes = result.notes.len(), "job succeeded");
-                let mut log = format!("wrote {}", result.outputs.join(", "));
+                let mut log = format!("wrote {}\n{}", result.outputs.join(", "), result.timing.log_line());
                 for note in &result.notes {
                     log.push('\n');
                     log.push_str(note);
@@ -317,6 +317,7 @@ async fn report_completion(shared: &WorkerShared, report: CompleteJobRequest) {
 struct JobResult {
     outputs: Vec<String>,
     notes: Vec<String>,
+    timing: JobTiming,
 }
 
 async fn run_job(shared: &WorkerShared, job: &Job, cancelled: Arc<AtomicBool>) -> Result<JobResult, ProcessorError> {
@@ -326,6 +327,8 @@ async fn run_job(shared: &WorkerShared, job: &Job, cancelled: Arc<AtomicBool>) -
         .map_err(|error| super::science::ScienceError::Failed(format!("job has a bad date: {error}")))?;
     let algorithm = shared.registry.select(&product).ok_or_else(|| ProcessorError::NoAlgorithm(product.to_string()))?;
 
+    let mut timing = JobTiming::default();
+    let mut clock = std::time::Instant::now();
     let mut inputs = Vec::new();
     for record in job.inputs.iter().flat_map(|input| input.files.iter()) {
         let bytes = shared.archive.get(&ObjectPath::from(record.archive_key.as_str())).await?.bytes().await?;
@@ -336,11 +339,19 @@ async fn run_job(shared: &WorkerShared, job: &Job, cancelled: Arc<AtomicBool>) -
     let context = JobContext::new(job.job_id(), product.clone(), date, time.repointing, job.version.clone(), cancelled);
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let science_span = tracing::info_span!("processor.science", algorithm = algorithm.name());
+    timing.read_inputs = clock.elapsed();
+    clock = std::time::Instant::now();
     shared.pool.spawn(move || {
         let _entered = science_span.enter();
-        let _ = sender.send(algorithm.run(&context, &inputs));
+        let started = std::time::Instant::now();
+        let products = algorithm.run(&context, &inputs);
+        let _ = sender.send((products, started.elapsed()));
     });
-    let products = receiver.await.map_err(|_| ProcessorError::PoolTaskLost)??;
+    let (products, science) = receiver.await.map_err(|_| ProcessorError::PoolTaskLost)?;
+    let products = products?;
+    // Time spent waiting for a pool thread is queueing, not science.
+    timing.queued = clock.elapsed().saturating_sub(science);
+    timing.science = science;
 
     let mut written = Vec::new();
     let mut notes = Vec::new();
@@ -358,7 +369,10 @@ async fn run_job(shared: &WorkerShared, job: &Job, cancelled: Arc<AtomicBool>) -
             cr: None,
         })?;
         let key = name.archive_path();
+        clock = std::time::Instant::now();
         refuse_foreign_output(shared, &name.file_name(), &job.job_id()).await?;
+        timing.index += clock.elapsed();
+        clock = std::time::Instant::now();
         // The record goes first: every product in the archive then has one, which is what lets
         // `imap-sdc recover` rebuild the file tracker and the jobs from the archive alone.
         let provenance = ProductProvenance::new(
@@ -375,6 +389,8 @@ async fn run_job(shared: &WorkerShared, job: &Job, cancelled: Arc<AtomicBool>) -
         // A put is atomic (a temporary file renamed locally; an S3 object appears whole): no
         // half-written file is ever visible.
         shared.archive.put(&ObjectPath::from(key.as_str()), output.bytes.into()).await?;
+        timing.write += clock.elapsed();
+        clock = std::time::Instant::now();
         let request =
             IndexFileRequest { archive_key: key, produced_by_job: job.id.clone(), parent_files: parent_files.clone() };
         with_indexer_retries(|| {
@@ -383,10 +399,38 @@ async fn run_job(shared: &WorkerShared, job: &Job, cancelled: Arc<AtomicBool>) -
             async move { indexer.index_file(request).await }
         })
         .await?;
+        timing.index += clock.elapsed();
         written.push(name.file_name());
         notes.extend(output.notes);
     }
-    Ok(JobResult { outputs: written, notes })
+    Ok(JobResult { outputs: written, notes, timing })
+}
+
+/// Where a job's time went, reported as the `timing` line of its log.
+#[derive(Debug, Default)]
+struct JobTiming {
+    read_inputs: Duration,
+    /// Waiting for a thread of the CPU pool.
+    queued: Duration,
+    /// The algorithm, decoding and encoding included.
+    science: Duration,
+    write: Duration,
+    /// Output checks and indexing round trips to the indexer.
+    index: Duration,
+}
+
+impl JobTiming {
+    fn log_line(&self) -> String {
+        let ms = |duration: Duration| format!("{:.1}ms", duration.as_secs_f64() * 1000.0);
+        format!(
+            "timing read_inputs={} queued={} science={} write={} index={}",
+            ms(self.read_inputs),
+            ms(self.queued),
+            ms(self.science),
+            ms(self.write),
+            ms(self.index)
+        )
+    }
 }
 
 /// An output name already tracked as another job's file is never overwritten. One tracked as this

@@ -79,6 +79,10 @@ impl IndexerService for StreamingIndexer {
         Err(Status::unimplemented("not scripted"))
     }
 
+    async fn index_files(&self, _: Request<IndexFilesRequest>) -> Result<Response<IndexFilesResponse>, Status> {
+        Err(Status::unimplemented("not scripted"))
+    }
+
     async fn query_files(&self, _: Request<QueryFilesRequest>) -> Result<Response<QueryFilesResponse>, Status> {
         Err(Status::unimplemented("not scripted"))
     }

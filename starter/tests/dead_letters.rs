@@ -115,6 +115,10 @@ impl IndexerService for TwoEventIndexer {
         Err(Status::unimplemented("not needed"))
     }
 
+    async fn index_files(&self, _: Request<IndexFilesRequest>) -> Result<Response<IndexFilesResponse>, Status> {
+        Err(Status::unimplemented("not needed"))
+    }
+
     async fn get_file(&self, _: Request<GetFileRequest>) -> Result<Response<GetFileResponse>, Status> {
         Err(Status::unimplemented("not needed"))
     }

@@ -83,6 +83,7 @@ const PROCESSOR: &str = processor_service_server::SERVICE_NAME;
 /// the event log and asks depsvc; depsvc resolves inputs against the index.
 pub const RULES: &[Rule] = &[
     Rule { service: INDEXER, method: "IndexFile", callers: &[Processor, Gateway, Operator] },
+    Rule { service: INDEXER, method: "IndexFiles", callers: &[Processor, Gateway, Operator] },
     Rule { service: INDEXER, method: "SubscribeEvents", callers: &[Starter, Operator] },
     Rule { service: INDEXER, method: "QueryFiles", callers: &[Depsvc, Starter, Gateway, Operator] },
     Rule { service: INDEXER, method: "GetFile", callers: &[Processor, Gateway, Operator] },

@@ -27,6 +27,19 @@ impl IndexerService for FakeIndexer {
         Ok(Response::new(IndexFileResponse { newly_indexed: true, ..Default::default() }))
     }
 
+    async fn index_files(&self, request: Request<IndexFilesRequest>) -> Result<Response<IndexFilesResponse>, Status> {
+        let files = request.into_inner().files;
+        let mut indexed = self.indexed.lock().expect("indexed keys");
+        let results = files
+            .into_iter()
+            .map(|file| {
+                indexed.push(file.archive_key);
+                IndexFileResponse { newly_indexed: true, ..Default::default() }
+            })
+            .collect();
+        Ok(Response::new(IndexFilesResponse { results }))
+    }
+
     async fn subscribe_events(
         &self,
         _: Request<SubscribeEventsRequest>,
@@ -59,7 +72,7 @@ pub async fn serve_on_free_port(router: tonic::transport::server::Router) -> Str
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
     let address = format!("http://{}", listener.local_addr().expect("local address"));
     let incoming = futures_util::stream::unfold(listener, |listener| async move {
-        let accepted = listener.accept().await.map(|(stream, _)| stream);
+        let accepted = listener.accept().await.and_then(|(stream, _)| stream.set_nodelay(true).map(|()| stream));
         Some((accepted, listener))
     });
     tokio::spawn(router.serve_with_incoming(incoming));

@@ -57,8 +57,8 @@ fn compressed_file(compressed: &[u8], claimed_size: u64) -> Vec<u8> {
     bytes.extend_from_slice(&0i32.to_be_bytes());
     bytes.extend_from_slice(compressed);
     bytes.extend_from_slice(&28i64.to_be_bytes());
-    for field in [11, 5, 0, 1, 6] {
-        bytes.extend_from_slice(&(field as i32).to_be_bytes()); // CPR: gzip, one parameter, level 6
+    for field in [11i32, 5, 0, 1, 6] {
+        bytes.extend_from_slice(&field.to_be_bytes()); // CPR: gzip, one parameter, level 6
     }
     bytes
 }
@@ -205,8 +205,8 @@ fn overlapping_vxr_entries_are_refused() {
     // A VXR appended to the file with two entries that both cover records 0..9 from the same VVR.
     let appended_at = bytes.len();
     bytes.extend_from_slice(&(28i64 + 32).to_be_bytes());
-    for field in [6, 0, 0, 2, 2, 0, 0, 9, 9] {
-        bytes.extend_from_slice(&(field as i32).to_be_bytes()); // type, next (8 bytes), counts, firsts, lasts
+    for field in [6i32, 0, 0, 2, 2, 0, 0, 9, 9] {
+        bytes.extend_from_slice(&field.to_be_bytes()); // type, next (8 bytes), counts, firsts, lasts
     }
     for _ in 0..2 {
         bytes.extend_from_slice(&(vvr as i64).to_be_bytes());

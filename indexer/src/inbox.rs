@@ -29,6 +29,9 @@ impl Ingestor {
     /// Indexes an object that is already in the archive at `key`.
     pub async fn index_key(&self, key: &str, provenance: &Provenance) -> Result<IndexOutcome, IndexerError> {
         let name = parse_archive_key(key)?;
+        if provenance.produced_by_job.is_empty() {
+            imap_filename::refuse_upload_at_last_version(&name)?;
+        }
         let meta = match self.archive.head(&ObjectPath::from(key)).await {
             Ok(meta) => meta,
             Err(object_store::Error::NotFound { .. }) => {
@@ -54,7 +57,10 @@ impl Ingestor {
         }
         let span = tracing::info_span!("indexer.ingest", file = %basename);
         async {
-            let name = match ImapFileName::parse(&basename) {
+            let name = match ImapFileName::parse(&basename).and_then(|name| {
+                imap_filename::refuse_upload_at_last_version(&name)?;
+                Ok(name)
+            }) {
                 Ok(name) => name,
                 Err(error) => return self.quarantine(path, &error.to_string()).await,
             };

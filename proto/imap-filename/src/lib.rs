@@ -320,6 +320,20 @@ impl std::str::FromStr for ImapFileName {
 /// separator can never be valid there. Beyond upstream, backslashes, `%` and control characters are refused
 /// so that every accepted name yields a key [`parse_archive_key`] accepts, and no name can smuggle a newline
 /// past an end anchor or into a log line.
+/// Refuses an uploaded science (or quicklook, dependency) file at the last minor version: the
+/// processor makes each new version of a product one minor above the newest, so such an upload
+/// would leave no version for any later processing of that product and day.
+pub fn refuse_upload_at_last_version(name: &ImapFileName) -> Result<(), FileNameError> {
+    match name {
+        ImapFileName::Science(science) | ImapFileName::Quicklook(science) | ImapFileName::Dependency(science)
+            if science.version.is_last_minor() =>
+        {
+            Err(FileNameError::VersionAtLimit { name: name.file_name(), version: science.version.to_string() })
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Longest name accepted: what common file systems allow for one path component, and far more
 /// than any grammar here produces, so a hostile megabyte-long name is refused before matching.
 pub const MAX_NAME_BYTES: usize = 255;

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 
 use crate::ProcessorConfig;
-use crate::fake_starter::{FakeStarter, Seen, job, next_completion};
+use crate::fake_starter::{FakeStarter, Seen, job, next_completion, start_processor};
 use crate::role::ProcessorRole;
 use crate::science::{Algorithm, InputFile, JobContext, ProductOutput, Registry, ScienceError};
 use crate::worker::WorkerShared;
@@ -70,18 +70,7 @@ async fn processor_with_one_running_job(late_job: bool) -> Setup {
     };
     let archive = Arc::new(object_store::memory::InMemory::new());
     let tasks = TaskTracker::new();
-    let shared = WorkerShared::new(
-        &config,
-        registry,
-        archive,
-        IndexerClient::new(lazy_channel(&address).unwrap()),
-        StarterClient::new(lazy_channel(&address).unwrap()),
-        tasks.clone(),
-    )
-    .unwrap();
-    let (stop, shutdown) = ShutdownSignal::new();
-    let role = Arc::new(ProcessorRole { shared: Arc::new(shared), shutdown });
-    role.start(&tasks);
+    let (role, stop) = start_processor(&config, registry, archive, &address, &tasks);
     assert_eq!(started.recv().await.as_deref(), Some("job-a"), "the leased job runs");
     Setup { role, tasks, stop, seen, started, released }
 }

@@ -1,11 +1,46 @@
 //! A starter for processor tests: leases given jobs on the work stream and records what the
 //! processor tells it.
 
+use std::sync::Arc;
+
+use mesh_runtime::ShutdownSignal;
+use mesh_runtime::role::Role;
+use proto::clients::{IndexerClient, StarterClient, lazy_channel};
 use proto::pb::starter_service_server::StarterService;
 use proto::pb::*;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::task::TaskTracker;
 use tonic::{Request, Response, Status, Streaming};
+
+use crate::ProcessorConfig;
+use crate::role::ProcessorRole;
+use crate::science::Registry;
+use crate::worker::WorkerShared;
+
+/// A processor running `registry` on `archive`, its starter and indexer at `address`, started on
+/// `tasks`; trigger the returned signal to stop it.
+pub(crate) fn start_processor(
+    config: &ProcessorConfig,
+    registry: Registry,
+    archive: Arc<dyn object_store::ObjectStore>,
+    address: &str,
+    tasks: &TaskTracker,
+) -> (Arc<ProcessorRole>, ShutdownSignal) {
+    let shared = WorkerShared::new(
+        config,
+        registry,
+        archive,
+        IndexerClient::new(lazy_channel(address).unwrap()),
+        StarterClient::new(lazy_channel(address).unwrap()),
+        tasks.clone(),
+    )
+    .unwrap();
+    let (stop, shutdown) = ShutdownSignal::new();
+    let role = Arc::new(ProcessorRole { shared: Arc::new(shared), shutdown });
+    role.start(tasks);
+    (role, stop)
+}
 
 /// What the fake starter saw, in order.
 #[derive(Debug)]

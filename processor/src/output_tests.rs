@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
 
 use crate::ProcessorConfig;
-use crate::fake_starter::{FakeStarter, job, next_completion};
+use crate::fake_starter::{FakeStarter, job, next_completion, start_processor};
 use crate::role::ProcessorRole;
 use crate::science::{Algorithm, InputFile, JobContext, ProductOutput, Registry, ScienceError};
 use crate::worker::WorkerShared;
@@ -72,18 +72,7 @@ async fn an_output_key_taken_meanwhile_fails_the_job_and_keeps_the_file_while_th
     registry.register("*", "*", "*", Arc::new(OneProduct));
     let config = ProcessorConfig { slots: std::num::NonZeroU32::new(1), ..ProcessorConfig::default() };
     let tasks = TaskTracker::new();
-    let shared = WorkerShared::new(
-        &config,
-        registry,
-        archive.clone(),
-        IndexerClient::new(lazy_channel(&address).unwrap()),
-        StarterClient::new(lazy_channel(&address).unwrap()),
-        tasks.clone(),
-    )
-    .unwrap();
-    let (stop, shutdown) = ShutdownSignal::new();
-    let role = Arc::new(ProcessorRole { shared: Arc::new(shared), shutdown });
-    role.start(&tasks);
+    let (role, stop) = start_processor(&config, registry, archive.clone(), &address, &tasks);
 
     let deadline = Duration::from_secs(30);
     let clash = tokio::time::timeout(deadline, next_completion(&mut seen)).await.expect("first job reported");

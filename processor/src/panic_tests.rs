@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
 
 use crate::ProcessorConfig;
-use crate::fake_starter::{FakeStarter, job, next_completion};
+use crate::fake_starter::{FakeStarter, job, next_completion, start_processor};
 use crate::role::ProcessorRole;
 use crate::science::{Algorithm, InputFile, JobContext, ProductOutput, Registry, ScienceError};
 use crate::worker::WorkerShared;
@@ -60,18 +60,7 @@ async fn processor(
     registry.register("*", "*", "*", Arc::new(DecoderWithABug));
     let config = ProcessorConfig { slots: std::num::NonZeroU32::new(1), ..ProcessorConfig::default() };
     let tasks = TaskTracker::new();
-    let shared = WorkerShared::new(
-        &config,
-        registry,
-        archive,
-        IndexerClient::new(lazy_channel(&address).unwrap()),
-        StarterClient::new(lazy_channel(&address).unwrap()),
-        tasks.clone(),
-    )
-    .unwrap();
-    let (stop, shutdown) = ShutdownSignal::new();
-    let role = Arc::new(ProcessorRole { shared: Arc::new(shared), shutdown });
-    role.start(&tasks);
+    let (role, stop) = start_processor(&config, registry, archive, &address, &tasks);
     (role, seen, stop, tasks)
 }
 

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use mesh_runtime::ShutdownSignal;
 use mesh_runtime::role::Role;
-use proto::clients::{IndexerClient, StarterClient, lazy_channel};
 use proto::pb::starter_service_server::StarterServiceServer;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -19,7 +18,6 @@ use crate::ProcessorConfig;
 use crate::fake_starter::{FakeStarter, Seen, job, next_completion, start_processor};
 use crate::role::ProcessorRole;
 use crate::science::{Algorithm, InputFile, JobContext, ProductOutput, Registry, ScienceError};
-use crate::worker::WorkerShared;
 
 /// Science that announces each job it starts and runs until released (or cut off), making nothing.
 struct HeldScience {

@@ -5,12 +5,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mesh_runtime::ShutdownSignal;
 use mesh_runtime::fakes::FakeIndexer;
 use mesh_runtime::role::Role;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
-use proto::clients::{IndexerClient, StarterClient, lazy_channel};
 use proto::pb::indexer_service_server::IndexerServiceServer;
 use proto::pb::starter_service_server::StarterServiceServer;
 use proto::pb::{Job, ProductTime};
@@ -19,9 +17,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::ProcessorConfig;
 use crate::fake_starter::{FakeStarter, job, next_completion, start_processor};
-use crate::role::ProcessorRole;
 use crate::science::{Algorithm, InputFile, JobContext, ProductOutput, Registry, ScienceError};
-use crate::worker::WorkerShared;
 
 const MADE: &[u8] = b"the job's product";
 

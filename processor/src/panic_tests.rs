@@ -9,7 +9,6 @@ use mesh_runtime::ShutdownSignal;
 use mesh_runtime::role::Role;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
-use proto::clients::{IndexerClient, StarterClient, lazy_channel};
 use proto::pb::starter_service_server::StarterServiceServer;
 use proto::pb::{FileRecord, Job, ResolvedInput};
 use rayon::prelude::*;
@@ -20,7 +19,6 @@ use crate::ProcessorConfig;
 use crate::fake_starter::{FakeStarter, job, next_completion, start_processor};
 use crate::role::ProcessorRole;
 use crate::science::{Algorithm, InputFile, JobContext, ProductOutput, Registry, ScienceError};
-use crate::worker::WorkerShared;
 
 /// Stands for a decoder with a bug: an input starting with `CRAFTED` makes it index out of
 /// bounds on a pool thread other than the job's own.

@@ -239,8 +239,13 @@ impl Config {
         ArchiveLocation::parse(self.archive_url.as_deref(), self.archive_dir.as_deref(), &self.data_dir.join("archive"))
     }
 
+    /// The configuration as TOML, with secrets hidden: passwords in URLs, and the values of
+    /// settings named like secrets (password, secret, token, api key).
     pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(self).unwrap_or_else(|error| format!("# config not printable: {error}"))
+        toml::Value::try_from(self)
+            .map(|tree| redact_secrets(tree, None))
+            .and_then(|tree| toml::to_string_pretty(&tree))
+            .unwrap_or_else(|error| format!("# config not printable: {error}"))
     }
 }
 
@@ -295,6 +300,57 @@ impl Layers<'_> {
 }
 
 /// The settings of a TOML tree: (path, value) for every value that is not a table.
+const REDACTED: &str = "***";
+
+fn redact_secrets(value: toml::Value, name: Option<&str>) -> toml::Value {
+    let names_a_secret = |name: &str| {
+        let name = name.to_ascii_lowercase();
+        ["password", "secret", "token", "api_key", "apikey"].iter().any(|word| name.contains(word))
+    };
+    match value {
+        toml::Value::Table(table) => toml::Value::Table(
+            table
+                .into_iter()
+                .map(|(key, value)| {
+                    let value = redact_secrets(value, Some(&key));
+                    (key, value)
+                })
+                .collect(),
+        ),
+        toml::Value::Array(items) => {
+            toml::Value::Array(items.into_iter().map(|item| redact_secrets(item, name)).collect())
+        }
+        toml::Value::String(_) if name.is_some_and(names_a_secret) => toml::Value::String(REDACTED.into()),
+        toml::Value::String(text) => toml::Value::String(redact_url(&text)),
+        other => other,
+    }
+}
+
+/// Hides the password of a URL (`scheme://user:password@host`) and `password=` query parameters.
+pub fn redact_url(text: &str) -> String {
+    let Some(scheme_end) = text.find("://").map(|index| index + 3) else { return text.to_string() };
+    let authority_end = text[scheme_end..].find(['/', '?', '#']).map_or(text.len(), |index| scheme_end + index);
+    let mut redacted = match text[scheme_end..authority_end].rfind('@') {
+        Some(at) => match text[scheme_end..scheme_end + at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:{REDACTED}{}", &text[..scheme_end], &text[scheme_end + at..]),
+            None => text.to_string(),
+        },
+        None => text.to_string(),
+    };
+    if let Some(query_start) = redacted.find('?') {
+        let (base, query) = redacted.split_at(query_start + 1);
+        let query: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}={REDACTED}"),
+                _ => pair.to_string(),
+            })
+            .collect();
+        redacted = format!("{base}{}", query.join("&"));
+    }
+    redacted
+}
+
 fn leaves(value: toml::Value, path: &mut Vec<String>, settings: &mut Vec<(Vec<String>, toml::Value)>) {
     match value {
         toml::Value::Table(table) if !table.is_empty() => {
@@ -352,6 +408,26 @@ fn scalar(text: &str) -> toml::Value {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn dumped_configuration_hides_passwords_and_secret_settings() {
+        let mut config = super::Config {
+            database_url: Some("postgres://sdc:s3cr3t@db.example.org:5432/sdc?sslmode=require&password=again".into()),
+            ..Default::default()
+        };
+        config.peers.indexer = Some("http://mesh:hunter2@indexer:8480".into());
+        let text = config.to_toml();
+        assert!(!text.contains("s3cr3t") && !text.contains("again") && !text.contains("hunter2"), "{text}");
+        assert!(text.contains("postgres://sdc:***@db.example.org:5432/sdc?sslmode=require&password=***"), "{text}");
+        assert!(text.contains("http://mesh:***@indexer:8480"), "{text}");
+
+        let tree: toml::Value =
+            toml::from_str("[s3]\nsecret_access_key = \"AKIA\"\napi_token = \"x\"\nregion = \"us-east-1\"").unwrap();
+        let redacted = super::redact_secrets(tree, None).to_string();
+        assert!(!redacted.contains("AKIA") && redacted.contains("us-east-1"), "{redacted}");
+        assert_eq!(super::redact_url("sqlite:///data/imap.sqlite?mode=rwc"), "sqlite:///data/imap.sqlite?mode=rwc");
+        assert_eq!(super::redact_url("s3://bucket/prefix"), "s3://bucket/prefix");
+    }
+
     use std::time::Duration;
 
     use super::*;

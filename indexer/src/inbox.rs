@@ -60,6 +60,9 @@ impl Ingestor {
         traceparent: &str,
     ) -> Result<NewFile, IndexerError> {
         let name = parse_archive_key(key)?;
+        if provenance.produced_by_job.is_empty() {
+            imap_filename::refuse_upload_at_last_version(&name)?;
+        }
         let meta = match self.archive.head(&ObjectPath::from(key)).await {
             Ok(meta) => meta,
             Err(object_store::Error::NotFound { .. }) => {
@@ -119,7 +122,10 @@ impl Ingestor {
             // Editors and copy tools write hidden temporaries; they are not arrivals.
             return Ok(None);
         }
-        let name = match ImapFileName::parse(&basename) {
+        let name = match ImapFileName::parse(&basename).and_then(|name| {
+            imap_filename::refuse_upload_at_last_version(&name)?;
+            Ok(name)
+        }) {
             Ok(name) => name,
             Err(error) => {
                 self.quarantine(path, &error.to_string()).await?;

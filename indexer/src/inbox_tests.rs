@@ -89,3 +89,30 @@ async fn inbox_leaves_files_alone_until_they_settle() {
     assert!(look_again.is_some_and(|wait| wait <= std::time::Duration::from_secs(60)));
     assert!(inbox.join("imap_swapi_l0_raw_20240924_v001.pkts").exists());
 }
+
+#[tokio::test]
+async fn uploads_at_the_last_minor_version_are_refused_but_a_jobs_output_is_indexed() {
+    let (pool, _database_dir) = fresh_sqlite().await;
+    let home = tempfile::tempdir().expect("create temp dir");
+    let archive: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
+    let config = IndexerConfig {
+        inbox_dir: Some(home.path().join("inbox")),
+        quarantine_dir: Some(home.path().join("quarantine")),
+        settle_time: std::time::Duration::ZERO,
+        ..Default::default()
+    };
+    std::fs::create_dir_all(home.path().join("inbox")).unwrap();
+    std::fs::write(home.path().join("inbox/imap_swapi_l1_sci_20240924_v001.9999.cdf"), b"cdf").unwrap();
+    let ingestor =
+        Ingestor { tracker: Arc::new(FileTracker::open(pool).await.unwrap()), archive: archive.clone(), config };
+    ingestor.drain_inbox().await.unwrap();
+    let quarantined = ingestor.tracker.quarantined(10).await.unwrap();
+    assert!(quarantined[0].reason.contains("v001.9999 is the last minor version"), "{}", quarantined[0].reason);
+
+    let key = "imap/swapi/l1/2024/09/imap_swapi_l1_sci_20240925_v001.9999.cdf";
+    archive.put(&key.into(), b"cdf".to_vec().into()).await.unwrap();
+    let upload = ingestor.index_key(key, &super::tracker::Provenance::default()).await.unwrap_err();
+    assert!(upload.to_string().contains("upload it with a lower minor version"), "{upload}");
+    let made_by_a_job = super::tracker::Provenance { produced_by_job: "job-1".into(), parent_files: Vec::new() };
+    assert!(ingestor.index_key(key, &made_by_a_job).await.unwrap().newly_indexed);
+}

@@ -105,6 +105,10 @@ pub struct ExternalScienceConfig {
     /// The program is killed (and the job fails) after this long.
     #[serde(default = "default_timeout", with = "duration")]
     pub timeout: Duration,
+    /// Variables of the node's environment passed on besides PATH, HOME, LANG, LC_*, TZ and
+    /// TMPDIR (e.g. `["IMAP_DATA_ACCESS_URL"]`); everything else is withheld from the program.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pass_env: Vec<String>,
 }
 
 fn match_any() -> String {

@@ -9,109 +9,15 @@ use std::time::Duration;
 
 use mesh_runtime::ShutdownSignal;
 use mesh_runtime::role::Role;
-use proto::clients::{IndexerClient, StarterClient, lazy_channel};
-use proto::pb::starter_service_server::{StarterService, StarterServiceServer};
-use proto::pb::*;
+use proto::pb::starter_service_server::StarterServiceServer;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::task::TaskTracker;
-use tonic::{Request, Response, Status, Streaming};
 
 use crate::ProcessorConfig;
+use crate::fake_starter::{FakeStarter, Seen, job, next_completion, start_processor};
 use crate::role::ProcessorRole;
 use crate::science::{Algorithm, InputFile, JobContext, ProductOutput, Registry, ScienceError};
-use crate::worker::WorkerShared;
-
-/// What the fake starter saw, in order.
-#[derive(Debug)]
-enum Seen {
-    Draining,
-    Completion(CompleteJobRequest),
-}
-
-/// Leases `job-a` when a processor says hello and, if `late_job`, `job-b` right after the
-/// processor says it drains (as a starter that had not read that message yet would).
-struct FakeStarter {
-    late_job: bool,
-    seen: mpsc::UnboundedSender<Seen>,
-}
-
-fn job(id: &str) -> Job {
-    Job {
-        id: id.into(),
-        product: Some(ProductKey { instrument: "mag".into(), data_level: "l1a".into(), descriptor: "x".into() }),
-        time: Some(ProductTime { date: "20250101".into(), repointing: None }),
-        version: "v001.0001".into(),
-        ..Default::default()
-    }
-}
-
-#[tonic::async_trait]
-impl StarterService for FakeStarter {
-    type WorkStream = ReceiverStream<Result<WorkResponse, Status>>;
-
-    async fn work(&self, request: Request<Streaming<WorkRequest>>) -> Result<Response<Self::WorkStream>, Status> {
-        let (sender, receiver) = mpsc::channel(4);
-        let (late_job, seen) = (self.late_job, self.seen.clone());
-        let mut inbound = request.into_inner();
-        tokio::spawn(async move {
-            while let Ok(Some(message)) = inbound.message().await {
-                match message.message {
-                    Some(work_request::Message::Hello(_)) => {
-                        let _ = sender.send(Ok(WorkResponse { job: Some(job("job-a")) })).await;
-                    }
-                    Some(work_request::Message::Draining(_)) => {
-                        let _ = seen.send(Seen::Draining);
-                        if late_job {
-                            let _ = sender.send(Ok(WorkResponse { job: Some(job("job-b")) })).await;
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        });
-        Ok(Response::new(ReceiverStream::new(receiver)))
-    }
-
-    async fn complete_job(
-        &self,
-        request: Request<CompleteJobRequest>,
-    ) -> Result<Response<CompleteJobResponse>, Status> {
-        let _ = self.seen.send(Seen::Completion(request.into_inner()));
-        Ok(Response::new(CompleteJobResponse::default()))
-    }
-
-    async fn list_jobs(&self, _: Request<ListJobsRequest>) -> Result<Response<ListJobsResponse>, Status> {
-        Err(Status::unimplemented("fake"))
-    }
-
-    async fn get_job(&self, _: Request<GetJobRequest>) -> Result<Response<GetJobResponse>, Status> {
-        Err(Status::unimplemented("fake"))
-    }
-
-    async fn start_reprocessing(
-        &self,
-        _: Request<StartReprocessingRequest>,
-    ) -> Result<Response<StartReprocessingResponse>, Status> {
-        Err(Status::unimplemented("fake"))
-    }
-
-    async fn get_queues(&self, _: Request<GetQueuesRequest>) -> Result<Response<GetQueuesResponse>, Status> {
-        Err(Status::unimplemented("fake"))
-    }
-
-    async fn get_campaign(&self, _: Request<GetCampaignRequest>) -> Result<Response<GetCampaignResponse>, Status> {
-        Err(Status::unimplemented("fake"))
-    }
-
-    async fn list_dead_evaluations(
-        &self,
-        _: Request<ListDeadEvaluationsRequest>,
-    ) -> Result<Response<ListDeadEvaluationsResponse>, Status> {
-        Err(Status::unimplemented("fake"))
-    }
-}
 
 /// Science that announces each job it starts and runs until released (or cut off), making nothing.
 struct HeldScience {
@@ -145,8 +51,11 @@ struct Setup {
 
 async fn processor_with_one_running_job(late_job: bool) -> Setup {
     let (seen_sender, seen) = mpsc::unbounded_channel();
-    let router = tonic::transport::Server::builder()
-        .add_service(StarterServiceServer::new(FakeStarter { late_job, seen: seen_sender }));
+    let router = tonic::transport::Server::builder().add_service(StarterServiceServer::new(FakeStarter {
+        on_hello: vec![job("job-a")],
+        on_draining: if late_job { vec![job("job-b")] } else { Vec::new() },
+        seen: seen_sender,
+    }));
     let address = mesh_runtime::fakes::serve_on_free_port(router).await;
     let (started_sender, mut started) = mpsc::unbounded_channel();
     let released = Arc::new(AtomicBool::new(false));
@@ -159,29 +68,9 @@ async fn processor_with_one_running_job(late_job: bool) -> Setup {
     };
     let archive = Arc::new(object_store::memory::InMemory::new());
     let tasks = TaskTracker::new();
-    let shared = WorkerShared::new(
-        &config,
-        registry,
-        archive,
-        IndexerClient::new(lazy_channel(&address).unwrap()),
-        StarterClient::new(lazy_channel(&address).unwrap()),
-        tasks.clone(),
-    )
-    .unwrap();
-    let (stop, shutdown) = ShutdownSignal::new();
-    let role = Arc::new(ProcessorRole { shared: Arc::new(shared), shutdown });
-    role.start(&tasks);
+    let (role, stop) = start_processor(&config, registry, archive, &address, &tasks);
     assert_eq!(started.recv().await.as_deref(), Some("job-a"), "the leased job runs");
     Setup { role, tasks, stop, seen, started, released }
-}
-
-async fn next_completion(seen: &mut mpsc::UnboundedReceiver<Seen>) -> CompleteJobRequest {
-    loop {
-        match seen.recv().await.expect("the fake starter is alive") {
-            Seen::Completion(report) => return report,
-            Seen::Draining => {}
-        }
-    }
 }
 
 #[tokio::test]

@@ -15,6 +15,11 @@ pub enum ProcessorError {
     UnknownJob(proto::ids::JobId),
     #[error("output {file} already exists as another producer's file (job {owner:?}); not overwritten")]
     OutputTaken { file: String, owner: String },
+    #[error(
+        "output {key} appeared in the archive with other content while the job ran (an upload or another writer); \
+         not overwritten"
+    )]
+    OutputClash { key: String },
     #[error("job was cancelled")]
     Cancelled,
     #[error("job was cut off: the processor shut down before it finished")]
@@ -45,7 +50,7 @@ impl HasErrorCode for ProcessorError {
             ProcessorError::Science(_) | ProcessorError::Cancelled => ErrorCode::FailedPrecondition,
             ProcessorError::NoAlgorithm(_) => ErrorCode::Unimplemented,
             ProcessorError::UnknownJob(_) => ErrorCode::NotFound,
-            ProcessorError::OutputTaken { .. } => ErrorCode::AlreadyExists,
+            ProcessorError::OutputTaken { .. } | ProcessorError::OutputClash { .. } => ErrorCode::AlreadyExists,
             ProcessorError::OutputName(_) => ErrorCode::InvalidArgument,
             // Another processor can run it.
             ProcessorError::CutOffByShutdown => ErrorCode::Unavailable,

@@ -24,6 +24,12 @@ mod worker;
 
 #[cfg(test)]
 mod drain_tests;
+#[cfg(test)]
+mod fake_starter;
+#[cfg(test)]
+mod output_tests;
+#[cfg(test)]
+mod panic_tests;
 
 pub use config::ProcessorConfig;
 pub use error::ProcessorError;

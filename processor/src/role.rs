@@ -76,6 +76,11 @@ impl WorkerShared {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(config.effective_cpu_threads())
             .thread_name(|index| format!("science-{index}"))
+            // Without a handler a panic in a spawned task aborts the whole node.
+            .panic_handler(|payload| {
+                let message = crate::science::panic_message(&*payload);
+                tracing::error!(panic = %message, "a task on the science pool panicked");
+            })
             .build()?;
         let worker_id =
             config.worker_id.clone().unwrap_or_else(|| format!("processor-{}", uuid::Uuid::now_v7().simple()));

@@ -11,7 +11,7 @@ use imap_filename::Date;
 use imap_filename::{ScienceFamily, ScienceFileName, ScienceNameInputs, Version};
 use mesh_runtime::Shutdown;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode};
 use proto::clients::{IndexerClient, StarterClient};
 use proto::ids::{JobId, WorkerId};
 use proto::pb::{
@@ -344,7 +344,7 @@ async fn run_job(shared: &WorkerShared, job: &Job, cancelled: Arc<AtomicBool>) -
     shared.pool.spawn(move || {
         let _entered = science_span.enter();
         let started = std::time::Instant::now();
-        let products = algorithm.run(&context, &inputs);
+        let products = super::science::run_catching_panics(&*algorithm, &context, &inputs);
         let _ = sender.send((products, started.elapsed()));
     });
     let (products, science) = receiver.await.map_err(|_| ProcessorError::PoolTaskLost)?;
@@ -370,7 +370,10 @@ async fn run_job(shared: &WorkerShared, job: &Job, cancelled: Arc<AtomicBool>) -
         })?;
         let key = name.archive_path();
         clock = std::time::Instant::now();
-        refuse_foreign_output(shared, &name.file_name(), &job.job_id()).await?;
+        let owner = output_owner(shared, &name.file_name()).await?;
+        if let Some(owner) = owner.as_deref().filter(|owner| *owner != job.id) {
+            return Err(ProcessorError::OutputTaken { file: name.file_name(), owner: owner.to_string() });
+        }
         timing.index += clock.elapsed();
         clock = std::time::Instant::now();
         // The record goes first: every product in the archive then has one, which is what lets
@@ -384,11 +387,16 @@ async fn run_job(shared: &WorkerShared, job: &Job, cancelled: Arc<AtomicBool>) -
             &job.campaign_id,
             &job.inputs,
         );
-        let record_key = proto::provenance::record_key(&key);
-        shared.archive.put(&ObjectPath::from(record_key.as_str()), provenance.to_json().into()).await?;
-        // A put is atomic (a temporary file renamed locally; an S3 object appears whole): no
-        // half-written file is ever visible.
-        shared.archive.put(&ObjectPath::from(key.as_str()), output.bytes.into()).await?;
+        let record_location = ObjectPath::from(proto::provenance::record_key(&key));
+        shared.archive.put(&record_location, provenance.to_json().into()).await?;
+        let ours = owner.as_deref() == Some(job.id.as_str());
+        if let Err(error) = write_output(shared, &key, output.bytes, ours).await {
+            if matches!(error, ProcessorError::OutputClash { .. }) {
+                // The file under the key is someone else's: it must not look like this job's product.
+                let _ = shared.archive.delete(&record_location).await;
+            }
+            return Err(error);
+        }
         timing.write += clock.elapsed();
         clock = std::time::Instant::now();
         let request =
@@ -433,11 +441,10 @@ impl JobTiming {
     }
 }
 
-/// An output name already tracked as another job's file is never overwritten. One tracked as this
-/// job's own, or with no producer yet (an earlier attempt of this job that crashed before indexing
-/// was found by the archive rescan), is replaced. Job versions start above every version already
-/// tracked, so a team's uploaded file cannot carry this job's name unless it arrived mid-job.
-async fn refuse_foreign_output(shared: &WorkerShared, file_name: &str, job_id: &JobId) -> Result<(), ProcessorError> {
+/// The job that produced the file tracked under `file_name`: `None` when untracked or tracked
+/// without a producer (an upload). Job versions start above every version already tracked, so
+/// another producer's file can carry this job's name only if it arrived mid-job.
+async fn output_owner(shared: &WorkerShared, file_name: &str) -> Result<Option<String>, ProcessorError> {
     let lookup = with_indexer_retries(|| {
         let mut indexer = shared.indexer.clone();
         let request = GetFileRequest { file_name: file_name.to_string() };
@@ -445,12 +452,34 @@ async fn refuse_foreign_output(shared: &WorkerShared, file_name: &str, job_id: &
     })
     .await;
     match lookup.map(|response| response.file.unwrap_or_default()) {
-        Ok(existing) if !existing.produced_by_job.is_empty() && existing.produced_by_job != job_id.as_str() => {
-            Err(ProcessorError::OutputTaken { file: file_name.to_string(), owner: existing.produced_by_job })
-        }
-        Ok(_) => Ok(()),
-        Err(ProcessorError::Peer(status)) if status.code() == tonic::Code::NotFound => Ok(()),
+        Ok(existing) if existing.produced_by_job.is_empty() => Ok(None),
+        Ok(existing) => Ok(Some(existing.produced_by_job)),
+        Err(ProcessorError::Peer(status)) if status.code() == tonic::Code::NotFound => Ok(None),
         Err(error) => Err(error),
+    }
+}
+
+/// Writes an output create-only: a write never replaces a file that arrived meanwhile (an upload
+/// racing the job), and a clash fails the job. The same bytes already there are a repeated
+/// attempt of this job. Only a file tracked as this job's own (an earlier attempt that indexed
+/// it) is replaced. A create-only put is also atomic: no half-written file is ever visible.
+async fn write_output(shared: &WorkerShared, key: &str, bytes: Vec<u8>, ours: bool) -> Result<(), ProcessorError> {
+    let location = ObjectPath::from(key);
+    let payload = bytes::Bytes::from(bytes);
+    match shared.archive.put_opts(&location, payload.clone().into(), PutMode::Create.into()).await {
+        Ok(_) => Ok(()),
+        Err(object_store::Error::AlreadyExists { .. }) => {
+            let existing = shared.archive.get(&location).await?.bytes().await?;
+            if existing == payload {
+                return Ok(());
+            }
+            if !ours {
+                return Err(ProcessorError::OutputClash { key: key.to_string() });
+            }
+            shared.archive.put(&location, payload.into()).await?;
+            Ok(())
+        }
+        Err(error) => Err(error.into()),
     }
 }
 

@@ -4,6 +4,8 @@
 //! record or field that is wrong.
 
 use std::borrow::Cow;
+use std::cell::Cell;
+use std::collections::HashSet;
 use std::io::Read;
 
 use flate2::read::GzDecoder;
@@ -14,8 +16,31 @@ use crate::read_variable::read_variable;
 use crate::values::{DataType, Endian, Values};
 use crate::{CdfError, Result};
 
-/// Parses the bytes of a CDF v3 file.
+/// Deflate cannot expand data more than about 1032 times; a header claiming more is a bomb or garbage.
+pub const MAX_INFLATION_RATIO: u64 = 1032;
+
+/// What a file may make the reader allocate. Every size and count read from a file is checked
+/// against these and against what the file itself can hold before anything is allocated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadLimits {
+    /// Most bytes a whole-file decompression may produce, and most bytes all variables together may
+    /// materialise (each variable is also limited to [`MAX_INFLATION_RATIO`] times the file size).
+    pub max_decoded_bytes: u64,
+}
+
+impl Default for ReadLimits {
+    fn default() -> Self {
+        ReadLimits { max_decoded_bytes: 1 << 30 }
+    }
+}
+
+/// Parses the bytes of a CDF v3 file within [`ReadLimits::default`].
 pub fn read_cdf(bytes: &[u8]) -> Result<Cdf> {
+    read_cdf_with_limits(bytes, ReadLimits::default())
+}
+
+/// Parses the bytes of a CDF v3 file, refusing files that would need more than `limits`.
+pub fn read_cdf_with_limits(bytes: &[u8], limits: ReadLimits) -> Result<Cdf> {
     let file = File { bytes };
     if file.u32_at(0)? != MAGIC_V3 {
         let feature = "cdf version other than 3 (first magic number is not 0xcdf30001)".to_string();
@@ -24,14 +49,14 @@ pub fn read_cdf(bytes: &[u8]) -> Result<Cdf> {
     let (image, file_compression): (Cow<[u8]>, Compression) = match file.u32_at(4)? {
         MAGIC_UNCOMPRESSED => (Cow::Borrowed(bytes), Compression::None),
         MAGIC_COMPRESSED => {
-            let (image, compression) = decompress_file(&file)?;
+            let (image, compression) = decompress_file(&file, limits)?;
             (Cow::Owned(image), compression)
         }
         other => {
             return Err(malformed(4, format!("unknown second magic number {other:#010x}")));
         }
     };
-    let mut cdf = read_image(&File { bytes: &image })?;
+    let mut cdf = read_image(&File { bytes: &image }, limits)?;
     cdf.file_compression = file_compression;
     Ok(cdf)
 }
@@ -125,13 +150,25 @@ pub(crate) fn read_compression(file: &File, cpr_at: u64) -> Result<Compression> 
 }
 
 /// Inflates a compressed file (CCR) into the image of the uncompressed file.
-fn decompress_file(file: &File) -> Result<(Vec<u8>, Compression)> {
+fn decompress_file(file: &File, limits: ReadLimits) -> Result<(Vec<u8>, Compression)> {
     let (_, ccr_size) = file.record(8, &[CCR], "ccr")?;
     let cpr_at = file.offset_at(8 + 12)?;
     let uncompressed_size = file.offset_at(8 + 20)?;
     let compression = read_compression(file, cpr_at)?;
     let data_len = ccr_size.checked_sub(CCR_HEADER_SIZE as u64).ok_or_else(|| malformed(8, "ccr is too small"))?;
     let compressed = file.slice(8 + CCR_HEADER_SIZE as u64, data_len)?;
+    // Refused before inflating anything: the header's size is what the decoder is allowed to produce.
+    let most_deflate_can_give = data_len.saturating_mul(MAX_INFLATION_RATIO);
+    if uncompressed_size > most_deflate_can_give || uncompressed_size > limits.max_decoded_bytes {
+        return Err(malformed(
+            8 + 20,
+            format!(
+                "ccr claims {uncompressed_size} bytes from {data_len} compressed bytes: refused as a gzip bomb \
+                 (at most {MAX_INFLATION_RATIO} times the compressed size and {} bytes)",
+                limits.max_decoded_bytes
+            ),
+        ));
+    }
     let body = gunzip(compressed, 8 + CCR_HEADER_SIZE as u64, uncompressed_size)?;
     if body.len() as u64 != uncompressed_size {
         return Err(malformed(8, format!("ccr inflates to {} bytes, header says {uncompressed_size}", body.len())));
@@ -143,13 +180,60 @@ fn decompress_file(file: &File) -> Result<(Vec<u8>, Compression)> {
     Ok((image, compression))
 }
 
-/// What the CDR says about how values are laid out.
+/// What the CDR says about how values are laid out, and how many bytes variables may still take.
 pub(crate) struct Layout {
     pub(crate) endian: Endian,
     pub(crate) row_major: bool,
+    pub(crate) budget: DecodeBudget,
 }
 
-fn read_image(file: &File) -> Result<Cdf> {
+/// Bytes the remaining variables may materialise, so many variables sharing one huge record
+/// cannot add up to more than one file's worth.
+pub(crate) struct DecodeBudget {
+    remaining: Cell<u64>,
+    /// What one variable may need: what the image could hold after the best possible compression.
+    pub(crate) per_variable: u64,
+}
+
+impl DecodeBudget {
+    fn new(image_len: u64, limits: ReadLimits) -> Self {
+        let per_variable = image_len.saturating_mul(MAX_INFLATION_RATIO).min(limits.max_decoded_bytes);
+        DecodeBudget { remaining: Cell::new(limits.max_decoded_bytes), per_variable }
+    }
+
+    /// Takes `bytes` from the budget or says why the variable at `offset` is refused.
+    pub(crate) fn take(&self, bytes: u64, offset: u64, what: &str) -> Result<()> {
+        let remaining = self.remaining.get();
+        if bytes > self.per_variable || bytes > remaining {
+            return Err(malformed(
+                offset,
+                format!(
+                    "{what} would need {bytes} bytes, more than the file can hold ({} per variable, {remaining} left)",
+                    self.per_variable
+                ),
+            ));
+        }
+        self.remaining.set(remaining - bytes);
+        Ok(())
+    }
+}
+
+/// Remembers the records a chain has visited, so a chain that points back is refused.
+pub(crate) struct Visited(HashSet<u64>);
+
+impl Visited {
+    pub(crate) fn new() -> Self {
+        Visited(HashSet::new())
+    }
+    pub(crate) fn first_visit(&mut self, offset: u64, what: &str) -> Result<()> {
+        match self.0.insert(offset) {
+            true => Ok(()),
+            false => Err(malformed(offset, format!("{what} chain loops back to this record"))),
+        }
+    }
+}
+
+fn read_image(file: &File, limits: ReadLimits) -> Result<Cdf> {
     file.record(8, &[CDR], "cdr")?;
     let gdr_at = file.offset_at(8 + 12)?;
     let version = file.i32_at(8 + 20)?;
@@ -164,7 +248,8 @@ fn read_image(file: &File) -> Result<Cdf> {
             return Err(unsupported(8 + 28, format!("encoding {other} (non-ieee floats)")));
         }
     };
-    let layout = Layout { endian, row_major: file.i32_at(8 + 32)? & CDR_FLAG_ROW_MAJOR != 0 };
+    let budget = DecodeBudget::new(file.bytes.len() as u64, limits);
+    let layout = Layout { endian, row_major: file.i32_at(8 + 32)? & CDR_FLAG_ROW_MAJOR != 0, budget };
 
     file.record(gdr_at, &[GDR], "gdr")?;
     if file.i32_at(gdr_at + 44)? > 0 {
@@ -172,10 +257,25 @@ fn read_image(file: &File) -> Result<Cdf> {
     }
     let num_attributes = file.count_at(gdr_at + 48)?;
     let num_zvariables = file.count_at(gdr_at + 60)?;
+    // Each count is checked against how many records of its kind the file has room for.
+    if num_attributes > file.bytes.len() / ADR_SIZE {
+        return Err(malformed(
+            gdr_at + 48,
+            format!("gdr announces {num_attributes} attributes, more than the file holds"),
+        ));
+    }
+    if num_zvariables > file.bytes.len() / ZVDR_BASE_SIZE {
+        return Err(malformed(
+            gdr_at + 60,
+            format!("gdr announces {num_zvariables} zvariables, more than the file holds"),
+        ));
+    }
 
     let mut numbered_variables = Vec::with_capacity(num_zvariables);
     let mut vdr_at = file.offset_at(gdr_at + 20)?;
+    let mut visited_vdrs = Visited::new();
     while vdr_at != 0 && numbered_variables.len() < num_zvariables {
+        visited_vdrs.first_visit(vdr_at, "zvdr")?;
         numbered_variables.push(read_variable(file, vdr_at, &layout)?);
         vdr_at = file.offset_at(vdr_at + 12)?;
     }
@@ -192,22 +292,25 @@ fn read_image(file: &File) -> Result<Cdf> {
     let mut variable_attributes: Vec<(usize, usize, String, AttributeEntry)> = Vec::new();
     let mut adr_at = file.offset_at(gdr_at + 28)?;
     let mut attributes_seen = 0;
+    let mut visited_adrs = Visited::new();
+    let mut visited_aedrs = Visited::new();
     while adr_at != 0 && attributes_seen < num_attributes {
+        visited_adrs.first_visit(adr_at, "adr")?;
         file.record(adr_at, &[ADR], "adr")?;
         let scope = file.i32_at(adr_at + 28)?;
         let attribute_number = file.count_at(adr_at + 32)?;
         let name = file.name_at(adr_at + 68)?;
         match scope {
             SCOPE_GLOBAL | SCOPE_GLOBAL_ASSUMED => {
-                let mut entries = read_entries(file, file.offset_at(adr_at + 20)?, &layout)?;
-                entries.extend(read_entries(file, file.offset_at(adr_at + 48)?, &layout)?);
+                let mut entries = read_entries(file, file.offset_at(adr_at + 20)?, &layout, &mut visited_aedrs)?;
+                entries.extend(read_entries(file, file.offset_at(adr_at + 48)?, &layout, &mut visited_aedrs)?);
                 entries.sort_by_key(|(number, _)| *number);
                 let entries = entries.into_iter().map(|(_, entry)| entry).collect();
                 cdf.global_attributes.push(GlobalAttribute { name, entries });
             }
             SCOPE_VARIABLE | SCOPE_VARIABLE_ASSUMED => {
                 let az_head = file.offset_at(adr_at + 48)?;
-                for (variable_number, entry) in read_entries(file, az_head, &layout)? {
+                for (variable_number, entry) in read_entries(file, az_head, &layout, &mut visited_aedrs)? {
                     let Some(index) = variable_index(variable_number) else {
                         let reason = format!("attribute {name} has an entry for missing zvariable {variable_number}");
                         return Err(malformed(az_head, reason));
@@ -232,14 +335,18 @@ fn read_image(file: &File) -> Result<Cdf> {
     Ok(cdf)
 }
 
-/// Reads an AEDR chain; returns (entry number, entry) pairs.
-fn read_entries(file: &File, head: u64, layout: &Layout) -> Result<Vec<(usize, AttributeEntry)>> {
+/// Reads an AEDR chain; returns (entry number, entry) pairs. `visited` spans every chain of
+/// the file, so no entry record is read twice.
+fn read_entries(
+    file: &File,
+    head: u64,
+    layout: &Layout,
+    visited: &mut Visited,
+) -> Result<Vec<(usize, AttributeEntry)>> {
     let mut entries = Vec::new();
     let mut aedr_at = head;
     while aedr_at != 0 {
-        if entries.len() > file.bytes.len() / AEDR_HEADER_SIZE {
-            return Err(malformed(aedr_at, "aedr chain loops"));
-        }
+        visited.first_visit(aedr_at, "aedr")?;
         let (_, size) = file.record(aedr_at, &[AGR_EDR, AZ_EDR], "aedr")?;
         let code = file.i32_at(aedr_at + 24)?;
         let data_type =

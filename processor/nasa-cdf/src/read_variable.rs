@@ -4,11 +4,9 @@
 use crate::Result;
 use crate::layout::*;
 use crate::model::{Compression, Variable};
-use crate::read::{File, Layout, gunzip, malformed, read_compression, unsupported};
+use crate::read::{File, Layout, Visited, gunzip, malformed, read_compression, unsupported};
 use crate::values::{DataType, Values};
 
-/// Largest variable this reader materialises; a bigger size means a corrupt header.
-const MAX_VARIABLE_BYTES: u64 = 1 << 32;
 /// Deepest VXR tree followed; the NASA library never builds more than a few levels.
 const MAX_VXR_DEPTH: usize = 16;
 
@@ -54,19 +52,33 @@ pub(crate) fn read_variable(file: &File, vdr_at: u64, layout: &Layout) -> Result
         false => Compression::None,
     };
 
-    let values_per_record: usize = dims.iter().product();
-    let num_records = (max_record.max(-1) + 1) as u64;
-    let record_size = values_per_record as u64 * element_size as u64;
-    let total_bytes = num_records.saturating_mul(record_size);
-    if total_bytes > MAX_VARIABLE_BYTES {
-        return Err(malformed(vdr_at + 24, format!("variable {name} would need {total_bytes} bytes")));
+    // Checked: ten dimensions of 2^31 overflow, and a product that wrapped to 0 would make empty records.
+    let too_big = || malformed(vdr_at + 340, format!("variable {name} has dimensions {dims:?} too big to hold"));
+    let values_per_record =
+        dims.iter().try_fold(1usize, |product, &size| product.checked_mul(size)).ok_or_else(too_big)?;
+    let num_records = (i64::from(max_record).max(-1) + 1) as u64;
+    let record_size = (values_per_record as u64).checked_mul(element_size as u64).ok_or_else(too_big)?;
+    let total_bytes = num_records.checked_mul(record_size).ok_or_else(too_big)?;
+    layout.budget.take(
+        total_bytes,
+        vdr_at + 24,
+        &format!("variable {name} ({num_records} records of {record_size} bytes)"),
+    )?;
+    if data_type.is_char() {
+        // Each text value becomes a String: charge its header too.
+        let strings = num_records.saturating_mul(values_per_record as u64);
+        layout.budget.take(
+            strings.saturating_mul(std::mem::size_of::<String>() as u64),
+            vdr_at + 24,
+            &format!("text variable {name}"),
+        )?;
     }
     let mut data = pad.repeat(values_per_record * num_records as usize);
     if vxr_head != 0 {
-        let mut visits = 0;
+        let mut walk = VxrWalk { visited: Visited::new(), records_left: num_records as usize };
         let target =
             RecordTarget { data: &mut data, record_size: record_size as usize, num_records: num_records as usize };
-        read_vxr_chain(file, vxr_head, 0, &mut visits, target)?;
+        read_vxr_chain(file, vxr_head, 0, &mut walk, target)?;
     }
     if !layout.row_major && dims.len() > 1 {
         data = column_to_row_major(&data, &dims, element_size);
@@ -93,17 +105,21 @@ struct RecordTarget<'a> {
     num_records: usize,
 }
 
-fn read_vxr_chain(file: &File, head: u64, depth: usize, visits: &mut usize, target: RecordTarget) -> Result<()> {
+/// What a walk of one variable's VXR tree has seen: each VXR is read once, and entries together
+/// cover each record at most once, so copying and inflating stay within the variable's size.
+struct VxrWalk {
+    visited: Visited,
+    records_left: usize,
+}
+
+fn read_vxr_chain(file: &File, head: u64, depth: usize, walk: &mut VxrWalk, target: RecordTarget) -> Result<()> {
     if depth > MAX_VXR_DEPTH {
         return Err(malformed(head, "vxr tree is too deep"));
     }
     let RecordTarget { data, record_size, num_records } = target;
     let mut vxr_at = head;
     while vxr_at != 0 {
-        *visits += 1;
-        if *visits > file.bytes.len() / VXR_BASE_SIZE {
-            return Err(malformed(vxr_at, "vxr chain loops"));
-        }
+        walk.visited.first_visit(vxr_at, "vxr")?;
         let (_, size) = file.record(vxr_at, &[VXR], "vxr")?;
         let num_entries = file.count_at(vxr_at + 20)? as u64;
         let used_entries = file.count_at(vxr_at + 24)? as u64;
@@ -121,6 +137,12 @@ fn read_vxr_chain(file: &File, head: u64, depth: usize, visits: &mut usize, targ
                 return Err(malformed(vxr_at, format!("vxr entry records {first}..{last} outside 0..{num_records}")));
             }
             let (record_type, block_size) = file.record(offset, &[VVR, CVVR, VXR], "vvr, cvvr or vxr")?;
+            if record_type != VXR {
+                let covered = last - first + 1;
+                walk.records_left = walk.records_left.checked_sub(covered).ok_or_else(|| {
+                    malformed(vxr_at, format!("vxr entries cover more than the variable's {num_records} records"))
+                })?;
+            }
             let wanted = ((last - first + 1) * record_size) as u64;
             let destination = &mut data[first * record_size..(last + 1) * record_size];
             match record_type {
@@ -147,7 +169,7 @@ fn read_vxr_chain(file: &File, head: u64, depth: usize, visits: &mut usize, targ
                 }
                 _ => {
                     let target = RecordTarget { data, record_size, num_records };
-                    read_vxr_chain(file, offset, depth + 1, visits, target)?;
+                    read_vxr_chain(file, offset, depth + 1, walk, target)?;
                 }
             }
         }

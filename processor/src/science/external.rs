@@ -6,6 +6,7 @@
 //! name, a non-zero exit, a timeout or a cancellation fails the job with the program's output.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -22,6 +23,27 @@ const POLL_INTERVAL: Duration = Duration::from_millis(10);
 const OUTPUT_TAIL_BYTES: usize = 4000;
 pub const INPUT_LIST_FILE: &str = "input_list.json";
 pub const OUTPUT_DIR: &str = "output";
+
+/// Variables a program sees from the node's environment: enough to find programs, write temporary
+/// files and format text and times. Nothing else is passed on (no database URL, no `AWS_*`
+/// credentials, no node configuration) unless the program's `pass_env` names it.
+pub const ALLOWED_ENVIRONMENT: &[&str] = &["PATH", "HOME", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR"];
+
+/// The environment of an external program, from the node's (`parent`): the allow-listed variables
+/// and those named in `pass_env`, nothing else. Executors start from an empty environment
+/// (`Command::env_clear`) and add these, then the job's own `IMAP_*` settings.
+pub fn program_environment(
+    parent: impl IntoIterator<Item = (OsString, OsString)>,
+    pass_env: &[String],
+) -> Vec<(OsString, OsString)> {
+    parent
+        .into_iter()
+        .filter(|(name, _)| {
+            let name = name.to_string_lossy();
+            ALLOWED_ENVIRONMENT.contains(&name.as_ref()) || pass_env.iter().any(|passed| *passed == name)
+        })
+        .collect()
+}
 
 pub struct ExternalScience {
     config: ExternalScienceConfig,
@@ -120,6 +142,8 @@ impl ExternalScience {
         command
             .args(&arguments[1..])
             .current_dir(work)
+            .env_clear()
+            .envs(program_environment(std::env::vars_os(), &self.config.pass_env))
             .env("IMAP_SDC_INPUT_LIST", input_list)
             .env("IMAP_SDC_OUTPUT_DIR", output_dir)
             .stdin(Stdio::null())

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use super::external::{ExternalScience, input_list_json};
+use super::external::{ExternalScience, input_list_json, program_environment};
 use tempfile::TempDir;
 
 use super::fixture::{input, job, temp_dir};
@@ -33,6 +33,7 @@ fn run_script(
         descriptor: "*".into(),
         command: vec!["sh".into(), script_path.display().to_string(), "{input_list}".into(), "{date}".into()],
         timeout,
+        pass_env: Vec::new(),
     };
     let algorithm = ExternalScience::new(config, folder.path().join("work"));
     let (context, cancelled) = job("swapi", "l3a", "proton-sw");
@@ -147,6 +148,7 @@ fn a_missing_program_is_a_clear_error() {
         descriptor: "*".into(),
         command: vec!["/nonexistent/science-program".into()],
         timeout: Duration::from_secs(5),
+        pass_env: Vec::new(),
     };
     let (context, _) = job("swapi", "l3a", "proton-sw");
     let error =
@@ -155,4 +157,46 @@ fn a_missing_program_is_a_clear_error() {
         error.to_string().contains("/nonexistent/science-program") && error.to_string().contains("cannot start"),
         "{error}"
     );
+}
+
+#[test]
+fn program_environment_keeps_only_the_allow_list_and_what_the_config_passes() {
+    let parent = [
+        ("PATH", "/usr/bin"),
+        ("HOME", "/home/sdc"),
+        ("TZ", "UTC"),
+        ("DATABASE_URL", "postgres://sdc:secret@db/sdc"),
+        ("AWS_SECRET_ACCESS_KEY", "hunter2"),
+        ("IMAP_SDC_DATABASE_URL", "postgres://sdc:secret@db/sdc"),
+        ("IMAP_DATA_ACCESS_URL", "https://api.example.org"),
+    ]
+    .map(|(name, value)| (name.into(), value.into()));
+    let names = |pass_env: &[String]| -> Vec<String> {
+        program_environment(parent.clone(), pass_env)
+            .into_iter()
+            .map(|(name, _)| name.to_string_lossy().into())
+            .collect()
+    };
+    assert_eq!(names(&[]), ["PATH", "HOME", "TZ"]);
+    assert_eq!(names(&["IMAP_DATA_ACCESS_URL".into()]), ["PATH", "HOME", "TZ", "IMAP_DATA_ACCESS_URL"]);
+}
+
+#[test]
+fn a_program_sees_none_of_the_nodes_other_variables() {
+    // Cargo runs tests with CARGO_* set: a variable of the node the program must not see.
+    assert!(std::env::var_os("CARGO_PKG_NAME").is_some(), "cargo sets CARGO_PKG_NAME for tests");
+    let folder = temp_dir("external-environment");
+    let seen = folder.path().join("environment.txt");
+    let script = format!("env > '{}'\nexit 3\n", seen.display());
+    let _ = run_script(&folder, &script, Duration::from_secs(10), false);
+    let environment = std::fs::read_to_string(&seen).expect("the program wrote its environment");
+    let names: Vec<&str> = environment.lines().filter_map(|line| line.split_once('=').map(|(name, _)| name)).collect();
+    assert!(names.contains(&"PATH") && names.contains(&"IMAP_SDC_INPUT_LIST"), "{names:?}");
+    assert!(!names.iter().any(|name| name.starts_with("CARGO")), "{names:?}");
+    let unexpected: Vec<&&str> = names
+        .iter()
+        .filter(|name| !super::external::ALLOWED_ENVIRONMENT.contains(name) && !name.starts_with("IMAP_SDC_"))
+        .filter(|name| !["PWD", "SHLVL", "_", "OLDPWD"].contains(name)) // set by sh itself
+        .collect();
+    assert!(unexpected.is_empty(), "{unexpected:?}");
 }

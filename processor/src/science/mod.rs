@@ -2,6 +2,8 @@
 //! registry. Algorithms are synchronous, CPU-bound functions of their input bytes; the worker
 //! runs them on the CPU pool and handles storage and the network.
 
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -31,6 +33,8 @@ pub mod fixture;
 #[cfg(test)]
 mod mission_program_tests;
 #[cfg(test)]
+mod mutation_tests;
+#[cfg(test)]
 mod tests;
 
 /// Why science failed; these are the instrument data's or the algorithm's problems, so
@@ -49,6 +53,10 @@ pub enum ScienceError {
     MissingDefinition { instrument: String, reason: String },
     #[error("xtce packet definition {origin} is unusable: {reason}")]
     BadDefinition { origin: String, reason: String },
+    /// A bug in the algorithm or a library it calls, met on this job's input; the same input
+    /// meets it again, so the job is not retried.
+    #[error("science {algorithm} panicked: {message}")]
+    Panicked { algorithm: String, message: String },
     #[error("external science {program} failed: {reason}; stdout: {stdout}; stderr: {stderr}")]
     External { program: String, reason: String, stdout: String, stderr: String },
     /// The mission's own program failed (it raised, was killed, or wrote what the job does not
@@ -146,6 +154,28 @@ impl Algorithm for BuiltIn {
             .select(&context.product)
             .ok_or_else(|| ScienceError::Failed(format!("no built-in science for {}", context.product)))?;
         algorithm.run(context, inputs)
+    }
+}
+
+/// Runs `algorithm` so that a panic in it, or in a library it calls (also on other pool threads
+/// through rayon), fails this job with the panic's message instead of taking the node down.
+pub fn run_catching_panics(
+    algorithm: &dyn Algorithm,
+    context: &JobContext,
+    inputs: &[InputFile],
+) -> Result<Vec<ProductOutput>, ScienceError> {
+    // Nothing observes the algorithm's state after a panic: its outputs are dropped with it.
+    catch_unwind(AssertUnwindSafe(|| algorithm.run(context, inputs))).unwrap_or_else(|payload| {
+        Err(ScienceError::Panicked { algorithm: algorithm.name().to_string(), message: panic_message(&*payload) })
+    })
+}
+
+/// The text a panic was raised with.
+pub fn panic_message(payload: &(dyn Any + Send)) -> String {
+    match (payload.downcast_ref::<&str>(), payload.downcast_ref::<String>()) {
+        (Some(text), _) => text.to_string(),
+        (None, Some(text)) => text.clone(),
+        (None, None) => "a panic without a message".to_string(),
     }
 }
 

@@ -40,6 +40,12 @@ pub enum FileNameError {
     #[error("{name}: version {version} must be the legacy form vNNN here")]
     VersionMustBeMinorOnly { name: String, version: String },
 
+    #[error(
+        "{name}: version {version} is the last minor version the file-name format allows, so no \
+         reprocessing could ever follow it; upload it with a lower minor version"
+    )]
+    VersionAtLimit { name: String, version: String },
+
     #[error("{key:?}: unsafe archive key ({reason})")]
     UnsafeKey { key: String, reason: &'static str },
 

@@ -31,7 +31,7 @@ pub use ancillary::{
     ANCILLARY_EXTENSIONS, AncillaryFamily, AncillaryFileName, AncillaryNameInputs, RELEASE_EXTENSIONS,
 };
 pub use error::FileNameError;
-pub use key::parse_archive_key;
+pub use key::{MAX_KEY_BYTES, parse_archive_key};
 pub use science::{
     DEPENDENCY_EXTENSIONS, QUICKLOOK_EXTENSIONS, SCIENCE_EXTENSIONS, ScienceFamily, ScienceFileName, ScienceNameInputs,
     parse_cr_label, parse_repointing_label,
@@ -320,7 +320,31 @@ impl std::str::FromStr for ImapFileName {
 /// separator can never be valid there. Beyond upstream, backslashes, `%` and control characters are refused
 /// so that every accepted name yields a key [`parse_archive_key`] accepts, and no name can smuggle a newline
 /// past an end anchor or into a log line.
+/// Refuses an uploaded science (or quicklook, dependency) file at the last minor version: the
+/// processor makes each new version of a product one minor above the newest, so such an upload
+/// would leave no version for any later processing of that product and day.
+pub fn refuse_upload_at_last_version(name: &ImapFileName) -> Result<(), FileNameError> {
+    match name {
+        ImapFileName::Science(science) | ImapFileName::Quicklook(science) | ImapFileName::Dependency(science)
+            if science.version.is_last_minor() =>
+        {
+            Err(FileNameError::VersionAtLimit { name: name.file_name(), version: science.version.to_string() })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Longest name accepted: what common file systems allow for one path component, and far more
+/// than any grammar here produces, so a hostile megabyte-long name is refused before matching.
+pub const MAX_NAME_BYTES: usize = 255;
+
 pub(crate) fn check_bare_name(name: &str) -> Result<(), FileNameError> {
+    if name.len() > MAX_NAME_BYTES {
+        // The error would otherwise repeat the whole hostile name.
+        let shown: String = name.chars().take(64).collect();
+        let reason = "longer than 255 bytes";
+        return Err(FileNameError::NotABareName { name: format!("{shown}..."), reason });
+    }
     let refuse = |reason| Err(FileNameError::NotABareName { name: name.to_string(), reason });
     if name.is_empty() {
         refuse("empty")

@@ -719,3 +719,26 @@ fn mutated_names_never_panic_and_valid_ones_round_trip() {
     // The mutations keep some names valid, so the round trip above really ran.
     assert!(accepted > 100, "only {accepted} mutated names were valid");
 }
+
+#[test]
+fn hostile_lengths_are_refused_without_echoing_the_whole_input() {
+    let long_name = format!("imap_swapi_l1_{}_20240924_v001.0001.cdf", "a".repeat(1 << 20));
+    let error = ImapFileName::parse(&long_name).unwrap_err().to_string();
+    assert!(error.contains("longer than 255 bytes") && error.len() < 200, "{error}");
+    let long_key = format!("imap/{}/imap_swapi_l0_raw_20240924_v001.pkts", "d/".repeat(1 << 20));
+    let error = parse_archive_key(&long_key).unwrap_err().to_string();
+    assert!(error.contains("longer than 1024 bytes") && error.len() < 200, "{error}");
+    // The longest real names are well inside the cap.
+    assert!(ImapFileName::parse("imap_swapi_l1_sci-1min_20240924-repoint00042_v001.0001.cdf").is_ok());
+}
+
+#[test]
+fn uploads_at_the_last_minor_version_are_refused_with_the_reason() {
+    let last = parse("imap_swapi_l1_sci_20240924_v001.9999.cdf");
+    let error = refuse_upload_at_last_version(&last).unwrap_err().to_string();
+    assert!(error.contains("v001.9999 is the last minor version") && error.contains("lower minor version"), "{error}");
+    assert!(refuse_upload_at_last_version(&parse("imap_swapi_l1_sci_20240924_v001.9998.cdf")).is_ok());
+    assert!(refuse_upload_at_last_version(&parse("imap_swapi_l0_raw_20240924_v999.pkts")).is_err());
+    // Ancillary and SPICE files are not versioned by the processor.
+    assert!(refuse_upload_at_last_version(&parse("imap_mag_l1b-calibration_20250101_20251231_v999.cdf")).is_ok());
+}

@@ -26,6 +26,11 @@ impl Version {
         (self.minor < limit).then(|| Version { major: self.major, minor: self.minor + 1 })
     }
 
+    /// True when no later minor version can be written (9999, or 999 for legacy versions).
+    pub fn is_last_minor(self) -> bool {
+        self.next_minor().is_none()
+    }
+
     /// True for the legacy `vNNN` form, which science uploads refuse (spec 1.3).
     pub fn is_minor_only(self) -> bool {
         self.major.is_none()

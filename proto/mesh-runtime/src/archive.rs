@@ -124,6 +124,10 @@ pub fn open(location: &ArchiveLocation, s3: &S3Config) -> Result<Archive, Runtim
                 context: format!("opening archive directory {}", directory.display()),
                 source,
             })?;
+            // A write returns once the file and its directory entry are on disk: the inbox
+            // deletes an upload's original once the archived copy is indexed, and a crash must
+            // not leave an indexed file that was never written.
+            let store = store.with_fsync(true);
             Ok(Archive { store: Arc::new(store), presigner: None, location: format!("file://{}", directory.display()) })
         }
         ArchiveLocation::S3 { bucket, prefix } => open_s3(s3, bucket, prefix, AmazonS3Builder::from_env()),
@@ -302,6 +306,18 @@ impl ArchivePresigner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn local_archives_sync_each_write_to_disk_before_it_returns() {
+        let directory = tempfile::tempdir().unwrap();
+        let archive = open(&ArchiveLocation::Directory(directory.path().into()), &S3Config::default()).unwrap();
+        // object_store syncs the file and its parent directories inside put when asked to.
+        assert!(format!("{:?}", archive.store).contains("fsync: true"), "{:?}", archive.store);
+        let location = ObjectPath::from("imap/swapi/l0/2024/09/imap_swapi_l0_raw_20240924_v001.pkts");
+        assert_eq!(put_new(archive.store.as_ref(), &location, b"packets".to_vec()).await.unwrap(), NewObject::Stored);
+        let written = directory.path().join(location.as_ref());
+        assert_eq!(std::fs::read(written).unwrap(), b"packets");
+    }
 
     #[test]
     fn archive_urls_name_a_directory_or_a_bucket_and_prefix() {

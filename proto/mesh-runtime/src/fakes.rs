@@ -9,8 +9,8 @@ use tonic::{Request, Response, Status};
 use proto::pb::indexer_service_server::IndexerService;
 use proto::pb::*;
 
-/// An indexer whose archive holds `archive` (answered to QueryFiles) and which records the keys
-/// it is asked to index; every other call is unimplemented.
+/// An indexer whose archive holds `archive` (answered to QueryFiles and GetFile) and which records
+/// the keys it is asked to index; every other call is unimplemented.
 #[derive(Default)]
 pub struct FakeIndexer {
     pub archive: Vec<FileRecord>,
@@ -51,8 +51,12 @@ impl IndexerService for FakeIndexer {
         Ok(Response::new(QueryFilesResponse { files: self.archive.clone() }))
     }
 
-    async fn get_file(&self, _: Request<GetFileRequest>) -> Result<Response<GetFileResponse>, Status> {
-        Err(Status::unimplemented("fake"))
+    async fn get_file(&self, request: Request<GetFileRequest>) -> Result<Response<GetFileResponse>, Status> {
+        let name = request.into_inner().file_name;
+        match self.archive.iter().find(|file| file.file_name == name) {
+            Some(file) => Ok(Response::new(GetFileResponse { file: Some(file.clone()) })),
+            None => Err(Status::not_found(format!("no file {name}"))),
+        }
     }
 
     async fn list_quarantine(

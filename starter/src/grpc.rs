@@ -6,9 +6,10 @@ use std::sync::Arc;
 use proto::ids::{JobId, WorkerId};
 use proto::pb::starter_service_server::StarterService;
 use proto::pb::{
-    CompleteJobRequest, CompleteJobResponse, GetCampaignRequest, GetCampaignResponse, GetJobRequest, GetJobResponse,
-    GetQueuesRequest, GetQueuesResponse, InstrumentQueue, ListDeadEvaluationsRequest, ListDeadEvaluationsResponse,
-    ListJobsRequest, ListJobsResponse, StartReprocessingRequest, StartReprocessingResponse, WorkRequest, WorkResponse,
+    CompleteJobRequest, CompleteJobResponse, FailJobRequest, FailJobResponse, GetCampaignRequest, GetCampaignResponse,
+    GetJobRequest, GetJobResponse, GetQueuesRequest, GetQueuesResponse, InstrumentQueue, ListDeadEvaluationsRequest,
+    ListDeadEvaluationsResponse, ListJobsRequest, ListJobsResponse, StartReprocessingRequest,
+    StartReprocessingResponse, WorkRequest, WorkResponse,
 };
 use proto::time::now_millis;
 use tokio_stream::wrappers::ReceiverStream;
@@ -59,6 +60,17 @@ impl StarterService for StarterGrpc {
         // A finished job frees a slot of its instrument; a requeued one may run elsewhere.
         self.shared.trigger.job_available.notify_waiters();
         Ok(Response::new(CompleteJobResponse { state: state.into() }))
+    }
+
+    #[tracing::instrument(skip_all, name = "starter.fail_job", fields(job = %request.get_ref().job_id, operator = %request.get_ref().operator))]
+    async fn fail_job(&self, request: Request<FailJobRequest>) -> Result<Response<FailJobResponse>, Status> {
+        let request = request.into_inner();
+        let job = JobId::from(request.job_id);
+        let state = self.shared.store.fail(&job, &request.reason, &request.operator, now_millis()).await?;
+        tracing::info!(reason = %request.reason, "job failed by an operator");
+        // A running job's slot is free again.
+        self.shared.trigger.job_available.notify_waiters();
+        Ok(Response::new(FailJobResponse { state: state.into() }))
     }
 
     #[tracing::instrument(skip_all, name = "starter.list_jobs")]

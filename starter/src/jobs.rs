@@ -200,7 +200,7 @@ impl JobStore {
     }
 
     /// Records the end of a running job; returns its new state. Only the lease holder's report
-    /// counts (an empty `worker` is an operator and always counts).
+    /// counts; a report without a worker is refused (operators use [`JobStore::fail`]).
     pub async fn complete(
         &self,
         id: &JobId,
@@ -208,8 +208,39 @@ impl JobStore {
         completion: &Completion,
         now: i64,
     ) -> Result<JobState, StarterError> {
+        if worker.is_empty() {
+            return Err(StarterError::InvalidRequest(
+                "CompleteJob needs the worker_id the job was leased to; operators fail a job with FailJob".into(),
+            ));
+        }
         let job = self.get(id).await?;
         self.complete_as_read(job, worker, completion, now).await
+    }
+
+    /// An operator fails a queued or running job for `reason`: it is not retried, and a line of its
+    /// log says who did it. Returns the new state; a finished job is refused as it is.
+    pub async fn fail(&self, id: &JobId, reason: &str, operator: &str, now: i64) -> Result<JobState, StarterError> {
+        if operator.trim().is_empty() {
+            return Err(StarterError::InvalidRequest("FailJob needs the operator who asks".into()));
+        }
+        let reason = if reason.trim().is_empty() { "no reason given" } else { reason.trim() };
+        let line = format!("\n[{}] failed by operator {}: {reason}", proto::time::rfc3339_millis(now), operator.trim());
+        let updated = sqlx::query(
+            "UPDATE jobs SET state = 'failed', error = $1, log = log || $2, finished_at = $3, not_before = 0, \
+             lease_owner = '', lease_expires_at = 0 WHERE id = $4 AND state IN ('queued', 'running')",
+        )
+        .bind(format!("failed by operator {}: {reason}", operator.trim()))
+        .bind(line)
+        .bind(now)
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if updated == 1 {
+            return Ok(JobState::Failed);
+        }
+        let state = self.get(id).await?.state();
+        Err(StarterError::JobFinished { id: id.clone(), state: state.to_string() })
     }
 
     /// `complete` given the job as it was read: the UPDATE only applies while the job is still
@@ -223,7 +254,7 @@ impl JobStore {
         now: i64,
     ) -> Result<JobState, StarterError> {
         let id = job.job_id();
-        if job.state() != JobState::Running || (!worker.is_empty() && job.lease_owner != worker.as_str()) {
+        if job.state() != JobState::Running || job.lease_owner != worker.as_str() {
             // A late report (the lease expired and the job was requeued or leased to another
             // processor) changes nothing.
             return Ok(job.state());

@@ -33,6 +33,7 @@ mesh_runtime::on_both_backends!(
     campaign_progress_counts_jobs_by_state,
     archive_versions_are_a_floor,
     campaign_planning_is_done_only_when_marked,
+    only_the_lease_holder_completes_and_operators_fail_jobs_by_name,
 );
 
 const T0: i64 = 1_800_000_000_000;
@@ -551,4 +552,33 @@ async fn campaign_planning_is_done_only_when_marked(pool: AnyPool) {
     assert_eq!(unfinished[0].id, "b");
     assert_eq!(unfinished[0].request.end_date, "20250131");
     assert_eq!(unfinished[0].request.instrument, "mag");
+}
+
+async fn only_the_lease_holder_completes_and_operators_fail_jobs_by_name(pool: AnyPool) {
+    let store = store(pool, |_| {}).await;
+    store.create(&job("swe", "20260101", vec![l0("swe", "20260101", "v001")]), None, T0).await.unwrap();
+    store.create(&job("swe", "20260102", vec![l0("swe", "20260102", "v001")]), None, T0).await.unwrap();
+    let running = store.claim(&WorkerId::from("worker-a"), T0).await.unwrap().expect("claim");
+    // The old operator bypass: a report without a worker marked any running job succeeded.
+    let bypass = store.complete(&running.job_id(), &WorkerId::from(""), &success(&["forged.cdf"]), T0 + SECOND).await;
+    let refusal = bypass.expect_err("a completion without a worker is refused").to_string();
+    assert!(refusal.contains("FailJob"), "{refusal}");
+    assert_eq!(store.get(&running.job_id()).await.unwrap().state(), JobState::Running);
+
+    let failed = store.fail(&running.job_id(), "stuck on a bad file", "night-shift (api key 0a1b)", T0 + SECOND).await;
+    assert_eq!(failed.unwrap(), JobState::Failed);
+    let job = store.get(&running.job_id()).await.unwrap();
+    assert_eq!(job.state(), JobState::Failed);
+    assert!(job.log.contains("failed by operator night-shift (api key 0a1b): stuck on a bad file"), "{}", job.log);
+    assert!(job.error.contains("night-shift"), "{}", job.error);
+    // The processor's late report changes nothing; a finished job cannot be failed again.
+    let (worker, late_report) = (WorkerId::from("worker-a"), success(&["x.cdf"]));
+    let late = store.complete(&running.job_id(), &worker, &late_report, T0 + 2 * SECOND).await;
+    assert_eq!(late.unwrap(), JobState::Failed);
+    assert!(store.fail(&running.job_id(), "again", "night-shift", T0 + 3 * SECOND).await.is_err());
+    // A queued job can be failed too, but not anonymously.
+    let queued = all_jobs(&store).await.into_iter().find(|job| job.state() == JobState::Queued).expect("queued");
+    assert!(store.fail(&queued.job_id(), "bad inputs", " ", T0).await.is_err());
+    assert_eq!(store.fail(&queued.job_id(), "", "ops", T0).await.unwrap(), JobState::Failed);
+    assert!(store.get(&queued.job_id()).await.unwrap().log.contains("ops: no reason given"));
 }

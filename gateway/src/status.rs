@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use http::HeaderMap;
 use prost_types::Timestamp;
 use proto::pb::{
     CampaignProgress, DeadEvaluation, FailJobRequest, FileKind, FileRecord, GetCampaignRequest, GetFileRequest,
@@ -31,7 +32,11 @@ type Params = Query<HashMap<String, String>>;
 
 /// With no filter at all, `/api/files` looks at this many days of arrivals.
 const RECENT_DAYS: i32 = 7;
-const DEFAULT_LIMIT: usize = 100;
+const DEFAULT_LIMIT: u32 = 100;
+/// The largest page the status API asks a peer for.
+const MAX_LIMIT: u32 = 10_000;
+/// Response header naming where the next page of `/api/jobs` begins (`?page_token=`).
+const NEXT_PAGE_TOKEN: &str = "x-next-page-token";
 /// Lines of a job's log shown in lists; the job itself shows all of it.
 const LOG_TAIL_LINES: usize = 5;
 
@@ -124,7 +129,7 @@ pub async fn files(
         .files;
     let ingested = |record: &FileRecord| record.ingestion_time.as_ref().map(millis_of);
     records.sort_by(|left, right| ingested(right).cmp(&ingested(left)).then(left.file_name.cmp(&right.file_name)));
-    records.truncate(limit(&params)?);
+    records.truncate(limit(&params)? as usize);
     Ok(Json(records.into_iter().filter_map(|record| viewer.file(record)).collect()))
 }
 
@@ -151,30 +156,32 @@ pub async fn file(
 }
 
 /// `GET /api/jobs`: recent jobs, optionally by state and instrument.
+/// The next page is announced in the `x-next-page-token` header (absent on the last page); the
+/// body stays a list.
 pub async fn jobs(
     State(state): AppState,
     caller: Caller,
     Query(params): Params,
-) -> Result<Json<Vec<JobView>>, GatewayError> {
+) -> Result<(HeaderMap, Json<Vec<JobView>>), GatewayError> {
     Viewer::of(&state, &caller)?.require_everything("jobs")?;
     let request = ListJobsRequest {
         state: enum_param(&params, "state", JobState::from_text)?.into(),
         instrument: params.get("instrument").cloned().unwrap_or_default(),
-        limit: limit(&params)? as u32,
+        limit: limit(&params)?,
         campaign_id: params.get("campaign_id").cloned().unwrap_or_default(),
         output_file: params.get("output_file").cloned().unwrap_or_default(),
         input_file: params.get("input_file").cloned().unwrap_or_default(),
+        page_token: params.get("page_token").cloned().unwrap_or_default(),
     };
-    let jobs = state
-        .clients
-        .starter
-        .clone()
-        .list_jobs(request)
-        .await
-        .map_err(GatewayError::upstream("starter"))?
-        .into_inner()
-        .jobs;
-    Ok(Json(jobs.iter().map(|job| JobView::of(job, LogShown::Tail)).collect()))
+    let page =
+        state.clients.starter.clone().list_jobs(request).await.map_err(GatewayError::upstream("starter"))?.into_inner();
+    let mut headers = HeaderMap::new();
+    if !page.next_page_token.is_empty() {
+        let token = http::HeaderValue::from_str(&page.next_page_token)
+            .map_err(|_| GatewayError::InvalidRequest("the starter answered an unusable page token".into()))?;
+        headers.insert(NEXT_PAGE_TOKEN, token);
+    }
+    Ok((headers, Json(page.jobs.iter().map(|job| JobView::of(job, LogShown::Tail)).collect())))
 }
 
 /// `GET /api/jobs/{id}`: one job with its full log.
@@ -252,7 +259,7 @@ pub async fn dead_evaluations(
     Viewer::of(&state, &caller)?.require_everything("dead evaluations")?;
     let request = ListDeadEvaluationsRequest {
         instrument: params.get("instrument").cloned().unwrap_or_default(),
-        limit: limit(&params)? as u32,
+        limit: limit(&params)?,
     };
     let evaluations = state
         .clients
@@ -281,7 +288,7 @@ pub async fn quarantine(
     Query(params): Params,
 ) -> Result<Json<Vec<QuarantinedFile>>, GatewayError> {
     Viewer::of(&state, &caller)?.require_everything("quarantined files")?;
-    let request = ListQuarantineRequest { limit: limit(&params)? as u32 };
+    let request = ListQuarantineRequest { limit: limit(&params)? };
     let files = state
         .clients
         .indexer
@@ -310,12 +317,14 @@ pub async fn processor(State(state): AppState, caller: Caller) -> Result<Json<Pr
     Ok(Json(status))
 }
 
-fn limit(params: &HashMap<String, String>) -> Result<usize, GatewayError> {
+/// `limit`, at most [`MAX_LIMIT`] (a larger one is cut down to it, as the peers' page maxima do).
+fn limit(params: &HashMap<String, String>) -> Result<u32, GatewayError> {
     match params.get("limit") {
         None => Ok(DEFAULT_LIMIT),
-        Some(text) => {
-            text.parse().map_err(|_| GatewayError::InvalidRequest(format!("limit {text:?}: expected a number")))
-        }
+        Some(text) => text
+            .parse::<u64>()
+            .map(|limit| limit.min(u64::from(MAX_LIMIT)) as u32)
+            .map_err(|_| GatewayError::InvalidRequest(format!("limit {text:?}: expected a number"))),
     }
 }
 

@@ -130,7 +130,7 @@ impl StarterService for Peers {
         Ok(GrpcResponse::new(FailJobResponse { state: JobState::Failed.into() }))
     }
     async fn list_jobs(&self, _: GrpcRequest<ListJobsRequest>) -> Result<GrpcResponse<ListJobsResponse>, Status> {
-        Ok(GrpcResponse::new(ListJobsResponse { jobs: vec![job()] }))
+        Ok(GrpcResponse::new(ListJobsResponse { jobs: vec![job()], ..Default::default() }))
     }
     async fn get_job(&self, _: GrpcRequest<GetJobRequest>) -> Result<GrpcResponse<GetJobResponse>, Status> {
         Ok(GrpcResponse::new(GetJobResponse { job: Some(job()) }))

@@ -15,7 +15,7 @@ use proto::time::now_millis;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::campaigns::{CampaignPlan, plan_campaign, validate_request};
+use super::campaigns::{CampaignPlan, check_span, plan_campaign, validate_request};
 use super::job_row::state_counter;
 use super::jobs::{Completion, JobFilter};
 use super::role::StarterShared;
@@ -83,9 +83,10 @@ impl StarterService for StarterGrpc {
             output_file: request.output_file,
             input_file: request.input_file,
             limit: request.limit,
+            page_token: request.page_token,
         };
-        let jobs = self.shared.store.list(&filter).await?;
-        Ok(Response::new(ListJobsResponse { jobs }))
+        let page = self.shared.store.list_page(&filter).await?;
+        Ok(Response::new(ListJobsResponse { jobs: page.jobs, next_page_token: page.next_page_token }))
     }
 
     #[tracing::instrument(skip_all, name = "starter.get_job")]
@@ -101,7 +102,8 @@ impl StarterService for StarterGrpc {
     ) -> Result<Response<StartReprocessingResponse>, Status> {
         let request = request.into_inner();
         // Refuse a bad request before asking depsvc anything.
-        validate_request(&request)?;
+        let (start, end) = validate_request(&request)?;
+        check_span(start, end, self.shared.config.max_campaign_days.get())?;
         let plan = CampaignPlan { id: uuid::Uuid::now_v7().to_string(), request, origin: "request".into() };
         let response = plan_campaign(self.shared.clone(), plan).await?;
         Ok(Response::new(response))

@@ -13,7 +13,7 @@ use proto::pb::{
     StartReprocessingRequest,
 };
 use sqlx::AnyPool;
-use starter::{CampaignPlan, Completion, JobFilter, JobStore, NewJob, StarterConfig};
+use starter::{CampaignPlan, Completion, JobFilter, JobStore, NewJob, SCAN_BUDGET, StarterConfig};
 
 mesh_runtime::on_both_backends!(
     concurrent_creators_make_exactly_one_job,
@@ -34,6 +34,7 @@ mesh_runtime::on_both_backends!(
     archive_versions_are_a_floor,
     campaign_planning_is_done_only_when_marked,
     only_the_lease_holder_completes_and_operators_fail_jobs_by_name,
+    jobs_by_input_file_page_through_a_hundred_thousand_in_bounded_steps,
 );
 
 const T0: i64 = 1_800_000_000_000;
@@ -581,4 +582,58 @@ async fn only_the_lease_holder_completes_and_operators_fail_jobs_by_name(pool: A
     assert!(store.fail(&queued.job_id(), "bad inputs", " ", T0).await.is_err());
     assert_eq!(store.fail(&queued.job_id(), "", "ops", T0).await.unwrap(), JobState::Failed);
     assert!(store.get(&queued.job_id()).await.unwrap().log.contains("ops: no reason given"));
+}
+
+/// 100,000 jobs, three of them reading one file and older than all the others (the worst case: the
+/// whole table lies before them): every page looks at most SCAN_BUDGET rows and says where to go
+/// on, and paging finds exactly the three.
+async fn jobs_by_input_file_page_through_a_hundred_thousand_in_bounded_steps(pool: AnyPool) {
+    const FILLERS: i64 = 100_000;
+    let store = store(pool.clone(), |config| config.max_page_size = nonzero(50)).await;
+    let wanted = l0("swe", "20260101", "v001");
+    for date in ["20260101", "20260102", "20260103"] {
+        store.create(&job("swe", date, vec![wanted.clone()]), None, T0).await.unwrap().expect("created");
+    }
+    let filler = store.create(&job("mag", "20260101", vec![l0("mag", "20260101", "v001")]), None, T0).await.unwrap();
+    let filler = filler.expect("created").to_string();
+    // In bulk: ids sort after the real (UUIDv7, "0...") ones, so they are the newest.
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
+         INSERT INTO jobs (id, instrument, data_level, descriptor, start_date, repointing, input_hash, campaign_id, \
+         version, version_major, version_minor, inputs, state, attempts, lease_owner, lease_expires_at, not_before, \
+         created_at, started_at, finished_at, error, log, outputs, traceparent) \
+         SELECT CAST(10000000 + i AS TEXT), 'mag', 'l1a', 'all', '20260101', -1, CAST(i AS TEXT), '', \
+         CAST(i AS TEXT), i, 0, (SELECT inputs FROM jobs WHERE id = $2), 'succeeded', 1, '', 0, 0, $3, 0, 0, '', '', '[]', '' \
+         FROM n",
+    )
+    .bind(FILLERS)
+    .bind(filler)
+    .bind(T0)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs").fetch_one(&pool).await.unwrap();
+    assert_eq!(total, FILLERS + 4);
+
+    let mut filter = JobFilter { input_file: wanted.file_name.clone(), limit: 10_000, ..Default::default() };
+    let (mut found, mut pages) = (Vec::new(), 0);
+    loop {
+        let page = store.list_page(&filter).await.unwrap();
+        pages += 1;
+        assert!(page.jobs.len() <= 50, "the configured maximum page size holds");
+        found.extend(page.jobs.into_iter().map(|job| job.time.unwrap().date));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        filter.page_token = page.next_page_token;
+        assert!(pages < 100, "paging ends");
+    }
+    found.sort();
+    assert_eq!(found, ["20260101", "20260102", "20260103"]);
+    // Each page looked at SCAN_BUDGET rows at most: the fillers alone take this many pages.
+    assert!(pages > (FILLERS / i64::from(SCAN_BUDGET)) as usize, "{pages} pages");
+    // Without a file filter the page is one bounded query; the next token goes on from it.
+    let newest = store.list_page(&JobFilter { limit: 1_000_000, ..Default::default() }).await.unwrap();
+    assert_eq!(newest.jobs.len(), 50);
+    assert_eq!(newest.next_page_token, newest.jobs.last().unwrap().id);
 }

@@ -39,7 +39,7 @@ impl Caller {
     pub fn require(&self, scope: Scope, action: &str) -> Result<&ApiKey, GatewayError> {
         let Some(key) = &self.key else {
             return Err(GatewayError::Unauthenticated(format!(
-                "{action} needs an api key with the '{scope}' scope: set IMAP_API_KEY (sent as x-api-key)"
+                "an api key with the '{scope}' scope is needed to {action}: set IMAP_API_KEY (sent as x-api-key)"
             )));
         };
         if !key.allows(scope) {

@@ -168,7 +168,12 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
 
 /// The status API's science files made by jobs (not uploaded), for a `/api/files` query string.
 pub fn files_made_by_jobs(address: &str, query: &str) -> Vec<serde_json::Value> {
-    let files = get_json(address, &format!("/api/files?{query}"));
+    files_made_by_jobs_as(address, query, &[])
+}
+
+/// As [`files_made_by_jobs`], with headers (`x-api-key`, where the status API needs a key).
+pub fn files_made_by_jobs_as(address: &str, query: &str, headers: &[(&str, &str)]) -> Vec<serde_json::Value> {
+    let files = get_json_as(address, &format!("/api/files?{query}"), headers);
     files
         .as_array()
         .unwrap()

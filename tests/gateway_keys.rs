@@ -30,7 +30,7 @@ async fn keys_made_by_cli_and_grpc_govern_the_rest_routes() {
 
     let created = gateway
         .create_api_key(with_key(
-            CreateApiKeyRequest { name: "mag-team".into(), scopes: vec!["upload".into()] },
+            CreateApiKeyRequest { name: "mag-team".into(), scopes: vec!["upload".into()], valid_for: None },
             &admin,
         ))
         .await
@@ -80,5 +80,8 @@ async fn keys_made_by_cli_and_grpc_govern_the_rest_routes() {
         .args(["create", "--name", "x", "--scope", "superuser"])
         .output()
         .unwrap();
-    assert!(!bad_scope.status.success() && String::from_utf8_lossy(&bad_scope.stderr).contains("read, upload, admin"));
+    assert!(
+        !bad_scope.status.success()
+            && String::from_utf8_lossy(&bad_scope.stderr).contains("read, upload, operator, admin")
+    );
 }

@@ -11,7 +11,7 @@ mod support;
 use std::path::Path;
 use std::time::Duration;
 
-use gateway_common::{Node, client, get_json, http, text, wait_for};
+use gateway_common::{Node, client, get_json_as, http, text, wait_for};
 use support::{TempDir, synthetic_level0};
 
 const DAYS: [&str; 2] = ["20240924", "20240925"];
@@ -53,6 +53,7 @@ fn a_release_opens_exactly_its_files_to_anonymous_callers() {
     let node = Node::start_with_env(home.path(), "all", &[("IMAP_SDC_GATEWAY__ANONYMOUS_ACCESS", "released")]);
     let uploader = node.create_key("instrument-team", "upload");
     let reader = node.create_key("scientist", "read");
+    let operator = node.create_key("night-shift", "operator");
     let admin = node.create_key("release-manager", "admin");
     let anonymous = |args: &[&str]| client(&node.url, &anonymous_downloads, None, args);
     let keyed = |key: &str, args: &[&str]| client(&node.url, &keyed_downloads, Some(key), args);
@@ -68,6 +69,8 @@ fn a_release_opens_exactly_its_files_to_anonymous_callers() {
     // swe's chain ends at l2 here (l3 needs other instruments): once both days have it, the
     // pipeline adds no more swe files.
     let address = node.address();
+    let as_operator = [("x-api-key", operator.as_str())];
+    let get_json = |address: &str, target: &str| get_json_as(address, target, &as_operator);
     let swe_files = wait_for(
         "swe l2 products of both days",
         Duration::from_secs(120),
@@ -104,22 +107,21 @@ fn a_release_opens_exactly_its_files_to_anonymous_callers() {
     expected_released.sort();
     assert!(expected_released.len() >= 3, "l1a, l1b and l2 of the released day: {expected_released:?}");
 
-    // Before any release: anonymous callers see nothing and may fetch nothing; a key sees it all.
+    // Before any release: anonymous and read-only callers see nothing and may fetch nothing (an
+    // unreleased file is answered as a missing one); an operator's key sees it all.
     let swe_json = ["query", "--instrument", "swe", "--output-format", "json"];
     let hidden = anonymous(&swe_json);
     assert!(hidden.status.success(), "{}", text(&hidden));
     assert!(json_rows(&hidden).is_empty(), "{}", text(&hidden));
     let refused = anonymous(&["download", &released_product]);
-    assert!(
-        !refused.status.success() && text(&refused).contains("403") && text(&refused).contains("not released yet"),
-        "{}",
-        text(&refused)
-    );
-    let everything = keyed(&reader, &swe_json);
+    assert!(!refused.status.success() && text(&refused).contains("404"), "{}", text(&refused));
+    let read_only = keyed(&reader, &swe_json);
+    assert!(json_rows(&read_only).is_empty(), "{}", text(&read_only));
+    let everything = keyed(&operator, &swe_json);
     let rows = json_rows(&everything);
     assert_eq!(file_paths(&rows), all_keys, "{}", text(&everything));
     assert!(rows.iter().all(|row| row["released"] == false), "{}", text(&everything));
-    let fetched = keyed(&reader, &["download", &released_product]);
+    let fetched = keyed(&operator, &["download", &released_product]);
     assert!(fetched.status.success(), "{}", text(&fetched));
 
     // The client's own release: it uploads the manifest, waits, then asks for the release.
@@ -148,7 +150,7 @@ fn a_release_opens_exactly_its_files_to_anonymous_callers() {
     );
     for still_hidden in [WITHHELD_KEY, other_day_product.as_str()] {
         let refused = anonymous(&["download", still_hidden]);
-        assert!(!refused.status.success() && text(&refused).contains("403"), "{still_hidden}: {}", text(&refused));
+        assert!(!refused.status.success() && text(&refused).contains("404"), "{still_hidden}: {}", text(&refused));
     }
     let level_zero = anonymous(&["query", "--instrument", "swe", "--data-level", "l0", "--output-format", "json"]);
     assert!(json_rows(&level_zero).is_empty(), "the withheld file stays hidden: {}", text(&level_zero));

@@ -106,6 +106,7 @@ fn the_mission_client_works_against_an_s3_archive() {
         .env("IMAP_SDC_S3__ALLOW_HTTP", "true")
         .env("IMAP_SDC_S3__REGION", "us-east-1")
         .env("IMAP_SDC_GATEWAY__STAGED_UPLOAD_POLL", "200ms")
+        .env("IMAP_SDC_GATEWAY__STATUS_ACCESS", "open")
         .env("IMAP_SDC_PROCESSOR__XTCE_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/xtce"))
         .envs(CREDENTIALS)
         .stderr(std::fs::File::create(&log).unwrap());

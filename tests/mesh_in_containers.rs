@@ -18,7 +18,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use containers::{BUCKET, Mesh, MeshSpec, PREFIX, Scope};
-use gateway_common::{client, files_made_by_jobs, get_json, http, text, wait_for};
+use gateway_common::{client, files_made_by_jobs_as, get_json_as, http, text, wait_for};
 use imap_sdc::role::Role;
 use support::{TempDir, synthetic_level0};
 
@@ -63,13 +63,16 @@ fn the_mission_client_drives_a_mesh_of_role_containers() {
     // Every day gets exactly its three products, each made by a job, and every job has finished (a
     // product is indexed just before its job is reported done).
     let address = mesh.gateway_urls[1 % mesh.gateway_urls.len()].trim_start_matches("http://").to_string();
+    // The status API needs a key with the read scope (status_access = "keys", the default).
+    let as_reader = [("x-api-key", reader.as_str())];
+    let get_json = |address: &str, target: &str| get_json_as(address, target, &as_reader);
     let expected: BTreeSet<(String, String)> =
         originals.keys().flat_map(|date| LEVELS.map(|level| (date.clone(), level.to_string()))).collect();
     let (products, jobs) = wait_for(
         "every level of every upload, all jobs finished",
         Duration::from_secs(240),
         || {
-            let made = files_made_by_jobs(&address, "kind=science&instrument=swe&limit=1000");
+            let made = files_made_by_jobs_as(&address, "kind=science&instrument=swe&limit=1000", &as_reader);
             let found: BTreeSet<(String, String)> = made.iter().map(product_day_and_level).collect();
             let jobs =
                 get_json(&address, "/api/jobs?instrument=swe&limit=1000").as_array().cloned().unwrap_or_default();
@@ -169,6 +172,8 @@ fn the_compose_file_runs_the_mesh_on_one_machine() {
         created.lines().find_map(|line| line.strip_prefix("secret")).map(|secret| secret.trim().to_string()).unwrap()
     };
 
+    let reader = secret("read");
+    let as_reader = [("x-api-key", reader.as_str())];
     let home = TempDir::new("compose");
     let name = "imap_swe_l0_raw_20240930_v001.0001.pkts";
     std::fs::write(home.path().join(name), synthetic_level0(12)).unwrap();
@@ -179,20 +184,20 @@ fn the_compose_file_runs_the_mesh_on_one_machine() {
         "the upload's l1b product",
         Duration::from_secs(120),
         || {
-            files_made_by_jobs(&address, "kind=science&instrument=swe")
+            files_made_by_jobs_as(&address, "kind=science&instrument=swe", &as_reader)
                 .into_iter()
                 .find(|file| file["data_level"] == "l1b")
         },
         || {
             format!(
                 "jobs: {}\n{}",
-                get_json(&address, "/api/jobs"),
+                get_json_as(&address, "/api/jobs", &as_reader),
                 compose.run(&["logs", "--tail", "20"]).unwrap_or_else(|error| error)
             )
         },
     );
     let (product_name, key) = (product["file_name"].as_str().unwrap(), product["archive_key"].as_str().unwrap());
-    let fetched = client(&url, home.path(), Some(&secret("read")), &["download", product_name]);
+    let fetched = client(&url, home.path(), Some(&reader), &["download", product_name]);
     assert!(fetched.status.success(), "{}", text(&fetched));
     let in_archive = compose.run(&["exec", "-T", "indexer", "sha256sum", &format!("/archive/{key}")]).unwrap();
     let downloaded = Command::new("sha256sum").arg(home.path().join(key)).output().unwrap();

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use gateway_common::{files_made_by_jobs, real_level0_dir, wait_for};
+use gateway_common::{files_made_by_jobs_as, real_level0_dir, wait_for};
 
 const REAL_SWAPI: &str = "imap_swapi_l0_raw_20240924_v001.pkts";
 
@@ -70,9 +70,18 @@ fn a_node_started_in_an_empty_folder_turns_swapi_level0_into_l3b() {
     for (level, descriptor) in [("l2", "sci"), ("l3a", "proton-sw"), ("l3a", "alpha-sw"), ("l3b", "combined")] {
         expected.insert((level.to_string(), descriptor.to_string()));
     }
+    // On its defaults the status API wants a key with the read scope.
+    let mut keys = Command::new(support::binary());
+    keys.current_dir(home.path()).args(["keys", "--data-dir", "d", "create", "--name", "watcher", "--scope", "read"]);
+    without_configuration(&mut keys);
+    let created = keys.output().expect("runs keys create");
+    assert!(created.status.success(), "keys create failed: {}", String::from_utf8_lossy(&created.stderr));
+    let created = String::from_utf8_lossy(&created.stdout).to_string();
+    let reader =
+        created.lines().find_map(|line| line.strip_prefix("secret")).expect("a secret line").trim().to_string();
     let address = node.url.trim_start_matches("http://").to_string();
     let products = || -> BTreeSet<(String, String)> {
-        files_made_by_jobs(&address, "instrument=swapi")
+        files_made_by_jobs_as(&address, "instrument=swapi", &[("x-api-key", &reader)])
             .iter()
             .filter_map(|file| {
                 let name = file["file_name"].as_str()?;

@@ -1,6 +1,6 @@
 //! What the gateway needs to know, owned by the gateway.
 
-use std::num::NonZeroU64;
+use std::num::{NonZeroU32, NonZeroU64};
 use std::time::Duration;
 
 use mesh_runtime::config::{Problems, duration};
@@ -28,6 +28,26 @@ pub struct GatewayConfig {
     pub abandoned_upload_age: Duration,
     /// What callers without an API key may see: `all`, or only `released` files.
     pub anonymous_access: crate::release::AnonymousAccess,
+    /// Who may use the status API (`/api/*` but health and the OpenAPI document) and the page:
+    /// `keys` (a key with the `read` or `operator` scope) or `open` (anyone, still seeing only
+    /// what `anonymous_access` allows).
+    pub status_access: StatusAccess,
+    /// Failed authentications one client address may make per `auth_failure_window` before it is
+    /// refused (429) until the window ends.
+    pub auth_failure_limit: NonZeroU32,
+    #[serde(with = "duration")]
+    pub auth_failure_window: Duration,
+}
+
+/// Who may use the status API and the page.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusAccess {
+    /// Callers with a key carrying the `read` or `operator` scope.
+    #[default]
+    Keys,
+    /// Anyone; anonymous callers see what `anonymous_access` allows.
+    Open,
 }
 
 impl Default for GatewayConfig {
@@ -40,6 +60,9 @@ impl Default for GatewayConfig {
             staged_upload_poll: Duration::from_secs(1),
             abandoned_upload_age: Duration::from_secs(3600),
             anonymous_access: crate::release::AnonymousAccess::All,
+            status_access: StatusAccess::Keys,
+            auth_failure_limit: NonZeroU32::new(20).expect("not zero"),
+            auth_failure_window: Duration::from_secs(60),
         }
     }
 }
@@ -53,6 +76,9 @@ impl GatewayConfig {
         ] {
             problems.check(lifetime >= Duration::from_secs(1), key, || "must be at least 1s".into());
         }
+        problems.check(self.auth_failure_window >= Duration::from_secs(1), "gateway.auth_failure_window", || {
+            "must be at least 1s".into()
+        });
         problems.check(self.staged_upload_poll >= Duration::from_millis(50), "gateway.staged_upload_poll", || {
             "must be at least 50ms".into()
         });

@@ -14,6 +14,9 @@ pub enum GatewayError {
     /// Valid credentials without the needed scope, or a bad upload signature.
     #[error("{0}")]
     Forbidden(String),
+    /// Too many failed authentications from the caller's address.
+    #[error("too many failed api key attempts from this address; retry in {}s", retry_after.as_secs().max(1))]
+    TooManyAttempts { retry_after: std::time::Duration },
     #[error("{0}")]
     InvalidRequest(String),
     #[error(transparent)]
@@ -59,6 +62,7 @@ impl HasErrorCode for GatewayError {
         match self {
             GatewayError::Unauthenticated(_) => ErrorCode::Unauthenticated,
             GatewayError::Forbidden(_) => ErrorCode::PermissionDenied,
+            GatewayError::TooManyAttempts { .. } => ErrorCode::ResourceExhausted,
             GatewayError::InvalidRequest(_) | GatewayError::InvalidFileName(_) => ErrorCode::InvalidArgument,
             GatewayError::FileAlreadyExists { .. } => ErrorCode::AlreadyExists,
             GatewayError::NotFound(_) => ErrorCode::NotFound,
@@ -99,9 +103,20 @@ impl IntoResponse for GatewayError {
             _ => serde_json::Value::String(self.public_message()),
         };
         let mut response = (status, Json(body)).into_response();
-        if status == StatusCode::TOO_MANY_REQUESTS {
+        if let GatewayError::TooManyAttempts { retry_after } = &self {
+            let seconds = retry_after.as_secs_f64().ceil().max(1.0) as u64;
+            response.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
+        } else if status == StatusCode::TOO_MANY_REQUESTS {
             // A peer shedding load: worth coming back shortly.
             response.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            // Browsers then ask for the key (as the password) and send it with every later request
+            // of the page, which is how the status page gets its key.
+            response.headers_mut().insert(
+                http::header::WWW_AUTHENTICATE,
+                http::HeaderValue::from_static("Basic realm=\"imap-sdc\", charset=\"UTF-8\""),
+            );
         }
         response
     }

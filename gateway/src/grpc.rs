@@ -9,6 +9,9 @@ use proto::pb::{
 };
 use tonic::{Request, Response, Status};
 
+use std::sync::Arc;
+
+use super::attempts::FailedAttempts;
 use super::auth::{AccessPath, identify};
 use super::error::GatewayError;
 use super::key_store::{ApiKey, ApiKeyStore, Scope};
@@ -16,16 +19,19 @@ use super::keys::parse_scopes;
 
 pub struct GatewayGrpc {
     keys: ApiKeyStore,
+    attempts: Arc<FailedAttempts>,
 }
 
 impl GatewayGrpc {
-    pub fn server(keys: ApiKeyStore) -> GatewayServiceServer<GatewayGrpc> {
-        GatewayServiceServer::new(GatewayGrpc { keys })
+    /// Failed attempts count with the REST routes' (the same addresses, the same keys).
+    pub fn server(keys: ApiKeyStore, attempts: Arc<FailedAttempts>) -> GatewayServiceServer<GatewayGrpc> {
+        GatewayServiceServer::new(GatewayGrpc { keys, attempts })
     }
 
     async fn require_admin<T>(&self, request: &Request<T>) -> Result<(), GatewayError> {
         let headers = request.metadata().clone().into_headers();
-        let caller = identify(&self.keys, AccessPath::ApiKey, &headers).await?;
+        let client = request.remote_addr().map(|address| address.ip());
+        let caller = identify(&self.keys, &self.attempts, client, AccessPath::ApiKey, &headers).await?;
         caller.require(Scope::Admin, "manage api keys")?;
         Ok(())
     }
@@ -41,7 +47,14 @@ impl GatewayService for GatewayGrpc {
         self.require_admin(&request).await?;
         let request = request.into_inner();
         let scopes = parse_scopes(&request.scopes)?;
-        let created = self.keys.create(&request.name, &scopes).await?;
+        let expires_at = match request.valid_for {
+            None => None,
+            Some(valid_for) if valid_for.seconds > 0 && valid_for.nanos >= 0 => {
+                Some(proto::time::now_millis().saturating_add(valid_for.seconds.saturating_mul(1000)))
+            }
+            Some(_) => return Err(GatewayError::InvalidRequest("valid_for must be at least one second".into()).into()),
+        };
+        let created = self.keys.create_expiring(&request.name, &scopes, expires_at).await?;
         tracing::info!(id = %created.key.id, name = %created.key.name, "api key created");
         Ok(Response::new(CreateApiKeyResponse { id: created.key.id, secret: created.secret }))
     }
@@ -74,6 +87,7 @@ fn wire_key(key: ApiKey) -> WireApiKey {
         scopes: key.scopes.iter().map(|scope| scope.as_str().to_string()).collect(),
         created_at: Some(proto::time::timestamp(key.created_at)),
         revoked: key.revoked,
+        expires_at: key.expires_at.map(proto::time::timestamp),
     }
 }
 
@@ -87,12 +101,15 @@ mod tests {
         crate::migrate(&pool).await.unwrap();
         let keys = ApiKeyStore::new(pool);
         let admin = keys.create("root", &[Scope::Admin]).await.unwrap();
-        let service = GatewayGrpc { keys: keys.clone() };
+        let attempts = Arc::new(FailedAttempts::new(100, std::time::Duration::from_secs(60)));
+        let service = GatewayGrpc { keys: keys.clone(), attempts };
 
         let anonymous = service.list_api_keys(Request::new(ListApiKeysRequest {})).await.unwrap_err();
         assert_eq!(anonymous.code(), tonic::Code::Unauthenticated);
 
-        let mut create = Request::new(CreateApiKeyRequest { name: "team".into(), scopes: vec!["upload".into()] });
+        let valid_for = Some(prost_types::Duration { seconds: 3600, nanos: 0 });
+        let mut create =
+            Request::new(CreateApiKeyRequest { name: "team".into(), scopes: vec!["upload".into()], valid_for });
         create.metadata_mut().insert("x-api-key", admin.secret.parse().unwrap());
         let created = service.create_api_key(create).await.unwrap().into_inner();
 
@@ -109,5 +126,7 @@ mod tests {
         let listed = service.list_api_keys(list).await.unwrap().into_inner().keys;
         assert_eq!(listed.len(), 2);
         assert!(listed.iter().any(|key| key.id == created.id && key.revoked && key.scopes == ["upload"]));
+        assert!(listed.iter().any(|key| key.id == created.id && key.expires_at.is_some()));
+        assert!(listed.iter().any(|key| key.id == admin.key.id && key.expires_at.is_none()));
     }
 }

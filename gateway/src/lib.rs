@@ -3,6 +3,7 @@
 //! document, a live page of the pipeline, and API keys (REST auth, `imap-sdc keys`, gRPC).
 #![forbid(unsafe_code)]
 
+mod attempts;
 mod auth;
 mod catalog;
 mod config;
@@ -21,10 +22,10 @@ mod state;
 mod status;
 mod uploads;
 
-pub use config::GatewayConfig;
+pub use config::{GatewayConfig, StatusAccess};
 pub use error::GatewayError;
 pub use grpc::GatewayGrpc;
-pub use key_store::{ApiKey, ApiKeyStore, Scope};
+pub use key_store::{ApiKey, ApiKeyStore, Authentication, Scope};
 pub use keys::{KeysCommand, run_keys_command};
 pub use release::AnonymousAccess;
 pub use role::GatewayRole;

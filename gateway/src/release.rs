@@ -37,9 +37,10 @@ const RELEASE_PARAMETERS: &[&str] = &["release_type", "manifest_file"];
 /// A manifest lists file names; anything larger is a mistake, not read into memory.
 const MAX_MANIFEST_BYTES: u64 = 16 * 1024 * 1024;
 
-/// True when `caller` may only see released files.
-fn sees_released_only(access: AnonymousAccess, caller: &Caller) -> bool {
-    access == AnonymousAccess::Released && caller.key.is_none()
+/// True when `caller` may only see released files: under the released rule, anonymous callers and
+/// keys that neither upload nor operate (see [`crate::ApiKey::sees_unreleased`]).
+pub(crate) fn sees_released_only(access: AnonymousAccess, caller: &Caller) -> bool {
+    access == AnonymousAccess::Released && !caller.key.as_ref().is_some_and(|key| key.sees_unreleased())
 }
 
 /// Narrows a file-tracker filter to released files when the caller may see nothing else.
@@ -65,11 +66,12 @@ pub(crate) async fn check_download(state: &GatewayState, caller: &Caller, key: &
     released_or_refused(key, tracked)
 }
 
-/// What the file tracker's answer about `key` means for a caller who may only have released files.
+/// What the file tracker's answer about `key` means for a caller who may only have released files:
+/// an unreleased file is answered exactly as a missing one, so names cannot be probed.
 fn released_or_refused(key: &str, tracked: Result<FileRecord, tonic::Status>) -> Result<(), GatewayError> {
     match tracked {
         Ok(file) if file.released => Ok(()),
-        Ok(_) => Err(GatewayError::Forbidden(format!("{key} is not released yet; an api key is needed"))),
+        Ok(_) => Err(GatewayError::NotFound(format!("file not found: {key}"))),
         Err(status) if status.code() == tonic::Code::NotFound => {
             Err(GatewayError::NotFound(format!("file not found: {key}")))
         }

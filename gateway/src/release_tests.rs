@@ -95,17 +95,22 @@ fn withheld_files_the_release_does_not_cover_are_named_by_line() {
     assert!(!message.contains("line 1"), "{message}");
 }
 
-fn caller_with_key() -> Caller {
+fn caller_with(scope: Scope) -> Caller {
+    let scopes = vec![scope];
     let key =
-        ApiKey { id: "k1".into(), name: "scientist".into(), scopes: vec![Scope::Read], created_at: 0, revoked: false };
+        ApiKey { id: "k1".into(), name: "scientist".into(), scopes, created_at: 0, revoked: false, expires_at: None };
     Caller { key: Some(key) }
 }
 
 #[test]
-fn only_anonymous_callers_under_the_released_rule_see_released_files_only() {
+fn under_the_released_rule_anonymous_and_read_only_callers_see_released_files_only() {
     let anonymous = Caller { key: None };
     assert!(sees_released_only(AnonymousAccess::Released, &anonymous));
-    assert!(!sees_released_only(AnonymousAccess::Released, &caller_with_key()));
+    assert!(sees_released_only(AnonymousAccess::Released, &caller_with(Scope::Read)));
+    for scope in [Scope::Upload, Scope::Operator, Scope::Admin] {
+        assert!(!sees_released_only(AnonymousAccess::Released, &caller_with(scope)), "{scope}");
+    }
+    assert!(!sees_released_only(AnonymousAccess::All, &caller_with(Scope::Read)));
     assert!(!sees_released_only(AnonymousAccess::All, &anonymous));
     assert_eq!(AnonymousAccess::default(), AnonymousAccess::All, "the default keeps the open archive");
     let parsed: AnonymousAccess = serde_json::from_str("\"released\"").unwrap();
@@ -117,13 +122,13 @@ fn released_only_downloads_follow_the_tracker() {
     let key = "imap/hit/l1a/2026/01/imap_hit_l1a_sci_20260105_v001.0001.cdf";
     let released = FileRecord { released: true, ..Default::default() };
     assert!(released_or_refused(key, Ok(released)).is_ok());
-    match released_or_refused(key, Ok(FileRecord::default())) {
-        Err(GatewayError::Forbidden(message)) => {
-            assert!(message.contains("not released yet; an api key is needed"), "{message}")
-        }
-        other => panic!("expected a 403, got {other:?}"),
-    }
-    assert!(matches!(released_or_refused(key, Err(tonic::Status::not_found("no"))), Err(GatewayError::NotFound(_))));
+    // Unreleased is answered as missing: the same refusal, word for word.
+    let not_found = |result: Result<(), GatewayError>| match result {
+        Err(GatewayError::NotFound(message)) => message,
+        other => panic!("expected a 404, got {other:?}"),
+    };
+    let unreleased = not_found(released_or_refused(key, Ok(FileRecord::default())));
+    assert_eq!(unreleased, not_found(released_or_refused(key, Err(tonic::Status::not_found("no")))));
     assert!(matches!(
         released_or_refused(key, Err(tonic::Status::unavailable("down"))),
         Err(GatewayError::Upstream { .. })

@@ -60,7 +60,7 @@ impl GatewayRole {
 impl Role for GatewayRole {
     /// The gateway's gRPC service (API key management) and REST routes are for people: public.
     fn register(&self, registry: &mut ServiceRegistry) {
-        registry.add_grpc(Exposure::Public, GatewayGrpc::server(self.state.keys.clone()));
+        registry.add_grpc(Exposure::Public, GatewayGrpc::server(self.state.keys.clone(), self.state.attempts.clone()));
         registry.add_rest(self.router());
     }
 

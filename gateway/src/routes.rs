@@ -8,19 +8,19 @@ use std::sync::Arc;
 use axum::extract::{DefaultBodyLimit, Query, Request, State};
 use axum::handler::Handler;
 use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter};
 use axum::{Extension, Json, Router};
 use http::{Method, header};
 use proto::pb::{GetGraphRequest, ListJobsRequest};
 use tracing::Instrument;
 
-use super::auth::AccessPath;
+use super::auth::{AccessPath, Caller};
 use super::error::GatewayError;
 use super::state::GatewayState;
 use super::{data_access, graph_svg, release, status};
 
-const PAGE: &str = include_str!("../static/index.html");
+pub(crate) const PAGE: &str = include_str!("../static/index.html");
 pub(crate) const OPENAPI: &str = include_str!("../static/openapi.json");
 /// How many of the newest jobs colour the products of the graph picture.
 const RECENT_JOBS_COLOURED: u32 = 500;
@@ -75,6 +75,7 @@ fn own_routes() -> Vec<Route> {
         route(Method::GET, "/api/files/{file_name}", status::file),
         route(Method::GET, "/api/jobs", status::jobs),
         route(Method::GET, "/api/jobs/{id}", status::job),
+        route(Method::POST, "/api/jobs/{id}/fail", status::fail_job),
         route(Method::GET, "/api/campaigns/{id}", status::campaign),
         route(Method::GET, "/api/queues", status::queues),
         route(Method::GET, "/api/dead-evaluations", status::dead_evaluations),
@@ -84,8 +85,8 @@ fn own_routes() -> Vec<Route> {
         route(Method::GET, "/api/processor", status::processor),
         route(Method::GET, "/api/health", || async { Json(serde_json::json!({"status": "ok"})) }),
         route(Method::GET, "/api/openapi.json", || async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }),
-        route(Method::GET, "/", || async { Html(PAGE) }),
-        route(Method::GET, "/ui", || async { Html(PAGE) }),
+        route(Method::GET, "/", status::page),
+        route(Method::GET, "/ui", status::page),
     ]
 }
 
@@ -116,8 +117,10 @@ pub fn router(state: Arc<GatewayState>) -> Router {
 /// `GET /api/graph.svg`: the product graph as a picture.
 async fn graph_picture(
     State(state): State<Arc<GatewayState>>,
+    caller: Caller,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, GatewayError> {
+    status::Viewer::of(&state, &caller)?;
     let graph =
         state.clients.depsvc.clone().get_graph(GetGraphRequest {}).await.map_err(GatewayError::upstream("depsvc"))?;
     let instrument = params.get("instrument").map(String::as_str).filter(|name| !name.is_empty());
@@ -168,3 +171,7 @@ mod tests;
 #[cfg(test)]
 #[path = "openapi_tests.rs"]
 mod openapi_tests;
+
+#[cfg(test)]
+#[path = "visibility_tests.rs"]
+mod visibility_tests;

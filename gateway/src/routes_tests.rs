@@ -304,17 +304,19 @@ async fn releases_need_an_admin_key_under_api_key_and_a_supported_type() {
 }
 
 #[tokio::test]
-async fn under_the_released_rule_only_anonymous_downloads_ask_the_tracker() {
+async fn under_the_released_rule_only_callers_without_upload_or_operator_scope_ask_the_tracker() {
     let config =
         GatewayConfig { anonymous_access: crate::release::AnonymousAccess::Released, ..GatewayConfig::default() };
     let fixture = fixture_with(config).await;
     fixture.archive.put(&KEY.into(), b"level zero".to_vec().into()).await.unwrap();
     let (status, body) =
-        send(&fixture, "GET", &format!("/api-key/download/{KEY}"), Some(&fixture.reader), vec![]).await;
+        send(&fixture, "GET", &format!("/api-key/download/{KEY}"), Some(&fixture.uploader), vec![]).await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, "level zero"));
     // Only the file tracker knows whether the file is released, and it does not run here.
-    let (status, body) = send(&fixture, "GET", &format!("/download/{KEY}"), None, vec![]).await;
-    assert!(status.is_server_error() && body.contains("indexer"), "{status} {body}");
+    for key in [None, Some(fixture.reader.as_str())] {
+        let (status, body) = send(&fixture, "GET", &format!("/download/{KEY}"), key, vec![]).await;
+        assert!(status.is_server_error() && body.contains("indexer"), "{status} {body}");
+    }
 }
 
 #[tokio::test]
@@ -334,7 +336,8 @@ async fn openapi_document_and_page_are_served() {
     ] {
         assert!(document["paths"].get(path).is_some(), "openapi lacks {path}");
     }
-    let (status, page) = send(&fixture, "GET", "/", None, vec![]).await;
+    assert_eq!(send(&fixture, "GET", "/", None, vec![]).await.0, StatusCode::UNAUTHORIZED);
+    let (status, page) = send(&fixture, "GET", "/", Some(&fixture.reader), vec![]).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("/api/queues") && page.contains("/api/graph.svg"));
 }

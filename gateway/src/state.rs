@@ -5,6 +5,7 @@ use std::sync::Arc;
 use object_store::ObjectStore;
 use proto::clients::MeshClients;
 
+use super::attempts::FailedAttempts;
 use super::config::GatewayConfig;
 use super::key_store::ApiKeyStore;
 use mesh_runtime::archive::ArchivePresigner;
@@ -16,6 +17,8 @@ pub struct GatewayState {
     pub archive: Arc<dyn ObjectStore>,
     pub clients: MeshClients,
     pub keys: ApiKeyStore,
+    /// Failed authentications per client address.
+    pub attempts: Arc<FailedAttempts>,
     pub signer: UploadSigner,
     /// Set when clients reach the archive themselves (S3).
     pub presigner: Option<ArchivePresigner>,
@@ -30,6 +33,7 @@ impl GatewayState {
         signer: UploadSigner,
         presigner: Option<ArchivePresigner>,
     ) -> GatewayState {
-        GatewayState { config, archive, clients, keys, signer, presigner }
+        let attempts = Arc::new(FailedAttempts::new(config.auth_failure_limit.get(), config.auth_failure_window));
+        GatewayState { config, archive, clients, keys, attempts, signer, presigner }
     }
 }

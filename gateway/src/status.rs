@@ -9,17 +9,22 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use http::HeaderMap;
 use prost_types::Timestamp;
 use proto::pb::{
-    CampaignProgress, DeadEvaluation, FileKind, FileRecord, GetCampaignRequest, GetFileRequest, GetGraphRequest,
-    GetGraphResponse, GetJobRequest, GetQueuesRequest, GetStatusRequest, InstrumentQueue, Job, JobState,
-    ListDeadEvaluationsRequest, ListJobsRequest, ListQuarantineRequest, ProcessorStatus, QuarantinedFile,
+    CampaignProgress, DeadEvaluation, FailJobRequest, FileKind, FileRecord, GetCampaignRequest, GetFileRequest,
+    GetGraphRequest, GetGraphResponse, GetJobRequest, GetQueuesRequest, GetStatusRequest, InstrumentQueue, Job,
+    JobState, ListDeadEvaluationsRequest, ListJobsRequest, ListQuarantineRequest, ProcessorStatus, QuarantinedFile,
     QueryFilesRequest, Relationship,
 };
 use proto::time::millis_of;
 
+use super::auth::Caller;
 use super::catalog::query_date;
+use super::config::StatusAccess;
 use super::error::GatewayError;
+use super::key_store::Scope;
+use super::release::sees_released_only;
 use super::state::GatewayState;
 
 type AppState = State<Arc<GatewayState>>;
@@ -27,12 +32,74 @@ type Params = Query<HashMap<String, String>>;
 
 /// With no filter at all, `/api/files` looks at this many days of arrivals.
 const RECENT_DAYS: i32 = 7;
-const DEFAULT_LIMIT: usize = 100;
+const DEFAULT_LIMIT: u32 = 100;
+/// The largest page the status API asks a peer for.
+const MAX_LIMIT: u32 = 10_000;
+/// Response header naming where the next page of `/api/jobs` begins (`?page_token=`).
+const NEXT_PAGE_TOKEN: &str = "x-next-page-token";
 /// Lines of a job's log shown in lists; the job itself shows all of it.
 const LOG_TAIL_LINES: usize = 5;
 
+/// What a caller of the status API sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Viewer {
+    Everything,
+    /// Files no release has made public stay unseen: not listed, not named as provenance, and the
+    /// routes that name files of any kind (jobs, quarantine, dead evaluations, the processor) refused.
+    ReleasedOnly,
+}
+
+impl Viewer {
+    /// Who may use the status API: with `status_access = "keys"` a key with the `read` scope
+    /// (`operator` and `admin` imply it); what they see follows `anonymous_access`.
+    pub fn of(state: &GatewayState, caller: &Caller) -> Result<Viewer, GatewayError> {
+        if state.config.status_access == StatusAccess::Keys {
+            caller.require(Scope::Read, "use the status API")?;
+        }
+        Ok(if sees_released_only(state.config.anonymous_access, caller) {
+            Viewer::ReleasedOnly
+        } else {
+            Viewer::Everything
+        })
+    }
+
+    /// Refuses a released-only viewer a route that names unreleased files.
+    fn require_everything(self, what: &str) -> Result<(), GatewayError> {
+        match self {
+            Viewer::Everything => Ok(()),
+            Viewer::ReleasedOnly => Err(GatewayError::Forbidden(format!(
+                "{what} name files no release has made public: an api key with the operator scope is needed"
+            ))),
+        }
+    }
+
+    /// A file as this viewer may see it; `None` when it may not see it at all.
+    fn file(self, mut record: FileRecord) -> Option<FileRecord> {
+        if self == Viewer::ReleasedOnly {
+            if !record.released {
+                return None;
+            }
+            // Provenance names inputs, which are rarely released themselves.
+            record.parent_files.clear();
+            record.produced_by_job.clear();
+        }
+        Some(record)
+    }
+}
+
+/// `GET /` and `GET /ui`: the live page (its data comes from the status API).
+pub async fn page(State(state): AppState, caller: Caller) -> Result<axum::response::Html<&'static str>, GatewayError> {
+    Viewer::of(&state, &caller)?;
+    Ok(axum::response::Html(super::routes::PAGE))
+}
+
 /// `GET /api/files`: files, newest arrivals first.
-pub async fn files(State(state): AppState, Query(params): Params) -> Result<Json<Vec<FileRecord>>, GatewayError> {
+pub async fn files(
+    State(state): AppState,
+    caller: Caller,
+    Query(params): Params,
+) -> Result<Json<Vec<FileRecord>>, GatewayError> {
+    let viewer = Viewer::of(&state, &caller)?;
     let given = |name: &str| params.get(name).cloned().unwrap_or_default();
     let mut filter = QueryFilesRequest {
         kind: enum_param(&params, "kind", FileKind::from_text)?.into(),
@@ -50,6 +117,7 @@ pub async fn files(State(state): AppState, Query(params): Params) -> Result<Json
         .map_err(|error| GatewayError::InvalidRequest(error.to_string()))?;
         filter.ingestion_date_min = today.add_days(-RECENT_DAYS).yyyymmdd();
     }
+    filter.released_only = viewer == Viewer::ReleasedOnly;
     let mut records = state
         .clients
         .indexer
@@ -61,56 +129,98 @@ pub async fn files(State(state): AppState, Query(params): Params) -> Result<Json
         .files;
     let ingested = |record: &FileRecord| record.ingestion_time.as_ref().map(millis_of);
     records.sort_by(|left, right| ingested(right).cmp(&ingested(left)).then(left.file_name.cmp(&right.file_name)));
-    records.truncate(limit(&params)?);
-    Ok(Json(records))
+    records.truncate(limit(&params)? as usize);
+    Ok(Json(records.into_iter().filter_map(|record| viewer.file(record)).collect()))
 }
 
 /// `GET /api/files/{file_name}`: one file and its provenance.
-pub async fn file(State(state): AppState, Path(file_name): Path<String>) -> Result<Json<FileRecord>, GatewayError> {
+pub async fn file(
+    State(state): AppState,
+    caller: Caller,
+    Path(file_name): Path<String>,
+) -> Result<Json<FileRecord>, GatewayError> {
+    let viewer = Viewer::of(&state, &caller)?;
+    let not_found = || GatewayError::NotFound(format!("file not found: {file_name}"));
     let record = state
         .clients
         .indexer
         .clone()
-        .get_file(GetFileRequest { file_name })
+        .get_file(GetFileRequest { file_name: file_name.clone() })
         .await
         .map_err(GatewayError::upstream("indexer"))?
         .into_inner()
         .file
         .unwrap_or_default();
-    Ok(Json(record))
+    // An unreleased file is answered exactly as a missing one.
+    viewer.file(record).map(Json).ok_or_else(not_found)
 }
 
 /// `GET /api/jobs`: recent jobs, optionally by state and instrument.
-pub async fn jobs(State(state): AppState, Query(params): Params) -> Result<Json<Vec<JobView>>, GatewayError> {
+/// The next page is announced in the `x-next-page-token` header (absent on the last page); the
+/// body stays a list.
+pub async fn jobs(
+    State(state): AppState,
+    caller: Caller,
+    Query(params): Params,
+) -> Result<(HeaderMap, Json<Vec<JobView>>), GatewayError> {
+    Viewer::of(&state, &caller)?.require_everything("jobs")?;
     let request = ListJobsRequest {
         state: enum_param(&params, "state", JobState::from_text)?.into(),
         instrument: params.get("instrument").cloned().unwrap_or_default(),
-        limit: limit(&params)? as u32,
+        limit: limit(&params)?,
         campaign_id: params.get("campaign_id").cloned().unwrap_or_default(),
         output_file: params.get("output_file").cloned().unwrap_or_default(),
         input_file: params.get("input_file").cloned().unwrap_or_default(),
+        page_token: params.get("page_token").cloned().unwrap_or_default(),
     };
-    let jobs = state
-        .clients
-        .starter
-        .clone()
-        .list_jobs(request)
-        .await
-        .map_err(GatewayError::upstream("starter"))?
-        .into_inner()
-        .jobs;
-    Ok(Json(jobs.iter().map(|job| JobView::of(job, LogShown::Tail)).collect()))
+    let page =
+        state.clients.starter.clone().list_jobs(request).await.map_err(GatewayError::upstream("starter"))?.into_inner();
+    let mut headers = HeaderMap::new();
+    if !page.next_page_token.is_empty() {
+        let token = http::HeaderValue::from_str(&page.next_page_token)
+            .map_err(|_| GatewayError::InvalidRequest("the starter answered an unusable page token".into()))?;
+        headers.insert(NEXT_PAGE_TOKEN, token);
+    }
+    Ok((headers, Json(page.jobs.iter().map(|job| JobView::of(job, LogShown::Tail)).collect())))
 }
 
 /// `GET /api/jobs/{id}`: one job with its full log.
-pub async fn job(State(state): AppState, Path(id): Path<String>) -> Result<Json<JobView>, GatewayError> {
+pub async fn job(
+    State(state): AppState,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<JobView>, GatewayError> {
+    Viewer::of(&state, &caller)?.require_everything("jobs")?;
     let job =
         state.clients.starter.clone().get_job(GetJobRequest { id }).await.map_err(GatewayError::upstream("starter"))?;
     Ok(Json(JobView::of(&job.into_inner().job.unwrap_or_default(), LogShown::All)))
 }
 
+/// `POST /api/jobs/{id}/fail?reason=`: an operator fails a queued or running job; the starter
+/// records the key's name and id in the job's log.
+pub async fn fail_job(
+    State(state): AppState,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(params): Params,
+) -> Result<Json<serde_json::Value>, GatewayError> {
+    let key = caller.require(Scope::Operator, "fail a job")?;
+    let operator = format!("{} (api key {})", key.name, key.id);
+    let reason = params.get("reason").map(|reason| reason.trim().to_string()).unwrap_or_default();
+    let request = FailJobRequest { job_id: id.clone(), reason, operator: operator.clone() };
+    let failed =
+        state.clients.starter.clone().fail_job(request).await.map_err(GatewayError::upstream("starter"))?.into_inner();
+    tracing::info!(job = %id, %operator, "job failed by an operator");
+    Ok(Json(serde_json::json!({"job_id": id, "state": failed.state().text(), "failed_by": operator})))
+}
+
 /// `GET /api/campaigns/{id}`: a reprocessing campaign's jobs by state (the id `reprocess` answered).
-pub async fn campaign(State(state): AppState, Path(id): Path<String>) -> Result<Json<CampaignProgress>, GatewayError> {
+pub async fn campaign(
+    State(state): AppState,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<CampaignProgress>, GatewayError> {
+    Viewer::of(&state, &caller)?;
     let progress = state
         .clients
         .starter
@@ -125,7 +235,8 @@ pub async fn campaign(State(state): AppState, Path(id): Path<String>) -> Result<
 }
 
 /// `GET /api/queues`: queued, running and finished jobs per instrument.
-pub async fn queues(State(state): AppState) -> Result<Json<Vec<InstrumentQueue>>, GatewayError> {
+pub async fn queues(State(state): AppState, caller: Caller) -> Result<Json<Vec<InstrumentQueue>>, GatewayError> {
+    Viewer::of(&state, &caller)?;
     let queues = state
         .clients
         .starter
@@ -142,11 +253,13 @@ pub async fn queues(State(state): AppState) -> Result<Json<Vec<InstrumentQueue>>
 /// the reason; optionally of one instrument.
 pub async fn dead_evaluations(
     State(state): AppState,
+    caller: Caller,
     Query(params): Params,
 ) -> Result<Json<Vec<DeadEvaluation>>, GatewayError> {
+    Viewer::of(&state, &caller)?.require_everything("dead evaluations")?;
     let request = ListDeadEvaluationsRequest {
         instrument: params.get("instrument").cloned().unwrap_or_default(),
-        limit: limit(&params)? as u32,
+        limit: limit(&params)?,
     };
     let evaluations = state
         .clients
@@ -161,7 +274,8 @@ pub async fn dead_evaluations(
 }
 
 /// `GET /api/graph`: products, edges and the Graphviz text.
-pub async fn graph(State(state): AppState) -> Result<Json<GetGraphResponse>, GatewayError> {
+pub async fn graph(State(state): AppState, caller: Caller) -> Result<Json<GetGraphResponse>, GatewayError> {
+    Viewer::of(&state, &caller)?;
     let graph =
         state.clients.depsvc.clone().get_graph(GetGraphRequest {}).await.map_err(GatewayError::upstream("depsvc"))?;
     Ok(Json(graph.into_inner()))
@@ -170,9 +284,11 @@ pub async fn graph(State(state): AppState) -> Result<Json<GetGraphResponse>, Gat
 /// `GET /api/quarantine`: files refused by the indexer and why.
 pub async fn quarantine(
     State(state): AppState,
+    caller: Caller,
     Query(params): Params,
 ) -> Result<Json<Vec<QuarantinedFile>>, GatewayError> {
-    let request = ListQuarantineRequest { limit: limit(&params)? as u32 };
+    Viewer::of(&state, &caller)?.require_everything("quarantined files")?;
+    let request = ListQuarantineRequest { limit: limit(&params)? };
     let files = state
         .clients
         .indexer
@@ -186,7 +302,8 @@ pub async fn quarantine(
 }
 
 /// `GET /api/processor`: the processor this gateway's mesh points at.
-pub async fn processor(State(state): AppState) -> Result<Json<ProcessorStatus>, GatewayError> {
+pub async fn processor(State(state): AppState, caller: Caller) -> Result<Json<ProcessorStatus>, GatewayError> {
+    Viewer::of(&state, &caller)?.require_everything("the processor's running jobs")?;
     let status = state
         .clients
         .processor
@@ -200,12 +317,14 @@ pub async fn processor(State(state): AppState) -> Result<Json<ProcessorStatus>, 
     Ok(Json(status))
 }
 
-fn limit(params: &HashMap<String, String>) -> Result<usize, GatewayError> {
+/// `limit`, at most [`MAX_LIMIT`] (a larger one is cut down to it, as the peers' page maxima do).
+fn limit(params: &HashMap<String, String>) -> Result<u32, GatewayError> {
     match params.get("limit") {
         None => Ok(DEFAULT_LIMIT),
-        Some(text) => {
-            text.parse().map_err(|_| GatewayError::InvalidRequest(format!("limit {text:?}: expected a number")))
-        }
+        Some(text) => text
+            .parse::<u64>()
+            .map(|limit| limit.min(u64::from(MAX_LIMIT)) as u32)
+            .map_err(|_| GatewayError::InvalidRequest(format!("limit {text:?}: expected a number"))),
     }
 }
 

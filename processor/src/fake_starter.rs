@@ -104,6 +104,10 @@ impl StarterService for FakeStarter {
         Ok(Response::new(CompleteJobResponse::default()))
     }
 
+    async fn fail_job(&self, _: Request<FailJobRequest>) -> Result<Response<FailJobResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+
     async fn list_jobs(&self, _: Request<ListJobsRequest>) -> Result<Response<ListJobsResponse>, Status> {
         Err(Status::unimplemented("fake"))
     }

@@ -167,6 +167,18 @@ pub fn validate_request(request: &StartReprocessingRequest) -> Result<(Date, Dat
     Ok((start, end))
 }
 
+/// Refuses a range longer than `max_days` (a campaign's runs are planned in memory).
+pub fn check_span(start: Date, end: Date, max_days: u32) -> Result<(), StarterError> {
+    let days = i64::from(end.days_since_epoch()) - i64::from(start.days_since_epoch()) + 1;
+    if days > i64::from(max_days) {
+        return Err(StarterError::InvalidRequest(format!(
+            "the range {start} to {end} spans {days} days, more than starter.max_campaign_days ({max_days}): \
+             reprocess it in parts"
+        )));
+    }
+    Ok(())
+}
+
 /// Plans a campaign: the kickoff products (those fed by level 0) or the products the filters
 /// name, for every day of the range. The jobs' outputs then trigger the rest of the graph in
 /// dependency order, each new version carrying the campaign along. Cadence products (monthly,
@@ -254,4 +266,24 @@ pub async fn campaign_runs(
         }
     }
     Ok(runs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_range_longer_than_the_configured_span_is_refused_with_the_limit() {
+        let request = |start: &str, end: &str| StartReprocessingRequest {
+            start_date: start.into(),
+            end_date: end.into(),
+            ..Default::default()
+        };
+        let (start, end) = validate_request(&request("00010101", "99991231")).unwrap();
+        let refusal = check_span(start, end, 3660).unwrap_err().to_string();
+        assert!(refusal.contains("3652059 days") && refusal.contains("max_campaign_days (3660)"), "{refusal}");
+        let (start, end) = validate_request(&request("20250101", "20251231")).unwrap();
+        assert!(check_span(start, end, 365).is_ok());
+        assert!(check_span(start, end, 364).is_err());
+    }
 }

@@ -24,6 +24,11 @@ pub struct StarterConfig {
     pub instrument_concurrency: BTreeMap<String, NonZeroU32>,
     /// Scheduled runs (`[[starter.schedules]]`), e.g. monthly maps.
     pub schedules: Vec<ScheduleConfig>,
+    /// The longest reprocessing range StartReprocessing accepts, in days (its runs are planned in
+    /// memory); a longer one is refused, to be asked for in parts.
+    pub max_campaign_days: NonZeroU32,
+    /// The most jobs one ListJobs page holds, whatever limit is asked for.
+    pub max_page_size: NonZeroU32,
 }
 
 /// One scheduled run: when it fires (cron, UTC), which products, and over which days.
@@ -51,6 +56,9 @@ impl Default for StarterConfig {
             default_instrument_concurrency: NonZeroU32::new(8).expect("not zero"),
             instrument_concurrency: BTreeMap::new(),
             schedules: Vec::new(),
+            // Ten years: the whole mission so far, with room.
+            max_campaign_days: NonZeroU32::new(3660).expect("not zero"),
+            max_page_size: NonZeroU32::new(1000).expect("not zero"),
         }
     }
 }

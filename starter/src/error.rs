@@ -8,6 +8,8 @@ pub enum StarterError {
     UnknownJob(proto::ids::JobId),
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    #[error("job {id} is {state} already: only queued or running jobs can be failed")]
+    JobFinished { id: proto::ids::JobId, state: String },
     #[error("no version left after {0}")]
     NoVersionLeft(String),
     #[error("could not allocate a job version: other starters kept taking them")]
@@ -34,6 +36,7 @@ impl HasErrorCode for StarterError {
             StarterError::UnknownJob(_) | StarterError::UnknownCampaign(_) => ErrorCode::NotFound,
             StarterError::InvalidRequest(_) | StarterError::InvalidSchedule { .. } => ErrorCode::InvalidArgument,
             StarterError::NoVersionLeft(_) => ErrorCode::OutOfRange,
+            StarterError::JobFinished { .. } => ErrorCode::FailedPrecondition,
             StarterError::VersionContention => ErrorCode::Aborted,
             StarterError::CorruptJob { .. } | StarterError::CorruptState(_) => ErrorCode::DataLoss,
             StarterError::Database(error) => mesh_runtime::store::error_code(error),

@@ -6,15 +6,16 @@ use std::sync::Arc;
 use proto::ids::{JobId, WorkerId};
 use proto::pb::starter_service_server::StarterService;
 use proto::pb::{
-    CompleteJobRequest, CompleteJobResponse, GetCampaignRequest, GetCampaignResponse, GetJobRequest, GetJobResponse,
-    GetQueuesRequest, GetQueuesResponse, InstrumentQueue, ListDeadEvaluationsRequest, ListDeadEvaluationsResponse,
-    ListJobsRequest, ListJobsResponse, StartReprocessingRequest, StartReprocessingResponse, WorkRequest, WorkResponse,
+    CompleteJobRequest, CompleteJobResponse, FailJobRequest, FailJobResponse, GetCampaignRequest, GetCampaignResponse,
+    GetJobRequest, GetJobResponse, GetQueuesRequest, GetQueuesResponse, InstrumentQueue, ListDeadEvaluationsRequest,
+    ListDeadEvaluationsResponse, ListJobsRequest, ListJobsResponse, StartReprocessingRequest,
+    StartReprocessingResponse, WorkRequest, WorkResponse,
 };
 use proto::time::now_millis;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::campaigns::{CampaignPlan, plan_campaign, validate_request};
+use super::campaigns::{CampaignPlan, check_span, plan_campaign, validate_request};
 use super::job_row::state_counter;
 use super::jobs::{Completion, JobFilter};
 use super::role::StarterShared;
@@ -67,6 +68,17 @@ impl StarterService for StarterGrpc {
         Ok(Response::new(CompleteJobResponse { state: state.into() }))
     }
 
+    #[tracing::instrument(skip_all, name = "starter.fail_job", fields(job = %request.get_ref().job_id, operator = %request.get_ref().operator))]
+    async fn fail_job(&self, request: Request<FailJobRequest>) -> Result<Response<FailJobResponse>, Status> {
+        let request = request.into_inner();
+        let job = JobId::from(request.job_id);
+        let state = self.shared.store.fail(&job, &request.reason, &request.operator, now_millis()).await?;
+        tracing::info!(reason = %request.reason, "job failed by an operator");
+        // A running job's slot is free again.
+        self.shared.trigger.job_available.notify_waiters();
+        Ok(Response::new(FailJobResponse { state: state.into() }))
+    }
+
     #[tracing::instrument(skip_all, name = "starter.list_jobs")]
     async fn list_jobs(&self, request: Request<ListJobsRequest>) -> Result<Response<ListJobsResponse>, Status> {
         let request = request.into_inner();
@@ -77,9 +89,10 @@ impl StarterService for StarterGrpc {
             output_file: request.output_file,
             input_file: request.input_file,
             limit: request.limit,
+            page_token: request.page_token,
         };
-        let jobs = self.shared.store.list(&filter).await?;
-        Ok(Response::new(ListJobsResponse { jobs }))
+        let page = self.shared.store.list_page(&filter).await?;
+        Ok(Response::new(ListJobsResponse { jobs: page.jobs, next_page_token: page.next_page_token }))
     }
 
     #[tracing::instrument(skip_all, name = "starter.get_job")]
@@ -95,7 +108,8 @@ impl StarterService for StarterGrpc {
     ) -> Result<Response<StartReprocessingResponse>, Status> {
         let request = request.into_inner();
         // Refuse a bad request before asking depsvc anything.
-        validate_request(&request)?;
+        let (start, end) = validate_request(&request)?;
+        check_span(start, end, self.shared.config.max_campaign_days.get())?;
         let plan = CampaignPlan { id: uuid::Uuid::now_v7().to_string(), request, origin: "request".into() };
         let response = plan_campaign(self.shared.clone(), plan).await?;
         Ok(Response::new(response))

@@ -15,6 +15,14 @@ use super::config::StarterConfig;
 use super::error::StarterError;
 use super::job_row::{JOB_COLUMNS, encode_inputs, hex, job_from_row, state_column, stored_state};
 
+/// Whether the file filters of `filter` hold for `job` (the SQL narrowed it down already).
+fn filter_matches(filter: &JobFilter, job: &Job) -> bool {
+    let output_matches = filter.output_file.is_empty() || job.outputs.contains(&filter.output_file);
+    let input_matches = filter.input_file.is_empty()
+        || job.inputs.iter().flat_map(|input| input.files.iter()).any(|file| file.file_name == filter.input_file);
+    output_matches && input_matches
+}
+
 /// A job the trigger logic wants to exist.
 #[derive(Debug, Clone)]
 pub struct NewJob {
@@ -47,15 +55,30 @@ pub struct JobFilter {
     pub output_file: String,
     /// The jobs that read this file.
     pub input_file: String,
-    /// 0 means 100.
+    /// 0 means 100; capped at the store's `max_page_size`.
     pub limit: u32,
+    /// The id the previous page ended at (jobs older than it follow); empty for the newest.
+    pub page_token: String,
 }
 
 impl JobFilter {
-    fn effective_limit(&self) -> u32 {
-        if self.limit == 0 { 100 } else { self.limit }
+    fn effective_limit(&self, max_page_size: u32) -> u32 {
+        if self.limit == 0 { 100.min(max_page_size) } else { self.limit.min(max_page_size) }
     }
 }
+
+/// One page of jobs, newest first, and where the next begins.
+#[derive(Debug, Clone, Default)]
+pub struct JobPage {
+    pub jobs: Vec<Job>,
+    /// Empty when no more jobs match.
+    pub next_page_token: String,
+}
+
+/// Rows read per query while a file filter (confirmed on the decoded job) pages through the table.
+const SCAN_BATCH: u32 = 500;
+/// Rows one page looks at, at most, before it answers with what it found and where it stopped.
+pub const SCAN_BUDGET: u32 = 10_000;
 
 /// How a processor says a job ended.
 #[derive(Debug, Clone)]
@@ -234,7 +257,7 @@ impl JobStore {
     }
 
     /// Records the end of a running job; returns its new state. Only the lease holder's report
-    /// counts (an empty `worker` is an operator and always counts).
+    /// counts; a report without a worker is refused (operators use [`JobStore::fail`]).
     pub async fn complete(
         &self,
         id: &JobId,
@@ -242,8 +265,41 @@ impl JobStore {
         completion: &Completion,
         now: i64,
     ) -> Result<JobState, StarterError> {
+        if worker.is_empty() {
+            return Err(StarterError::InvalidRequest(
+                "CompleteJob needs the worker_id the job was leased to; operators fail a job with FailJob".into(),
+            ));
+        }
         let job = self.get(id).await?;
         self.complete_as_read(job, worker, completion, now).await
+    }
+
+    /// An operator fails a queued or running job for `reason`: it is not retried, and a line of its
+    /// log says who did it. Returns the new state; a finished job is refused as it is.
+    pub async fn fail(&self, id: &JobId, reason: &str, operator: &str, now: i64) -> Result<JobState, StarterError> {
+        if operator.trim().is_empty() {
+            return Err(StarterError::InvalidRequest("FailJob needs the operator who asks".into()));
+        }
+        let reason = if reason.trim().is_empty() { "no reason given" } else { reason.trim() };
+        let line = format!("\n[{}] failed by operator {}: {reason}", proto::time::rfc3339_millis(now), operator.trim());
+        let mut transaction = self.begin_write().await?;
+        let updated = sqlx::query(
+            "UPDATE jobs SET state = 'failed', error = $1, log = log || $2, finished_at = $3, not_before = 0, \
+             lease_owner = '', lease_expires_at = 0 WHERE id = $4 AND state IN ('queued', 'running')",
+        )
+        .bind(format!("failed by operator {}: {reason}", operator.trim()))
+        .bind(line)
+        .bind(now)
+        .bind(id.to_string())
+        .execute(&mut *transaction)
+        .await?
+        .rows_affected();
+        transaction.commit().await?;
+        if updated == 1 {
+            return Ok(JobState::Failed);
+        }
+        let state = self.get(id).await?.state();
+        Err(StarterError::JobFinished { id: id.clone(), state: state.to_string() })
     }
 
     /// `complete` given the job as it was read: the UPDATE only applies while the job is still
@@ -257,7 +313,7 @@ impl JobStore {
         now: i64,
     ) -> Result<JobState, StarterError> {
         let id = job.job_id();
-        if job.state() != JobState::Running || (!worker.is_empty() && job.lease_owner != worker.as_str()) {
+        if job.state() != JobState::Running || job.lease_owner != worker.as_str() {
             // A late report (the lease expired and the job was requeued or leased to another
             // processor) changes nothing.
             return Ok(job.state());
@@ -364,40 +420,61 @@ impl JobStore {
         job_from_row(&row)
     }
 
-    /// Jobs matching every non-empty field of `filter`, newest first.
+    /// Jobs matching every non-empty field of `filter`, newest first (one page).
     pub async fn list(&self, filter: &JobFilter) -> Result<Vec<Job>, StarterError> {
-        // File names go through LIKE on the stored lists (portable across both backends); `_`
-        // is a LIKE wildcard, so matches are confirmed exactly below.
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {JOB_COLUMNS} FROM jobs WHERE ($1 = '' OR state = $1) AND ($2 = '' OR instrument = $2) \
-             AND ($3 = '' OR campaign_id = $3) AND ($4 = '' OR outputs LIKE $5) ORDER BY id DESC LIMIT $6"
-        )))
-        .bind(state_column(filter.state))
-        .bind(filter.instrument.clone())
-        .bind(filter.campaign_id.clone())
-        .bind(filter.output_file.clone())
-        .bind(format!("%\"{}\"%", filter.output_file))
-        .bind(if filter.input_file.is_empty() { i64::from(filter.effective_limit()) } else { i64::MAX })
-        .fetch_all(&self.pool)
-        .await?;
-        let mut jobs = Vec::new();
-        for row in &rows {
-            let job = job_from_row(row)?;
-            let output_matches = filter.output_file.is_empty() || job.outputs.contains(&filter.output_file);
-            let input_matches = filter.input_file.is_empty()
-                || job
-                    .inputs
-                    .iter()
-                    .flat_map(|input| input.files.iter())
-                    .any(|file| file.file_name == filter.input_file);
-            if output_matches && input_matches {
-                jobs.push(job);
+        Ok(self.list_page(filter).await?.jobs)
+    }
+
+    /// A page of the jobs matching `filter`, newest first, from its `page_token` on (keyset on the
+    /// time-ordered id). State, instrument and campaign filter in SQL; the file filters can only be
+    /// confirmed on the decoded job, so rows are read in batches of [`SCAN_BATCH`], at most
+    /// [`SCAN_BUDGET`] a page: memory stays bounded however large the table, and a page that ran
+    /// out of budget says where to go on.
+    pub async fn list_page(&self, filter: &JobFilter) -> Result<JobPage, StarterError> {
+        let limit = filter.effective_limit(self.config.max_page_size.get());
+        let confirms = !filter.output_file.is_empty() || !filter.input_file.is_empty();
+        let batch = if confirms { SCAN_BATCH } else { limit };
+        let mut page = JobPage::default();
+        let mut after = filter.page_token.clone();
+        let mut scanned = 0u32;
+        loop {
+            // File names go through LIKE on the stored outputs (portable across both backends);
+            // `_` is a LIKE wildcard, so matches are confirmed exactly below.
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE ($1 = '' OR state = $1) AND ($2 = '' OR instrument = $2) \
+                 AND ($3 = '' OR campaign_id = $3) AND ($4 = '' OR outputs LIKE $5) AND ($6 = '' OR id < $6) \
+                 ORDER BY id DESC LIMIT $7"
+            )))
+            .bind(state_column(filter.state))
+            .bind(filter.instrument.clone())
+            .bind(filter.campaign_id.clone())
+            .bind(filter.output_file.clone())
+            .bind(format!("%\"{}\"%", filter.output_file))
+            .bind(after.clone())
+            .bind(i64::from(batch))
+            .fetch_all(&self.pool)
+            .await?;
+            // Fewer rows than asked for: the table has no more.
+            let table_exhausted = rows.len() < batch as usize;
+            let mut looked_at = 0;
+            for row in &rows {
+                let job = job_from_row(row)?;
+                looked_at += 1;
+                after = job.id.clone();
+                if filter_matches(filter, &job) {
+                    page.jobs.push(job);
+                }
+                if page.jobs.len() >= limit as usize {
+                    break;
+                }
             }
-            if jobs.len() >= filter.effective_limit() as usize {
-                break;
+            scanned += looked_at;
+            let no_more = table_exhausted && looked_at == rows.len() as u32;
+            if no_more || page.jobs.len() >= limit as usize || scanned >= SCAN_BUDGET {
+                page.next_page_token = if no_more { String::new() } else { after };
+                return Ok(page);
             }
         }
-        Ok(jobs)
     }
 
     /// Jobs by instrument and state, and queue depth (queued jobs) by instrument, for `/metrics`;

@@ -25,7 +25,7 @@ pub use campaigns::CampaignPlan;
 pub use config::{ScheduleConfig, StarterConfig};
 pub use dead_letters::Refusal;
 pub use error::StarterError;
-pub use jobs::{Completion, JobFilter, JobStore, NewJob, input_hash};
+pub use jobs::{Completion, JobFilter, JobPage, JobStore, NewJob, SCAN_BUDGET, input_hash};
 pub use restore::RestoredJob;
 pub use role::StarterRole;
 pub use schedule::{Schedule, due_firings, schedules_from_config};

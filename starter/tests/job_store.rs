@@ -13,7 +13,7 @@ use proto::pb::{
     StartReprocessingRequest,
 };
 use sqlx::AnyPool;
-use starter::{CampaignPlan, Completion, JobFilter, JobStore, NewJob, StarterConfig};
+use starter::{CampaignPlan, Completion, JobFilter, JobStore, NewJob, SCAN_BUDGET, StarterConfig};
 
 mesh_runtime::on_both_backends!(
     concurrent_creators_make_exactly_one_job,
@@ -33,6 +33,8 @@ mesh_runtime::on_both_backends!(
     campaign_progress_counts_jobs_by_state,
     archive_versions_are_a_floor,
     campaign_planning_is_done_only_when_marked,
+    only_the_lease_holder_completes_and_operators_fail_jobs_by_name,
+    jobs_by_input_file_page_through_a_hundred_thousand_in_bounded_steps,
 );
 
 const T0: i64 = 1_800_000_000_000;
@@ -551,4 +553,87 @@ async fn campaign_planning_is_done_only_when_marked(pool: AnyPool) {
     assert_eq!(unfinished[0].id, "b");
     assert_eq!(unfinished[0].request.end_date, "20250131");
     assert_eq!(unfinished[0].request.instrument, "mag");
+}
+
+async fn only_the_lease_holder_completes_and_operators_fail_jobs_by_name(pool: AnyPool) {
+    let store = store(pool, |_| {}).await;
+    store.create(&job("swe", "20260101", vec![l0("swe", "20260101", "v001")]), None, T0).await.unwrap();
+    store.create(&job("swe", "20260102", vec![l0("swe", "20260102", "v001")]), None, T0).await.unwrap();
+    let running = store.claim(&WorkerId::from("worker-a"), T0).await.unwrap().expect("claim");
+    // The old operator bypass: a report without a worker marked any running job succeeded.
+    let bypass = store.complete(&running.job_id(), &WorkerId::from(""), &success(&["forged.cdf"]), T0 + SECOND).await;
+    let refusal = bypass.expect_err("a completion without a worker is refused").to_string();
+    assert!(refusal.contains("FailJob"), "{refusal}");
+    assert_eq!(store.get(&running.job_id()).await.unwrap().state(), JobState::Running);
+
+    let failed = store.fail(&running.job_id(), "stuck on a bad file", "night-shift (api key 0a1b)", T0 + SECOND).await;
+    assert_eq!(failed.unwrap(), JobState::Failed);
+    let job = store.get(&running.job_id()).await.unwrap();
+    assert_eq!(job.state(), JobState::Failed);
+    assert!(job.log.contains("failed by operator night-shift (api key 0a1b): stuck on a bad file"), "{}", job.log);
+    assert!(job.error.contains("night-shift"), "{}", job.error);
+    // The processor's late report changes nothing; a finished job cannot be failed again.
+    let (worker, late_report) = (WorkerId::from("worker-a"), success(&["x.cdf"]));
+    let late = store.complete(&running.job_id(), &worker, &late_report, T0 + 2 * SECOND).await;
+    assert_eq!(late.unwrap(), JobState::Failed);
+    assert!(store.fail(&running.job_id(), "again", "night-shift", T0 + 3 * SECOND).await.is_err());
+    // A queued job can be failed too, but not anonymously.
+    let queued = all_jobs(&store).await.into_iter().find(|job| job.state() == JobState::Queued).expect("queued");
+    assert!(store.fail(&queued.job_id(), "bad inputs", " ", T0).await.is_err());
+    assert_eq!(store.fail(&queued.job_id(), "", "ops", T0).await.unwrap(), JobState::Failed);
+    assert!(store.get(&queued.job_id()).await.unwrap().log.contains("ops: no reason given"));
+}
+
+/// 100,000 jobs, three of them reading one file and older than all the others (the worst case: the
+/// whole table lies before them): every page looks at most SCAN_BUDGET rows and says where to go
+/// on, and paging finds exactly the three.
+async fn jobs_by_input_file_page_through_a_hundred_thousand_in_bounded_steps(pool: AnyPool) {
+    const FILLERS: i64 = 100_000;
+    let store = store(pool.clone(), |config| config.max_page_size = nonzero(50)).await;
+    let wanted = l0("swe", "20260101", "v001");
+    for date in ["20260101", "20260102", "20260103"] {
+        store.create(&job("swe", date, vec![wanted.clone()]), None, T0).await.unwrap().expect("created");
+    }
+    let filler = store.create(&job("mag", "20260101", vec![l0("mag", "20260101", "v001")]), None, T0).await.unwrap();
+    let filler = filler.expect("created").to_string();
+    // In bulk: ids sort after the real (UUIDv7, "0...") ones, so they are the newest.
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
+         INSERT INTO jobs (id, instrument, data_level, descriptor, start_date, repointing, input_hash, campaign_id, \
+         version, version_major, version_minor, inputs, state, attempts, lease_owner, lease_expires_at, not_before, \
+         created_at, started_at, finished_at, error, log, outputs, traceparent) \
+         SELECT CAST(10000000 + i AS TEXT), 'mag', 'l1a', 'all', '20260101', -1, CAST(i AS TEXT), '', \
+         CAST(i AS TEXT), i, 0, (SELECT inputs FROM jobs WHERE id = $2), 'succeeded', 1, '', 0, 0, $3, 0, 0, '', '', '[]', '' \
+         FROM n",
+    )
+    .bind(FILLERS)
+    .bind(filler)
+    .bind(T0)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs").fetch_one(&pool).await.unwrap();
+    assert_eq!(total, FILLERS + 4);
+
+    let mut filter = JobFilter { input_file: wanted.file_name.clone(), limit: 10_000, ..Default::default() };
+    let (mut found, mut pages) = (Vec::new(), 0);
+    loop {
+        let page = store.list_page(&filter).await.unwrap();
+        pages += 1;
+        assert!(page.jobs.len() <= 50, "the configured maximum page size holds");
+        found.extend(page.jobs.into_iter().map(|job| job.time.unwrap().date));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        filter.page_token = page.next_page_token;
+        assert!(pages < 100, "paging ends");
+    }
+    found.sort();
+    assert_eq!(found, ["20260101", "20260102", "20260103"]);
+    // Each page looked at SCAN_BUDGET rows at most: the fillers alone take this many pages.
+    assert!(pages > (FILLERS / i64::from(SCAN_BUDGET)) as usize, "{pages} pages");
+    // Without a file filter the page is one bounded query; the next token goes on from it.
+    let newest = store.list_page(&JobFilter { limit: 1_000_000, ..Default::default() }).await.unwrap();
+    assert_eq!(newest.jobs.len(), 50);
+    assert_eq!(newest.next_page_token, newest.jobs.last().unwrap().id);
 }

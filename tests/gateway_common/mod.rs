@@ -26,6 +26,8 @@ impl Node {
     }
 
     /// As [`Node::start`], with extra environment variables, e.g. `IMAP_SDC_GATEWAY__*` settings.
+    /// The status API is open (`status_access = open`) unless they say otherwise: these tests
+    /// watch the pipeline through it; the gateway's own tests check the keys it needs.
     pub fn start_with_env(home: &Path, roles: &str, environment: &[(&str, &str)]) -> Node {
         let data_dir = home.join("data");
         let log = home.join("node.log");
@@ -34,6 +36,7 @@ impl Node {
             .args(["serve", "--roles", roles, "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(&data_dir)
             .env("IMAP_SDC_PROCESSOR__XTCE_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/xtce"))
+            .env("IMAP_SDC_GATEWAY__STATUS_ACCESS", "open")
             .envs(environment.iter().copied())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -165,7 +168,12 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
 
 /// The status API's science files made by jobs (not uploaded), for a `/api/files` query string.
 pub fn files_made_by_jobs(address: &str, query: &str) -> Vec<serde_json::Value> {
-    let files = get_json(address, &format!("/api/files?{query}"));
+    files_made_by_jobs_as(address, query, &[])
+}
+
+/// As [`files_made_by_jobs`], with headers (`x-api-key`, where the status API needs a key).
+pub fn files_made_by_jobs_as(address: &str, query: &str, headers: &[(&str, &str)]) -> Vec<serde_json::Value> {
+    let files = get_json_as(address, &format!("/api/files?{query}"), headers);
     files
         .as_array()
         .unwrap()
@@ -176,7 +184,12 @@ pub fn files_made_by_jobs(address: &str, query: &str) -> Vec<serde_json::Value> 
 }
 
 pub fn get_json(address: &str, target: &str) -> serde_json::Value {
-    let (status, body) = http(address, "GET", target, &[]);
+    get_json_as(address, target, &[])
+}
+
+/// As [`get_json`], with headers (`x-api-key`).
+pub fn get_json_as(address: &str, target: &str, headers: &[(&str, &str)]) -> serde_json::Value {
+    let (status, body) = http(address, "GET", target, headers);
     assert_eq!(status, 200, "GET {target}: {}", String::from_utf8_lossy(&body));
     serde_json::from_slice(&body).unwrap()
 }

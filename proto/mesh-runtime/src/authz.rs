@@ -95,6 +95,8 @@ pub const RULES: &[Rule] = &[
     // Work carries the heartbeats and the draining notice too.
     Rule { service: STARTER, method: "Work", callers: &[Processor] },
     Rule { service: STARTER, method: "CompleteJob", callers: &[Processor] },
+    // The gateway sends its caller's operator key; operators with a certificate name themselves.
+    Rule { service: STARTER, method: "FailJob", callers: &[Gateway, Operator] },
     Rule { service: STARTER, method: "ListJobs", callers: &[Gateway, Operator] },
     Rule { service: STARTER, method: "GetJob", callers: &[Gateway, Operator] },
     Rule { service: STARTER, method: "StartReprocessing", callers: &[Gateway, Operator] },

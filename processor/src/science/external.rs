@@ -70,6 +70,20 @@ impl ExternalScience {
     }
 }
 
+/// A private folder for one job's run under `work_root`, removed when dropped, so nothing a run
+/// half-wrote survives it.
+pub(super) fn job_work_dir(
+    work_root: &std::path::Path,
+    context: &JobContext,
+) -> Result<tempfile::TempDir, ScienceError> {
+    let io_error = |what: &str, error: std::io::Error| ScienceError::Failed(format!("cannot {what}: {error}"));
+    std::fs::create_dir_all(work_root).map_err(|error| io_error("create the work folder", error))?;
+    tempfile::Builder::new()
+        .prefix(&format!("imap-sdc-{}-", context.job_id))
+        .tempdir_in(work_root)
+        .map_err(|error| io_error("create a working folder", error))
+}
+
 impl Algorithm for ExternalScience {
     fn name(&self) -> &str {
         "external-command"
@@ -80,11 +94,7 @@ impl Algorithm for ExternalScience {
             return Err(ScienceError::Failed("external science has an empty command".into()));
         }
         let io_error = |what: &str, error: std::io::Error| ScienceError::Failed(format!("cannot {what}: {error}"));
-        std::fs::create_dir_all(&self.work_root).map_err(|error| io_error("create the work folder", error))?;
-        let work = tempfile::Builder::new()
-            .prefix(&format!("imap-sdc-{}-", context.job_id))
-            .tempdir_in(&self.work_root)
-            .map_err(|error| io_error("create a working folder", error))?;
+        let work = job_work_dir(&self.work_root, context)?;
         let work_path = work.path();
         let output_dir = work_path.join(OUTPUT_DIR);
         std::fs::create_dir_all(&output_dir).map_err(|error| io_error("create the output folder", error))?;

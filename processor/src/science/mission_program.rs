@@ -69,13 +69,8 @@ impl Algorithm for MissionProgram {
         if self.config.command.is_empty() {
             return Err(ScienceError::Failed("the mission program has an empty command".into()));
         }
-        let io_error = |what: &str, error: std::io::Error| ScienceError::Failed(format!("cannot {what}: {error}"));
-        std::fs::create_dir_all(&self.work_root).map_err(|error| io_error("create the work folder", error))?;
         // Removed when the run ends, whatever happened: nothing half-written survives it.
-        let work = tempfile::Builder::new()
-            .prefix(&format!("imap-sdc-{}-", context.job_id))
-            .tempdir_in(&self.work_root)
-            .map_err(|error| io_error("create a working folder", error))?;
+        let work = super::external::job_work_dir(&self.work_root, context)?;
         let data_dir = work.path().join(DATA_DIR);
         let input_keys = lay_out_archive(&data_dir, inputs)?;
         let log = work.path().join(LOG_FILE);

@@ -5,8 +5,9 @@
 //! never pulls (the image must be on the node), runs as the processor's user with a read-only
 //! root, no capabilities and a private `/tmp`, and gets the rule's limits from docker (`--memory`
 //! with no swap beyond it, `--cpus`, `--ulimit cpu`). `IMAP_DATA_DIR` is the run's folder mounted
-//! read-write, with each input mounted read-only over it. Each run has a name and job label, so
-//! a cancel or timeout removes its container (`docker rm --force`), not just the CLI.
+//! read-write, with each input mounted read-only over it; `env` is set in the container and
+//! `pass_env` passed by name, so no secret shows in a process listing. Each run has a name and job
+//! label, so a cancel or timeout removes its container (`docker rm --force`), not just the CLI.
 //!
 //! The folder must be one the docker daemon sees at the same path (`processor.work_dir` on the
 //! host, or a volume shared at the same path when the processor itself runs in a container).
@@ -57,8 +58,6 @@ pub struct ContainerRun<'a> {
     pub input_keys: &'a BTreeSet<PathBuf>,
     /// User and group the container runs as, so what it writes is the processor's to read and remove.
     pub user: (u32, u32),
-    /// Values of the rule's `pass_env` variables in the processor's environment.
-    pub passed: Vec<(String, String)>,
 }
 
 impl ContainerProgram {
@@ -130,8 +129,13 @@ impl ContainerProgram {
             ("TMPDIR".to_string(), "/tmp".to_string()),
         ];
         let configured = self.config.env.iter().map(|(name, value)| (name.clone(), value.clone()));
-        for (name, value) in environment.into_iter().chain(run.passed.iter().cloned()).chain(configured) {
+        for (name, value) in environment.into_iter().chain(configured) {
             arguments.extend(["--env".to_string(), format!("{name}={value}")]);
+        }
+        // By name only: docker copies the value from its own environment, so a secret passed
+        // on never shows in a process listing.
+        for name in &self.config.pass_env {
+            arguments.extend(["--env".to_string(), name.clone()]);
         }
         arguments.extend(limit_arguments(&self.config.limits));
         arguments.push(self.container.image.clone());
@@ -146,7 +150,7 @@ impl ContainerProgram {
         let removed = Command::new(&self.container.docker)
             .args(["rm", "--force", name])
             .env_clear()
-            .envs(docker_client_environment())
+            .envs(docker_client_environment(&[]))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -170,7 +174,7 @@ impl ContainerProgram {
             .args(arguments)
             .current_dir(work)
             .env_clear()
-            .envs(docker_client_environment())
+            .envs(docker_client_environment(&self.config.pass_env))
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr)
@@ -205,14 +209,8 @@ impl Algorithm for ContainerProgram {
         let data_dir = std::fs::canonicalize(&data_dir).map_err(|error| io_error("resolve the data folder", error))?;
         let log = work.path().join(LOG_FILE);
         let name = container_name(context, work.path());
-        let passed = self
-            .config
-            .pass_env
-            .iter()
-            .filter_map(|variable| std::env::var(variable).ok().map(|value| (variable.clone(), value)))
-            .collect();
         let user = (rustix::process::getuid().as_raw(), rustix::process::getgid().as_raw());
-        let run = ContainerRun { name: &name, data_dir: &data_dir, input_keys: &input_keys, user, passed };
+        let run = ContainerRun { name: &name, data_dir: &data_dir, input_keys: &input_keys, user };
         let arguments = self.docker_arguments(context, inputs, &run)?;
         let status = self.run_container(context, work.path(), &arguments, &name, &log)?;
         if !status.success() {
@@ -265,10 +263,12 @@ fn container_name(context: &JobContext, work: &Path) -> String {
         .collect()
 }
 
-/// The docker CLI's environment: the allow-list, and what reaches the daemon.
-fn docker_client_environment() -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
-    let reach_daemon: Vec<String> = DOCKER_CLIENT_ENVIRONMENT.iter().map(|name| name.to_string()).collect();
-    program_environment(std::env::vars_os(), &reach_daemon)
+/// The docker CLI's environment: the allow-list, what reaches the daemon, and the variables
+/// passed on into the container.
+fn docker_client_environment(pass_env: &[String]) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+    let names: Vec<String> =
+        DOCKER_CLIENT_ENVIRONMENT.iter().map(|name| name.to_string()).chain(pass_env.iter().cloned()).collect();
+    program_environment(std::env::vars_os(), &names)
 }
 
 /// Why a container run ended badly, from `docker run`'s exit code (its own 125–127, or 128 plus

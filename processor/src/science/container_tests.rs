@@ -37,13 +37,12 @@ fn input_keys() -> BTreeSet<PathBuf> {
     [L0_KEY, LSK_KEY].into_iter().map(PathBuf::from).collect()
 }
 
-fn run_spec<'a>(input_keys: &'a BTreeSet<PathBuf>, passed: Vec<(String, String)>) -> ContainerRun<'a> {
+fn run_spec(input_keys: &BTreeSet<PathBuf>) -> ContainerRun<'_> {
     ContainerRun {
         name: "imap-sdc-job-job-1-x1",
         data_dir: Path::new("/srv/work/run/data"),
         input_keys,
         user: (1000, 1001),
-        passed,
     }
 }
 
@@ -59,9 +58,8 @@ fn docker_run_isolates_the_job_mounts_its_inputs_read_only_and_passes_the_missio
     );
     let (context, _) = job("swapi", "l1", "hk");
     let keys = input_keys();
-    let passed = vec![("TEAM_TOKEN".to_string(), "secret".to_string())];
     let arguments =
-        program(rule, Path::new("/srv/work")).docker_arguments(&context, &inputs(), &run_spec(&keys, passed)).unwrap();
+        program(rule, Path::new("/srv/work")).docker_arguments(&context, &inputs(), &run_spec(&keys)).unwrap();
 
     let image = arguments.iter().position(|argument| argument == "imap-swapi-science:1.0.40").expect("the image");
     let l0_mount = format!("type=bind,source=/srv/work/run/data/{L0_KEY},target=/imap-data/{L0_KEY},readonly");
@@ -103,9 +101,9 @@ fn docker_run_isolates_the_job_mounts_its_inputs_read_only_and_passes_the_missio
         "--env",
         "TMPDIR=/tmp",
         "--env",
-        "TEAM_TOKEN=secret",
-        "--env",
         "MPLCONFIGDIR=/tmp/matplotlib",
+        "--env",
+        "TEAM_TOKEN",
         "--memory",
         "4294967296",
         "--memory-swap",
@@ -128,8 +126,7 @@ fn a_configured_network_is_joined_and_an_empty_command_runs_the_entry_point() {
     let rule = rule("command = []\ncontainer = { image = \"team/science\", network = \"science-net\" }");
     let (context, _) = job("swapi", "l1", "hk");
     let keys = input_keys();
-    let arguments =
-        program(rule, Path::new("/srv")).docker_arguments(&context, &inputs(), &run_spec(&keys, Vec::new())).unwrap();
+    let arguments = program(rule, Path::new("/srv")).docker_arguments(&context, &inputs(), &run_spec(&keys)).unwrap();
     let network = arguments.iter().position(|argument| argument == "--network").expect("--network");
     assert_eq!(arguments[network + 1], "science-net");
     let image = arguments.iter().position(|argument| argument == "team/science").expect("the image");
@@ -143,7 +140,7 @@ fn a_work_folder_docker_cannot_mount_is_a_clear_error() {
     let (context, _) = job("swapi", "l1", "hk");
     let keys = input_keys();
     for data_dir in ["relative/data", "/srv/a,b/data"] {
-        let run = ContainerRun { data_dir: Path::new(data_dir), ..run_spec(&keys, Vec::new()) };
+        let run = ContainerRun { data_dir: Path::new(data_dir), ..run_spec(&keys) };
         let error = program(rule.clone(), Path::new("/srv")).docker_arguments(&context, &inputs(), &run).unwrap_err();
         assert!(error.to_string().contains("absolute UTF-8 path without commas (processor.work_dir)"), "{error}");
     }
@@ -173,7 +170,8 @@ fn docker_exit_codes_become_reasons() {
     }
 }
 
-/// A stand-in `docker` that records each call's arguments in `record/<command>.args`, and for
+/// A stand-in `docker` that records each call's arguments in `record/<command>.args` (its
+/// environment in `record/<command>.env`), and for
 /// `run` finds the mounted data folder (`$data`) and then does `behaviour`.
 fn fake_docker(folder: &TempDir, behaviour: &str) -> PathBuf {
     let record = folder.path().join("record");
@@ -181,6 +179,7 @@ fn fake_docker(folder: &TempDir, behaviour: &str) -> PathBuf {
     let script = format!(
         r#"#!/bin/sh
 printf '%s\n' "$@" > "{record}/$1.args"
+env > "{record}/$1.env"
 [ "$1" = run ] || exit 0
 data= previous=
 for argument in "$@"; do
@@ -236,7 +235,8 @@ fn a_container_run_yields_what_it_wrote_in_the_data_folder_and_leaves_nothing_be
         cat "$data/imap/swapi/l0/2025/01/imap_swapi_l0_raw_20250101_v001.pkts" > "$data/imap/swapi/l1b/2025/01/imap_swapi_l1b_hk_20250101_v001.cdf"
         echo "container done"
     "#;
-    let outputs = run_with_fake_docker(&folder, behaviour, "", false).expect("the run succeeds");
+    let passed = "pass_env = [\"CARGO_MANIFEST_DIR\"]";
+    let outputs = run_with_fake_docker(&folder, behaviour, passed, false).expect("the run succeeds");
     assert_eq!(outputs.len(), 1);
     assert_eq!((outputs[0].data_level.as_deref(), outputs[0].descriptor.as_str()), (Some("l1b"), "hk"));
     assert_eq!(outputs[0].bytes, b"telemetry", "the container read its mounted input");
@@ -245,6 +245,12 @@ fn a_container_run_yields_what_it_wrote_in_the_data_folder_and_leaves_nothing_be
     let name = &run[run.iter().position(|argument| argument == "--name").expect("named") + 1];
     assert!(name.starts_with("imap-sdc-job-job-1-"), "{name}");
     assert!(recorded_call(&folder, "rm").is_empty(), "a container that exits is removed by --rm");
+    // A passed variable travels by name; its value only in the docker CLI's environment.
+    let value = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it for tests");
+    assert!(run.windows(2).any(|pair| pair == ["--env", "CARGO_MANIFEST_DIR"]), "{run:?}");
+    assert!(!run.iter().any(|argument| argument.contains(&value)), "{run:?}");
+    let cli_environment = std::fs::read_to_string(folder.path().join("record/run.env")).expect("recorded");
+    assert!(cli_environment.lines().any(|line| line == format!("CARGO_MANIFEST_DIR={value}")), "{cli_environment}");
     assert_eq!(work_folders_left(&folder), 0, "the run's folder is removed");
 }
 

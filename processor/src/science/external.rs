@@ -4,6 +4,7 @@
 //! working folder where the inputs are staged, and writes its products to an output folder.
 //! Products must carry valid mission names for the job's instrument, level and date; a bad
 //! name, a non-zero exit, a timeout or a cancellation fails the job with the program's output.
+//! The rule's `limits` hold from the program's start ([`super::limits`]).
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;

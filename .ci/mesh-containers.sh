@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The mesh in containers (tests/mesh_in_containers.rs, ignored in a plain `cargo test` because it
-# needs docker and root): installs docker.io, docker-compose and debootstrap when missing, starts
+# The mesh in containers (tests/mesh_in_containers.rs) and science in a container image
+# (tests/container_science_in_the_mesh.rs), ignored in a plain `cargo test` because they
+# need docker and root: installs docker.io, docker-compose and debootstrap when missing, starts
 # dockerd when none answers (and stops it again afterwards), then runs those tests. Needs python3
 # with imap-data-access and boto3 (the venv .ci/python-venv.sh makes, first on PATH) and pip (moto's wheels for the dev S3
 # image). Run as root.
@@ -39,3 +40,4 @@ fi
 # --ignored runs just the container tests, one at a time (two meshes at once crowd two cores);
 # --nocapture shows their timings.
 cargo test --test mesh_in_containers -- --ignored --nocapture --test-threads=1
+cargo test --test container_science_in_the_mesh -- --ignored --nocapture

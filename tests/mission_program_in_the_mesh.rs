@@ -224,10 +224,17 @@ async fn swapi_level1_is_made_by_imap_cli_inside_the_mesh_and_equals_a_run_by_ha
     assert_eq!(job_products, ["swapi l1 hk", "swapi l1 sci"]);
     assert!(jobs.iter().all(|job| job.log.contains("imap_cli said")), "the program's words are in the job log");
 
-    // SWAPI L2 science waits for its two ancillary tables, and says so.
-    let queues = starter.clone().get_queues(GetQueuesRequest {}).await.unwrap().into_inner().queues;
-    let swapi = queues.iter().find(|queue| queue.instrument == "swapi").expect("a swapi queue");
-    let l2 = swapi.waiting.iter().find(|run| run.starts_with("swapi l2 sci 20240924")).expect("l2 waits");
+    // SWAPI L2 science waits for its two ancillary tables, and says so (once the starter has
+    // read the event of the L1 science file, which may come after the job's end is reported).
+    let l2 = wait_for("swapi l2 to wait for its inputs", Duration::from_secs(30), || {
+        let mut starter = starter.clone();
+        async move {
+            let queues = starter.get_queues(GetQueuesRequest {}).await.ok()?.into_inner().queues;
+            let swapi = queues.into_iter().find(|queue| queue.instrument == "swapi")?;
+            swapi.waiting.into_iter().find(|run| run.starts_with("swapi l2 sci 20240924"))
+        }
+    })
+    .await;
     assert!(l2.contains("ancillary swapi esa-unit-conversion") && l2.contains("ancillary swapi lut-notes"), "{l2}");
 
     let by_name: BTreeMap<&str, &FileRecord> = products.iter().map(|file| (file.file_name.as_str(), file)).collect();

@@ -5,6 +5,7 @@ use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use mesh_runtime::config::byte_size::ByteSize;
 use mesh_runtime::config::{Problems, duration};
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -84,6 +85,112 @@ pub struct MissionProgramConfig {
     /// Variables set for the program (e.g. `IMAP_DATA_ACCESS_URL`).
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Memory, CPU and priority limits of each run: `limits = { memory = "4GiB", cpu_time = "1h" }`.
+    #[serde(default, skip_serializing_if = "ResourceLimits::is_unlimited")]
+    pub limits: ResourceLimits,
+    /// Runs the program inside this container image instead of as a process of the node:
+    /// `container = { image = "imap-swapi-science:1.0.40" }`. `command` is then what runs inside
+    /// (empty: the image's entry point).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<ContainerConfig>,
+}
+
+/// What one run of a science program may use. A process gets its limits before it starts
+/// (`memory` as RLIMIT_AS, `cpu_time` as RLIMIT_CPU, `nice`); a container gets them from docker
+/// (`--memory`, `--ulimit cpu`, `--cpus`). A run past a limit fails and says which.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResourceLimits {
+    /// Memory the run may map (a process: its address space, so leave room for what libraries
+    /// reserve; a container: its memory, no swap beyond it), e.g. `"4GiB"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<ByteSize>,
+    /// CPU time the run may use, all its threads together; it is then killed (SIGXCPU).
+    #[serde(with = "duration::option", skip_serializing_if = "Option::is_none")]
+    pub cpu_time: Option<Duration>,
+    /// CPUs a container may use at once (`docker --cpus`, fractions allowed). Containers only:
+    /// a process is held back with `nice` instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<f64>,
+    /// Scheduling priority of a process, 0 (normal) to 19 (runs only when nothing else wants the
+    /// CPU), so science yields to the node's event path. Processes only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nice: Option<i32>,
+}
+
+impl ResourceLimits {
+    pub fn is_unlimited(&self) -> bool {
+        *self == ResourceLimits::default()
+    }
+
+    /// Problems of these limits, for a program run as a container or as a process.
+    fn validate(&self, key: &str, in_container: bool, problems: &mut Problems) {
+        if let Some(memory) = self.memory {
+            problems.check(memory >= MINIMUM_MEMORY, &format!("{key}.memory"), || {
+                format!("{memory} is too little to start a program; give at least {MINIMUM_MEMORY}")
+            });
+        }
+        if let Some(cpu_time) = self.cpu_time {
+            problems.check(cpu_time >= Duration::from_secs(1), &format!("{key}.cpu_time"), || {
+                "must be at least 1s (the kernel counts CPU time in whole seconds)".into()
+            });
+        }
+        if let Some(cpus) = self.cpus {
+            problems.check(cpus.is_finite() && cpus > 0.0, &format!("{key}.cpus"), || {
+                format!("{cpus} is not a positive number of CPUs")
+            });
+            problems.check(in_container, &format!("{key}.cpus"), || {
+                "needs a container (docker --cpus); hold a process back with nice and cpu_time".into()
+            });
+        }
+        if let Some(nice) = self.nice {
+            problems.check((0..=19).contains(&nice), &format!("{key}.nice"), || {
+                format!("{nice} is not a niceness from 0 (normal) to 19 (lowest priority)")
+            });
+            problems.check(!in_container, &format!("{key}.nice"), || {
+                "applies to processes; give a container its share with cpus".into()
+            });
+        }
+    }
+}
+
+/// Less memory than this cannot start a program (docker refuses under 6 MiB).
+const MINIMUM_MEMORY: ByteSize = ByteSize(8 << 20);
+
+/// The container a mission program runs in: `docker run --rm --network none` with the job's
+/// inputs mounted read-only in the archive layout, the rest of `IMAP_DATA_DIR` writable.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerConfig {
+    /// The image, already on the node (it is never pulled), e.g. `"imap-swapi-science:1.0.40"`.
+    pub image: String,
+    /// Docker network the container joins; unset, it has none (`--network none`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
+    /// The docker command line program (or a compatible one, e.g. `podman`).
+    #[serde(default = "default_docker")]
+    pub docker: String,
+}
+
+fn default_docker() -> String {
+    "docker".to_string()
+}
+
+impl ContainerConfig {
+    fn validate(&self, key: &str, problems: &mut Problems) {
+        // Each is one argument of `docker run`: never empty, never read as an option.
+        let one_word = |text: &str| !text.is_empty() && !text.starts_with('-') && !text.contains(char::is_whitespace);
+        problems.check(one_word(&self.image), &format!("{key}.image"), || {
+            format!("{:?} is not an image name (e.g. \"imap-swapi-science:1.0.40\")", self.image)
+        });
+        if let Some(network) = &self.network {
+            problems.check(one_word(network), &format!("{key}.network"), || {
+                format!("{network:?} is not a docker network name (leave it unset for none)")
+            });
+        }
+        problems
+            .check(!self.docker.trim().is_empty(), &format!("{key}.docker"), || "must name the docker program".into());
+    }
 }
 
 fn default_mission_command() -> Vec<String> {
@@ -109,6 +216,9 @@ pub struct ExternalScienceConfig {
     /// TMPDIR (e.g. `["IMAP_DATA_ACCESS_URL"]`); everything else is withheld from the program.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pass_env: Vec<String>,
+    /// Memory, CPU time and priority of each run (`cpus` needs a container).
+    #[serde(default, skip_serializing_if = "ResourceLimits::is_unlimited")]
+    pub limits: ResourceLimits,
 }
 
 fn match_any() -> String {
@@ -168,6 +278,7 @@ impl ProcessorConfig {
             problems.check(!external.timeout.is_zero(), &format!("processor.external[{index}].timeout"), || {
                 "must be longer than 0s".into()
             });
+            external.limits.validate(&format!("processor.external[{index}].limits"), false, problems);
         }
         self.validate_mission_programs(problems);
     }
@@ -175,7 +286,14 @@ impl ProcessorConfig {
     fn validate_mission_programs(&self, problems: &mut Problems) {
         for (index, program) in self.mission_program.iter().enumerate() {
             let key = |field: &str| format!("processor.mission_program[{index}].{field}");
-            problems.check(!program.command.is_empty(), &key("command"), || "must name the program".into());
+            // In a container an empty command runs the image's entry point.
+            problems.check(!program.command.is_empty() || program.container.is_some(), &key("command"), || {
+                "must name the program".into()
+            });
+            program.limits.validate(&key("limits"), program.container.is_some(), problems);
+            if let Some(container) = &program.container {
+                container.validate(&key("container"), problems);
+            }
             problems.check(!program.timeout.is_zero(), &key("timeout"), || "must be longer than 0s".into());
             for name in program.env.keys().chain(&program.pass_env) {
                 problems.check(!name.is_empty() && !name.contains('='), &key("env"), || {

@@ -149,6 +149,18 @@ impl Scope {
         self.images.borrow_mut().push(image.clone());
         image
     }
+
+    /// Builds the image of `context` (a folder with a Dockerfile taking the base as its `BASE`
+    /// argument) on the local base, made first if needed; returns its tag, removed with the run.
+    pub fn build_image(&self, name: &str, context: &std::path::Path) -> String {
+        run_script("build-base.sh", &[BASE_IMAGE]);
+        let image = format!("{RUNTIME_REPOSITORY}:{}-{name}", self.id);
+        let base = format!("BASE={BASE_IMAGE}");
+        let context = context.to_str().expect("a UTF-8 path");
+        must(docker(&["build", "--quiet", "--build-arg", &base, "--tag", &image, context]));
+        self.images.borrow_mut().push(image.clone());
+        image
+    }
 }
 
 impl Drop for Scope {

@@ -4,21 +4,20 @@
 //! working folder where the inputs are staged, and writes its products to an output folder.
 //! Products must carry valid mission names for the job's instrument, level and date; a bad
 //! name, a non-zero exit, a timeout or a cancellation fails the job with the program's output.
+//! The rule's `limits` hold from the program's start ([`super::limits`]).
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Stdio};
 
 use imap_filename::{FileKind, ImapFileName, Version};
 
 use crate::config::ExternalScienceConfig;
 
-use super::{Algorithm, InputFile, JobContext, ProductOutput, ScienceError};
+use super::mission_program::{RunEnd, supervise};
+use super::{Algorithm, InputFile, JobContext, ProductOutput, ScienceError, limits};
 
-/// How often a running program is checked for exit, timeout and cancellation.
-const POLL_INTERVAL: Duration = Duration::from_millis(10);
 /// Bytes of stdout/stderr kept in error messages.
 const OUTPUT_TAIL_BYTES: usize = 4000;
 pub const INPUT_LIST_FILE: &str = "input_list.json";
@@ -112,7 +111,9 @@ impl Algorithm for ExternalScience {
 
         let status = self.run_command(context, work_path, &input_list_path, &output_dir)?;
         if !status.success() {
-            return Err(self.failure(format!("exited with {status}"), work_path));
+            let stderr = tail(&work_path.join("stderr.txt"));
+            let reason = limits::exit_reason(status, &stderr, &self.config.limits);
+            return Err(self.failure(reason, work_path));
         }
         let outputs = collect_outputs(context, &output_dir).map_err(|reason| self.failure(reason, work_path))?;
         tracing::info!(program = %self.program(), outputs = outputs.len(), "external science finished");
@@ -148,9 +149,8 @@ impl ExternalScience {
             std::fs::File::create(work.join(name))
                 .map_err(|error| ScienceError::Failed(format!("cannot create {name}: {error}")))
         };
-        let mut command = Command::new(&arguments[0]);
+        let mut command = limits::command(&arguments, &self.config.limits);
         command
-            .args(&arguments[1..])
             .current_dir(work)
             .env_clear()
             .envs(program_environment(std::env::vars_os(), &self.config.pass_env))
@@ -159,32 +159,19 @@ impl ExternalScience {
             .stdin(Stdio::null())
             .stdout(open("stdout.txt")?)
             .stderr(open("stderr.txt")?);
-        let mut child = command.spawn().map_err(|error| self.failure(format!("cannot start: {error}"), work))?;
-        let deadline = Instant::now() + self.config.timeout;
-        loop {
-            match child.try_wait() {
-                Ok(Some(status)) => return Ok(status),
-                Ok(None) => {}
-                Err(error) => {
-                    kill_program(&mut child);
-                    return Err(self.failure(format!("cannot wait: {error}"), work));
-                }
-            }
-            if context.check_cancelled().is_err() {
-                kill_program(&mut child);
-                return Err(ScienceError::Cancelled);
-            }
-            if Instant::now() >= deadline {
-                kill_program(&mut child);
-                return Err(self.failure(
-                    format!(
-                        "timed out after {} and was killed",
-                        mesh_runtime::config::duration::format(self.config.timeout)
-                    ),
-                    work,
-                ));
-            }
-            std::thread::sleep(POLL_INTERVAL);
+        let mut child = limits::spawn(&mut command, &self.config.limits)
+            .map_err(|error| self.failure(format!("cannot start: {error}"), work))?;
+        match supervise(&mut child, context, self.config.timeout, kill_program) {
+            Ok(RunEnd::Exited(status)) => Ok(status),
+            Ok(RunEnd::Cancelled) => Err(ScienceError::Cancelled),
+            Ok(RunEnd::TimedOut) => Err(self.failure(
+                format!(
+                    "timed out after {} and was killed",
+                    mesh_runtime::config::duration::format(self.config.timeout)
+                ),
+                work,
+            )),
+            Err(error) => Err(self.failure(format!("cannot wait: {error}"), work)),
         }
     }
 }

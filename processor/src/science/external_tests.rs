@@ -34,6 +34,7 @@ fn run_script(
         command: vec!["sh".into(), script_path.display().to_string(), "{input_list}".into(), "{date}".into()],
         timeout,
         pass_env: Vec::new(),
+        limits: Default::default(),
     };
     let algorithm = ExternalScience::new(config, folder.path().join("work"));
     let (context, cancelled) = job("swapi", "l3a", "proton-sw");
@@ -149,6 +150,7 @@ fn a_missing_program_is_a_clear_error() {
         command: vec!["/nonexistent/science-program".into()],
         timeout: Duration::from_secs(5),
         pass_env: Vec::new(),
+        limits: Default::default(),
     };
     let (context, _) = job("swapi", "l3a", "proton-sw");
     let error =

@@ -4,13 +4,14 @@
 //! `--instrument --data-level --descriptor --start-date|--repointing --version`. Its products are
 //! collected from that tree at every level the job makes (an `l1 hk` job writes `l1a` and `l1b`
 //! files). The program runs in its own process group with an environment cleared to an
-//! allow-list; the whole group is killed on timeout or cancellation. A failed run keeps the tail
-//! of its output and its Python traceback, and nothing it wrote is returned.
+//! allow-list and the rule's limits ([`super::limits`]); the whole group is killed on timeout or
+//! cancellation. A failed run keeps the tail of its output and its Python traceback, and nothing
+//! it wrote is returned. [`super::container`] runs the same conventions in a container image.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::process::CommandExt;
 use std::path::{Component, Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use imap_filename::{FileKind, ImapFileName, Version};
@@ -18,7 +19,7 @@ use imap_filename::{FileKind, ImapFileName, Version};
 use crate::config::MissionProgramConfig;
 
 use super::external::list_files;
-use super::{Algorithm, InputFile, JobContext, ProductOutput, ScienceError};
+use super::{Algorithm, InputFile, JobContext, ProductOutput, ScienceError, limits};
 
 /// How often a running program is checked for exit, timeout and cancellation.
 const POLL_INTERVAL: Duration = Duration::from_millis(20);
@@ -50,13 +51,18 @@ impl MissionProgram {
     }
 
     fn failure(&self, reason: String, log: &Path) -> ScienceError {
-        let text = read_lossy(log);
-        ScienceError::MissionProgram {
-            program: self.program(),
-            reason,
-            traceback: python_traceback(&text),
-            log_tail: tail(&text, LOG_TAIL_BYTES).to_string(),
-        }
+        program_failure(self.program(), reason, log)
+    }
+}
+
+/// A failed run of `program`, with the tail of its `log` and its Python traceback.
+pub(super) fn program_failure(program: String, reason: String, log: &Path) -> ScienceError {
+    let text = read_lossy(log);
+    ScienceError::MissionProgram {
+        program,
+        reason,
+        traceback: python_traceback(&text),
+        log_tail: tail(&text, LOG_TAIL_BYTES).to_string(),
     }
 }
 
@@ -77,47 +83,73 @@ impl Algorithm for MissionProgram {
         let arguments = self.arguments(context, inputs);
         let status = self.run_program(context, work.path(), &data_dir, &arguments, &log)?;
         if !status.success() {
-            return Err(self.failure(format!("exited with {status}"), &log));
+            let reason = limits::exit_reason(status, &log_tail(&log), &self.config.limits);
+            return Err(self.failure(reason, &log));
         }
-        let outputs = collect_outputs(context, &data_dir, &input_keys).map_err(|reason| self.failure(reason, &log))?;
-        let text = read_lossy(&log);
-        let mut outputs = outputs;
-        if let Some(first) = outputs.first_mut() {
-            first.notes.push(format!("{} said, last: {}", self.program(), last_line(&text)));
-        }
+        let outputs = collected_outputs(context, &data_dir, &input_keys, &self.program(), &log)?;
         tracing::info!(program = %self.program(), outputs = outputs.len(), "mission program finished");
         Ok(outputs)
+    }
+}
+
+/// The products a successful run left in `data_dir`, the first noting the program's last words.
+pub(super) fn collected_outputs(
+    context: &JobContext,
+    data_dir: &Path,
+    input_keys: &BTreeSet<PathBuf>,
+    program: &str,
+    log: &Path,
+) -> Result<Vec<ProductOutput>, ScienceError> {
+    let mut outputs = collect_outputs(context, data_dir, input_keys)
+        .map_err(|reason| program_failure(program.to_string(), reason, log))?;
+    if let Some(first) = outputs.first_mut() {
+        first.notes.push(format!("{program} said, last: {}", last_line(&read_lossy(log))));
+    }
+    Ok(outputs)
+}
+
+/// How a supervised run ended.
+pub(super) enum RunEnd {
+    Exited(ExitStatus),
+    TimedOut,
+    Cancelled,
+}
+
+/// Waits for `child` to exit; when the job is cancelled or `timeout` passes first, or waiting
+/// fails, `stop` ends it.
+pub(super) fn supervise(
+    child: &mut Child,
+    context: &JobContext,
+    timeout: Duration,
+    mut stop: impl FnMut(&mut Child),
+) -> std::io::Result<RunEnd> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Ok(RunEnd::Exited(status)),
+            Ok(None) => {}
+            Err(error) => {
+                stop(child);
+                return Err(error);
+            }
+        }
+        if context.check_cancelled().is_err() {
+            stop(child);
+            return Ok(RunEnd::Cancelled);
+        }
+        if Instant::now() >= deadline {
+            stop(child);
+            return Ok(RunEnd::TimedOut);
+        }
+        std::thread::sleep(POLL_INTERVAL);
     }
 }
 
 impl MissionProgram {
     /// The configured command, then the mission's arguments for this job.
     fn arguments(&self, context: &JobContext, inputs: &[InputFile]) -> Vec<String> {
-        let product = &context.product;
         let mut arguments = self.config.command.clone();
-        arguments.extend(
-            [
-                ("--instrument", product.instrument.clone()),
-                ("--data-level", product.data_level.clone()),
-                ("--descriptor", product.descriptor.clone()),
-                ("--start-date", context.date.yyyymmdd()),
-                ("--version", context.version.clone()),
-            ]
-            .into_iter()
-            .flat_map(|(flag, value)| [flag.to_string(), value]),
-        );
-        if let Some(repointing) = context.repointing {
-            arguments.extend(["--repointing".to_string(), format!("repoint{repointing:05}")]);
-        }
-        let mut dependency = dependency_json(inputs);
-        // `vMMM.mmmm` versions travel in the mission's version block; `--version` stays the
-        // fallback for descriptors the block does not name.
-        if let Ok(Version { major: Some(major), minor }) = context.version.parse::<Version>() {
-            dependency["version"] = serde_json::json!({
-                product.descriptor.clone(): {"major_version": major, "minor_version": minor},
-            });
-        }
-        arguments.extend(["--dependency".to_string(), dependency.to_string()]);
+        arguments.extend(mission_arguments(context, inputs));
         arguments
     }
 
@@ -129,13 +161,9 @@ impl MissionProgram {
         arguments: &[String],
         log: &Path,
     ) -> Result<ExitStatus, ScienceError> {
-        let log_file = std::fs::File::create(log)
-            .map_err(|error| ScienceError::Failed(format!("cannot create {LOG_FILE}: {error}")))?;
-        let log_copy =
-            log_file.try_clone().map_err(|error| ScienceError::Failed(format!("cannot share {LOG_FILE}: {error}")))?;
-        let mut command = Command::new(&arguments[0]);
+        let (stdout, stderr) = log_outputs(log)?;
+        let mut command = limits::command(arguments, &self.config.limits);
         command
-            .args(&arguments[1..])
             .current_dir(work)
             .env_clear()
             .envs(allowed_environment(&self.config.pass_env))
@@ -144,37 +172,64 @@ impl MissionProgram {
             .env("IMAP_DATA_DIR", data_dir)
             .envs(&self.config.env)
             .stdin(Stdio::null())
-            .stdout(log_file)
-            .stderr(log_copy)
+            .stdout(stdout)
+            .stderr(stderr)
             // Its own process group, so every process it starts is killed with it.
             .process_group(0);
-        let mut child = command.spawn().map_err(|error| self.failure(format!("cannot start: {error}"), log))?;
-        let deadline = Instant::now() + self.config.timeout;
-        loop {
-            match child.try_wait() {
-                Ok(Some(status)) => {
-                    // Whatever it left running in the background ends with it.
-                    kill_group(&mut child);
-                    return Ok(status);
-                }
-                Ok(None) => {}
-                Err(error) => {
-                    kill_group(&mut child);
-                    return Err(self.failure(format!("cannot wait: {error}"), log));
-                }
-            }
-            if context.check_cancelled().is_err() {
+        let mut child = limits::spawn(&mut command, &self.config.limits)
+            .map_err(|error| self.failure(format!("cannot start: {error}"), log))?;
+        match supervise(&mut child, context, self.config.timeout, kill_group) {
+            Ok(RunEnd::Exited(status)) => {
+                // Whatever it left running in the background ends with it.
                 kill_group(&mut child);
-                return Err(ScienceError::Cancelled);
+                Ok(status)
             }
-            if Instant::now() >= deadline {
-                kill_group(&mut child);
+            Ok(RunEnd::Cancelled) => Err(ScienceError::Cancelled),
+            Ok(RunEnd::TimedOut) => {
                 let limit = mesh_runtime::config::duration::format(self.config.timeout);
-                return Err(self.failure(format!("timed out after {limit}; its process group was killed"), log));
+                Err(self.failure(format!("timed out after {limit}; its process group was killed"), log))
             }
-            std::thread::sleep(POLL_INTERVAL);
+            Err(error) => Err(self.failure(format!("cannot wait: {error}"), log)),
         }
     }
+}
+
+/// The program's stdout and stderr: both the log file, interleaved as written.
+pub(super) fn log_outputs(log: &Path) -> Result<(std::fs::File, std::fs::File), ScienceError> {
+    let log_file = std::fs::File::create(log)
+        .map_err(|error| ScienceError::Failed(format!("cannot create {LOG_FILE}: {error}")))?;
+    let log_copy =
+        log_file.try_clone().map_err(|error| ScienceError::Failed(format!("cannot share {LOG_FILE}: {error}")))?;
+    Ok((log_file, log_copy))
+}
+
+/// The mission's arguments for a job: `--instrument … --version`, `--repointing` for a
+/// repointing's job, and the dependency JSON with the version block.
+pub(super) fn mission_arguments(context: &JobContext, inputs: &[InputFile]) -> Vec<String> {
+    let product = &context.product;
+    let mut arguments: Vec<String> = [
+        ("--instrument", product.instrument.clone()),
+        ("--data-level", product.data_level.clone()),
+        ("--descriptor", product.descriptor.clone()),
+        ("--start-date", context.date.yyyymmdd()),
+        ("--version", context.version.clone()),
+    ]
+    .into_iter()
+    .flat_map(|(flag, value)| [flag.to_string(), value])
+    .collect();
+    if let Some(repointing) = context.repointing {
+        arguments.extend(["--repointing".to_string(), format!("repoint{repointing:05}")]);
+    }
+    let mut dependency = dependency_json(inputs);
+    // `vMMM.mmmm` versions travel in the mission's version block; `--version` stays the
+    // fallback for descriptors the block does not name.
+    if let Ok(Version { major: Some(major), minor }) = context.version.parse::<Version>() {
+        dependency["version"] = serde_json::json!({
+            product.descriptor.clone(): {"major_version": major, "minor_version": minor},
+        });
+    }
+    arguments.extend(["--dependency".to_string(), dependency.to_string()]);
+    arguments
 }
 
 /// The allow-listed variables of the processor's environment, and those configured to pass.
@@ -188,7 +243,7 @@ pub fn allowed_environment(pass: &[String]) -> Vec<(String, String)> {
 }
 
 /// Kills the program's whole process group and reaps the program.
-fn kill_group(child: &mut Child) {
+pub(super) fn kill_group(child: &mut Child) {
     // The program leads its group: the group's id is its pid.
     if let Some(group) = i32::try_from(child.id()).ok().and_then(rustix::process::Pid::from_raw) {
         let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
@@ -199,7 +254,7 @@ fn kill_group(child: &mut Child) {
 
 /// Writes each input at its archive key under `data_dir` (the mission's layout, e.g.
 /// `imap/swapi/l0/2024/09/…`, `imap/spice/lsk/…`); returns the keys.
-fn lay_out_archive(data_dir: &Path, inputs: &[InputFile]) -> Result<BTreeSet<PathBuf>, ScienceError> {
+pub(super) fn lay_out_archive(data_dir: &Path, inputs: &[InputFile]) -> Result<BTreeSet<PathBuf>, ScienceError> {
     let mut keys = BTreeSet::new();
     for input in inputs {
         let key = PathBuf::from(&input.record.archive_key);
@@ -290,7 +345,7 @@ fn collect_outputs(
     Ok(outputs)
 }
 
-fn read_lossy(path: &Path) -> String {
+pub(super) fn read_lossy(path: &Path) -> String {
     String::from_utf8_lossy(&std::fs::read(path).unwrap_or_default()).into_owned()
 }
 
@@ -308,6 +363,11 @@ pub fn python_traceback(text: &str) -> String {
     text.rfind("Traceback (most recent call last):")
         .map(|start| tail(&text[start..], TRACEBACK_BYTES).to_string())
         .unwrap_or_default()
+}
+
+/// The end of a run's log, as a failure's reason reads it.
+pub(super) fn log_tail(log: &Path) -> String {
+    tail(&read_lossy(log), LOG_TAIL_BYTES).to_string()
 }
 
 fn last_line(text: &str) -> &str {

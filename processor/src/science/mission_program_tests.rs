@@ -41,6 +41,8 @@ fn run_script(
         timeout,
         pass_env: Vec::new(),
         env: [("RECORD".to_string(), record.display().to_string())].into(),
+        limits: Default::default(),
+        container: None,
     };
     let program = MissionProgram::new(config, folder.path().join("work"));
     let (context, cancelled) = job("swapi", "l1", "hk");

@@ -19,17 +19,23 @@ pub mod average;
 pub mod bench;
 pub mod calibrate;
 pub mod combine;
+pub mod container;
 pub mod external;
 pub mod inputs;
 pub mod level0;
+pub mod limits;
 pub mod mag_vectors;
 pub mod mission_program;
 pub mod series;
 
 #[cfg(test)]
+mod container_tests;
+#[cfg(test)]
 mod external_tests;
 #[cfg(any(test, feature = "test-util"))]
 pub mod fixture;
+#[cfg(test)]
+mod limits_tests;
 #[cfg(test)]
 mod mission_program_tests;
 #[cfg(test)]
@@ -225,7 +231,8 @@ impl Registry {
     }
 
     /// The registry a processor with this configuration uses: the built-in science, then
-    /// the configured external programs, which win.
+    /// the configured external programs, then the mission programs (as processes or in
+    /// containers), each winning over what came before; `builtin` rules pin products back.
     pub fn from_config(config: &ProcessorConfig) -> Result<Registry, ScienceError> {
         let mut problems = mesh_runtime::config::Problems::default();
         config.validate(&mut problems);
@@ -248,8 +255,13 @@ impl Registry {
             registry.register(&external.instrument, &external.level, &external.descriptor, algorithm);
         }
         for program in &config.mission_program {
-            let algorithm =
-                Arc::new(mission_program::MissionProgram::new(program.clone(), config.effective_work_dir()));
+            let work_dir = config.effective_work_dir();
+            let algorithm: Arc<dyn Algorithm> = match &program.container {
+                Some(container) => {
+                    Arc::new(container::ContainerProgram::new(program.clone(), container.clone(), work_dir))
+                }
+                None => Arc::new(mission_program::MissionProgram::new(program.clone(), work_dir)),
+            };
             registry.register(&program.instrument, &program.level, &program.descriptor, algorithm);
         }
         let pinned = Arc::new(BuiltIn(builtin));

@@ -1,12 +1,14 @@
-//! Settings every node shares, and the helpers role configs use: durations written as people
-//! write them ([`duration`]) and a list that collects every problem of a config at once
-//! ([`Problems`]).
+//! Settings every node shares, and the helpers role configs use: durations and sizes written as
+//! people write them ([`duration`], [`byte_size`]) and a list that collects every problem of a
+//! config at once ([`Problems`]).
 
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::time::Duration;
 
 use proto::clients::{ClientSettings, DEFAULT_MAX_MESSAGE_BYTES};
 use proto::retry::RetryPolicy;
+
+pub mod byte_size;
 
 /// Durations in config files and the environment: a number and a unit, `250ms`, `30s`, `5m`,
 /// `2h`, `1d` (decimals allowed, `1.5h`); a bare integer means seconds. Written back in the

@@ -287,11 +287,6 @@ impl<S> Failover<S> {
         assert!(!replicas.is_empty(), "a peer has at least one address");
         Failover { replicas: replicas.into(), current: Arc::new(AtomicUsize::new(0)) }
     }
-
-    /// The replica calls go to now (by position in the peer's address list).
-    pub fn current(&self) -> usize {
-        self.current.load(Ordering::Relaxed)
-    }
 }
 
 impl<S, B, R> Service<http::Request<B>> for Failover<S>

@@ -208,8 +208,8 @@ async fn kill_the_leader(database: &AnyPool, role: &str, replicas: &[Replica]) -
         replicas.iter().position(|replica| replica.pid() == pid)
     })
     .await;
-    replicas[leader].kill();
     let killed_at = Instant::now();
+    replicas[leader].kill();
     let standby_pid = replicas[1 - leader].pid();
     wait_or_report(&format!("the standby {role} to lead"), &replicas.iter().collect::<Vec<_>>(), || async move {
         (lease_holder_pid(database, role).await? == standby_pid).then_some(())

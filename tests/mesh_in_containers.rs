@@ -286,8 +286,9 @@ fn kill_the_leader(mesh: &Mesh, role: Role, meanwhile: impl FnOnce() + Send) -> 
         mesh.replicas(role).get(replica.checked_sub(1)?).cloned()
     };
     let leader = wait_for(&format!("a {role} leader"), Duration::from_secs(60), holder, || mesh.describe());
-    mesh.kill(&leader);
+    // Timed from before the kill: `docker kill` returns only once the container has stopped.
     let killed_at = Instant::now();
+    mesh.kill(&leader);
     std::thread::scope(|threads| {
         let during = threads.spawn(meanwhile);
         let takeover = wait_for(

@@ -33,7 +33,8 @@ pub struct Config {
     /// `file:///absolute/directory`.
     pub archive_url: Option<String>,
     pub s3: S3Config,
-    /// Where roles this node does not run can be reached (`http://host:port`).
+    /// Where roles this node does not run can be reached (`http://host:port`), or their replicas
+    /// (several URLs, comma-separated): calls go to the one that answers, e.g. the leading indexer.
     pub peers: Peers,
     /// How the roles talk: outbound calls, the listener, the drain at shutdown.
     pub mesh: MeshConfig,
@@ -187,12 +188,14 @@ impl Config {
             problems.push(format!("archive: {error}"));
         }
         for role in Role::ALL {
-            if let Some(url) = self.peers.of(role) {
-                problems.check(
-                    url.starts_with("http://") || url.starts_with("https://"),
-                    &format!("peers.{role}"),
-                    || format!("{url:?} is not an http:// or https:// URL"),
-                );
+            if let Some(address) = self.peers.of(role) {
+                for url in proto::clients::replica_addresses(address) {
+                    problems.check(
+                        url.starts_with("http://") || url.starts_with("https://"),
+                        &format!("peers.{role}"),
+                        || format!("{url:?} is not an http:// or https:// URL"),
+                    );
+                }
             }
         }
         self.mesh.validate(problems);
@@ -328,6 +331,10 @@ fn redact_secrets(value: toml::Value, name: Option<&str>) -> toml::Value {
 
 /// Hides the password of a URL (`scheme://user:password@host`) and `password=` query parameters.
 pub fn redact_url(text: &str) -> String {
+    // A peer may list its replicas' URLs, comma-separated: each is redacted on its own.
+    if text.contains(',') && text.matches("://").count() > 1 {
+        return text.split(',').map(redact_url).collect::<Vec<_>>().join(",");
+    }
     let Some(scheme_end) = text.find("://").map(|index| index + 3) else { return text.to_string() };
     let authority_end = text[scheme_end..].find(['/', '?', '#']).map_or(text.len(), |index| scheme_end + index);
     let mut redacted = match text[scheme_end..authority_end].rfind('@') {
@@ -426,6 +433,10 @@ mod tests {
         assert!(!redacted.contains("AKIA") && redacted.contains("us-east-1"), "{redacted}");
         assert_eq!(super::redact_url("sqlite:///data/imap.sqlite?mode=rwc"), "sqlite:///data/imap.sqlite?mode=rwc");
         assert_eq!(super::redact_url("s3://bucket/prefix"), "s3://bucket/prefix");
+        assert_eq!(
+            super::redact_url("https://mesh:one@indexer-1:8481,https://mesh:two@indexer-2:8481"),
+            "https://mesh:***@indexer-1:8481,https://mesh:***@indexer-2:8481"
+        );
     }
 
     use std::time::Duration;
@@ -511,6 +522,17 @@ mod tests {
         ]);
         let config = Config::load(None, &environment, &[]).unwrap();
         assert_eq!(config.processor.worker_id.as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn a_peer_may_list_its_replicas_each_checked() {
+        let replicas = "https://indexer-1:8481,https://indexer-2:8481";
+        let config = Config::load(None, &environment(&[("IMAP_SDC_PEERS__INDEXER", replicas)]), &[]).unwrap();
+        assert_eq!(config.peers.indexer.as_deref(), Some(replicas));
+        let written = "https://starter-1:8481,starter-2:8481";
+        let flags = [Flag::new(format!("--peer starter={written}"), "peers.starter", written)];
+        let error = Config::load(None, &HashMap::new(), &flags).unwrap_err().to_string();
+        assert!(error.contains("peers.starter") && error.contains("\"starter-2:8481\" is not an http"), "{error}");
     }
 
     #[test]

@@ -109,7 +109,8 @@ struct NodeArgs {
     /// Product graph: our TOML, the mission's CSV, one of the mission's YAML dependency files, or a folder of them.
     #[arg(long)]
     graph: Option<PathBuf>,
-    /// Where a role not run here lives, e.g. `--peer indexer=http://10.0.0.5:8480`.
+    /// Where a role not run here lives, e.g. `--peer indexer=https://10.0.0.5:8481`, or its
+    /// replicas, comma-separated (`--peer indexer=https://indexer-1:8481,https://indexer-2:8481`).
     #[arg(long = "peer", value_name = "ROLE=URL")]
     peers: Vec<String>,
 }

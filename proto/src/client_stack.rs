@@ -11,14 +11,19 @@
 //!    re-sent. Above the limit so a backoff wait holds no slot.
 //! 4. A concurrency limit: how many calls one client has in flight at once, so a burst queues
 //!    here instead of piling onto a peer.
-//! 5. The lazily connecting channel.
+//! 5. [`Failover`] over the lazily connecting channels, one per address of the peer: a peer given
+//!    as several replicas (two indexers, one of them leading) is called at the one that last
+//!    answered; a connection failure or `UNAVAILABLE` (a standby refusing a write, a replica
+//!    gone) moves the next call on to the next replica, so the resend above reaches the leader
+//!    and a reconnecting stream (the processor's work stream) finds the new one.
 //!
 //! Message size limits are set on the generated clients (see [`crate::clients`]).
 
 use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::LazyLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -260,6 +265,62 @@ where
                     _ => return result,
                 }
             }
+        })
+    }
+}
+
+// === Failover ===
+
+/// Calls one of several replicas of a peer: the one that last answered. A call that finds it gone
+/// (connection failure) or refusing (`UNAVAILABLE`) moves the choice on to the next replica for
+/// the calls after it; the failed call itself is resent, if at all, by [`UnaryRetry`] above.
+#[derive(Debug, Clone)]
+pub struct Failover<S> {
+    replicas: Arc<[S]>,
+    /// Index of the replica calls go to now, shared by every clone of this client.
+    current: Arc<AtomicUsize>,
+}
+
+impl<S> Failover<S> {
+    /// Fails over among `replicas`, starting at the first. Needs at least one.
+    pub fn new(replicas: Vec<S>) -> Failover<S> {
+        assert!(!replicas.is_empty(), "a peer has at least one address");
+        Failover { replicas: replicas.into(), current: Arc::new(AtomicUsize::new(0)) }
+    }
+}
+
+impl<S, B, R> Service<http::Request<B>> for Failover<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<R>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: Send + 'static,
+    R: Send + 'static,
+{
+    type Response = http::Response<R>;
+    type Error = BoxError;
+    type Future = BoxFuture<Result<http::Response<R>, BoxError>>;
+
+    fn poll_ready(&mut self, _context: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        // The chosen replica's readiness is awaited in the call (oneshot); which one is chosen is
+        // only known then.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let chosen = self.current.load(Ordering::Relaxed);
+        let replica = self.replicas[chosen].clone();
+        let (current, count) = (self.current.clone(), self.replicas.len());
+        Box::pin(async move {
+            let result = replica.oneshot(request).await.map_err(Into::into);
+            if count > 1 && failure_code(&result) == Some(ErrorCode::Unavailable) {
+                // Only from the replica that failed: a concurrent call may have moved on already.
+                let next = (chosen + 1) % count;
+                if current.compare_exchange(chosen, next, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+                    tracing::debug!(from = chosen, to = next, "peer replica unavailable, moving on to the next");
+                }
+            }
+            result
         })
     }
 }

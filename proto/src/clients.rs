@@ -1,7 +1,9 @@
 //! Callers get clients, not addresses. Each client is the generated one over the mesh's client
 //! stack ([`crate::client_stack`]: trace context, deadline, retry of unary calls, concurrency
 //! limit) with message size limits, and connects lazily so roles can be built before their peers
-//! are listening.
+//! are listening. A peer's address may list several replicas, comma-separated
+//! (`https://indexer-1:8481,https://indexer-2:8481`): calls go to the one that answers
+//! ([`crate::client_stack::Failover`]).
 
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::time::Duration;
@@ -11,7 +13,7 @@ use tonic::transport::{ClientTlsConfig, Endpoint};
 use tower::ServiceBuilder;
 use tower::util::BoxCloneSyncService;
 
-use super::client_stack::{BoxError, DeadlineLayer, TraceContextLayer, UnaryRetryLayer};
+use super::client_stack::{BoxError, DeadlineLayer, Failover, TraceContextLayer, UnaryRetryLayer};
 use super::pb;
 use super::retry::RetryPolicy;
 
@@ -42,6 +44,11 @@ pub struct ClientSettings {
     pub concurrency_limit: NonZeroUsize,
     /// Largest message sent or received.
     pub max_message_bytes: NonZeroUsize,
+    /// How often a connection to a peer is pinged, idle or not, and how long an answer may take:
+    /// a peer cut off mid-call (a partition) is taken for gone instead of holding calls and
+    /// streams until TCP gives up.
+    pub keepalive_interval: Duration,
+    pub keepalive_timeout: Duration,
 }
 
 impl Default for ClientSettings {
@@ -56,6 +63,8 @@ impl Default for ClientSettings {
             ),
             concurrency_limit: NonZeroUsize::new(64).expect("not zero"),
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            keepalive_interval: Duration::from_secs(30),
+            keepalive_timeout: Duration::from_secs(20),
         }
     }
 }
@@ -68,7 +77,8 @@ pub struct AddressError {
     pub source: tonic::transport::Error,
 }
 
-/// A channel to `address` (`http://host:port`) through the client stack, connecting on first use.
+/// A channel to `address` (`http://host:port`, or several such URLs of one role's replicas,
+/// comma-separated) through the client stack, connecting on first use.
 pub fn mesh_channel(address: &str, settings: &ClientSettings) -> Result<MeshChannel, AddressError> {
     mesh_channel_with_tls(address, settings, None)
 }
@@ -80,23 +90,44 @@ pub fn mesh_channel_with_tls(
     settings: &ClientSettings,
     tls: Option<&ClientTlsConfig>,
 ) -> Result<MeshChannel, AddressError> {
-    let invalid = |source| AddressError { address: address.to_string(), source };
-    let mut endpoint = Endpoint::from_shared(address.to_string())
-        .map_err(invalid)?
-        .connect_timeout(settings.connect_timeout)
-        .tcp_nodelay(true);
-    if let Some(tls) = tls {
-        endpoint = endpoint.tls_config(tls.clone()).map_err(invalid)?;
-    }
+    let replicas =
+        replica_addresses(address).map(|replica| replica_channel(replica, settings, tls)).collect::<Result<_, _>>()?;
     let stack = ServiceBuilder::new()
         .map_err(|error: BoxError| tonic::Status::from_error(error))
         .layer(TraceContextLayer)
         .layer(DeadlineLayer::new(settings.deadline))
         .layer(UnaryRetryLayer::new(settings.retry))
         .concurrency_limit(settings.concurrency_limit.get())
-        .map_err(BoxError::from)
-        .service(endpoint.connect_lazy());
+        .service(Failover::new(replicas));
     Ok(BoxCloneSyncService::new(stack))
+}
+
+/// The URLs of a peer's address: one, or several comma-separated (an empty list is kept whole, to
+/// be refused as the address it is).
+pub fn replica_addresses(address: &str) -> impl Iterator<Item = &str> {
+    let mut replicas = address.split(',').map(str::trim).filter(|replica| !replica.is_empty()).peekable();
+    let whole = replicas.peek().is_none().then_some(address);
+    replicas.chain(whole)
+}
+
+/// The lazily connecting channel to one replica.
+fn replica_channel(
+    address: &str,
+    settings: &ClientSettings,
+    tls: Option<&ClientTlsConfig>,
+) -> Result<tonic::transport::Channel, AddressError> {
+    let invalid = |source| AddressError { address: address.to_string(), source };
+    let mut endpoint = Endpoint::from_shared(address.to_string())
+        .map_err(invalid)?
+        .connect_timeout(settings.connect_timeout)
+        .http2_keep_alive_interval(settings.keepalive_interval)
+        .keep_alive_timeout(settings.keepalive_timeout)
+        .keep_alive_while_idle(true)
+        .tcp_nodelay(true);
+    if let Some(tls) = tls {
+        endpoint = endpoint.tls_config(tls.clone()).map_err(invalid)?;
+    }
+    Ok(endpoint.connect_lazy())
 }
 
 /// A channel with the default client settings (operator tools and tests).
@@ -123,7 +154,7 @@ pub struct MeshClients {
     pub gateway: GatewayClient,
 }
 
-/// Where each role can be reached.
+/// Where each role can be reached: a URL, or the URLs of its replicas, comma-separated.
 #[derive(Debug, Clone)]
 pub struct PeerAddresses {
     pub indexer: String,

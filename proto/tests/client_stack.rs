@@ -1,7 +1,8 @@
 //! The outbound client stack against small in-process servers: a unary call rides out a peer that
 //! fails twice with UNAVAILABLE, a permanent refusal is not sent again, a hung peer trips the
-//! deadline with DEADLINE_EXCEEDED, and a streaming call outlives the deadline. Waits are on
-//! conditions; the one deadline that must pass is the thing under test.
+//! deadline with DEADLINE_EXCEEDED, a streaming call outlives the deadline, and a peer given as
+//! several replicas is called at the one that answers (a replica gone, a standby refusing).
+//! Waits are on conditions; the one deadline that must pass is the thing under test.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -24,6 +25,10 @@ enum Script {
     Refuse,
     /// Never answers.
     Hang,
+    /// Answers, always.
+    Answer,
+    /// UNAVAILABLE, always (a standby refusing what only the leader does).
+    Unavailable,
 }
 
 struct ScriptedDepsvc {
@@ -50,6 +55,8 @@ impl DependencyService for ScriptedDepsvc {
             }
             Script::Refuse => Err(Status::invalid_argument("no such graph")),
             Script::Hang => std::future::pending().await,
+            Script::Answer => Ok(Response::new(GetGraphResponse { dot: "answered".into(), ..Default::default() })),
+            Script::Unavailable => Err(Status::unavailable("standing by")),
         }
     }
 }
@@ -137,10 +144,21 @@ fn settings(deadline: Duration) -> ClientSettings {
 }
 
 async fn depsvc(script: Script, settings: &ClientSettings) -> (DependencyClient, Arc<AtomicU32>) {
+    let (address, calls) = scripted_depsvc(script).await;
+    (DependencyClient::new(mesh_channel(&address, settings).unwrap()), calls)
+}
+
+/// A scripted depsvc's address and its call count.
+async fn scripted_depsvc(script: Script) -> (String, Arc<AtomicU32>) {
     let calls = Arc::new(AtomicU32::new(0));
     let service = DependencyServiceServer::new(ScriptedDepsvc { script, calls: calls.clone() });
-    let address = serve(tonic::transport::Server::builder().add_service(service)).await;
-    (DependencyClient::new(mesh_channel(&address, settings).unwrap()), calls)
+    (serve(tonic::transport::Server::builder().add_service(service)).await, calls)
+}
+
+/// An address where nothing listens (a replica that is gone): a port bound, then let go.
+fn nothing_listening() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("http://{}", listener.local_addr().unwrap())
 }
 
 #[tokio::test]
@@ -190,6 +208,46 @@ async fn a_streaming_call_outlives_the_deadline() {
     second.notify_one();
     let later = events.message().await.expect("the stream is still open").expect("a second event");
     assert_eq!(later.event.unwrap().seq, 2);
+}
+
+#[tokio::test]
+async fn a_peer_of_several_replicas_is_called_at_the_one_that_answers() {
+    let (standby, standby_calls) = scripted_depsvc(Script::Unavailable).await;
+    let (leader, leader_calls) = scripted_depsvc(Script::Answer).await;
+    // Three attempts: the replica that is gone, the standby, the leader.
+    let peer = format!("{}, {standby},{leader}", nothing_listening());
+    let mut client = DependencyClient::new(mesh_channel(&peer, &settings(Duration::from_secs(30))).unwrap());
+    let graph = client.get_graph(GetGraphRequest {}).await.expect("the leader answers").into_inner();
+    assert_eq!(graph.dot, "answered");
+    assert_eq!((standby_calls.load(Ordering::SeqCst), leader_calls.load(Ordering::SeqCst)), (1, 1));
+
+    // Later calls, from clones too, go straight to the replica that answered.
+    for _ in 0..3 {
+        client.clone().get_graph(GetGraphRequest {}).await.unwrap();
+    }
+    assert_eq!((standby_calls.load(Ordering::SeqCst), leader_calls.load(Ordering::SeqCst)), (1, 4));
+}
+
+#[tokio::test]
+async fn a_stream_reopened_after_a_failure_reaches_the_next_replica() {
+    let router = tonic::transport::Server::builder()
+        .add_service(IndexerServiceServer::new(StreamingIndexer { second: Arc::new(Notify::new()) }));
+    let live = serve(router).await;
+    let peer = format!("{},{live}", nothing_listening());
+    let mut indexer = IndexerClient::new(mesh_channel(&peer, &settings(Duration::from_secs(30))).unwrap());
+    let refused = indexer.subscribe_events(SubscribeEventsRequest::default()).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unavailable, "a stream is not resent by the stack: {refused:?}");
+    let mut events = indexer.subscribe_events(SubscribeEventsRequest::default()).await.unwrap().into_inner();
+    assert_eq!(events.message().await.unwrap().unwrap().event.unwrap().seq, 1);
+}
+
+#[test]
+fn a_peer_address_lists_its_replicas() {
+    let replicas = |address| proto::clients::replica_addresses(address).collect::<Vec<_>>();
+    assert_eq!(replicas("https://a:1"), ["https://a:1"]);
+    assert_eq!(replicas("https://a:1, https://b:1,"), ["https://a:1", "https://b:1"]);
+    assert_eq!(replicas(" , "), [" , "], "an empty list stays whole, to be refused as written");
+    assert!(mesh_channel(" , ", &ClientSettings::default()).is_err());
 }
 
 #[test]

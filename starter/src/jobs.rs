@@ -316,6 +316,10 @@ impl JobStore {
         if job.state() != JobState::Running || job.lease_owner != worker.as_str() {
             // A late report (the lease expired and the job was requeued or leased to another
             // processor) changes nothing.
+            tracing::warn!(
+                job = %id, %worker, state = %job.state(), lease_owner = %job.lease_owner,
+                "late completion refused: this worker no longer holds the job's lease"
+            );
             return Ok(job.state());
         }
         let outputs = serde_json::to_string(&completion.outputs).unwrap_or_else(|_| "[]".into());

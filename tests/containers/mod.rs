@@ -333,20 +333,35 @@ impl<'scope> Mesh<'scope> {
         let certs = format!("--volume={}:/certs:ro", mesh.certs.path().display());
         for (role, count) in &spec.replicas {
             for replica in 1..=*count {
+                // Also the replica's own name on the mesh, for peers given each replica's address.
                 let name = format!("{role}-{replica}");
                 let mut options = vec![health.clone(), xtce.clone(), certs.clone()];
                 options.extend(LOCKED_DOWN.iter().map(|option| option.to_string()));
                 options.extend(environment.iter().map(|(name, value)| format!("--env={name}={value}")));
+                if *role == Role::Processor {
+                    // Jobs' lease owners then name the container.
+                    options.push(format!("--env=IMAP_SDC_PROCESSOR__WORKER_ID={name}"));
+                }
                 let published = *role == Role::Gateway;
                 if published {
                     options.push(format!("--network={edge}"));
                     options.push("--publish=127.0.0.1::8480".into());
                 } else {
                     options.extend(on_mesh(role.as_str()));
+                    options.push(format!("--network-alias={name}"));
                 }
                 let container = scope.create_container(&name, &options, image, &["serve", "--roles", role.as_str()]);
                 if published {
-                    must(docker(&["network", "connect", "--alias", role.as_str(), &network, &container]));
+                    must(docker(&[
+                        "network",
+                        "connect",
+                        "--alias",
+                        role.as_str(),
+                        "--alias",
+                        &name,
+                        &network,
+                        &container,
+                    ]));
                 }
                 mesh.roles.entry(*role).or_default().push(container);
             }
@@ -381,9 +396,18 @@ impl<'scope> Mesh<'scope> {
         for role in Role::ALL {
             let name = format!("IMAP_SDC_PEERS__{}", role.as_str().to_ascii_uppercase());
             // The gateway's own service is public; the mesh services answer on the internal listener.
-            let url =
-                if role == Role::Gateway { format!("http://{role}:8480") } else { format!("https://{role}:8481") };
-            environment.push((name, url));
+            let url = |host: &str| {
+                if role == Role::Gateway { format!("http://{host}:8480") } else { format!("https://{host}:8481") }
+            };
+            // A replicated role is given as its replicas' addresses: calls go to the one that
+            // answers (the leader, for the indexer and the starter).
+            let replicas = spec.replicas.get(&role).copied().unwrap_or(1);
+            let address = if replicas > 1 {
+                (1..=replicas).map(|replica| url(&format!("{role}-{replica}"))).collect::<Vec<_>>().join(",")
+            } else {
+                url(role.as_str())
+            };
+            environment.push((name, address));
         }
         environment.extend(spec.settings.iter().cloned());
         environment
@@ -408,14 +432,36 @@ impl<'scope> Mesh<'scope> {
         must(docker(&["network", "disconnect", &self.network, container]));
     }
 
-    /// Reconnects a container cut off by [`Mesh::disconnect`], under its role's alias again.
-    pub fn reconnect(&self, container: &str, role: Role) {
-        must(docker(&["network", "connect", "--alias", role.as_str(), &self.network, container]));
+    /// Reconnects a container cut off by [`Mesh::disconnect`], under its role's and its own alias again.
+    pub fn reconnect(&self, container: &str) {
+        let (role, replica) = self
+            .roles
+            .iter()
+            .find_map(|(role, containers)| Some((role, containers.iter().position(|c| c == container)? + 1)))
+            .unwrap_or_else(|| panic!("{container} is no role container of this mesh"));
+        let name = format!("{role}-{replica}");
+        must(docker(&["network", "connect", "--alias", role.as_str(), "--alias", &name, &self.network, container]));
+    }
+
+    /// Runs `sql` in the mesh's database with `psql`: the rows, one a line, columns split by `|`.
+    pub fn sql(&self, sql: &str) -> String {
+        must(
+            self.exec(
+                &self.postgres,
+                &["psql", "--username=postgres", "--tuples-only", "--no-align", "--command", sql],
+            ),
+        )
     }
 
     /// A container's output (stdout and stderr), for failure messages.
     pub fn logs(&self, container: &str) -> String {
         container_logs(container)
+    }
+
+    /// A container's whole output (stdout and stderr), to look for what it logged.
+    pub fn all_logs(&self, container: &str) -> String {
+        let output = Command::new("docker").args(["logs", container]).output().expect("docker logs");
+        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
     }
 
     /// Every container's state and last log lines.

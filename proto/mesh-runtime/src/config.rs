@@ -184,6 +184,13 @@ pub struct ClientConfig {
     pub concurrency_limit: NonZeroUsize,
     /// Largest message sent to or accepted from a peer.
     pub max_message_bytes: NonZeroUsize,
+    /// How often a connection to a peer is pinged, and how long the answer may take before the
+    /// peer is taken for gone (cut off mid-call): its calls fail, a stream reconnects, and a
+    /// peer given as several replicas moves on to the next.
+    #[serde(with = "duration")]
+    pub keepalive_interval: Duration,
+    #[serde(with = "duration")]
+    pub keepalive_timeout: Duration,
 }
 
 impl Default for ClientConfig {
@@ -197,6 +204,8 @@ impl Default for ClientConfig {
             retry_max_delay: settings.retry.max_delay,
             concurrency_limit: settings.concurrency_limit,
             max_message_bytes: settings.max_message_bytes,
+            keepalive_interval: settings.keepalive_interval,
+            keepalive_timeout: settings.keepalive_timeout,
         }
     }
 }
@@ -209,6 +218,8 @@ impl ClientConfig {
             retry: RetryPolicy::attempts(self.retry_attempts, self.retry_first_delay, self.retry_max_delay),
             concurrency_limit: self.concurrency_limit,
             max_message_bytes: self.max_message_bytes,
+            keepalive_interval: self.keepalive_interval,
+            keepalive_timeout: self.keepalive_timeout,
         }
     }
 }
@@ -279,6 +290,12 @@ impl MeshConfig {
                 )
             },
         );
+        problems.check(positive(self.client.keepalive_interval), "mesh.client.keepalive_interval", || {
+            "must be longer than 0s".into()
+        });
+        problems.check(positive(self.client.keepalive_timeout), "mesh.client.keepalive_timeout", || {
+            "must be longer than 0s".into()
+        });
         problems.check(positive(self.server.request_timeout), "mesh.server.request_timeout", || {
             "must be longer than 0s".into()
         });

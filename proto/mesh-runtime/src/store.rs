@@ -132,6 +132,11 @@ pub mod testing {
     /// that call it are ignored without that variable (`cfg(has_database_url)`, set by the build
     /// script of the crate holding them; see [`on_both_backends`](crate::on_both_backends)).
     pub async fn fresh_postgres() -> AnyPool {
+        connect(&fresh_postgres_url().await).await.expect("connect to test database")
+    }
+
+    /// Like [`fresh_postgres`], the new database's URL instead (for processes a test starts).
+    pub async fn fresh_postgres_url() -> String {
         let admin_url = std::env::var("DATABASE_URL")
             .expect("DATABASE_URL is set (a PostgreSQL test is ignored when the build did not see it)");
         let admin = connect(&admin_url).await.expect("connect to DATABASE_URL");
@@ -143,7 +148,7 @@ pub mod testing {
             .expect("create test database");
         admin.close().await;
         let (base, _) = admin_url.rsplit_once('/').expect("database url has a path");
-        connect(&format!("{base}/{name}")).await.expect("connect to test database")
+        format!("{base}/{name}")
     }
 
     /// Test databases are named after their creation time; ones older than an hour belong to

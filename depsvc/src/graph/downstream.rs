@@ -1,11 +1,12 @@
 //! "What is downstream of this file?": the products, and product times, a new file triggers.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
-use super::Date;
-use super::file_record::FileRecord;
-use super::model::{Cadence, Graph, ProductKey, ProductTime, TimeWindow};
-use super::window::DateRange;
+use super::file_record::{FileKind, FileRecord};
+use super::model::{Cadence, Graph, InputSource, ProductKey, ProductTime, TimeWindow};
+use super::resolve::{InputQuery, QueryRange, in_range};
+use super::window::{DateRange, RepointingRange};
+use super::{Catalog, Date};
 
 impl Graph {
     /// The products a newly arrived file triggers (through `Hard` and `SoftTrigger` inputs),
@@ -53,6 +54,61 @@ impl Graph {
         result
     }
 
+    /// Phase one of narrowing what a file that is not science (an ancillary table, a kernel, whose
+    /// validity may span years) triggers to the runs with science to process: for each product
+    /// among `runs` and each of its science inputs, one query spanning the windows of all its runs.
+    pub fn science_queries(&self, runs: &[(ProductKey, ProductTime)]) -> Vec<(ProductKey, InputQuery)> {
+        let mut merged: Vec<(ProductKey, InputQuery)> = Vec::new();
+        let mut position_of: HashMap<(&ProductKey, usize), usize> = HashMap::new();
+        for (key, time) in runs {
+            let Ok(queries) = self.input_queries(key, *time) else { continue };
+            for query in queries.into_iter().filter(|query| matches!(query.source, InputSource::Science(_))) {
+                match position_of.get(&(key, query.input_index)) {
+                    Some(&position) => {
+                        let widened = &mut merged[position].1.range;
+                        *widened = spanning(*widened, query.range);
+                    }
+                    None => {
+                        position_of.insert((key, query.input_index), merged.len());
+                        merged.push((key.clone(), query));
+                    }
+                }
+            }
+        }
+        merged
+    }
+
+    /// Phase two: of `runs`, those with at least one file (`found`, in the order of
+    /// [`Graph::science_queries`]) for one of their science inputs, and those of products without
+    /// science inputs. A run without science cannot be ready (its science arriving triggers it
+    /// anyway), so re-running "every day of the validity" means every day that has data. Runs
+    /// that cannot be resolved at all (a per-repointing window without a repointing, which a file
+    /// valid by date cannot name) are left out.
+    pub fn runs_with_science(
+        &self,
+        runs: Vec<(ProductKey, ProductTime)>,
+        queries: &[(ProductKey, InputQuery)],
+        found: &[Vec<FileRecord>],
+    ) -> Vec<(ProductKey, ProductTime)> {
+        let found_for: HashMap<(&ProductKey, usize), &Vec<FileRecord>> =
+            queries.iter().zip(found).map(|((key, query), files)| ((key, query.input_index), files)).collect();
+        runs.into_iter()
+            .filter(|(key, time)| {
+                let Ok(run_queries) = self.input_queries(key, *time) else { return false };
+                let mut science =
+                    run_queries.iter().filter(|query| matches!(query.source, InputSource::Science(_))).peekable();
+                if science.peek().is_none() {
+                    return true;
+                }
+                science.any(|query| {
+                    found_for.get(&(key, query.input_index)).is_some_and(|files| {
+                        files.iter().any(|file| query.source.matches(file) && in_range(&query.range, file))
+                    })
+                })
+            })
+            .collect()
+    }
+
     fn flush_times(
         &self,
         product_index: Option<usize>,
@@ -92,4 +148,36 @@ fn product_times_for_file(
     // Only canonical dates are product dates: a monthly product exists on the 1st only.
     let canonical_dates = product_dates.days().filter(|&date| cadence.canonical_date(date) == date);
     times.extend(canonical_dates.map(|date| ProductTime { date, repointing: carried_repointing }));
+}
+
+/// A range holding both (ranges of one input are all dates or all repointings).
+fn spanning(left: QueryRange, right: QueryRange) -> QueryRange {
+    match (left, right) {
+        (QueryRange::Dates(left), QueryRange::Dates(right)) => {
+            QueryRange::Dates(DateRange::new(left.first.min(right.first), left.last.max(right.last)))
+        }
+        (QueryRange::Repointings(left), QueryRange::Repointings(right)) => QueryRange::Repointings(RepointingRange {
+            first: left.first.min(right.first),
+            last: left.last.max(right.last),
+        }),
+        (left, _) => left,
+    }
+}
+
+/// What a new file triggers, over a catalog: [`Graph::downstream`], narrowed for files that are
+/// not science to the runs with science to process ([`Graph::science_queries`],
+/// [`Graph::runs_with_science`]).
+pub fn downstream_with_science(
+    graph: &Graph,
+    catalog: &impl Catalog,
+    file: &FileRecord,
+    open_validity_end: Date,
+) -> Vec<(ProductKey, ProductTime)> {
+    let runs = graph.downstream(file, open_validity_end);
+    if file.kind == FileKind::Science {
+        return runs;
+    }
+    let queries = graph.science_queries(&runs);
+    let found: Vec<Vec<FileRecord>> = queries.iter().map(|(_, query)| catalog.candidates(query)).collect();
+    graph.runs_with_science(runs, &queries, &found)
 }

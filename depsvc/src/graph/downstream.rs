@@ -6,7 +6,7 @@ use super::file_record::{FileKind, FileRecord};
 use super::model::{Cadence, Graph, InputSource, ProductKey, ProductTime, TimeWindow};
 use super::resolve::{InputQuery, QueryRange, in_range};
 use super::window::{DateRange, RepointingRange};
-use super::{Catalog, Date};
+use super::{Catalog, Date, GraphError};
 
 impl Graph {
     /// The products a newly arrived file triggers (through `Hard` and `SoftTrigger` inputs),
@@ -61,8 +61,7 @@ impl Graph {
         let mut merged: Vec<(ProductKey, InputQuery)> = Vec::new();
         let mut position_of: HashMap<(&ProductKey, usize), usize> = HashMap::new();
         for (key, time) in runs {
-            let Ok(queries) = self.input_queries(key, *time) else { continue };
-            for query in queries.into_iter().filter(|query| matches!(query.source, InputSource::Science(_))) {
+            for query in self.run_science_queries(key, *time).queries {
                 match position_of.get(&(key, query.input_index)) {
                     Some(&position) => {
                         let widened = &mut merged[position].1.range;
@@ -81,9 +80,9 @@ impl Graph {
     /// Phase two: of `runs`, those with at least one file (`found`, in the order of
     /// [`Graph::science_queries`]) for one of their science inputs, and those of products without
     /// science inputs. A run without science cannot be ready (its science arriving triggers it
-    /// anyway), so re-running "every day of the validity" means every day that has data. Runs
-    /// that cannot be resolved at all (a per-repointing window without a repointing, which a file
-    /// valid by date cannot name) are left out.
+    /// anyway), so re-running "every day of the validity" means every day that has data. A run of
+    /// a per-repointing product comes without its repointing (a file valid by date names none):
+    /// it becomes the runs of the repointings whose science files start on its date.
     pub fn runs_with_science(
         &self,
         runs: Vec<(ProductKey, ProductTime)>,
@@ -92,21 +91,64 @@ impl Graph {
     ) -> Vec<(ProductKey, ProductTime)> {
         let found_for: HashMap<(&ProductKey, usize), &Vec<FileRecord>> =
             queries.iter().zip(found).map(|((key, query), files)| ((key, query.input_index), files)).collect();
-        runs.into_iter()
-            .filter(|(key, time)| {
-                let Ok(run_queries) = self.input_queries(key, *time) else { return false };
-                let mut science =
-                    run_queries.iter().filter(|query| matches!(query.source, InputSource::Science(_))).peekable();
-                if science.peek().is_none() {
-                    return true;
+        let mut kept: Vec<(ProductKey, ProductTime)> = Vec::new();
+        for (key, time) in runs {
+            let run = self.run_science_queries(&key, time);
+            if run.queries.is_empty() {
+                if run.resolvable {
+                    kept.push((key, time));
                 }
-                science.any(|query| {
-                    found_for.get(&(key, query.input_index)).is_some_and(|files| {
-                        files.iter().any(|file| query.source.matches(file) && in_range(&query.range, file))
-                    })
-                })
-            })
-            .collect()
+                continue;
+            }
+            let files_of = |query: &InputQuery| {
+                found_for
+                    .get(&(&key, query.input_index))
+                    .into_iter()
+                    .flat_map(|files| files.iter())
+                    .filter(|file| query.source.matches(file) && in_range(&query.range, file))
+                    .collect::<Vec<&FileRecord>>()
+            };
+            if run.by_repointing {
+                let mut times: BTreeSet<ProductTime> = BTreeSet::new();
+                for query in &run.queries {
+                    let repointing_files = files_of(query).into_iter().filter(|file| file.start_date == time.date);
+                    times.extend(repointing_files.filter_map(|file| {
+                        file.repointing
+                            .map(|repointing| ProductTime { date: file.start_date, repointing: Some(repointing) })
+                    }));
+                }
+                kept.extend(times.into_iter().map(|time| (key.clone(), time)));
+            } else if run.queries.iter().any(|query| !files_of(query).is_empty()) {
+                kept.push((key, time));
+            }
+        }
+        kept
+    }
+
+    /// The science queries of one run. A run lacking the repointing its product's windows need
+    /// looks for that science by the run's date instead.
+    fn run_science_queries(&self, key: &ProductKey, time: ProductTime) -> RunScience {
+        let science_only = |queries: Vec<InputQuery>| -> Vec<InputQuery> {
+            queries.into_iter().filter(|query| matches!(query.source, InputSource::Science(_))).collect()
+        };
+        match self.input_queries(key, time) {
+            Ok(queries) => RunScience { queries: science_only(queries), by_repointing: false, resolvable: true },
+            Err(GraphError::RepointingRequired { .. }) => {
+                let Some(product) = self.product(key) else { return RunScience::unresolvable() };
+                let date = product.cadence.canonical_date(time.date);
+                let by_date = product.inputs.iter().enumerate().map(|(input_index, input)| InputQuery {
+                    input_index,
+                    source: input.source.clone(),
+                    relationship: input.relationship,
+                    range: QueryRange::Dates(match input.window.repointing_reach() {
+                        Some(_) => DateRange::single(date),
+                        None => input.window.input_dates(product.cadence, date),
+                    }),
+                });
+                RunScience { queries: science_only(by_date.collect()), by_repointing: true, resolvable: false }
+            }
+            Err(_) => RunScience::unresolvable(),
+        }
     }
 
     fn flush_times(
@@ -148,6 +190,21 @@ fn product_times_for_file(
     // Only canonical dates are product dates: a monthly product exists on the 1st only.
     let canonical_dates = product_dates.days().filter(|&date| cadence.canonical_date(date) == date);
     times.extend(canonical_dates.map(|date| ProductTime { date, repointing: carried_repointing }));
+}
+
+/// A run's science queries, and how to read what they find.
+struct RunScience {
+    queries: Vec<InputQuery>,
+    /// Found by date for a run without its repointing: the files' repointings make the runs.
+    by_repointing: bool,
+    /// Whether the run itself can be resolved as it is.
+    resolvable: bool,
+}
+
+impl RunScience {
+    fn unresolvable() -> RunScience {
+        RunScience { queries: Vec::new(), by_repointing: false, resolvable: false }
+    }
 }
 
 /// A range holding both (ranges of one input are all dates or all repointings).

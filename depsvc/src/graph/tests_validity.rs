@@ -169,3 +169,31 @@ fn an_open_ended_table_reruns_the_days_with_science_not_every_day_since_its_star
         graph().downstream(&science, date(TODAY))
     );
 }
+
+#[test]
+fn a_table_reruns_per_repointing_jobs_at_the_repointings_with_science() {
+    let text = "(l1b, de):\n  partition: repoint\n  inputs:\n    - source: hi\n      data_type: l1a\n      descriptor: de\n\
+                (l1c, pset):\n  partition: repoint\n  inputs:\n    - source: hi\n      data_type: l1b\n      descriptor: de\n    \
+                - source: hi\n      data_type: ancillary\n      descriptor: cal\n";
+    let graph = Graph::from_mission_yaml(&[("imap_hi_dependencies.yaml", text)]).expect("test yaml parses");
+    let in_repointing = |day: &str, repointing: u32| {
+        let mut file = science_file("hi l1b de", day, (Some(1), 1));
+        file.repointing = Some(repointing);
+        file.file_name = file.file_name.replace(".cdf", &format!("-repoint{repointing:05}.cdf"));
+        file
+    };
+    let mut table = ranged_file(FileKind::Ancillary, "hi", "cal", "20250301", None);
+    table.file_name = "imap_hi_cal_20250301_v001.csv".into();
+    let files = vec![in_repointing("20250301", 10), in_repointing("20250302", 11), table.clone()];
+    let triggered = downstream_with_science(&graph, &catalog_of(files.clone()), &table, date(TODAY));
+    let runs: Vec<String> = triggered
+        .iter()
+        .map(|(product, time)| format!("{product} {} r{}", time.date.yyyymmdd(), time.repointing.unwrap_or_default()))
+        .collect();
+    assert_eq!(runs, ["hi l1c pset 20250301 r10", "hi l1c pset 20250302 r11"]);
+    // Each is a run the starter can resolve: the pointing's science and the table.
+    for (product, time) in &triggered {
+        let resolution = resolve(&graph, &catalog_of(files.clone()), product, *time).expect("resolves");
+        assert!(resolution.is_ready(), "{resolution:?}");
+    }
+}

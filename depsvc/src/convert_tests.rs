@@ -102,3 +102,29 @@ fn new_kernels_and_tables_rerun_only_the_swapi_jobs_their_trigger_rules_name() {
     let conversion = swapi_runs_triggered_by(&catalog, "imap_swapi_esa-unit-conversion_20240101_v002.csv");
     assert_eq!(conversion, ["l2 sci 20240924"]);
 }
+
+#[test]
+fn a_new_planetary_ephemeris_wakes_only_the_maps_with_science() {
+    // Undated, so valid since 1970: unnarrowed, it triggers every season map since then.
+    let kernel = file_record(&indexed("de441.bsp")).expect("a kernel");
+    let today = Date::from_ymd(2026, 12, 3).expect("date");
+    let graph = Graph::mission_yaml();
+    assert!(graph.downstream(&kernel, today).len() > 5000);
+    let nothing_to_map: MemoryCatalog = ["imap_swapi_l2_sci_20240924_v001.0001.cdf"]
+        .into_iter()
+        .filter_map(|name| file_record(&indexed(name)))
+        .collect();
+    assert!(downstream_with_science(&graph, &nothing_to_map, &kernel, today).is_empty());
+    // One pointing set of the 45° sensor: the 45° maps of the seasons holding it run, nothing else.
+    let one_pointing: MemoryCatalog = ["imap_hi_l1c_45sensor-pset_20250520-repoint00010_v001.cdf"]
+        .into_iter()
+        .filter_map(|name| file_record(&indexed(name)))
+        .collect();
+    let runs = downstream_with_science(&graph, &one_pointing, &kernel, today);
+    assert!(!runs.is_empty());
+    for (product, time) in &runs {
+        assert!(product.descriptor.starts_with("h45-"), "{product}");
+        let season = graph.product(product).expect("a job").cadence.period(time.date);
+        assert!(season.contains(Date::from_ymd(2025, 5, 20).expect("date")), "{product} {season}");
+    }
+}

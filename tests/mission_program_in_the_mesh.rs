@@ -3,7 +3,9 @@
 //! inbox yield `imap_swapi_l1a_hk`, `l1b_hk` and `l1_sci`, made by `imap_cli` inside the mesh,
 //! indexed with provenance (the kernels among the parents) and equal, variable by variable as
 //! cdflib reads them, to `imap_cli` run by hand on the same inputs. SWAPI L2 then shows in the
-//! starter's queues as waiting for its two ancillary tables.
+//! starter's queues as waiting for its two ancillary tables, runs once both are uploaded (small
+//! tables made here, with both among its parents), and runs again, alone, when a correction of
+//! one table for that day arrives.
 //!
 //! Needs `imap_cli` on PATH (`has_imap_cli`), a Python with cdflib (`has_cdflib`) and the
 //! mission's L0 files (`has_mission_data`); without one the test is reported ignored, with why.
@@ -151,7 +153,7 @@ async fn swapi_files(indexer: &proto::clients::IndexerClient, kind: FileKind) ->
     all(has_imap_cli, has_cdflib, not(has_mission_data)),
     ignore = "needs the mission's L0 files (shared/data beside the checkout, or $IMAP_SHARED_DIR/data)"
 )]
-async fn swapi_level1_is_made_by_imap_cli_inside_the_mesh_and_equals_a_run_by_hand() {
+async fn swapi_l1_equals_imap_cli_by_hand_and_l2_runs_once_its_two_tables_arrive() {
     let home = TempDir::new("mission-program");
     let kernels = wheel_kernels();
     let hand_home = home.path().to_path_buf();
@@ -270,5 +272,110 @@ async fn swapi_level1_is_made_by_imap_cli_inside_the_mesh_and_equals_a_run_by_ha
         assert_eq!(compared["problems"], serde_json::json!([]), "{name} differs from imap_cli by hand");
         assert!(compared["variables"].as_u64().unwrap_or(0) > 0, "{name} has variables");
     }
+
+    // The first table alone: L2 now waits for the LUT notes only.
+    drop_in_text(&staging, &inbox, CONVERSION_V1, &esa_unit_conversion(CONVERSION_V1_BASE));
+    let l2_waiting = wait_for("L2 to wait for the LUT notes only", Duration::from_secs(30), || {
+        let mut starter = starter.clone();
+        async move {
+            let queues = starter.get_queues(GetQueuesRequest {}).await.ok()?.into_inner().queues;
+            let swapi = queues.into_iter().find(|queue| queue.instrument == "swapi")?;
+            let l2 = swapi.waiting.into_iter().find(|run| run.starts_with("swapi l2 sci 20240924"))?;
+            (!l2.contains("esa-unit-conversion")).then_some(l2)
+        }
+    })
+    .await;
+    assert!(l2_waiting.contains("ancillary swapi lut-notes"), "{l2_waiting}");
+
+    // The second makes it run: imap_cli's L2, with both tables among the product's parents.
+    drop_in_text(&staging, &inbox, LUT_NOTES, &lut_notes());
+    let first_l2 = format!("imap_swapi_l2_sci_20240924_{VERSION}.cdf");
+    let level2 = wait_for_file(&indexer, &first_l2).await;
+    let level1_science = format!("imap_swapi_l1_sci_20240924_{VERSION}.cdf");
+    let mut parents = level2.parent_files.clone();
+    parents.sort();
+    assert_eq!(parents, [CONVERSION_V1, level1_science.as_str(), LUT_NOTES]);
+    let archive = data_dir.join("archive");
+    assert_eq!(esa_energies(&archive.join(&level2.archive_key)), expected_energies(CONVERSION_V1_BASE));
+
+    // A correction of the conversion table for that one day re-runs L2 (a new version, made
+    // with the correction) and nothing else: the L1 jobs do not read it.
+    drop_in_text(&staging, &inbox, CONVERSION_V2, &esa_unit_conversion(CONVERSION_V2_BASE));
+    let second_l2 = wait_for_file(&indexer, "imap_swapi_l2_sci_20240924_v001.0002.cdf").await;
+    assert!(second_l2.parent_files.contains(&CONVERSION_V2.to_string()), "{:?}", second_l2.parent_files);
+    assert!(!second_l2.parent_files.contains(&CONVERSION_V1.to_string()), "{:?}", second_l2.parent_files);
+    assert_eq!(esa_energies(&archive.join(&second_l2.archive_key)), expected_energies(CONVERSION_V2_BASE));
+    let jobs = starter.clone().list_jobs(ListJobsRequest::default()).await.unwrap().into_inner().jobs;
+    let mut job_products: Vec<String> =
+        jobs.iter().map(|job| job.product.clone().unwrap_or_default().to_string()).collect();
+    job_products.sort();
+    assert_eq!(job_products, ["swapi l1 hk", "swapi l1 sci", "swapi l2 sci", "swapi l2 sci"]);
     drop(node);
+}
+
+/// SWAPI L2's two tables, named as the mission names ancillary files (a validity start, an
+/// optional end, a version that grows with every new file of the descriptor).
+const CONVERSION_V1: &str = "imap_swapi_esa-unit-conversion_20240901_v001.csv";
+const CONVERSION_V2: &str = "imap_swapi_esa-unit-conversion_20240924_20240924_v002.csv";
+const LUT_NOTES: &str = "imap_swapi_lut-notes_20240901_v001.csv";
+const CONVERSION_V1_BASE: u32 = 1000;
+const CONVERSION_V2_BASE: u32 = 2000;
+/// Energy steps of one SWAPI sweep.
+const ENERGY_STEPS: u32 = 72;
+
+/// An ESA unit-conversion table as imap_cli's SWAPI L2 reads it (`read_swapi_lut_table`): for
+/// every sweep id a sweep table can hold, 72 fixed steps of `base + 10 × step` eV (written with a
+/// thousands separator, as the mission's tables are). No step is "Solve", so the LUT notes are
+/// read but not consulted.
+fn esa_unit_conversion(base: u32) -> String {
+    let mut table = String::from("timestamp,Sweep #,ESA Step #,ESA Index Number,Energy\n");
+    for sweep in 0..=u8::MAX {
+        for step in 0..ENERGY_STEPS {
+            let energy = base + 10 * step;
+            table.push_str(&format!(
+                "09/01/2024 00:00,{sweep},{step},{step},\"{},{:03}\"\n",
+                energy / 1000,
+                energy % 1000
+            ));
+        }
+    }
+    table
+}
+
+/// LUT notes: fine-step energies by ESA DAC value.
+fn lut_notes() -> String {
+    let rows = (0..=u16::MAX).step_by(257).map(|dac| format!("{dac:04X},{dac}\n"));
+    std::iter::once("ESA DAC (Hex),Energy\n".to_string()).chain(rows).collect()
+}
+
+fn expected_energies(base: u32) -> Vec<f64> {
+    (0..ENERGY_STEPS).map(|step| f64::from(base + 10 * step)).collect()
+}
+
+fn drop_in_text(staging: &Path, inbox: &Path, name: &str, text: &str) {
+    std::fs::write(staging.join(name), text).unwrap();
+    std::fs::rename(staging.join(name), inbox.join(name)).unwrap();
+}
+
+async fn wait_for_file(indexer: &proto::clients::IndexerClient, name: &str) -> FileRecord {
+    wait_for(name, Duration::from_secs(60), || {
+        let indexer = indexer.clone();
+        async move { swapi_files(&indexer, FileKind::Science).await.into_iter().find(|file| file.file_name == name) }
+    })
+    .await
+}
+
+/// The energies of an L2 file's sweeps (`esa_energy`, as cdflib reads it), which must all be the same.
+fn esa_energies(path: &Path) -> Vec<f64> {
+    let script = "import cdflib, json, sys, numpy as np\n\
+                  energies = np.asarray(cdflib.CDF(sys.argv[1]).varget('esa_energy'))\n\
+                  print(json.dumps([row.tolist() for row in np.unique(energies, axis=0)]))";
+    let output = Command::new(test_requirements::cdflib_python())
+        .args(["-c", script, &path.display().to_string()])
+        .output()
+        .expect("runs cdflib");
+    assert!(output.status.success(), "cdflib failed: {}", String::from_utf8_lossy(&output.stderr));
+    let sweeps: Vec<Vec<f64>> = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(sweeps.len(), 1, "every sweep has the same energies: {sweeps:?}");
+    sweeps.into_iter().next().unwrap_or_default()
 }

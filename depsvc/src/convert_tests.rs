@@ -4,7 +4,9 @@ use imap_filename::{Date, ImapFileName};
 use proto::pb;
 
 use super::file_record;
-use crate::graph::{Graph, InputSource, MemoryCatalog, ProductKey, ProductTime, Resolution, resolve};
+use crate::graph::{
+    Graph, InputSource, MemoryCatalog, ProductKey, ProductTime, Resolution, downstream_with_science, resolve,
+};
 
 /// The indexer's record of a file: the kernel type as the descriptor for SPICE files.
 fn indexed(file_name: &str) -> pb::FileRecord {
@@ -61,4 +63,68 @@ fn mission_job_takes_the_newest_kernel_of_each_type_and_waits_for_a_missing_one(
     }
     let ready = resolve(&graph, &catalog, &job, time).expect("resolves");
     assert_eq!(resolved_files(&ready), ["imap_swapi_l0_raw_20240924_v001.pkts", "naif0012.tls", "imap_sclk_0001.tsc"]);
+}
+
+/// The SWAPI runs a new file triggers in the mission's graph, as `level descriptor date`.
+fn swapi_runs_triggered_by(catalog: &MemoryCatalog, file_name: &str) -> Vec<String> {
+    let file = file_record(&indexed(file_name)).expect("a graph input");
+    let today = Date::from_ymd(2025, 12, 31).expect("date");
+    downstream_with_science(&Graph::mission_yaml(), catalog, &file, today)
+        .into_iter()
+        .filter(|(product, _)| product.instrument == "swapi")
+        .map(|(product, time)| format!("{} {} {}", product.data_level, product.descriptor, time.date.yyyymmdd()))
+        .collect()
+}
+
+#[test]
+fn new_kernels_and_tables_rerun_only_the_swapi_jobs_their_trigger_rules_name() {
+    let catalog: MemoryCatalog = [
+        "imap_swapi_l0_raw_20240924_v001.pkts",
+        "imap_swapi_l1_sci_20240924_v001.0001.cdf",
+        "imap_swapi_l2_sci_20240924_v001.0001.cdf",
+        "naif0012.tls",
+        "imap_sclk_0000.tsc",
+    ]
+    .into_iter()
+    .filter_map(|name| file_record(&indexed(name)))
+    .collect();
+    // Leapseconds and the clock never trigger SWAPI (`trigger_job: false`).
+    assert!(swapi_runs_triggered_by(&catalog, "naif0013.tls").is_empty());
+    assert!(swapi_runs_triggered_by(&catalog, "imap_sclk_0001.tsc").is_empty());
+    // The predicted ephemeris triggers the L3 jobs, on the one day that has L2 science.
+    let ephemeris = swapi_runs_triggered_by(&catalog, "imap_pred_20240901_20241001_v01.bsp");
+    assert!(ephemeris.contains(&"l3a alpha-sw 20240924".to_string()), "{ephemeris:?}");
+    assert!(ephemeris.iter().all(|run| run.starts_with("l3") && run.ends_with(" 20240924")), "{ephemeris:?}");
+    // All three L3A jobs read the proton table; only proton-sw is triggered by it.
+    let proton_table = "imap_swapi_proton-density-temperature-lut_20240101_v003.csv";
+    assert_eq!(swapi_runs_triggered_by(&catalog, proton_table), ["l3a proton-sw 20240924"]);
+    // The L2 tables trigger L2, on the day with L1 science only.
+    let conversion = swapi_runs_triggered_by(&catalog, "imap_swapi_esa-unit-conversion_20240101_v002.csv");
+    assert_eq!(conversion, ["l2 sci 20240924"]);
+}
+
+#[test]
+fn a_new_planetary_ephemeris_wakes_only_the_maps_with_science() {
+    // Undated, so valid since 1970: unnarrowed, it triggers every season map since then.
+    let kernel = file_record(&indexed("de441.bsp")).expect("a kernel");
+    let today = Date::from_ymd(2026, 12, 3).expect("date");
+    let graph = Graph::mission_yaml();
+    assert!(graph.downstream(&kernel, today).len() > 5000);
+    let nothing_to_map: MemoryCatalog = ["imap_swapi_l2_sci_20240924_v001.0001.cdf"]
+        .into_iter()
+        .filter_map(|name| file_record(&indexed(name)))
+        .collect();
+    assert!(downstream_with_science(&graph, &nothing_to_map, &kernel, today).is_empty());
+    // One pointing set of the 45° sensor: the 45° maps of the seasons holding it run, nothing else.
+    let one_pointing: MemoryCatalog = ["imap_hi_l1c_45sensor-pset_20250520-repoint00010_v001.cdf"]
+        .into_iter()
+        .filter_map(|name| file_record(&indexed(name)))
+        .collect();
+    let runs = downstream_with_science(&graph, &one_pointing, &kernel, today);
+    assert!(!runs.is_empty());
+    for (product, time) in &runs {
+        assert!(product.descriptor.starts_with("h45-"), "{product}");
+        let season = graph.product(product).expect("a job").cadence.period(time.date);
+        assert!(season.contains(Date::from_ymd(2025, 5, 20).expect("date")), "{product} {season}");
+    }
 }

@@ -11,7 +11,7 @@ use tonic::{Request, Response, Status};
 
 use super::convert;
 use super::error::DepsvcError;
-use super::graph::{Graph, Resolution};
+use super::graph::{FileKind, Graph, ProductKey, ProductTime, Resolution};
 
 pub struct DepsvcGrpc {
     pub graph: Arc<Graph>,
@@ -81,6 +81,27 @@ impl DepsvcGrpc {
     }
 }
 
+impl DepsvcGrpc {
+    /// The runs a file that is not science triggers, narrowed to those with science to process
+    /// (see [`Graph::runs_with_science`]): one indexer query per product and science input.
+    async fn runs_with_science(
+        &self,
+        runs: Vec<(ProductKey, ProductTime)>,
+    ) -> Result<Vec<(ProductKey, ProductTime)>, DepsvcError> {
+        let queries = self.graph.science_queries(&runs);
+        let mut found = Vec::with_capacity(queries.len());
+        for (_, query) in &queries {
+            let mut files = Vec::new();
+            for file_query in convert::file_queries(query) {
+                let records = self.indexer.clone().query_files(file_query).await?.into_inner().files;
+                files.extend(records.iter().filter_map(convert::file_record));
+            }
+            found.push(files);
+        }
+        Ok(self.graph.runs_with_science(runs, &queries, &found))
+    }
+}
+
 #[tonic::async_trait]
 impl DependencyService for DepsvcGrpc {
     #[tracing::instrument(skip_all, name = "depsvc.downstream", fields(file = %request.get_ref().file.as_ref().map(|file| file.file_name.as_str()).unwrap_or("")))]
@@ -93,9 +114,9 @@ impl DependencyService for DepsvcGrpc {
             return Ok(Response::new(pb::DownstreamResponse::default()));
         };
         let today = Date::from_days_since_epoch((proto::time::now_millis() / 86_400_000) as i32);
-        let runs = self
-            .graph
-            .downstream(&record, today)
+        let runs = self.graph.downstream(&record, today);
+        let runs = if record.kind == FileKind::Science { runs } else { self.runs_with_science(runs).await? };
+        let runs = runs
             .iter()
             .map(|(product, time)| pb::ProductRun {
                 product: Some(convert::product_key_to_wire(product)),

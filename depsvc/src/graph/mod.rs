@@ -42,12 +42,15 @@ mod window;
 mod tests;
 #[cfg(test)]
 mod tests_mission_semantics;
+#[cfg(test)]
+mod tests_validity;
 
 /// The only place that names the calendar date type; siblings use `super::Date`.
 pub(crate) use imap_filename::Date;
 
 pub use catalog::{Catalog, MemoryCatalog};
 pub use check::{GraphProblem, KNOWN_DATA_LEVELS, KNOWN_INSTRUMENTS, KNOWN_KERNEL_TYPES, check};
+pub use downstream::downstream_with_science;
 pub use file_record::{FileKind, FileRecord, Version};
 pub use mission::{MISSION_GRAPH_TOML, MISSION_YAML_FILES};
 pub use model::{

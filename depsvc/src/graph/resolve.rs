@@ -8,7 +8,12 @@
 //! - candidates are re-filtered (source and range), so a lookup may return a superset;
 //! - of each file series only the newest version is kept. A series is the same
 //!   instrument/level/descriptor/start date/repointing for science files, and the same
-//!   descriptor and start date for ancillary and SPICE files;
+//!   descriptor and start date for SPICE files;
+//! - ancillary files follow the mission's convention (imap_processing's "Ancillary Files"
+//!   page): a file is valid from its start date to its end date, or on when it has none, and
+//!   each day of the range uses the highest version valid that day (every new file of a
+//!   descriptor takes the next version), so a correction for a few days takes over exactly those
+//!   days and a new open-ended file everything from its start;
 //! - windows that pick among the files found keep only those picked: the `count` nearest days
 //!   (or repointings) that have files, or the `count` most recent start dates at or before the
 //!   end of the product's period (see [`TimeWindow`] for each window's exact reach);
@@ -164,8 +169,7 @@ impl Graph {
         for (query, candidates) in queries.iter().zip(candidates_per_query) {
             let input = &product.inputs[query.input_index];
             let every_day = input.every_day && !input.window.picks_among_files();
-            let files =
-                pick_for_window(input.window, period, time.repointing, newest_of_each_series(query, candidates));
+            let files = pick_for_window(input.window, period, time.repointing, files_in_effect(query, candidates));
             if query.relationship.is_required() {
                 missing.extend(missing_parts(query, every_day, &files));
             }
@@ -197,6 +201,45 @@ pub(super) fn in_range(range: &QueryRange, file: &FileRecord) -> bool {
             file.repointing.is_some_and(|repointing| repointings.contains(repointing))
         }
     }
+}
+
+/// The candidates the query uses: for ancillary inputs looked for by date, the file in force on
+/// each day; otherwise the newest version of each series.
+fn files_in_effect(query: &InputQuery, candidates: &[FileRecord]) -> Vec<FileRecord> {
+    match (&query.source, query.range) {
+        (InputSource::Ancillary { .. }, QueryRange::Dates(dates)) => ancillary_in_force(query, dates, candidates),
+        _ => newest_of_each_series(query, candidates),
+    }
+}
+
+/// For each day of `dates`, the highest version among the ancillary files valid that day (the
+/// later start breaks a tie, which the mission's versioning never makes); each file once, by start.
+fn ancillary_in_force(query: &InputQuery, dates: DateRange, candidates: &[FileRecord]) -> Vec<FileRecord> {
+    let matching: Vec<&FileRecord> = candidates
+        .iter()
+        .filter(|file| query.source.matches(file) && dates.overlaps(file.start_date, file.coverage_end()))
+        .collect();
+    let mut chosen: Vec<&FileRecord> = Vec::new();
+    for day in dates.days() {
+        let in_force = matching
+            .iter()
+            .filter(|file| file.start_date <= day && file.coverage_end().is_none_or(|end| day <= end))
+            .max_by(|left, right| {
+                (left.version, left.start_date, &left.file_name).cmp(&(
+                    right.version,
+                    right.start_date,
+                    &right.file_name,
+                ))
+            });
+        if let Some(file) = in_force
+            && !chosen.iter().any(|already| already.file_name == file.file_name)
+        {
+            chosen.push(file);
+        }
+    }
+    let mut files: Vec<FileRecord> = chosen.into_iter().cloned().collect();
+    files.sort_by(|left, right| (left.start_date, &left.file_name).cmp(&(right.start_date, &right.file_name)));
+    files
 }
 
 fn newest_of_each_series(query: &InputQuery, candidates: &[FileRecord]) -> Vec<FileRecord> {

@@ -100,7 +100,7 @@ impl Role for StarterRole {
                 Err(error) => tracing::warn!(%error, "re-reading the cursor failed; replaying from the older one"),
             }
             tasks.spawn(shared.trigger.clone().consume_events(indexer));
-            tasks.spawn(resume_campaigns(shared.trigger.clone()));
+            tasks.spawn(resume_campaigns(shared.clone()));
             tasks.spawn(run_schedules(shared.clone(), schedules));
             tasks.spawn(reap_expired_leases(shared));
         });

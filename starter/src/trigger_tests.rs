@@ -324,12 +324,13 @@ async fn restart_mid_campaign_plans_the_rest(pool: AnyPool) {
 }
 
 /// The longest range allowed, planned a chunk of days at a time through the real (bounded)
-/// queues: a restart in the third chunk finds the first two recorded, goes on from there without
+/// queues, each chunk more than a queue holds (the driver waits for room): a restart in the third chunk finds the first two recorded, goes on from there without
 /// evaluating a day of them again, and the campaign completes with exactly one job per day.
 async fn a_long_campaign_is_planned_a_chunk_at_a_time_and_a_restart_goes_on_from_its_progress(pool: AnyPool) {
     let store = open(pool).await;
-    let config = StarterConfig { campaign_chunk_days: std::num::NonZeroU32::new(200).unwrap(), ..Default::default() };
+    let config = StarterConfig { campaign_chunk_days: std::num::NonZeroU32::new(300).unwrap(), ..Default::default() };
     let (chunk, span) = (config.campaign_chunk_days.get() as i32, config.max_campaign_days.get() as i32);
+    assert!(chunk as usize > crate::trigger::QUEUE_CAPACITY);
     let start = imap_filename::Date::parse_yyyymmdd("20150101").unwrap();
     let end = start.add_days(span - 1);
     let held_from = start.add_days(2 * chunk);

@@ -55,6 +55,7 @@ impl StarterRole {
             job_available: Arc::new(Notify::new()),
             cursor: Mutex::new(CursorTracker::new(start)),
             queues: Mutex::new(HashMap::new()),
+            queue_room: Arc::new(tokio::sync::Semaphore::new(super::trigger::QUEUED_CANDIDATES_MAX)),
             campaign_outstanding: Mutex::new(HashMap::new()),
             waiting: Mutex::default(),
             shutdown: context.shutdown(),

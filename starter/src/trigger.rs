@@ -60,8 +60,19 @@ pub struct Candidate {
     pub traceparent: String,
 }
 
-/// Candidates one instrument's queue holds before those handing it more wait.
-pub const QUEUE_CAPACITY: usize = 256;
+/// Candidates all instrument queues together hold before those handing over more (the event
+/// consumer, a campaign's driver) wait: memory stays bounded whatever arrives, and one instrument
+/// with a long queue (a kernel feeds tens of thousands of runs) holds the others up only once the
+/// whole room is taken.
+pub const QUEUED_CANDIDATES_MAX: usize = 100_000;
+
+/// A candidate waiting on its instrument's queue, holding its place in the queues' shared room
+/// until it has been evaluated.
+#[derive(Debug)]
+pub struct Queued {
+    pub candidate: Candidate,
+    _room: tokio::sync::OwnedSemaphorePermit,
+}
 
 /// The runs of a campaign chunk not evaluated yet; the driver hears when the last one is.
 #[derive(Debug)]
@@ -79,9 +90,10 @@ pub struct TriggerContext {
     pub consumer: String,
     pub job_available: Arc<Notify>,
     pub cursor: Mutex<CursorTracker>,
-    /// Each instrument's queue, bounded ([`QUEUE_CAPACITY`]): whoever hands it candidates waits
-    /// while it is full.
-    pub queues: Mutex<HashMap<String, mpsc::Sender<Candidate>>>,
+    /// Each instrument's queue; together they hold at most `queue_room`'s permits.
+    pub queues: Mutex<HashMap<String, mpsc::UnboundedSender<Queued>>>,
+    /// Room for queued candidates, shared by every instrument ([`QUEUED_CANDIDATES_MAX`]).
+    pub queue_room: Arc<tokio::sync::Semaphore>,
     /// The chunk of each campaign being evaluated: its runs not evaluated yet.
     pub campaign_outstanding: Mutex<HashMap<String, ChunkInFlight>>,
     /// Runs whose last evaluation found inputs missing: (instrument, run) -> what is missing.
@@ -92,35 +104,33 @@ pub struct TriggerContext {
 }
 
 impl TriggerContext {
-    /// Hands a candidate to its instrument's queue, starting the queue on first use, and waits
-    /// while the queue is full; false when the queue has stopped (shutdown).
+    /// Hands a candidate to its instrument's queue, starting the queue on first use, once the
+    /// queues have room for it; false when the queue has stopped (shutdown).
     pub async fn enqueue(self: &Arc<Self>, candidate: Candidate) -> bool {
+        let Ok(room) = self.queue_room.clone().acquire_owned().await else { return false };
         let instrument = candidate.run.product.as_ref().map(|product| product.instrument.clone()).unwrap_or_default();
-        let sender = {
-            let mut queues = self.queues.lock().expect("queue map lock");
-            queues
-                .entry(instrument.clone())
-                .or_insert_with(|| {
-                    let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
-                    self.tasks.spawn(self.clone().run_instrument_queue(instrument, receiver));
-                    sender
-                })
-                .clone()
-        };
-        sender.send(candidate).await.is_ok()
+        let mut queues = self.queues.lock().expect("queue map lock");
+        let sender = queues.entry(instrument.clone()).or_insert_with(|| {
+            let (sender, receiver) = mpsc::unbounded_channel();
+            self.tasks.spawn(self.clone().run_instrument_queue(instrument, receiver));
+            sender
+        });
+        sender.send(Queued { candidate, _room: room }).is_ok()
     }
 
-    async fn run_instrument_queue(self: Arc<Self>, instrument: String, mut receiver: mpsc::Receiver<Candidate>) {
+    async fn run_instrument_queue(self: Arc<Self>, instrument: String, mut receiver: mpsc::UnboundedReceiver<Queued>) {
         loop {
             // At shutdown the queue takes nothing more; what it has is replayed after restart.
-            let candidate = tokio::select! {
+            let queued = tokio::select! {
                 biased;
                 _ = self.shutdown.wait() => return,
-                candidate = receiver.recv() => match candidate { Some(candidate) => candidate, None => return },
+                queued = receiver.recv() => match queued { Some(queued) => queued, None => return },
             };
+            let candidate = &queued.candidate;
             let span = tracing::info_span!("starter.evaluate", %instrument, product = %candidate.run);
             adopt_parent(&span, &candidate.traceparent);
-            if !self.process(&candidate).instrument(span).await {
+            // The candidate keeps its room in the queues until it has been evaluated.
+            if !self.process(candidate).instrument(span).await {
                 return;
             }
         }

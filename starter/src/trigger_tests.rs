@@ -22,7 +22,7 @@ use crate::campaigns::{CampaignPlan, plan_campaign, resume_campaigns};
 use crate::cursor::CursorTracker;
 use crate::jobs::{Completion, JobFilter, JobStore, NewJob};
 use crate::role::StarterShared;
-use crate::trigger::{Candidate, EVALUATION_RETRY, TriggerContext, highest_version};
+use crate::trigger::{Candidate, EVALUATION_RETRY, Queued, TriggerContext, highest_version};
 use proto::retry::Outcome;
 
 mesh_runtime::on_both_backends!(
@@ -36,6 +36,8 @@ mesh_runtime::on_both_backends!(
 );
 
 const T0: i64 = 1_800_000_000_000;
+/// Candidates the queues hold together here: small, so campaigns wait for room.
+const QUEUE_ROOM: usize = 64;
 /// Nothing listens here: every call fails as Unavailable (transient).
 const NOBODY: &str = "http://127.0.0.1:1";
 
@@ -129,6 +131,7 @@ async fn context(store: Arc<JobStore>, peers: &str, shutdown: Shutdown) -> Arc<T
         job_available: Arc::new(Notify::new()),
         cursor: Mutex::new(CursorTracker::new(0)),
         queues: Mutex::new(HashMap::new()),
+        queue_room: Arc::new(tokio::sync::Semaphore::new(QUEUE_ROOM)),
         campaign_outstanding: Mutex::new(HashMap::new()),
         waiting: Mutex::default(),
         shutdown,
@@ -148,22 +151,22 @@ fn stopping() -> (ShutdownSignal, Shutdown) {
 }
 
 /// Routes the `mag` queue to the test, which then evaluates candidates itself, in order.
-fn capture_mag_queue(trigger: &TriggerContext) -> mpsc::Receiver<Candidate> {
-    let (sender, receiver) = mpsc::channel(crate::trigger::QUEUE_CAPACITY);
+fn capture_mag_queue(trigger: &TriggerContext) -> mpsc::UnboundedReceiver<Queued> {
+    let (sender, receiver) = mpsc::unbounded_channel();
     trigger.queues.lock().unwrap().insert("mag".into(), sender);
     receiver
 }
 
-fn drain(receiver: &mut mpsc::Receiver<Candidate>) -> Vec<Candidate> {
-    std::iter::from_fn(|| receiver.try_recv().ok()).collect()
+fn drain(receiver: &mut mpsc::UnboundedReceiver<Queued>) -> Vec<Candidate> {
+    std::iter::from_fn(|| receiver.try_recv().ok()).map(|queued| queued.candidate).collect()
 }
 
 /// The next `count` candidates, as the campaign's driver hands them over.
-async fn receive(receiver: &mut mpsc::Receiver<Candidate>, count: usize) -> Vec<Candidate> {
+async fn receive(receiver: &mut mpsc::UnboundedReceiver<Queued>, count: usize) -> Vec<Candidate> {
     let mut received = Vec::new();
     while received.len() < count {
         let next = tokio::time::timeout(std::time::Duration::from_secs(30), receiver.recv()).await;
-        received.push(next.expect("the driver hands runs over").expect("queue open"));
+        received.push(next.expect("the driver hands runs over").expect("queue open").candidate);
     }
     received
 }
@@ -324,13 +327,13 @@ async fn restart_mid_campaign_plans_the_rest(pool: AnyPool) {
 }
 
 /// The longest range allowed, planned a chunk of days at a time through the real (bounded)
-/// queues, each chunk more than a queue holds (the driver waits for room): a restart in the third chunk finds the first two recorded, goes on from there without
+/// queues, each chunk more than the queues hold (the driver waits for room): a restart in the third chunk finds the first two recorded, goes on from there without
 /// evaluating a day of them again, and the campaign completes with exactly one job per day.
 async fn a_long_campaign_is_planned_a_chunk_at_a_time_and_a_restart_goes_on_from_its_progress(pool: AnyPool) {
     let store = open(pool).await;
     let config = StarterConfig { campaign_chunk_days: std::num::NonZeroU32::new(300).unwrap(), ..Default::default() };
     let (chunk, span) = (config.campaign_chunk_days.get() as i32, config.max_campaign_days.get() as i32);
-    assert!(chunk as usize > crate::trigger::QUEUE_CAPACITY);
+    assert!(chunk as usize > QUEUE_ROOM);
     let start = imap_filename::Date::parse_yyyymmdd("20150101").unwrap();
     let end = start.add_days(span - 1);
     let held_from = start.add_days(2 * chunk);

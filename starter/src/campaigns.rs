@@ -126,8 +126,8 @@ impl JobStore {
     /// The campaign's plan and its jobs counted by state.
     pub async fn campaign_progress(&self, id: &str) -> Result<CampaignProgress, StarterError> {
         let row = sqlx::query(
-            "SELECT id, start_date, end_date, instrument, data_level, descriptor, planned_runs, created_at, origin \
-             FROM campaigns WHERE id = $1",
+            "SELECT id, start_date, end_date, instrument, data_level, descriptor, planned_runs, created_at, origin, \
+             planned_through FROM campaigns WHERE id = $1",
         )
         .bind(id.to_string())
         .fetch_optional(&self.pool)
@@ -145,6 +145,7 @@ impl JobStore {
             planned_runs: row.try_get::<i64, _>("planned_runs")? as u32,
             created_at: Some(timestamp(row.try_get("created_at")?)),
             origin,
+            planned_through: row.try_get("planned_through")?,
             ..Default::default()
         };
         let counts = sqlx::query("SELECT state, COUNT(*) FROM jobs WHERE campaign_id = $1 GROUP BY state")

@@ -378,6 +378,7 @@ async fn a_long_campaign_is_planned_a_chunk_at_a_time_and_a_restart_goes_on_from
     assert_eq!(resolved.first(), Some(&held_from.yyyymmdd()), "the restart goes on from the recorded progress");
     assert_eq!(resolved.len(), (span - 2 * chunk) as usize, "no day evaluated twice");
     assert!(store.unfinished_campaigns().await.unwrap().is_empty(), "planning is done");
+    assert_eq!(store.campaign_progress("long").await.unwrap().planned_through, end.yyyymmdd());
     let jobs = all_jobs_of(&store, "long").await;
     let days: std::collections::BTreeSet<String> = jobs.iter().map(|job| job.time.clone().unwrap().date).collect();
     assert_eq!((jobs.len(), days.len()), (span as usize, span as usize), "one job per day, none twice");

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use imap_filename::Date;
-use proto::clients::IndexerClient;
+use proto::clients::{IndexerClient, matching_files};
 use proto::pb;
 use proto::pb::dependency_service_server::DependencyService;
 use tonic::{Request, Response, Status};
@@ -40,7 +40,8 @@ impl DepsvcGrpc {
         for query in &queries {
             let mut candidates = Vec::new();
             for file_query in convert::file_queries(query) {
-                let files = self.indexer.clone().query_files(file_query).await?.into_inner().files;
+                // Every match, a page at a time: the indexer bounds each answer.
+                let files = matching_files(&self.indexer, file_query, usize::MAX).await?.files;
                 for file in files {
                     if let Some(record) = convert::file_record(&file) {
                         candidates.push(record);

@@ -129,6 +129,11 @@ impl FromRequestParts<Arc<GatewayState>> for Caller {
         let client = client_of(&parts.extensions);
         let caller = identify(&state.keys, &state.attempts, client, path, &parts.headers).await?;
         tracing::Span::current().record("caller", caller.label());
+        // Every route that looks at its caller is rate limited; health and the OpenAPI document are not.
+        state
+            .rate_limiter
+            .admit(&caller, client, Instant::now())
+            .map_err(|retry_after| GatewayError::RateLimited { retry_after })?;
         Ok(caller)
     }
 }

@@ -37,6 +37,12 @@ pub struct GatewayConfig {
     pub auth_failure_limit: NonZeroU32,
     #[serde(with = "duration")]
     pub auth_failure_window: Duration,
+    /// The most files `/query`, `/spice-query` and the kernel tables gather for one answer (the
+    /// client reads one list); a query matching more is refused (400) with a request to narrow it.
+    pub max_query_files: NonZeroU32,
+    /// Requests per caller (`[gateway.rate_limit]`): per api key, per client address for
+    /// anonymous callers; per replica.
+    pub rate_limit: crate::rate_limit::RateLimitConfig,
 }
 
 /// Who may use the status API and the page.
@@ -63,6 +69,8 @@ impl Default for GatewayConfig {
             status_access: StatusAccess::Keys,
             auth_failure_limit: NonZeroU32::new(20).expect("not zero"),
             auth_failure_window: Duration::from_secs(60),
+            max_query_files: NonZeroU32::new(50_000).expect("not zero"),
+            rate_limit: crate::rate_limit::RateLimitConfig::default(),
         }
     }
 }

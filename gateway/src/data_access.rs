@@ -289,16 +289,23 @@ pub async fn reprocess(
     })))
 }
 
-/// The file tracker's matches for `filter`, among the files `caller` may see.
+/// The file tracker's matches for `filter`, among the files `caller` may see, read page by page.
+/// The client expects the whole answer as one list, so more than `gateway.max_query_files`
+/// matches are refused with a request to narrow the query rather than gathered without bound.
 async fn tracked_files(
     state: &GatewayState,
     caller: &Caller,
     mut filter: QueryFilesRequest,
 ) -> Result<Vec<FileRecord>, GatewayError> {
     release::restrict_listing(state, caller, &mut filter);
-    let response =
-        state.clients.indexer.clone().query_files(filter).await.map_err(GatewayError::upstream("indexer"))?;
-    Ok(response.into_inner().files)
+    let limit = state.config.max_query_files.get() as usize;
+    let found = proto::clients::matching_files(&state.clients.indexer, filter, limit)
+        .await
+        .map_err(GatewayError::upstream("indexer"))?;
+    if found.more {
+        return Err(GatewayError::QueryTooBroad { limit });
+    }
+    Ok(found.files)
 }
 
 async fn exists(state: &GatewayState, key: &str) -> Result<bool, GatewayError> {

@@ -17,8 +17,17 @@ pub enum GatewayError {
     /// Too many failed authentications from the caller's address.
     #[error("too many failed api key attempts from this address; retry in {}s", retry_after.as_secs().max(1))]
     TooManyAttempts { retry_after: std::time::Duration },
+    /// The caller used up its request rate (`gateway.rate_limit`).
+    #[error("too many requests from this caller; retry in {}s", retry_after.as_secs_f64().ceil().max(1.0))]
+    RateLimited { retry_after: std::time::Duration },
     #[error("{0}")]
     InvalidRequest(String),
+    /// More files match a query than one answer may hold.
+    #[error(
+        "more than {limit} files match this query: narrow it (instrument, data level, descriptor, dates) \
+         or ask an operator to raise gateway.max_query_files"
+    )]
+    QueryTooBroad { limit: usize },
     #[error(transparent)]
     InvalidFileName(#[from] FileNameError),
     #[error("the file '{key}' already exists; a new version needs a new file name")]
@@ -62,8 +71,10 @@ impl HasErrorCode for GatewayError {
         match self {
             GatewayError::Unauthenticated(_) => ErrorCode::Unauthenticated,
             GatewayError::Forbidden(_) => ErrorCode::PermissionDenied,
-            GatewayError::TooManyAttempts { .. } => ErrorCode::ResourceExhausted,
-            GatewayError::InvalidRequest(_) | GatewayError::InvalidFileName(_) => ErrorCode::InvalidArgument,
+            GatewayError::TooManyAttempts { .. } | GatewayError::RateLimited { .. } => ErrorCode::ResourceExhausted,
+            GatewayError::InvalidRequest(_) | GatewayError::InvalidFileName(_) | GatewayError::QueryTooBroad { .. } => {
+                ErrorCode::InvalidArgument
+            }
             GatewayError::FileAlreadyExists { .. } => ErrorCode::AlreadyExists,
             GatewayError::NotFound(_) => ErrorCode::NotFound,
             GatewayError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
@@ -103,7 +114,7 @@ impl IntoResponse for GatewayError {
             _ => serde_json::Value::String(self.public_message()),
         };
         let mut response = (status, Json(body)).into_response();
-        if let GatewayError::TooManyAttempts { retry_after } = &self {
+        if let GatewayError::TooManyAttempts { retry_after } | GatewayError::RateLimited { retry_after } = &self {
             let seconds = retry_after.as_secs_f64().ceil().max(1.0) as u64;
             response.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
         } else if status == StatusCode::TOO_MANY_REQUESTS {

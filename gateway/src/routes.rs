@@ -175,3 +175,7 @@ mod openapi_tests;
 #[cfg(test)]
 #[path = "visibility_tests.rs"]
 mod visibility_tests;
+
+#[cfg(test)]
+#[path = "query_paging_tests.rs"]
+mod query_paging_tests;

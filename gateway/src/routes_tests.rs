@@ -444,3 +444,37 @@ async fn concurrent_uploads_of_one_key_store_exactly_one_on_disk() {
     let archive = object_store::local::LocalFileSystem::new_with_prefix(dir.path()).unwrap();
     concurrent_uploads_on_two_replicas_store_exactly_one(Arc::new(archive)).await;
 }
+
+#[tokio::test]
+async fn callers_past_their_rate_get_429_with_retry_after_each_key_and_address_on_its_own() {
+    let rate_limit = crate::rate_limit::RateLimitConfig { per_second: 1, burst: 2, ..Default::default() };
+    let fixture = fixture_with(GatewayConfig { rate_limit, ..GatewayConfig::default() }).await;
+    let request = |uri: &str, key: Option<&str>, address: [u8; 4]| {
+        let mut request = Request::builder().uri(uri).header("host", "gateway.test");
+        if let Some(key) = key {
+            request = request.header("x-api-key", key);
+        }
+        let mut request = request.body(Body::empty()).unwrap();
+        let address = std::net::SocketAddr::from((address, 40000));
+        request.extensions_mut().insert(axum::extract::ConnectInfo(address));
+        fixture.role.router().oneshot(request)
+    };
+    let anonymous = [198, 51, 100, 1];
+    // The peers are unreachable: whatever else the answer is, it is not a refusal for the rate.
+    for _ in 0..2 {
+        let response = request("/query?instrument=swe", None, anonymous).await.unwrap();
+        assert_ne!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    }
+    let refused = request("/query?instrument=swe", None, anonymous).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = refused.headers()[http::header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+    assert_eq!(retry_after, 1, "the next token comes within a second");
+    let body = to_bytes(refused.into_body(), usize::MAX).await.unwrap();
+    assert!(String::from_utf8_lossy(&body).contains("too many requests"));
+    // Health is never limited; another address and a key (from the same address) have their own buckets.
+    assert_eq!(request("/api/health", None, anonymous).await.unwrap().status(), StatusCode::OK);
+    let neighbour = request("/query?instrument=swe", None, [198, 51, 100, 2]).await.unwrap();
+    assert_ne!(neighbour.status(), StatusCode::TOO_MANY_REQUESTS);
+    let keyed = request("/api-key/query?instrument=swe", Some(&fixture.reader), anonymous).await.unwrap();
+    assert_ne!(keyed.status(), StatusCode::TOO_MANY_REQUESTS);
+}

@@ -8,6 +8,7 @@ use proto::clients::MeshClients;
 use super::attempts::FailedAttempts;
 use super::config::GatewayConfig;
 use super::key_store::ApiKeyStore;
+use super::rate_limit::RateLimiter;
 use mesh_runtime::archive::ArchivePresigner;
 
 use super::signing::UploadSigner;
@@ -19,6 +20,8 @@ pub struct GatewayState {
     pub keys: ApiKeyStore,
     /// Failed authentications per client address.
     pub attempts: Arc<FailedAttempts>,
+    /// Requests per api key, or per client address for anonymous callers.
+    pub rate_limiter: RateLimiter,
     pub signer: UploadSigner,
     /// Set when clients reach the archive themselves (S3).
     pub presigner: Option<ArchivePresigner>,
@@ -34,6 +37,7 @@ impl GatewayState {
         presigner: Option<ArchivePresigner>,
     ) -> GatewayState {
         let attempts = Arc::new(FailedAttempts::new(config.auth_failure_limit.get(), config.auth_failure_window));
-        GatewayState { config, archive, clients, keys, attempts, signer, presigner }
+        let rate_limiter = RateLimiter::new(config.rate_limit.clone());
+        GatewayState { config, archive, clients, keys, attempts, rate_limiter, signer, presigner }
     }
 }

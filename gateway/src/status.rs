@@ -35,7 +35,8 @@ const RECENT_DAYS: i32 = 7;
 const DEFAULT_LIMIT: u32 = 100;
 /// The largest page the status API asks a peer for.
 const MAX_LIMIT: u32 = 10_000;
-/// Response header naming where the next page of `/api/jobs` begins (`?page_token=`).
+/// Response header naming where the next page of a list (`/api/jobs`, `/api/files`,
+/// `/api/quarantine`, `/api/dead-evaluations`) begins (`?page_token=`).
 const NEXT_PAGE_TOKEN: &str = "x-next-page-token";
 /// Lines of a job's log shown in lists; the job itself shows all of it.
 const LOG_TAIL_LINES: usize = 5;
@@ -93,12 +94,13 @@ pub async fn page(State(state): AppState, caller: Caller) -> Result<axum::respon
     Ok(axum::response::Html(super::routes::PAGE))
 }
 
-/// `GET /api/files`: files, newest arrivals first.
+/// `GET /api/files`: files, newest arrivals first, a page at a time (the next page is announced
+/// in the `x-next-page-token` header, as for `/api/jobs`).
 pub async fn files(
     State(state): AppState,
     caller: Caller,
     Query(params): Params,
-) -> Result<Json<Vec<FileRecord>>, GatewayError> {
+) -> Result<(HeaderMap, Json<Vec<FileRecord>>), GatewayError> {
     let viewer = Viewer::of(&state, &caller)?;
     let given = |name: &str| params.get(name).cloned().unwrap_or_default();
     let mut filter = QueryFilesRequest {
@@ -118,19 +120,19 @@ pub async fn files(
         filter.ingestion_date_min = today.add_days(-RECENT_DAYS).yyyymmdd();
     }
     filter.released_only = viewer == Viewer::ReleasedOnly;
-    let mut records = state
+    filter.newest_first = true;
+    filter.limit = limit(&params)?;
+    filter.page_token = given("page_token");
+    let page = state
         .clients
         .indexer
         .clone()
         .query_files(filter)
         .await
         .map_err(GatewayError::upstream("indexer"))?
-        .into_inner()
-        .files;
-    let ingested = |record: &FileRecord| record.ingestion_time.as_ref().map(millis_of);
-    records.sort_by(|left, right| ingested(right).cmp(&ingested(left)).then(left.file_name.cmp(&right.file_name)));
-    records.truncate(limit(&params)? as usize);
-    Ok(Json(records.into_iter().filter_map(|record| viewer.file(record)).collect()))
+        .into_inner();
+    let files = page.files.into_iter().filter_map(|record| viewer.file(record)).collect();
+    Ok((next_page_header(&page.next_page_token, "indexer")?, Json(files)))
 }
 
 /// `GET /api/files/{file_name}`: one file and its provenance.
@@ -175,12 +177,7 @@ pub async fn jobs(
     };
     let page =
         state.clients.starter.clone().list_jobs(request).await.map_err(GatewayError::upstream("starter"))?.into_inner();
-    let mut headers = HeaderMap::new();
-    if !page.next_page_token.is_empty() {
-        let token = http::HeaderValue::from_str(&page.next_page_token)
-            .map_err(|_| GatewayError::InvalidRequest("the starter answered an unusable page token".into()))?;
-        headers.insert(NEXT_PAGE_TOKEN, token);
-    }
+    let headers = next_page_header(&page.next_page_token, "starter")?;
     Ok((headers, Json(page.jobs.iter().map(|job| JobView::of(job, LogShown::Tail)).collect())))
 }
 
@@ -250,27 +247,27 @@ pub async fn queues(State(state): AppState, caller: Caller) -> Result<Json<Vec<I
 }
 
 /// `GET /api/dead-evaluations`: trigger evaluations a peer refused permanently, newest first, with
-/// the reason; optionally of one instrument.
+/// the reason; optionally of one instrument. Paged like `/api/jobs`.
 pub async fn dead_evaluations(
     State(state): AppState,
     caller: Caller,
     Query(params): Params,
-) -> Result<Json<Vec<DeadEvaluation>>, GatewayError> {
+) -> Result<(HeaderMap, Json<Vec<DeadEvaluation>>), GatewayError> {
     Viewer::of(&state, &caller)?.require_everything("dead evaluations")?;
     let request = ListDeadEvaluationsRequest {
         instrument: params.get("instrument").cloned().unwrap_or_default(),
         limit: limit(&params)?,
+        page_token: params.get("page_token").cloned().unwrap_or_default(),
     };
-    let evaluations = state
+    let page = state
         .clients
         .starter
         .clone()
         .list_dead_evaluations(request)
         .await
         .map_err(GatewayError::upstream("starter"))?
-        .into_inner()
-        .evaluations;
-    Ok(Json(evaluations))
+        .into_inner();
+    Ok((next_page_header(&page.next_page_token, "starter")?, Json(page.evaluations)))
 }
 
 /// `GET /api/graph`: products, edges and the Graphviz text.
@@ -281,24 +278,26 @@ pub async fn graph(State(state): AppState, caller: Caller) -> Result<Json<GetGra
     Ok(Json(graph.into_inner()))
 }
 
-/// `GET /api/quarantine`: files refused by the indexer and why.
+/// `GET /api/quarantine`: files refused by the indexer and why, newest first. Paged like `/api/jobs`.
 pub async fn quarantine(
     State(state): AppState,
     caller: Caller,
     Query(params): Params,
-) -> Result<Json<Vec<QuarantinedFile>>, GatewayError> {
+) -> Result<(HeaderMap, Json<Vec<QuarantinedFile>>), GatewayError> {
     Viewer::of(&state, &caller)?.require_everything("quarantined files")?;
-    let request = ListQuarantineRequest { limit: limit(&params)? };
-    let files = state
+    let request = ListQuarantineRequest {
+        limit: limit(&params)?,
+        page_token: params.get("page_token").cloned().unwrap_or_default(),
+    };
+    let page = state
         .clients
         .indexer
         .clone()
         .list_quarantine(request)
         .await
         .map_err(GatewayError::upstream("indexer"))?
-        .into_inner()
-        .files;
-    Ok(Json(files))
+        .into_inner();
+    Ok((next_page_header(&page.next_page_token, "indexer")?, Json(page.files)))
 }
 
 /// `GET /api/processor`: the processor this gateway's mesh points at.
@@ -315,6 +314,18 @@ pub async fn processor(State(state): AppState, caller: Caller) -> Result<Json<Pr
         .status
         .unwrap_or_default();
     Ok(Json(status))
+}
+
+/// The `x-next-page-token` header announcing where the next page begins (`?page_token=`); none on
+/// the last page.
+fn next_page_header(token: &str, peer: &str) -> Result<HeaderMap, GatewayError> {
+    let mut headers = HeaderMap::new();
+    if !token.is_empty() {
+        let token = http::HeaderValue::from_str(token)
+            .map_err(|_| GatewayError::InvalidRequest(format!("the {peer} answered an unusable page token")))?;
+        headers.insert(NEXT_PAGE_TOKEN, token);
+    }
+    Ok(headers)
 }
 
 /// `limit`, at most [`MAX_LIMIT`] (a larger one is cut down to it, as the peers' page maxima do).

@@ -85,7 +85,7 @@ impl IndexerService for Peers {
             .into_iter()
             .filter(|file| file.released || !released_only)
             .collect();
-        Ok(GrpcResponse::new(QueryFilesResponse { files }))
+        Ok(GrpcResponse::new(QueryFilesResponse { files, ..Default::default() }))
     }
     async fn get_file(&self, request: GrpcRequest<GetFileRequest>) -> Result<GrpcResponse<GetFileResponse>, Status> {
         match request.into_inner().file_name.as_str() {
@@ -99,7 +99,7 @@ impl IndexerService for Peers {
         _: GrpcRequest<ListQuarantineRequest>,
     ) -> Result<GrpcResponse<ListQuarantineResponse>, Status> {
         let file = QuarantinedFile { original_key: UNRELEASED.into(), ..Default::default() };
-        Ok(GrpcResponse::new(ListQuarantineResponse { files: vec![file] }))
+        Ok(GrpcResponse::new(ListQuarantineResponse { files: vec![file], ..Default::default() }))
     }
     async fn release_files(
         &self,
@@ -158,7 +158,7 @@ impl StarterService for Peers {
         _: GrpcRequest<ListDeadEvaluationsRequest>,
     ) -> Result<GrpcResponse<ListDeadEvaluationsResponse>, Status> {
         let evaluation = DeadEvaluation { message: format!("{UNRELEASED} refused"), ..Default::default() };
-        Ok(GrpcResponse::new(ListDeadEvaluationsResponse { evaluations: vec![evaluation] }))
+        Ok(GrpcResponse::new(ListDeadEvaluationsResponse { evaluations: vec![evaluation], ..Default::default() }))
     }
 }
 

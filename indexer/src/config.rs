@@ -1,5 +1,6 @@
 //! What the indexer needs to know, owned by the indexer.
 
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -29,6 +30,9 @@ pub struct IndexerConfig {
     /// itself with provenance; the rescan is for objects whose producer never did.
     #[serde(with = "duration")]
     pub rescan_min_age: Duration,
+    /// The most rows one page of QueryFiles or ListQuarantine holds, whatever limit is asked for
+    /// (callers that need more follow the page token).
+    pub max_page_size: NonZeroU32,
 }
 
 impl Default for IndexerConfig {
@@ -41,6 +45,7 @@ impl Default for IndexerConfig {
             watch: true,
             settle_time: Duration::from_secs(1),
             rescan_min_age: Duration::from_secs(60),
+            max_page_size: NonZeroU32::new(super::tracker::DEFAULT_MAX_PAGE_SIZE).expect("not zero"),
         }
     }
 }

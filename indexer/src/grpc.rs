@@ -111,8 +111,8 @@ impl IndexerService for IndexerGrpc {
 
     #[tracing::instrument(skip_all, name = "indexer.query_files")]
     async fn query_files(&self, request: Request<QueryFilesRequest>) -> Result<Response<QueryFilesResponse>, Status> {
-        let files = self.ingestor.tracker.query(request.get_ref()).await?;
-        Ok(Response::new(QueryFilesResponse { files }))
+        let page = self.ingestor.tracker.query(request.get_ref()).await?;
+        Ok(Response::new(QueryFilesResponse { files: page.files, next_page_token: page.next_page_token }))
     }
 
     #[tracing::instrument(skip_all, name = "indexer.get_file")]
@@ -127,8 +127,9 @@ impl IndexerService for IndexerGrpc {
         &self,
         request: Request<ListQuarantineRequest>,
     ) -> Result<Response<ListQuarantineResponse>, Status> {
-        let files = self.ingestor.tracker.quarantined(request.get_ref().limit).await?;
-        Ok(Response::new(ListQuarantineResponse { files }))
+        let request = request.into_inner();
+        let page = self.ingestor.tracker.quarantined(request.limit, &request.page_token).await?;
+        Ok(Response::new(ListQuarantineResponse { files: page.files, next_page_token: page.next_page_token }))
     }
 
     #[tracing::instrument(skip_all, name = "indexer.release_files", fields(instrument = %request.get_ref().instrument, manifest = %request.get_ref().manifest_key))]

@@ -42,7 +42,7 @@ async fn inbox_moves_good_files_into_the_archive_and_quarantines_bad_ones() {
         .unwrap();
     assert_eq!(stored.as_ref(), b"packets");
     assert!(std::fs::read_dir(home.path().join("inbox")).unwrap().next().is_none(), "inbox emptied");
-    let quarantined = ingestor.tracker.quarantined(10).await.unwrap();
+    let quarantined = ingestor.tracker.quarantined(10, "").await.unwrap().files;
     assert_eq!(quarantined.len(), 1);
     assert!(quarantined[0].reason.contains("unknown instrument \"cooker\""), "{}", quarantined[0].reason);
     let kept = std::fs::read(&quarantined[0].quarantine_key).unwrap();
@@ -55,7 +55,7 @@ async fn inbox_moves_good_files_into_the_archive_and_quarantines_bad_ones() {
     std::fs::write(home.path().join("inbox/imap_swapi_l0_raw_20240924_v001.pkts"), b"other").unwrap();
     ingestor.drain_inbox().await.unwrap();
     let reasons: Vec<String> =
-        ingestor.tracker.quarantined(10).await.unwrap().into_iter().map(|file| file.reason).collect();
+        ingestor.tracker.quarantined(10, "").await.unwrap().files.into_iter().map(|file| file.reason).collect();
     assert!(
         reasons.iter().any(|reason| reason.contains("already exists in the archive with different content")),
         "{reasons:?}"
@@ -106,7 +106,7 @@ async fn uploads_at_the_last_minor_version_are_refused_but_a_jobs_output_is_inde
     let ingestor =
         Ingestor { tracker: Arc::new(FileTracker::open(pool).await.unwrap()), archive: archive.clone(), config };
     ingestor.drain_inbox().await.unwrap();
-    let quarantined = ingestor.tracker.quarantined(10).await.unwrap();
+    let quarantined = ingestor.tracker.quarantined(10, "").await.unwrap().files;
     assert!(quarantined[0].reason.contains("v001.9999 is the last minor version"), "{}", quarantined[0].reason);
 
     let key = "imap/swapi/l1/2024/09/imap_swapi_l1_sci_20240925_v001.9999.cdf";

@@ -29,7 +29,12 @@ impl IndexerRole {
         config.inbox_dir.get_or_insert_with(|| context.data_dir().join("inbox"));
         config.quarantine_dir.get_or_insert_with(|| context.data_dir().join("quarantine"));
         let leadership = context.leadership("indexer").await?;
-        let tracker = Arc::new(FileTracker::open(context.database().await?).await?.with_leadership(leadership.clone()));
+        let tracker = Arc::new(
+            FileTracker::open(context.database().await?)
+                .await?
+                .with_leadership(leadership.clone())
+                .with_max_page_size(config.max_page_size),
+        );
         let archive = context.archive().await?.store.clone();
         let latest_event = tracker.subscribe_latest();
         mesh_runtime::metrics::collect_with(move || {

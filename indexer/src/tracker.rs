@@ -31,6 +31,28 @@ const INSERT_COLUMNS: usize = 19;
 /// PostgreSQL's 65,535 parameters.
 const ROWS_PER_STATEMENT: usize = 400;
 
+/// Quarantined files per page unless the caller asks otherwise.
+const DEFAULT_QUARANTINE_PAGE: u32 = 100;
+
+/// The most rows a page holds unless configured (`indexer.max_page_size`).
+pub const DEFAULT_MAX_PAGE_SIZE: u32 = 1000;
+
+/// One page of a file query, and where the next begins.
+#[derive(Debug, Clone, Default)]
+pub struct FilePage {
+    pub files: Vec<FileRecord>,
+    /// Empty when no more files match.
+    pub next_page_token: String,
+}
+
+/// One page of quarantined files, newest first, and where the next begins.
+#[derive(Debug, Clone, Default)]
+pub struct QuarantinePage {
+    pub files: Vec<QuarantinedFile>,
+    /// Empty when no more follow.
+    pub next_page_token: String,
+}
+
 /// One file to record: its parsed name, its size, who made it, and the trace it arrived in.
 #[derive(Debug, Clone)]
 pub struct NewFile {
@@ -56,6 +78,8 @@ pub struct FileTracker {
     append_lock: Mutex<()>,
     latest_seq: watch::Sender<u64>,
     leadership: Leadership,
+    /// The most rows one page of a query or list holds, whatever the caller asks for.
+    max_page_size: u32,
 }
 
 /// Provenance a producer attaches to a file it made.
@@ -70,12 +94,23 @@ impl FileTracker {
         mesh_runtime::store::migrate(&pool, super::migrator()).await?;
         let latest: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM file_events").fetch_one(&pool).await?;
         let (latest_seq, _) = watch::channel(latest as u64);
-        Ok(FileTracker { pool, append_lock: Mutex::new(()), latest_seq, leadership: Leadership::sole("indexer") })
+        Ok(FileTracker {
+            pool,
+            append_lock: Mutex::new(()),
+            latest_seq,
+            leadership: Leadership::sole("indexer"),
+            max_page_size: DEFAULT_MAX_PAGE_SIZE,
+        })
     }
 
     /// Writes only while `leadership` leads, each write transaction fenced by its token.
     pub fn with_leadership(self, leadership: Leadership) -> FileTracker {
         FileTracker { leadership, ..self }
+    }
+
+    /// Pages of queries and lists hold at most `max_page_size` rows.
+    pub fn with_max_page_size(self, max_page_size: std::num::NonZeroU32) -> FileTracker {
+        FileTracker { max_page_size: max_page_size.get(), ..self }
     }
 
     /// Reads the newest event again: a standby that takes over follows what the old leader wrote.
@@ -328,56 +363,79 @@ impl FileTracker {
             .collect()
     }
 
-    pub async fn query(&self, request: &QueryFilesRequest) -> Result<Vec<FileRecord>, IndexerError> {
+    /// One page of the files matching `request`: filters and the page bound in SQL (keyset on the
+    /// order's columns, from the request's `page_token`), so a page costs the same however many
+    /// files match.
+    pub async fn query(&self, request: &QueryFilesRequest) -> Result<FilePage, IndexerError> {
         let mut conditions: Vec<String> = Vec::new();
-        let mut text_arguments: Vec<String> = Vec::new();
-        let mut equal = |column: &str, value: &str, conditions: &mut Vec<String>| {
-            if !value.is_empty() {
-                text_arguments.push(value.to_string());
-                conditions.push(format!("{column} = ${}", text_arguments.len()));
-            }
+        let mut arguments: Vec<Argument> = Vec::new();
+        let mut push = |condition: &dyn Fn(usize) -> String, argument: Argument, conditions: &mut Vec<String>| {
+            arguments.push(argument);
+            conditions.push(condition(arguments.len()));
         };
         let kind = FileKind::try_from(request.kind)
             .map_err(|_| IndexerError::InvalidQuery(format!("unknown file kind {}", request.kind)))?;
-        equal("kind", kind_column(kind), &mut conditions);
-        equal("instrument", &request.instrument, &mut conditions);
-        equal("data_level", &request.data_level, &mut conditions);
-        equal("descriptor", &request.descriptor, &mut conditions);
-        equal("version", &request.version, &mut conditions);
-        equal("extension", &request.extension, &mut conditions);
-        equal("file_name", &request.file_name, &mut conditions);
+        let equal_columns = [
+            ("kind", kind_column(kind)),
+            ("instrument", request.instrument.as_str()),
+            ("data_level", request.data_level.as_str()),
+            ("descriptor", request.descriptor.as_str()),
+            ("version", request.version.as_str()),
+            ("extension", request.extension.as_str()),
+            ("file_name", request.file_name.as_str()),
+        ];
+        for (column, value) in equal_columns {
+            if !value.is_empty() {
+                push(
+                    &|place: usize| format!("{column} = ${place}"),
+                    Argument::Text(value.to_string()),
+                    &mut conditions,
+                );
+            }
+        }
         if request.released_only {
             conditions.push("released = 1".to_string());
         }
-        let mut bound =
-            |expression: &str, operator: &str, value: &str, conditions: &mut Vec<String>| -> Result<(), IndexerError> {
-                if value.is_empty() {
-                    return Ok(());
-                }
-                imap_filename::Date::parse_yyyymmdd(value)
-                    .map_err(|error| IndexerError::InvalidQuery(error.to_string()))?;
-                text_arguments.push(value.to_string());
-                conditions.push(format!("{expression} {operator} ${}", text_arguments.len()));
-                Ok(())
-            };
         // An empty end date means "that one day" for dated science-like files and "still valid" for
         // ancillary files and kernels.
         const END_DATE: &str = "(CASE WHEN end_date <> '' THEN end_date \
              WHEN kind IN ('science', 'quicklook', 'dependency') THEN start_date ELSE '99991231' END)";
-        bound("start_date", ">=", &request.start_date_min, &mut conditions)?;
-        bound("start_date", "<=", &request.start_date_max, &mut conditions)?;
-        bound(END_DATE, ">=", &request.end_date_min, &mut conditions)?;
-        bound(END_DATE, "<=", &request.end_date_max, &mut conditions)?;
-        bound("ingestion_date", ">=", &request.ingestion_date_min, &mut conditions)?;
-        bound("ingestion_date", "<=", &request.ingestion_date_max, &mut conditions)?;
-        let argument_count = text_arguments.len();
+        let date_bounds = [
+            ("start_date", ">=", &request.start_date_min),
+            ("start_date", "<=", &request.start_date_max),
+            (END_DATE, ">=", &request.end_date_min),
+            (END_DATE, "<=", &request.end_date_max),
+            ("ingestion_date", ">=", &request.ingestion_date_min),
+            ("ingestion_date", "<=", &request.ingestion_date_max),
+        ];
+        for (expression, operator, value) in date_bounds {
+            if value.is_empty() {
+                continue;
+            }
+            imap_filename::Date::parse_yyyymmdd(value)
+                .map_err(|error| IndexerError::InvalidQuery(error.to_string()))?;
+            let condition = |place: usize| format!("{expression} {operator} ${place}");
+            push(&condition, Argument::Text(value.to_string()), &mut conditions);
+        }
         let repointing_bounds =
             [("=", request.repointing), (">=", request.repointing_min), ("<=", request.repointing_max)];
-        let mut integer_arguments = Vec::new();
         for (operator, value) in repointing_bounds {
             if let Some(value) = value {
-                integer_arguments.push(i64::from(value));
-                conditions.push(format!("repointing {operator} ${}", argument_count + integer_arguments.len()));
+                let condition = |place: usize| format!("repointing {operator} ${place}");
+                push(&condition, Argument::Integer(i64::from(value)), &mut conditions);
+            }
+        }
+        let after = PageToken::parse(&request.page_token, request.newest_first)?;
+        match &after {
+            None => {}
+            Some(PageToken::FileName(name)) => {
+                push(&|place: usize| format!("file_name > ${place}"), Argument::Text(name.clone()), &mut conditions);
+            }
+            Some(PageToken::Arrival { ingested_at, file_name }) => {
+                arguments.push(Argument::Integer(*ingested_at));
+                arguments.push(Argument::Text(file_name.clone()));
+                let (time, name) = (arguments.len() - 1, arguments.len());
+                conditions.push(format!("(ingested_at < ${time} OR (ingested_at = ${time} AND file_name > ${name}))"));
             }
         }
         let mut sql = format!("SELECT {FILE_COLUMNS} FROM indexed_files");
@@ -385,19 +443,36 @@ impl FileTracker {
             sql.push_str(" WHERE ");
             sql.push_str(&conditions.join(" AND "));
         }
-        sql.push_str(" ORDER BY file_name");
-        if request.limit > 0 {
-            sql.push_str(&format!(" LIMIT {}", request.limit));
-        }
+        sql.push_str(if request.newest_first {
+            " ORDER BY ingested_at DESC, file_name"
+        } else {
+            " ORDER BY file_name"
+        });
+        let limit = page_limit(request.limit, self.max_page_size, self.max_page_size);
+        // One row past the page says whether another page follows.
+        sql.push_str(&format!(" LIMIT {}", u64::from(limit) + 1));
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for argument in text_arguments {
-            query = query.bind(argument);
-        }
-        for argument in integer_arguments {
-            query = query.bind(argument);
+        for argument in arguments {
+            query = match argument {
+                Argument::Text(text) => query.bind(text),
+                Argument::Integer(integer) => query.bind(integer),
+            };
         }
         let rows = query.fetch_all(&self.pool).await?;
-        rows.iter().map(record_from_row).collect()
+        let mut files = rows.iter().map(record_from_row).collect::<Result<Vec<_>, _>>()?;
+        let mut page = FilePage::default();
+        if files.len() > limit as usize {
+            files.truncate(limit as usize);
+            let last = files.last().expect("a page holds at least one file");
+            page.next_page_token = if request.newest_first {
+                let ingested_at = last.ingestion_time.as_ref().map(proto::time::millis_of).unwrap_or_default();
+                format!("{ingested_at}:{}", last.file_name)
+            } else {
+                last.file_name.clone()
+            };
+        }
+        page.files = files;
+        Ok(page)
     }
 
     /// Applies a data release in one transaction: every file of the scope except the withheld ones
@@ -488,24 +563,67 @@ impl FileTracker {
         Ok(())
     }
 
-    pub async fn quarantined(&self, limit: u32) -> Result<Vec<QuarantinedFile>, IndexerError> {
+    /// A page of quarantined files, newest first (keyset on the time-ordered id), from
+    /// `page_token` on: 100 unless `limit` says otherwise, at most the page maximum.
+    pub async fn quarantined(&self, limit: u32, page_token: &str) -> Result<QuarantinePage, IndexerError> {
+        let limit = page_limit(limit, DEFAULT_QUARANTINE_PAGE, self.max_page_size);
         let rows = sqlx::query(
-            "SELECT original_key, quarantine_key, reason, recorded_at FROM quarantined_files ORDER BY id DESC LIMIT $1",
+            "SELECT id, original_key, quarantine_key, reason, recorded_at FROM quarantined_files \
+             WHERE ($1 = '' OR id < $1) ORDER BY id DESC LIMIT $2",
         )
-        .bind(if limit == 0 { 1000 } else { i64::from(limit) })
+        .bind(page_token.to_string())
+        .bind(i64::from(limit) + 1)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(QuarantinedFile {
-                    original_key: row.try_get("original_key")?,
-                    quarantine_key: row.try_get("quarantine_key")?,
-                    reason: row.try_get("reason")?,
-                    recorded_at: Some(timestamp(row.try_get("recorded_at")?)),
-                })
-            })
-            .collect()
+        let mut page = QuarantinePage::default();
+        for row in rows.iter().take(limit as usize) {
+            page.files.push(QuarantinedFile {
+                original_key: row.try_get("original_key")?,
+                quarantine_key: row.try_get("quarantine_key")?,
+                reason: row.try_get("reason")?,
+                recorded_at: Some(timestamp(row.try_get("recorded_at")?)),
+            });
+        }
+        if rows.len() > limit as usize {
+            page.next_page_token = rows[limit as usize - 1].try_get("id")?;
+        }
+        Ok(page)
     }
+}
+
+/// A query argument, bound in order.
+enum Argument {
+    Text(String),
+    Integer(i64),
+}
+
+/// Where the previous page of a file query ended, in the order it was read.
+enum PageToken {
+    /// By file name: the last name.
+    FileName(String),
+    /// Newest first: the last file's ingestion time (milliseconds) and name.
+    Arrival { ingested_at: i64, file_name: String },
+}
+
+impl PageToken {
+    fn parse(token: &str, newest_first: bool) -> Result<Option<PageToken>, IndexerError> {
+        if token.is_empty() {
+            return Ok(None);
+        }
+        if !newest_first {
+            return Ok(Some(PageToken::FileName(token.to_string())));
+        }
+        let unusable =
+            || IndexerError::InvalidQuery(format!("page token {token:?} is not one a newest-first page ended at"));
+        let (ingested_at, file_name) = token.split_once(':').ok_or_else(unusable)?;
+        let ingested_at = ingested_at.parse().map_err(|_| unusable())?;
+        Ok(Some(PageToken::Arrival { ingested_at, file_name: file_name.to_string() }))
+    }
+}
+
+/// The rows a page holds: `default` when none is asked for, never more than `maximum`.
+fn page_limit(asked: u32, default: u32, maximum: u32) -> u32 {
+    if asked == 0 { default.min(maximum) } else { asked.min(maximum) }
 }
 
 fn parents_column(provenance: &Provenance) -> String {

@@ -2,10 +2,11 @@
 //! PostgreSQL (ignored, with the reason, when the build saw no DATABASE_URL).
 
 use imap_filename::ImapFileName;
-use proto::pb::{FileKind, QueryFilesRequest, ReleaseFilesRequest};
+use proto::pb::{FileKind, FileRecord, QueryFilesRequest, ReleaseFilesRequest};
 use sqlx::AnyPool;
 
 use std::collections::BTreeSet;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use super::tracker::{FileTracker, NewFile, Provenance};
@@ -18,6 +19,8 @@ mesh_runtime::on_both_backends!(
     a_release_withholding_files_outside_its_range_changes_nothing,
     a_batch_indexes_as_one_file_after_another_would,
     batches_raced_against_single_files_index_each_file_once_with_one_event,
+    paging_visits_every_matching_file_once_in_bounded_pages,
+    quarantine_pages_visit_every_refusal_once_newest_first,
 );
 
 fn name(text: &str) -> ImapFileName {
@@ -81,7 +84,9 @@ async fn queries_filter_by_fields_dates_and_validity(pool: AnyPool) {
     .await;
     let query = |request: QueryFilesRequest| {
         let tracker = &tracker;
-        async move { tracker.query(&request).await.unwrap().into_iter().map(|file| file.file_name).collect::<Vec<_>>() }
+        async move {
+            tracker.query(&request).await.unwrap().files.into_iter().map(|file| file.file_name).collect::<Vec<_>>()
+        }
     };
     let day = query(QueryFilesRequest {
         kind: FileKind::Science.into(),
@@ -142,7 +147,7 @@ fn january_release(withheld: &[&str]) -> ReleaseFilesRequest {
 
 async fn released_names(tracker: &FileTracker) -> Vec<String> {
     let request = QueryFilesRequest { released_only: true, ..Default::default() };
-    tracker.query(&request).await.unwrap().into_iter().map(|file| file.file_name).collect()
+    tracker.query(&request).await.unwrap().files.into_iter().map(|file| file.file_name).collect()
 }
 
 async fn a_release_marks_its_range_except_the_withheld_once(pool: AnyPool) {
@@ -278,10 +283,101 @@ async fn batches_raced_against_single_files_index_each_file_once_with_one_event(
     let logged: BTreeSet<String> = events.into_iter().map(|event| event.file.unwrap().file_name).collect();
     assert_eq!(logged, names.iter().cloned().collect::<BTreeSet<_>>());
     let tracked = tracker.query(&QueryFilesRequest { instrument: "swapi".into(), ..Default::default() }).await.unwrap();
-    assert_eq!(tracked.len(), 240);
+    assert_eq!(tracked.files.len(), 240);
     // Within one batch, the files it made new got their events in batch order.
     for chunk in batched.chunks(40) {
         let new_seqs: Vec<u64> = chunk.iter().filter(|outcome| outcome.newly_indexed).map(|o| o.event_seq).collect();
         assert!(new_seqs.windows(2).all(|pair| pair[1] == pair[0] + 1), "{new_seqs:?}");
     }
+}
+
+/// Pages `request` through to the end; every page holds at most `maximum` files.
+async fn every_page(tracker: &FileTracker, mut request: QueryFilesRequest, maximum: usize) -> Vec<FileRecord> {
+    let mut visited = Vec::new();
+    loop {
+        let page = tracker.query(&request).await.unwrap();
+        assert!(page.files.len() <= maximum, "a page of {} files, more than {maximum}", page.files.len());
+        visited.extend(page.files);
+        if page.next_page_token.is_empty() {
+            return visited;
+        }
+        request.page_token = page.next_page_token;
+    }
+}
+
+async fn paging_visits_every_matching_file_once_in_bounded_pages(pool: AnyPool) {
+    const FILES: usize = 20_000;
+    const MAXIMUM: u32 = 700;
+    let tracker = FileTracker::open(pool).await.unwrap().with_max_page_size(NonZeroU32::new(MAXIMUM).unwrap());
+    let first_day = imap_filename::Date::parse_yyyymmdd("20240101").unwrap();
+    let names: Vec<String> = (0..FILES)
+        .map(|index| {
+            let instrument = if index % 4 == 0 { "swe" } else { "swapi" };
+            let day = first_day.add_days((index % 2000) as i32).yyyymmdd();
+            format!("imap_{instrument}_l1_sci_{day}_v{:03}.cdf", index / 2000 + 1)
+        })
+        .collect();
+    // Batches arrive at different times, and many files share an arrival time.
+    for batch in names.chunks(2_500) {
+        let files: Vec<NewFile> = batch
+            .iter()
+            .map(|text| NewFile {
+                name: name(text),
+                size_bytes: 1,
+                provenance: Provenance::default(),
+                traceparent: String::new(),
+            })
+            .collect();
+        tracker.index_batch(&files).await.unwrap();
+    }
+
+    // Asking for everything (limit 0) or for more than the maximum gets the maximum.
+    for limit in [0, 1_000_000] {
+        let page = tracker.query(&QueryFilesRequest { limit, ..Default::default() }).await.unwrap();
+        assert_eq!(page.files.len(), MAXIMUM as usize);
+        assert!(!page.next_page_token.is_empty());
+    }
+    let by_name = every_page(&tracker, QueryFilesRequest::default(), MAXIMUM as usize).await;
+    // Every file once (the order is the database's collation of names).
+    let visited: BTreeSet<&str> = by_name.iter().map(|file| file.file_name.as_str()).collect();
+    assert_eq!(by_name.len(), FILES);
+    assert_eq!(visited, names.iter().map(String::as_str).collect::<BTreeSet<_>>());
+
+    // Filters apply in SQL, before the page bound: a filtered walk sees exactly its matches.
+    let swe = QueryFilesRequest { instrument: "swe".into(), limit: 333, ..Default::default() };
+    let swe_files = every_page(&tracker, swe, 333).await;
+    assert_eq!(swe_files.len(), FILES / 4);
+    assert!(swe_files.iter().all(|file| file.instrument == "swe"));
+
+    let newest_first = QueryFilesRequest { newest_first: true, ..Default::default() };
+    let by_arrival = every_page(&tracker, newest_first, MAXIMUM as usize).await;
+    assert_eq!(by_arrival.len(), FILES);
+    let arrival = |file: &FileRecord| file.ingestion_time.as_ref().map(proto::time::millis_of).unwrap();
+    assert!(by_arrival.windows(2).all(|pair| arrival(&pair[0]) >= arrival(&pair[1])), "newest first");
+    let arrived: BTreeSet<&str> = by_arrival.iter().map(|file| file.file_name.as_str()).collect();
+    assert_eq!(arrived.len(), FILES, "each file once");
+
+    let bad_token = QueryFilesRequest { newest_first: true, page_token: "nope".into(), ..Default::default() };
+    assert!(tracker.query(&bad_token).await.is_err());
+}
+
+async fn quarantine_pages_visit_every_refusal_once_newest_first(pool: AnyPool) {
+    let tracker = FileTracker::open(pool).await.unwrap().with_max_page_size(NonZeroU32::new(40).unwrap());
+    for index in 0..250 {
+        tracker.record_quarantine(&format!("inbox/{index:04}"), &format!("q/{index:04}"), "bad name").await.unwrap();
+    }
+    let mut visited = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = tracker.quarantined(1000, &token).await.unwrap();
+        assert!(page.files.len() <= 40);
+        visited.extend(page.files.into_iter().map(|file| file.original_key));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    let expected: Vec<String> = (0..250).rev().map(|index| format!("inbox/{index:04}")).collect();
+    assert_eq!(visited, expected);
+    assert_eq!(tracker.quarantined(0, "").await.unwrap().files.len(), 40, "the default page, cut to the maximum");
 }

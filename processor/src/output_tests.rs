@@ -63,7 +63,7 @@ async fn an_output_key_taken_meanwhile_fails_the_job_and_keeps_the_file_while_th
             on_draining: Vec::new(),
             seen: seen_sender,
         }))
-        .add_service(IndexerServiceServer::new(FakeIndexer { archive: Vec::new(), indexed: indexed.clone() }));
+        .add_service(IndexerServiceServer::new(FakeIndexer { indexed: indexed.clone(), ..Default::default() }));
     let address = mesh_runtime::fakes::serve_on_free_port(router).await;
     let mut registry = Registry::default();
     registry.register("*", "*", "*", Arc::new(OneProduct));

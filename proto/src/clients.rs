@@ -164,6 +164,19 @@ pub struct PeerAddresses {
     pub gateway: String,
 }
 
+impl PeerAddresses {
+    /// Every role at one address (a node running them all, or one server of test fakes).
+    pub fn all_at(address: &str) -> PeerAddresses {
+        PeerAddresses {
+            indexer: address.to_string(),
+            depsvc: address.to_string(),
+            starter: address.to_string(),
+            processor: address.to_string(),
+            gateway: address.to_string(),
+        }
+    }
+}
+
 impl MeshClients {
     pub fn connect_lazy(peers: &PeerAddresses, settings: &ClientSettings) -> Result<MeshClients, AddressError> {
         MeshClients::connect_lazy_with_tls(peers, settings, None)
@@ -183,5 +196,39 @@ impl MeshClients {
             processor: limited_client!(ProcessorClient, channel(&peers.processor)?, settings),
             gateway: limited_client!(GatewayClient, channel(&peers.gateway)?, settings),
         })
+    }
+}
+
+/// What [`matching_files`] found.
+#[derive(Debug, Clone, Default)]
+pub struct MatchingFiles {
+    /// In the indexer's order (file name, or newest first when asked), at most `at_most`.
+    pub files: Vec<pb::FileRecord>,
+    /// More files match than were gathered.
+    pub more: bool,
+}
+
+/// The files matching `request`, gathered page by page through `next_page_token` (the indexer
+/// answers at most its page maximum per call, whatever `limit` asks for), stopping once `at_most`
+/// are gathered. Callers that need every match pass `usize::MAX`; the REST edge passes its cap.
+pub async fn matching_files(
+    indexer: &IndexerClient,
+    mut request: pb::QueryFilesRequest,
+    at_most: usize,
+) -> Result<MatchingFiles, tonic::Status> {
+    let mut found = MatchingFiles::default();
+    loop {
+        let page = indexer.clone().query_files(request.clone()).await?.into_inner();
+        let room = at_most - found.files.len();
+        found.more = page.files.len() > room;
+        found.files.extend(page.files.into_iter().take(room));
+        if page.next_page_token.is_empty() {
+            return Ok(found);
+        }
+        if found.files.len() >= at_most {
+            found.more = true;
+            return Ok(found);
+        }
+        request.page_token = page.next_page_token;
     }
 }

@@ -24,9 +24,12 @@ pub struct StarterConfig {
     pub instrument_concurrency: BTreeMap<String, NonZeroU32>,
     /// Scheduled runs (`[[starter.schedules]]`), e.g. monthly maps.
     pub schedules: Vec<ScheduleConfig>,
-    /// The longest reprocessing range StartReprocessing accepts, in days (its runs are planned in
-    /// memory); a longer one is refused, to be asked for in parts.
+    /// The longest reprocessing range StartReprocessing accepts, in days; a longer one is refused,
+    /// to be asked for in parts.
     pub max_campaign_days: NonZeroU32,
+    /// A campaign's runs are handed to the queues this many days at a time; the next chunk follows
+    /// once every run of this one is evaluated, and a restart goes on from the last whole chunk.
+    pub campaign_chunk_days: NonZeroU32,
     /// The most jobs one ListJobs page holds, whatever limit is asked for.
     pub max_page_size: NonZeroU32,
 }
@@ -58,6 +61,8 @@ impl Default for StarterConfig {
             schedules: Vec::new(),
             // Ten years: the whole mission so far, with room.
             max_campaign_days: NonZeroU32::new(3660).expect("not zero"),
+            // A month: a day's runs of every kickoff product, thirty times over, in memory at most.
+            campaign_chunk_days: NonZeroU32::new(31).expect("not zero"),
             max_page_size: NonZeroU32::new(1000).expect("not zero"),
         }
     }

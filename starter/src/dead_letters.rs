@@ -24,6 +24,14 @@ pub struct Refusal {
     pub message: String,
 }
 
+/// One page of dead-lettered evaluations, newest first, and where the next begins.
+#[derive(Debug, Clone, Default)]
+pub struct DeadEvaluationPage {
+    pub evaluations: Vec<DeadEvaluation>,
+    /// Empty when no more follow.
+    pub next_page_token: String,
+}
+
 impl JobStore {
     /// Records a refusal; recording the same one again (a replayed event) changes nothing.
     pub async fn dead_letter_evaluation(&self, refusal: &Refusal) -> Result<(), StarterError> {
@@ -51,34 +59,60 @@ impl JobStore {
         Ok(())
     }
 
-    /// Dead-lettered evaluations, newest first; of one instrument when `instrument` is not empty.
-    pub async fn dead_evaluations(&self, instrument: &str, limit: u32) -> Result<Vec<DeadEvaluation>, StarterError> {
-        let limit = if limit == 0 { 100 } else { limit };
+    /// A page of dead-lettered evaluations, newest first (keyset on recording time and id), from
+    /// `page_token` on; of one instrument when `instrument` is not empty. 100 unless `limit` says
+    /// otherwise, at most the store's `max_page_size`.
+    pub async fn dead_evaluations(
+        &self,
+        instrument: &str,
+        limit: u32,
+        page_token: &str,
+    ) -> Result<DeadEvaluationPage, StarterError> {
+        let limit = if limit == 0 { 100 } else { limit }.min(self.max_page_size());
+        let (before_time, before_id) = match page_token {
+            "" => (i64::MAX, String::new()),
+            token => token
+                .split_once(':')
+                .and_then(|(time, id)| Some((time.parse::<i64>().ok()?, id.to_string())))
+                .ok_or_else(|| {
+                    StarterError::InvalidRequest(format!("page token {token:?} is not one a page ended at"))
+                })?,
+        };
         let rows = sqlx::query(
             "SELECT id, instrument, data_level, descriptor, start_date, repointing, event_seq, campaign_id, step, code, \
              message, recorded_at FROM dead_evaluations WHERE ($1 = '' OR instrument = $1) \
-             ORDER BY recorded_at DESC, id DESC LIMIT $2",
+             AND (recorded_at < $2 OR (recorded_at = $2 AND ($3 = '' OR id < $3))) \
+             ORDER BY recorded_at DESC, id DESC LIMIT $4",
         )
         .bind(instrument.to_string())
-        .bind(i64::from(limit))
+        .bind(before_time)
+        .bind(before_id)
+        .bind(i64::from(limit) + 1)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                let (product, time) = product_run_of(row)?;
-                Ok(DeadEvaluation {
-                    id: row.try_get("id")?,
-                    product: Some(product),
-                    time: Some(time),
-                    event_seq: row.try_get::<i64, _>("event_seq")? as u64,
-                    campaign_id: row.try_get("campaign_id")?,
-                    step: row.try_get("step")?,
-                    code: row.try_get("code")?,
-                    message: row.try_get("message")?,
-                    recorded_at: Some(timestamp(row.try_get("recorded_at")?)),
-                })
-            })
-            .collect()
+        let mut page = DeadEvaluationPage::default();
+        for row in rows.iter().take(limit as usize) {
+            let (product, time) = product_run_of(row)?;
+            page.evaluations.push(DeadEvaluation {
+                id: row.try_get("id")?,
+                product: Some(product),
+                time: Some(time),
+                event_seq: row.try_get::<i64, _>("event_seq")? as u64,
+                campaign_id: row.try_get("campaign_id")?,
+                step: row.try_get("step")?,
+                code: row.try_get("code")?,
+                message: row.try_get("message")?,
+                recorded_at: Some(timestamp(row.try_get("recorded_at")?)),
+            });
+        }
+        // One row past the page says another page follows.
+        if rows.len() > limit as usize
+            && let Some(last) = page.evaluations.last()
+        {
+            let recorded_at = last.recorded_at.as_ref().map(proto::time::millis_of).unwrap_or_default();
+            page.next_page_token = format!("{recorded_at}:{}", last.id);
+        }
+        Ok(page)
     }
 
     /// (instrument, count) of dead-lettered evaluations, for the queue overview.

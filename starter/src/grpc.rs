@@ -152,8 +152,11 @@ impl StarterService for StarterGrpc {
         request: Request<ListDeadEvaluationsRequest>,
     ) -> Result<Response<ListDeadEvaluationsResponse>, Status> {
         let request = request.into_inner();
-        let evaluations = self.shared.store.dead_evaluations(&request.instrument, request.limit).await?;
-        Ok(Response::new(ListDeadEvaluationsResponse { evaluations }))
+        let page = self.shared.store.dead_evaluations(&request.instrument, request.limit, &request.page_token).await?;
+        Ok(Response::new(ListDeadEvaluationsResponse {
+            evaluations: page.evaluations,
+            next_page_token: page.next_page_token,
+        }))
     }
 
     #[tracing::instrument(skip_all, name = "starter.get_campaign")]

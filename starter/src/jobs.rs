@@ -109,6 +109,11 @@ impl JobStore {
         &self.leadership
     }
 
+    /// The most rows one page of a list holds, whatever the caller asks for.
+    pub(crate) fn max_page_size(&self) -> u32 {
+        self.config.max_page_size.get()
+    }
+
     /// A write transaction of the leader: refused (UNAVAILABLE) on a standby or a deposed leader.
     pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StarterError> {
         let mut transaction = self.pool.begin().await?;

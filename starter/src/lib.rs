@@ -21,9 +21,9 @@ mod trigger;
 #[cfg(test)]
 mod trigger_tests;
 
-pub use campaigns::CampaignPlan;
+pub use campaigns::{CampaignPlan, UnfinishedCampaign};
 pub use config::{ScheduleConfig, StarterConfig};
-pub use dead_letters::Refusal;
+pub use dead_letters::{DeadEvaluationPage, Refusal};
 pub use error::StarterError;
 pub use jobs::{Completion, JobFilter, JobPage, JobStore, NewJob, SCAN_BUDGET, input_hash};
 pub use restore::RestoredJob;

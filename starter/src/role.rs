@@ -55,6 +55,7 @@ impl StarterRole {
             job_available: Arc::new(Notify::new()),
             cursor: Mutex::new(CursorTracker::new(start)),
             queues: Mutex::new(HashMap::new()),
+            queue_room: Arc::new(tokio::sync::Semaphore::new(super::trigger::QUEUED_CANDIDATES_MAX)),
             campaign_outstanding: Mutex::new(HashMap::new()),
             waiting: Mutex::default(),
             shutdown: context.shutdown(),
@@ -100,7 +101,7 @@ impl Role for StarterRole {
                 Err(error) => tracing::warn!(%error, "re-reading the cursor failed; replaying from the older one"),
             }
             tasks.spawn(shared.trigger.clone().consume_events(indexer));
-            tasks.spawn(resume_campaigns(shared.trigger.clone()));
+            tasks.spawn(resume_campaigns(shared.clone()));
             tasks.spawn(run_schedules(shared.clone(), schedules));
             tasks.spawn(reap_expired_leases(shared));
         });

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use imap_filename::Version;
 use mesh_runtime::Shutdown;
-use proto::clients::{DependencyClient, IndexerClient};
+use proto::clients::{DependencyClient, IndexerClient, matching_files};
 use proto::error::HasErrorCode;
 use proto::ids::JobId;
 use proto::pb::{
@@ -60,6 +60,27 @@ pub struct Candidate {
     pub traceparent: String,
 }
 
+/// Candidates all instrument queues together hold before those handing over more (the event
+/// consumer, a campaign's driver) wait: memory stays bounded whatever arrives, and one instrument
+/// with a long queue (a kernel feeds tens of thousands of runs) holds the others up only once the
+/// whole room is taken.
+pub const QUEUED_CANDIDATES_MAX: usize = 100_000;
+
+/// A candidate waiting on its instrument's queue, holding its place in the queues' shared room
+/// until it has been evaluated.
+#[derive(Debug)]
+pub struct Queued {
+    pub candidate: Candidate,
+    _room: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// The runs of a campaign chunk not evaluated yet; the driver hears when the last one is.
+#[derive(Debug)]
+pub struct ChunkInFlight {
+    pub remaining: usize,
+    pub evaluated: tokio::sync::oneshot::Sender<()>,
+}
+
 /// Shared by the event consumer, the instrument queues and reprocessing campaigns.
 pub struct TriggerContext {
     pub store: Arc<JobStore>,
@@ -69,9 +90,12 @@ pub struct TriggerContext {
     pub consumer: String,
     pub job_available: Arc<Notify>,
     pub cursor: Mutex<CursorTracker>,
-    pub queues: Mutex<HashMap<String, mpsc::UnboundedSender<Candidate>>>,
-    /// Planned runs of each campaign not evaluated yet; at zero the campaign's planning is done.
-    pub campaign_outstanding: Mutex<HashMap<String, usize>>,
+    /// Each instrument's queue; together they hold at most `queue_room`'s permits.
+    pub queues: Mutex<HashMap<String, mpsc::UnboundedSender<Queued>>>,
+    /// Room for queued candidates, shared by every instrument ([`QUEUED_CANDIDATES_MAX`]).
+    pub queue_room: Arc<tokio::sync::Semaphore>,
+    /// The chunk of each campaign being evaluated: its runs not evaluated yet.
+    pub campaign_outstanding: Mutex<HashMap<String, ChunkInFlight>>,
     /// Runs whose last evaluation found inputs missing: (instrument, run) -> what is missing.
     pub waiting: Mutex<BTreeMap<(String, String), String>>,
     pub shutdown: Shutdown,
@@ -80,8 +104,10 @@ pub struct TriggerContext {
 }
 
 impl TriggerContext {
-    /// Hands a candidate to its instrument's queue, starting the queue on first use.
-    pub fn enqueue(self: &Arc<Self>, candidate: Candidate) {
+    /// Hands a candidate to its instrument's queue, starting the queue on first use, once the
+    /// queues have room for it; false when the queue has stopped (shutdown).
+    pub async fn enqueue(self: &Arc<Self>, candidate: Candidate) -> bool {
+        let Ok(room) = self.queue_room.clone().acquire_owned().await else { return false };
         let instrument = candidate.run.product.as_ref().map(|product| product.instrument.clone()).unwrap_or_default();
         let mut queues = self.queues.lock().expect("queue map lock");
         let sender = queues.entry(instrument.clone()).or_insert_with(|| {
@@ -89,45 +115,37 @@ impl TriggerContext {
             self.tasks.spawn(self.clone().run_instrument_queue(instrument, receiver));
             sender
         });
-        let _ = sender.send(candidate);
+        sender.send(Queued { candidate, _room: room }).is_ok()
     }
 
-    async fn run_instrument_queue(
-        self: Arc<Self>,
-        instrument: String,
-        mut receiver: mpsc::UnboundedReceiver<Candidate>,
-    ) {
+    async fn run_instrument_queue(self: Arc<Self>, instrument: String, mut receiver: mpsc::UnboundedReceiver<Queued>) {
         loop {
             // At shutdown the queue takes nothing more; what it has is replayed after restart.
-            let candidate = tokio::select! {
+            let queued = tokio::select! {
                 biased;
                 _ = self.shutdown.wait() => return,
-                candidate = receiver.recv() => match candidate { Some(candidate) => candidate, None => return },
+                queued = receiver.recv() => match queued { Some(queued) => queued, None => return },
             };
+            let candidate = &queued.candidate;
             let span = tracing::info_span!("starter.evaluate", %instrument, product = %candidate.run);
             adopt_parent(&span, &candidate.traceparent);
-            if !self.process(&candidate).instrument(span).await {
+            // The candidate keeps its room in the queues until it has been evaluated.
+            if !self.process(candidate).instrument(span).await {
                 return;
             }
         }
     }
 
-    /// Hands a campaign's planned runs to the instrument queues, counting them so the campaign
-    /// is marked planned once the last one has been evaluated.
-    pub fn enqueue_campaign(self: &Arc<Self>, campaign_id: &str, runs: Vec<ProductRun>, traceparent: &str) {
-        if runs.is_empty() {
-            return;
+    /// Counts the runs of a campaign's next chunk, before the first of them is handed out; the
+    /// receiver hears when the last has been evaluated. `None` for an empty chunk.
+    pub fn start_campaign_chunk(&self, campaign_id: &str, runs: usize) -> Option<tokio::sync::oneshot::Receiver<()>> {
+        if runs == 0 {
+            return None;
         }
-        *self.campaign_outstanding.lock().expect("campaign map lock").entry(campaign_id.to_string()).or_default() +=
-            runs.len();
-        for run in runs {
-            self.enqueue(Candidate {
-                seq: None,
-                run,
-                campaign_id: campaign_id.to_string(),
-                traceparent: traceparent.to_string(),
-            });
-        }
+        let (evaluated, receiver) = tokio::sync::oneshot::channel();
+        let chunk = ChunkInFlight { remaining: runs, evaluated };
+        self.campaign_outstanding.lock().expect("campaign map lock").insert(campaign_id.to_string(), chunk);
+        Some(receiver)
     }
 
     /// Evaluates one candidate and records it as handled; false when shutdown cut the
@@ -140,34 +158,21 @@ impl TriggerContext {
         if let Some(seq) = candidate.seq {
             self.finish_event(seq).await;
         } else if !candidate.campaign_id.is_empty() {
-            self.campaign_run_finished(&candidate.campaign_id).await;
+            self.campaign_run_finished(&candidate.campaign_id);
         }
         true
     }
 
-    /// One planned run of the campaign was evaluated; after the last one, its planning is done.
-    pub(crate) async fn campaign_run_finished(&self, campaign_id: &str) {
-        let last = {
-            let mut outstanding = self.campaign_outstanding.lock().expect("campaign map lock");
-            match outstanding.get_mut(campaign_id) {
-                Some(count) if *count > 1 => {
-                    *count -= 1;
-                    false
-                }
-                Some(_) => {
-                    outstanding.remove(campaign_id);
-                    true
-                }
-                None => false,
-            }
-        };
-        if last {
-            match self.store.finish_campaign_planning(campaign_id, now_millis()).await {
-                Ok(()) => tracing::info!(campaign = %campaign_id, "every planned run of the campaign evaluated"),
-                Err(error) => {
-                    tracing::error!(%error, campaign = %campaign_id, "campaign not marked planned; it is re-planned harmlessly on restart")
-                }
-            }
+    /// One planned run of the campaign was evaluated; after the chunk's last one, its driver is told.
+    pub(crate) fn campaign_run_finished(&self, campaign_id: &str) {
+        let mut outstanding = self.campaign_outstanding.lock().expect("campaign map lock");
+        let Some(chunk) = outstanding.get_mut(campaign_id) else { return };
+        chunk.remaining = chunk.remaining.saturating_sub(1);
+        if chunk.remaining == 0
+            && let Some(chunk) = outstanding.remove(campaign_id)
+        {
+            // The driver may have stopped (shutdown); then nobody needs to hear.
+            let _ = chunk.evaluated.send(());
         }
     }
 
@@ -280,11 +285,10 @@ impl TriggerContext {
         };
         EVALUATION_RETRY
             .run("query archive versions", &self.shutdown, || {
-                let mut indexer = self.indexer.clone();
                 let request = request.clone();
                 let (product, time) = (product.clone(), time.clone());
                 async move {
-                    let files = indexer.query_files(request).await?.into_inner().files;
+                    let files = matching_files(&self.indexer, request, usize::MAX).await?.files;
                     Ok(highest_version(&files, &product, &time))
                 }
             })
@@ -407,12 +411,16 @@ impl TriggerContext {
             self.cursor.lock().expect("cursor lock").dispatched(event.seq, runs.len());
             let traceparent = current_traceparent();
             for run in runs {
-                self.enqueue(Candidate {
+                let candidate = Candidate {
                     seq: Some(event.seq),
                     run,
                     campaign_id: campaign_id.clone(),
                     traceparent: traceparent.clone(),
-                });
+                };
+                // A queue stops only at shutdown; the event, not finished, is replayed after restart.
+                if !self.enqueue(candidate).await {
+                    return Self::replayed_after_restart();
+                }
             }
             true
         }

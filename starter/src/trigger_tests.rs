@@ -22,7 +22,7 @@ use crate::campaigns::{CampaignPlan, plan_campaign, resume_campaigns};
 use crate::cursor::CursorTracker;
 use crate::jobs::{Completion, JobFilter, JobStore, NewJob};
 use crate::role::StarterShared;
-use crate::trigger::{Candidate, EVALUATION_RETRY, TriggerContext, highest_version};
+use crate::trigger::{Candidate, EVALUATION_RETRY, Queued, TriggerContext, highest_version};
 use proto::retry::Outcome;
 
 mesh_runtime::on_both_backends!(
@@ -30,11 +30,14 @@ mesh_runtime::on_both_backends!(
     evaluation_cut_off_by_shutdown_leaves_the_event_unfinished,
     campaign_lookup_database_error_is_retried_not_no_campaign,
     restart_mid_campaign_plans_the_rest,
+    a_long_campaign_is_planned_a_chunk_at_a_time_and_a_restart_goes_on_from_its_progress,
     archive_version_raises_the_new_job_version,
     completion_after_lease_expiry_reports_the_real_state,
 );
 
 const T0: i64 = 1_800_000_000_000;
+/// Candidates the queues hold together here: small, so campaigns wait for room.
+const QUEUE_ROOM: usize = 64;
 /// Nothing listens here: every call fails as Unavailable (transient).
 const NOBODY: &str = "http://127.0.0.1:1";
 
@@ -57,7 +60,20 @@ fn event(seq: u64, file: FileRecord) -> FileEvent {
 }
 
 /// depsvc with one product, `mag l1a x`, made from `mag l0 raw` of the same day.
-struct FakeDepsvc;
+#[derive(Default)]
+struct FakeDepsvc {
+    gate: Arc<Gate>,
+}
+
+/// Holds resolving back from a day on while closed (answering UNAVAILABLE, which the queue
+/// retries until shutdown) and tells the test when that day is reached; records the days resolved.
+#[derive(Default)]
+struct Gate {
+    from_day: String,
+    closed: std::sync::atomic::AtomicBool,
+    reached: Notify,
+    resolved: Mutex<Vec<String>>,
+}
 
 #[tonic::async_trait]
 impl DependencyService for FakeDepsvc {
@@ -68,6 +84,11 @@ impl DependencyService for FakeDepsvc {
 
     async fn resolve(&self, request: Request<ResolveRequest>) -> Result<Response<ResolveResponse>, Status> {
         let date = request.into_inner().time.unwrap_or_default().date;
+        if self.gate.closed.load(std::sync::atomic::Ordering::SeqCst) && date >= self.gate.from_day {
+            self.gate.reached.notify_one();
+            return Err(Status::unavailable("held back by the test"));
+        }
+        self.gate.resolved.lock().unwrap().push(date.clone());
         let input = ResolvedInput {
             source_type: SourceType::Science.into(),
             source: "mag l0 raw".into(),
@@ -90,8 +111,13 @@ impl DependencyService for FakeDepsvc {
 
 /// Serves the fakes on a free local port; returns its address.
 async fn fake_peers(archive: Vec<FileRecord>) -> String {
+    gated_peers(archive, Arc::default()).await
+}
+
+/// [`fake_peers`] whose depsvc resolves through `gate`.
+async fn gated_peers(archive: Vec<FileRecord>, gate: Arc<Gate>) -> String {
     let router = tonic::transport::Server::builder()
-        .add_service(DependencyServiceServer::new(FakeDepsvc))
+        .add_service(DependencyServiceServer::new(FakeDepsvc { gate }))
         .add_service(IndexerServiceServer::new(FakeIndexer { archive, ..Default::default() }));
     mesh_runtime::fakes::serve_on_free_port(router).await
 }
@@ -105,6 +131,7 @@ async fn context(store: Arc<JobStore>, peers: &str, shutdown: Shutdown) -> Arc<T
         job_available: Arc::new(Notify::new()),
         cursor: Mutex::new(CursorTracker::new(0)),
         queues: Mutex::new(HashMap::new()),
+        queue_room: Arc::new(tokio::sync::Semaphore::new(QUEUE_ROOM)),
         campaign_outstanding: Mutex::new(HashMap::new()),
         waiting: Mutex::default(),
         shutdown,
@@ -124,14 +151,28 @@ fn stopping() -> (ShutdownSignal, Shutdown) {
 }
 
 /// Routes the `mag` queue to the test, which then evaluates candidates itself, in order.
-fn capture_mag_queue(trigger: &TriggerContext) -> mpsc::UnboundedReceiver<Candidate> {
+fn capture_mag_queue(trigger: &TriggerContext) -> mpsc::UnboundedReceiver<Queued> {
     let (sender, receiver) = mpsc::unbounded_channel();
     trigger.queues.lock().unwrap().insert("mag".into(), sender);
     receiver
 }
 
-fn drain(receiver: &mut mpsc::UnboundedReceiver<Candidate>) -> Vec<Candidate> {
-    std::iter::from_fn(|| receiver.try_recv().ok()).collect()
+fn drain(receiver: &mut mpsc::UnboundedReceiver<Queued>) -> Vec<Candidate> {
+    std::iter::from_fn(|| receiver.try_recv().ok()).map(|queued| queued.candidate).collect()
+}
+
+/// The next `count` candidates, as the campaign's driver hands them over.
+async fn receive(receiver: &mut mpsc::UnboundedReceiver<Queued>, count: usize) -> Vec<Candidate> {
+    let mut received = Vec::new();
+    while received.len() < count {
+        let next = tokio::time::timeout(std::time::Duration::from_secs(30), receiver.recv()).await;
+        received.push(next.expect("the driver hands runs over").expect("queue open").candidate);
+    }
+    received
+}
+
+fn shared(store: &Arc<JobStore>, trigger: &Arc<TriggerContext>, config: StarterConfig) -> Arc<StarterShared> {
+    Arc::new(StarterShared { store: store.clone(), trigger: trigger.clone(), config })
 }
 
 async fn all_jobs(store: &JobStore) -> Vec<Job> {
@@ -198,10 +239,11 @@ async fn evaluation_cut_off_by_shutdown_leaves_the_event_unfinished(pool: AnyPoo
     assert_eq!(trigger.cursor.lock().unwrap().committable(), 4, "event 5 is still unfinished");
     assert_eq!(store.read_cursor("starter").await.unwrap(), 0, "the cursor did not move");
     // Nor does a cut-off campaign run count as planned.
-    trigger.campaign_outstanding.lock().unwrap().insert("c".into(), 1);
+    let mut chunk_evaluated = trigger.start_campaign_chunk("c", 1).expect("one run");
     let planned = Candidate { seq: None, run: run("20250101"), campaign_id: "c".into(), traceparent: String::new() };
     assert!(!trigger.process(&planned).await);
-    assert_eq!(trigger.campaign_outstanding.lock().unwrap().get("c"), Some(&1));
+    assert_eq!(trigger.campaign_outstanding.lock().unwrap().get("c").map(|chunk| chunk.remaining), Some(1));
+    assert!(chunk_evaluated.try_recv().is_err(), "the chunk is not evaluated");
 }
 
 /// A database error looking up the producing job's campaign used to mean "no campaign": the
@@ -247,31 +289,31 @@ async fn restart_mid_campaign_plans_the_rest(pool: AnyPool) {
     };
 
     // First life: planned, one of two runs evaluated, then the starter stops.
-    let first = context(store.clone(), &peers, Shutdown::never()).await;
+    let (stop, shutdown) = ShutdownSignal::new();
+    let first = context(store.clone(), &peers, shutdown).await;
     let mut queue = capture_mag_queue(&first);
-    let shared =
-        Arc::new(StarterShared { store: store.clone(), trigger: first.clone(), config: StarterConfig::default() });
-    let planned = plan_campaign(shared.clone(), plan.clone()).await.expect("planned");
+    let planned = plan_campaign(shared(&store, &first, StarterConfig::default()), plan.clone()).await.expect("planned");
     assert_eq!(planned.planned_runs, 2);
-    let candidates = drain(&mut queue);
-    assert_eq!(candidates.len(), 2);
+    let candidates = receive(&mut queue, 2).await;
     assert!(first.process(&candidates[0]).await);
     assert_eq!(all_jobs(&store).await.len(), 1);
+    stop.trigger();
+    first.tasks.close();
+    first.tasks.wait().await;
     assert_eq!(store.unfinished_campaigns().await.unwrap().len(), 1, "half a campaign is not planned");
 
     // Second life: the schedule re-fires (already recorded) and the start re-plans the campaign.
     let second = context(store.clone(), &peers, Shutdown::never()).await;
+    let second_shared = shared(&store, &second, StarterConfig::default());
+    assert_eq!(plan_campaign(second_shared.clone(), plan.clone()).await.expect("re-fired").planned_runs, 0);
     let mut queue = capture_mag_queue(&second);
-    let shared =
-        Arc::new(StarterShared { store: store.clone(), trigger: second.clone(), config: StarterConfig::default() });
-    assert_eq!(plan_campaign(shared, plan.clone()).await.expect("re-fired").planned_runs, 0);
-    resume_campaigns(second.clone()).await;
-    let candidates = drain(&mut queue);
-    assert_eq!(candidates.len(), 2, "every run of the campaign is planned again");
+    let resumed = tokio::spawn(resume_campaigns(second_shared));
+    let candidates = receive(&mut queue, 2).await;
     for candidate in &candidates {
         assert_eq!(candidate.campaign_id, plan.id);
         assert!(second.process(candidate).await);
     }
+    resumed.await.expect("resumed");
     let jobs = all_jobs(&store).await;
     assert_eq!(jobs.len(), 2, "the run done before the restart is not duplicated");
     assert!(jobs.iter().all(|job| job.campaign_id == plan.id));
@@ -280,8 +322,82 @@ async fn restart_mid_campaign_plans_the_rest(pool: AnyPool) {
     // A third start has nothing to re-plan.
     let third = context(store.clone(), &peers, Shutdown::never()).await;
     let mut queue = capture_mag_queue(&third);
-    resume_campaigns(third).await;
+    resume_campaigns(shared(&store, &third, StarterConfig::default())).await;
     assert!(drain(&mut queue).is_empty());
+}
+
+/// The longest range allowed, planned a chunk of days at a time through the real (bounded)
+/// queues, each chunk more than the queues hold (the driver waits for room): a restart in the third chunk finds the first two recorded, goes on from there without
+/// evaluating a day of them again, and the campaign completes with exactly one job per day.
+async fn a_long_campaign_is_planned_a_chunk_at_a_time_and_a_restart_goes_on_from_its_progress(pool: AnyPool) {
+    let store = open(pool).await;
+    let config = StarterConfig { campaign_chunk_days: std::num::NonZeroU32::new(300).unwrap(), ..Default::default() };
+    let (chunk, span) = (config.campaign_chunk_days.get() as i32, config.max_campaign_days.get() as i32);
+    assert!(chunk as usize > QUEUE_ROOM);
+    let start = imap_filename::Date::parse_yyyymmdd("20150101").unwrap();
+    let end = start.add_days(span - 1);
+    let held_from = start.add_days(2 * chunk);
+    let gate = Arc::new(Gate { from_day: held_from.yyyymmdd(), closed: true.into(), ..Default::default() });
+    let peers = gated_peers(Vec::new(), gate.clone()).await;
+    let plan = CampaignPlan {
+        id: "long".into(),
+        request: StartReprocessingRequest {
+            start_date: start.yyyymmdd(),
+            end_date: end.yyyymmdd(),
+            instrument: "mag".into(),
+            ..Default::default()
+        },
+        origin: "request".into(),
+    };
+
+    // First life: stopped once the third chunk's first day is being evaluated.
+    let (stop, shutdown) = ShutdownSignal::new();
+    let first = context(store.clone(), &peers, shutdown).await;
+    let planned = plan_campaign(shared(&store, &first, config.clone()), plan.clone()).await.expect("planned");
+    assert_eq!(planned.planned_runs, span as u32);
+    tokio::time::timeout(std::time::Duration::from_secs(120), gate.reached.notified())
+        .await
+        .expect("the campaign reaches its third chunk");
+    stop.trigger();
+    first.tasks.close();
+    first.tasks.wait().await;
+    let unfinished = store.unfinished_campaigns().await.unwrap();
+    assert_eq!(unfinished.len(), 1);
+    assert_eq!(unfinished[0].planned_through, Some(held_from.add_days(-1)), "two whole chunks recorded");
+    let jobs = all_jobs_of(&store, "long").await;
+    assert_eq!(jobs.len(), 2 * chunk as usize, "nothing past the chunk in flight was planned");
+    gate.resolved.lock().unwrap().clear();
+
+    // Second life: goes on from the third chunk and completes.
+    gate.closed.store(false, std::sync::atomic::Ordering::SeqCst);
+    let second = context(store.clone(), &peers, Shutdown::never()).await;
+    tokio::time::timeout(std::time::Duration::from_secs(600), resume_campaigns(shared(&store, &second, config)))
+        .await
+        .expect("the campaign completes");
+    let resolved = gate.resolved.lock().unwrap().clone();
+    assert_eq!(resolved.first(), Some(&held_from.yyyymmdd()), "the restart goes on from the recorded progress");
+    assert_eq!(resolved.len(), (span - 2 * chunk) as usize, "no day evaluated twice");
+    assert!(store.unfinished_campaigns().await.unwrap().is_empty(), "planning is done");
+    assert_eq!(store.campaign_progress("long").await.unwrap().planned_through, end.yyyymmdd());
+    let jobs = all_jobs_of(&store, "long").await;
+    let days: std::collections::BTreeSet<String> = jobs.iter().map(|job| job.time.clone().unwrap().date).collect();
+    assert_eq!((jobs.len(), days.len()), (span as usize, span as usize), "one job per day, none twice");
+    assert_eq!(days.first(), Some(&start.yyyymmdd()));
+    assert_eq!(days.last(), Some(&end.yyyymmdd()));
+}
+
+/// Every job of a campaign, paging through the list.
+async fn all_jobs_of(store: &JobStore, campaign_id: &str) -> Vec<Job> {
+    let mut filter = JobFilter { campaign_id: campaign_id.into(), limit: 1000, ..Default::default() };
+    let mut jobs = Vec::new();
+    loop {
+        let page = store.list_page(&filter).await.expect("list jobs");
+        jobs.extend(page.jobs);
+        if page.next_page_token.is_empty() {
+            return jobs;
+        }
+        filter.page_token = page.next_page_token;
+    }
 }
 
 /// The first job used to get v001.0001 even when a team had uploaded that version already.

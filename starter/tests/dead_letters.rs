@@ -108,7 +108,7 @@ impl IndexerService for TwoEventIndexer {
     }
 
     async fn query_files(&self, _: Request<QueryFilesRequest>) -> Result<Response<QueryFilesResponse>, Status> {
-        Ok(Response::new(QueryFilesResponse { files: Vec::new() }))
+        Ok(Response::new(QueryFilesResponse { files: Vec::new(), ..Default::default() }))
     }
 
     async fn index_file(&self, _: Request<IndexFileRequest>) -> Result<Response<IndexFileResponse>, Status> {
@@ -201,7 +201,7 @@ async fn a_permanently_refused_evaluation_is_dead_lettered_and_the_queue_moves_o
         "the good product flowed on both days, past the refused one queued before it"
     );
 
-    let dead = store.dead_evaluations("mag", 0).await.unwrap();
+    let dead = store.dead_evaluations("mag", 0, "").await.unwrap().evaluations;
     assert_eq!(dead.len(), 2, "one refusal per day, the transient failure is not among them: {dead:?}");
     for evaluation in &dead {
         assert_eq!(evaluation.product, Some(product("refused")));

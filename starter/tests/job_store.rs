@@ -13,7 +13,7 @@ use proto::pb::{
     StartReprocessingRequest,
 };
 use sqlx::AnyPool;
-use starter::{CampaignPlan, Completion, JobFilter, JobStore, NewJob, SCAN_BUDGET, StarterConfig};
+use starter::{CampaignPlan, Completion, JobFilter, JobStore, NewJob, Refusal, SCAN_BUDGET, StarterConfig};
 
 mesh_runtime::on_both_backends!(
     concurrent_creators_make_exactly_one_job,
@@ -35,6 +35,7 @@ mesh_runtime::on_both_backends!(
     campaign_planning_is_done_only_when_marked,
     only_the_lease_holder_completes_and_operators_fail_jobs_by_name,
     jobs_by_input_file_page_through_a_hundred_thousand_in_bounded_steps,
+    dead_evaluations_page_through_every_refusal_once,
 );
 
 const T0: i64 = 1_800_000_000_000;
@@ -545,14 +546,20 @@ async fn campaign_planning_is_done_only_when_marked(pool: AnyPool) {
     };
     assert!(store.record_campaign(&plan("a"), 31, T0).await.unwrap());
     assert!(store.record_campaign(&plan("b"), 31, T0 + 1).await.unwrap());
-    let unfinished: Vec<String> = store.unfinished_campaigns().await.unwrap().into_iter().map(|plan| plan.id).collect();
+    let unfinished: Vec<String> =
+        store.unfinished_campaigns().await.unwrap().into_iter().map(|unfinished| unfinished.plan.id).collect();
     assert_eq!(unfinished, vec!["a".to_string(), "b".to_string()]);
     store.finish_campaign_planning("a", T0 + 2).await.unwrap();
+    store.record_campaign_progress("b", "20250110").await.unwrap();
     let unfinished = store.unfinished_campaigns().await.unwrap();
     assert_eq!(unfinished.len(), 1);
-    assert_eq!(unfinished[0].id, "b");
-    assert_eq!(unfinished[0].request.end_date, "20250131");
-    assert_eq!(unfinished[0].request.instrument, "mag");
+    assert_eq!(unfinished[0].plan.id, "b");
+    assert_eq!(unfinished[0].plan.request.end_date, "20250131");
+    assert_eq!(unfinished[0].plan.request.instrument, "mag");
+    assert_eq!(unfinished[0].planned_through.map(|day| day.yyyymmdd()), Some("20250110".to_string()));
+    // A finished campaign's progress is left as it is.
+    store.record_campaign_progress("a", "20250131").await.unwrap();
+    assert_eq!(store.unfinished_campaigns().await.unwrap().len(), 1);
 }
 
 async fn only_the_lease_holder_completes_and_operators_fail_jobs_by_name(pool: AnyPool) {
@@ -636,4 +643,49 @@ async fn jobs_by_input_file_page_through_a_hundred_thousand_in_bounded_steps(poo
     let newest = store.list_page(&JobFilter { limit: 1_000_000, ..Default::default() }).await.unwrap();
     assert_eq!(newest.jobs.len(), 50);
     assert_eq!(newest.next_page_token, newest.jobs.last().unwrap().id);
+}
+
+/// Refusals of two instruments, many recorded in the same millisecond: pages of at most the
+/// configured maximum visit each one once, newest first, and the instrument filter holds in SQL.
+async fn dead_evaluations_page_through_every_refusal_once(pool: AnyPool) {
+    let store = store(pool, |config| config.max_page_size = nonzero(30)).await;
+    for seq in 1..=500u64 {
+        let instrument = if seq % 5 == 0 { "swe" } else { "mag" };
+        let refusal = Refusal {
+            product: ProductKey { instrument: instrument.into(), data_level: "l1a".into(), descriptor: "x".into() },
+            time: ProductTime { date: "20260101".into(), repointing: None },
+            event_seq: seq,
+            campaign_id: String::new(),
+            step: "resolve",
+            code: proto::error::ErrorCode::InvalidArgument,
+            message: format!("refusal {seq}"),
+        };
+        store.dead_letter_evaluation(&refusal).await.unwrap();
+    }
+    let walk = |instrument: &'static str| {
+        let store = &store;
+        async move {
+            let (mut visited, mut token) = (Vec::new(), String::new());
+            loop {
+                let page = store.dead_evaluations(instrument, 1_000, &token).await.unwrap();
+                assert!(page.evaluations.len() <= 30, "the configured maximum page size holds");
+                visited.extend(page.evaluations);
+                if page.next_page_token.is_empty() {
+                    return visited;
+                }
+                token = page.next_page_token;
+            }
+        }
+    };
+    let every = walk("").await;
+    let mut seqs: Vec<u64> = every.iter().map(|evaluation| evaluation.event_seq).collect();
+    let recorded: Vec<i64> =
+        every.iter().map(|evaluation| proto::time::millis_of(evaluation.recorded_at.as_ref().unwrap())).collect();
+    assert!(recorded.windows(2).all(|pair| pair[0] >= pair[1]), "newest first");
+    seqs.sort();
+    assert_eq!(seqs, (1..=500).collect::<Vec<u64>>(), "each refusal exactly once");
+    let swe = walk("swe").await;
+    assert_eq!(swe.len(), 100);
+    assert!(swe.iter().all(|evaluation| evaluation.product.as_ref().unwrap().instrument == "swe"));
+    assert!(store.dead_evaluations("", 0, "not a token").await.is_err());
 }

@@ -15,6 +15,10 @@ use proto::pb::*;
 pub struct FakeIndexer {
     pub archive: Vec<FileRecord>,
     pub indexed: Arc<Mutex<Vec<String>>>,
+    /// QueryFiles answers pages of at most this many files (in archive order, filters ignored, the
+    /// page token the position), as the real indexer's page maximum does; the whole archive in
+    /// one page when unset.
+    pub page_size: Option<std::num::NonZeroUsize>,
 }
 
 #[tonic::async_trait]
@@ -47,8 +51,18 @@ impl IndexerService for FakeIndexer {
         Err(Status::unimplemented("fake"))
     }
 
-    async fn query_files(&self, _: Request<QueryFilesRequest>) -> Result<Response<QueryFilesResponse>, Status> {
-        Ok(Response::new(QueryFilesResponse { files: self.archive.clone() }))
+    async fn query_files(&self, request: Request<QueryFilesRequest>) -> Result<Response<QueryFilesResponse>, Status> {
+        let request = request.into_inner();
+        let from: usize = match request.page_token.as_str() {
+            "" => 0,
+            token => token.parse().map_err(|_| Status::invalid_argument(format!("fake page token {token:?}")))?,
+        };
+        let maximum = self.page_size.map_or(usize::MAX, std::num::NonZeroUsize::get);
+        let page_size = if request.limit == 0 { maximum } else { maximum.min(request.limit as usize) };
+        let files: Vec<FileRecord> = self.archive.iter().skip(from).take(page_size).cloned().collect();
+        let end = from + files.len();
+        let next_page_token = if end < self.archive.len() { end.to_string() } else { String::new() };
+        Ok(Response::new(QueryFilesResponse { files, next_page_token }))
     }
 
     async fn get_file(&self, request: Request<GetFileRequest>) -> Result<Response<GetFileResponse>, Status> {

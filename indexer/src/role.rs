@@ -30,7 +30,8 @@ impl IndexerRole {
         config.quarantine_dir.get_or_insert_with(|| context.data_dir().join("quarantine"));
         let leadership = context.leadership("indexer").await?;
         let tracker = Arc::new(FileTracker::open(context.database().await?).await?.with_leadership(leadership.clone()));
-        let archive = context.archive().await?.store.clone();
+        let archive = context.archive().await?;
+        let (archive_dir, archive) = (archive.directory.clone(), archive.store.clone());
         let latest_event = tracker.subscribe_latest();
         mesh_runtime::metrics::collect_with(move || {
             let seq = *latest_event.borrow() as f64;
@@ -44,7 +45,7 @@ impl IndexerRole {
             }
         });
         Ok(IndexerRole {
-            ingestor: Arc::new(Ingestor { tracker, archive, config }),
+            ingestor: Arc::new(Ingestor { tracker, archive, archive_dir, config }),
             leadership,
             shutdown: context.shutdown(),
             tasks: context.tasks(),

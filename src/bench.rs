@@ -20,6 +20,8 @@ use sqlx::{AnyPool, Row};
 
 use crate::config::{Config, Flag};
 
+pub mod state;
+
 /// The mission's SWAPI level-0 file, used when it is present (else a small synthetic one).
 const MISSION_L0: &str = "l0/imap_swapi_l0_raw_20240924_v001.pkts";
 
@@ -51,6 +53,20 @@ pub struct MeshBenchArgs {
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 1800.0)]
     timeout: f64,
+}
+
+/// Whether `imap-sdc bench ARGS` names one of the benches here (`mesh`, `state`).
+pub fn is_json_bench(args: &[String]) -> bool {
+    matches!(args.first().map(String::as_str), Some("mesh" | "state"))
+}
+
+/// Runs `imap-sdc bench mesh|state ARGS` and returns its JSON line.
+pub async fn run_json_bench(args: &[String]) -> anyhow::Result<String> {
+    match args.split_first() {
+        Some((bench, rest)) if bench == "state" => state::state(rest).await,
+        Some((bench, rest)) if bench == "mesh" => mesh(rest).await,
+        _ => bail!("expected `bench mesh ...` or `bench state ...`"),
+    }
 }
 
 /// Runs `imap-sdc bench mesh ARGS` (the words after `mesh`) and returns the JSON line.
@@ -241,6 +257,7 @@ async fn summarise(
     // Per arrival: the first job of its day created, the first leased, the last finished.
     let mut chains: HashMap<String, (i64, i64, i64)> = HashMap::new();
     let (mut created_to_dispatched, mut overhead, mut science) = (Vec::new(), Vec::new(), Vec::new());
+    let mut timing_parts: std::collections::BTreeMap<&str, Vec<f64>> = std::collections::BTreeMap::new();
     let (mut first_created, mut last_finished) = (i64::MAX, 0);
     let mut states: HashMap<String, u64> = HashMap::new();
     for job in &jobs {
@@ -258,6 +275,15 @@ async fn summarise(
         if let (Some(science_ms), true) = (timing_field(&log, "science"), leased > 0 && finished > 0) {
             science.push(science_ms);
             overhead.push((finished - leased) as f64 - science_ms);
+            let mut accounted = 0.0;
+            for field in JOB_TIMING_FIELDS {
+                let value = timing_field(&log, field).unwrap_or_default();
+                accounted += value;
+                timing_parts.entry(field).or_default().push(value);
+            }
+            // Lease to the job's end, less the parts its log reports: the lease's delivery, the
+            // completion report's round trip and commit.
+            timing_parts.entry("unreported").or_default().push((finished - leased) as f64 - accounted);
         }
         let chain = chains.entry(day).or_insert((i64::MAX, i64::MAX, 0));
         chain.0 = chain.0.min(created);
@@ -304,10 +330,17 @@ async fn summarise(
         "jobs_per_second": if jobs.is_empty() { 0.0 } else { round(jobs.len() as f64 / job_seconds) },
         "job_science_ms": percentiles(&mut science),
         "job_overhead_ms": percentiles(&mut overhead),
+        "job_parts_p50_ms": timing_parts
+            .iter_mut()
+            .map(|(part, values)| (part.to_string(), percentiles(values)["p50"].clone()))
+            .collect::<serde_json::Map<_, _>>(),
         "peak_rss_mb": peak_rss_mb(),
     });
     Ok(summary.to_string())
 }
+
+/// The parts of a job's `timing` line (see the processor's worker).
+const JOB_TIMING_FIELDS: [&str; 7] = ["read_inputs", "queued", "science", "check", "provenance", "write", "index"];
 
 /// `name=12.3ms` from a job log's `timing` line.
 fn timing_field(log: &str, name: &str) -> Option<f64> {
@@ -333,8 +366,13 @@ fn round(value: f64) -> f64 {
 
 /// The process's peak resident set (VmHWM), where the system reports it.
 fn peak_rss_mb() -> Option<f64> {
+    proc_status_mb("VmHWM:")
+}
+
+/// A memory field of `/proc/self/status` (`VmHWM:`, `VmRSS:`) in megabytes.
+fn proc_status_mb(field: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|line| line.starts_with(field))?;
     let kilobytes: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(round(kilobytes / 1024.0))
 }

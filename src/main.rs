@@ -43,10 +43,12 @@ enum Command {
         #[command(flatten)]
         node: NodeArgs,
     },
-    /// Measure the level-0 decoder (`decode`), or the whole mesh's event path (`mesh`, one JSON line).
+    /// Measure the level-0 decoder (`decode`), the whole mesh's event path (`mesh`, one JSON line),
+    /// or replay and resolution with a large tracker (`state`, one JSON line).
     Bench {
         /// Arguments for the benchmark, e.g. `decode FILE.pkts XTCE.xml --repeats 5`, or
-        /// `mesh --burst 10000` / `mesh --trickle 100 --seconds 60 [--database-url postgres://…]`.
+        /// `mesh --burst 10000` / `mesh --trickle 100 --seconds 60 [--database-url postgres://…]`, or
+        /// `state --files 1000000 [--database-url postgres://…]`.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
@@ -284,8 +286,8 @@ fn main() -> ExitCode {
                 }
             })
         }
-        Command::Bench { args } if args.first().is_some_and(|word| word == "mesh") => {
-            match runtime.block_on(imap_sdc::bench::mesh(&args[1..])) {
+        Command::Bench { args } if imap_sdc::bench::is_json_bench(&args) => {
+            match runtime.block_on(imap_sdc::bench::run_json_bench(&args)) {
                 Ok(line) => {
                     println!("{line}");
                     ExitCode::SUCCESS

@@ -110,7 +110,8 @@ async fn metrics_move_with_the_work() {
     assert_eq!(total(&after, "imap_sdc_processor_slots_in_use", &[]), 0.0, "both jobs are done");
     let completions = ["method=\"/imap.sdc.v1.StarterService/CompleteJob\"", "code=\"Ok\""];
     assert_eq!(total(&after, "imap_sdc_grpc_server_requests_total", &completions), 2.0);
-    let indexed = ["method=\"/imap.sdc.v1.IndexerService/IndexFile\"", "code=\"Ok\""];
+    // One IndexFiles per job, for all of its outputs.
+    let indexed = ["method=\"/imap.sdc.v1.IndexerService/IndexFiles\"", "code=\"Ok\""];
     assert_eq!(
         total(&after, "imap_sdc_grpc_server_requests_total", &indexed),
         2.0,

@@ -29,6 +29,8 @@ pub enum IndexerError {
     Store(#[from] mesh_runtime::RuntimeError),
     #[error("file watcher failed: {0}")]
     Watch(#[from] notify::Error),
+    #[error("a blocking file task panicked or was cancelled")]
+    BlockingTaskLost,
 }
 
 impl HasErrorCode for IndexerError {
@@ -44,7 +46,7 @@ impl HasErrorCode for IndexerError {
             IndexerError::Database(error) => mesh_runtime::store::error_code(error),
             IndexerError::Store(error) => error.error_code(),
             IndexerError::Io { .. } => ErrorCode::Unavailable,
-            IndexerError::Watch(_) => ErrorCode::Internal,
+            IndexerError::Watch(_) | IndexerError::BlockingTaskLost => ErrorCode::Internal,
         }
     }
 }

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use mesh_runtime::Shutdown;
 use proto::pb::indexer_service_server::IndexerService;
 use proto::pb::{
-    GetFileRequest, GetFileResponse, IndexFileRequest, IndexFileResponse, IndexFilesRequest, IndexFilesResponse,
-    ListQuarantineRequest, ListQuarantineResponse, QueryFilesRequest, QueryFilesResponse, ReleaseFilesRequest,
-    ReleaseFilesResponse, SubscribeEventsRequest, SubscribeEventsResponse,
+    FileEvent, GetFileRequest, GetFileResponse, IndexFileRequest, IndexFileResponse, IndexFilesRequest,
+    IndexFilesResponse, ListQuarantineRequest, ListQuarantineResponse, QueryFilesRequest, QueryFilesResponse,
+    ReleaseFilesRequest, ReleaseFilesResponse, SubscribeEventsRequest, SubscribeEventsResponse,
 };
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
@@ -17,7 +17,7 @@ use super::inbox::Ingestor;
 use super::tracker::Provenance;
 
 /// Events fetched from the log per database round trip while replaying.
-const REPLAY_BATCH: u32 = 500;
+const REPLAY_BATCH: u32 = 2000;
 
 /// How often an idle subscription re-reads the log for events this process did not append.
 const FOREIGN_APPEND_POLL: std::time::Duration = std::time::Duration::from_secs(5);
@@ -80,8 +80,9 @@ impl IndexerService for IndexerGrpc {
         self.tasks.spawn(async move {
             let mut latest = tracker.subscribe_latest();
             let mut cursor = request.after_seq;
+            let mut fetched = tracker.events_after(cursor, REPLAY_BATCH).await;
             loop {
-                let events = match tracker.events_after(cursor, REPLAY_BATCH).await {
+                let events = match fetched {
                     Ok(events) => events,
                     Err(error) => {
                         let _ = sender.send(Err(error.into())).await;
@@ -89,21 +90,28 @@ impl IndexerService for IndexerGrpc {
                     }
                 };
                 let caught_up = events.len() < REPLAY_BATCH as usize;
-                for event in events {
-                    cursor = event.seq;
-                    if sender.send(Ok(SubscribeEventsResponse { event: Some(event) })).await.is_err() {
+                cursor = events.last().map_or(cursor, |event| event.seq);
+                if !caught_up {
+                    // Replaying: read the next batch while this one is sent.
+                    let (next, sent) =
+                        tokio::join!(tracker.events_after(cursor, REPLAY_BATCH), send_all(&sender, events));
+                    if !sent {
                         return;
                     }
+                    fetched = next;
+                    continue;
                 }
-                if caught_up {
-                    tokio::select! {
-                        changed = latest.wait_for(|seq| *seq > cursor) => if changed.is_err() { return },
-                        _ = sender.closed() => return,
-                        _ = shutdown.wait() => return,
-                        // Another indexer process sharing the database may have appended.
-                        _ = tokio::time::sleep(FOREIGN_APPEND_POLL) => {}
-                    }
+                if !send_all(&sender, events).await {
+                    return;
                 }
+                tokio::select! {
+                    changed = latest.wait_for(|seq| *seq > cursor) => if changed.is_err() { return },
+                    _ = sender.closed() => return,
+                    _ = shutdown.wait() => return,
+                    // Another indexer process sharing the database may have appended.
+                    _ = tokio::time::sleep(FOREIGN_APPEND_POLL) => {}
+                }
+                fetched = tracker.events_after(cursor, REPLAY_BATCH).await;
             }
         });
         Ok(Response::new(ReceiverStream::new(receiver)))
@@ -148,4 +156,17 @@ impl IndexerService for IndexerGrpc {
         }
         Ok(Response::new(outcome))
     }
+}
+
+/// Sends `events` in order; false once the subscriber has gone.
+async fn send_all(
+    sender: &tokio::sync::mpsc::Sender<Result<SubscribeEventsResponse, Status>>,
+    events: Vec<FileEvent>,
+) -> bool {
+    for event in events {
+        if sender.send(Ok(SubscribeEventsResponse { event: Some(event) })).await.is_err() {
+            return false;
+        }
+    }
+    true
 }

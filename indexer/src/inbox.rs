@@ -14,20 +14,23 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use proto::trace::current_traceparent;
 use tracing::Instrument;
 
+use super::archive_link;
 use super::config::IndexerConfig;
 use super::error::IndexerError;
-use super::tracker::{FileTracker, IndexOutcome, NewFile, Provenance};
+use super::tracker::{Appended, FileTracker, IndexOutcome, NewFile, Provenance};
 
 /// Inbox files taken into one transaction.
 const INBOX_BATCH: usize = 1000;
 
 /// Archive reads and writes in flight at once while preparing a batch.
-const ARCHIVE_CALLS_AT_ONCE: usize = 16;
+const ARCHIVE_CALLS_AT_ONCE: usize = 32;
 
 /// Everything that turns an archive object or an inbox file into a tracked file.
 pub struct Ingestor {
     pub tracker: Arc<FileTracker>,
     pub archive: Arc<dyn ObjectStore>,
+    /// Set when the archive is a local directory: inbox files are then hard-linked in.
+    pub archive_dir: Option<PathBuf>,
     pub config: IndexerConfig,
 }
 
@@ -79,42 +82,57 @@ impl Ingestor {
     }
 
     /// Moves inbox files into the archive and indexes them together, or quarantines each bad one
-    /// with the reason. A file is removed from the inbox only once it is in the archive and tracked.
+    /// with the reason. A file is removed from the inbox only once it is in the archive (durably)
+    /// and tracked.
     pub async fn ingest_inbox_files(&self, paths: &[PathBuf]) -> Result<(), IndexerError> {
         let span = tracing::info_span!("indexer.ingest", files = paths.len());
         async {
-            let mut arrived = Vec::with_capacity(paths.len());
-            for chunk in paths.chunks(ARCHIVE_CALLS_AT_ONCE) {
-                arrived
-                    .extend(futures_util::future::join_all(chunk.iter().map(|path| self.archive_or_log(path))).await);
-            }
-            let (paths, files): (Vec<PathBuf>, Vec<NewFile>) = arrived.into_iter().flatten().unzip();
-            let outcomes = self.tracker.index_batch(&files).await?;
-            log_new(&outcomes);
+            let mut named = Vec::with_capacity(paths.len());
             for path in paths {
-                tokio::fs::remove_file(&path).await.map_err(|source| io_error(&path, source))?;
+                match self.accept_inbox_name(path).await {
+                    Ok(Some(name)) => named.push((path.clone(), name)),
+                    Ok(None) => {}
+                    Err(error) => {
+                        tracing::error!(file = %path.display(), %error, "inbox file not ingested, will retry on next scan")
+                    }
+                }
             }
+            let (archived, to_copy) = match &self.archive_dir {
+                Some(root) => self.link_into_archive(root, named).await?,
+                None => (Vec::new(), named),
+            };
+            let copied = futures_util::stream::iter(to_copy)
+                .map(|(path, name)| async move {
+                    match self.copy_into_archive(&path, name).await {
+                        Ok(file) => file.map(|file| (path, file)),
+                        Err(error) => {
+                            tracing::error!(file = %path.display(), %error, "inbox file not ingested, will retry on next scan");
+                            None
+                        }
+                    }
+                })
+                .buffered(ARCHIVE_CALLS_AT_ONCE)
+                .filter_map(std::future::ready)
+                .collect::<Vec<_>>()
+                .await;
+            let (paths, files): (Vec<PathBuf>, Vec<NewFile>) = archived.into_iter().chain(copied).unzip();
+            let appended = self.tracker.append_batch(&files).await?;
+            log_appended(&appended);
+            tokio::task::spawn_blocking(move || {
+                paths.iter().try_for_each(|path| std::fs::remove_file(path).map_err(|source| io_error(path, source)))
+            })
+            .await
+            .map_err(|_| IndexerError::BlockingTaskLost)??;
             Ok(())
         }
         .instrument(span)
         .await
     }
 
-    /// [`archive_inbox_file`](Self::archive_inbox_file), a failure logged (the file stays for the next scan).
-    async fn archive_or_log(&self, path: &Path) -> Option<(PathBuf, NewFile)> {
-        match self.archive_inbox_file(path).await {
-            Ok(file) => file.map(|file| (path.to_path_buf(), file)),
-            Err(error) => {
-                tracing::error!(file = %path.display(), %error, "inbox file not ingested, will retry on next scan");
-                None
-            }
-        }
-    }
-
-    /// Copies one inbox file into the archive (create-only) and says what to index, or
-    /// quarantines it and says nothing.
-    async fn archive_inbox_file(&self, path: &Path) -> Result<Option<NewFile>, IndexerError> {
-        let Some(basename) = path.file_name().and_then(|name| name.to_str()).map(str::to_string) else {
+    /// The mission name of an inbox file, or `None` when it is not an arrival (a hidden
+    /// temporary) or was refused (then it is quarantined with the reason).
+    async fn accept_inbox_name(&self, path: &Path) -> Result<Option<ImapFileName>, IndexerError> {
+        let Some(basename) = path.file_name().and_then(|name| name.to_str()) else {
             self.quarantine(path, "file name is not valid utf-8").await?;
             return Ok(None);
         };
@@ -122,16 +140,79 @@ impl Ingestor {
             // Editors and copy tools write hidden temporaries; they are not arrivals.
             return Ok(None);
         }
-        let name = match ImapFileName::parse(&basename).and_then(|name| {
+        match ImapFileName::parse(basename).and_then(|name| {
             imap_filename::refuse_upload_at_last_version(&name)?;
             Ok(name)
         }) {
-            Ok(name) => name,
+            Ok(name) => Ok(Some(name)),
             Err(error) => {
                 self.quarantine(path, &error.to_string()).await?;
-                return Ok(None);
+                Ok(None)
             }
-        };
+        }
+    }
+
+    /// Hard-links inbox files into the archive directory and makes the batch durable. Returns
+    /// what to index, and the files that must be copied instead (another disk); a file already
+    /// there with other bytes is quarantined.
+    async fn link_into_archive(
+        &self,
+        root: &Path,
+        named: Vec<(PathBuf, ImapFileName)>,
+    ) -> Result<(Vec<(PathBuf, NewFile)>, Vec<(PathBuf, ImapFileName)>), IndexerError> {
+        let sources: Vec<(PathBuf, String)> =
+            named.iter().map(|(path, name)| (path.clone(), name.archive_path())).collect();
+        let root = root.to_path_buf();
+        let (linked, synced) = tokio::task::spawn_blocking(move || {
+            let (outcomes, folders) = archive_link::link_batch(&root, &sources);
+            let new_links: Vec<PathBuf> = outcomes
+                .iter()
+                .filter_map(|outcome| match outcome {
+                    Ok(archive_link::Linked::New(target)) => Some(target.clone()),
+                    _ => None,
+                })
+                .collect();
+            let synced = archive_link::sync_batch(&new_links, &folders);
+            let sized: Vec<(std::io::Result<archive_link::Linked>, u64)> = outcomes
+                .into_iter()
+                .map(|outcome| {
+                    let size = match &outcome {
+                        Ok(archive_link::Linked::New(target) | archive_link::Linked::AlreadyThere(target)) => {
+                            std::fs::metadata(target).map(|meta| meta.len()).unwrap_or_default()
+                        }
+                        _ => 0,
+                    };
+                    (outcome, size)
+                })
+                .collect();
+            (sized, synced)
+        })
+        .await
+        .map_err(|_| IndexerError::BlockingTaskLost)?;
+        synced.map_err(|source| io_error(&self.archive_dir.clone().unwrap_or_default(), source))?;
+        let (mut archived, mut to_copy) = (Vec::with_capacity(named.len()), Vec::new());
+        for ((path, name), (outcome, size_bytes)) in named.into_iter().zip(linked) {
+            match outcome {
+                Ok(archive_link::Linked::New(_) | archive_link::Linked::AlreadyThere(_)) => {
+                    archived.push((path, arrived_file(name, size_bytes)));
+                }
+                Ok(archive_link::Linked::Different) => {
+                    let reason = IndexerError::Conflict { key: name.archive_path() }.to_string();
+                    self.quarantine(&path, &reason).await?;
+                }
+                Ok(archive_link::Linked::NotLinkable) => to_copy.push((path, name)),
+                Err(source) => {
+                    let error = io_error(&path, source);
+                    tracing::error!(file = %path.display(), %error, "inbox file not ingested, will retry on next scan");
+                }
+            }
+        }
+        Ok((archived, to_copy))
+    }
+
+    /// Copies one inbox file into the archive (create-only) and says what to index, or
+    /// quarantines it (a different file under that key) and says nothing.
+    async fn copy_into_archive(&self, path: &Path, name: ImapFileName) -> Result<Option<NewFile>, IndexerError> {
         let key = name.archive_path();
         let bytes = tokio::fs::read(path).await.map_err(|source| io_error(path, source))?;
         let size_bytes = bytes.len() as u64;
@@ -141,9 +222,7 @@ impl Ingestor {
             self.quarantine(path, &reason).await?;
             return Ok(None);
         }
-        let span = tracing::info_span!("indexer.ingest_file", file = %basename);
-        let traceparent = proto::trace::traceparent_of(&span);
-        Ok(Some(NewFile { name, size_bytes, provenance: Provenance::default(), traceparent }))
+        Ok(Some(arrived_file(name, size_bytes)))
     }
 
     async fn quarantine(&self, path: &Path, reason: &str) -> Result<(), IndexerError> {
@@ -169,42 +248,26 @@ impl Ingestor {
     /// Processes every settled file in the inbox; one bad file does not stop the others.
     /// Returns how many were handled and, when some are still settling, when to look again.
     pub async fn drain_inbox(&self) -> Result<(usize, Option<Duration>), IndexerError> {
-        let Some(inbox) = &self.config.inbox_dir else { return Ok((0, None)) };
-        tokio::fs::create_dir_all(inbox).await.map_err(|source| io_error(inbox, source))?;
-        let mut entries = tokio::fs::read_dir(inbox).await.map_err(|source| io_error(inbox, source))?;
+        let Some(inbox) = self.config.inbox_dir.clone() else { return Ok((0, None)) };
         let settle = self.config.settle_time;
+        // One blocking scan rather than a blocking call per entry: the inbox may hold thousands.
+        let (settled, look_again) = tokio::task::spawn_blocking(move || settled_inbox_files(&inbox, settle))
+            .await
+            .map_err(|_| IndexerError::BlockingTaskLost)??;
         let mut handled = 0;
-        let mut settled = Vec::new();
-        let mut look_again: Option<Duration> = None;
-        while let Some(entry) = entries.next_entry().await.map_err(|source| io_error(inbox, source))? {
-            let path = entry.path();
-            let Ok(metadata) = entry.metadata().await else { continue };
-            if !metadata.is_file() {
-                continue;
-            }
-            let unchanged_for =
-                metadata.modified().ok().and_then(|modified| modified.elapsed().ok()).unwrap_or_default();
-            if unchanged_for < settle {
-                let wait = settle - unchanged_for;
-                look_again = Some(look_again.map_or(wait, |current| current.min(wait)));
-                continue;
-            }
-            settled.push(path);
-            if settled.len() == INBOX_BATCH {
-                handled += self.ingest_settled(std::mem::take(&mut settled)).await;
-            }
+        for batch in settled.chunks(INBOX_BATCH) {
+            handled += self.ingest_settled(batch).await;
         }
-        handled += self.ingest_settled(settled).await;
         Ok((handled, look_again))
     }
 
     /// Ingests one batch of settled inbox files; a failure is logged and the files stay for the
     /// next scan. Returns how many were handled.
-    async fn ingest_settled(&self, paths: Vec<PathBuf>) -> usize {
+    async fn ingest_settled(&self, paths: &[PathBuf]) -> usize {
         if paths.is_empty() {
             return 0;
         }
-        if let Err(error) = self.ingest_inbox_files(&paths).await {
+        if let Err(error) = self.ingest_inbox_files(paths).await {
             tracing::error!(files = paths.len(), %error, "inbox files not ingested, will retry on next scan");
         }
         paths.len()
@@ -251,6 +314,44 @@ impl Ingestor {
             }
         }
         Ok(newly_indexed)
+    }
+}
+
+/// What to index for an inbox file now in the archive, in a trace of its own.
+fn arrived_file(name: ImapFileName, size_bytes: u64) -> NewFile {
+    let span = tracing::info_span!("indexer.ingest_file", file = %name.file_name());
+    let traceparent = proto::trace::traceparent_of(&span);
+    NewFile { name, size_bytes, provenance: Provenance::default(), traceparent }
+}
+
+/// The inbox's files that have not changed for `settle`, and when to look again for the others.
+fn settled_inbox_files(inbox: &Path, settle: Duration) -> Result<(Vec<PathBuf>, Option<Duration>), IndexerError> {
+    std::fs::create_dir_all(inbox).map_err(|source| io_error(inbox, source))?;
+    let mut settled = Vec::new();
+    let mut look_again: Option<Duration> = None;
+    for entry in std::fs::read_dir(inbox).map_err(|source| io_error(inbox, source))? {
+        let entry = entry.map_err(|source| io_error(inbox, source))?;
+        let Ok(metadata) = entry.metadata() else { continue };
+        if !metadata.is_file() {
+            continue;
+        }
+        if !settle.is_zero() {
+            let unchanged_for =
+                metadata.modified().ok().and_then(|modified| modified.elapsed().ok()).unwrap_or_default();
+            if unchanged_for < settle {
+                let wait = settle - unchanged_for;
+                look_again = Some(look_again.map_or(wait, |current| current.min(wait)));
+                continue;
+            }
+        }
+        settled.push(entry.path());
+    }
+    Ok((settled, look_again))
+}
+
+fn log_appended(appended: &[Appended]) {
+    for (file_name, seq) in appended.iter().filter_map(|file| Some((&file.file_name, file.new_event_seq?))) {
+        tracing::info!(file = %file_name, seq, "file indexed");
     }
 }
 

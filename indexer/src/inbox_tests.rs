@@ -13,7 +13,17 @@ use super::inbox::Ingestor;
 use super::tracker::FileTracker;
 
 #[tokio::test]
-async fn inbox_moves_good_files_into_the_archive_and_quarantines_bad_ones() {
+async fn inbox_links_good_files_into_a_local_archive_and_quarantines_bad_ones() {
+    inbox_moves_good_files_into_the_archive_and_quarantines_bad_ones(true).await;
+}
+
+#[tokio::test]
+async fn inbox_copies_good_files_into_the_archive_and_quarantines_bad_ones() {
+    inbox_moves_good_files_into_the_archive_and_quarantines_bad_ones(false).await;
+}
+
+/// `link`: the ingestor knows the archive is a local directory.
+async fn inbox_moves_good_files_into_the_archive_and_quarantines_bad_ones(link: bool) {
     let (pool, _database_dir) = fresh_sqlite().await;
     let home = tempfile::tempdir().expect("create temp dir");
     let archive_dir = home.path().join("archive");
@@ -29,8 +39,9 @@ async fn inbox_moves_good_files_into_the_archive_and_quarantines_bad_ones() {
     std::fs::create_dir_all(home.path().join("inbox")).unwrap();
     std::fs::write(home.path().join("inbox/imap_swapi_l0_raw_20240924_v001.pkts"), b"packets").unwrap();
     std::fs::write(home.path().join("inbox/imap_cooker_l0_raw_20240924_v001.pkts"), b"bad").unwrap();
-    let ingestor =
-        Ingestor { tracker: Arc::new(FileTracker::open(pool).await.unwrap()), archive: archive.clone(), config };
+    let tracker = Arc::new(FileTracker::open(pool).await.unwrap());
+    let archive_dir = link.then(|| archive_dir.clone());
+    let ingestor = Ingestor { tracker, archive: archive.clone(), archive_dir, config };
     assert_eq!(ingestor.drain_inbox().await.unwrap().0, 2);
 
     let stored = archive
@@ -82,7 +93,8 @@ async fn inbox_leaves_files_alone_until_they_settle() {
         settle_time: std::time::Duration::from_secs(60),
         ..Default::default()
     };
-    let ingestor = Ingestor { tracker: Arc::new(FileTracker::open(pool).await.unwrap()), archive, config };
+    let ingestor =
+        Ingestor { tracker: Arc::new(FileTracker::open(pool).await.unwrap()), archive, archive_dir: None, config };
     std::fs::write(inbox.join("imap_swapi_l0_raw_20240924_v001.pkts"), b"still copying").unwrap();
     let (handled, look_again) = ingestor.drain_inbox().await.unwrap();
     assert_eq!(handled, 0, "a file written just now may still be growing");
@@ -103,8 +115,12 @@ async fn uploads_at_the_last_minor_version_are_refused_but_a_jobs_output_is_inde
     };
     std::fs::create_dir_all(home.path().join("inbox")).unwrap();
     std::fs::write(home.path().join("inbox/imap_swapi_l1_sci_20240924_v001.9999.cdf"), b"cdf").unwrap();
-    let ingestor =
-        Ingestor { tracker: Arc::new(FileTracker::open(pool).await.unwrap()), archive: archive.clone(), config };
+    let ingestor = Ingestor {
+        tracker: Arc::new(FileTracker::open(pool).await.unwrap()),
+        archive: archive.clone(),
+        archive_dir: None,
+        config,
+    };
     ingestor.drain_inbox().await.unwrap();
     let quarantined = ingestor.tracker.quarantined(10, "").await.unwrap().files;
     assert!(quarantined[0].reason.contains("v001.9999 is the last minor version"), "{}", quarantined[0].reason);

@@ -5,6 +5,7 @@
 //! total loss, [`recover_from_archive`] rebuilds the tracker from the archive alone.
 #![forbid(unsafe_code)]
 
+mod archive_link;
 mod config;
 mod error;
 mod grpc;
@@ -17,7 +18,7 @@ pub use config::IndexerConfig;
 pub use error::IndexerError;
 pub use recover::{RecoveredFile, Recovery, recover_from_archive};
 pub use role::IndexerRole;
-pub use tracker::{FileTracker, IndexOutcome};
+pub use tracker::{Appended, FileTracker, IndexOutcome, NewFile, Provenance};
 
 /// Migrations of the indexer's tables (numbered 1000-1999).
 pub fn migrator() -> sqlx::migrate::Migrator {

@@ -44,7 +44,7 @@ pub async fn recover_from_archive(
     config: IndexerConfig,
 ) -> Result<Recovery, IndexerError> {
     let tracker = Arc::new(FileTracker::open(pool).await?);
-    Ingestor { tracker, archive, config }.recover().await
+    Ingestor { tracker, archive, archive_dir: None, config }.recover().await
 }
 
 impl Ingestor {

@@ -35,7 +35,8 @@ impl IndexerRole {
                 .with_leadership(leadership.clone())
                 .with_max_page_size(config.max_page_size),
         );
-        let archive = context.archive().await?.store.clone();
+        let archive = context.archive().await?;
+        let (archive_dir, archive) = (archive.directory.clone(), archive.store.clone());
         let latest_event = tracker.subscribe_latest();
         mesh_runtime::metrics::collect_with(move || {
             let seq = *latest_event.borrow() as f64;
@@ -49,7 +50,7 @@ impl IndexerRole {
             }
         });
         Ok(IndexerRole {
-            ingestor: Arc::new(Ingestor { tracker, archive, config }),
+            ingestor: Arc::new(Ingestor { tracker, archive, archive_dir, config }),
             leadership,
             shutdown: context.shutdown(),
             tasks: context.tasks(),

@@ -82,6 +82,14 @@ pub struct FileTracker {
     max_page_size: u32,
 }
 
+/// What appending a batch did to one distinct name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    pub file_name: String,
+    /// The event appended for it; `None` when the tracker knew the file already.
+    pub new_event_seq: Option<u64>,
+}
+
 /// Provenance a producer attaches to a file it made.
 #[derive(Debug, Clone, Default)]
 pub struct Provenance {
@@ -163,13 +171,55 @@ impl FileTracker {
     /// the batch is new at most at its first place.
     pub async fn index_batch(&self, files: &[NewFile]) -> Result<Vec<IndexOutcome>, IndexerError> {
         let file_names: Vec<String> = files.iter().map(|file| file.name.file_name()).collect();
-        let mut seen: HashSet<&str> = HashSet::new();
-        // (name, file) of each name's first place in the batch.
-        let unique: Vec<(&String, &NewFile)> =
-            file_names.iter().zip(files).filter(|(name, _)| seen.insert(name.as_str())).collect();
+        let unique = first_places(&file_names, files);
         if unique.is_empty() {
             return Ok(Vec::new());
         }
+        let (inserted, event_seqs) = self.write_batch(&unique).await?;
+        let names: Vec<String> = unique.iter().map(|(name, _)| name.to_string()).collect();
+        let records = self.get_many(&names).await?;
+        let mut reported_new: HashSet<&str> = HashSet::new();
+        let mut outcomes = Vec::with_capacity(files.len());
+        for file_name in &file_names {
+            let file_name = file_name.as_str();
+            let record =
+                records.get(file_name).cloned().ok_or_else(|| IndexerError::UnknownFile(file_name.to_string()))?;
+            outcomes.push(IndexOutcome {
+                file: record,
+                newly_indexed: inserted.contains(file_name) && reported_new.insert(file_name),
+                event_seq: event_seqs.get(file_name).copied().unwrap_or(0) as u64,
+            });
+        }
+        Ok(outcomes)
+    }
+
+    /// [`index_batch`](Self::index_batch) for a writer that needs no records back (the inbox):
+    /// each distinct name once, in batch order, with the event it got if it was new.
+    pub async fn append_batch(&self, files: &[NewFile]) -> Result<Vec<Appended>, IndexerError> {
+        let file_names: Vec<String> = files.iter().map(|file| file.name.file_name()).collect();
+        let unique = first_places(&file_names, files);
+        if unique.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (inserted, event_seqs) = self.write_batch(&unique).await?;
+        Ok(unique
+            .iter()
+            .map(|(file_name, _)| Appended {
+                file_name: file_name.to_string(),
+                new_event_seq: inserted
+                    .contains(file_name.as_str())
+                    .then(|| event_seqs.get(file_name.as_str()).copied().unwrap_or(0) as u64),
+            })
+            .collect())
+    }
+
+    /// The one write transaction of a batch of distinct names: the rows new to the tracker, their
+    /// events in batch order, provenance filled in for known files. Returns the names inserted
+    /// and the event of every name (new or known).
+    async fn write_batch(
+        &self,
+        unique: &[(&String, &NewFile)],
+    ) -> Result<(HashSet<String>, HashMap<String, i64>), IndexerError> {
         let _writer = self.append_lock.lock().await;
         let now = now_millis();
         let ingestion_date = rfc3339_millis(now)[..10].replace('-', "");
@@ -287,23 +337,7 @@ impl FileTracker {
                 1.0,
             );
         }
-        drop(_writer);
-
-        let names: Vec<String> = unique.iter().map(|(name, _)| name.to_string()).collect();
-        let records = self.get_many(&names).await?;
-        let mut reported_new: HashSet<&str> = HashSet::new();
-        let mut outcomes = Vec::with_capacity(files.len());
-        for file_name in &file_names {
-            let file_name = file_name.as_str();
-            let record =
-                records.get(file_name).cloned().ok_or_else(|| IndexerError::UnknownFile(file_name.to_string()))?;
-            outcomes.push(IndexOutcome {
-                file: record,
-                newly_indexed: inserted.contains(file_name) && reported_new.insert(file_name),
-                event_seq: event_seqs.get(file_name).copied().unwrap_or(0) as u64,
-            });
-        }
-        Ok(outcomes)
+        Ok((inserted, event_seqs))
     }
 
     /// The records of `names` that are tracked, by name.
@@ -400,11 +434,15 @@ impl FileTracker {
         // ancillary files and kernels.
         const END_DATE: &str = "(CASE WHEN end_date <> '' THEN end_date \
              WHEN kind IN ('science', 'quicklook', 'dependency') THEN start_date ELSE '99991231' END)";
+        // Science and quicklook names carry one date, so their coverage ends where it starts:
+        // bounding `start_date` instead lets the series index answer in a few rows rather than
+        // scanning every earlier file of the series.
+        let end_date = if matches!(kind, FileKind::Science | FileKind::Quicklook) { "start_date" } else { END_DATE };
         let date_bounds = [
             ("start_date", ">=", &request.start_date_min),
             ("start_date", "<=", &request.start_date_max),
-            (END_DATE, ">=", &request.end_date_min),
-            (END_DATE, "<=", &request.end_date_max),
+            (end_date, ">=", &request.end_date_min),
+            (end_date, "<=", &request.end_date_max),
             ("ingestion_date", ">=", &request.ingestion_date_min),
             ("ingestion_date", "<=", &request.ingestion_date_max),
         ];
@@ -624,6 +662,15 @@ impl PageToken {
 /// The rows a page holds: `default` when none is asked for, never more than `maximum`.
 fn page_limit(asked: u32, default: u32, maximum: u32) -> u32 {
     if asked == 0 { default.min(maximum) } else { asked.min(maximum) }
+}
+
+/// `(name, file)` at each name's first place in a batch.
+fn first_places<'batch>(
+    file_names: &'batch [String],
+    files: &'batch [NewFile],
+) -> Vec<(&'batch String, &'batch NewFile)> {
+    let mut seen: HashSet<&str> = HashSet::new();
+    file_names.iter().zip(files).filter(|(name, _)| seen.insert(name.as_str())).collect()
 }
 
 fn parents_column(provenance: &Provenance) -> String {

@@ -21,6 +21,7 @@ mesh_runtime::on_both_backends!(
     batches_raced_against_single_files_index_each_file_once_with_one_event,
     paging_visits_every_matching_file_once_in_bounded_pages,
     quarantine_pages_visit_every_refusal_once_newest_first,
+    an_appended_batch_says_which_names_got_which_event,
 );
 
 fn name(text: &str) -> ImapFileName {
@@ -111,6 +112,16 @@ async fn queries_filter_by_fields_dates_and_validity(pool: AnyPool) {
     })
     .await;
     assert_eq!(valid_in_march, ["imap_mag_calibration_20240101_v001.cdf"]);
+    // What depsvc asks for a day's science input: coverage meets the day (one-date names).
+    let covering_the_day = query(QueryFilesRequest {
+        kind: FileKind::Science.into(),
+        instrument: "mag".into(),
+        start_date_max: "20240924".into(),
+        end_date_min: "20240924".into(),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(covering_the_day, day);
     let bad = tracker.query(&QueryFilesRequest { start_date_min: "2024-09-24".into(), ..Default::default() }).await;
     assert!(bad.unwrap_err().to_string().contains("invalid query"));
 }
@@ -380,4 +391,29 @@ async fn quarantine_pages_visit_every_refusal_once_newest_first(pool: AnyPool) {
     let expected: Vec<String> = (0..250).rev().map(|index| format!("inbox/{index:04}")).collect();
     assert_eq!(visited, expected);
     assert_eq!(tracker.quarantined(0, "").await.unwrap().files.len(), 40, "the default page, cut to the maximum");
+}
+
+async fn an_appended_batch_says_which_names_got_which_event(pool: AnyPool) {
+    let known = "imap_swe_l1b_sci_20240924_v001.0001.cdf";
+    let tracker = tracker_with(pool, &[known]).await;
+    let batch = [
+        new_file("imap_swapi_l0_raw_20240924_v001.pkts", Provenance::default()),
+        new_file(known, Provenance::default()),
+        new_file("imap_swapi_l0_raw_20240924_v001.pkts", Provenance::default()),
+        new_file("imap_swapi_l0_raw_20240925_v001.pkts", Provenance::default()),
+    ];
+    let appended: Vec<(String, Option<u64>)> = tracker
+        .append_batch(&batch)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|appended| (appended.file_name, appended.new_event_seq))
+        .collect();
+    let expected = [
+        ("imap_swapi_l0_raw_20240924_v001.pkts".to_string(), Some(2)),
+        (known.to_string(), None),
+        ("imap_swapi_l0_raw_20240925_v001.pkts".to_string(), Some(3)),
+    ];
+    assert_eq!(appended, expected);
+    assert_eq!(tracker.events_after(0, 10).await.unwrap().len(), 3);
 }

@@ -15,8 +15,8 @@ use object_store::{ObjectStore, ObjectStoreExt, PutMode};
 use proto::clients::{IndexerClient, StarterClient};
 use proto::ids::{JobId, WorkerId};
 use proto::pb::{
-    CompleteJobRequest, GetFileRequest, Heartbeat, IndexFileRequest, Job, WorkRequest, WorkResponse, WorkerDraining,
-    WorkerHello, work_request,
+    CompleteJobRequest, GetFileRequest, Heartbeat, IndexFileRequest, IndexFilesRequest, Job, WorkRequest, WorkResponse,
+    WorkerDraining, WorkerHello, work_request,
 };
 use proto::provenance::ProductProvenance;
 use proto::retry::{NeverStop, Outcome, RetryPolicy};
@@ -353,10 +353,9 @@ async fn run_job(shared: &WorkerShared, job: &Job, cancelled: Arc<AtomicBool>) -
     timing.queued = clock.elapsed().saturating_sub(science);
     timing.science = science;
 
-    let mut written = Vec::new();
-    let mut notes = Vec::new();
+    let version: Version = job.version.parse()?;
+    let mut outputs = Vec::with_capacity(products.len());
     for output in products {
-        let version: Version = job.version.parse()?;
         let name = ScienceFileName::generate(&ScienceNameInputs {
             family: ScienceFamily::Science,
             instrument: &product.instrument,
@@ -368,49 +367,74 @@ async fn run_job(shared: &WorkerShared, job: &Job, cancelled: Arc<AtomicBool>) -
             repointing: time.repointing,
             cr: None,
         })?;
-        let key = name.archive_path();
-        clock = std::time::Instant::now();
-        let owner = output_owner(shared, &name.file_name()).await?;
+        outputs.push((name.file_name(), name.archive_path(), output));
+    }
+
+    // Each step runs for every output at once: the archive's syncs and the indexer's round trips
+    // then overlap instead of adding up.
+    clock = std::time::Instant::now();
+    let owners =
+        futures_util::future::try_join_all(outputs.iter().map(|(file_name, _, _)| output_owner(shared, file_name)))
+            .await?;
+    for ((file_name, _, _), owner) in outputs.iter().zip(&owners) {
         if let Some(owner) = owner.as_deref().filter(|owner| *owner != job.id) {
-            return Err(ProcessorError::OutputTaken { file: name.file_name(), owner: owner.to_string() });
+            return Err(ProcessorError::OutputTaken { file: file_name.clone(), owner: owner.to_string() });
         }
-        timing.index += clock.elapsed();
-        clock = std::time::Instant::now();
-        // The record goes first: every product in the archive then has one, which is what lets
-        // `imap-sdc recover` rebuild the file tracker and the jobs from the archive alone.
-        let provenance = ProductProvenance::new(
-            &name.file_name(),
-            &job.id,
-            &product,
-            &time,
-            &job.version,
-            &job.campaign_id,
-            &job.inputs,
-        );
-        let record_location = ObjectPath::from(proto::provenance::record_key(&key));
-        shared.archive.put(&record_location, provenance.to_json().into()).await?;
+    }
+    timing.check = clock.elapsed();
+
+    // The records go first: every product in the archive then has one, which is what lets
+    // `imap-sdc recover` rebuild the file tracker and the jobs from the archive alone.
+    clock = std::time::Instant::now();
+    let record_locations: Vec<ObjectPath> =
+        outputs.iter().map(|(_, key, _)| ObjectPath::from(proto::provenance::record_key(key))).collect();
+    futures_util::future::try_join_all(outputs.iter().zip(&record_locations).map(|((file_name, _, _), location)| {
+        let provenance =
+            ProductProvenance::new(file_name, &job.id, &product, &time, &job.version, &job.campaign_id, &job.inputs);
+        shared.archive.put(location, provenance.to_json().into())
+    }))
+    .await?;
+    timing.provenance = clock.elapsed();
+
+    clock = std::time::Instant::now();
+    let mut notes = Vec::new();
+    let mut writes = Vec::with_capacity(outputs.len());
+    for ((_, key, output), owner) in outputs.iter_mut().zip(&owners) {
         let ours = owner.as_deref() == Some(job.id.as_str());
-        if let Err(error) = write_output(shared, &key, output.bytes, ours).await {
-            if matches!(error, ProcessorError::OutputClash { .. }) {
-                // The file under the key is someone else's: it must not look like this job's product.
-                let _ = shared.archive.delete(&record_location).await;
-            }
-            return Err(error);
+        notes.append(&mut output.notes);
+        writes.push(write_output(shared, key, std::mem::take(&mut output.bytes), ours));
+    }
+    let written = futures_util::future::join_all(writes).await;
+    for (result, location) in written.iter().zip(&record_locations) {
+        if let Err(ProcessorError::OutputClash { .. }) = result {
+            // The file under the key is someone else's: it must not look like this job's product.
+            let _ = shared.archive.delete(location).await;
         }
-        timing.write += clock.elapsed();
-        clock = std::time::Instant::now();
-        let request =
-            IndexFileRequest { archive_key: key, produced_by_job: job.id.clone(), parent_files: parent_files.clone() };
+    }
+    written.into_iter().collect::<Result<Vec<()>, ProcessorError>>()?;
+    timing.write = clock.elapsed();
+
+    clock = std::time::Instant::now();
+    let request = IndexFilesRequest {
+        files: outputs
+            .iter()
+            .map(|(_, key, _)| IndexFileRequest {
+                archive_key: key.clone(),
+                produced_by_job: job.id.clone(),
+                parent_files: parent_files.clone(),
+            })
+            .collect(),
+    };
+    if !request.files.is_empty() {
         with_indexer_retries(|| {
             let mut indexer = shared.indexer.clone();
             let request = request.clone();
-            async move { indexer.index_file(request).await }
+            async move { indexer.index_files(request).await }
         })
         .await?;
-        timing.index += clock.elapsed();
-        written.push(name.file_name());
-        notes.extend(output.notes);
     }
+    timing.index = clock.elapsed();
+    let written = outputs.into_iter().map(|(file_name, _, _)| file_name).collect();
     Ok(JobResult { outputs: written, notes, timing })
 }
 
@@ -422,8 +446,13 @@ struct JobTiming {
     queued: Duration,
     /// The algorithm, decoding and encoding included.
     science: Duration,
+    /// Asking the indexer whether each output's name is taken.
+    check: Duration,
+    /// Storing the outputs' provenance records.
+    provenance: Duration,
+    /// Storing the outputs.
     write: Duration,
-    /// Output checks and indexing round trips to the indexer.
+    /// Indexing the outputs (one round trip for all).
     index: Duration,
 }
 
@@ -431,10 +460,12 @@ impl JobTiming {
     fn log_line(&self) -> String {
         let ms = |duration: Duration| format!("{:.1}ms", duration.as_secs_f64() * 1000.0);
         format!(
-            "timing read_inputs={} queued={} science={} write={} index={}",
+            "timing read_inputs={} queued={} science={} check={} provenance={} write={} index={}",
             ms(self.read_inputs),
             ms(self.queued),
             ms(self.science),
+            ms(self.check),
+            ms(self.provenance),
             ms(self.write),
             ms(self.index)
         )

@@ -48,6 +48,9 @@ pub struct Archive {
     pub presigner: Option<ArchivePresigner>,
     /// Where it is, for logs: `file:///...` or `s3://bucket/prefix`.
     pub location: String,
+    /// The folder, for an archive that is a local directory: files already on that disk (the
+    /// inbox) can then be hard-linked in instead of copied.
+    pub directory: Option<PathBuf>,
 }
 
 /// Where an archive error sits in the mesh's error table: a store that does not answer (network,
@@ -128,7 +131,12 @@ pub fn open(location: &ArchiveLocation, s3: &S3Config) -> Result<Archive, Runtim
             // deletes an upload's original once the archived copy is indexed, and a crash must
             // not leave an indexed file that was never written.
             let store = store.with_fsync(true);
-            Ok(Archive { store: Arc::new(store), presigner: None, location: format!("file://{}", directory.display()) })
+            Ok(Archive {
+                store: Arc::new(store),
+                presigner: None,
+                location: format!("file://{}", directory.display()),
+                directory: Some(directory.clone()),
+            })
         }
         ArchiveLocation::S3 { bucket, prefix } => open_s3(s3, bucket, prefix, AmazonS3Builder::from_env()),
     }
@@ -177,7 +185,7 @@ fn open_s3(settings: &S3Config, bucket: &str, prefix: &str, base: AmazonS3Builde
         Some(key_prefix) => Arc::new(PrefixStore::new(store, key_prefix.clone())),
         None => store,
     };
-    Ok(Archive { store, presigner: Some(ArchivePresigner::new(signer, key_prefix)), location })
+    Ok(Archive { store, presigner: Some(ArchivePresigner::new(signer, key_prefix)), location, directory: None })
 }
 
 /// Fails with a clear error if the archive cannot be listed (wrong bucket, credentials, endpoint),

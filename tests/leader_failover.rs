@@ -240,31 +240,25 @@ async fn job_count(starter: &StarterClient) -> Option<usize> {
 }
 
 /// Polls `condition` every 50 ms; after [`SETTLE_TIMEOUT`] panics with the replicas' last log lines.
-async fn wait_or_report<T, F, Fut>(what: &str, replicas: &[&Replica], mut condition: F) -> T
+async fn wait_or_report<T, F, Fut>(what: &str, replicas: &[&Replica], condition: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = Instant::now() + SETTLE_TIMEOUT;
-    loop {
-        if let Some(value) = condition().await {
-            return value;
+    let last_log_lines = || {
+        let mut logs = String::new();
+        for replica in replicas {
+            let log = std::fs::read_to_string(&replica.log).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(30).collect();
+            logs.push_str(&format!(
+                "==== {}\n{}\n",
+                replica.name,
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            ));
         }
-        if Instant::now() > deadline {
-            let mut logs = String::new();
-            for replica in replicas {
-                let log = std::fs::read_to_string(&replica.log).unwrap_or_default();
-                let tail: Vec<&str> = log.lines().rev().take(30).collect();
-                logs.push_str(&format!(
-                    "==== {}\n{}\n",
-                    replica.name,
-                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-                ));
-            }
-            panic!("timed out waiting for {what}\n{logs}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        logs
+    };
+    support::wait_for_or_report(what, SETTLE_TIMEOUT, last_log_lines, condition).await
 }
 
 /// The processes' working directory: one CA for all, short leases (the job's and the leaders')

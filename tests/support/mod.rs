@@ -102,7 +102,22 @@ pub fn operator_channel(cert_dir: &Path, internal_url: &str) -> proto::clients::
 }
 
 /// Polls `condition` every 50 ms until it returns `Some`, or panics after `timeout`.
-pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut condition: F) -> T
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, condition: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    wait_for_or_report(what, timeout, String::new, condition).await
+}
+
+/// [`wait_for`], whose panic after `timeout` also carries what `report` says then (e.g. the
+/// processes' last log lines).
+pub async fn wait_for_or_report<T, F, Fut>(
+    what: &str,
+    timeout: Duration,
+    report: impl FnOnce() -> String,
+    mut condition: F,
+) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
@@ -112,7 +127,9 @@ where
         if let Some(value) = condition().await {
             return value;
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        if Instant::now() >= deadline {
+            panic!("timed out waiting for {what}\n{}", report());
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

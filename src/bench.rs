@@ -89,19 +89,10 @@ pub async fn mesh(args: &[String]) -> anyhow::Result<String> {
 
 async fn run(args: &MeshBenchArgs, files: u32, work_dir: &Path, database_url: &str) -> anyhow::Result<String> {
     let (level0, level0_source) = level0_bytes(args.l0.as_deref())?;
-    let mut environment: HashMap<String, String> = std::env::vars().collect();
-    environment.remove("IMAP_SDC_CONFIG");
-    let data_dir = work_dir.join("data");
-    let flags = [
-        Flag::new("roles", "roles", "all"),
-        Flag::new("listen", "listen", "127.0.0.1:0"),
-        Flag::new("data-dir", "data_dir", data_dir.display().to_string()),
-        Flag::new("database-url", "database_url", database_url),
-        // Files are renamed in whole, so none needs to settle.
-        Flag::new("settle", "indexer.settle_time", "0s"),
-    ];
-    let config = Config::load(None, &environment, &flags).map_err(|error| anyhow::anyhow!("{error:?}"))?;
-    let inbox = data_dir.join("inbox");
+    // Files are renamed in whole, so none needs to settle.
+    let settle = Flag::new("settle", "indexer.settle_time", "0s");
+    let config = node_config(work_dir, database_url, "all", [settle])?;
+    let inbox = config.data_dir.join("inbox");
     let staging = work_dir.join("staging");
     std::fs::create_dir_all(&inbox)?;
     std::fs::create_dir_all(&staging)?;
@@ -138,6 +129,26 @@ async fn run(args: &MeshBenchArgs, files: u32, work_dir: &Path, database_url: &s
     stop_node.trigger();
     node.await?.context("mesh node")?;
     Ok(summary)
+}
+
+/// The config of a benchmark's node: `roles` on any free port, its data under `work_dir/data`, on
+/// `database_url`, with `extra` flags; the environment's config file is ignored.
+fn node_config<const N: usize>(
+    work_dir: &Path,
+    database_url: &str,
+    roles: &str,
+    extra: [Flag; N],
+) -> anyhow::Result<Config> {
+    let mut environment: HashMap<String, String> = std::env::vars().collect();
+    environment.remove("IMAP_SDC_CONFIG");
+    let mut flags = vec![
+        Flag::new("roles", "roles", roles),
+        Flag::new("listen", "listen", "127.0.0.1:0"),
+        Flag::new("data-dir", "data_dir", work_dir.join("data").display().to_string()),
+        Flag::new("database-url", "database_url", database_url),
+    ];
+    flags.extend(extra);
+    Config::load(None, &environment, &flags).map_err(|error| anyhow::anyhow!("{error:?}"))
 }
 
 /// The level-0 bytes and where they came from.

@@ -4,7 +4,6 @@
 //! (SubscribeEvents from 0), and resolutions against the big file table (depsvc Resolve, and the
 //! tracker query behind it), with the node's resident memory before, during and after.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -19,7 +18,6 @@ use proto::pb::{FileKind, ProductKey, ProductTime, QueryFilesRequest, ResolveReq
 use proto::time::now_millis;
 
 use super::{BenchDatabase, percentiles, round};
-use crate::config::{Config, Flag};
 
 /// Instruments the files are spread over, one day of each in turn; the resolutions ask for the
 /// first one's level-1 product, whose input series holds `files / INSTRUMENTS.len()` files.
@@ -79,16 +77,7 @@ async fn run(args: &StateBenchArgs, work_dir: &Path, database_url: &str) -> anyh
     }
     let fill_seconds = fill_started.elapsed().as_secs_f64();
 
-    let mut environment: HashMap<String, String> = std::env::vars().collect();
-    environment.remove("IMAP_SDC_CONFIG");
-    let data_dir = work_dir.join("data");
-    let flags = [
-        Flag::new("roles", "roles", "indexer,depsvc"),
-        Flag::new("listen", "listen", "127.0.0.1:0"),
-        Flag::new("data-dir", "data_dir", data_dir.display().to_string()),
-        Flag::new("database-url", "database_url", database_url),
-    ];
-    let config = Config::load(None, &environment, &flags).map_err(|error| anyhow::anyhow!("{error:?}"))?;
+    let config = super::node_config(work_dir, database_url, "indexer,depsvc", [])?;
     let listeners = crate::node::Listeners::bind(&config).await?;
     let internal_url = crate::node::reachable_url(&listeners.internal, "https")?;
     let cert_dir = config.cert_dir();

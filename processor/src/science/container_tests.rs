@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use mesh_runtime::config::Problems;
 use tempfile::TempDir;
 
 use super::container::{ContainerProgram, ContainerRun, container_exit_reason};
 use super::fixture::{input, job, temp_dir};
+use super::limits_tests::problems_of;
 use super::mission_program::mission_arguments;
 use super::{Algorithm, InputFile, ProductOutput, Registry, ScienceError};
 use crate::config::{MissionProgramConfig, ProcessorConfig, ResourceLimits};
@@ -314,7 +314,7 @@ fn a_container_rule_chooses_the_container_executor_and_bad_ones_are_refused() {
     };
     assert_eq!((chosen("swapi", "l1"), chosen("mag", "l1b")), ("container".to_string(), "mission-program".to_string()));
 
-    let bad: ProcessorConfig = toml::from_str(
+    let problems = problems_of(
         r#"
         [[mission_program]]
         instrument = "swapi"
@@ -323,12 +323,9 @@ fn a_container_rule_chooses_the_container_executor_and_bad_ones_are_refused() {
         limits = { nice = 5 }
         container = { image = "--privileged", network = "", docker = " " }
         "#,
-    )
-    .expect("config parses");
-    let mut problems = Problems::default();
-    bad.validate(&mut problems);
+    );
     assert_eq!(
-        problems.into_vec(),
+        problems,
         [
             "processor.mission_program[0].limits.nice: applies to processes; give a container its share with cpus",
             "processor.mission_program[0].container.image: \"--privileged\" is not an image name (e.g. \"imap-swapi-science:1.0.40\")",

@@ -145,7 +145,8 @@ fn the_limit_met_is_named_only_when_it_explains_the_ending() {
     assert_eq!(limit_met(kill, "", &memory, true).as_deref(), Some("memory limit 64MiB exceeded"), "a container is");
 }
 
-fn problems_of(config_text: &str) -> Vec<String> {
+/// The problems `validate` finds in a processor config written as TOML.
+pub(super) fn problems_of(config_text: &str) -> Vec<String> {
     let config: ProcessorConfig = toml::from_str(config_text).expect("config parses");
     let mut problems = Problems::default();
     config.validate(&mut problems);

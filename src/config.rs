@@ -29,6 +29,10 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Archive location: a local directory path (default `<data_dir>/archive`).
     pub archive_dir: Option<PathBuf>,
+    /// With the mission's graph, a node running the indexer puts the leapseconds and spacecraft
+    /// clock kernels shipped in the binary (`deploy/kernels`) into its inbox on start when the
+    /// archive has no kernel of that type: every L1A job of the mission needs both.
+    pub seed_kernels: bool,
     /// Archive location as a URL instead: `s3://bucket[/prefix]` (settings in `[s3]`) or
     /// `file:///absolute/directory`.
     pub archive_url: Option<String>,
@@ -76,6 +80,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./data"),
             database_url: None,
             archive_dir: None,
+            seed_kernels: true,
             archive_url: None,
             s3: S3Config::default(),
             peers: Peers::default(),
@@ -235,6 +240,24 @@ impl Config {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", self.data_dir.join("imap-sdc.sqlite").display()))
+    }
+
+    /// The processor's settings with its built-in science matched to the graph: unless
+    /// `processor.builtin_science` says otherwise, the L1A decoder only with the mission's graph
+    /// (its higher levels are the teams' science), everything with the project's.
+    pub fn processor_config(&self) -> processor::ProcessorConfig {
+        let mut processor = self.processor.clone();
+        processor.builtin_science.get_or_insert(if self.depsvc.uses_mission_graph() {
+            processor::BuiltinScience::Decoders
+        } else {
+            processor::BuiltinScience::All
+        });
+        processor
+    }
+
+    /// The indexer's inbox: `indexer.inbox_dir`, else `<data_dir>/inbox` (the indexer's default).
+    pub fn inbox_dir(&self) -> PathBuf {
+        self.indexer.inbox_dir.clone().unwrap_or_else(|| self.data_dir.join("inbox"))
     }
 
     /// Where the archive is: `archive_url`, else `archive_dir`, else `<data_dir>/archive`.

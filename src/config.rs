@@ -582,4 +582,22 @@ mod tests {
         assert_eq!(parsed.starter.lease, config.starter.lease);
         assert_eq!(parsed.mesh, config.mesh);
     }
+
+    #[test]
+    fn the_processors_built_in_science_follows_the_graph_unless_set() {
+        let science = |pairs: &[(&str, &str)]| {
+            Config::load(None, &environment(pairs), &[]).unwrap().processor_config().builtin_science
+        };
+        use processor::BuiltinScience::{All, Decoders};
+        assert_eq!(science(&[]), Some(Decoders), "the mission's graph is the default");
+        assert_eq!(science(&[("IMAP_SDC_DEPSVC__BUILTIN_GRAPH", "project")]), Some(All));
+        assert_eq!(science(&[("IMAP_SDC_DEPSVC__GRAPH_FILE", "graphs/two-level.toml")]), Some(All));
+        assert_eq!(science(&[("IMAP_SDC_DEPSVC__GRAPH_FILE", "imap_swe_dependencies.yaml")]), Some(Decoders));
+        let pinned =
+            [("IMAP_SDC_DEPSVC__BUILTIN_GRAPH", "project"), ("IMAP_SDC_PROCESSOR__BUILTIN_SCIENCE", "decoders")];
+        assert_eq!(science(&pinned), Some(Decoders), "a processor's own setting wins");
+        let config = Config::load(None, &environment(&[]), &[]).unwrap();
+        assert!(config.seed_kernels && config.depsvc.uses_mission_graph());
+        assert!(!Config::load(None, &environment(&[("IMAP_SDC_SEED_KERNELS", "false")]), &[]).unwrap().seed_kernels);
+    }
 }

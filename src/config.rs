@@ -29,6 +29,10 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Archive location: a local directory path (default `<data_dir>/archive`).
     pub archive_dir: Option<PathBuf>,
+    /// With the mission's graph, a node running the indexer puts the leapseconds and spacecraft
+    /// clock kernels shipped in the binary (`deploy/kernels`) into its inbox on start when the
+    /// archive has no kernel of that type: every L1A job of the mission needs both.
+    pub seed_kernels: bool,
     /// Archive location as a URL instead: `s3://bucket[/prefix]` (settings in `[s3]`) or
     /// `file:///absolute/directory`.
     pub archive_url: Option<String>,
@@ -76,6 +80,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./data"),
             database_url: None,
             archive_dir: None,
+            seed_kernels: true,
             archive_url: None,
             s3: S3Config::default(),
             peers: Peers::default(),
@@ -235,6 +240,24 @@ impl Config {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", self.data_dir.join("imap-sdc.sqlite").display()))
+    }
+
+    /// The processor's settings with its built-in science matched to the graph: unless
+    /// `processor.builtin_science` says otherwise, the L1A decoder only with the mission's graph
+    /// (its higher levels are the teams' science), everything with the project's.
+    pub fn processor_config(&self) -> processor::ProcessorConfig {
+        let mut processor = self.processor.clone();
+        processor.builtin_science.get_or_insert(if self.depsvc.uses_mission_graph() {
+            processor::BuiltinScience::Decoders
+        } else {
+            processor::BuiltinScience::All
+        });
+        processor
+    }
+
+    /// The indexer's inbox: `indexer.inbox_dir`, else `<data_dir>/inbox` (the indexer's default).
+    pub fn inbox_dir(&self) -> PathBuf {
+        self.indexer.inbox_dir.clone().unwrap_or_else(|| self.data_dir.join("inbox"))
     }
 
     /// Where the archive is: `archive_url`, else `archive_dir`, else `<data_dir>/archive`.
@@ -558,5 +581,23 @@ mod tests {
         assert_eq!(parsed.listen, config.listen);
         assert_eq!(parsed.starter.lease, config.starter.lease);
         assert_eq!(parsed.mesh, config.mesh);
+    }
+
+    #[test]
+    fn the_processors_built_in_science_follows_the_graph_unless_set() {
+        let science = |pairs: &[(&str, &str)]| {
+            Config::load(None, &environment(pairs), &[]).unwrap().processor_config().builtin_science
+        };
+        use processor::BuiltinScience::{All, Decoders};
+        assert_eq!(science(&[]), Some(Decoders), "the mission's graph is the default");
+        assert_eq!(science(&[("IMAP_SDC_DEPSVC__BUILTIN_GRAPH", "project")]), Some(All));
+        assert_eq!(science(&[("IMAP_SDC_DEPSVC__GRAPH_FILE", "graphs/two-level.toml")]), Some(All));
+        assert_eq!(science(&[("IMAP_SDC_DEPSVC__GRAPH_FILE", "imap_swe_dependencies.yaml")]), Some(Decoders));
+        let pinned =
+            [("IMAP_SDC_DEPSVC__BUILTIN_GRAPH", "project"), ("IMAP_SDC_PROCESSOR__BUILTIN_SCIENCE", "decoders")];
+        assert_eq!(science(&pinned), Some(Decoders), "a processor's own setting wins");
+        let config = Config::load(None, &environment(&[]), &[]).unwrap();
+        assert!(config.seed_kernels && config.depsvc.uses_mission_graph());
+        assert!(!Config::load(None, &environment(&[("IMAP_SDC_SEED_KERNELS", "false")]), &[]).unwrap().seed_kernels);
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod config;
+pub mod kernels;
 pub mod node;
 pub mod role;
 pub mod tools;

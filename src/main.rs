@@ -139,20 +139,23 @@ enum GraphAction {
     /// Check a graph: cycles, unknown names, dangling inputs, the mission's rules on job outputs
     /// (errors), and its best practices (warnings).
     Check {
-        /// Graph: TOML, the mission's CSV, a mission YAML file or a folder of them; the default graph when omitted.
-        #[arg(conflicts_with = "mission_yaml")]
+        /// Graph: TOML, the mission's CSV, a mission YAML file or a folder of them; a built-in
+        /// graph when omitted.
+        #[arg(conflicts_with = "builtin")]
         file: Option<PathBuf>,
-        /// Check the mission's YAML dependency files embedded in the binary.
-        #[arg(long)]
-        mission_yaml: bool,
+        /// Which built-in graph: the mission's YAML dependency files (the default) or the
+        /// project's TOML graph made for the built-in science.
+        #[arg(long, value_parser = ["mission-yaml", "project"], default_value = "mission-yaml")]
+        builtin: String,
     },
     /// Print a graph as text (by instrument), Graphviz DOT, or our TOML.
     Show {
-        #[arg(conflicts_with = "mission_yaml")]
+        /// Graph file or folder, as for `check`; a built-in graph when omitted.
+        #[arg(conflicts_with = "builtin")]
         file: Option<PathBuf>,
-        /// Show the mission's YAML dependency files embedded in the binary.
-        #[arg(long)]
-        mission_yaml: bool,
+        /// Which built-in graph, as for `check`.
+        #[arg(long, value_parser = ["mission-yaml", "project"], default_value = "mission-yaml")]
+        builtin: String,
         #[arg(long, default_value = "text", value_parser = ["text", "dot", "toml"])]
         format: String,
     },
@@ -381,15 +384,15 @@ fn main() -> ExitCode {
 impl From<GraphAction> for imap_sdc::tools::GraphCommand {
     fn from(action: GraphAction) -> Self {
         use imap_sdc::tools::{GraphCommand, GraphSource};
-        let source = |file: Option<PathBuf>, mission_yaml: bool| match (file, mission_yaml) {
-            (_, true) => GraphSource::MissionYaml,
-            (Some(path), false) => GraphSource::Path(path),
-            (None, false) => GraphSource::Default,
+        let source = |file: Option<PathBuf>, builtin: &str| match file {
+            Some(path) => GraphSource::Path(path),
+            None if builtin == "project" => GraphSource::Builtin(depsvc::BuiltinGraph::Project),
+            None => GraphSource::Builtin(depsvc::BuiltinGraph::MissionYaml),
         };
         match action {
-            GraphAction::Check { file, mission_yaml } => GraphCommand::Check { source: source(file, mission_yaml) },
-            GraphAction::Show { file, mission_yaml, format } => {
-                GraphCommand::Show { source: source(file, mission_yaml), format }
+            GraphAction::Check { file, builtin } => GraphCommand::Check { source: source(file, &builtin) },
+            GraphAction::Show { file, builtin, format } => {
+                GraphCommand::Show { source: source(file, &builtin), format }
             }
         }
     }

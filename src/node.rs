@@ -23,6 +23,7 @@ use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
+use crate::kernels::KernelSeed;
 use crate::role::Role;
 
 /// The node's two listeners, bound by the caller (tests bind port 0).
@@ -101,7 +102,7 @@ async fn build(
         Role::Indexer => Box::new(indexer::IndexerRole::create(config.indexer.clone(), context).await?),
         Role::Depsvc => Box::new(depsvc::DepsvcRole::create(&config.depsvc, context.clients().indexer.clone())?),
         Role::Starter => Box::new(starter::StarterRole::create(config.starter.clone(), context).await?),
-        Role::Processor => Box::new(processor::ProcessorRole::create(config.processor.clone(), context).await?),
+        Role::Processor => Box::new(processor::ProcessorRole::create(config.processor_config(), context).await?),
         Role::Gateway => Box::new(gateway::GatewayRole::create(config.gateway.clone(), context).await?),
     })
 }
@@ -155,6 +156,9 @@ async fn serve(
         mesh: config.mesh.clone(),
     };
     let mut context = BuildContext::new(resources, shutdown, tasks.clone());
+    if config.roles.contains(Role::Indexer) && config.seed_kernels && config.depsvc.uses_mission_graph() {
+        seed_default_kernels(&config).await;
+    }
 
     // Build every role first: a bad config or an unreachable store fails here, before anything listens.
     let mut roles = Vec::new();
@@ -280,6 +284,40 @@ async fn serve(
     match lost_lease {
         Some(name) => anyhow::bail!("lost the {name} lease to another replica; exiting to restart as a standby"),
         None => Ok(()),
+    }
+}
+
+/// Puts the default time kernels into the inbox before the indexer starts taking it (see
+/// [`crate::kernels`]). A failure is logged, not fatal: the node still serves, and the mission
+/// graph's L1A jobs wait for kernels until some arrive.
+async fn seed_default_kernels(config: &Config) {
+    let inbox = config.inbox_dir();
+    let seeded = async {
+        let archive = mesh_runtime::archive::open(&config.archive_location()?, &config.s3)?;
+        crate::kernels::seed_default_kernels(archive.store.as_ref(), &inbox).await
+    };
+    match seeded.await {
+        Ok(seeds) => {
+            for seed in seeds {
+                match seed {
+                    KernelSeed::Placed { file_name } => tracing::info!(
+                        kernel = %file_name,
+                        inbox = %inbox.display(),
+                        "default kernel put into the inbox: the mission graph's L1A jobs need one of its type and the archive had none (seed_kernels = false turns this off)"
+                    ),
+                    KernelSeed::AlreadyKnown { file_name, kernel_type, present } => tracing::info!(
+                        kernel = %file_name,
+                        kernel_type = kernel_type.as_str(),
+                        present = %present,
+                        "default kernel not needed: the archive has a kernel of its type"
+                    ),
+                }
+            }
+        }
+        Err(error) => tracing::error!(
+            error = format!("{error:#}"),
+            "default kernels not placed; the mission graph's L1A jobs wait until kernels arrive"
+        ),
     }
 }
 

@@ -69,10 +69,9 @@ async fn put_new(archive: &dyn ObjectStore, key: &str, bytes: Vec<u8>) -> anyhow
 
 /// Which graph a `graph` command works on.
 pub enum GraphSource {
-    /// The default graph depsvc serves when none is configured.
-    Default,
-    /// The mission's YAML dependency files embedded in the binary.
-    MissionYaml,
+    /// A graph embedded in the binary: the mission's YAML files (depsvc's default) or the
+    /// project's TOML graph.
+    Builtin(depsvc::BuiltinGraph),
     /// A TOML, CSV or YAML file, or a folder of YAML files.
     Path(PathBuf),
 }
@@ -84,10 +83,9 @@ pub enum GraphCommand {
 
 fn load_graph(source: &GraphSource) -> anyhow::Result<depsvc::graph::Graph> {
     match source {
-        GraphSource::Default => depsvc::load_graph(None).context("loading the graph"),
-        GraphSource::MissionYaml => Ok(depsvc::graph::Graph::mission_yaml()),
+        GraphSource::Builtin(which) => Ok(depsvc::builtin_graph(*which)),
         GraphSource::Path(path) => {
-            depsvc::load_graph(Some(path)).with_context(|| format!("loading the graph {}", path.display()))
+            depsvc::load_graph(path).with_context(|| format!("loading the graph {}", path.display()))
         }
     }
 }

@@ -41,10 +41,15 @@ fn bad_configuration_exits_with_usage_code_and_a_reason() {
 }
 
 #[test]
-fn graph_check_accepts_the_mission_graph_and_names_problems() {
+fn graph_check_accepts_both_built_in_graphs_and_names_problems() {
+    // With no file: the mission's YAML files, depsvc's default; `--builtin project` the other one.
     let output = imap_sdc(&["graph", "check"], &[]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    assert!(String::from_utf8(output.stdout).unwrap().starts_with("graph ok:"));
+    assert_eq!(String::from_utf8(output.stdout).unwrap(), "graph ok: 289 products, 0 warning(s)\n");
+    let output = imap_sdc(&["graph", "check", "--builtin", "project"], &[]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.starts_with("graph ok:") && !text.starts_with("graph ok: 289 "), "{text}");
 
     let home = support::TempDir::new("cli-graph");
     let broken = home.path().join("broken.toml");
@@ -54,14 +59,16 @@ fn graph_check_accepts_the_mission_graph_and_names_problems() {
     let message = String::from_utf8(output.stderr).unwrap();
     assert!(message.contains("cooker"), "{message}");
 
-    let output = imap_sdc(&["graph", "show", "--format", "dot"], &[]);
-    let dot = String::from_utf8(output.stdout).unwrap();
-    assert!(dot.starts_with("digraph"), "{dot}");
+    for builtin in ["mission-yaml", "project"] {
+        let output = imap_sdc(&["graph", "show", "--builtin", builtin, "--format", "dot"], &[]);
+        let dot = String::from_utf8(output.stdout).unwrap();
+        assert!(dot.starts_with("digraph") && dot.contains("\"swapi l2 sci\""), "{builtin}: {dot:.300}");
+    }
 }
 
 #[test]
-fn graph_check_reads_the_missions_yaml_by_flag_folder_or_file() {
-    let output = imap_sdc(&["graph", "check", "--mission-yaml"], &[]);
+fn graph_check_reads_the_missions_yaml_by_default_folder_or_file() {
+    let output = imap_sdc(&["graph", "check", "--builtin", "mission-yaml"], &[]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert_eq!(String::from_utf8(output.stdout).unwrap(), "graph ok: 289 products, 0 warning(s)\n");
     let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/depsvc/src/graph/mission_dependencies");
@@ -100,9 +107,9 @@ fn graph_check_reads_the_missions_yaml_by_flag_folder_or_file() {
         "{message}"
     );
 
-    let output = imap_sdc(&["graph", "show", "--mission-yaml", "--format", "toml"], &[]);
+    let output = imap_sdc(&["graph", "show", "--format", "toml"], &[]);
     assert!(String::from_utf8(output.stdout).unwrap().starts_with("[[product]]\ninstrument = \"codice\""));
-    let output = imap_sdc(&["graph", "show", "--mission-yaml"], &[]);
+    let output = imap_sdc(&["graph", "show"], &[]);
     let text = String::from_utf8(output.stdout).unwrap();
     assert!(text.contains("# swapi (7 products)\nswapi l1 hk (daily)\n  -> swapi l1a hk (major 1)\n"), "{text:.2000}");
 }

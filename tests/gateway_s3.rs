@@ -108,6 +108,8 @@ fn the_mission_client_works_against_an_s3_archive() {
         .env("IMAP_SDC_GATEWAY__STAGED_UPLOAD_POLL", "200ms")
         .env("IMAP_SDC_GATEWAY__STATUS_ACCESS", "open")
         .env("IMAP_SDC_PROCESSOR__XTCE_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/xtce"))
+        // The products checked below are the project graph's (the built-in science at every level).
+        .env("IMAP_SDC_DEPSVC__BUILTIN_GRAPH", "project")
         .envs(CREDENTIALS)
         .stderr(std::fs::File::create(&log).unwrap());
     refuses_a_store_that_overwrites_on_create_only_copies(&s3, home.path());

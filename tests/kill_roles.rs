@@ -104,7 +104,6 @@ async fn kill_each_role_during_ingest(home: &TempDir, database_url: &str) {
     let started = Instant::now();
     let working_dir = prepare_working_dir(home.path());
     let archive = home.path().join("archive").display().to_string();
-    let graph = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/graph/two-level.toml");
     let data_dir = |role: &str| home.path().join(role).display().to_string();
     let common =
         |role: &str| vec!["--data-dir".to_string(), data_dir(role), "--archive-dir".to_string(), archive.clone()];
@@ -115,12 +114,7 @@ async fn kill_each_role_during_ingest(home: &TempDir, database_url: &str) {
     processes.push(RoleProcess::start("indexer", indexer_args, &working_dir, home.path()));
     let indexer_url = processes[0].url.clone();
     let mut depsvc_args = common("depsvc");
-    depsvc_args.extend([
-        "--graph".to_string(),
-        graph.to_string(),
-        "--peer".to_string(),
-        format!("indexer={indexer_url}"),
-    ]);
+    depsvc_args.extend(["--peer".to_string(), format!("indexer={indexer_url}")]);
     processes.push(RoleProcess::start("depsvc", depsvc_args, &working_dir, home.path()));
     let depsvc_url = processes[1].url.clone();
     let mut starter_args = common("starter");
@@ -348,13 +342,18 @@ async fn job_count(starter: &StarterClient) -> Option<usize> {
 }
 
 /// The processes' working directory: the shared config (short leases, fast retries, so a
-/// killed processor's jobs come back within seconds, and the test SWE packet definition).
+/// killed processor's jobs come back within seconds, the test SWE packet definition, and the
+/// two-level graph, which every role reads: the processor makes its levels with the built-in
+/// science because the graph is not the mission's).
 fn prepare_working_dir(home: &Path) -> PathBuf {
     let working_dir = home.join("work");
     std::fs::create_dir_all(&working_dir).unwrap();
     let xtce_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/xtce");
+    let graph = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/graph/two-level.toml");
     let config = format!(
-        "[starter]\nlease = \"3s\"\nmax_attempts = 20\nretry_backoff = \"1s\"\n\n[processor]\nheartbeat_interval = \"1s\"\nslots = 2\nxtce_dir = {:?}\n",
+        "[depsvc]\ngraph_file = {graph:?}\n\n\
+         [starter]\nlease = \"3s\"\nmax_attempts = 20\nretry_backoff = \"1s\"\n\n\
+         [processor]\nheartbeat_interval = \"1s\"\nslots = 2\nxtce_dir = {:?}\n",
         xtce_dir.display().to_string()
     );
     std::fs::write(working_dir.join("mesh.toml"), config).unwrap();

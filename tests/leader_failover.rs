@@ -87,8 +87,7 @@ async fn the_standbys_take_over_and_callers_follow_them() {
         .map(|name| Replica::start(name, "indexer", &indexer_args, &working_dir))
         .collect();
     let indexer_peer = format!("indexer={},{}", indexers[0].url, indexers[1].url);
-    let graph = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/graph/two-level.toml");
-    let depsvc_args = [flag("graph", graph), flag("peer", &indexer_peer)].concat();
+    let depsvc_args = flag("peer", &indexer_peer);
     let depsvc = Replica::start("depsvc", "depsvc", &depsvc_args, &working_dir);
     let starter_args =
         [stored.clone(), flag("peer", &indexer_peer), flag("peer", &format!("depsvc={}", depsvc.url))].concat();
@@ -269,8 +268,12 @@ fn prepare_working_dir(home: &Path) -> PathBuf {
     let made = Command::new(binary()).args(["certs", "init", "--dir"]).arg(working_dir.join("certs")).output().unwrap();
     assert!(made.status.success(), "certs init: {}", String::from_utf8_lossy(&made.stderr));
     let xtce_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/xtce");
+    // Every role reads the graph: the processor makes the two-level graph's products with the
+    // built-in science because it is not the mission's.
+    let graph = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/graph/two-level.toml");
     let config = format!(
-        "[mesh]\ncert_dir = \"certs\"\nleader_lease = \"{LEADER_LEASE}\"\n\n\
+        "[depsvc]\ngraph_file = {graph:?}\n\n\
+         [mesh]\ncert_dir = \"certs\"\nleader_lease = \"{LEADER_LEASE}\"\n\n\
          [starter]\nlease = \"3s\"\nmax_attempts = 20\nretry_backoff = \"1s\"\n\n\
          [processor]\nheartbeat_interval = \"1s\"\nslots = 2\nxtce_dir = {:?}\n",
         xtce_dir.display().to_string()

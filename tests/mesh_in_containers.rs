@@ -23,7 +23,8 @@ use gateway_common::{client, files_made_by_jobs_as, get_json_as, http, text, wai
 use imap_sdc::role::Role;
 use support::{TempDir, synthetic_level0};
 
-/// Level-0 uploads, one a day from this date on; the default graph makes L1A, L1B and L2 of each.
+/// Level-0 uploads, one a day from this date on; the project graph (`builtin_graph = "project"`)
+/// makes L1A, L1B and L2 of each with the built-in science.
 const UPLOADS: u32 = 6;
 const FIRST_DAY: u32 = 20240920;
 const LEVELS: [&str; 3] = ["l1a", "l1b", "l2"];
@@ -35,7 +36,10 @@ fn the_mission_client_drives_a_mesh_of_role_containers() {
     let (scope, image) = prepare();
     let images_ready = started.elapsed();
 
-    let spec = MeshSpec::default().replicas(Role::Processor, 2).replicas(Role::Gateway, 2);
+    let spec = MeshSpec::default()
+        .replicas(Role::Processor, 2)
+        .replicas(Role::Gateway, 2)
+        .setting("IMAP_SDC_DEPSVC__BUILTIN_GRAPH", "project");
     let mesh = Mesh::start(&scope, &image, &spec);
     let mesh_ready = started.elapsed();
     let gateway = mesh.replicas(Role::Gateway)[0].clone();
@@ -125,6 +129,7 @@ fn the_mesh_survives_losing_any_host() {
         .setting("IMAP_SDC_STARTER__MAX_ATTEMPTS", "10")
         .setting("IMAP_SDC_STARTER__RETRY_BACKOFF", "1s")
         .setting("IMAP_SDC_PROCESSOR__HEARTBEAT_INTERVAL", "1s")
+        .setting("IMAP_SDC_DEPSVC__BUILTIN_GRAPH", "project")
         // A partitioned processor's connections must outlive the partition (its assignments then
         // arrive late, and so does its report): no keepalive gives up on them meanwhile.
         .setting("IMAP_SDC_MESH__CLIENT__KEEPALIVE_TIMEOUT", "60s")
@@ -481,7 +486,7 @@ fn assert_once_each(products: &[serde_json::Value], jobs: &[serde_json::Value], 
     assert_eq!((jobs.len(), &runs), (expected.len(), expected), "jobs: {jobs:?}");
 }
 
-/// (YYYYMMDD, level) of every product the default graph makes of these days' uploads.
+/// (YYYYMMDD, level) of every product the project graph makes of these days' uploads.
 fn products_of<'a>(days: impl Iterator<Item = &'a String>) -> BTreeSet<(String, String)> {
     days.flat_map(|date| LEVELS.map(|level| (date.clone(), level.to_string()))).collect()
 }

@@ -7,6 +7,9 @@
 //! tables made here, with both among its parents), and runs again, alone, when a correction of
 //! one table for that day arrives.
 //!
+//! MAG L1A too: the shared MAG L0 file alone, on the time kernels the node ships and puts into
+//! its inbox, yields the six L1A products equal to `imap_cli` by hand.
+//!
 //! Needs `imap_cli` on PATH (`has_imap_cli`), a Python with cdflib (`has_cdflib`) and the
 //! mission's L0 files (`has_mission_data`); without one the test is reported ignored, with why.
 
@@ -47,7 +50,9 @@ fn wheel_kernels() -> PathBuf {
     PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
 }
 
-fn run_imap_cli(data_dir: &Path, descriptor: &str, science: &[&[&str]]) {
+/// `imap_cli` on `(instrument, level, descriptor)` of `date` with these science inputs and the two
+/// time kernels, in `data_dir` laid out as the mission's archive.
+fn run_imap_cli(data_dir: &Path, [instrument, level, descriptor, date]: [&str; 4], science: &[&[&str]]) {
     let mut dependency: Vec<serde_json::Value> =
         science.iter().map(|files| serde_json::json!({"type": "science", "files": files})).collect();
     dependency.push(serde_json::json!({"type": "spice", "files": KERNELS}));
@@ -56,31 +61,42 @@ fn run_imap_cli(data_dir: &Path, descriptor: &str, science: &[&[&str]]) {
         "version": {descriptor: {"major_version": 1, "minor_version": 1}},
     });
     let output = Command::new(on_path("imap_cli"))
-        .args(["--instrument", "swapi", "--data-level", "l1", "--descriptor", descriptor])
-        .args(["--start-date", "20240924", "--version", VERSION, "--dependency", &dependency.to_string()])
+        .args(["--instrument", instrument, "--data-level", level, "--descriptor", descriptor])
+        .args(["--start-date", date, "--version", VERSION, "--dependency", &dependency.to_string()])
         .env("IMAP_DATA_DIR", data_dir)
         .output()
         .expect("imap_cli runs");
     assert!(output.status.success(), "imap_cli by hand failed: {}", String::from_utf8_lossy(&output.stderr));
 }
 
-/// imap_cli by hand, the way the issue describes it: `(l1, hk)`, then `(l1, sci)` with its L1A hk.
-fn by_hand(home: &Path, kernels: &Path) -> BTreeMap<String, PathBuf> {
-    let data_dir = home.join("by-hand");
+/// A folder laid out as the mission's archive for `imap_cli` by hand: the level-0 file at
+/// `level0_key` and the two time kernels.
+fn by_hand_archive(data_dir: &Path, level0: &Path, level0_key: &str, kernels: &Path) {
     let place = |from: &Path, key: &str| {
         let to = data_dir.join(key);
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::copy(from, to).unwrap();
     };
-    place(&mission_level0(), &format!("imap/swapi/l0/2024/09/{LEVEL0}"));
+    place(level0, level0_key);
     place(&kernels.join(KERNELS[0]), &format!("imap/spice/lsk/{}", KERNELS[0]));
     place(&kernels.join(KERNELS[1]), &format!("imap/spice/sclk/{}", KERNELS[1]));
-    run_imap_cli(&data_dir, "hk", &[&[LEVEL0]]);
+}
+
+/// imap_cli by hand, the way the issue describes it: `(l1, hk)`, then `(l1, sci)` with its L1A hk.
+fn by_hand(home: &Path, kernels: &Path) -> BTreeMap<String, PathBuf> {
+    let data_dir = home.join("by-hand");
+    by_hand_archive(&data_dir, &mission_level0(), &format!("imap/swapi/l0/2024/09/{LEVEL0}"), kernels);
+    run_imap_cli(&data_dir, ["swapi", "l1", "hk", "20240924"], &[&[LEVEL0]]);
     let housekeeping = format!("imap_swapi_l1a_hk_20240924_{VERSION}.cdf");
-    run_imap_cli(&data_dir, "sci", &[&[LEVEL0], &[&housekeeping]]);
+    run_imap_cli(&data_dir, ["swapi", "l1", "sci", "20240924"], &[&[LEVEL0], &[&housekeeping]]);
+    files_in(&data_dir, "imap/swapi", &["l1", "l1a", "l1b"], "2024/09")
+}
+
+/// The files `imap_cli` wrote under `<data_dir>/<instrument folder>/<level>/<month>`, by name.
+fn files_in(data_dir: &Path, instrument_folder: &str, levels: &[&str], month: &str) -> BTreeMap<String, PathBuf> {
     let mut made = BTreeMap::new();
-    for level in ["l1", "l1a", "l1b"] {
-        let folder = data_dir.join("imap/swapi").join(level).join("2024/09");
+    for level in levels {
+        let folder = data_dir.join(instrument_folder).join(level).join(month);
         for entry in std::fs::read_dir(&folder).unwrap() {
             let path = entry.unwrap().path();
             made.insert(path.file_name().unwrap().to_string_lossy().into_owned(), path);
@@ -137,7 +153,36 @@ print(json.dumps({"variables": len(our_names), "problems": problems}))
     serde_json::from_slice(&output.stdout).expect("json")
 }
 
-async fn swapi_files(indexer: &proto::clients::IndexerClient, kind: FileKind) -> Vec<FileRecord> {
+/// A node with every role and the shipped `deploy/mission-science.toml`; its data dir and
+/// certificate folder.
+fn start_shipped_node(home: &TempDir) -> (support::Node, PathBuf, PathBuf) {
+    let data_dir = home.path().join("data");
+    let work_dir = home.path().join("work");
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/mission-science.toml");
+    let node = start_node(
+        &["--roles", "all", "--listen", "127.0.0.1:0", "--data-dir", data_dir.to_str().unwrap()],
+        &[
+            ("IMAP_SDC_CONFIG", shipped),
+            ("IMAP_SDC_PROCESSOR__WORK_DIR", work_dir.to_str().unwrap()),
+            // Files are renamed into the inbox whole.
+            ("IMAP_SDC_INDEXER__SETTLE_TIME", "0s"),
+        ],
+        &home.path().join("node.log"),
+    );
+    let certs = data_dir.join("certs");
+    (node, data_dir, certs)
+}
+
+/// Copies `from` into `staging`, then renames it into the inbox as `name`, whole.
+fn drop_into_inbox(staging: &Path, inbox: &Path, from: &Path, name: &str) {
+    std::fs::create_dir_all(staging).unwrap();
+    std::fs::create_dir_all(inbox).unwrap();
+    std::fs::copy(from, staging.join(name)).unwrap();
+    std::fs::rename(staging.join(name), inbox.join(name)).unwrap();
+}
+
+/// Every file of `kind` the indexer knows (each test's node holds one instrument's).
+async fn files_of_kind(indexer: &proto::clients::IndexerClient, kind: FileKind) -> Vec<FileRecord> {
     let request = QueryFilesRequest { kind: kind.into(), ..Default::default() };
     let files = indexer.clone().query_files(request).await.map(|response| response.into_inner().files);
     files.unwrap_or_default()
@@ -161,29 +206,11 @@ async fn swapi_l1_equals_imap_cli_by_hand_and_l2_runs_once_its_two_tables_arrive
     // The run by hand goes on beside the mesh.
     let by_hand = std::thread::spawn(move || by_hand(&hand_home, &hand_kernels));
 
-    let data_dir = home.path().join("data");
-    let work_dir = home.path().join("work");
-    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/mission-science.toml");
-    let node = start_node(
-        &["--roles", "all", "--listen", "127.0.0.1:0", "--data-dir", data_dir.to_str().unwrap()],
-        &[
-            ("IMAP_SDC_CONFIG", shipped),
-            ("IMAP_SDC_PROCESSOR__WORK_DIR", work_dir.to_str().unwrap()),
-            // Files are renamed into the inbox whole.
-            ("IMAP_SDC_INDEXER__SETTLE_TIME", "0s"),
-        ],
-        &home.path().join("node.log"),
-    );
-    let certs = data_dir.join("certs");
+    let (node, data_dir, certs) = start_shipped_node(&home);
     let indexer = proto::clients::IndexerClient::new(support::operator_channel(&certs, &node.internal_url));
     let staging = home.path().join("staging");
     let inbox = data_dir.join("inbox");
-    std::fs::create_dir_all(&staging).unwrap();
-    std::fs::create_dir_all(&inbox).unwrap();
-    let drop_in = |from: &Path, name: &str| {
-        std::fs::copy(from, staging.join(name)).unwrap();
-        std::fs::rename(staging.join(name), inbox.join(name)).unwrap();
-    };
+    let drop_in = |from: &Path, name: &str| drop_into_inbox(&staging, &inbox, from, name);
 
     // Kernels first: the mission's graph does not let them trigger a job.
     for kernel in KERNELS {
@@ -192,7 +219,7 @@ async fn swapi_l1_equals_imap_cli_by_hand_and_l2_runs_once_its_two_tables_arrive
     let indexed_kernels = wait_for("the kernels to be indexed", Duration::from_secs(30), || {
         let indexer = indexer.clone();
         async move {
-            let kernels = swapi_files(&indexer, FileKind::Spice).await;
+            let kernels = files_of_kind(&indexer, FileKind::Spice).await;
             (kernels.len() == KERNELS.len()).then_some(kernels)
         }
     })
@@ -204,7 +231,7 @@ async fn swapi_l1_equals_imap_cli_by_hand_and_l2_runs_once_its_two_tables_arrive
     let products = wait_for("swapi l1 sci from the mesh", Duration::from_secs(100), || {
         let indexer = indexer.clone();
         async move {
-            let files = swapi_files(&indexer, FileKind::Science).await;
+            let files = files_of_kind(&indexer, FileKind::Science).await;
             let products: Vec<FileRecord> = files.into_iter().filter(|file| file.data_level != "l0").collect();
             products.iter().any(|file| file.data_level == "l1").then_some(products)
         }
@@ -313,6 +340,76 @@ async fn swapi_l1_equals_imap_cli_by_hand_and_l2_runs_once_its_two_tables_arrive
     drop(node);
 }
 
+/// The shared MAG level-0 file holds packets of 2023-10-25; the mesh takes it under the mission's
+/// name for that day.
+const MAG_LEVEL0: &str = "imap_mag_l0_raw_20231025_v001.pkts";
+
+/// The shared MAG level-0 file (named by its test data, not by the mission's grammar).
+fn mag_level0() -> PathBuf {
+    mission_level0().with_file_name("mag_l0_test_data.pkts")
+}
+
+/// MAG L1A by `imap_cli` by hand: the six products of `(l1a, all)`.
+fn mag_by_hand(home: &Path, kernels: &Path) -> BTreeMap<String, PathBuf> {
+    let data_dir = home.join("mag-by-hand");
+    by_hand_archive(&data_dir, &mag_level0(), &format!("imap/mag/l0/2023/10/{MAG_LEVEL0}"), kernels);
+    run_imap_cli(&data_dir, ["mag", "l1a", "all", "20231025"], &[&[MAG_LEVEL0]]);
+    files_in(&data_dir, "imap/mag", &["l1a"], "2023/10")
+}
+
+/// A second instrument through `imap_cli` in the mesh, on the kernels the node ships: only the
+/// MAG L0 file is dropped in (the node put the two time kernels into its inbox when it started),
+/// and the six L1A products equal `imap_cli` by hand.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(has_imap_cli), ignore = "needs imap_cli on PATH (the venv of .ci/python-venv.sh)")]
+#[cfg_attr(
+    all(has_imap_cli, not(has_cdflib)),
+    ignore = "needs a python3 with cdflib (the venv of .ci/python-venv.sh, or CDFLIB_PYTHON)"
+)]
+#[cfg_attr(
+    all(has_imap_cli, has_cdflib, not(has_mission_data)),
+    ignore = "needs the mission's L0 files (shared/data beside the checkout, or $IMAP_SHARED_DIR/data)"
+)]
+async fn mag_l1a_on_the_shipped_kernels_equals_imap_cli_by_hand() {
+    let home = TempDir::new("mission-program-mag");
+    let hand_home = home.path().to_path_buf();
+    let by_hand = std::thread::spawn(move || mag_by_hand(&hand_home, &wheel_kernels()));
+
+    let (node, data_dir, certs) = start_shipped_node(&home);
+    let indexer = proto::clients::IndexerClient::new(support::operator_channel(&certs, &node.internal_url));
+    drop_into_inbox(&home.path().join("staging"), &data_dir.join("inbox"), &mag_level0(), MAG_LEVEL0);
+
+    let made_by_hand = by_hand.join().expect("imap_cli by hand");
+    assert_eq!(made_by_hand.len(), 6, "imap_cli writes six MAG L1A products: {:?}", made_by_hand.keys());
+    let products = wait_for("mag l1a from the mesh", Duration::from_secs(120), || {
+        let indexer = indexer.clone();
+        let expected = made_by_hand.len();
+        async move {
+            let files = files_of_kind(&indexer, FileKind::Science).await;
+            let products: Vec<FileRecord> = files.into_iter().filter(|file| file.data_level == "l1a").collect();
+            (products.len() == expected).then_some(products)
+        }
+    })
+    .await;
+    let by_name: BTreeMap<&str, &FileRecord> = products.iter().map(|file| (file.file_name.as_str(), file)).collect();
+    assert_eq!(
+        by_name.keys().copied().collect::<Vec<_>>(),
+        made_by_hand.keys().map(String::as_str).collect::<Vec<_>>()
+    );
+    for (name, hand_path) in &made_by_hand {
+        let file = by_name[name.as_str()];
+        let parents: Vec<&str> = file.parent_files.iter().map(String::as_str).collect();
+        assert!(
+            parents.contains(&MAG_LEVEL0) && KERNELS.iter().all(|kernel| parents.contains(kernel)),
+            "{name}: the L0 file and the shipped kernels are its parents: {parents:?}"
+        );
+        let compared = cdflib_differences(&data_dir.join("archive").join(&file.archive_key), hand_path);
+        assert_eq!(compared["problems"], serde_json::json!([]), "{name} differs from imap_cli by hand");
+        assert!(compared["variables"].as_u64().unwrap_or(0) > 0, "{name} has variables");
+    }
+    drop(node);
+}
+
 /// SWAPI L2's two tables, named as the mission names ancillary files (a validity start, an
 /// optional end, a version that grows with every new file of the descriptor).
 const CONVERSION_V1: &str = "imap_swapi_esa-unit-conversion_20240901_v001.csv";
@@ -360,7 +457,7 @@ fn drop_in_text(staging: &Path, inbox: &Path, name: &str, text: &str) {
 async fn wait_for_file(indexer: &proto::clients::IndexerClient, name: &str) -> FileRecord {
     wait_for(name, Duration::from_secs(60), || {
         let indexer = indexer.clone();
-        async move { swapi_files(&indexer, FileKind::Science).await.into_iter().find(|file| file.file_name == name) }
+        async move { files_of_kind(&indexer, FileKind::Science).await.into_iter().find(|file| file.file_name == name) }
     })
     .await
 }

@@ -12,4 +12,4 @@ mod role;
 
 pub use config::{BuiltinGraph, DepsvcConfig};
 pub use error::DepsvcError;
-pub use role::{DepsvcRole, load_graph};
+pub use role::{DepsvcRole, builtin_graph, configured_graph, load_graph};

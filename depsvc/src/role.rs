@@ -7,7 +7,7 @@ use mesh_runtime::role::{Exposure, Role, ServiceRegistry};
 use proto::clients::IndexerClient;
 use proto::pb::dependency_service_server::DependencyServiceServer;
 
-use super::config::{BuiltinGraph, DepsvcConfig};
+use super::config::{BuiltinGraph, DepsvcConfig, is_mission_yaml_path};
 use super::error::DepsvcError;
 use super::graph::{Graph, GraphProblem, check};
 use super::grpc::DepsvcGrpc;
@@ -17,23 +17,38 @@ pub struct DepsvcRole {
     indexer: IndexerClient,
 }
 
-/// The configured graph or the mission's default. By path: a folder of the mission's YAML
-/// dependency files (`imap_<instrument>_dependencies.yaml`), one such `.yaml` file, the
-/// mission's CSV (`.csv`), or our TOML (anything else).
-pub fn load_graph(graph_file: Option<&Path>) -> Result<Graph, DepsvcError> {
-    let Some(path) = graph_file else { return Ok(Graph::mission()) };
-    let read = |path: &Path| {
-        std::fs::read_to_string(path)
-            .map_err(|source| DepsvcError::GraphFile { path: path.display().to_string(), source })
-    };
+/// The graph a depsvc with this configuration serves: the configured file, else the built-in
+/// graph it names (the mission's YAML files unless `builtin_graph = "project"`).
+pub fn configured_graph(config: &DepsvcConfig) -> Result<Graph, DepsvcError> {
+    match &config.graph_file {
+        Some(path) => load_graph(path),
+        None => Ok(builtin_graph(config.builtin_graph)),
+    }
+}
+
+/// One of the graphs compiled into the binary.
+pub fn builtin_graph(which: BuiltinGraph) -> Graph {
+    match which {
+        BuiltinGraph::MissionYaml => Graph::mission_yaml(),
+        BuiltinGraph::Project => Graph::project(),
+    }
+}
+
+/// A graph file by its path: a folder of the mission's YAML dependency files
+/// (`imap_<instrument>_dependencies.yaml`), one such `.yaml` file, the mission's CSV (`.csv`),
+/// or our TOML (anything else).
+pub fn load_graph(path: &Path) -> Result<Graph, DepsvcError> {
     if path.is_dir() {
         return load_mission_yaml_folder(path);
     }
-    let text = read(path)?;
-    let graph = match path.extension().and_then(|extension| extension.to_str()) {
-        Some("csv") => Graph::from_dependency_csv(&text)?,
-        Some("yaml" | "yml") => Graph::from_mission_yaml(&[(&path.display().to_string(), &text)])?,
-        _ => Graph::from_toml_str(&text)?,
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| DepsvcError::GraphFile { path: path.display().to_string(), source })?;
+    let graph = if is_mission_yaml_path(path) {
+        Graph::from_mission_yaml(&[(&path.display().to_string(), &text)])?
+    } else if path.extension().is_some_and(|extension| extension == "csv") {
+        Graph::from_dependency_csv(&text)?
+    } else {
+        Graph::from_toml_str(&text)?
     };
     Ok(graph)
 }
@@ -66,10 +81,7 @@ impl DepsvcRole {
     /// Loads and checks the graph; `indexer` is asked which files exist. Needs no database and
     /// no archive.
     pub fn create(config: &DepsvcConfig, indexer: IndexerClient) -> Result<DepsvcRole, DepsvcError> {
-        let graph = match (&config.graph_file, config.builtin_graph) {
-            (None, BuiltinGraph::MissionYaml) => Graph::mission_yaml(),
-            (graph_file, _) => load_graph(graph_file.as_deref())?,
-        };
+        let graph = configured_graph(config)?;
         let (warnings, errors): (Vec<GraphProblem>, Vec<GraphProblem>) =
             check(&graph).into_iter().partition(GraphProblem::is_warning);
         if !errors.is_empty() {
@@ -79,7 +91,12 @@ impl DepsvcRole {
         for warning in &warnings {
             tracing::warn!(%warning, "product graph best practice");
         }
-        tracing::info!(products = graph.products().len(), "product graph loaded");
+        let source = match (&config.graph_file, config.builtin_graph) {
+            (Some(path), _) => path.display().to_string(),
+            (None, BuiltinGraph::MissionYaml) => "built-in mission yaml".to_string(),
+            (None, BuiltinGraph::Project) => "built-in project toml".to_string(),
+        };
+        tracing::info!(products = graph.products().len(), %source, "product graph loaded");
         Ok(DepsvcRole { graph: Arc::new(graph), indexer })
     }
 }

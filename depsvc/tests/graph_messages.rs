@@ -18,7 +18,7 @@ fn problems_of(toml_text: &str) -> Vec<String> {
 #[test]
 fn example_graphs_pass_check() {
     for name in ["two-level.toml", "monthly-maps.toml"] {
-        let graph = depsvc::load_graph(Some(&example(name))).unwrap_or_else(|error| panic!("{name}: {error}"));
+        let graph = depsvc::load_graph(&example(name)).unwrap_or_else(|error| panic!("{name}: {error}"));
         let problems: Vec<String> = check(&graph).iter().map(ToString::to_string).collect();
         assert!(problems.is_empty(), "{name}: {problems:?}");
     }
@@ -77,18 +77,18 @@ input = [{ science = "swe l2 sci" }, { spice = ["leapsecond"], relationship = "h
 
 #[test]
 fn unreadable_graph_files_say_which_file_and_why() {
-    let missing = depsvc::load_graph(Some(Path::new("/nonexistent/graph.toml"))).expect_err("missing file").to_string();
+    let missing = depsvc::load_graph(Path::new("/nonexistent/graph.toml")).expect_err("missing file").to_string();
     assert!(missing.contains("cannot read graph file /nonexistent/graph.toml"), "{missing}");
     let directory = tempfile::tempdir().unwrap();
     let bad = directory.path().join("bad.toml");
     std::fs::write(&bad, "[[product]]\ninstrument = \"mag\"\nlevel = \"l1a\"\n").unwrap();
-    let message = depsvc::load_graph(Some(&bad)).expect_err("incomplete product").to_string();
+    let message = depsvc::load_graph(&bad).expect_err("incomplete product").to_string();
     assert!(message.contains("invalid graph toml") && message.contains("descriptor"), "{message}");
 }
 
 #[test]
 fn show_prints_text_and_dot() {
-    let graph = depsvc::load_graph(Some(&example("monthly-maps.toml"))).unwrap();
+    let graph = depsvc::load_graph(&example("monthly-maps.toml")).unwrap();
     let text = graph.to_text();
     assert!(text.contains("swe l3 sci-1mo (monthly)"), "{text}");
     assert!(text.lines().any(|line| line == "  <- science mag l1a sci [optional, triggers, calendar month]"), "{text}");
@@ -99,8 +99,8 @@ fn show_prints_text_and_dot() {
 }
 
 #[test]
-fn mission_graph_has_the_cross_instrument_edges() {
-    let graph = Graph::mission();
+fn project_graph_has_the_cross_instrument_edges() {
+    let graph = Graph::project();
     assert!(check(&graph).is_empty());
     // Every (input, product) pair of science inputs, as "input -> product".
     let edges: Vec<String> = graph
@@ -123,7 +123,7 @@ fn mission_graph_has_the_cross_instrument_edges() {
 
 #[test]
 fn cadence_products_have_one_date_per_period() {
-    let graph = depsvc::load_graph(Some(&example("monthly-maps.toml"))).unwrap();
+    let graph = depsvc::load_graph(&example("monthly-maps.toml")).unwrap();
     let map = ProductKey::new("swe", "l3", "sci-1mo");
     let date = |text: &str| Date::parse_yyyymmdd(text).unwrap();
     assert_eq!(graph.canonical_date_if_other(&map, date("20261117")), Some(date("20261101")));
@@ -137,21 +137,21 @@ fn mission_dependencies() -> PathBuf {
 
 #[tokio::test]
 async fn a_folder_or_a_file_of_the_missions_yaml_loads_and_the_role_starts_on_it() {
-    let folder = depsvc::load_graph(Some(&mission_dependencies())).expect("the vendored folder loads");
+    let folder = depsvc::load_graph(&mission_dependencies()).expect("the vendored folder loads");
     assert_eq!(folder.products(), Graph::mission_yaml().products());
     let config = depsvc::DepsvcConfig { graph_file: Some(mission_dependencies()), ..Default::default() };
     let indexer = proto::clients::IndexerClient::new(proto::clients::lazy_channel("http://127.0.0.1:1").unwrap());
     assert!(depsvc::DepsvcRole::create(&config, indexer).is_ok());
 
-    let one_file = depsvc::load_graph(Some(&mission_dependencies().join("imap_swe_dependencies.yaml"))).unwrap();
+    let one_file = depsvc::load_graph(&mission_dependencies().join("imap_swe_dependencies.yaml")).unwrap();
     assert_eq!(one_file.products().len(), 4);
 
     let empty = tempfile::tempdir().unwrap();
-    let message = depsvc::load_graph(Some(empty.path())).expect_err("no yaml").to_string();
+    let message = depsvc::load_graph(empty.path()).expect_err("no yaml").to_string();
     assert!(message.contains("holds no .yaml dependency files"), "{message}");
     std::fs::write(empty.path().join("imap_swe_dependencies.yaml"), "(l2, sci):\n  partition: hourly\n  inputs: []\n")
         .unwrap();
-    let message = depsvc::load_graph(Some(empty.path())).expect_err("bad partition").to_string();
+    let message = depsvc::load_graph(empty.path()).expect_err("bad partition").to_string();
     assert!(message.contains("imap_swe_dependencies.yaml line 2, job (l2, sci), partition"), "{message}");
 }
 
@@ -159,7 +159,7 @@ async fn a_folder_or_a_file_of_the_missions_yaml_loads_and_the_role_starts_on_it
 #[cfg_attr(not(has_graphviz), ignore = "needs Graphviz `dot` on PATH (apt-get install graphviz)")]
 fn the_dot_of_every_shipped_graph_renders_as_svg() {
     use std::io::Write;
-    for (name, graph) in [("mission yaml", Graph::mission_yaml()), ("default", Graph::mission())] {
+    for (name, graph) in [("mission yaml", Graph::mission_yaml()), ("project", Graph::project())] {
         let mut dot = std::process::Command::new("dot")
             .arg("-Tsvg")
             .stdin(std::process::Stdio::piped())

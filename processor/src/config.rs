@@ -51,6 +51,24 @@ pub struct ProcessorConfig {
     /// Products kept on the built-in science even where a broader `mission_program` or
     /// `external` rule matches (e.g. the fast Rust L1A decoder): `[[processor.builtin]]`.
     pub builtin: Vec<ProductPattern>,
+    /// Which built-in science makes products no rule names. Unset: `all` for a processor on
+    /// its own; a node sets it from its graph (`decoders` with the mission's YAML graph, `all`
+    /// with the project's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub builtin_science: Option<BuiltinScience>,
+}
+
+/// The built-in science a processor offers where no rule names a product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BuiltinScience {
+    /// The XTCE L1A decoder and the project's generic algorithms above it (calibrations, time
+    /// merges, averages, nearest-time joins), which make the project graph's products.
+    All,
+    /// The XTCE L1A decoder only: the mission graph's higher levels are the instrument teams'
+    /// science, which the generic algorithms would only imitate, so a job no rule covers fails
+    /// saying so instead.
+    Decoders,
 }
 
 /// Which products a rule covers: instrument, level and descriptor; `*` matches any, `l3*` any
@@ -246,6 +264,7 @@ impl Default for ProcessorConfig {
             external: Vec::new(),
             mission_program: Vec::new(),
             builtin: Vec::new(),
+            builtin_science: None,
         }
     }
 }

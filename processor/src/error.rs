@@ -9,7 +9,11 @@ use super::science::ScienceError;
 pub enum ProcessorError {
     #[error("science failed: {0}")]
     Science(#[from] ScienceError),
-    #[error("no algorithm for {0}")]
+    #[error(
+        "no science for {0}: no [[processor.mission_program]] or [[processor.external]] rule covers it and the \
+         built-in science does not make it (with the mission's graph it decodes L1A only; deploy/mission-science.toml \
+         runs the mission's program for the other levels)"
+    )]
     NoAlgorithm(String),
     #[error("job {0} is not running here")]
     UnknownJob(proto::ids::JobId),

@@ -31,6 +31,6 @@ mod output_tests;
 #[cfg(test)]
 mod panic_tests;
 
-pub use config::ProcessorConfig;
+pub use config::{BuiltinScience, ProcessorConfig};
 pub use error::ProcessorError;
 pub use role::ProcessorRole;

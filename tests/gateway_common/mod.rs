@@ -27,7 +27,10 @@ impl Node {
 
     /// As [`Node::start`], with extra environment variables, e.g. `IMAP_SDC_GATEWAY__*` settings.
     /// The status API is open (`status_access = open`) unless they say otherwise: these tests
-    /// watch the pipeline through it; the gateway's own tests check the keys it needs.
+    /// watch the pipeline through it; the gateway's own tests check the keys it needs. The graph
+    /// is the project's (`builtin_graph = "project"`): these tests count the products the
+    /// built-in science makes of an upload at every level, which the mission's graph leaves to
+    /// the instrument teams' programs.
     pub fn start_with_env(home: &Path, roles: &str, environment: &[(&str, &str)]) -> Node {
         let data_dir = home.join("data");
         let log = home.join("node.log");
@@ -37,6 +40,7 @@ impl Node {
             .arg(&data_dir)
             .env("IMAP_SDC_PROCESSOR__XTCE_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/xtce"))
             .env("IMAP_SDC_GATEWAY__STATUS_ACCESS", "open")
+            .env("IMAP_SDC_DEPSVC__BUILTIN_GRAPH", "project")
             .envs(environment.iter().copied())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())

@@ -1,6 +1,7 @@
-//! The mission's product graphs shipped in the binary: our TOML rendering of the mission's
-//! older dependency CSV (`mission_graph.toml`, the default), and the mission's own YAML
-//! dependency files (`mission_dependencies/`, see its README for origin and licence).
+//! The product graphs shipped in the binary: the mission's own YAML dependency files
+//! (`mission_dependencies/`, see its README for origin and licence; the default), and the
+//! project's TOML rendering of the mission's older dependency CSV (`mission_graph.toml`), made
+//! for the built-in science.
 
 use super::model::Graph;
 
@@ -24,9 +25,9 @@ pub const MISSION_YAML_FILES: [(&str, &str); 11] = [
 ];
 
 impl Graph {
-    /// The mission's product graph. The embedded file is checked by the tests, so parsing
-    /// cannot fail at run time.
-    pub fn mission() -> Graph {
+    /// The project's graph (`builtin_graph = "project"`). The embedded file is checked by the
+    /// tests, so parsing cannot fail at run time.
+    pub fn project() -> Graph {
         Graph::from_toml_str(MISSION_GRAPH_TOML).expect("the embedded mission graph is valid toml")
     }
 

@@ -21,8 +21,8 @@
 //! Graphs come from our own TOML format ([`toml_format`]), from the mission's YAML dependency
 //! files ([`mission_yaml`], [`Graph::from_mission_yaml`], the vendored set in
 //! [`Graph::mission_yaml`]), from the mission's older dependency CSV files
-//! ([`Graph::from_dependency_csv`]), or from the built-in graph ([`Graph::mission`], still the
-//! default). [`check`] finds cycles, unknown names, dangling inputs, duplicates and breaches of
+//! ([`Graph::from_dependency_csv`]), or from the project's built-in TOML graph
+//! ([`Graph::project`]). The mission's YAML files are the default. [`check`] finds cycles, unknown names, dangling inputs, duplicates and breaches of
 //! the mission's documented rules; [`Graph::to_text`] and [`Graph::to_dot`] show it.
 
 mod catalog;

@@ -150,7 +150,7 @@ fn toml_round_trip_keeps_every_field() {
 
 #[test]
 fn mission_graph_round_trips_through_toml() {
-    let mission = Graph::mission();
+    let mission = Graph::project();
     let reread = Graph::from_toml_str(&mission.to_toml_string().expect("writes")).expect("reads back");
     assert_eq!(reread.products(), mission.products());
 }
@@ -309,14 +309,14 @@ fn has_edge(graph: &Graph, primary: &str, dependent: &str) -> bool {
 
 #[test]
 fn mission_graph_passes_check() {
-    let problems = check(&Graph::mission());
+    let problems = check(&Graph::project());
     let messages: Vec<String> = problems.iter().map(GraphProblem::to_string).collect();
     assert!(messages.is_empty(), "{messages:#?}");
 }
 
 #[test]
 fn mission_graph_contains_every_reference_row() {
-    let mission = Graph::mission();
+    let mission = Graph::project();
     let rows = reference_rows();
     assert_eq!(rows.len(), 86);
     let absent: Vec<String> = rows
@@ -329,7 +329,7 @@ fn mission_graph_contains_every_reference_row() {
 
 #[test]
 fn mission_graph_contains_the_cross_instrument_edges() {
-    let mission = Graph::mission();
+    let mission = Graph::project();
     for (primary, dependent) in [
         ("mag l1d norm-dsrf", "codice l3b hi-pitch-angle"),
         ("mag l1d norm-dsrf", "hit l3 macropixel"),
@@ -400,7 +400,7 @@ const LATE: &str = "20300101";
 
 #[test]
 fn a_raw_file_triggers_the_l1a_all_job_and_l1a_files_the_l1b_products() {
-    let mission = Graph::mission();
+    let mission = Graph::project();
     let raw = science_file("mag l0 raw", "20250312", (None, 1));
     assert_eq!(mission.downstream(&raw, date(LATE)), [(key("mag l1a all"), ProductTime::on(date("20250312")))]);
     let l1a = science_file("mag l1a norm-mago", "20250312", (Some(1), 0));
@@ -411,7 +411,7 @@ fn a_raw_file_triggers_the_l1a_all_job_and_l1a_files_the_l1b_products() {
 
 #[test]
 fn a_file_triggers_products_of_other_instruments() {
-    let mission = Graph::mission();
+    let mission = Graph::project();
     let dsrf = science_file("mag l1d norm-dsrf", "20250312", (Some(1), 0));
     let products: Vec<String> = mission.downstream_products(&dsrf).iter().map(ProductKey::to_string).collect();
     assert_eq!(products, ["codice l3b hi-pitch-angle", "hit l3 macropixel", "swe l3 sci"]);
@@ -494,7 +494,7 @@ pub(super) fn catalog_of(files: Vec<FileRecord>) -> MemoryCatalog {
 
 #[test]
 fn resolution_waits_and_names_what_is_missing() {
-    let mission = Graph::mission();
+    let mission = Graph::project();
     let day = ProductTime::on(date("20250312"));
     let partial = catalog_of(vec![
         science_file("swe l2 sci", "20250312", (Some(1), 0)),
@@ -513,7 +513,7 @@ fn resolution_waits_and_names_what_is_missing() {
 
 #[test]
 fn resolution_is_ready_with_the_newest_version_of_each_input() {
-    let mission = Graph::mission();
+    let mission = Graph::project();
     let day = ProductTime::on(date("20250312"));
     let complete = catalog_of(vec![
         science_file("swe l2 sci", "20250312", (None, 7)),
@@ -620,7 +620,7 @@ fn repointing_windows_resolve_by_repointing_number() {
 
 #[test]
 fn select_refilters_candidates_and_checks_their_count() {
-    let mission = Graph::mission();
+    let mission = Graph::project();
     let time = ProductTime::on(date("20250312"));
     let product = key("mag l1b norm-mago");
     let queries = mission.input_queries(&product, time).expect("known product");
@@ -662,7 +662,7 @@ fn the_memory_catalog_finds_long_and_open_validity_files() {
 
 #[test]
 fn dot_output_draws_the_expected_edges() {
-    let dot = Graph::mission().to_dot();
+    let dot = Graph::project().to_dot();
     assert!(dot.starts_with("digraph products {"));
     for edge in [
         "\"mag l0 raw\" -> \"mag l1a all\" [style=solid];",

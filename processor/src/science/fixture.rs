@@ -117,6 +117,14 @@ pub fn swapi_science_packet(counter: u16, met: u32) -> Vec<u8> {
     packet(1188, counter, &data)
 }
 
+/// A SWAPI housekeeping packet (APID 1184, 78 data bytes like the mission's) that the built-in
+/// SWAPI definition decodes: SHCOARSE is `met`, every other field zero.
+pub fn swapi_housekeeping_packet(counter: u16, met: u32) -> Vec<u8> {
+    let mut data = met.to_be_bytes().to_vec();
+    data.resize(78, 0);
+    packet(1184, counter, &data)
+}
+
 pub fn housekeeping_packet(counter: u16, met: u32, volt: u16) -> Vec<u8> {
     let mut data = met.to_be_bytes().to_vec();
     data.extend_from_slice(&volt.to_be_bytes());

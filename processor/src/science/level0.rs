@@ -18,7 +18,7 @@ use crate::mission::SclkKernel;
 
 use super::mag_vectors;
 use super::series::{SeriesVariable, TimeSeries};
-use super::{Algorithm, InputFile, JobContext, ProductOutput, ScienceError, product_globals};
+use super::{Algorithm, InputFile, JobContext, ProductOutput, ScienceError, product_globals_at};
 
 /// The field holding the packet's mission elapsed time in seconds.
 const MET_FIELD: &str = "SHCOARSE";
@@ -38,6 +38,17 @@ fn builtin_apid_descriptors(instrument: &str, apid: u16) -> Option<Vec<String>> 
         _ => return None,
     };
     Some(names.iter().map(|name| name.to_string()).collect())
+}
+
+/// The sub-level the mission names an L1A product at when a job of a level without a sub-level
+/// letter makes it: SWAPI's `l1 hk` job writes `imap_swapi_l1a_hk` (its `l1 sci` job
+/// `imap_swapi_l1_sci`), and the mission graph's `l1 sci` job reads that `l1a hk`.
+fn mission_sublevel(instrument: &str, descriptor: &str, job_level: &str) -> Option<String> {
+    let sublevel = match (instrument, descriptor) {
+        ("swapi", "hk") => "l1a",
+        _ => return None,
+    };
+    (sublevel != job_level && sublevel.starts_with(job_level)).then(|| sublevel.to_string())
 }
 
 /// The packet definitions the project ships in `deploy/xtce`, built into the binary so that
@@ -257,7 +268,11 @@ impl Algorithm for DecodeLevel0 {
         if !problems.is_empty() {
             tracing::warn!(count = problems.len(), first = %problems[0], "packets could not be decoded or have no container");
         }
-        select_job_descriptors(&context.product.descriptor, &mut series_by_descriptor)?;
+        let per_descriptor_files = inputs
+            .iter()
+            .filter(|input| input.record.data_level == "l0")
+            .all(|input| input.record.descriptor == context.product.descriptor);
+        select_job_descriptors(&context.product.descriptor, per_descriptor_files, &mut series_by_descriptor)?;
         let parents: Vec<String> = inputs.iter().map(|input| input.record.file_name.clone()).collect();
         // Each descriptor's file is written on its own thread of the CPU pool.
         series_by_descriptor
@@ -265,7 +280,9 @@ impl Algorithm for DecodeLevel0 {
             .map(|(descriptor, parts)| {
                 context.check_cancelled()?;
                 let series = concat_same_layout(&descriptor, parts)?;
-                let mut globals = product_globals(context, &descriptor, &parents);
+                let data_level = mission_sublevel(instrument, &descriptor, &context.product.data_level);
+                let level = data_level.as_deref().unwrap_or(&context.product.data_level);
+                let mut globals = product_globals_at(context, level, &descriptor, &parents);
                 globals
                     .extra
                     .push(("Packet_problem_count".into(), vec![AttributeEntry::text(problems.len().to_string())]));
@@ -273,7 +290,7 @@ impl Algorithm for DecodeLevel0 {
                     globals.extra.push(("Packet_problems".into(), listed_problems(&problems)));
                 }
                 Ok(ProductOutput {
-                    data_level: None,
+                    data_level,
                     bytes: series.to_cdf_bytes(globals)?,
                     descriptor,
                     extension: "cdf".into(),
@@ -284,10 +301,13 @@ impl Algorithm for DecodeLevel0 {
     }
 }
 
-/// A job for one descriptor (not `all`) writes just that one; when no APID maps to it and
-/// the file holds a single layout, that layout is the descriptor's.
+/// A job for one descriptor (not `all`) writes just that one. When no APID maps to it, the
+/// level-0 files are that descriptor's own (`imap_codice_l0_hskp_...`) and they hold a single
+/// layout, that layout is the descriptor's; packets of a `raw` file are never renamed (a SWAPI
+/// `l1 hk` job given only science packets fails rather than write them as housekeeping).
 fn select_job_descriptors(
     job_descriptor: &str,
+    per_descriptor_files: bool,
     series_by_descriptor: &mut BTreeMap<String, Vec<TimeSeries>>,
 ) -> Result<(), ScienceError> {
     if job_descriptor == "all" {
@@ -297,7 +317,7 @@ fn select_job_descriptors(
         series_by_descriptor.retain(|descriptor, _| descriptor == job_descriptor);
         return Ok(());
     }
-    if series_by_descriptor.len() == 1 {
+    if per_descriptor_files && series_by_descriptor.len() == 1 {
         let (_, parts) = series_by_descriptor.pop_first().expect("one entry");
         series_by_descriptor.insert(job_descriptor.to_string(), parts);
         return Ok(());

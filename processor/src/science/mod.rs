@@ -12,7 +12,7 @@ use proto::pb::{FileRecord, ProductKey};
 
 use nasa_cdf::IstpGlobals;
 
-use crate::config::ProcessorConfig;
+use crate::config::{BuiltinScience, ProcessorConfig};
 use crate::mission::{SclkKernel, imap_globals};
 
 pub mod average;
@@ -134,9 +134,13 @@ pub struct ProductOutput {
 
 /// The ISTP globals of an output of this job, with its parents.
 pub fn product_globals(context: &JobContext, descriptor: &str, parents: &[String]) -> IstpGlobals {
-    let product = &context.product;
+    product_globals_at(context, &context.product.data_level, descriptor, parents)
+}
+
+/// The ISTP globals of an output this job writes at `data_level` (a sub-level of the job's).
+pub fn product_globals_at(context: &JobContext, data_level: &str, descriptor: &str, parents: &[String]) -> IstpGlobals {
     let mut globals =
-        imap_globals(&product.instrument, &product.data_level, descriptor, &context.date.yyyymmdd(), &context.version);
+        imap_globals(&context.product.instrument, data_level, descriptor, &context.date.yyyymmdd(), &context.version);
     globals.parents = parents.to_vec();
     globals
 }
@@ -198,7 +202,8 @@ impl Registry {
         Registry::builtin_with(&ProcessorConfig::default(), SclkKernel::nominal())
     }
 
-    /// The built-in science, by level; later registrations win over earlier ones.
+    /// The built-in science, by level; later registrations win over earlier ones. The L1A
+    /// decoder always, the generic algorithms above it unless `builtin_science = "decoders"`.
     pub fn builtin_with(config: &ProcessorConfig, clock: SclkKernel) -> Registry {
         let mut registry = Registry::default();
         let decode =
@@ -206,6 +211,9 @@ impl Registry {
         let decode = Arc::new(decode);
         registry.register("*", "l1a", "*", decode.clone());
         registry.register("swapi", "l1", "*", decode);
+        if config.builtin_science == Some(BuiltinScience::Decoders) {
+            return registry;
+        }
         registry.register("*", "l1b", "*", Arc::new(calibrate::Calibrate));
         registry.register("*", "l1c", "*", Arc::new(combine::TimeMerge));
         registry.register("*", "l1d", "*", Arc::new(combine::TimeMerge));

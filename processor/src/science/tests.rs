@@ -9,7 +9,8 @@ use super::average::{TimeAverage, average};
 use super::calibrate::Calibrate;
 use super::combine::{NearestTimeJoin, TimeMerge, nearest_records};
 use super::fixture::{
-    TOY_XTCE, housekeeping_packet, input, job, met_of_job_day, science_packet, swapi_science_packet, temp_dir,
+    TOY_XTCE, housekeeping_packet, input, job, met_of_job_day, science_packet, swapi_housekeeping_packet,
+    swapi_science_packet, temp_dir,
 };
 use super::level0::{DecodeLevel0, column_values};
 use super::series::{REAL_FILL, SeriesVariable, TimeSeries};
@@ -18,7 +19,7 @@ use nasa_cdf::{Cdf, Values};
 use tempfile::TempDir;
 use xtce::PacketDefinition;
 
-use crate::config::ProcessorConfig;
+use crate::config::{BuiltinScience, ProcessorConfig};
 use crate::mission::met_to_tt2000;
 
 /// Three science packets, two housekeeping packets, then a truncated packet.
@@ -150,6 +151,57 @@ fn swapi_l1_decodes_with_the_built_in_definition_when_no_folder_is_configured() 
     assert_eq!(science.len(), 10);
     assert_eq!(numbers(&science, "SHCOARSE")[9], f64::from(met_of_job_day() + 9));
     assert!(science.variable("MODE_DERIVED").is_some(), "the built-in definition's enumeration is applied");
+}
+
+#[test]
+fn the_mission_graphs_swapi_l1_jobs_write_the_missions_names_and_never_rename_packets() {
+    let decoder = DecodeLevel0::new(None, BTreeMap::new());
+    let met = met_of_job_day();
+    let both: Vec<u8> = (0..5)
+        .flat_map(|counter| [swapi_science_packet(counter, met), swapi_housekeeping_packet(counter, met)].concat())
+        .collect();
+    let raw = "imap_swapi_l0_raw_20250101_v001.pkts";
+    // The mission names SWAPI housekeeping an L1A product and its science L1.
+    let (context, _) = job("swapi", "l1", "hk");
+    let outputs = decoder.run(&context, &[input(raw, both.clone())]).expect("decodes");
+    let made: Vec<(Option<&str>, &str)> =
+        outputs.iter().map(|output| (output.data_level.as_deref(), output.descriptor.as_str())).collect();
+    assert_eq!(made, [(Some("l1a"), "hk")]);
+    assert_eq!(global_texts(&outputs[0].bytes, "Logical_source"), ["imap_swapi_l1a_hk"]);
+    let (context, _) = job("swapi", "l1", "sci");
+    let outputs = decoder.run(&context, &[input(raw, both)]).expect("decodes");
+    let made: Vec<(Option<&str>, &str)> =
+        outputs.iter().map(|output| (output.data_level.as_deref(), output.descriptor.as_str())).collect();
+    assert_eq!(made, [(None, "sci")]);
+
+    // A raw file without housekeeping gives the hk job nothing: its science is not renamed.
+    let (context, _) = job("swapi", "l1", "hk");
+    let message = decoder.run(&context, &[input(raw, swapi_packets())]).err().expect("no hk packets").to_string();
+    assert!(message.contains("no apid maps to descriptor hk"), "{message}");
+}
+
+#[test]
+fn decoders_only_leaves_every_level_above_l1a_to_configured_programs() {
+    let config = ProcessorConfig { builtin_science: Some(BuiltinScience::Decoders), ..ProcessorConfig::default() };
+    let registry = Registry::from_config(&config).expect("registry");
+    let product = |instrument: &str, level: &str, descriptor: &str| ProductKey {
+        instrument: instrument.into(),
+        data_level: level.into(),
+        descriptor: descriptor.into(),
+    };
+    for made in [product("mag", "l1a", "all"), product("swapi", "l1", "hk"), product("codice", "l1a", "all")] {
+        assert_eq!(
+            registry.select(&made).map(|algorithm| algorithm.name().to_string()).as_deref(),
+            Some("xtce-decode-l1a")
+        );
+    }
+    for left in
+        [product("mag", "l1b", "norm-mago"), product("swapi", "l2", "sci"), product("hi", "l1c", "45sensor-pset")]
+    {
+        assert!(registry.select(&left).is_none(), "{left:?} is not the built-in science's to make");
+    }
+    let everything = Registry::from_config(&ProcessorConfig::default()).expect("registry");
+    assert!(everything.select(&product("swapi", "l2", "sci")).is_some(), "the project graph's L2 is built in");
 }
 
 #[test]

@@ -18,7 +18,7 @@ use imap_filename::{FileKind, ImapFileName, Version};
 
 use crate::config::MissionProgramConfig;
 
-use super::external::list_files;
+use super::external::{list_files, program_environment};
 use super::{Algorithm, InputFile, JobContext, ProductOutput, ScienceError, limits};
 
 /// How often a running program is checked for exit, timeout and cancellation.
@@ -31,9 +31,6 @@ const TRACEBACK_BYTES: usize = 3000;
 pub const DATA_DIR: &str = "data";
 /// The program's stdout and stderr, interleaved as written.
 pub const LOG_FILE: &str = "program.log";
-/// Variables passed on from the processor's environment; everything else (database URLs, cloud
-/// credentials, the mesh's own settings) stays out of team code.
-pub const ALLOWED_ENVIRONMENT: &[&str] = &["PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ"];
 
 pub struct MissionProgram {
     config: MissionProgramConfig,
@@ -166,7 +163,9 @@ impl MissionProgram {
         command
             .current_dir(work)
             .env_clear()
-            .envs(allowed_environment(&self.config.pass_env))
+            // The same allow-list as any external program (no database URL or cloud credentials
+            // reach team code); home and temporary files stay inside the run's folder.
+            .envs(program_environment(std::env::vars_os(), &self.config.pass_env))
             .env("HOME", work)
             .env("TMPDIR", work)
             .env("IMAP_DATA_DIR", data_dir)
@@ -230,16 +229,6 @@ pub(super) fn mission_arguments(context: &JobContext, inputs: &[InputFile]) -> V
     }
     arguments.extend(["--dependency".to_string(), dependency.to_string()]);
     arguments
-}
-
-/// The allow-listed variables of the processor's environment, and those configured to pass.
-pub fn allowed_environment(pass: &[String]) -> Vec<(String, String)> {
-    ALLOWED_ENVIRONMENT
-        .iter()
-        .map(|name| name.to_string())
-        .chain(pass.iter().cloned())
-        .filter_map(|name| std::env::var(&name).ok().map(|value| (name, value)))
-        .collect()
 }
 
 /// Kills the program's whole process group and reaps the program.

@@ -5,8 +5,9 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+use super::external::ALLOWED_ENVIRONMENT;
 use super::fixture::{input, job, temp_dir};
-use super::mission_program::{ALLOWED_ENVIRONMENT, MissionProgram, dependency_json, python_traceback};
+use super::mission_program::{MissionProgram, dependency_json, python_traceback};
 use super::{Algorithm, InputFile, ProductOutput, ScienceError};
 use crate::config::MissionProgramConfig;
 

@@ -19,6 +19,7 @@ mesh_runtime::on_both_backends!(
     a_release_withholding_files_outside_its_range_changes_nothing,
     a_batch_indexes_as_one_file_after_another_would,
     batches_raced_against_single_files_index_each_file_once_with_one_event,
+    appended_batches_raced_against_single_files_append_each_file_once,
     paging_visits_every_matching_file_once_in_bounded_pages,
     quarantine_pages_visit_every_refusal_once_newest_first,
     an_appended_batch_says_which_names_got_which_event,
@@ -256,6 +257,37 @@ async fn a_batch_indexes_as_one_file_after_another_would(pool: AnyPool) {
     assert!(tracker.index_batch(&[]).await.unwrap().is_empty());
 }
 
+/// Indexes `names` one file at a time (IndexFile), from the last back, so that it meets a batch
+/// writer going from the first in the middle of some batch. Outcomes come back in name order.
+fn index_singly_from_the_end(
+    tracker: &Arc<FileTracker>,
+    names: &[String],
+) -> tokio::task::JoinHandle<Vec<super::tracker::IndexOutcome>> {
+    let (tracker, names) = (tracker.clone(), names.to_vec());
+    tokio::spawn(async move {
+        let mut outcomes = Vec::new();
+        for text in names.iter().rev() {
+            outcomes.push(tracker.index(&name(text), 7, &Provenance::default(), "").await.unwrap());
+        }
+        outcomes.reverse();
+        outcomes
+    })
+}
+
+/// The log holds one event for each of `names` and nothing else, numbered from 1 without a gap;
+/// the tracker holds each once. Returns each name's event.
+async fn assert_logged_once_each(tracker: &FileTracker, names: &[String]) -> std::collections::HashMap<String, u64> {
+    let events = tracker.events_after(0, 1000).await.unwrap();
+    let sequence: Vec<u64> = events.iter().map(|event| event.seq).collect();
+    assert_eq!(sequence, (1..=names.len() as u64).collect::<Vec<u64>>(), "gap-free, one event per file");
+    let event_of: std::collections::HashMap<String, u64> =
+        events.into_iter().map(|event| (event.file.unwrap().file_name, event.seq)).collect();
+    assert_eq!(event_of.keys().collect::<BTreeSet<_>>(), names.iter().collect::<BTreeSet<_>>());
+    let tracked = tracker.query(&QueryFilesRequest { instrument: "swapi".into(), ..Default::default() }).await.unwrap();
+    assert_eq!(tracked.files.len(), names.len());
+    event_of
+}
+
 async fn batches_raced_against_single_files_index_each_file_once_with_one_event(pool: AnyPool) {
     let tracker = Arc::new(FileTracker::open(pool).await.unwrap());
     let names = daily_level0_names(240);
@@ -270,34 +302,50 @@ async fn batches_raced_against_single_files_index_each_file_once_with_one_event(
             outcomes
         })
     };
-    let single = {
-        let (tracker, names) = (tracker.clone(), names.clone());
-        // From the other end, so the two meet in the middle of some batch.
-        tokio::spawn(async move {
-            let mut outcomes = Vec::new();
-            for text in names.iter().rev() {
-                outcomes.push(tracker.index(&name(text), 7, &Provenance::default(), "").await.unwrap());
-            }
-            outcomes.reverse();
-            outcomes
-        })
-    };
+    let single = index_singly_from_the_end(&tracker, &names);
     let (batched, single) = (batched.await.unwrap(), single.await.unwrap());
     for ((text, by_batch), by_single) in names.iter().zip(&batched).zip(&single) {
         assert_eq!((&by_batch.file.file_name, &by_single.file.file_name), (text, text));
         assert!(by_batch.newly_indexed != by_single.newly_indexed, "{text} is new to exactly one caller");
         assert_eq!(by_batch.event_seq, by_single.event_seq, "{text} has one event, whoever indexed it");
     }
-    let events = tracker.events_after(0, 1000).await.unwrap();
-    let sequence: Vec<u64> = events.iter().map(|event| event.seq).collect();
-    assert_eq!(sequence, (1..=240).collect::<Vec<u64>>(), "gap-free, one event per file");
-    let logged: BTreeSet<String> = events.into_iter().map(|event| event.file.unwrap().file_name).collect();
-    assert_eq!(logged, names.iter().cloned().collect::<BTreeSet<_>>());
-    let tracked = tracker.query(&QueryFilesRequest { instrument: "swapi".into(), ..Default::default() }).await.unwrap();
-    assert_eq!(tracked.files.len(), 240);
+    assert_logged_once_each(&tracker, &names).await;
     // Within one batch, the files it made new got their events in batch order.
     for chunk in batched.chunks(40) {
         let new_seqs: Vec<u64> = chunk.iter().filter(|outcome| outcome.newly_indexed).map(|o| o.event_seq).collect();
+        assert!(new_seqs.windows(2).all(|pair| pair[1] == pair[0] + 1), "{new_seqs:?}");
+    }
+}
+
+/// The inbox's path: appended batches (which do not read the events of names already known)
+/// against single files, as above.
+async fn appended_batches_raced_against_single_files_append_each_file_once(pool: AnyPool) {
+    let tracker = Arc::new(FileTracker::open(pool).await.unwrap());
+    let names = daily_level0_names(240);
+    let appended = {
+        let (tracker, names) = (tracker.clone(), names.clone());
+        tokio::spawn(async move {
+            let mut appended = Vec::new();
+            for chunk in names.chunks(40) {
+                let files: Vec<NewFile> = chunk.iter().map(|text| new_file(text, Provenance::default())).collect();
+                appended.extend(tracker.append_batch(&files).await.unwrap());
+            }
+            appended
+        })
+    };
+    let single = index_singly_from_the_end(&tracker, &names);
+    let (appended, single) = (appended.await.unwrap(), single.await.unwrap());
+    let event_of = assert_logged_once_each(&tracker, &names).await;
+    for ((text, by_batch), by_single) in names.iter().zip(&appended).zip(&single) {
+        assert_eq!((&by_batch.file_name, &by_single.file.file_name), (text, text));
+        assert!(by_batch.new_event_seq.is_some() != by_single.newly_indexed, "{text} is new to exactly one caller");
+        assert_eq!(by_single.event_seq, event_of[text], "{text}: the single caller saw its one event");
+        if let Some(seq) = by_batch.new_event_seq {
+            assert_eq!(seq, event_of[text], "{text}: the batch reported the event it appended");
+        }
+    }
+    for chunk in appended.chunks(40) {
+        let new_seqs: Vec<u64> = chunk.iter().filter_map(|appended| appended.new_event_seq).collect();
         assert!(new_seqs.windows(2).all(|pair| pair[1] == pair[0] + 1), "{new_seqs:?}");
     }
 }

@@ -257,21 +257,56 @@ async fn a_batch_indexes_as_one_file_after_another_would(pool: AnyPool) {
     assert!(tracker.index_batch(&[]).await.unwrap().is_empty());
 }
 
-/// Indexes `names` one file at a time (IndexFile), from the last back, so that it meets a batch
-/// writer going from the first in the middle of some batch. Outcomes come back in name order.
-fn index_singly_from_the_end(
-    tracker: &Arc<FileTracker>,
-    names: &[String],
-) -> tokio::task::JoinHandle<Vec<super::tracker::IndexOutcome>> {
-    let (tracker, names) = (tracker.clone(), names.to_vec());
-    tokio::spawn(async move {
-        let mut outcomes = Vec::new();
-        for text in names.iter().rev() {
-            outcomes.push(tracker.index(&name(text), 7, &Provenance::default(), "").await.unwrap());
-        }
-        outcomes.reverse();
-        outcomes
-    })
+/// Writes 240 names into a new tracker in batches of 40 through `write_batch`, from the first name
+/// on, while indexing them one file at a time (IndexFile) from the last back, so that the two meet
+/// in the middle of some batch. Returns the tracker, the names, what the batches said (in name
+/// order) and the single files' outcomes.
+async fn race_batches_against_single_files<Said, Write, Writing>(
+    pool: AnyPool,
+    write_batch: Write,
+) -> (Arc<FileTracker>, Vec<String>, Vec<Said>, Vec<super::tracker::IndexOutcome>)
+where
+    Said: Send + 'static,
+    Write: Fn(Arc<FileTracker>, Vec<NewFile>) -> Writing + Send + 'static,
+    Writing: std::future::Future<Output = Vec<Said>> + Send,
+{
+    let tracker = Arc::new(FileTracker::open(pool).await.unwrap());
+    let names = daily_level0_names(240);
+    let batches: Vec<Vec<NewFile>> = names
+        .chunks(40)
+        .map(|chunk| chunk.iter().map(|text| new_file(text, Provenance::default())).collect())
+        .collect();
+    let batched = {
+        let tracker = tracker.clone();
+        tokio::spawn(async move {
+            let mut said = Vec::new();
+            for files in batches {
+                said.extend(write_batch(tracker.clone(), files).await);
+            }
+            said
+        })
+    };
+    let single = {
+        let (tracker, names) = (tracker.clone(), names.to_vec());
+        tokio::spawn(async move {
+            let mut outcomes = Vec::new();
+            for text in names.iter().rev() {
+                outcomes.push(tracker.index(&name(text), 7, &Provenance::default(), "").await.unwrap());
+            }
+            outcomes.reverse();
+            outcomes
+        })
+    };
+    let (batched, single) = (batched.await.unwrap(), single.await.unwrap());
+    (tracker, names, batched, single)
+}
+
+async fn index_batch_of(tracker: Arc<FileTracker>, files: Vec<NewFile>) -> Vec<super::tracker::IndexOutcome> {
+    tracker.index_batch(&files).await.unwrap()
+}
+
+async fn append_batch_of(tracker: Arc<FileTracker>, files: Vec<NewFile>) -> Vec<super::tracker::Appended> {
+    tracker.append_batch(&files).await.unwrap()
 }
 
 /// The log holds one event for each of `names` and nothing else, numbered from 1 without a gap;
@@ -289,21 +324,7 @@ async fn assert_logged_once_each(tracker: &FileTracker, names: &[String]) -> std
 }
 
 async fn batches_raced_against_single_files_index_each_file_once_with_one_event(pool: AnyPool) {
-    let tracker = Arc::new(FileTracker::open(pool).await.unwrap());
-    let names = daily_level0_names(240);
-    let batched = {
-        let (tracker, names) = (tracker.clone(), names.clone());
-        tokio::spawn(async move {
-            let mut outcomes = Vec::new();
-            for chunk in names.chunks(40) {
-                let files: Vec<NewFile> = chunk.iter().map(|text| new_file(text, Provenance::default())).collect();
-                outcomes.extend(tracker.index_batch(&files).await.unwrap());
-            }
-            outcomes
-        })
-    };
-    let single = index_singly_from_the_end(&tracker, &names);
-    let (batched, single) = (batched.await.unwrap(), single.await.unwrap());
+    let (tracker, names, batched, single) = race_batches_against_single_files(pool, index_batch_of).await;
     for ((text, by_batch), by_single) in names.iter().zip(&batched).zip(&single) {
         assert_eq!((&by_batch.file.file_name, &by_single.file.file_name), (text, text));
         assert!(by_batch.newly_indexed != by_single.newly_indexed, "{text} is new to exactly one caller");
@@ -320,21 +341,7 @@ async fn batches_raced_against_single_files_index_each_file_once_with_one_event(
 /// The inbox's path: appended batches (which do not read the events of names already known)
 /// against single files, as above.
 async fn appended_batches_raced_against_single_files_append_each_file_once(pool: AnyPool) {
-    let tracker = Arc::new(FileTracker::open(pool).await.unwrap());
-    let names = daily_level0_names(240);
-    let appended = {
-        let (tracker, names) = (tracker.clone(), names.clone());
-        tokio::spawn(async move {
-            let mut appended = Vec::new();
-            for chunk in names.chunks(40) {
-                let files: Vec<NewFile> = chunk.iter().map(|text| new_file(text, Provenance::default())).collect();
-                appended.extend(tracker.append_batch(&files).await.unwrap());
-            }
-            appended
-        })
-    };
-    let single = index_singly_from_the_end(&tracker, &names);
-    let (appended, single) = (appended.await.unwrap(), single.await.unwrap());
+    let (tracker, names, appended, single) = race_batches_against_single_files(pool, append_batch_of).await;
     let event_of = assert_logged_once_each(&tracker, &names).await;
     for ((text, by_batch), by_single) in names.iter().zip(&appended).zip(&single) {
         assert_eq!((&by_batch.file_name, &by_single.file.file_name), (text, text));

@@ -33,6 +33,10 @@ const INSERT_COLUMNS: usize = 19;
 /// PostgreSQL's 65,535 parameters.
 const ROWS_PER_STATEMENT: usize = 400;
 
+/// Rows per statement of a batch write: an inbox batch of 1,000 in one INSERT per table (one round
+/// trip each); 19 columns × 1,000 rows stays under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
+const WRITE_ROWS_PER_STATEMENT: usize = 1000;
+
 /// Quarantined files per page unless the caller asks otherwise.
 const DEFAULT_QUARANTINE_PAGE: u32 = 100;
 
@@ -252,7 +256,7 @@ impl FileTracker {
         // Fenced first (PostgreSQL); on SQLite the first statement writes, so the transaction holds
         // the write lock before it reads the newest sequence number.
         let mut transaction = self.begin_write().await?;
-        for chunk in unique.chunks(ROWS_PER_STATEMENT) {
+        for chunk in unique.chunks(WRITE_ROWS_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO indexed_files (file_name, archive_key, kind, instrument, data_level, descriptor, \
                  start_date, end_date, repointing, cr, version, version_major, version_minor, extension, size_bytes, \
@@ -296,7 +300,7 @@ impl FileTracker {
         } else {
             sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM file_events").fetch_one(&mut *transaction).await?
         };
-        for chunk in newly.chunks(ROWS_PER_STATEMENT) {
+        for chunk in newly.chunks(WRITE_ROWS_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO file_events (seq, file_name, traceparent, recorded_at) VALUES {}",
                 value_rows(self.backend, chunk.len(), 4)
@@ -322,7 +326,7 @@ impl FileTracker {
             .await?;
         }
         if known_events == KnownEvents::Read {
-            for chunk in known.chunks(ROWS_PER_STATEMENT) {
+            for chunk in known.chunks(WRITE_ROWS_PER_STATEMENT) {
                 let sql = format!(
                     "SELECT file_name, MAX(seq) AS seq FROM file_events WHERE file_name IN {} GROUP BY file_name",
                     value_rows(self.backend, 1, chunk.len())

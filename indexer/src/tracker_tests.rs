@@ -23,6 +23,7 @@ mesh_runtime::on_both_backends!(
     paging_visits_every_matching_file_once_in_bounded_pages,
     quarantine_pages_visit_every_refusal_once_newest_first,
     an_appended_batch_says_which_names_got_which_event,
+    a_batch_larger_than_one_statement_appends_every_file_in_order,
 );
 
 fn name(text: &str) -> ImapFileName {
@@ -471,4 +472,23 @@ async fn an_appended_batch_says_which_names_got_which_event(pool: AnyPool) {
     ];
     assert_eq!(appended, expected);
     assert_eq!(tracker.events_after(0, 10).await.unwrap().len(), 3);
+}
+
+async fn a_batch_larger_than_one_statement_appends_every_file_in_order(pool: AnyPool) {
+    let tracker = FileTracker::open(pool).await.unwrap();
+    let names = daily_level0_names(2100);
+    let mut batch: Vec<NewFile> = names.iter().map(|text| new_file(text, Provenance::default())).collect();
+    batch.push(new_file(&names[0], Provenance::default()));
+    let appended = tracker.append_batch(&batch).await.unwrap();
+    let said: Vec<(&str, Option<u64>)> =
+        appended.iter().map(|appended| (appended.file_name.as_str(), appended.new_event_seq)).collect();
+    let expected: Vec<(&str, Option<u64>)> =
+        names.iter().zip(1..).map(|(name, seq)| (name.as_str(), Some(seq))).collect();
+    assert_eq!(said, expected, "each name once, events in batch order");
+    let logged: Vec<String> =
+        tracker.events_after(0, 3000).await.unwrap().into_iter().map(|event| event.file.unwrap().file_name).collect();
+    assert_eq!(logged, names);
+    // Again: all known, nothing appended.
+    assert!(tracker.append_batch(&batch).await.unwrap().iter().all(|appended| appended.new_event_seq.is_none()));
+    assert_eq!(*tracker.subscribe_latest().borrow(), 2100);
 }

@@ -1,8 +1,8 @@
 //! Moving a batch of inbox files into an archive that is a directory on the same disk: each file
 //! is hard-linked under its key (create-only, no bytes copied), then the whole batch is made
-//! durable at once — the files' data synced in parallel, and each directory that gained an
-//! entry synced once — instead of a staged copy and two fsyncs per file, one after the other.
-//! Blocking code, run on a blocking thread.
+//! durable at once instead of a staged copy and two fsyncs per file, one after the other: a small
+//! batch by syncing the files' data in parallel and each directory that gained an entry once, a
+//! large one by one `syncfs` of the archive's file system. Blocking code, run on a blocking thread.
 
 use std::collections::{BTreeSet, HashSet};
 use std::io::{ErrorKind, Read};
@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 /// Threads syncing a batch at once: the file system folds concurrent syncs into one journal
 /// commit, so many in flight cost little more than one.
 const SYNC_THREADS: usize = 32;
+
+/// New files a batch syncs one by one at most; a larger batch syncs the whole file system once.
+pub const SYNC_EACH_UP_TO: usize = 32;
 
 /// What linking one file found.
 #[derive(Debug, PartialEq, Eq)]
@@ -59,12 +62,37 @@ pub fn link_batch(root: &Path, files: &[(PathBuf, String)]) -> (Vec<std::io::Res
     (outcomes, changed_folders)
 }
 
-/// Makes the data of `files` and the entries of `folders` durable, many at a time.
-pub fn sync_batch(files: &[PathBuf], folders: &BTreeSet<PathBuf>) -> std::io::Result<()> {
+/// How [`sync_batch`] made a batch durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synced {
+    /// Nothing was new.
+    Nothing,
+    /// Each file's data and each changed folder, one fsync each.
+    EachFile,
+    /// One `syncfs` of the file system holding the archive.
+    FileSystem,
+}
+
+/// Makes the data of `files` and the entries of `folders` (all under `root`) durable: many
+/// fsyncs at a time for a few files, one `syncfs` of the archive's file system for more than
+/// [`SYNC_EACH_UP_TO`] (thousands of fsyncs, each a journal commit, cost far more than one flush of
+/// everything, even with other data waiting on that file system).
+pub fn sync_batch(root: &Path, files: &[PathBuf], folders: &BTreeSet<PathBuf>) -> std::io::Result<Synced> {
+    if files.is_empty() && folders.is_empty() {
+        return Ok(Synced::Nothing);
+    }
+    #[cfg(target_os = "linux")]
+    if files.len() > SYNC_EACH_UP_TO {
+        rustix::fs::syncfs(std::fs::File::open(root)?)?;
+        return Ok(Synced::FileSystem);
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = root;
     let sync_data = |path: &PathBuf| std::fs::File::open(path)?.sync_data();
     let sync_folder = |path: &PathBuf| std::fs::File::open(path)?.sync_all();
     sync_in_parallel(files, sync_data)?;
-    sync_in_parallel(&folders.iter().cloned().collect::<Vec<_>>(), sync_folder)
+    sync_in_parallel(&folders.iter().cloned().collect::<Vec<_>>(), sync_folder)?;
+    Ok(Synced::EachFile)
 }
 
 fn sync_in_parallel(paths: &[PathBuf], sync: impl Fn(&PathBuf) -> std::io::Result<()> + Sync) -> std::io::Result<()> {
@@ -174,7 +202,7 @@ mod tests {
                 .map(|folder| root.join(folder))
                 .collect();
         assert_eq!(folders, expected);
-        sync_batch(&[new_target], &folders).unwrap();
+        assert_eq!(sync_batch(&root, &[new_target], &folders).unwrap(), Synced::EachFile);
         // Linking again finds the same file there.
         let (again, _) = link_batch(&root, &files[..1]);
         assert!(matches!(again[0], Ok(Linked::AlreadyThere(_))));
@@ -189,5 +217,37 @@ mod tests {
         let (outcomes, _) = link_batch(&home.path().join("archive"), &files);
         assert_eq!(outcomes[0].as_ref().unwrap_err().kind(), ErrorKind::NotFound);
         assert!(matches!(outcomes[1], Ok(Linked::New(_))));
+    }
+
+    #[test]
+    fn a_large_batch_is_made_durable_by_one_sync_of_the_file_system() {
+        let home = tempfile::tempdir().expect("create temp dir");
+        let (inbox, root) = (home.path().join("inbox"), home.path().join("archive"));
+        std::fs::create_dir_all(&inbox).unwrap();
+        let files: Vec<(PathBuf, String)> = (0..=SYNC_EACH_UP_TO)
+            .map(|index| {
+                let source = inbox.join(format!("file{index}"));
+                std::fs::write(&source, format!("bytes {index}")).unwrap();
+                (source, format!("imap/swapi/l0/2024/09/file{index}"))
+            })
+            .collect();
+        let (outcomes, folders) = link_batch(&root, &files);
+        let linked: Vec<PathBuf> = outcomes
+            .into_iter()
+            .map(|outcome| match outcome.unwrap() {
+                Linked::New(target) => target,
+                other => panic!("expected a new link, found {other:?}"),
+            })
+            .collect();
+        let expected = if cfg!(target_os = "linux") { Synced::FileSystem } else { Synced::EachFile };
+        assert_eq!(sync_batch(&root, &linked, &folders).unwrap(), expected);
+        assert_eq!(sync_batch(&root, &linked[..SYNC_EACH_UP_TO], &folders).unwrap(), Synced::EachFile);
+        assert_eq!(sync_batch(&root, &[], &BTreeSet::new()).unwrap(), Synced::Nothing);
+        for (index, target) in linked.iter().enumerate() {
+            assert_eq!(std::fs::read_to_string(target).unwrap(), format!("bytes {index}"));
+        }
+        // The archive's root must exist to be synced: a missing one is an error, not a silent success.
+        let missing = home.path().join("no-archive");
+        assert_eq!(sync_batch(&missing, &linked, &folders).is_err(), cfg!(target_os = "linux"));
     }
 }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use imap_filename::{ImapFileName, parse_archive_key};
@@ -19,7 +19,7 @@ use super::config::IndexerConfig;
 use super::error::IndexerError;
 use super::tracker::{Appended, FileTracker, IndexOutcome, NewFile, Provenance};
 
-/// Inbox files taken into one transaction.
+/// Inbox files moved into the archive together and tracked in one transaction.
 const INBOX_BATCH: usize = 1000;
 
 /// Archive reads and writes in flight at once while preparing a batch.
@@ -81,10 +81,10 @@ impl Ingestor {
         })
     }
 
-    /// Moves inbox files into the archive and indexes them together, or quarantines each bad one
-    /// with the reason. A file is removed from the inbox only once it is in the archive (durably)
-    /// and tracked.
-    pub async fn ingest_inbox_files(&self, paths: &[PathBuf]) -> Result<(), IndexerError> {
+    /// The first stage of ingesting a batch of inbox files: moves them into the archive (durably),
+    /// or quarantines each bad one with the reason. Returns what to track; a file that failed is
+    /// logged and left in the inbox for the next scan.
+    async fn archive_inbox_files(&self, paths: &[PathBuf]) -> Vec<(PathBuf, NewFile)> {
         let span = tracing::info_span!("indexer.ingest", files = paths.len());
         async {
             let mut named = Vec::with_capacity(paths.len());
@@ -98,9 +98,19 @@ impl Ingestor {
                 }
             }
             let (archived, to_copy) = match &self.archive_dir {
-                Some(root) => self.link_into_archive(root, named).await?,
+                Some(root) => match self.link_into_archive(root, named).await {
+                    Ok(linked) => linked,
+                    Err(error) => {
+                        tracing::error!(files = paths.len(), %error, "inbox files not ingested, will retry on next scan");
+                        return Vec::new();
+                    }
+                },
                 None => (Vec::new(), named),
             };
+            if to_copy.is_empty() {
+                return archived;
+            }
+            let started = Instant::now();
             let copied = futures_util::stream::iter(to_copy)
                 .map(|(path, name)| async move {
                     match self.copy_into_archive(&path, name).await {
@@ -115,18 +125,43 @@ impl Ingestor {
                 .filter_map(std::future::ready)
                 .collect::<Vec<_>>()
                 .await;
-            let (paths, files): (Vec<PathBuf>, Vec<NewFile>) = archived.into_iter().chain(copied).unzip();
-            let appended = self.tracker.append_batch(&files).await?;
-            log_appended(&appended);
-            tokio::task::spawn_blocking(move || {
-                paths.iter().try_for_each(|path| std::fs::remove_file(path).map_err(|source| io_error(path, source)))
-            })
-            .await
-            .map_err(|_| IndexerError::BlockingTaskLost)??;
-            Ok(())
+            observe_stage("copy", started);
+            archived.into_iter().chain(copied).collect()
         }
         .instrument(span)
         .await
+    }
+
+    /// The second stage: tracks a batch now in the archive (one transaction) and only then
+    /// removes its files from the inbox. On failure the files stay for the next scan, which finds
+    /// them already in the archive.
+    async fn track_inbox_files(&self, archived: Vec<(PathBuf, NewFile)>) {
+        if archived.is_empty() {
+            return;
+        }
+        let count = archived.len();
+        let (paths, files): (Vec<PathBuf>, Vec<NewFile>) = archived.into_iter().unzip();
+        let started = Instant::now();
+        let appended = match self.tracker.append_batch(&files).await {
+            Ok(appended) => appended,
+            Err(error) => {
+                tracing::error!(files = count, %error, "inbox files not ingested, will retry on next scan");
+                return;
+            }
+        };
+        observe_stage("track", started);
+        log_appended(&appended);
+        let started = Instant::now();
+        let removed = tokio::task::spawn_blocking(move || {
+            paths.iter().try_for_each(|path| std::fs::remove_file(path).map_err(|source| io_error(path, source)))
+        })
+        .await
+        .map_err(|_| IndexerError::BlockingTaskLost)
+        .and_then(|removed| removed);
+        observe_stage("remove", started);
+        if let Err(error) = removed {
+            tracing::error!(files = count, %error, "indexed inbox files not removed, the next scan finds them indexed");
+        }
     }
 
     /// The mission name of an inbox file, or `None` when it is not an arrival (a hidden
@@ -164,7 +199,9 @@ impl Ingestor {
             named.iter().map(|(path, name)| (path.clone(), name.archive_path())).collect();
         let root = root.to_path_buf();
         let (linked, synced) = tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
             let (outcomes, folders) = archive_link::link_batch(&root, &sources);
+            observe_stage("link", started);
             let new_links: Vec<PathBuf> = outcomes
                 .iter()
                 .filter_map(|outcome| match outcome {
@@ -172,7 +209,9 @@ impl Ingestor {
                     _ => None,
                 })
                 .collect();
-            let synced = archive_link::sync_batch(&new_links, &folders);
+            let started = Instant::now();
+            let synced = archive_link::sync_batch(&root, &new_links, &folders);
+            observe_stage("sync", started);
             let sized: Vec<(std::io::Result<archive_link::Linked>, u64)> = outcomes
                 .into_iter()
                 .map(|outcome| {
@@ -248,29 +287,32 @@ impl Ingestor {
     /// Processes every settled file in the inbox; one bad file does not stop the others.
     /// Returns how many were handled and, when some are still settling, when to look again.
     pub async fn drain_inbox(&self) -> Result<(usize, Option<Duration>), IndexerError> {
+        self.drain_inbox_in_batches(INBOX_BATCH).await
+    }
+
+    /// [`drain_inbox`](Self::drain_inbox) in batches of `batch_size`, pipelined: while one batch is
+    /// tracked (one transaction) and removed from the inbox, the next is moved into the archive.
+    /// Batches are tracked in inbox order, each only after the one before has committed.
+    pub(crate) async fn drain_inbox_in_batches(
+        &self,
+        batch_size: usize,
+    ) -> Result<(usize, Option<Duration>), IndexerError> {
         let Some(inbox) = self.config.inbox_dir.clone() else { return Ok((0, None)) };
         let settle = self.config.settle_time;
+        let started = Instant::now();
         // One blocking scan rather than a blocking call per entry: the inbox may hold thousands.
         let (settled, look_again) = tokio::task::spawn_blocking(move || settled_inbox_files(&inbox, settle))
             .await
             .map_err(|_| IndexerError::BlockingTaskLost)??;
-        let mut handled = 0;
-        for batch in settled.chunks(INBOX_BATCH) {
-            handled += self.ingest_settled(batch).await;
+        observe_stage("scan", started);
+        let mut archived = Vec::new();
+        for batch in settled.chunks(batch_size.max(1)) {
+            let previous = std::mem::take(&mut archived);
+            (archived, ()) =
+                futures_util::future::join(self.archive_inbox_files(batch), self.track_inbox_files(previous)).await;
         }
-        Ok((handled, look_again))
-    }
-
-    /// Ingests one batch of settled inbox files; a failure is logged and the files stay for the
-    /// next scan. Returns how many were handled.
-    async fn ingest_settled(&self, paths: &[PathBuf]) -> usize {
-        if paths.is_empty() {
-            return 0;
-        }
-        if let Err(error) = self.ingest_inbox_files(paths).await {
-            tracing::error!(files = paths.len(), %error, "inbox files not ingested, will retry on next scan");
-        }
-        paths.len()
+        self.track_inbox_files(archived).await;
+        Ok((settled.len(), look_again))
     }
 
     /// Indexes every archive object the tracker does not know yet (e.g. written during a crash).
@@ -331,11 +373,12 @@ fn settled_inbox_files(inbox: &Path, settle: Duration) -> Result<(Vec<PathBuf>, 
     let mut look_again: Option<Duration> = None;
     for entry in std::fs::read_dir(inbox).map_err(|source| io_error(inbox, source))? {
         let entry = entry.map_err(|source| io_error(inbox, source))?;
-        let Ok(metadata) = entry.metadata() else { continue };
-        if !metadata.is_file() {
+        // The entry's type comes with the directory listing (no stat per file).
+        if !entry.file_type().is_ok_and(|file_type| file_type.is_file()) {
             continue;
         }
         if !settle.is_zero() {
+            let Ok(metadata) = entry.metadata() else { continue };
             let unchanged_for =
                 metadata.modified().ok().and_then(|modified| modified.elapsed().ok()).unwrap_or_default();
             if unchanged_for < settle {
@@ -347,6 +390,16 @@ fn settled_inbox_files(inbox: &Path, settle: Duration) -> Result<(Vec<PathBuf>, 
         settled.push(entry.path());
     }
     Ok((settled, look_again))
+}
+
+/// Records how long one stage of moving inbox files in took.
+fn observe_stage(stage: &'static str, started: Instant) {
+    mesh_runtime::metrics::observe(
+        "imap_sdc_inbox_stage_seconds",
+        "Time of each stage of moving a batch of inbox files in: scan, link, sync, copy, track, remove",
+        &[("stage", stage)],
+        started.elapsed().as_secs_f64(),
+    );
 }
 
 fn log_appended(appended: &[Appended]) {

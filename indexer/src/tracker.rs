@@ -1,9 +1,11 @@
 //! The file tracker and the event log, on SQLite or PostgreSQL through portable SQL.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fmt::Write;
 
 use imap_filename::{ImapFileName, Version};
 use mesh_runtime::leader::Leadership;
+use mesh_runtime::store::Backend;
 use proto::pb::{
     FileEvent, FileKind, FileRecord, QuarantinedFile, QueryFilesRequest, ReleaseFilesRequest, ReleaseFilesResponse,
 };
@@ -30,6 +32,10 @@ const INSERT_COLUMNS: usize = 19;
 /// Rows per multi-row statement: 19 columns × 400 rows stays well under SQLite's 32,766 and
 /// PostgreSQL's 65,535 parameters.
 const ROWS_PER_STATEMENT: usize = 400;
+
+/// Rows per statement of a batch write: an inbox batch of 1,000 in one INSERT per table (one round
+/// trip each); 19 columns × 1,000 rows stays under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
+const WRITE_ROWS_PER_STATEMENT: usize = 1000;
 
 /// Quarantined files per page unless the caller asks otherwise.
 const DEFAULT_QUARANTINE_PAGE: u32 = 100;
@@ -75,6 +81,8 @@ pub struct IndexOutcome {
 /// replicas, only the leader writes and every write transaction is fenced by its lease token.
 pub struct FileTracker {
     pool: AnyPool,
+    /// Which engine `pool` is: batch statements are written in its own placeholders.
+    backend: Backend,
     append_lock: Mutex<()>,
     latest_seq: watch::Sender<u64>,
     leadership: Leadership,
@@ -90,6 +98,23 @@ pub struct Appended {
     pub new_event_seq: Option<u64>,
 }
 
+/// Whether a batch write reads the latest event of the names the tracker already knew.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KnownEvents {
+    Read,
+    Skip,
+}
+
+/// What the one write transaction of a batch did.
+struct Written {
+    /// Each distinct name of the batch once, in batch order.
+    unique_names: Vec<String>,
+    /// The names new to the tracker.
+    inserted: HashSet<String>,
+    /// The event of each name inserted, and of each known name when [`KnownEvents::Read`].
+    event_seqs: HashMap<String, i64>,
+}
+
 /// Provenance a producer attaches to a file it made.
 #[derive(Debug, Clone, Default)]
 pub struct Provenance {
@@ -102,7 +127,10 @@ impl FileTracker {
         mesh_runtime::store::migrate(&pool, super::migrator()).await?;
         let latest: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM file_events").fetch_one(&pool).await?;
         let (latest_seq, _) = watch::channel(latest as u64);
+        // Numbered placeholders, PostgreSQL's, are understood by both engines.
+        let backend = Backend::of_url(pool.connect_options().database_url.as_str()).unwrap_or(Backend::Postgres);
         Ok(FileTracker {
+            backend,
             pool,
             append_lock: Mutex::new(()),
             latest_seq,
@@ -170,78 +198,71 @@ impl FileTracker {
     /// with consecutive sequence numbers. Outcomes come back in batch order; a name repeated in
     /// the batch is new at most at its first place.
     pub async fn index_batch(&self, files: &[NewFile]) -> Result<Vec<IndexOutcome>, IndexerError> {
-        let file_names: Vec<String> = files.iter().map(|file| file.name.file_name()).collect();
-        let unique = first_places(&file_names, files);
-        if unique.is_empty() {
+        let written = self.write_batch(files, KnownEvents::Read).await?;
+        if written.unique_names.is_empty() {
             return Ok(Vec::new());
         }
-        let (inserted, event_seqs) = self.write_batch(&unique).await?;
-        let names: Vec<String> = unique.iter().map(|(name, _)| name.to_string()).collect();
-        let records = self.get_many(&names).await?;
-        let mut reported_new: HashSet<&str> = HashSet::new();
+        let records = self.get_many(&written.unique_names).await?;
+        let mut reported_new: HashSet<String> = HashSet::new();
         let mut outcomes = Vec::with_capacity(files.len());
-        for file_name in &file_names {
-            let file_name = file_name.as_str();
-            let record =
-                records.get(file_name).cloned().ok_or_else(|| IndexerError::UnknownFile(file_name.to_string()))?;
-            outcomes.push(IndexOutcome {
-                file: record,
-                newly_indexed: inserted.contains(file_name) && reported_new.insert(file_name),
-                event_seq: event_seqs.get(file_name).copied().unwrap_or(0) as u64,
-            });
+        for file_name in files.iter().map(|file| file.name.file_name()) {
+            let Some(record) = records.get(&file_name).cloned() else {
+                return Err(IndexerError::UnknownFile(file_name));
+            };
+            let event_seq = written.event_seqs.get(&file_name).copied().unwrap_or(0) as u64;
+            let newly_indexed = written.inserted.contains(&file_name) && reported_new.insert(file_name);
+            outcomes.push(IndexOutcome { file: record, newly_indexed, event_seq });
         }
         Ok(outcomes)
     }
 
     /// [`index_batch`](Self::index_batch) for a writer that needs no records back (the inbox):
-    /// each distinct name once, in batch order, with the event it got if it was new.
+    /// each distinct name once, in batch order, with the event it got if it was new. The events of
+    /// names already known are not read.
     pub async fn append_batch(&self, files: &[NewFile]) -> Result<Vec<Appended>, IndexerError> {
-        let file_names: Vec<String> = files.iter().map(|file| file.name.file_name()).collect();
-        let unique = first_places(&file_names, files);
-        if unique.is_empty() {
-            return Ok(Vec::new());
-        }
-        let (inserted, event_seqs) = self.write_batch(&unique).await?;
-        Ok(unique
-            .iter()
-            .map(|(file_name, _)| Appended {
-                file_name: file_name.to_string(),
-                new_event_seq: inserted
-                    .contains(file_name.as_str())
-                    .then(|| event_seqs.get(file_name.as_str()).copied().unwrap_or(0) as u64),
+        let Written { unique_names, inserted, event_seqs } = self.write_batch(files, KnownEvents::Skip).await?;
+        Ok(unique_names
+            .into_iter()
+            .map(|file_name| {
+                let new_event_seq =
+                    inserted.contains(&file_name).then(|| event_seqs.get(&file_name).copied().unwrap_or(0) as u64);
+                Appended { file_name, new_event_seq }
             })
             .collect())
     }
 
-    /// The one write transaction of a batch of distinct names: the rows new to the tracker, their
-    /// events in batch order, provenance filled in for known files. Returns the names inserted
-    /// and the event of every name (new or known).
-    async fn write_batch(
-        &self,
-        unique: &[(&String, &NewFile)],
-    ) -> Result<(HashSet<String>, HashMap<String, i64>), IndexerError> {
+    /// The one write transaction of a batch, for each distinct name at its first place: the rows
+    /// new to the tracker, their events in batch order, provenance filled in for known files.
+    async fn write_batch(&self, files: &[NewFile], known_events: KnownEvents) -> Result<Written, IndexerError> {
+        let mut seen: HashSet<String> = HashSet::with_capacity(files.len());
+        let unique: Vec<(String, &NewFile)> = files
+            .iter()
+            .filter_map(|file| {
+                let file_name = file.name.file_name();
+                seen.insert(file_name.clone()).then_some((file_name, file))
+            })
+            .collect();
+        let mut written = Written {
+            unique_names: Vec::new(),
+            inserted: HashSet::with_capacity(unique.len()),
+            event_seqs: HashMap::with_capacity(unique.len()),
+        };
+        if unique.is_empty() {
+            return Ok(written);
+        }
         let _writer = self.append_lock.lock().await;
         let now = now_millis();
         let ingestion_date = rfc3339_millis(now)[..10].replace('-', "");
         // Fenced first (PostgreSQL); on SQLite the first statement writes, so the transaction holds
         // the write lock before it reads the newest sequence number.
         let mut transaction = self.begin_write().await?;
-        let mut inserted: HashSet<String> = HashSet::new();
-        for chunk in unique.chunks(ROWS_PER_STATEMENT) {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|row| {
-                    let first = row * INSERT_COLUMNS + 1;
-                    let places: Vec<String> =
-                        (first..first + INSERT_COLUMNS).map(|place| format!("${place}")).collect();
-                    format!("({})", places.join(", "))
-                })
-                .collect();
+        for chunk in unique.chunks(WRITE_ROWS_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO indexed_files (file_name, archive_key, kind, instrument, data_level, descriptor, \
                  start_date, end_date, repointing, cr, version, version_major, version_minor, extension, size_bytes, \
                  ingested_at, ingestion_date, produced_by_job, parent_files) VALUES {} \
                  ON CONFLICT (file_name) DO NOTHING RETURNING file_name",
-                rows.join(", ")
+                value_rows(self.backend, chunk.len(), INSERT_COLUMNS)
             );
             let mut insert = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
             for (file_name, file) in chunk {
@@ -249,7 +270,7 @@ impl FileTracker {
                 let version_text = name.version_text().unwrap_or_default();
                 let (version_major, version_minor) = version_sort_key(&version_text);
                 insert = insert
-                    .bind(file_name.to_string())
+                    .bind(file_name.clone())
                     .bind(name.archive_path())
                     .bind(kind_column(name.kind().into()))
                     .bind(name.instrument().unwrap_or_default().to_string())
@@ -269,28 +290,25 @@ impl FileTracker {
                     .bind(file.provenance.produced_by_job.clone())
                     .bind(parents_column(&file.provenance));
             }
-            inserted.extend(insert.fetch_all(&mut *transaction).await?);
+            written.inserted.extend(insert.fetch_all(&mut *transaction).await?);
         }
 
-        let mut event_seqs: HashMap<String, i64> = HashMap::new();
-        let (newly, known): (Vec<_>, Vec<_>) = unique.iter().partition(|(name, _)| inserted.contains(name.as_str()));
+        let (newly, known): (Vec<_>, Vec<_>) =
+            unique.iter().partition(|(name, _)| written.inserted.contains(name.as_str()));
         let mut next_seq: i64 = if newly.is_empty() {
             0
         } else {
             sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM file_events").fetch_one(&mut *transaction).await?
         };
-        for chunk in newly.chunks(ROWS_PER_STATEMENT) {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|row| format!("(${}, ${}, ${}, ${})", row * 4 + 1, row * 4 + 2, row * 4 + 3, row * 4 + 4))
-                .collect();
+        for chunk in newly.chunks(WRITE_ROWS_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO file_events (seq, file_name, traceparent, recorded_at) VALUES {}",
-                rows.join(", ")
+                value_rows(self.backend, chunk.len(), 4)
             );
             let mut append = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (file_name, file) in chunk {
-                event_seqs.insert(file_name.to_string(), next_seq);
-                append = append.bind(next_seq).bind(file_name.to_string()).bind(file.traceparent.clone()).bind(now);
+                written.event_seqs.insert(file_name.clone(), next_seq);
+                append = append.bind(next_seq).bind(file_name.clone()).bind(file.traceparent.clone()).bind(now);
                 next_seq += 1;
             }
             append.execute(&mut *transaction).await?;
@@ -303,22 +321,23 @@ impl FileTracker {
             )
             .bind(file.provenance.produced_by_job.clone())
             .bind(parents_column(&file.provenance))
-            .bind(file_name.to_string())
+            .bind(file_name.clone())
             .execute(&mut *transaction)
             .await?;
         }
-        let known_names: Vec<String> = known.iter().map(|(name, _)| name.to_string()).collect();
-        for chunk in known_names.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "SELECT file_name, MAX(seq) AS seq FROM file_events WHERE file_name IN ({}) GROUP BY file_name",
-                placeholders(chunk.len())
-            );
-            let mut latest = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for name in chunk {
-                latest = latest.bind(name.clone());
-            }
-            for row in latest.fetch_all(&mut *transaction).await? {
-                event_seqs.insert(row.try_get("file_name")?, row.try_get("seq")?);
+        if known_events == KnownEvents::Read {
+            for chunk in known.chunks(WRITE_ROWS_PER_STATEMENT) {
+                let sql = format!(
+                    "SELECT file_name, MAX(seq) AS seq FROM file_events WHERE file_name IN {} GROUP BY file_name",
+                    value_rows(self.backend, 1, chunk.len())
+                );
+                let mut latest = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for (name, _) in chunk {
+                    latest = latest.bind(name.clone());
+                }
+                for row in latest.fetch_all(&mut *transaction).await? {
+                    written.event_seqs.insert(row.try_get("file_name")?, row.try_get("seq")?);
+                }
             }
         }
         transaction.commit().await?;
@@ -337,7 +356,8 @@ impl FileTracker {
                 1.0,
             );
         }
-        Ok((inserted, event_seqs))
+        written.unique_names = unique.into_iter().map(|(file_name, _)| file_name).collect();
+        Ok(written)
     }
 
     /// The records of `names` that are tracked, by name.
@@ -664,17 +684,31 @@ fn page_limit(asked: u32, default: u32, maximum: u32) -> u32 {
     if asked == 0 { default.min(maximum) } else { asked.min(maximum) }
 }
 
-/// `(name, file)` at each name's first place in a batch.
-fn first_places<'batch>(
-    file_names: &'batch [String],
-    files: &'batch [NewFile],
-) -> Vec<(&'batch String, &'batch NewFile)> {
-    let mut seen: HashSet<&str> = HashSet::new();
-    file_names.iter().zip(files).filter(|(name, _)| seen.insert(name.as_str())).collect()
-}
-
 fn parents_column(provenance: &Provenance) -> String {
     serde_json::to_string(&provenance.parent_files).unwrap_or_else(|_| "[]".into())
+}
+
+/// `rows` parenthesised rows of `columns` placeholders each, for a multi-row statement: numbered
+/// (`$1`, `$2`, …) on PostgreSQL, plain `?` on SQLite, where each numbered placeholder bound costs
+/// a search through the statement's parameter names (a batch of thousands binds in quadratic time).
+fn value_rows(backend: Backend, rows: usize, columns: usize) -> String {
+    let mut sql = String::with_capacity(rows * (columns * 7 + 4));
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..columns {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            match backend {
+                Backend::Sqlite => sql.push('?'),
+                Backend::Postgres => {
+                    let _ = write!(sql, "${}", row * columns + column + 1);
+                }
+            }
+        }
+        sql.push(')');
+    }
+    sql
 }
 
 /// `$1, $2, …, $count`.

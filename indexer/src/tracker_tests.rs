@@ -19,9 +19,11 @@ mesh_runtime::on_both_backends!(
     a_release_withholding_files_outside_its_range_changes_nothing,
     a_batch_indexes_as_one_file_after_another_would,
     batches_raced_against_single_files_index_each_file_once_with_one_event,
+    appended_batches_raced_against_single_files_append_each_file_once,
     paging_visits_every_matching_file_once_in_bounded_pages,
     quarantine_pages_visit_every_refusal_once_newest_first,
     an_appended_batch_says_which_names_got_which_event,
+    a_batch_larger_than_one_statement_appends_every_file_in_order,
 );
 
 fn name(text: &str) -> ImapFileName {
@@ -256,23 +258,37 @@ async fn a_batch_indexes_as_one_file_after_another_would(pool: AnyPool) {
     assert!(tracker.index_batch(&[]).await.unwrap().is_empty());
 }
 
-async fn batches_raced_against_single_files_index_each_file_once_with_one_event(pool: AnyPool) {
+/// Writes 240 names into a new tracker in batches of 40 through `write_batch`, from the first name
+/// on, while indexing them one file at a time (IndexFile) from the last back, so that the two meet
+/// in the middle of some batch. Returns the tracker, the names, what the batches said (in name
+/// order) and the single files' outcomes.
+async fn race_batches_against_single_files<Said, Write, Writing>(
+    pool: AnyPool,
+    write_batch: Write,
+) -> (Arc<FileTracker>, Vec<String>, Vec<Said>, Vec<super::tracker::IndexOutcome>)
+where
+    Said: Send + 'static,
+    Write: Fn(Arc<FileTracker>, Vec<NewFile>) -> Writing + Send + 'static,
+    Writing: std::future::Future<Output = Vec<Said>> + Send,
+{
     let tracker = Arc::new(FileTracker::open(pool).await.unwrap());
     let names = daily_level0_names(240);
+    let batches: Vec<Vec<NewFile>> = names
+        .chunks(40)
+        .map(|chunk| chunk.iter().map(|text| new_file(text, Provenance::default())).collect())
+        .collect();
     let batched = {
-        let (tracker, names) = (tracker.clone(), names.clone());
+        let tracker = tracker.clone();
         tokio::spawn(async move {
-            let mut outcomes = Vec::new();
-            for chunk in names.chunks(40) {
-                let files: Vec<NewFile> = chunk.iter().map(|text| new_file(text, Provenance::default())).collect();
-                outcomes.extend(tracker.index_batch(&files).await.unwrap());
+            let mut said = Vec::new();
+            for files in batches {
+                said.extend(write_batch(tracker.clone(), files).await);
             }
-            outcomes
+            said
         })
     };
     let single = {
-        let (tracker, names) = (tracker.clone(), names.clone());
-        // From the other end, so the two meet in the middle of some batch.
+        let (tracker, names) = (tracker.clone(), names.to_vec());
         tokio::spawn(async move {
             let mut outcomes = Vec::new();
             for text in names.iter().rev() {
@@ -283,21 +299,61 @@ async fn batches_raced_against_single_files_index_each_file_once_with_one_event(
         })
     };
     let (batched, single) = (batched.await.unwrap(), single.await.unwrap());
+    (tracker, names, batched, single)
+}
+
+async fn index_batch_of(tracker: Arc<FileTracker>, files: Vec<NewFile>) -> Vec<super::tracker::IndexOutcome> {
+    tracker.index_batch(&files).await.unwrap()
+}
+
+async fn append_batch_of(tracker: Arc<FileTracker>, files: Vec<NewFile>) -> Vec<super::tracker::Appended> {
+    tracker.append_batch(&files).await.unwrap()
+}
+
+/// The log holds one event for each of `names` and nothing else, numbered from 1 without a gap;
+/// the tracker holds each once. Returns each name's event.
+async fn assert_logged_once_each(tracker: &FileTracker, names: &[String]) -> std::collections::HashMap<String, u64> {
+    let events = tracker.events_after(0, 1000).await.unwrap();
+    let sequence: Vec<u64> = events.iter().map(|event| event.seq).collect();
+    assert_eq!(sequence, (1..=names.len() as u64).collect::<Vec<u64>>(), "gap-free, one event per file");
+    let event_of: std::collections::HashMap<String, u64> =
+        events.into_iter().map(|event| (event.file.unwrap().file_name, event.seq)).collect();
+    assert_eq!(event_of.keys().collect::<BTreeSet<_>>(), names.iter().collect::<BTreeSet<_>>());
+    let tracked = tracker.query(&QueryFilesRequest { instrument: "swapi".into(), ..Default::default() }).await.unwrap();
+    assert_eq!(tracked.files.len(), names.len());
+    event_of
+}
+
+async fn batches_raced_against_single_files_index_each_file_once_with_one_event(pool: AnyPool) {
+    let (tracker, names, batched, single) = race_batches_against_single_files(pool, index_batch_of).await;
     for ((text, by_batch), by_single) in names.iter().zip(&batched).zip(&single) {
         assert_eq!((&by_batch.file.file_name, &by_single.file.file_name), (text, text));
         assert!(by_batch.newly_indexed != by_single.newly_indexed, "{text} is new to exactly one caller");
         assert_eq!(by_batch.event_seq, by_single.event_seq, "{text} has one event, whoever indexed it");
     }
-    let events = tracker.events_after(0, 1000).await.unwrap();
-    let sequence: Vec<u64> = events.iter().map(|event| event.seq).collect();
-    assert_eq!(sequence, (1..=240).collect::<Vec<u64>>(), "gap-free, one event per file");
-    let logged: BTreeSet<String> = events.into_iter().map(|event| event.file.unwrap().file_name).collect();
-    assert_eq!(logged, names.iter().cloned().collect::<BTreeSet<_>>());
-    let tracked = tracker.query(&QueryFilesRequest { instrument: "swapi".into(), ..Default::default() }).await.unwrap();
-    assert_eq!(tracked.files.len(), 240);
+    assert_logged_once_each(&tracker, &names).await;
     // Within one batch, the files it made new got their events in batch order.
     for chunk in batched.chunks(40) {
         let new_seqs: Vec<u64> = chunk.iter().filter(|outcome| outcome.newly_indexed).map(|o| o.event_seq).collect();
+        assert!(new_seqs.windows(2).all(|pair| pair[1] == pair[0] + 1), "{new_seqs:?}");
+    }
+}
+
+/// The inbox's path: appended batches (which do not read the events of names already known)
+/// against single files, as above.
+async fn appended_batches_raced_against_single_files_append_each_file_once(pool: AnyPool) {
+    let (tracker, names, appended, single) = race_batches_against_single_files(pool, append_batch_of).await;
+    let event_of = assert_logged_once_each(&tracker, &names).await;
+    for ((text, by_batch), by_single) in names.iter().zip(&appended).zip(&single) {
+        assert_eq!((&by_batch.file_name, &by_single.file.file_name), (text, text));
+        assert!(by_batch.new_event_seq.is_some() != by_single.newly_indexed, "{text} is new to exactly one caller");
+        assert_eq!(by_single.event_seq, event_of[text], "{text}: the single caller saw its one event");
+        if let Some(seq) = by_batch.new_event_seq {
+            assert_eq!(seq, event_of[text], "{text}: the batch reported the event it appended");
+        }
+    }
+    for chunk in appended.chunks(40) {
+        let new_seqs: Vec<u64> = chunk.iter().filter_map(|appended| appended.new_event_seq).collect();
         assert!(new_seqs.windows(2).all(|pair| pair[1] == pair[0] + 1), "{new_seqs:?}");
     }
 }
@@ -416,4 +472,23 @@ async fn an_appended_batch_says_which_names_got_which_event(pool: AnyPool) {
     ];
     assert_eq!(appended, expected);
     assert_eq!(tracker.events_after(0, 10).await.unwrap().len(), 3);
+}
+
+async fn a_batch_larger_than_one_statement_appends_every_file_in_order(pool: AnyPool) {
+    let tracker = FileTracker::open(pool).await.unwrap();
+    let names = daily_level0_names(2100);
+    let mut batch: Vec<NewFile> = names.iter().map(|text| new_file(text, Provenance::default())).collect();
+    batch.push(new_file(&names[0], Provenance::default()));
+    let appended = tracker.append_batch(&batch).await.unwrap();
+    let said: Vec<(&str, Option<u64>)> =
+        appended.iter().map(|appended| (appended.file_name.as_str(), appended.new_event_seq)).collect();
+    let expected: Vec<(&str, Option<u64>)> =
+        names.iter().zip(1..).map(|(name, seq)| (name.as_str(), Some(seq))).collect();
+    assert_eq!(said, expected, "each name once, events in batch order");
+    let logged: Vec<String> =
+        tracker.events_after(0, 3000).await.unwrap().into_iter().map(|event| event.file.unwrap().file_name).collect();
+    assert_eq!(logged, names);
+    // Again: all known, nothing appended.
+    assert!(tracker.append_batch(&batch).await.unwrap().iter().all(|appended| appended.new_event_seq.is_none()));
+    assert_eq!(*tracker.subscribe_latest().borrow(), 2100);
 }

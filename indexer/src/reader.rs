@@ -42,8 +42,8 @@ impl Reader {
         let mut events = Vec::with_capacity(limit as usize);
         macro_rules! read {
             ($pool:expr) => {{
-                let mut rows = bound(sqlx::query(sqlx::AssertSqlSafe(self.events_sql.as_str())), &arguments)
-                    .fetch($pool);
+                let mut rows =
+                    bound(sqlx::query(sqlx::AssertSqlSafe(self.events_sql.as_str())), &arguments).fetch($pool);
                 while let Some(row) = rows.try_next().await? {
                     events.push(FileEvent {
                         seq: row.try_get::<i64, _>(0)? as u64,
@@ -63,7 +63,11 @@ impl Reader {
     /// One page of the files matching `request`, at most `max_page_size`: filters and the page
     /// bound in SQL (keyset on the order's columns, from the request's `page_token`), so a page
     /// costs the same however many files match.
-    pub(crate) async fn query(&self, request: &QueryFilesRequest, max_page_size: u32) -> Result<FilePage, IndexerError> {
+    pub(crate) async fn query(
+        &self,
+        request: &QueryFilesRequest,
+        max_page_size: u32,
+    ) -> Result<FilePage, IndexerError> {
         let limit = page_limit(request.limit, max_page_size, max_page_size);
         let (sql, arguments) = query_sql(request, limit)?;
         let mut files = Vec::new();

@@ -37,6 +37,9 @@ impl Backend {
 /// the database hung up on it); one in steady use is handed out as it is, without a round trip.
 pub const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(5);
 
+/// Rows a native SQLite connection's thread decodes ahead of the task reading them.
+const SQLITE_ROWS_AHEAD: usize = 1024;
+
 /// How long SQLite waits for another connection's write lock before answering BUSY.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -92,7 +95,10 @@ pub fn connect_native(url: &str, max_connections: u32) -> Result<NativePool, Run
                 .map_err(RuntimeError::DatabaseConnect)?
                 .journal_mode(SqliteJournalMode::Wal)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
-                .synchronous(SqliteSynchronous::Normal);
+                .synchronous(SqliteSynchronous::Normal)
+                // The connection's thread runs ahead of the reading task by this many rows rather
+                // than sqlx's 50, so a large read is not a hand-off between threads every 50 rows.
+                .row_buffer_size(SQLITE_ROWS_AHEAD);
             NativePool::Sqlite(pool_options(max_connections).connect_lazy_with(options))
         }
         Backend::Postgres => {
@@ -299,6 +305,13 @@ mod tests {
         assert_eq!(database_code(Some("11")), ErrorCode::DataLoss);
     }
 
+    /// A pool on a new SQLite file, its URL, and the folder holding it.
+    async fn scratch_sqlite() -> (AnyPool, String, tempfile::TempDir) {
+        let directory = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", directory.path().join("scratch.sqlite").display());
+        (connect(&url).await.unwrap(), url, directory)
+    }
+
     #[test]
     fn only_a_connection_left_idle_is_pinged_before_use() {
         assert!(!needs_ping(Duration::ZERO));
@@ -309,9 +322,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_native_pool_reads_what_the_shared_pool_wrote() {
-        let directory = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", directory.path().join("native.sqlite").display());
-        let pool = connect(&url).await.unwrap();
+        let (pool, url, _directory) = scratch_sqlite().await;
         sqlx::query("CREATE TABLE numbers (n BIGINT)").execute(&pool).await.unwrap();
         sqlx::query("INSERT INTO numbers (n) VALUES (7)").execute(&pool).await.unwrap();
         let NativePool::Sqlite(native) = connect_native(&url, 2).unwrap() else { panic!("a sqlite url") };
@@ -326,9 +337,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_real_constraint_violation_is_permanent() {
-        let directory = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", directory.path().join("constraint.sqlite").display());
-        let pool = connect(&url).await.unwrap();
+        let (pool, _url, _directory) = scratch_sqlite().await;
         sqlx::query("CREATE TABLE once (id TEXT PRIMARY KEY)").execute(&pool).await.unwrap();
         sqlx::query("INSERT INTO once (id) VALUES ('a')").execute(&pool).await.unwrap();
         let twice = sqlx::query("INSERT INTO once (id) VALUES ('a')").execute(&pool).await.unwrap_err();

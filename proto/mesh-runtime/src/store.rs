@@ -37,9 +37,6 @@ impl Backend {
 /// the database hung up on it); one in steady use is handed out as it is, without a round trip.
 pub const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(5);
 
-/// Rows a native SQLite connection's thread decodes ahead of the task reading them.
-const SQLITE_ROWS_AHEAD: usize = 1024;
-
 /// How long SQLite waits for another connection's write lock before answering BUSY.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -95,10 +92,7 @@ pub fn connect_native(url: &str, max_connections: u32) -> Result<NativePool, Run
                 .map_err(RuntimeError::DatabaseConnect)?
                 .journal_mode(SqliteJournalMode::Wal)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
-                .synchronous(SqliteSynchronous::Normal)
-                // The connection's thread runs ahead of the reading task by this many rows rather
-                // than sqlx's 50, so a large read is not a hand-off between threads every 50 rows.
-                .row_buffer_size(SQLITE_ROWS_AHEAD);
+                .synchronous(SqliteSynchronous::Normal);
             NativePool::Sqlite(pool_options(max_connections).connect_lazy_with(options))
         }
         Backend::Postgres => {

@@ -1,6 +1,9 @@
 //! The gRPC face of the indexer; `tonic::Status` appears only here and in `error.rs`.
 
+use std::pin::Pin;
 use std::sync::Arc;
+
+use futures_util::{Stream, StreamExt};
 
 use mesh_runtime::Shutdown;
 use proto::pb::indexer_service_server::IndexerService;
@@ -16,8 +19,14 @@ use super::error::IndexerError;
 use super::inbox::Ingestor;
 use super::tracker::Provenance;
 
-/// Events fetched from the log per database round trip while replaying.
-const REPLAY_BATCH: u32 = 2000;
+/// Events read from the log in the first round trip of a subscription, and again once caught up:
+/// a consumer near the head gets its events without waiting for a large read.
+const FIRST_READ: u32 = 1000;
+
+/// The most events one round trip reads: reads double up to this while the consumer keeps up (it
+/// has taken the previous batch by the time the next is read). Bounds a subscription's memory:
+/// one batch being read, one waiting, one being sent.
+const LARGEST_READ: u32 = 4000;
 
 /// How often an idle subscription re-reads the log for events this process did not append.
 const FOREIGN_APPEND_POLL: std::time::Duration = std::time::Duration::from_secs(5);
@@ -66,7 +75,7 @@ impl IndexerService for IndexerGrpc {
         Ok(Response::new(IndexFilesResponse { results }))
     }
 
-    type SubscribeEventsStream = ReceiverStream<Result<SubscribeEventsResponse, Status>>;
+    type SubscribeEventsStream = Pin<Box<dyn Stream<Item = Result<SubscribeEventsResponse, Status>> + Send>>;
 
     #[tracing::instrument(skip_all, name = "indexer.subscribe_events", fields(consumer = %request.get_ref().consumer, after = request.get_ref().after_seq))]
     async fn subscribe_events(
@@ -74,36 +83,40 @@ impl IndexerService for IndexerGrpc {
         request: Request<SubscribeEventsRequest>,
     ) -> Result<Response<Self::SubscribeEventsStream>, Status> {
         let request = request.into_inner();
-        let (sender, receiver) = tokio::sync::mpsc::channel(REPLAY_BATCH as usize);
+        // Whole batches cross the channel, one message per event leaves it: the stream's contract
+        // stays one event per message, without a channel hand-off per event.
+        let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Vec<FileEvent>, Status>>(1);
         let tracker = self.ingestor.tracker.clone();
         let shutdown = self.shutdown.clone();
         self.tasks.spawn(async move {
             let mut latest = tracker.subscribe_latest();
             let mut cursor = request.after_seq;
-            let mut fetched = tracker.events_after(cursor, REPLAY_BATCH).await;
+            let mut read_size = FIRST_READ;
             loop {
-                let events = match fetched {
+                let events = match tracker.events_after(cursor, read_size).await {
                     Ok(events) => events,
                     Err(error) => {
                         let _ = sender.send(Err(error.into())).await;
                         return;
                     }
                 };
-                let caught_up = events.len() < REPLAY_BATCH as usize;
+                let caught_up = events.len() < read_size as usize;
                 cursor = events.last().map_or(cursor, |event| event.seq);
-                if !caught_up {
-                    // Replaying: read the next batch while this one is sent.
-                    let (next, sent) =
-                        tokio::join!(tracker.events_after(cursor, REPLAY_BATCH), send_all(&sender, events));
-                    if !sent {
-                        return;
+                if !events.is_empty() {
+                    match sender.try_send(Ok(events)) {
+                        Ok(()) => read_size = (read_size * 2).min(LARGEST_READ),
+                        Err(tokio::sync::mpsc::error::TrySendError::Full(batch)) => {
+                            if sender.send(batch).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => return,
                     }
-                    fetched = next;
+                }
+                if !caught_up {
                     continue;
                 }
-                if !send_all(&sender, events).await {
-                    return;
-                }
+                read_size = FIRST_READ;
                 tokio::select! {
                     changed = latest.wait_for(|seq| *seq > cursor) => if changed.is_err() { return },
                     _ = sender.closed() => return,
@@ -111,10 +124,17 @@ impl IndexerService for IndexerGrpc {
                     // Another indexer process sharing the database may have appended.
                     _ = tokio::time::sleep(FOREIGN_APPEND_POLL) => {}
                 }
-                fetched = tracker.events_after(cursor, REPLAY_BATCH).await;
             }
         });
-        Ok(Response::new(ReceiverStream::new(receiver)))
+        let responses = ReceiverStream::new(receiver).flat_map(|batch| {
+            let (events, error) = match batch {
+                Ok(events) => (events, None),
+                Err(status) => (Vec::new(), Some(status)),
+            };
+            let responses = events.into_iter().map(|event| Ok(SubscribeEventsResponse { event: Some(event) }));
+            futures_util::stream::iter(responses.chain(error.map(Err)))
+        });
+        Ok(Response::new(Box::pin(responses)))
     }
 
     #[tracing::instrument(skip_all, name = "indexer.query_files")]
@@ -156,17 +176,4 @@ impl IndexerService for IndexerGrpc {
         }
         Ok(Response::new(outcome))
     }
-}
-
-/// Sends `events` in order; false once the subscriber has gone.
-async fn send_all(
-    sender: &tokio::sync::mpsc::Sender<Result<SubscribeEventsResponse, Status>>,
-    events: Vec<FileEvent>,
-) -> bool {
-    for event in events {
-        if sender.send(Ok(SubscribeEventsResponse { event: Some(event) })).await.is_err() {
-            return false;
-        }
-    }
-    true
 }

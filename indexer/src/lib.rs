@@ -10,6 +10,7 @@ mod config;
 mod error;
 mod grpc;
 mod inbox;
+mod reader;
 mod recover;
 mod role;
 mod tracker;
@@ -25,6 +26,8 @@ pub fn migrator() -> sqlx::migrate::Migrator {
     sqlx::migrate!("./migrations")
 }
 
+#[cfg(test)]
+mod grpc_tests;
 #[cfg(test)]
 mod inbox_tests;
 #[cfg(test)]

@@ -14,8 +14,9 @@ use sqlx::{AnyPool, Row};
 use tokio::sync::{Mutex, watch};
 
 use super::error::IndexerError;
+use super::reader::{Reader, page_limit, record_at};
 
-const FILE_COLUMNS: &str = "file_name, archive_key, kind, instrument, data_level, descriptor, start_date, end_date, \
+pub(crate) const FILE_COLUMNS: &str = "file_name, archive_key, kind, instrument, data_level, descriptor, start_date, end_date, \
      repointing, cr, version, extension, size_bytes, ingested_at, produced_by_job, parent_files, released, released_at, \
      release_manifest";
 
@@ -83,6 +84,8 @@ pub struct FileTracker {
     pool: AnyPool,
     /// Which engine `pool` is: batch statements are written in its own placeholders.
     backend: Backend,
+    /// The hot reads (file queries, the event log) on a pool of their own.
+    reader: Reader,
     append_lock: Mutex<()>,
     latest_seq: watch::Sender<u64>,
     leadership: Leadership,
@@ -129,9 +132,11 @@ impl FileTracker {
         let (latest_seq, _) = watch::channel(latest as u64);
         // Numbered placeholders, PostgreSQL's, are understood by both engines.
         let backend = Backend::of_url(pool.connect_options().database_url.as_str()).unwrap_or(Backend::Postgres);
+        let reader = Reader::open(&pool)?;
         Ok(FileTracker {
             backend,
             pool,
+            reader,
             append_lock: Mutex::new(()),
             latest_seq,
             leadership: Leadership::sole("indexer"),
@@ -397,140 +402,14 @@ impl FileTracker {
 
     /// Events with `seq > after`, oldest first, at most `limit`.
     pub async fn events_after(&self, after: u64, limit: u32) -> Result<Vec<FileEvent>, IndexerError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT e.seq, e.traceparent, {} FROM file_events e JOIN indexed_files f ON f.file_name = e.file_name \
-             WHERE e.seq > $1 ORDER BY e.seq LIMIT $2",
-            FILE_COLUMNS.split(", ").map(|column| format!("f.{column}")).collect::<Vec<_>>().join(", ")
-        )))
-        .bind(after as i64)
-        .bind(limit as i64)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(FileEvent {
-                    seq: row.try_get::<i64, _>("seq")? as u64,
-                    traceparent: row.try_get("traceparent")?,
-                    file: Some(record_from_row(row)?),
-                })
-            })
-            .collect()
+        self.reader.events_after(after, limit).await
     }
 
     /// One page of the files matching `request`: filters and the page bound in SQL (keyset on the
     /// order's columns, from the request's `page_token`), so a page costs the same however many
     /// files match.
     pub async fn query(&self, request: &QueryFilesRequest) -> Result<FilePage, IndexerError> {
-        let mut conditions: Vec<String> = Vec::new();
-        let mut arguments: Vec<Argument> = Vec::new();
-        let mut push = |condition: &dyn Fn(usize) -> String, argument: Argument, conditions: &mut Vec<String>| {
-            arguments.push(argument);
-            conditions.push(condition(arguments.len()));
-        };
-        let kind = FileKind::try_from(request.kind)
-            .map_err(|_| IndexerError::InvalidQuery(format!("unknown file kind {}", request.kind)))?;
-        let equal_columns = [
-            ("kind", kind_column(kind)),
-            ("instrument", request.instrument.as_str()),
-            ("data_level", request.data_level.as_str()),
-            ("descriptor", request.descriptor.as_str()),
-            ("version", request.version.as_str()),
-            ("extension", request.extension.as_str()),
-            ("file_name", request.file_name.as_str()),
-        ];
-        for (column, value) in equal_columns {
-            if !value.is_empty() {
-                push(
-                    &|place: usize| format!("{column} = ${place}"),
-                    Argument::Text(value.to_string()),
-                    &mut conditions,
-                );
-            }
-        }
-        if request.released_only {
-            conditions.push("released = 1".to_string());
-        }
-        // An empty end date means "that one day" for dated science-like files and "still valid" for
-        // ancillary files and kernels.
-        const END_DATE: &str = "(CASE WHEN end_date <> '' THEN end_date \
-             WHEN kind IN ('science', 'quicklook', 'dependency') THEN start_date ELSE '99991231' END)";
-        // Science and quicklook names carry one date, so their coverage ends where it starts:
-        // bounding `start_date` instead lets the series index answer in a few rows rather than
-        // scanning every earlier file of the series.
-        let end_date = if matches!(kind, FileKind::Science | FileKind::Quicklook) { "start_date" } else { END_DATE };
-        let date_bounds = [
-            ("start_date", ">=", &request.start_date_min),
-            ("start_date", "<=", &request.start_date_max),
-            (end_date, ">=", &request.end_date_min),
-            (end_date, "<=", &request.end_date_max),
-            ("ingestion_date", ">=", &request.ingestion_date_min),
-            ("ingestion_date", "<=", &request.ingestion_date_max),
-        ];
-        for (expression, operator, value) in date_bounds {
-            if value.is_empty() {
-                continue;
-            }
-            imap_filename::Date::parse_yyyymmdd(value)
-                .map_err(|error| IndexerError::InvalidQuery(error.to_string()))?;
-            let condition = |place: usize| format!("{expression} {operator} ${place}");
-            push(&condition, Argument::Text(value.to_string()), &mut conditions);
-        }
-        let repointing_bounds =
-            [("=", request.repointing), (">=", request.repointing_min), ("<=", request.repointing_max)];
-        for (operator, value) in repointing_bounds {
-            if let Some(value) = value {
-                let condition = |place: usize| format!("repointing {operator} ${place}");
-                push(&condition, Argument::Integer(i64::from(value)), &mut conditions);
-            }
-        }
-        let after = PageToken::parse(&request.page_token, request.newest_first)?;
-        match &after {
-            None => {}
-            Some(PageToken::FileName(name)) => {
-                push(&|place: usize| format!("file_name > ${place}"), Argument::Text(name.clone()), &mut conditions);
-            }
-            Some(PageToken::Arrival { ingested_at, file_name }) => {
-                arguments.push(Argument::Integer(*ingested_at));
-                arguments.push(Argument::Text(file_name.clone()));
-                let (time, name) = (arguments.len() - 1, arguments.len());
-                conditions.push(format!("(ingested_at < ${time} OR (ingested_at = ${time} AND file_name > ${name}))"));
-            }
-        }
-        let mut sql = format!("SELECT {FILE_COLUMNS} FROM indexed_files");
-        if !conditions.is_empty() {
-            sql.push_str(" WHERE ");
-            sql.push_str(&conditions.join(" AND "));
-        }
-        sql.push_str(if request.newest_first {
-            " ORDER BY ingested_at DESC, file_name"
-        } else {
-            " ORDER BY file_name"
-        });
-        let limit = page_limit(request.limit, self.max_page_size, self.max_page_size);
-        // One row past the page says whether another page follows.
-        sql.push_str(&format!(" LIMIT {}", u64::from(limit) + 1));
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for argument in arguments {
-            query = match argument {
-                Argument::Text(text) => query.bind(text),
-                Argument::Integer(integer) => query.bind(integer),
-            };
-        }
-        let rows = query.fetch_all(&self.pool).await?;
-        let mut files = rows.iter().map(record_from_row).collect::<Result<Vec<_>, _>>()?;
-        let mut page = FilePage::default();
-        if files.len() > limit as usize {
-            files.truncate(limit as usize);
-            let last = files.last().expect("a page holds at least one file");
-            page.next_page_token = if request.newest_first {
-                let ingested_at = last.ingestion_time.as_ref().map(proto::time::millis_of).unwrap_or_default();
-                format!("{ingested_at}:{}", last.file_name)
-            } else {
-                last.file_name.clone()
-            };
-        }
-        page.files = files;
-        Ok(page)
+        self.reader.query(request, self.max_page_size).await
     }
 
     /// Applies a data release in one transaction: every file of the scope except the withheld ones
@@ -649,41 +528,6 @@ impl FileTracker {
     }
 }
 
-/// A query argument, bound in order.
-enum Argument {
-    Text(String),
-    Integer(i64),
-}
-
-/// Where the previous page of a file query ended, in the order it was read.
-enum PageToken {
-    /// By file name: the last name.
-    FileName(String),
-    /// Newest first: the last file's ingestion time (milliseconds) and name.
-    Arrival { ingested_at: i64, file_name: String },
-}
-
-impl PageToken {
-    fn parse(token: &str, newest_first: bool) -> Result<Option<PageToken>, IndexerError> {
-        if token.is_empty() {
-            return Ok(None);
-        }
-        if !newest_first {
-            return Ok(Some(PageToken::FileName(token.to_string())));
-        }
-        let unusable =
-            || IndexerError::InvalidQuery(format!("page token {token:?} is not one a newest-first page ended at"));
-        let (ingested_at, file_name) = token.split_once(':').ok_or_else(unusable)?;
-        let ingested_at = ingested_at.parse().map_err(|_| unusable())?;
-        Ok(Some(PageToken::Arrival { ingested_at, file_name: file_name.to_string() }))
-    }
-}
-
-/// The rows a page holds: `default` when none is asked for, never more than `maximum`.
-fn page_limit(asked: u32, default: u32, maximum: u32) -> u32 {
-    if asked == 0 { default.min(maximum) } else { asked.min(maximum) }
-}
-
 fn parents_column(provenance: &Provenance) -> String {
     serde_json::to_string(&provenance.parent_files).unwrap_or_else(|_| "[]".into())
 }
@@ -729,34 +573,8 @@ fn kind_column(kind: FileKind) -> &'static str {
     kind.text()
 }
 
-/// The kind a `kind` column holds; text that names no kind is refused, never guessed.
-fn stored_kind(text: &str) -> Result<FileKind, IndexerError> {
-    FileKind::from_text(text).map_err(IndexerError::CorruptKind)
-}
-
 fn record_from_row(row: &sqlx::any::AnyRow) -> Result<FileRecord, IndexerError> {
-    let parents: String = row.try_get("parent_files")?;
-    Ok(FileRecord {
-        file_name: row.try_get("file_name")?,
-        archive_key: row.try_get("archive_key")?,
-        kind: stored_kind(&row.try_get::<String, _>("kind")?)?.into(),
-        instrument: row.try_get("instrument")?,
-        data_level: row.try_get("data_level")?,
-        descriptor: row.try_get("descriptor")?,
-        start_date: row.try_get("start_date")?,
-        end_date: row.try_get("end_date")?,
-        repointing: row.try_get::<Option<i64>, _>("repointing")?.map(|value| value as u32),
-        cr: row.try_get::<Option<i64>, _>("cr")?.map(|value| value as u32),
-        version: row.try_get("version")?,
-        extension: row.try_get("extension")?,
-        size_bytes: row.try_get::<i64, _>("size_bytes")? as u64,
-        ingestion_time: Some(timestamp(row.try_get("ingested_at")?)),
-        produced_by_job: row.try_get("produced_by_job")?,
-        parent_files: serde_json::from_str(&parents).unwrap_or_default(),
-        released: row.try_get::<i64, _>("released")? == 1,
-        released_at: row.try_get::<Option<i64>, _>("released_at")?.map(timestamp),
-        release_manifest: row.try_get("release_manifest")?,
-    })
+    record_at(row, 0)
 }
 
 /// The descriptor column: a kernel's type for SPICE files (`leapseconds`, `spacecraft_clock`…),

@@ -1,12 +1,16 @@
 //! One way to open the database every role uses: SQLite (embedded default) or PostgreSQL, through
-//! sqlx's `Any` driver so the same portable SQL and migrations serve both.
+//! sqlx's `Any` driver so the same portable SQL and migrations serve both; and, for a role's hot
+//! reads, a pool through the engine's own driver ([`connect_native`]).
 
+use std::str::FromStr;
 use std::time::Duration;
 
 use proto::error::ErrorCode;
-use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Executor};
+use sqlx::pool::{PoolConnectionMetadata, PoolOptions};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{AnyConnection, AnyPool, Connection, Database, Executor, PgPool, SqlitePool};
 
 use crate::error::RuntimeError;
 
@@ -29,6 +33,13 @@ impl Backend {
     }
 }
 
+/// A pooled connection idle at least this long is pinged before it is handed out (and replaced if
+/// the database hung up on it); one in steady use is handed out as it is, without a round trip.
+pub const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(5);
+
+/// How long SQLite waits for another connection's write lock before answering BUSY.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Opens a pool; SQLite gets WAL and a busy timeout so several roles can share one file.
 pub async fn connect(url: &str) -> Result<AnyPool, RuntimeError> {
     sqlx::any::install_default_drivers();
@@ -37,10 +48,8 @@ pub async fn connect(url: &str) -> Result<AnyPool, RuntimeError> {
         Backend::Sqlite => 4,
         Backend::Postgres => 10,
     };
-    AnyPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(30))
-        .after_connect(move |connection, _meta| {
+    pool_options(max_connections)
+        .after_connect(move |connection: &mut AnyConnection, _meta| {
             Box::pin(async move {
                 if backend == Backend::Sqlite {
                     connection.execute("PRAGMA journal_mode = WAL").await?;
@@ -53,6 +62,67 @@ pub async fn connect(url: &str) -> Result<AnyPool, RuntimeError> {
         .connect(url)
         .await
         .map_err(RuntimeError::DatabaseConnect)
+}
+
+/// A pool through the engine's own driver rather than `Any`: rows are read as the driver decodes
+/// them, with no conversion to `Any` values, for a role's hot, read-only queries.
+#[derive(Debug, Clone)]
+pub enum NativePool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl NativePool {
+    pub async fn close(&self) {
+        match self {
+            NativePool::Sqlite(pool) => pool.close().await,
+            NativePool::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// Opens a [`NativePool`] of at most `max_connections` on `url`, connecting lazily (a pool nobody
+/// reads from holds no connection). SQLite connections use WAL like [`connect`]'s, so they read
+/// while another connection writes.
+pub fn connect_native(url: &str, max_connections: u32) -> Result<NativePool, RuntimeError> {
+    let backend = Backend::of_url(url).ok_or_else(|| RuntimeError::UnsupportedDatabaseUrl(url.to_string()))?;
+    Ok(match backend {
+        Backend::Sqlite => {
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(RuntimeError::DatabaseConnect)?
+                .journal_mode(SqliteJournalMode::Wal)
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                .synchronous(SqliteSynchronous::Normal);
+            NativePool::Sqlite(pool_options(max_connections).connect_lazy_with(options))
+        }
+        Backend::Postgres => {
+            let options = PgConnectOptions::from_str(url).map_err(RuntimeError::DatabaseConnect)?;
+            NativePool::Postgres(pool_options(max_connections).connect_lazy_with(options))
+        }
+    })
+}
+
+/// The options every pool shares: a connection is checked with a ping only after it sat idle
+/// ([`PING_WHEN_IDLE_FOR`]), instead of sqlx's default of a ping before every acquire, which
+/// costs each query a round trip of its own.
+fn pool_options<DB: Database>(max_connections: u32) -> PoolOptions<DB> {
+    PoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(30))
+        .test_before_acquire(false)
+        .before_acquire(|connection: &mut DB::Connection, metadata: PoolConnectionMetadata| {
+            Box::pin(async move {
+                if needs_ping(metadata.idle_for) {
+                    connection.ping().await?;
+                }
+                Ok(true)
+            })
+        })
+}
+
+/// Whether a connection leaving the idle queue is pinged first.
+fn needs_ping(idle_for: Duration) -> bool {
+    idle_for >= PING_WHEN_IDLE_FOR
 }
 
 /// Applies one role's migrations. Roles may share a database, so each role numbers its own
@@ -229,11 +299,39 @@ mod tests {
         assert_eq!(database_code(Some("11")), ErrorCode::DataLoss);
     }
 
+    /// A pool on a new SQLite file, its URL, and the folder holding it.
+    async fn scratch_sqlite() -> (AnyPool, String, tempfile::TempDir) {
+        let directory = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", directory.path().join("scratch.sqlite").display());
+        (connect(&url).await.unwrap(), url, directory)
+    }
+
+    #[test]
+    fn only_a_connection_left_idle_is_pinged_before_use() {
+        assert!(!needs_ping(Duration::ZERO));
+        assert!(!needs_ping(Duration::from_millis(4_999)));
+        assert!(needs_ping(PING_WHEN_IDLE_FOR));
+        assert!(needs_ping(Duration::from_secs(600)));
+    }
+
+    #[tokio::test]
+    async fn a_native_pool_reads_what_the_shared_pool_wrote() {
+        let (pool, url, _directory) = scratch_sqlite().await;
+        sqlx::query("CREATE TABLE numbers (n BIGINT)").execute(&pool).await.unwrap();
+        sqlx::query("INSERT INTO numbers (n) VALUES (7)").execute(&pool).await.unwrap();
+        let NativePool::Sqlite(native) = connect_native(&url, 2).unwrap() else { panic!("a sqlite url") };
+        let journal: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&native).await.unwrap();
+        assert_eq!(journal, "wal");
+        let n: i64 = sqlx::query_scalar("SELECT n FROM numbers").fetch_one(&native).await.unwrap();
+        assert_eq!(n, 7);
+        assert!(matches!(connect_native("mysql://u@h/db", 2), Err(RuntimeError::UnsupportedDatabaseUrl(_))));
+        native.close().await;
+        pool.close().await;
+    }
+
     #[tokio::test]
     async fn a_real_constraint_violation_is_permanent() {
-        let directory = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", directory.path().join("constraint.sqlite").display());
-        let pool = connect(&url).await.unwrap();
+        let (pool, _url, _directory) = scratch_sqlite().await;
         sqlx::query("CREATE TABLE once (id TEXT PRIMARY KEY)").execute(&pool).await.unwrap();
         sqlx::query("INSERT INTO once (id) VALUES ('a')").execute(&pool).await.unwrap();
         let twice = sqlx::query("INSERT INTO once (id) VALUES ('a')").execute(&pool).await.unwrap_err();

@@ -93,7 +93,10 @@ pub(crate) async fn store(
             let record_locations: Vec<ObjectPath> =
                 outputs.iter().map(|output| ObjectPath::from(record_key(&output.key))).collect();
             futures_util::future::try_join_all(
-                record_locations.iter().zip(records).map(|(location, record)| shared.archive.put(location, record.into())),
+                record_locations
+                    .iter()
+                    .zip(records)
+                    .map(|(location, record)| shared.archive.put(location, record.into())),
             )
             .await?;
             timing.provenance = clock.elapsed();

@@ -54,9 +54,8 @@ mod tests {
             ..ProcessorConfig::default()
         };
         let pool = science_pool(&config).unwrap();
-        let seen: Vec<(String, i32)> = pool.broadcast(|_| {
-            (std::thread::current().name().unwrap_or_default().to_string(), this_threads_nice())
-        });
+        let seen: Vec<(String, i32)> =
+            pool.broadcast(|_| (std::thread::current().name().unwrap_or_default().to_string(), this_threads_nice()));
         assert_eq!(seen.len(), 2);
         for (name, nice) in seen {
             assert!(name.starts_with("science-"), "{name}");

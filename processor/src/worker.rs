@@ -16,8 +16,8 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use proto::clients::{IndexerClient, StarterClient};
 use proto::ids::{JobId, WorkerId};
 use proto::pb::{
-    CompleteJobRequest, Heartbeat, IndexFileRequest, IndexFilesRequest, Job, WorkRequest, WorkResponse,
-    WorkerDraining, WorkerHello, work_request,
+    CompleteJobRequest, Heartbeat, IndexFileRequest, IndexFilesRequest, Job, WorkRequest, WorkResponse, WorkerDraining,
+    WorkerHello, work_request,
 };
 use proto::retry::{NeverStop, Outcome, RetryPolicy};
 use proto::trace::adopt_parent;

@@ -188,8 +188,9 @@ mod tests {
         std::fs::write(root.path().join("imap/a/x.cdf"), b"an upload").unwrap();
         std::fs::write(root.path().join("imap/a/same.cdf"), b"same").unwrap();
 
-        let error = write(root.path(), vec![output("imap/a/same.cdf", b"same", false), output("imap/a/x.cdf", b"x", false)])
-            .unwrap_err();
+        let error =
+            write(root.path(), vec![output("imap/a/same.cdf", b"same", false), output("imap/a/x.cdf", b"x", false)])
+                .unwrap_err();
         assert!(matches!(&error, ProcessorError::OutputClash { key } if key == "imap/a/x.cdf"), "{error}");
         assert_eq!(std::fs::read(root.path().join("imap/a/x.cdf")).unwrap(), b"an upload");
         assert_eq!(

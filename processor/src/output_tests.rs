@@ -103,6 +103,17 @@ struct OwnedElsewhere {
     owner: &'static str,
 }
 
+impl OwnedElsewhere {
+    /// What the indexer answers for `archive_key`: tracked as `owner`'s product.
+    fn record_of(&self, archive_key: &str) -> IndexFileResponse {
+        let file_name = archive_key.rsplit('/').next().unwrap_or_default().to_string();
+        let produced_by_job = self.owner.to_string();
+        let record =
+            FileRecord { file_name, archive_key: archive_key.to_string(), produced_by_job, ..Default::default() };
+        IndexFileResponse { file: Some(record), ..Default::default() }
+    }
+}
+
 #[tonic::async_trait]
 impl IndexerService for OwnedElsewhere {
     type SubscribeEventsStream = <FakeIndexer as IndexerService>::SubscribeEventsStream;
@@ -112,19 +123,7 @@ impl IndexerService for OwnedElsewhere {
     }
 
     async fn index_files(&self, request: Request<IndexFilesRequest>) -> Result<Response<IndexFilesResponse>, Status> {
-        let files = request.into_inner().files;
-        let results = files
-            .iter()
-            .map(|file| IndexFileResponse {
-                file: Some(FileRecord {
-                    file_name: file.archive_key.rsplit('/').next().unwrap_or_default().to_string(),
-                    archive_key: file.archive_key.clone(),
-                    produced_by_job: self.owner.to_string(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            })
-            .collect();
+        let results = request.into_inner().files.iter().map(|file| self.record_of(&file.archive_key)).collect();
         Ok(Response::new(IndexFilesResponse { results }))
     }
 

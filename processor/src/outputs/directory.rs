@@ -1,6 +1,6 @@
 //! A job's outputs in an archive that is a local directory, in one sync round: each file written
 //! under a temporary name beside its place (`<name>#<n>`, which archive listings skip), then
-//! every file fsynced (all at once), the records renamed into place, the products linked into place create-only,
+//! every file fsynced, the records renamed into place, the products linked into place create-only,
 //! and each directory touched fsynced once. Before, each put synced its file and its directory on
 //! its own. Nothing is indexed before the round ends, so a crash leaves at most unindexed files
 //! that the job's next attempt finds again.
@@ -47,11 +47,10 @@ struct SyncRound {
 }
 
 impl SyncRound {
-    /// Writes each record and product under a temporary name, then fsyncs them all at once.
+    /// Writes each record and product under a temporary name and fsyncs it.
     fn write_all(&mut self, root: &Path, outputs: &[OutputFiles]) -> Result<(), ProcessorError> {
         let records = outputs.iter().map(|output| (&output.record_key, &output.record));
         let products = outputs.iter().map(|output| (&output.key, &output.bytes));
-        let mut files = Vec::with_capacity(outputs.len() * 2);
         for (key, bytes) in records.chain(products) {
             let path = root.join(key);
             let parent = path.parent().ok_or_else(|| file_error(&path, ErrorKind::InvalidInput.into()))?;
@@ -59,9 +58,9 @@ impl SyncRound {
             let (mut file, staged) = create_staged(&path)?;
             self.staged.push((path, staged.clone()));
             file.write_all(bytes).map_err(|error| file_error(&staged, error))?;
-            files.push((file, staged));
+            file.sync_all().map_err(|error| file_error(&staged, error))?;
         }
-        sync_all_at_once(files)
+        Ok(())
     }
 
     /// Makes `folder` and its missing ancestors; each new one's parent gets synced.
@@ -110,33 +109,14 @@ impl SyncRound {
             }
             self.directories.extend(path.parent().map(Path::to_path_buf));
         }
-        let mut folders = Vec::with_capacity(self.directories.len());
         for directory in &self.directories {
-            folders.push((File::open(directory).map_err(|error| file_error(directory, error))?, directory.clone()));
+            File::open(directory).and_then(|folder| folder.sync_all()).map_err(|error| file_error(directory, error))?;
         }
-        sync_all_at_once(folders)?;
         match clash {
             Some(key) => Err(ProcessorError::OutputClash { key }),
             None => Ok(()),
         }
     }
-}
-
-/// Fsyncs every file (or folder) at once, one thread each: the file system then commits them
-/// together (ext4 and XFS join concurrent fsyncs into one journal commit) instead of one after
-/// the other.
-fn sync_all_at_once(files: Vec<(File, PathBuf)>) -> Result<(), ProcessorError> {
-    let sync = |(file, path): &(File, PathBuf)| file.sync_all().map_err(|error| file_error(path, error));
-    let Some((last, others)) = files.split_last() else { return Ok(()) };
-    std::thread::scope(|scope| {
-        let helpers: Vec<_> = others.iter().map(|file| scope.spawn(move || sync(file))).collect();
-        let mut outcome = sync(last);
-        for helper in helpers {
-            let synced = helper.join().unwrap_or_else(|_| Err(file_error(&last.1, ErrorKind::Other.into())));
-            outcome = outcome.and(synced);
-        }
-        outcome
-    })
 }
 
 /// A new file beside `path` named `<name>#<n>`, the first `n` free.

@@ -53,7 +53,22 @@ pub struct MeshBenchArgs {
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 1800.0)]
     timeout: f64,
+    /// Also drop this many files at the start whose jobs run their science `--busy-factor` times,
+    /// to time the others while every CPU is busy with science. Every job can then be leased at
+    /// once (processor slots and instrument concurrency are lifted), so leasing measures the event
+    /// path, not a queue; the busy files are left out of every number but `busy_jobs`.
+    #[arg(long, default_value_t = 0)]
+    busy: u32,
+    /// How many times each busy file's jobs run their science.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    busy_factor: u32,
 }
+
+/// The busy files' days start here, in years the timed files' days (from 2010) never reach.
+const FIRST_BUSY_DAY: &str = "20600101";
+
+/// Jobs and slots allowed at once when busy files run: more than a bench ever makes.
+const UNLIMITED: &str = "100000";
 
 /// Whether `imap-sdc bench ARGS` names one of the benches here (`mesh`, `state`).
 pub fn is_json_bench(args: &[String]) -> bool {
@@ -91,7 +106,18 @@ async fn run(args: &MeshBenchArgs, files: u32, work_dir: &Path, database_url: &s
     let (level0, level0_source) = level0_bytes(args.l0.as_deref())?;
     // Files are renamed in whole, so none needs to settle.
     let settle = Flag::new("settle", "indexer.settle_time", "0s");
-    let config = node_config(work_dir, database_url, "all", [settle])?;
+    let mut config = if args.busy > 0 {
+        let slots = Flag::new("busy", "processor.slots", UNLIMITED);
+        let concurrency = Flag::new("busy", "starter.default_instrument_concurrency", UNLIMITED);
+        node_config(work_dir, database_url, "all", [settle, slots, concurrency])?
+    } else {
+        node_config(work_dir, database_url, "all", [settle])?
+    };
+    let first_busy_day = Date::parse_yyyymmdd(FIRST_BUSY_DAY).map_err(|error| anyhow::anyhow!("{error}"))?;
+    if args.busy > 0 {
+        config.processor.busy_science =
+            Some(processor::science::bench::BusyScience { from: first_busy_day, times: args.busy_factor });
+    }
     let inbox = config.data_dir.join("inbox");
     let staging = work_dir.join("staging");
     std::fs::create_dir_all(&inbox)?;
@@ -104,6 +130,12 @@ async fn run(args: &MeshBenchArgs, files: u32, work_dir: &Path, database_url: &s
         std::fs::write(staging.join(&name), &level0)?;
         names.push(name);
     }
+    let mut busy_names = Vec::with_capacity(args.busy as usize);
+    for index in 0..args.busy {
+        let name = format!("imap_swapi_l0_raw_{}_v001.pkts", first_busy_day.add_days(index as i32).yyyymmdd());
+        std::fs::write(staging.join(&name), &level0)?;
+        busy_names.push(name);
+    }
 
     let listeners = crate::node::Listeners::bind(&config).await?;
     let (stop_node, node_stop) = ShutdownSignal::new();
@@ -111,6 +143,9 @@ async fn run(args: &MeshBenchArgs, files: u32, work_dir: &Path, database_url: &s
     let pool = mesh_runtime::store::connect(database_url).await?;
     wait_for_tables(&pool, &node).await?;
 
+    for name in &busy_names {
+        std::fs::rename(staging.join(name), inbox.join(name))?;
+    }
     let started = now_millis();
     let mut arrivals: HashMap<String, i64> = HashMap::with_capacity(names.len());
     let interval = args.trickle.map(|rate| Duration::from_secs_f64(1.0 / rate));
@@ -123,7 +158,7 @@ async fn run(args: &MeshBenchArgs, files: u32, work_dir: &Path, database_url: &s
         std::fs::rename(staging.join(name), inbox.join(name))?;
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(args.timeout);
-    wait_until_done(&pool, files, args.until == "jobs", deadline).await?;
+    wait_until_done(&pool, files + args.busy, args.until == "jobs", deadline).await?;
     let summary = summarise(&pool, &arrivals, started, args, files, &level0_source).await?;
     pool.close().await;
     stop_node.trigger();
@@ -249,6 +284,7 @@ async fn summarise(
     files: u32,
     level0_source: &str,
 ) -> anyhow::Result<String> {
+    // Only the timed files: busy ones are in no arrival.
     let rows = sqlx::query("SELECT file_name, start_date, ingested_at FROM indexed_files WHERE data_level = 'l0'")
         .fetch_all(pool)
         .await?;
@@ -275,8 +311,13 @@ async fn summarise(
     let mut timing_parts: std::collections::BTreeMap<&str, Vec<f64>> = std::collections::BTreeMap::new();
     let (mut first_created, mut last_finished) = (i64::MAX, 0);
     let mut states: HashMap<String, u64> = HashMap::new();
+    let mut busy_jobs = 0;
     for job in &jobs {
         let day: String = job.try_get("start_date")?;
+        if args.busy > 0 && day.get(..4) >= FIRST_BUSY_DAY.get(..4) {
+            busy_jobs += 1;
+            continue;
+        }
         let state: String = job.try_get("state")?;
         let (created, leased, finished): (i64, i64, i64) =
             (job.try_get("created_at")?, job.try_get("started_at")?, job.try_get("finished_at")?);
@@ -340,9 +381,10 @@ async fn summarise(
         "arrival_to_first_job_dispatched_ms": percentiles(&mut to_dispatched),
         "arrival_to_chain_finished_ms": percentiles(&mut to_finished),
         "job_created_to_dispatched_ms": percentiles(&mut created_to_dispatched),
-        "jobs": jobs.len(),
+        "jobs": jobs.len() - busy_jobs,
         "job_states": states,
-        "jobs_per_second": if jobs.is_empty() { 0.0 } else { round(jobs.len() as f64 / job_seconds) },
+        "jobs_per_second": if jobs.len() == busy_jobs { 0.0 } else { round((jobs.len() - busy_jobs) as f64 / job_seconds) },
+        "busy": (args.busy > 0).then(|| serde_json::json!({"files": args.busy, "factor": args.busy_factor, "jobs": busy_jobs})),
         "job_science_ms": percentiles(&mut science),
         "job_overhead_ms": percentiles(&mut overhead),
         "job_parts_p50_ms": timing_parts

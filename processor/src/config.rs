@@ -18,6 +18,10 @@ pub struct ProcessorConfig {
     /// Threads of the CPU pool the science runs on; one per CPU but one when unset (at least one),
     /// so the async runtime that leases, dispatches and indexes always has a CPU to run on.
     pub cpu_threads: Option<NonZeroUsize>,
+    /// Niceness of the science pool's threads, 0 (the node's own priority) to 19: when every CPU
+    /// is busy with science, the node's event path (leasing, dispatch, indexing, gRPC) still runs
+    /// first. Programs the science starts inherit it (a rule's `limits.nice` can lower them more).
+    pub science_nice: i32,
     /// Time between lease heartbeats to the starter (keep it well below `starter.lease`).
     #[serde(with = "duration")]
     pub heartbeat_interval: Duration,
@@ -56,6 +60,9 @@ pub struct ProcessorConfig {
     /// with the project's).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub builtin_science: Option<BuiltinScience>,
+    /// Set by `imap-sdc bench mesh --busy` only: science made CPU-heavy on some days.
+    #[serde(skip)]
+    pub busy_science: Option<crate::science::bench::BusyScience>,
 }
 
 /// The built-in science a processor offers where no rule names a product.
@@ -253,6 +260,7 @@ impl Default for ProcessorConfig {
             worker_id: None,
             slots: None,
             cpu_threads: None,
+            science_nice: DEFAULT_SCIENCE_NICE,
             heartbeat_interval: Duration::from_secs(10),
             xtce_dir: None,
             apid_descriptors: BTreeMap::new(),
@@ -265,6 +273,7 @@ impl Default for ProcessorConfig {
             mission_program: Vec::new(),
             builtin: Vec::new(),
             builtin_science: None,
+            busy_science: None,
         }
     }
 }
@@ -288,6 +297,9 @@ impl ProcessorConfig {
         ] {
             problems.check(!length.is_zero(), key, || "must be longer than 0s".into());
         }
+        problems.check((0..=19).contains(&self.science_nice), "processor.science_nice", || {
+            format!("{} is not a niceness from 0 (normal) to 19 (lowest priority)", self.science_nice)
+        });
         for (index, external) in self.external.iter().enumerate() {
             problems.check(!external.command.is_empty(), &format!("processor.external[{index}].command"), || {
                 let product =
@@ -326,6 +338,10 @@ impl ProcessorConfig {
         self.work_dir.clone().unwrap_or_else(std::env::temp_dir)
     }
 }
+
+/// The science pool's default niceness: a thread at nice 10 gets about a tenth of a CPU's share
+/// against one at 0 (measured with `imap-sdc bench mesh --busy`).
+const DEFAULT_SCIENCE_NICE: i32 = 10;
 
 /// The default science pool: every CPU but one, which the event path keeps (measured with
 /// `imap-sdc bench mesh --trickle`: with a thread per CPU, dispatch waits behind science).

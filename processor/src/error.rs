@@ -32,6 +32,8 @@ pub enum ProcessorError {
     OutputName(#[from] imap_filename::FileNameError),
     #[error("archive error: {0}")]
     Archive(#[from] object_store::Error),
+    #[error("archive file {}: {source}", path.display())]
+    ArchiveFile { path: std::path::PathBuf, source: std::io::Error },
     #[error("peer call failed: {0}")]
     Peer(#[from] tonic::Status),
     #[error("cpu pool could not start: {0}")]
@@ -59,6 +61,8 @@ impl HasErrorCode for ProcessorError {
             // Another processor can run it.
             ProcessorError::CutOffByShutdown => ErrorCode::Unavailable,
             ProcessorError::Archive(error) => mesh_runtime::archive::error_code(error),
+            // A full or failing disk may be fine again later, as a store that does not answer.
+            ProcessorError::ArchiveFile { .. } => ErrorCode::Unavailable,
             ProcessorError::Peer(status) => status.error_code(),
             ProcessorError::Pool(_) => ErrorCode::Internal,
             // The science thread died (a panic in a library): running the job again may not.

@@ -27,10 +27,23 @@ pub(crate) fn start_processor(
     address: &str,
     tasks: &TaskTracker,
 ) -> (Arc<ProcessorRole>, ShutdownSignal) {
+    start_processor_on(config, registry, archive, None, address, tasks)
+}
+
+/// [`start_processor`] on an archive that is the local directory `archive_dir` (when set).
+pub(crate) fn start_processor_on(
+    config: &ProcessorConfig,
+    registry: Registry,
+    archive: Arc<dyn object_store::ObjectStore>,
+    archive_dir: Option<std::path::PathBuf>,
+    address: &str,
+    tasks: &TaskTracker,
+) -> (Arc<ProcessorRole>, ShutdownSignal) {
     let shared = WorkerShared::new(
         config,
         registry,
         archive,
+        archive_dir,
         IndexerClient::new(lazy_channel(address).unwrap()),
         StarterClient::new(lazy_channel(address).unwrap()),
         tasks.clone(),

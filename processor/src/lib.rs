@@ -18,6 +18,8 @@ mod config;
 mod error;
 mod grpc;
 pub mod mission;
+mod outputs;
+mod pool;
 mod role;
 pub mod science;
 mod worker;

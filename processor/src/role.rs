@@ -38,6 +38,7 @@ impl ProcessorRole {
             &config,
             registry,
             archive.store.clone(),
+            archive.directory.clone(),
             clients.indexer.clone(),
             clients.starter.clone(),
             context.tasks(),
@@ -69,19 +70,12 @@ impl WorkerShared {
         config: &ProcessorConfig,
         registry: Registry,
         archive: Arc<dyn object_store::ObjectStore>,
+        archive_dir: Option<std::path::PathBuf>,
         indexer: proto::clients::IndexerClient,
         starter: proto::clients::StarterClient,
         tasks: TaskTracker,
     ) -> Result<WorkerShared, ProcessorError> {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(config.effective_cpu_threads())
-            .thread_name(|index| format!("science-{index}"))
-            // Without a handler a panic in a spawned task aborts the whole node.
-            .panic_handler(|payload| {
-                let message = crate::science::panic_message(&*payload);
-                tracing::error!(panic = %message, "a task on the science pool panicked");
-            })
-            .build()?;
+        let pool = super::pool::science_pool(config)?;
         let worker_id =
             config.worker_id.clone().unwrap_or_else(|| format!("processor-{}", uuid::Uuid::now_v7().simple()));
         Ok(WorkerShared {
@@ -91,6 +85,7 @@ impl WorkerShared {
             registry,
             pool,
             archive,
+            archive_dir,
             indexer,
             starter,
             running: Mutex::new(HashMap::new()),

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,14 +12,13 @@ use imap_filename::Date;
 use imap_filename::{ScienceFamily, ScienceFileName, ScienceNameInputs, Version};
 use mesh_runtime::Shutdown;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutMode};
+use object_store::{ObjectStore, ObjectStoreExt};
 use proto::clients::{IndexerClient, StarterClient};
 use proto::ids::{JobId, WorkerId};
 use proto::pb::{
-    CompleteJobRequest, GetFileRequest, Heartbeat, IndexFileRequest, IndexFilesRequest, Job, WorkRequest, WorkResponse,
-    WorkerDraining, WorkerHello, work_request,
+    CompleteJobRequest, Heartbeat, IndexFileRequest, IndexFilesRequest, Job, WorkRequest, WorkResponse, WorkerDraining,
+    WorkerHello, work_request,
 };
-use proto::provenance::ProductProvenance;
 use proto::retry::{NeverStop, Outcome, RetryPolicy};
 use proto::trace::adopt_parent;
 use tokio::sync::{Notify, mpsc};
@@ -27,6 +27,7 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use super::error::ProcessorError;
+use super::outputs::Output;
 use super::science::{InputFile, JobContext, Registry};
 
 /// The work stream to the starter is opened again whatever ended it, until shutdown.
@@ -59,6 +60,9 @@ pub struct WorkerShared {
     pub registry: Registry,
     pub pool: rayon::ThreadPool,
     pub archive: Arc<dyn ObjectStore>,
+    /// The archive's folder when it is a local directory: outputs are then written straight to
+    /// it, in one sync round per job (see [`crate::outputs`]).
+    pub archive_dir: Option<PathBuf>,
     pub indexer: IndexerClient,
     pub starter: StarterClient,
     pub running: Mutex<HashMap<JobId, RunningJob>>,
@@ -355,7 +359,8 @@ async fn run_job(shared: &WorkerShared, job: &Job, cancelled: Arc<AtomicBool>) -
 
     let version: Version = job.version.parse()?;
     let mut outputs = Vec::with_capacity(products.len());
-    for output in products {
+    let mut notes = Vec::new();
+    for mut output in products {
         let name = ScienceFileName::generate(&ScienceNameInputs {
             family: ScienceFamily::Science,
             instrument: &product.instrument,
@@ -367,93 +372,53 @@ async fn run_job(shared: &WorkerShared, job: &Job, cancelled: Arc<AtomicBool>) -
             repointing: time.repointing,
             cr: None,
         })?;
-        outputs.push((name.file_name(), name.archive_path(), output));
-    }
-
-    // Each step runs for every output at once: the archive's syncs and the indexer's round trips
-    // then overlap instead of adding up.
-    clock = std::time::Instant::now();
-    let owners =
-        futures_util::future::try_join_all(outputs.iter().map(|(file_name, _, _)| output_owner(shared, file_name)))
-            .await?;
-    for ((file_name, _, _), owner) in outputs.iter().zip(&owners) {
-        if let Some(owner) = owner.as_deref().filter(|owner| *owner != job.id) {
-            return Err(ProcessorError::OutputTaken { file: file_name.clone(), owner: owner.to_string() });
-        }
-    }
-    timing.check = clock.elapsed();
-
-    // The records go first: every product in the archive then has one, which is what lets
-    // `imap-sdc recover` rebuild the file tracker and the jobs from the archive alone.
-    clock = std::time::Instant::now();
-    let record_locations: Vec<ObjectPath> =
-        outputs.iter().map(|(_, key, _)| ObjectPath::from(proto::provenance::record_key(key))).collect();
-    futures_util::future::try_join_all(outputs.iter().zip(&record_locations).map(|((file_name, _, _), location)| {
-        let provenance =
-            ProductProvenance::new(file_name, &job.id, &product, &time, &job.version, &job.campaign_id, &job.inputs);
-        shared.archive.put(location, provenance.to_json().into())
-    }))
-    .await?;
-    timing.provenance = clock.elapsed();
-
-    clock = std::time::Instant::now();
-    let mut notes = Vec::new();
-    let mut writes = Vec::with_capacity(outputs.len());
-    for ((_, key, output), owner) in outputs.iter_mut().zip(&owners) {
-        let ours = owner.as_deref() == Some(job.id.as_str());
         notes.append(&mut output.notes);
-        writes.push(write_output(shared, key, std::mem::take(&mut output.bytes), ours));
+        outputs.push(Output { file_name: name.file_name(), key: name.archive_path(), bytes: output.bytes });
     }
-    let written = futures_util::future::join_all(writes).await;
-    for (result, location) in written.iter().zip(&record_locations) {
-        if let Err(ProcessorError::OutputClash { .. }) = result {
-            // The file under the key is someone else's: it must not look like this job's product.
-            let _ = shared.archive.delete(location).await;
-        }
-    }
-    written.into_iter().collect::<Result<Vec<()>, ProcessorError>>()?;
-    timing.write = clock.elapsed();
+    let file_names: Vec<String> = outputs.iter().map(|output| output.file_name.clone()).collect();
+    let keys: Vec<String> = outputs.iter().map(|output| output.key.clone()).collect();
+    crate::outputs::store(shared, job, outputs, &mut timing).await?;
 
     clock = std::time::Instant::now();
     let request = IndexFilesRequest {
-        files: outputs
-            .iter()
-            .map(|(_, key, _)| IndexFileRequest {
-                archive_key: key.clone(),
+        files: keys
+            .into_iter()
+            .map(|archive_key| IndexFileRequest {
+                archive_key,
                 produced_by_job: job.id.clone(),
                 parent_files: parent_files.clone(),
             })
             .collect(),
     };
     if !request.files.is_empty() {
-        with_indexer_retries(|| {
+        let indexed = with_indexer_retries(|| {
             let mut indexer = shared.indexer.clone();
             let request = request.clone();
             async move { indexer.index_files(request).await }
         })
         .await?;
+        crate::outputs::refuse_taken(job, &indexed.results)?;
     }
     timing.index = clock.elapsed();
-    let written = outputs.into_iter().map(|(file_name, _, _)| file_name).collect();
-    Ok(JobResult { outputs: written, notes, timing })
+    Ok(JobResult { outputs: file_names, notes, timing })
 }
 
 /// Where a job's time went, reported as the `timing` line of its log.
 #[derive(Debug, Default)]
-struct JobTiming {
-    read_inputs: Duration,
+pub(crate) struct JobTiming {
+    pub read_inputs: Duration,
     /// Waiting for a thread of the CPU pool.
-    queued: Duration,
+    pub queued: Duration,
     /// The algorithm, decoding and encoding included.
-    science: Duration,
-    /// Asking the indexer whether each output's name is taken.
-    check: Duration,
-    /// Storing the outputs' provenance records.
-    provenance: Duration,
-    /// Storing the outputs.
-    write: Duration,
+    pub science: Duration,
+    /// Whether each output's name is taken (a look in a local archive, else the indexer's).
+    pub check: Duration,
+    /// Making the outputs' provenance records (and storing them, in an object store).
+    pub provenance: Duration,
+    /// Storing the outputs (with their records, in a local archive).
+    pub write: Duration,
     /// Indexing the outputs (one round trip for all).
-    index: Duration,
+    pub index: Duration,
 }
 
 impl JobTiming {
@@ -472,50 +437,8 @@ impl JobTiming {
     }
 }
 
-/// The job that produced the file tracked under `file_name`: `None` when untracked or tracked
-/// without a producer (an upload). Job versions start above every version already tracked, so
-/// another producer's file can carry this job's name only if it arrived mid-job.
-async fn output_owner(shared: &WorkerShared, file_name: &str) -> Result<Option<String>, ProcessorError> {
-    let lookup = with_indexer_retries(|| {
-        let mut indexer = shared.indexer.clone();
-        let request = GetFileRequest { file_name: file_name.to_string() };
-        async move { indexer.get_file(request).await }
-    })
-    .await;
-    match lookup.map(|response| response.file.unwrap_or_default()) {
-        Ok(existing) if existing.produced_by_job.is_empty() => Ok(None),
-        Ok(existing) => Ok(Some(existing.produced_by_job)),
-        Err(ProcessorError::Peer(status)) if status.code() == tonic::Code::NotFound => Ok(None),
-        Err(error) => Err(error),
-    }
-}
-
-/// Writes an output create-only: a write never replaces a file that arrived meanwhile (an upload
-/// racing the job), and a clash fails the job. The same bytes already there are a repeated
-/// attempt of this job. Only a file tracked as this job's own (an earlier attempt that indexed
-/// it) is replaced. A create-only put is also atomic: no half-written file is ever visible.
-async fn write_output(shared: &WorkerShared, key: &str, bytes: Vec<u8>, ours: bool) -> Result<(), ProcessorError> {
-    let location = ObjectPath::from(key);
-    let payload = bytes::Bytes::from(bytes);
-    match shared.archive.put_opts(&location, payload.clone().into(), PutMode::Create.into()).await {
-        Ok(_) => Ok(()),
-        Err(object_store::Error::AlreadyExists { .. }) => {
-            let existing = shared.archive.get(&location).await?.bytes().await?;
-            if existing == payload {
-                return Ok(());
-            }
-            if !ours {
-                return Err(ProcessorError::OutputClash { key: key.to_string() });
-            }
-            shared.archive.put(&location, payload.into()).await?;
-            Ok(())
-        }
-        Err(error) => Err(error.into()),
-    }
-}
-
 /// An indexer call within [`INDEXER_RETRY`]; a permanent refusal comes back at once.
-async fn with_indexer_retries<T, F, Fut>(call: F) -> Result<T, ProcessorError>
+pub(crate) async fn with_indexer_retries<T, F, Fut>(call: F) -> Result<T, ProcessorError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,

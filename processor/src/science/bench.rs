@@ -161,3 +161,38 @@ pub fn bench_file(definition: &PacketDefinition, bytes: &[u8], repeats: usize) -
         megabytes_per_second: bytes.len() as f64 / 1e6 / seconds,
     }
 }
+
+/// Science made CPU-heavy on purpose, for `imap-sdc bench mesh --busy`: every job of a product
+/// dated `from` or later runs its algorithm `times` times, so the bench can keep every CPU busy
+/// with science while it times the event path. Never set from a config file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BusyScience {
+    pub from: imap_filename::Date,
+    pub times: u32,
+}
+
+/// An algorithm run [`BusyScience::times`] times on busy days; the last run's products count.
+pub(crate) struct Repeated {
+    pub(crate) inner: std::sync::Arc<dyn super::Algorithm>,
+    pub(crate) busy: BusyScience,
+}
+
+impl super::Algorithm for Repeated {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn run(
+        &self,
+        context: &super::JobContext,
+        inputs: &[super::InputFile],
+    ) -> Result<Vec<super::ProductOutput>, super::ScienceError> {
+        if context.date >= self.busy.from {
+            for _ in 1..self.busy.times {
+                context.check_cancelled()?;
+                black_box(self.inner.run(context, inputs)?);
+            }
+        }
+        self.inner.run(context, inputs)
+    }
+}

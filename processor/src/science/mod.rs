@@ -276,6 +276,11 @@ impl Registry {
         for pattern in &config.builtin {
             registry.register(&pattern.instrument, &pattern.level, &pattern.descriptor, pinned.clone());
         }
+        if let Some(busy) = config.busy_science {
+            for entry in &mut registry.entries {
+                entry.3 = Arc::new(bench::Repeated { inner: entry.3.clone(), busy });
+            }
+        }
         Ok(registry)
     }
 

@@ -1,5 +1,6 @@
 //! The pipeline page in a real browser: headless Chromium loads it from a running node that has
-//! processed an upload, and the screenshot and rendered DOM show queues, jobs, files and the graph.
+//! processed an upload, and the screenshot and rendered DOM show queues, what waits for inputs,
+//! jobs, files and the graph.
 //! Ignored, with the reason, where Chromium is not installed.
 
 mod gateway_common;
@@ -67,6 +68,23 @@ fn the_pipeline_page_renders_in_headless_chromium() {
     let home = TempDir::new("page");
     let node = Node::start(home.path(), "all");
     feed_pipeline(&node);
+    // SWE L3 needs MAG and SWAPI products this node never gets: once SWE L2 exists, L3 waits.
+    let waiting = wait_for(
+        "swe l3 to wait for its other instruments' inputs",
+        Duration::from_secs(120),
+        || {
+            let queues = get_json(&node.address(), "/api/queues");
+            queues.as_array().unwrap().iter().find(|queue| queue["instrument"] == "swe").and_then(|queue| {
+                queue["waiting"]
+                    .as_array()?
+                    .iter()
+                    .filter_map(|entry| entry.as_str())
+                    .find_map(|entry| entry.contains("mag l1d norm-dsrf").then(|| entry.to_string()))
+            })
+        },
+        || get_json(&node.address(), "/api/queues").to_string(),
+    );
+    let (waiting_run, waits_for) = waiting.split_once(": ").unwrap();
 
     let page = format!("{}/", node.url);
     let dom = chromium(&home.path().join("profile-dom"), &["--dump-dom"], &page);
@@ -80,6 +98,10 @@ fn the_pipeline_page_renders_in_headless_chromium() {
     assert!(dom_text.contains(NAME), "recent files missing: {dom_text}");
     assert!(dom_text.contains("swe l1a sci") && dom_text.contains("succeeded"), "recent jobs missing: {dom_text}");
     // The graph opens on the instrument that ran last, its products coloured as succeeded.
+    assert!(
+        dom_text.contains("Waiting for inputs") && dom_text.contains(waiting_run) && dom_text.contains(waits_for),
+        "waiting run {waiting:?} missing: {dom_text}"
+    );
     assert!(dom_text.contains("<svg") && dom_text.contains("swe l1a sci succeeded"), "graph missing: {dom_text}");
 
     let screenshot = home.path().join("page.png");

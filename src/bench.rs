@@ -137,6 +137,10 @@ async fn run(args: &MeshBenchArgs, files: u32, work_dir: &Path, database_url: &s
         busy_names.push(name);
     }
 
+    // Arrivals are whole files another system already wrote: their bytes reach the disk before
+    // the clock starts, so the first batch's sync does not time the staging's writeback.
+    rustix::fs::syncfs(std::fs::File::open(&staging)?)?;
+
     let listeners = crate::node::Listeners::bind(&config).await?;
     let (stop_node, node_stop) = ShutdownSignal::new();
     let node = tokio::spawn(crate::node::run_quietly(config, listeners, async move { node_stop.wait().await }));

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use futures_util::{StreamExt, TryStreamExt};
 use imap_filename::Date;
 use proto::clients::{IndexerClient, matching_files};
 use proto::pb;
@@ -12,6 +13,9 @@ use tonic::{Request, Response, Status};
 use super::convert;
 use super::error::DepsvcError;
 use super::graph::{FileKind, Graph, ProductKey, ProductTime, Resolution};
+
+/// Indexer queries one resolution has in flight at once.
+const QUERIES_AT_ONCE: usize = 8;
 
 pub struct DepsvcGrpc {
     pub graph: Arc<Graph>,
@@ -35,21 +39,32 @@ impl DepsvcGrpc {
                 }],
             });
         }
+        // The inputs' queries go out together (a mission job names up to a dozen sources, kernels
+        // included), answers kept in query order; every match, a page at a time, as the indexer
+        // bounds each answer.
+        let file_queries: Vec<(usize, pb::QueryFilesRequest)> = queries
+            .iter()
+            .enumerate()
+            .flat_map(|(index, query)| {
+                convert::file_queries(query).into_iter().map(move |file_query| (index, file_query))
+            })
+            .collect();
+        let answers: Vec<(usize, Vec<pb::FileRecord>)> = futures_util::stream::iter(file_queries)
+            .map(|(index, file_query)| async move {
+                matching_files(&self.indexer, file_query, usize::MAX).await.map(|found| (index, found.files))
+            })
+            .buffered(QUERIES_AT_ONCE)
+            .try_collect()
+            .await?;
         let mut wire_records: HashMap<String, pb::FileRecord> = HashMap::new();
-        let mut candidates_per_query = Vec::with_capacity(queries.len());
-        for query in &queries {
-            let mut candidates = Vec::new();
-            for file_query in convert::file_queries(query) {
-                // Every match, a page at a time: the indexer bounds each answer.
-                let files = matching_files(&self.indexer, file_query, usize::MAX).await?.files;
-                for file in files {
-                    if let Some(record) = convert::file_record(&file) {
-                        candidates.push(record);
-                        wire_records.insert(file.file_name.clone(), file);
-                    }
+        let mut candidates_per_query = vec![Vec::new(); queries.len()];
+        for (index, files) in answers {
+            for file in files {
+                if let Some(record) = convert::file_record(&file) {
+                    candidates_per_query[index].push(record);
+                    wire_records.insert(file.file_name.clone(), file);
                 }
             }
-            candidates_per_query.push(candidates);
         }
         let resolution = self.graph.select(&product, time, &candidates_per_query)?;
         Ok(match resolution {

@@ -180,13 +180,14 @@ impl TriggerContext {
     /// peer refuses permanently dead-letters the candidate with the reason.
     async fn evaluate(&self, candidate: &Candidate) -> Evaluation {
         let request = ResolveRequest { product: candidate.run.product.clone(), time: candidate.run.time.clone() };
-        let resolution = EVALUATION_RETRY
-            .run("resolve", &self.shutdown, || {
-                let mut depsvc = self.depsvc.clone();
-                let request = request.clone();
-                async move { depsvc.resolve(request).await.map(|response| response.into_inner()) }
-            })
-            .await;
+        let resolve = EVALUATION_RETRY.run("resolve", &self.shutdown, || {
+            let mut depsvc = self.depsvc.clone();
+            let request = request.clone();
+            async move { depsvc.resolve(request).await.map(|response| response.into_inner()) }
+        });
+        // The archive's versions are asked alongside, not after: one round trip less between an
+        // arrival and its job (a run that turns out to wait just discards the answer).
+        let (resolution, floor) = tokio::join!(resolve, self.archive_floor(&candidate.run));
         let resolution = match resolution {
             Outcome::Done(resolution) => resolution,
             Outcome::Refused(error) | Outcome::Exhausted(error) => {
@@ -204,7 +205,7 @@ impl TriggerContext {
             return Evaluation::NothingToDo;
         }
         self.waiting.lock().expect("waiting lock").remove(&waiting_key);
-        let floor = match self.archive_floor(&candidate.run).await {
+        let floor = match floor {
             Outcome::Done(floor) => floor,
             Outcome::Refused(error) | Outcome::Exhausted(error) => {
                 return self.dead_letter(self.refusal(candidate, "query archive versions", &error)).await;
@@ -375,13 +376,13 @@ impl TriggerContext {
         adopt_parent(&span, &event.traceparent);
         async {
             let request = DownstreamRequest { file: Some(file.clone()) };
-            let runs = EVALUATION_RETRY
-                .run("downstream", &self.shutdown, || {
-                    let mut depsvc = self.depsvc.clone();
-                    let request = request.clone();
-                    async move { depsvc.downstream(request).await.map(|response| response.into_inner().runs) }
-                })
-                .await;
+            let downstream = EVALUATION_RETRY.run("downstream", &self.shutdown, || {
+                let mut depsvc = self.depsvc.clone();
+                let request = request.clone();
+                async move { depsvc.downstream(request).await.map(|response| response.into_inner().runs) }
+            });
+            // Independent questions, asked together.
+            let (runs, campaign_id) = tokio::join!(downstream, self.campaign_of_file(&file));
             // A step refused permanently leaves nothing to evaluate for this file: the refusal is
             // recorded and the log moves on.
             let runs = match runs {
@@ -394,7 +395,7 @@ impl TriggerContext {
                 }
                 Outcome::Stopped => return Self::replayed_after_restart(),
             };
-            let campaign_id = match self.campaign_of_file(&file).await {
+            let campaign_id = match campaign_id {
                 Outcome::Done(campaign_id) => campaign_id,
                 Outcome::Refused(error) | Outcome::Exhausted(error) => {
                     if !self.dead_letter_event(event.seq, &file, &error).await {

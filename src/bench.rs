@@ -139,6 +139,7 @@ async fn run(args: &MeshBenchArgs, files: u32, work_dir: &Path, database_url: &s
 
     // Arrivals are whole files another system already wrote: their bytes reach the disk before
     // the clock starts, so the first batch's sync does not time the staging's writeback.
+    #[cfg(target_os = "linux")]
     rustix::fs::syncfs(std::fs::File::open(&staging)?)?;
 
     let listeners = crate::node::Listeners::bind(&config).await?;

@@ -313,6 +313,9 @@ async fn summarise(
     // Per arrival: the first job of its day created, the first leased, the last finished.
     let mut chains: HashMap<String, (i64, i64, i64)> = HashMap::new();
     let (mut created_to_dispatched, mut overhead, mut science) = (Vec::new(), Vec::new(), Vec::new());
+    // Overhead less the wait for a science thread: what the job path itself costs when jobs are
+    // leased faster than the CPUs can run them (busy runs lift the processor's slots).
+    let mut overhead_unqueued = Vec::new();
     let mut timing_parts: std::collections::BTreeMap<&str, Vec<f64>> = std::collections::BTreeMap::new();
     let (mut first_created, mut last_finished) = (i64::MAX, 0);
     let mut states: HashMap<String, u64> = HashMap::new();
@@ -336,6 +339,8 @@ async fn summarise(
         if let (Some(science_ms), true) = (timing_field(&log, "science"), leased > 0 && finished > 0) {
             science.push(science_ms);
             overhead.push((finished - leased) as f64 - science_ms);
+            overhead_unqueued
+                .push((finished - leased) as f64 - science_ms - timing_field(&log, "queued").unwrap_or_default());
             let mut accounted = 0.0;
             for field in JOB_TIMING_FIELDS {
                 let value = timing_field(&log, field).unwrap_or_default();
@@ -392,9 +397,14 @@ async fn summarise(
         "busy": (args.busy > 0).then(|| serde_json::json!({"files": args.busy, "factor": args.busy_factor, "jobs": busy_jobs})),
         "job_science_ms": percentiles(&mut science),
         "job_overhead_ms": percentiles(&mut overhead),
+        "job_overhead_unqueued_ms": percentiles(&mut overhead_unqueued),
         "job_parts_p50_ms": timing_parts
             .iter_mut()
             .map(|(part, values)| (part.to_string(), percentiles(values)["p50"].clone()))
+            .collect::<serde_json::Map<_, _>>(),
+        "inbox_stages": mesh_runtime::metrics::histogram_totals("imap_sdc_inbox_stage_seconds")
+            .into_iter()
+            .map(|(stage, (batches, seconds))| (stage, serde_json::json!({"batches": batches, "total_ms": round(seconds * 1000.0)})))
             .collect::<serde_json::Map<_, _>>(),
         "peak_rss_mb": peak_rss_mb(),
     });

@@ -77,6 +77,21 @@ pub fn observe(name: &'static str, help: &'static str, pairs: &[(&'static str, &
     histogram.sum += seconds;
 }
 
+/// The histograms named `name` so far: per label set (its values joined with `,`), how many
+/// observations and their sum in seconds. For a benchmark that reports where its time went.
+pub fn histogram_totals(name: &str) -> BTreeMap<String, (u64, f64)> {
+    let registry = registry().lock().expect("metrics lock");
+    registry
+        .histograms
+        .iter()
+        .filter(|((histogram, _), _)| *histogram == name)
+        .map(|((_, labels), histogram)| {
+            let key = labels.iter().map(|(_, value)| value.as_str()).collect::<Vec<_>>().join(",");
+            (key, (histogram.count, histogram.sum))
+        })
+        .collect()
+}
+
 /// Registers a reader of gauges, called at every scrape (a failing read returns nothing).
 pub fn collect_with<F, Fut>(collector: F)
 where
@@ -243,5 +258,18 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("# TYPE test_depth gauge\ntest_depth{queue=\"x\"} 3\n"), "{text}");
+    }
+
+    #[test]
+    fn histogram_totals_count_and_sum_each_label_set_of_one_histogram() {
+        observe("test_stage_seconds", "stages", &[("stage", "link")], 0.5);
+        observe("test_stage_seconds", "stages", &[("stage", "link")], 0.25);
+        observe("test_stage_seconds", "stages", &[("stage", "track")], 1.0);
+        observe("test_other_seconds", "others", &[("stage", "link")], 9.0);
+        let totals = histogram_totals("test_stage_seconds");
+        assert_eq!(totals.len(), 2);
+        assert_eq!(totals["link"], (2, 0.75));
+        assert_eq!(totals["track"], (1, 1.0));
+        assert!(histogram_totals("test_never_observed_seconds").is_empty());
     }
 }

@@ -338,13 +338,15 @@ async fn summarise(
         let log: String = job.try_get("log")?;
         if let (Some(science_ms), true) = (timing_field(&log, "science"), leased > 0 && finished > 0) {
             science.push(science_ms);
-            overhead.push((finished - leased) as f64 - science_ms);
-            overhead_unqueued
-                .push((finished - leased) as f64 - science_ms - timing_field(&log, "queued").unwrap_or_default());
+            let job_overhead = (finished - leased) as f64 - science_ms;
+            overhead.push(job_overhead);
             let mut accounted = 0.0;
             for field in JOB_TIMING_FIELDS {
                 let value = timing_field(&log, field).unwrap_or_default();
                 accounted += value;
+                if field == "queued" {
+                    overhead_unqueued.push(job_overhead - value);
+                }
                 timing_parts.entry(field).or_default().push(value);
             }
             // Lease to the job's end, less the parts its log reports: the lease's delivery, the

@@ -12,7 +12,7 @@ use tonic::{Request, Response, Status};
 
 use super::convert;
 use super::error::DepsvcError;
-use super::graph::{FileKind, Graph, ProductKey, ProductTime, Resolution};
+use super::graph::{FileKind, FileRecord, Graph, InputQuery, ProductKey, ProductTime, Resolution};
 
 /// Indexer queries one resolution has in flight at once.
 const QUERIES_AT_ONCE: usize = 8;
@@ -39,26 +39,10 @@ impl DepsvcGrpc {
                 }],
             });
         }
-        // The inputs' queries go out together (a mission job names up to a dozen sources, kernels
-        // included), answers kept in query order; every match, a page at a time, as the indexer
-        // bounds each answer.
-        let file_queries: Vec<(usize, pb::QueryFilesRequest)> = queries
-            .iter()
-            .enumerate()
-            .flat_map(|(index, query)| {
-                convert::file_queries(query).into_iter().map(move |file_query| (index, file_query))
-            })
-            .collect();
-        let answers: Vec<(usize, Vec<pb::FileRecord>)> = futures_util::stream::iter(file_queries)
-            .map(|(index, file_query)| async move {
-                matching_files(&self.indexer, file_query, usize::MAX).await.map(|found| (index, found.files))
-            })
-            .buffered(QUERIES_AT_ONCE)
-            .try_collect()
-            .await?;
+        let answers = self.every_match(queries.iter()).await?;
         let mut wire_records: HashMap<String, pb::FileRecord> = HashMap::new();
         let mut candidates_per_query = vec![Vec::new(); queries.len()];
-        for (index, files) in answers {
+        for (index, files) in answers.into_iter().enumerate() {
             for file in files {
                 if let Some(record) = convert::file_record(&file) {
                     candidates_per_query[index].push(record);
@@ -99,22 +83,47 @@ impl DepsvcGrpc {
 
 impl DepsvcGrpc {
     /// The runs a file that is not science triggers, narrowed to those with science to process
-    /// (see [`Graph::runs_with_science`]): one indexer query per product and science input.
+    /// (see [`Graph::runs_with_science`]): every match of each product's science inputs, the
+    /// queries out together as a resolution's are. A kernel valid for a year matches more science
+    /// files than one page holds, and a day left out would never be re-run.
     async fn runs_with_science(
         &self,
         runs: Vec<(ProductKey, ProductTime)>,
     ) -> Result<Vec<(ProductKey, ProductTime)>, DepsvcError> {
         let queries = self.graph.science_queries(&runs);
-        let mut found = Vec::with_capacity(queries.len());
-        for (_, query) in &queries {
-            let mut files = Vec::new();
-            for file_query in convert::file_queries(query) {
-                let records = self.indexer.clone().query_files(file_query).await?.into_inner().files;
-                files.extend(records.iter().filter_map(convert::file_record));
-            }
-            found.push(files);
-        }
+        let answers = self.every_match(queries.iter().map(|(_, query)| query)).await?;
+        let found: Vec<Vec<FileRecord>> =
+            answers.iter().map(|files| files.iter().filter_map(convert::file_record).collect()).collect();
         Ok(self.graph.runs_with_science(runs, &queries, &found))
+    }
+
+    /// Every file matching each of `queries`, in query order. The queries go out together (a
+    /// mission job names up to a dozen sources, kernels included), each read a page at a time
+    /// to the end, as the indexer bounds each answer.
+    async fn every_match(
+        &self,
+        queries: impl Iterator<Item = &InputQuery>,
+    ) -> Result<Vec<Vec<pb::FileRecord>>, DepsvcError> {
+        let queries: Vec<&InputQuery> = queries.collect();
+        let file_queries: Vec<(usize, pb::QueryFilesRequest)> = queries
+            .iter()
+            .enumerate()
+            .flat_map(|(index, query)| {
+                convert::file_queries(query).into_iter().map(move |file_query| (index, file_query))
+            })
+            .collect();
+        let answers: Vec<(usize, Vec<pb::FileRecord>)> = futures_util::stream::iter(file_queries)
+            .map(|(index, file_query)| async move {
+                matching_files(&self.indexer, file_query, usize::MAX).await.map(|found| (index, found.files))
+            })
+            .buffered(QUERIES_AT_ONCE)
+            .try_collect()
+            .await?;
+        let mut matches = vec![Vec::new(); queries.len()];
+        for (index, files) in answers {
+            matches[index].extend(files);
+        }
+        Ok(matches)
     }
 }
 
@@ -172,3 +181,7 @@ impl DependencyService for DepsvcGrpc {
         Ok(Response::new(pb::GetGraphResponse { products, edges, dot: self.graph.to_dot() }))
     }
 }
+
+#[cfg(test)]
+#[path = "grpc_tests.rs"]
+mod tests;

@@ -9,11 +9,6 @@ use imap_sdc::config::{Config, ConfigError, Flag};
 
 mod health;
 
-/// The event path moves many small rows and messages between threads; glibc's allocator spent a
-/// quarter of a log replay in its arenas (freeing on another thread than allocated).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Exit code for a bad configuration or command line (sysexits EX_USAGE).
 const EXIT_USAGE: u8 = 64;
 

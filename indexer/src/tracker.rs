@@ -87,6 +87,8 @@ pub struct FileTracker {
     /// The hot reads (file queries, the event log) on a pool of their own.
     reader: Reader,
     append_lock: Mutex<()>,
+    /// Batches of index calls waiting for `append_lock`: whoever takes it next writes them all.
+    waiting: Mutex<Vec<WaitingBatch>>,
     latest_seq: watch::Sender<u64>,
     leadership: Leadership,
     /// The most rows one page of a query or list holds, whatever the caller asks for.
@@ -118,6 +120,33 @@ struct Written {
     event_seqs: HashMap<String, i64>,
 }
 
+impl Written {
+    /// What a write that held `files` among others did to them: as if they had been written
+    /// alone, which holds when no other batch written with them named any of their files.
+    fn share_of(&self, files: &[NewFile]) -> Written {
+        let mut seen = HashSet::with_capacity(files.len());
+        let unique_names: Vec<String> =
+            files.iter().map(|file| file.name.file_name()).filter(|name| seen.insert(name.clone())).collect();
+        Written {
+            inserted: unique_names.iter().filter(|name| self.inserted.contains(*name)).cloned().collect(),
+            event_seqs: unique_names
+                .iter()
+                .filter_map(|name| self.event_seqs.get(name).map(|seq| (name.clone(), *seq)))
+                .collect(),
+            unique_names,
+        }
+    }
+}
+
+/// One index call's batch waiting to be written, and where its result goes.
+struct WaitingBatch {
+    files: Vec<NewFile>,
+    done: tokio::sync::oneshot::Sender<Result<Written, IndexerError>>,
+}
+
+/// The most files one group commit writes: an inbox batch's worth.
+const GROUP_COMMIT_FILES: usize = 1000;
+
 /// Provenance a producer attaches to a file it made.
 #[derive(Debug, Clone, Default)]
 pub struct Provenance {
@@ -138,6 +167,7 @@ impl FileTracker {
             pool,
             reader,
             append_lock: Mutex::new(()),
+            waiting: Mutex::new(Vec::new()),
             latest_seq,
             leadership: Leadership::sole("indexer"),
             max_page_size: DEFAULT_MAX_PAGE_SIZE,
@@ -203,7 +233,7 @@ impl FileTracker {
     /// with consecutive sequence numbers. Outcomes come back in batch order; a name repeated in
     /// the batch is new at most at its first place.
     pub async fn index_batch(&self, files: &[NewFile]) -> Result<Vec<IndexOutcome>, IndexerError> {
-        let written = self.write_batch(files, KnownEvents::Read).await?;
+        let written = self.write_grouped(files).await?;
         if written.unique_names.is_empty() {
             return Ok(Vec::new());
         }
@@ -236,9 +266,64 @@ impl FileTracker {
             .collect())
     }
 
+    /// [`write_batch`](Self::write_batch) with the index calls that wait meanwhile: concurrent calls
+    /// (processors reporting outputs, gateway uploads) queue their batches, and whoever takes the
+    /// writer lock next writes every queued batch in one transaction (a group commit), each caller
+    /// answered as if written alone. Batches naming a file of an earlier one in the queue go into
+    /// the next transaction, so who made a file new and whose provenance fills it in stay as in
+    /// order, one after the other.
+    async fn write_grouped(&self, files: &[NewFile]) -> Result<Written, IndexerError> {
+        let (done, mut result) = tokio::sync::oneshot::channel();
+        self.waiting.lock().await.push(WaitingBatch { files: files.to_vec(), done });
+        let _writer = self.append_lock.lock().await;
+        match result.try_recv() {
+            Ok(written) => return written,
+            // The writer that took this batch went away (its caller gave up) before answering:
+            // written or not, writing it again is harmless.
+            Err(tokio::sync::oneshot::error::TryRecvError::Closed) => {
+                return self.write_locked(files, KnownEvents::Read).await;
+            }
+            // Still queued: this caller writes it, and what queued with it.
+            Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {}
+        }
+        let waiting = std::mem::take(&mut *self.waiting.lock().await);
+        for group in disjoint_groups(waiting) {
+            self.write_group(group).await;
+        }
+        match result.try_recv() {
+            Ok(written) => written,
+            // Every batch written is answered, its own among them; were it not, writing it again
+            // is harmless.
+            Err(_) => self.write_locked(files, KnownEvents::Read).await,
+        }
+    }
+
+    /// Writes `group` (batches naming distinct files) in one transaction and answers each; when that
+    /// fails, each batch on its own, so every caller hears its own outcome.
+    async fn write_group(&self, mut group: Vec<WaitingBatch>) {
+        if group.len() > 1 {
+            let files: Vec<NewFile> = group.iter().flat_map(|batch| batch.files.iter().cloned()).collect();
+            if let Ok(written) = self.write_locked(&files, KnownEvents::Read).await {
+                for batch in group {
+                    let _ = batch.done.send(Ok(written.share_of(&batch.files)));
+                }
+                return;
+            }
+        }
+        for batch in group.drain(..) {
+            let _ = batch.done.send(self.write_locked(&batch.files, KnownEvents::Read).await);
+        }
+    }
+
     /// The one write transaction of a batch, for each distinct name at its first place: the rows
     /// new to the tracker, their events in batch order, provenance filled in for known files.
     async fn write_batch(&self, files: &[NewFile], known_events: KnownEvents) -> Result<Written, IndexerError> {
+        let _writer = self.append_lock.lock().await;
+        self.write_locked(files, known_events).await
+    }
+
+    /// [`write_batch`](Self::write_batch) by the holder of `append_lock`.
+    async fn write_locked(&self, files: &[NewFile], known_events: KnownEvents) -> Result<Written, IndexerError> {
         let mut seen: HashSet<String> = HashSet::with_capacity(files.len());
         let unique: Vec<(String, &NewFile)> = files
             .iter()
@@ -255,7 +340,6 @@ impl FileTracker {
         if unique.is_empty() {
             return Ok(written);
         }
-        let _writer = self.append_lock.lock().await;
         let now = now_millis();
         let ingestion_date = rfc3339_millis(now)[..10].replace('-', "");
         // Fenced first (PostgreSQL); on SQLite the first statement writes, so the transaction holds
@@ -526,6 +610,27 @@ impl FileTracker {
         }
         Ok(page)
     }
+}
+
+/// `waiting` in order, cut into groups of batches that name distinct files, each of at most
+/// [`GROUP_COMMIT_FILES`] files (a larger batch alone).
+fn disjoint_groups(waiting: Vec<WaitingBatch>) -> Vec<Vec<WaitingBatch>> {
+    let mut groups: Vec<Vec<WaitingBatch>> = Vec::new();
+    let mut names: HashSet<String> = HashSet::new();
+    let mut files_in_group = 0;
+    for batch in waiting {
+        let batch_names: HashSet<String> = batch.files.iter().map(|file| file.name.file_name()).collect();
+        let fits = files_in_group + batch.files.len() <= GROUP_COMMIT_FILES && names.is_disjoint(&batch_names);
+        if groups.is_empty() || !fits {
+            groups.push(Vec::new());
+            names.clear();
+            files_in_group = 0;
+        }
+        names.extend(batch_names);
+        files_in_group += batch.files.len();
+        groups.last_mut().expect("a group was just opened").push(batch);
+    }
+    groups
 }
 
 fn parents_column(provenance: &Provenance) -> String {

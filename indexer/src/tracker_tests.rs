@@ -24,6 +24,7 @@ mesh_runtime::on_both_backends!(
     quarantine_pages_visit_every_refusal_once_newest_first,
     an_appended_batch_says_which_names_got_which_event,
     a_batch_larger_than_one_statement_appends_every_file_in_order,
+    concurrent_index_calls_committed_together_answer_as_one_after_another,
 );
 
 fn name(text: &str) -> ImapFileName {
@@ -491,4 +492,52 @@ async fn a_batch_larger_than_one_statement_appends_every_file_in_order(pool: Any
     // Again: all known, nothing appended.
     assert!(tracker.append_batch(&batch).await.unwrap().iter().all(|appended| appended.new_event_seq.is_none()));
     assert_eq!(*tracker.subscribe_latest().borrow(), 2100);
+}
+
+/// Index calls made at once are written in group commits. Each caller still hears what indexing
+/// its files alone would have said: each name is new to exactly one caller and has one event.
+/// A producer's provenance fills in a file an upload made new in the same moment.
+async fn concurrent_index_calls_committed_together_answer_as_one_after_another(pool: AnyPool) {
+    let tracker = Arc::new(FileTracker::open(pool).await.unwrap());
+    let names = daily_level0_names(60);
+    let produced = Provenance { produced_by_job: "job-9".into(), parent_files: vec!["parent.pkts".into()] };
+    // Three callers for each name: an upload, a producer, and a batch of the name with its neighbour.
+    let mut calls = Vec::new();
+    for (index, text) in names.iter().enumerate() {
+        let neighbour = &names[(index + 1) % names.len()];
+        calls.push(vec![new_file(text, Provenance::default())]);
+        calls.push(vec![new_file(text, produced.clone())]);
+        calls.push(vec![new_file(text, Provenance::default()), new_file(neighbour, Provenance::default())]);
+    }
+    let gate = Arc::new(tokio::sync::Barrier::new(calls.len()));
+    let tasks: Vec<_> = calls
+        .into_iter()
+        .map(|files| {
+            let (tracker, gate) = (tracker.clone(), gate.clone());
+            tokio::spawn(async move {
+                gate.wait().await;
+                tracker.index_batch(&files).await.unwrap()
+            })
+        })
+        .collect();
+    let mut new_to: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut said_events: Vec<(String, u64)> = Vec::new();
+    for task in tasks {
+        let outcomes = task.await.unwrap();
+        for outcome in outcomes {
+            if outcome.newly_indexed {
+                *new_to.entry(outcome.file.file_name.clone()).or_default() += 1;
+            }
+            said_events.push((outcome.file.file_name, outcome.event_seq));
+        }
+    }
+    let event_of = assert_logged_once_each(&tracker, &names).await;
+    for text in &names {
+        assert_eq!(new_to.get(text), Some(&1), "{text} is new to exactly one caller");
+        let record = tracker.get(text).await.unwrap().unwrap();
+        assert_eq!(record.produced_by_job, "job-9", "{text}: the producer's provenance is recorded");
+    }
+    for (text, seq) in said_events {
+        assert_eq!(seq, event_of[&text], "{text}: every caller hears its one event");
+    }
 }

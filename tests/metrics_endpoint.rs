@@ -84,12 +84,15 @@ async fn metrics_move_with_the_work() {
         }
     })
     .await;
-    // The l1b job's completion is reported just after its output is indexed.
-    let after = wait_for("both jobs counted as succeeded", Duration::from_secs(30), || {
+    // The l1b job's completion is reported just after its output is indexed, and the processor
+    // frees the job's slot once the starter has acknowledged it.
+    let after = wait_for("both jobs counted as succeeded and their slots free", Duration::from_secs(30), || {
         let address = address.clone();
         async move {
             let samples = scrape(&address).await;
-            (total(&samples, "imap_sdc_jobs", &["state=\"succeeded\""]) == 2.0).then_some(samples)
+            let succeeded = total(&samples, "imap_sdc_jobs", &["state=\"succeeded\""]) == 2.0;
+            let slots_free = total(&samples, "imap_sdc_processor_slots_in_use", &[]) == 0.0;
+            (succeeded && slots_free).then_some(samples)
         }
     })
     .await;

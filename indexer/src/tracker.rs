@@ -124,9 +124,7 @@ impl Written {
     /// What a write that held `files` among others did to them: as if they had been written
     /// alone, which holds when no other batch written with them named any of their files.
     fn share_of(&self, files: &[NewFile]) -> Written {
-        let mut seen = HashSet::with_capacity(files.len());
-        let unique_names: Vec<String> =
-            files.iter().map(|file| file.name.file_name()).filter(|name| seen.insert(name.clone())).collect();
+        let unique_names: Vec<String> = first_places(files).into_iter().map(|(name, _)| name).collect();
         Written {
             inserted: unique_names.iter().filter(|name| self.inserted.contains(*name)).cloned().collect(),
             event_seqs: unique_names
@@ -300,7 +298,7 @@ impl FileTracker {
 
     /// Writes `group` (batches naming distinct files) in one transaction and answers each; when that
     /// fails, each batch on its own, so every caller hears its own outcome.
-    async fn write_group(&self, mut group: Vec<WaitingBatch>) {
+    async fn write_group(&self, group: Vec<WaitingBatch>) {
         if group.len() > 1 {
             let files: Vec<NewFile> = group.iter().flat_map(|batch| batch.files.iter().cloned()).collect();
             if let Ok(written) = self.write_locked(&files, KnownEvents::Read).await {
@@ -310,7 +308,7 @@ impl FileTracker {
                 return;
             }
         }
-        for batch in group.drain(..) {
+        for batch in group {
             let _ = batch.done.send(self.write_locked(&batch.files, KnownEvents::Read).await);
         }
     }
@@ -324,14 +322,7 @@ impl FileTracker {
 
     /// [`write_batch`](Self::write_batch) by the holder of `append_lock`.
     async fn write_locked(&self, files: &[NewFile], known_events: KnownEvents) -> Result<Written, IndexerError> {
-        let mut seen: HashSet<String> = HashSet::with_capacity(files.len());
-        let unique: Vec<(String, &NewFile)> = files
-            .iter()
-            .filter_map(|file| {
-                let file_name = file.name.file_name();
-                seen.insert(file_name.clone()).then_some((file_name, file))
-            })
-            .collect();
+        let unique = first_places(files);
         let mut written = Written {
             unique_names: Vec::new(),
             inserted: HashSet::with_capacity(unique.len()),
@@ -610,6 +601,18 @@ impl FileTracker {
         }
         Ok(page)
     }
+}
+
+/// Each distinct name of `files` once, at its first place, with the file there.
+fn first_places(files: &[NewFile]) -> Vec<(String, &NewFile)> {
+    let mut seen: HashSet<String> = HashSet::with_capacity(files.len());
+    files
+        .iter()
+        .filter_map(|file| {
+            let file_name = file.name.file_name();
+            seen.insert(file_name.clone()).then_some((file_name, file))
+        })
+        .collect()
 }
 
 /// `waiting` in order, cut into groups of batches that name distinct files, each of at most

@@ -7,7 +7,7 @@
 //! The public listener carries what people use (the gateway's REST routes and gRPC service,
 //! health); the internal one the mesh services and reflection, behind mutual TLS and the
 //! authorisation table (`mesh_runtime::authz`). Each role calls its peers with its own
-//! certificate.
+//! certificate, and the roles of this node inside the process as itself (`mesh_runtime::local`).
 
 use std::future::Future;
 
@@ -15,9 +15,10 @@ use anyhow::Context;
 use mesh_runtime::ShutdownSignal;
 use mesh_runtime::authz::Caller;
 use mesh_runtime::leader::{LeaderState, Leadership};
+use mesh_runtime::local::InProcessRouter;
 use mesh_runtime::role::{BuildContext, Exposure, NodeResources, ServiceRegistry};
 use mesh_runtime::tls::MeshIdentity;
-use proto::clients::{MeshClients, PeerAddresses};
+use proto::clients::{ClientSettings, LocalPeers, MeshClients, PeerAddresses};
 use tokio::net::TcpListener;
 use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
@@ -139,9 +140,11 @@ async fn serve(
     let cert_dir = prepare_certificates(&config)?;
     let peers = peer_addresses(&config, &internal_url, &public_url);
     let settings = config.mesh.client.settings();
+    let in_process = InProcessRouter::new();
     let clients_of = |caller: Caller| -> anyhow::Result<MeshClients> {
         let tls = MeshIdentity::load(&cert_dir, caller)?.client_tls();
-        Ok(MeshClients::connect_lazy_with_tls(&peers, &settings, Some(&tls))?)
+        let local = in_process_peers(&config, &in_process, caller, &settings);
+        Ok(MeshClients::connect(&peers, &local, &settings, Some(&tls))?)
     };
     let first_role = config.roles.iter().next().context("no roles to run")?;
     let server_identity = MeshIdentity::load(&cert_dir, first_role.caller())?;
@@ -204,6 +207,7 @@ async fn serve(
     let public_router =
         registry.router(&[Exposure::Public], health_service.clone())?.merge(mesh_runtime::metrics::router());
     let internal_router = registry.router(&[Exposure::Internal], health_service)?;
+    in_process.serve(&config.mesh.server, internal_router.clone());
 
     let (database, archive) = context.opened();
     let names: Vec<String> = config.roles.iter().map(|role| role.to_string()).collect();
@@ -284,6 +288,27 @@ async fn serve(
     match lost_lease {
         Some(name) => anyhow::bail!("lost the {name} lease to another replica; exiting to restart as a standby"),
         None => Ok(()),
+    }
+}
+
+/// The channels over which `caller` reaches the roles of this node inside the process (see
+/// `mesh_runtime::local`), unless `mesh.in_process_calls` is off. The gateway's service is public
+/// and is always called on its listener.
+fn in_process_peers(
+    config: &Config,
+    router: &InProcessRouter,
+    caller: Caller,
+    settings: &ClientSettings,
+) -> LocalPeers {
+    let here = |role: Role| {
+        (config.mesh.in_process_calls && config.roles.contains(role)).then(|| router.channel(caller, settings))
+    };
+    LocalPeers {
+        indexer: here(Role::Indexer),
+        depsvc: here(Role::Depsvc),
+        starter: here(Role::Starter),
+        processor: here(Role::Processor),
+        gateway: None,
     }
 }
 

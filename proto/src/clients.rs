@@ -92,14 +92,29 @@ pub fn mesh_channel_with_tls(
 ) -> Result<MeshChannel, AddressError> {
     let replicas =
         replica_addresses(address).map(|replica| replica_channel(replica, settings, tls)).collect::<Result<_, _>>()?;
+    Ok(stacked_channel(Failover::new(replicas), settings))
+}
+
+/// The client stack over `transport`: the channels to a peer's replicas, or a role served in this
+/// same process (see `mesh_runtime::local`), so a call behaves alike (trace context, deadline,
+/// retries, concurrency limit) whichever way it travels.
+pub fn stacked_channel<S>(transport: S, settings: &ClientSettings) -> MeshChannel
+where
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = BoxError>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
     let stack = ServiceBuilder::new()
         .map_err(|error: BoxError| tonic::Status::from_error(error))
         .layer(TraceContextLayer)
         .layer(DeadlineLayer::new(settings.deadline))
         .layer(UnaryRetryLayer::new(settings.retry))
         .concurrency_limit(settings.concurrency_limit.get())
-        .service(Failover::new(replicas));
-    Ok(BoxCloneSyncService::new(stack))
+        .service(transport);
+    BoxCloneSyncService::new(stack)
 }
 
 /// The URLs of a peer's address: one, or several comma-separated (an empty list is kept whole, to
@@ -188,15 +203,40 @@ impl MeshClients {
         settings: &ClientSettings,
         tls: Option<&ClientTlsConfig>,
     ) -> Result<MeshClients, AddressError> {
-        let channel = |address: &str| mesh_channel_with_tls(address, settings, tls);
+        MeshClients::connect(peers, &LocalPeers::default(), settings, tls)
+    }
+
+    /// Clients that call the peers in `local` (roles served in this process) without a network
+    /// hop, and the others at their addresses as [`MeshClients::connect_lazy_with_tls`] does.
+    pub fn connect(
+        peers: &PeerAddresses,
+        local: &LocalPeers,
+        settings: &ClientSettings,
+        tls: Option<&ClientTlsConfig>,
+    ) -> Result<MeshClients, AddressError> {
+        let channel = |local: &Option<MeshChannel>, address: &str| match local {
+            Some(channel) => Ok(channel.clone()),
+            None => mesh_channel_with_tls(address, settings, tls),
+        };
         Ok(MeshClients {
-            indexer: limited_client!(IndexerClient, channel(&peers.indexer)?, settings),
-            depsvc: limited_client!(DependencyClient, channel(&peers.depsvc)?, settings),
-            starter: limited_client!(StarterClient, channel(&peers.starter)?, settings),
-            processor: limited_client!(ProcessorClient, channel(&peers.processor)?, settings),
-            gateway: limited_client!(GatewayClient, channel(&peers.gateway)?, settings),
+            indexer: limited_client!(IndexerClient, channel(&local.indexer, &peers.indexer)?, settings),
+            depsvc: limited_client!(DependencyClient, channel(&local.depsvc, &peers.depsvc)?, settings),
+            starter: limited_client!(StarterClient, channel(&local.starter, &peers.starter)?, settings),
+            processor: limited_client!(ProcessorClient, channel(&local.processor, &peers.processor)?, settings),
+            gateway: limited_client!(GatewayClient, channel(&local.gateway, &peers.gateway)?, settings),
         })
     }
+}
+
+/// The channels of the peers served in the caller's own process; `None` for a peer reached over
+/// the network.
+#[derive(Clone, Default)]
+pub struct LocalPeers {
+    pub indexer: Option<MeshChannel>,
+    pub depsvc: Option<MeshChannel>,
+    pub starter: Option<MeshChannel>,
+    pub processor: Option<MeshChannel>,
+    pub gateway: Option<MeshChannel>,
 }
 
 /// What [`matching_files`] found.

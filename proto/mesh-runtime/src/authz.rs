@@ -141,8 +141,17 @@ pub fn refusal(path: &str, caller: Option<Caller>) -> Option<(ErrorCode, String)
     }
 }
 
-/// The caller named by the client certificate of the connection a request came on.
+/// The role that made a call inside this process ([`crate::local`]). Only this crate can make
+/// one, and extensions never cross the network, so no remote caller can claim to be it.
+#[derive(Debug, Clone, Copy)]
+pub struct InProcessCaller(pub(crate) Caller);
+
+/// The caller of a request: the role that made it in this process, or the name in the client
+/// certificate of the connection it came on.
 pub fn caller_of_request<B>(request: &http::Request<B>) -> Option<Caller> {
+    if let Some(InProcessCaller(caller)) = request.extensions().get::<InProcessCaller>() {
+        return Some(*caller);
+    }
     let certificates = request.extensions().get::<TlsConnectInfo<TcpConnectInfo>>()?.peer_certs()?;
     crate::tls::caller_of(certificates.first()?)
 }

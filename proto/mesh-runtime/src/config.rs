@@ -144,6 +144,10 @@ pub struct MeshConfig {
     /// every third of it). Shorter means faster takeover and more lease writes.
     #[serde(with = "duration")]
     pub leader_lease: Duration,
+    /// Roles of one node call each other inside the process (no TLS, no HTTP/2, no socket),
+    /// through the internal listener's server stack and authorisation table, each as itself.
+    /// False sends them through the internal listener like calls from other hosts.
+    pub in_process_calls: bool,
     pub client: ClientConfig,
     pub server: ServerConfig,
 }
@@ -155,6 +159,7 @@ impl Default for MeshConfig {
             internal_listen: None,
             cert_dir: None,
             leader_lease: Duration::from_secs(5),
+            in_process_calls: true,
             client: ClientConfig::default(),
             server: ServerConfig::default(),
         }

@@ -1,6 +1,7 @@
 //! The runtime every role of the IMAP science data mesh shares: the role contract a node builds,
 //! registers, starts and drains every role through ([`role`]), the server stack every listener
-//! serves through ([`server`]), the mesh's certificates ([`tls`]) and who may call what on the
+//! serves through ([`server`]) and the in-process way roles of one node call each other through it
+//! ([`local`]), the mesh's certificates ([`tls`]) and who may call what on the
 //! internal listener ([`authz`]), the database (SQLite or PostgreSQL through sqlx), the archive (a
 //! directory or S3 through object_store), shutdown, leader leases with fencing for the roles that
 //! must have one writer ([`leader`]), Prometheus metrics ([`metrics`]), telemetry setup and the server-side trace
@@ -16,6 +17,7 @@ pub mod error;
 #[cfg(feature = "test-util")]
 pub mod fakes;
 pub mod leader;
+pub mod local;
 pub mod metrics;
 pub mod role;
 pub mod server;

@@ -28,10 +28,12 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tonic::body::Body;
 use tonic::transport::server::TcpIncoming;
+use tower::layer::util::{Identity, Stack};
 use tower::{Layer, Service};
 
 use crate::authz::AuthorizeLayer;
 use crate::config::ServerConfig;
+use crate::metrics::GrpcMetricsLayer;
 use crate::telemetry::ServerTraceLayer;
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -68,14 +70,27 @@ pub async fn serve_internal(
 ) -> Result<(), tonic::transport::Error> {
     connection_settings(config)
         .tls_config(tls)?
-        .layer(ServerTraceLayer)
-        .layer(AuthorizeLayer)
-        .layer(crate::metrics::GrpcMetricsLayer)
-        .layer(LoadShedLayer::new(config.concurrency_limit.get()))
-        .layer(RequestTimeoutLayer::new(config.request_timeout))
+        .layer(internal_layers(config))
         .add_routes(tonic::service::Routes::from(router))
         .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), shutdown)
         .await
+}
+
+/// The internal listener's layers, outermost first; calls made inside the process
+/// ([`crate::local`]) pass the same ones.
+pub(crate) type InternalLayers = Stack<
+    RequestTimeoutLayer,
+    Stack<LoadShedLayer, Stack<GrpcMetricsLayer, Stack<AuthorizeLayer, Stack<ServerTraceLayer, Identity>>>>,
+>;
+
+pub(crate) fn internal_layers(config: &ServerConfig) -> InternalLayers {
+    tower::ServiceBuilder::new()
+        .layer(ServerTraceLayer)
+        .layer(AuthorizeLayer)
+        .layer(GrpcMetricsLayer)
+        .layer(LoadShedLayer::new(config.concurrency_limit.get()))
+        .layer(RequestTimeoutLayer::new(config.request_timeout))
+        .into_inner()
 }
 
 /// HTTP/2 settings both listeners share.

@@ -15,8 +15,9 @@ use anyhow::Context;
 use mesh_runtime::ShutdownSignal;
 use mesh_runtime::authz::Caller;
 use mesh_runtime::leader::{LeaderState, Leadership};
-use mesh_runtime::local::InProcessRouter;
+use mesh_runtime::local::InProcessServices;
 use mesh_runtime::role::{BuildContext, Exposure, NodeResources, ServiceRegistry};
+use mesh_runtime::server::InternalLayers;
 use mesh_runtime::tls::MeshIdentity;
 use proto::clients::{ClientSettings, LocalPeers, MeshClients, PeerAddresses};
 use tokio::net::TcpListener;
@@ -140,7 +141,7 @@ async fn serve(
     let cert_dir = prepare_certificates(&config)?;
     let peers = peer_addresses(&config, &internal_url, &public_url);
     let settings = config.mesh.client.settings();
-    let in_process = InProcessRouter::new();
+    let in_process = InProcessServices::new();
     let clients_of = |caller: Caller| -> anyhow::Result<MeshClients> {
         let tls = MeshIdentity::load(&cert_dir, caller)?.client_tls();
         let local = in_process_peers(&config, &in_process, caller, &settings);
@@ -207,7 +208,9 @@ async fn serve(
     let public_router =
         registry.router(&[Exposure::Public], health_service.clone())?.merge(mesh_runtime::metrics::router());
     let internal_router = registry.router(&[Exposure::Internal], health_service)?;
-    in_process.serve(&config.mesh.server, internal_router.clone());
+    // One set of layers, so calls from other hosts and from this process share one load limit.
+    let internal_layers = InternalLayers::new(&config.mesh.server);
+    in_process.serve(internal_layers.clone(), internal_router.clone());
 
     let (database, archive) = context.opened();
     let names: Vec<String> = config.roles.iter().map(|role| role.to_string()).collect();
@@ -225,7 +228,8 @@ async fn serve(
     let internal_server = tokio::spawn(async move {
         let stopped = async move { serving.wait().await };
         let tls = server_identity.server_tls();
-        mesh_runtime::server::serve_internal(&server_config, internal_router, listeners.internal, tls, stopped).await
+        let (layers, listener) = (internal_layers, listeners.internal);
+        mesh_runtime::server::serve_internal(&server_config, layers, internal_router, listener, tls, stopped).await
     });
     // Announced on stdout so a parent process (or a test) can find ephemeral ports; the public
     // line comes last, as the one that says the node is up.
@@ -296,12 +300,12 @@ async fn serve(
 /// and is always called on its listener.
 fn in_process_peers(
     config: &Config,
-    router: &InProcessRouter,
+    services: &InProcessServices,
     caller: Caller,
     settings: &ClientSettings,
 ) -> LocalPeers {
     let here = |role: Role| {
-        (config.mesh.in_process_calls && config.roles.contains(role)).then(|| router.channel(caller, settings))
+        (config.mesh.in_process_calls && config.roles.contains(role)).then(|| services.channel(caller, settings))
     };
     LocalPeers {
         indexer: here(Role::Indexer),

@@ -1,7 +1,8 @@
 //! The role contract at the node: a role is built only from what it asks the build context for (a
 //! depsvc node opens neither the database nor the archive, a processor node no database), every
 //! role is built before anything listens (a role that cannot be built stops the node first), and a
-//! node that was asked to stop exits within its drain bound.
+//! node that was asked to stop exits within its drain bound. A node's roles run a chain whether they
+//! call each other inside the process or through the internal listener.
 
 mod support;
 
@@ -12,7 +13,8 @@ use std::time::Duration;
 use imap_sdc::config::Config;
 use mesh_runtime::ShutdownSignal;
 use proto::clients::DependencyClient;
-use proto::pb::GetGraphRequest;
+use proto::clients::IndexerClient;
+use proto::pb::{GetGraphRequest, QueryFilesRequest};
 use support::TempDir;
 
 /// Runs a node with `config` until `check` has looked at it, then stops it and waits for it to
@@ -83,4 +85,39 @@ async fn a_role_that_cannot_be_built_stops_the_node_before_it_listens() {
     let message = format!("{error:#}");
     assert!(message.contains("building the starter") && message.contains("broken"), "{message}");
     assert!(!waited_for_shutdown.load(Ordering::SeqCst), "the node never got as far as serving");
+}
+
+/// A level-0 file becomes l1a and l1b on an all-roles node, its roles calling each other as set.
+async fn chain_runs(in_process_calls: bool) {
+    let home = TempDir::new(if in_process_calls { "node-in-process" } else { "node-listener" });
+    let mut config = config(&home, "all");
+    config.mesh.in_process_calls = in_process_calls;
+    config.depsvc.graph_file = Some(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/chain_graph.toml").into());
+    config.processor.xtce_dir = Some(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/xtce").into());
+    let inbox = config.data_dir.join("inbox");
+    run_node(config, |url, cert_dir| async move {
+        std::fs::create_dir_all(&inbox).unwrap();
+        std::fs::write(inbox.join("imap_swe_l0_raw_20240925_v001.pkts"), support::synthetic_level0(8)).unwrap();
+        let indexer = IndexerClient::new(support::operator_channel(&cert_dir, &url));
+        support::wait_for("the l1b product", Duration::from_secs(90), || {
+            let mut indexer = indexer.clone();
+            async move {
+                let files = indexer.query_files(QueryFilesRequest::default()).await.ok()?.into_inner().files;
+                let made_by_jobs = files.iter().filter(|file| !file.produced_by_job.is_empty()).count();
+                (files.iter().any(|file| file.data_level == "l1b") && made_by_jobs == 2).then_some(())
+            }
+        })
+        .await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_of_one_node_run_a_chain_calling_each_other_in_process() {
+    chain_runs(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_of_one_node_run_a_chain_through_the_internal_listener() {
+    chain_runs(false).await;
 }

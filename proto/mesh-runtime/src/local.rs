@@ -1,15 +1,17 @@
 //! Calls between the roles of one node, made inside the process: no TLS, no HTTP/2, no socket.
-//! A request still passes the internal listener's server stack (trace, authorisation table,
-//! metrics, load shedding, timeout) on its way to the node's router, with the calling role as
-//! the caller the table judges, so a role may call in-process exactly what it may call over the
-//! network. Only this crate can name a caller this way ([`InProcessCaller`]).
+//! A request still passes the internal listener's layers (trace, authorisation table, metrics,
+//! load shedding, timeout; [`InternalLayers`]) on its way to the node's router, with the calling
+//! role as the caller the table judges, so a role may call in-process exactly what it may call over
+//! the network. Only this crate can name a caller this way ([`InProcessCaller`]).
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 use std::task::{Context, Poll};
 
+use futures_util::FutureExt;
 use proto::client_stack::BoxError;
 use proto::clients::{ClientSettings, MeshChannel, stacked_channel};
 use proto::error::ErrorCode;
@@ -18,48 +20,49 @@ use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceExt};
 
 use crate::authz::{Caller, InProcessCaller};
-use crate::config::ServerConfig;
+use crate::server::InternalLayers;
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 type ServerStack = BoxCloneSyncService<http::Request<Body>, http::Response<Body>, Infallible>;
 
-/// The node's internal services as seen from inside the process. Roles get their channels
-/// ([`InProcessRouter::channel`]) when they are built; the services answer once the node has
-/// registered them all ([`InProcessRouter::serve`]).
-#[derive(Clone, Default)]
-pub struct InProcessRouter {
+/// The node's internal services as seen from inside the process. Roles get their transports
+/// ([`InProcessServices::channel`]) when they are built; the services answer once the node has
+/// registered them all ([`InProcessServices::serve`]), and until this value is dropped.
+#[derive(Default)]
+pub struct InProcessServices {
     stack: Arc<OnceLock<ServerStack>>,
 }
 
-impl InProcessRouter {
-    pub fn new() -> InProcessRouter {
-        InProcessRouter::default()
+impl InProcessServices {
+    pub fn new() -> InProcessServices {
+        InProcessServices::default()
     }
 
-    /// Serves `router` (the one the internal listener serves) to this router's channels, behind
-    /// the internal listener's layers with their own concurrency limit. Only the first call counts.
-    pub fn serve(&self, config: &ServerConfig, router: axum::Router) {
-        let stack = tower::ServiceBuilder::new()
-            .layer(crate::server::internal_layers(config))
-            .service(tonic::service::Routes::from(router));
-        let _ = self.stack.set(BoxCloneSyncService::new(stack));
+    /// Serves `router` (the one the internal listener serves) behind `layers` (clones of the
+    /// listener's, so both share one load-shedding limit).
+    pub fn serve(&self, layers: InternalLayers, router: axum::Router) {
+        let stack = tower::ServiceBuilder::new().layer(layers.0).service(tonic::service::Routes::from(router));
+        if self.stack.set(BoxCloneSyncService::new(stack)).is_err() {
+            tracing::warn!("the in-process services were already being served; the second router is ignored");
+        }
     }
 
     /// A channel over which `caller` calls this node's services, through the client stack
-    /// (trace context, deadline, retries, concurrency limit) as any other.
+    /// (trace context, deadline, retries, concurrency limit) as any other. It holds the services
+    /// weakly: the services hold the roles, whose clients hold such channels.
     pub fn channel(&self, caller: Caller, settings: &ClientSettings) -> MeshChannel {
-        stacked_channel(InProcessCall { stack: self.stack.clone(), caller }, settings)
+        stacked_channel(InProcessTransport { stack: Arc::downgrade(&self.stack), caller }, settings)
     }
 }
 
 /// One caller's way into the node's services.
 #[derive(Clone)]
-struct InProcessCall {
-    stack: Arc<OnceLock<ServerStack>>,
+struct InProcessTransport {
+    stack: Weak<OnceLock<ServerStack>>,
     caller: Caller,
 }
 
-impl Service<http::Request<Body>> for InProcessCall {
+impl Service<http::Request<Body>> for InProcessTransport {
     type Response = http::Response<Body>;
     type Error = BoxError;
     type Future = BoxFuture<Result<http::Response<Body>, BoxError>>;
@@ -69,14 +72,21 @@ impl Service<http::Request<Body>> for InProcessCall {
     }
 
     fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
-        let Some(stack) = self.stack.get() else {
-            // Called before the node serves: transient, retried like a peer that is starting.
-            let response = ErrorCode::Unavailable.status("the node's services are not up yet").into_http();
+        let Some(stack) = self.stack.upgrade().and_then(|stack| stack.get().cloned()) else {
+            // Before the node serves (retried like a peer that is starting) or after it stopped.
+            let response = ErrorCode::Unavailable.status("this node's services are not being served").into_http();
             return Box::pin(async move { Ok(response) });
         };
         request.extensions_mut().insert(InProcessCaller(self.caller));
-        let call = stack.clone().oneshot(request);
-        Box::pin(async move { call.await.map_err(|never| match never {}) })
+        let call = stack.oneshot(request);
+        Box::pin(async move {
+            // The handler runs in the caller's task here, not in a task of its own as behind a
+            // listener: a panic in it must fail this call, not the calling role's loop.
+            match AssertUnwindSafe(call).catch_unwind().await {
+                Ok(answered) => answered.map_err(|never| match never {}),
+                Err(_) => Ok(ErrorCode::Internal.status("the handler panicked").into_http()),
+            }
+        })
     }
 }
 
@@ -91,8 +101,9 @@ mod tests {
     use tonic::{Request, Response, Status};
 
     use super::*;
+    use crate::config::ServerConfig;
 
-    /// An indexer that answers QueryFiles with one file and streams three events.
+    /// An indexer that answers QueryFiles with one file, streams three events, and panics in GetFile.
     struct TinyIndexer;
 
     #[tonic::async_trait]
@@ -120,7 +131,7 @@ mod tests {
             Ok(Response::new(QueryFilesResponse { files: vec![file], ..Default::default() }))
         }
         async fn get_file(&self, _: Request<GetFileRequest>) -> Result<Response<GetFileResponse>, Status> {
-            Err(Status::unimplemented("tiny"))
+            panic!("a handler bug");
         }
         async fn list_quarantine(
             &self,
@@ -136,15 +147,15 @@ mod tests {
         }
     }
 
-    fn serving_router() -> InProcessRouter {
-        let router = InProcessRouter::new();
+    fn serving_router() -> InProcessServices {
+        let router = InProcessServices::new();
         let routes = tonic::service::Routes::new(IndexerServiceServer::new(TinyIndexer));
-        router.serve(&ServerConfig::default(), routes.into_axum_router());
+        router.serve(InternalLayers::new(&ServerConfig::default()), routes.into_axum_router());
         router
     }
 
     fn indexer_as(
-        router: &InProcessRouter,
+        router: &InProcessServices,
         caller: Caller,
         settings: &ClientSettings,
     ) -> proto::clients::IndexerClient {
@@ -182,7 +193,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_call_before_the_node_serves_is_unavailable_and_retried() {
-        let router = InProcessRouter::new();
+        let router = InProcessServices::new();
         let once = ClientSettings {
             retry: RetryPolicy::attempts(NonZeroU32::MIN, Duration::from_millis(1), Duration::from_millis(1)),
             ..ClientSettings::default()
@@ -202,7 +213,32 @@ mod tests {
         let mut indexer = indexer_as(&router, Caller::Depsvc, &settings);
         let call = tokio::spawn(async move { indexer.query_files(QueryFilesRequest::default()).await });
         let routes = tonic::service::Routes::new(IndexerServiceServer::new(TinyIndexer));
-        router.serve(&ServerConfig::default(), routes.into_axum_router());
+        router.serve(InternalLayers::new(&ServerConfig::default()), routes.into_axum_router());
         assert_eq!(call.await.unwrap().unwrap().into_inner().files.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_handler_that_panics_fails_the_call_not_the_caller() {
+        let services = serving_router();
+        let mut indexer = indexer_as(&services, Caller::Processor, &ClientSettings::default());
+        let failed = indexer.get_file(GetFileRequest::default()).await.unwrap_err();
+        assert_eq!(failed.code(), tonic::Code::Internal, "{failed:?}");
+        let after = indexer_as(&services, Caller::Depsvc, &ClientSettings::default())
+            .query_files(QueryFilesRequest::default())
+            .await;
+        assert!(after.is_ok(), "the services answer on: {after:?}");
+    }
+
+    #[tokio::test]
+    async fn once_the_node_drops_its_services_calls_are_unavailable() {
+        let services = serving_router();
+        let once = ClientSettings {
+            retry: RetryPolicy::attempts(NonZeroU32::MIN, Duration::from_millis(1), Duration::from_millis(1)),
+            ..ClientSettings::default()
+        };
+        let mut indexer = indexer_as(&services, Caller::Depsvc, &once);
+        drop(services);
+        let late = indexer.query_files(QueryFilesRequest::default()).await.unwrap_err();
+        assert_eq!(late.code(), tonic::Code::Unavailable, "{late:?}");
     }
 }

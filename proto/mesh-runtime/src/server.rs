@@ -1,10 +1,10 @@
 //! The server side of every listener, one stack for gRPC and REST alike, outermost first:
 //!
 //! 1. [`ServerTraceLayer`]: one span per request, parented on the caller's trace, so even a
-//!    refused request is seen. [`GrpcMetricsLayer`](crate::metrics::GrpcMetricsLayer) then counts
-//!    it, by method and code. On the internal listener ([`serve_internal`], mutual TLS) the authorisation table
-//!    ([`AuthorizeLayer`]) comes next: a caller without a certificate, or calling an RPC its role
-//!    may not, is refused before it takes a slot.
+//!    refused request is seen. On the internal listener ([`serve_internal`], mutual TLS, and calls
+//!    inside the process, [`crate::local`]) the authorisation table ([`AuthorizeLayer`]) comes
+//!    next: a caller without a certificate, or calling an RPC its role may not, is refused before
+//!    it takes a slot. [`GrpcMetricsLayer`] then counts the request, by method and code.
 //! 2. [`LoadShedLayer`]: at most `concurrency_limit` requests are handled at once; one more is
 //!    answered at once, before any work, with gRPC `RESOURCE_EXHAUSTED` or HTTP 429 and
 //!    `Retry-After` (transient: callers back off and come back). Health checks are never shed, so
@@ -59,10 +59,11 @@ pub async fn serve(
 }
 
 /// Serves the mesh services on the internal listener: mutual TLS (callers present a certificate
-/// signed by the mesh CA) and, before load shedding so refused callers take no slot, the
-/// authorisation table ([`AuthorizeLayer`]); otherwise the same stack as [`serve`].
+/// signed by the mesh CA) and `layers` ([`InternalLayers`]: the authorisation table before load
+/// shedding, so refused callers take no slot); otherwise the same stack as [`serve`].
 pub async fn serve_internal(
     config: &ServerConfig,
+    layers: InternalLayers,
     router: axum::Router,
     listener: TcpListener,
     tls: tonic::transport::ServerTlsConfig,
@@ -70,27 +71,35 @@ pub async fn serve_internal(
 ) -> Result<(), tonic::transport::Error> {
     connection_settings(config)
         .tls_config(tls)?
-        .layer(internal_layers(config))
+        .layer(layers.0)
         .add_routes(tonic::service::Routes::from(router))
         .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), shutdown)
         .await
 }
 
-/// The internal listener's layers, outermost first; calls made inside the process
-/// ([`crate::local`]) pass the same ones.
-pub(crate) type InternalLayers = Stack<
+type InternalStack = Stack<
     RequestTimeoutLayer,
     Stack<LoadShedLayer, Stack<GrpcMetricsLayer, Stack<AuthorizeLayer, Stack<ServerTraceLayer, Identity>>>>,
 >;
 
-pub(crate) fn internal_layers(config: &ServerConfig) -> InternalLayers {
-    tower::ServiceBuilder::new()
-        .layer(ServerTraceLayer)
-        .layer(AuthorizeLayer)
-        .layer(GrpcMetricsLayer)
-        .layer(LoadShedLayer::new(config.concurrency_limit.get()))
-        .layer(RequestTimeoutLayer::new(config.request_timeout))
-        .into_inner()
+/// The internal services' layers, outermost first: trace, authorisation, metrics, load shedding,
+/// timeout. The internal listener and calls made inside the process ([`crate::local`]) are given
+/// clones of one, so they share one load-shedding limit.
+#[derive(Clone)]
+pub struct InternalLayers(pub(crate) InternalStack);
+
+impl InternalLayers {
+    pub fn new(config: &ServerConfig) -> InternalLayers {
+        InternalLayers(
+            tower::ServiceBuilder::new()
+                .layer(ServerTraceLayer)
+                .layer(AuthorizeLayer)
+                .layer(GrpcMetricsLayer)
+                .layer(LoadShedLayer::new(config.concurrency_limit.get()))
+                .layer(RequestTimeoutLayer::new(config.request_timeout))
+                .into_inner(),
+        )
+    }
 }
 
 /// HTTP/2 settings both listeners share.

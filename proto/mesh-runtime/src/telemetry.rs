@@ -126,7 +126,9 @@ where
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         use tracing::Instrument;
         let path = request.uri().path().to_string();
-        let span = tracing::info_span!("rpc", otel.name = %path, otel.kind = "server");
+        // A root here, parented only through `traceparent`: an in-process call runs inside the
+        // caller's span, which must not become the server span's parent twice.
+        let span = tracing::info_span!(parent: None, "rpc", otel.name = %path, otel.kind = "server");
         if let Some(traceparent) = request.headers().get("traceparent").and_then(|value| value.to_str().ok()) {
             proto::trace::adopt_parent(&span, traceparent);
         }

@@ -195,8 +195,8 @@ impl FileTracker {
     }
 
     /// A write transaction of the leader: refused (UNAVAILABLE) on a standby or a deposed leader.
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, IndexerError> {
-        let mut transaction = self.pool.begin().await?;
+    async fn begin_write(&self) -> Result<mesh_runtime::store::WriteTransaction, IndexerError> {
+        let mut transaction = mesh_runtime::store::begin_write(&self.pool).await?;
         self.leadership.fence(&mut transaction).await?;
         Ok(transaction)
     }

@@ -115,8 +115,8 @@ impl JobStore {
     }
 
     /// A write transaction of the leader: refused (UNAVAILABLE) on a standby or a deposed leader.
-    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StarterError> {
-        let mut transaction = self.pool.begin().await?;
+    pub(crate) async fn begin_write(&self) -> Result<mesh_runtime::store::WriteTransaction, StarterError> {
+        let mut transaction = mesh_runtime::store::begin_write(&self.pool).await?;
         self.leadership.fence(&mut transaction).await?;
         Ok(transaction)
     }
@@ -132,23 +132,9 @@ impl JobStore {
         // Versions come from the table itself; a concurrent creator that takes the same version
         // hits the second unique key and we try the next one.
         for _ in 0..16 {
-            let existing: Option<String> = sqlx::query_scalar(
-                "SELECT id FROM jobs WHERE instrument = $1 AND data_level = $2 AND descriptor = $3 AND start_date = $4 \
-                 AND repointing = $5 AND input_hash = $6 AND campaign_id = $7",
-            )
-            .bind(job.product.instrument.clone())
-            .bind(job.product.data_level.clone())
-            .bind(job.product.descriptor.clone())
-            .bind(job.time.date.clone())
-            .bind(repointing)
-            .bind(input_hash.clone())
-            .bind(job.campaign_id.clone())
-            .fetch_optional(&self.pool)
-            .await?;
-            if existing.is_some() {
+            let Some(mut version) = self.next_version_unless_exists(job, &input_hash, repointing).await? else {
                 return Ok(None);
-            }
-            let mut version = self.next_version(&job.product, &job.time.date, repointing).await?;
+            };
             if let Some(floor) = floor.filter(|floor| *floor >= version) {
                 version = floor
                     .next_minor()
@@ -191,21 +177,44 @@ impl JobStore {
         Err(StarterError::VersionContention)
     }
 
-    async fn next_version(&self, product: &ProductKey, date: &str, repointing: i64) -> Result<Version, StarterError> {
-        let row = sqlx::query(
-            "SELECT version_major, version_minor FROM jobs WHERE instrument = $1 AND data_level = $2 AND descriptor = $3 \
-             AND start_date = $4 AND repointing = $5 ORDER BY version_major DESC, version_minor DESC LIMIT 1",
-        )
-        .bind(product.instrument.clone())
-        .bind(product.data_level.clone())
-        .bind(product.descriptor.clone())
-        .bind(date.to_string())
-        .bind(repointing)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Ok(Version::first()) };
-        let latest = Version { major: Some(row.try_get::<i64, _>(0)? as u16), minor: row.try_get::<i64, _>(1)? as u16 };
-        latest.next_minor().ok_or_else(|| StarterError::NoVersionLeft(latest.to_string()))
+    /// The version a new job of `job`'s product and time gets, or `None` when a job of the same
+    /// inputs and campaign exists: one round trip for both questions.
+    async fn next_version_unless_exists(
+        &self,
+        job: &NewJob,
+        input_hash: &str,
+        repointing: i64,
+    ) -> Result<Option<Version>, StarterError> {
+        const SAME_PRODUCT: &str =
+            "instrument = $1 AND data_level = $2 AND descriptor = $3 AND start_date = $4 AND repointing = $5";
+        let latest = |column: &str| {
+            format!(
+                "(SELECT {column} FROM jobs WHERE {SAME_PRODUCT} ORDER BY version_major DESC, version_minor DESC LIMIT 1)"
+            )
+        };
+        let sql = format!(
+            "SELECT (SELECT COUNT(*) FROM jobs WHERE {SAME_PRODUCT} AND input_hash = $6 AND campaign_id = $7), {}, {}",
+            latest("version_major"),
+            latest("version_minor")
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(job.product.instrument.clone())
+            .bind(job.product.data_level.clone())
+            .bind(job.product.descriptor.clone())
+            .bind(job.time.date.clone())
+            .bind(repointing)
+            .bind(input_hash.to_string())
+            .bind(job.campaign_id.clone())
+            .fetch_one(&self.pool)
+            .await?;
+        if row.try_get::<i64, _>(0)? > 0 {
+            return Ok(None);
+        }
+        let (Some(major), Some(minor)) = (row.try_get::<Option<i64>, _>(1)?, row.try_get::<Option<i64>, _>(2)?) else {
+            return Ok(Some(Version::first()));
+        };
+        let latest = Version { major: Some(major as u16), minor: minor as u16 };
+        latest.next_minor().map(Some).ok_or_else(|| StarterError::NoVersionLeft(latest.to_string()))
     }
 
     /// Leases the oldest runnable job to `worker`, respecting per-instrument limits.
@@ -214,7 +223,7 @@ impl JobStore {
         let _one_claim_at_a_time = self.claim_lock.lock().await;
         for _ in 0..8 {
             let mut transaction = self.begin_write().await?;
-            let claimed: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(self.claim_sql.clone()))
+            let claimed = sqlx::query(sqlx::AssertSqlSafe(self.claim_sql.clone()))
                 .bind(worker.to_string())
                 .bind(lease_expires_at)
                 .bind(now)
@@ -222,8 +231,8 @@ impl JobStore {
                 .await?;
             transaction.commit().await?;
             match claimed {
-                Some(id) => {
-                    let job = self.get(&JobId::from(id)).await?;
+                Some(row) => {
+                    let job = job_from_row(&row)?;
                     record_dispatch(&job, now);
                     return Ok(Some(job));
                 }
@@ -616,7 +625,7 @@ fn claim_statement(limit: &str) -> String {
          started_at = $3, error = '' \
          WHERE state = 'queued' AND id = (SELECT j.id FROM jobs j WHERE j.state = 'queued' AND j.not_before <= $3 \
          AND (SELECT COUNT(*) FROM jobs r WHERE r.state = 'running' AND r.instrument = j.instrument) < ({limit}) \
-         ORDER BY j.created_at, j.id LIMIT 1) RETURNING id"
+         ORDER BY j.created_at, j.id LIMIT 1) RETURNING {JOB_COLUMNS}"
     )
 }
 

@@ -23,7 +23,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use super::cursor::CursorTracker;
+use super::cursor::{CursorTracker, CursorWriter, CursorWrites};
 use super::dead_letters::Refusal;
 use super::jobs::{JobStore, NewJob};
 
@@ -90,6 +90,8 @@ pub struct TriggerContext {
     pub consumer: String,
     pub job_available: Arc<Notify>,
     pub cursor: Mutex<CursorTracker>,
+    /// The cursor values asked to be saved, and whether a write is in flight.
+    pub cursor_writes: Mutex<CursorWrites>,
     /// Each instrument's queue; together they hold at most `queue_room`'s permits.
     pub queues: Mutex<HashMap<String, mpsc::UnboundedSender<Queued>>>,
     /// Room for queued candidates, shared by every instrument ([`QUEUED_CANDIDATES_MAX`]).
@@ -314,9 +316,20 @@ impl TriggerContext {
         self.commit(committable).await;
     }
 
+    /// Saves `seq` as the durable cursor. One caller at a time writes, and it writes the newest
+    /// value asked for meanwhile: under load the evaluations that finish during a write share the
+    /// next one, and a value not above the saved one (an event's other runs finishing) costs
+    /// nothing. A value can lag in memory only while a write is in flight, which then saves it.
     async fn commit(&self, seq: u64) {
-        if let Err(error) = self.store.write_cursor(&self.consumer, seq).await {
-            tracing::error!(%error, seq, "cursor not saved; events will be replayed harmlessly");
+        if !self.cursor_writes.lock().expect("cursor writes lock").ask(seq) {
+            return;
+        }
+        let mut writer = CursorWriter::new(&self.cursor_writes);
+        while let Some(seq) = writer.next() {
+            if let Err(error) = self.store.write_cursor(&self.consumer, seq).await {
+                tracing::error!(%error, seq, "cursor not saved; events will be replayed harmlessly");
+            }
+            writer.saved(seq);
         }
     }
 

@@ -130,6 +130,7 @@ async fn context(store: Arc<JobStore>, peers: &str, shutdown: Shutdown) -> Arc<T
         consumer: "starter".into(),
         job_available: Arc::new(Notify::new()),
         cursor: Mutex::new(CursorTracker::new(0)),
+        cursor_writes: Mutex::default(),
         queues: Mutex::new(HashMap::new()),
         queue_room: Arc::new(tokio::sync::Semaphore::new(QUEUE_ROOM)),
         campaign_outstanding: Mutex::new(HashMap::new()),

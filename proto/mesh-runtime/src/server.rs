@@ -9,9 +9,9 @@
 //!    answered at once, before any work, with gRPC `RESOURCE_EXHAUSTED` or HTTP 429 and
 //!    `Retry-After` (transient: callers back off and come back). Health checks are never shed, so
 //!    a busy node is not restarted for being busy.
-//! 3. [`RequestTimeoutLayer`]: an admitted request is answered within `request_timeout`
-//!    (`DEADLINE_EXCEEDED`, HTTP 504), which also frees its slot. Streaming RPCs and uploads are
-//!    long by design and not bounded.
+//! 3. [`RequestTimeoutLayer`]: an admitted request is answered within `request_timeout`, or the
+//!    caller's own `grpc-timeout` when shorter (`DEADLINE_EXCEEDED`, HTTP 504), which also frees
+//!    its slot. Streaming RPCs and uploads are long by design and not bounded.
 //!
 //! HTTP/2 settings (`max_concurrent_streams`, keepalive) go on the tonic server itself; message
 //! size limits on each service, as it is registered ([`crate::role::ServiceRegistry`]).
@@ -245,11 +245,14 @@ where
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let grpc = is_grpc(&request);
         let unbounded = if grpc { is_streaming(request.uri().path()) } else { request.method() == http::Method::PUT };
+        // A caller's own deadline, when shorter, is kept too: tonic's listener keeps it itself, a
+        // call inside the process ([`crate::local`]) only here.
+        let caller_deadline = if grpc { caller_timeout(&request) } else { None };
         let call = self.inner.call(request);
         if unbounded {
             return Box::pin(call);
         }
-        let timeout = self.timeout;
+        let timeout = caller_deadline.map_or(self.timeout, |deadline| deadline.min(self.timeout));
         Box::pin(async move {
             match tokio::time::timeout(timeout, call).await {
                 Ok(response) => response,
@@ -257,6 +260,26 @@ where
             }
         })
     }
+}
+
+/// The `grpc-timeout` a gRPC caller sent: at most 8 digits and a unit (`H`, `M`, `S`, `m`, `u`,
+/// `n`); `None` when absent or malformed (the configured timeout then applies alone).
+fn caller_timeout<B>(request: &http::Request<B>) -> Option<Duration> {
+    let value = request.headers().get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = value.split_at_checked(value.len().checked_sub(1)?)?;
+    if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
+        return None;
+    }
+    let amount: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(amount * 3600),
+        "M" => Duration::from_secs(amount * 60),
+        "S" => Duration::from_secs(amount),
+        "m" => Duration::from_millis(amount),
+        "u" => Duration::from_micros(amount),
+        "n" => Duration::from_nanos(amount),
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -323,5 +346,46 @@ mod tests {
         let mut response = String::new();
         stream.read_to_string(&mut response).await.unwrap();
         response
+    }
+
+    fn grpc_request(timeout: Option<&str>) -> http::Request<Body> {
+        let mut request = http::Request::builder()
+            .uri("/imap.sdc.v1.DependencyService/GetGraph")
+            .header(http::header::CONTENT_TYPE, "application/grpc");
+        if let Some(timeout) = timeout {
+            request = request.header("grpc-timeout", timeout);
+        }
+        request.body(Body::empty()).unwrap()
+    }
+
+    #[test]
+    fn reads_the_callers_grpc_timeout() {
+        assert_eq!(caller_timeout(&grpc_request(Some("250m"))), Some(Duration::from_millis(250)));
+        assert_eq!(caller_timeout(&grpc_request(Some("3S"))), Some(Duration::from_secs(3)));
+        assert_eq!(caller_timeout(&grpc_request(Some("2H"))), Some(Duration::from_secs(7200)));
+        assert_eq!(caller_timeout(&grpc_request(Some("40u"))), Some(Duration::from_micros(40)));
+        for malformed in ["", "m", "12", "123456789S", "-5m", "5x", "5 m"] {
+            assert_eq!(caller_timeout(&grpc_request(Some(malformed))), None, "{malformed:?}");
+        }
+        assert_eq!(caller_timeout(&grpc_request(None)), None);
+    }
+
+    /// A handler that never answers, behind a timeout of an hour: a caller asking for 50 ms gets
+    /// DEADLINE_EXCEEDED after 50 ms (the clock is paused and jumps), not after the hour.
+    #[tokio::test(start_paused = true)]
+    async fn a_callers_shorter_deadline_is_kept() {
+        let never = tower::service_fn(|_: http::Request<Body>| {
+            std::future::pending::<Result<http::Response<Body>, std::convert::Infallible>>()
+        });
+        let mut service = RequestTimeoutLayer::new(Duration::from_secs(3600)).layer(never);
+        let started = tokio::time::Instant::now();
+        let response = service.call(grpc_request(Some("50m"))).await.unwrap();
+        assert_eq!(started.elapsed(), Duration::from_millis(50));
+        let status = tonic::Status::from_header_map(response.headers()).expect("a gRPC status");
+        assert_eq!(status.code(), tonic::Code::DeadlineExceeded);
+
+        let started = tokio::time::Instant::now();
+        service.call(grpc_request(Some("2H"))).await.unwrap();
+        assert_eq!(started.elapsed(), Duration::from_secs(3600), "a longer deadline leaves the node's own");
     }
 }

@@ -71,9 +71,10 @@ impl DerefMut for WriteTransaction {
 /// Begins a write transaction on `pool`, after this process's earlier SQLite writers to the same
 /// file (see [`WriteTransaction`]). Dropped without a commit, it rolls back and passes the turn on.
 pub async fn begin_write(pool: &AnyPool) -> Result<WriteTransaction, sqlx::Error> {
-    let url = pool.connect_options().database_url.as_str().to_string();
-    let turn = match Backend::of_url(&url) {
-        Some(Backend::Sqlite) => Some(sqlite_write_turns(&url).lock_owned().await),
+    let options = pool.connect_options();
+    let url = options.database_url.as_str();
+    let turn = match Backend::of_url(url) {
+        Some(Backend::Sqlite) => Some(sqlite_write_turns(url).lock_owned().await),
         _ => None,
     };
     let transaction = pool.begin().await?;
@@ -84,6 +85,10 @@ pub async fn begin_write(pool: &AnyPool) -> Result<WriteTransaction, sqlx::Error
 fn sqlite_write_turns(url: &str) -> Arc<tokio::sync::Mutex<()>> {
     static TURNS: OnceLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
     let mut turns = TURNS.get_or_init(Mutex::default).lock().expect("write turns lock");
+    // Every write transaction asks: the name is copied only the first time.
+    if let Some(turn) = turns.get(url) {
+        return turn.clone();
+    }
     turns.entry(url.to_string()).or_default().clone()
 }
 

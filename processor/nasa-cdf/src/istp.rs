@@ -295,6 +295,12 @@ impl IstpDataset {
     /// The finished dataset. Checks that every record-varying variable has as
     /// many records as the epoch.
     pub fn build(&self) -> Result<Cdf> {
+        self.clone().into_cdf()
+    }
+
+    /// Like [`IstpDataset::build`], moving the variables' values into the [`Cdf`] instead of
+    /// copying them.
+    pub fn into_cdf(self) -> Result<Cdf> {
         let mut cdf = Cdf::new();
         for (name, entries) in self.globals.to_attributes() {
             cdf.set_global_attribute(name, entries);
@@ -305,7 +311,7 @@ impl IstpDataset {
                 .find(|candidate| candidate.variable.name == epoch)
                 .map(|epoch| epoch.variable.num_records())
         });
-        for istp_variable in &self.variables {
+        for istp_variable in self.variables {
             let variable = &istp_variable.variable;
             if let Some(expected) =
                 epoch_records.filter(|&expected| variable.record_varying && variable.num_records() != expected)
@@ -313,7 +319,7 @@ impl IstpDataset {
                 let reason = format!("{} records but the epoch has {expected}", variable.num_records());
                 return Err(CdfError::InvalidVariable { name: variable.name.clone(), reason });
             }
-            cdf.add_variable(istp_variable.clone().finish(self.epoch_name.as_deref(), self.valid_times));
+            cdf.add_variable(istp_variable.finish(self.epoch_name.as_deref(), self.valid_times));
         }
         Ok(cdf)
     }

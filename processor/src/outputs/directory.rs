@@ -31,8 +31,8 @@ pub(crate) fn write(root: &Path, outputs: Vec<OutputFiles>) -> Result<(), Proces
     let mut round = SyncRound::default();
     let written = round.write_all(root, &outputs);
     let outcome = written.and_then(|()| round.publish(root, &outputs));
-    // Whatever failed, no temporary file stays behind (published ones are already gone).
-    for (_, staged) in &round.staged {
+    // Whatever failed, no temporary file stays behind; records renamed into place are gone already.
+    for (_, staged) in round.staged.iter().skip(round.records_renamed) {
         let _ = std::fs::remove_file(staged);
     }
     outcome
@@ -45,6 +45,8 @@ struct SyncRound {
     staged: Vec<(PathBuf, PathBuf)>,
     /// Directories whose entries changed: the parents of placed files and of created folders.
     directories: BTreeSet<PathBuf>,
+    /// How many of the first `staged` (the records) were renamed into place.
+    records_renamed: usize,
 }
 
 impl SyncRound {
@@ -88,6 +90,7 @@ impl SyncRound {
         let (records, products) = self.staged.split_at(outputs.len());
         for (path, staged) in records {
             std::fs::rename(staged, path).map_err(|error| file_error(path, error))?;
+            self.records_renamed += 1;
             self.directories.extend(path.parent().map(Path::to_path_buf));
         }
         let mut clash = None;

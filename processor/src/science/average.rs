@@ -58,7 +58,7 @@ impl Algorithm for TimeAverage {
         globals.extra.push(("Averaged_days".into(), text(window_dates.join(" "))));
         Ok(vec![ProductOutput {
             data_level: None,
-            bytes: averaged.to_cdf_bytes(globals)?,
+            bytes: averaged.into_cdf_bytes(globals)?,
             descriptor,
             extension: "cdf".into(),
             notes: Vec::new(),

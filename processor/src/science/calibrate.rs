@@ -27,7 +27,7 @@ impl Algorithm for Calibrate {
         globals.extra.push(("Calibrated_fields".into(), vec![AttributeEntry::text(applied.to_string())]));
         Ok(vec![ProductOutput {
             data_level: None,
-            bytes: calibrated.to_cdf_bytes(globals)?,
+            bytes: calibrated.into_cdf_bytes(globals)?,
             descriptor,
             extension: "cdf".into(),
             notes: Vec::new(),

@@ -35,7 +35,7 @@ impl Algorithm for TimeMerge {
         let globals = product_globals(context, &descriptor, &parent_names(inputs));
         Ok(vec![ProductOutput {
             data_level: None,
-            bytes: merged.to_cdf_bytes(globals)?,
+            bytes: merged.into_cdf_bytes(globals)?,
             descriptor,
             extension: "cdf".into(),
             notes: Vec::new(),
@@ -77,7 +77,7 @@ impl Algorithm for NearestTimeJoin {
             .push(("Join_tolerance_seconds".into(), vec![AttributeEntry::text(self.tolerance_seconds.to_string())]));
         Ok(vec![ProductOutput {
             data_level: None,
-            bytes: joined.to_cdf_bytes(globals)?,
+            bytes: joined.into_cdf_bytes(globals)?,
             descriptor,
             extension: "cdf".into(),
             notes: Vec::new(),

@@ -291,7 +291,7 @@ impl Algorithm for DecodeLevel0 {
                 }
                 Ok(ProductOutput {
                     data_level,
-                    bytes: series.to_cdf_bytes(globals)?,
+                    bytes: series.into_cdf_bytes(globals)?,
                     descriptor,
                     extension: "cdf".into(),
                     notes: problems.iter().take(LISTED_PROBLEMS).cloned().collect(),

@@ -73,59 +73,65 @@ impl TimeSeries {
     /// variable with one record per epoch.
     pub fn from_cdf_bytes(bytes: &[u8], file_name: &str) -> Result<TimeSeries, ScienceError> {
         let bad_input = |reason: String| ScienceError::BadInput { file: file_name.to_string(), reason };
-        let cdf = Cdf::from_bytes(bytes).map_err(|error| bad_input(error.to_string()))?;
-        let is_time = |variable: &&Variable| matches!(variable.values, Values::TimeTt2000(_));
-        let epoch_variable = cdf
+        let mut cdf = Cdf::from_bytes(bytes).map_err(|error| bad_input(error.to_string()))?;
+        let is_time = |variable: &Variable| matches!(variable.values, Values::TimeTt2000(_));
+        let epoch_index = cdf
             .variables
             .iter()
-            .filter(is_time)
-            .find(|variable| variable.name.eq_ignore_ascii_case("epoch"))
-            .or_else(|| cdf.variables.iter().find(is_time))
+            .position(|variable| is_time(variable) && variable.name.eq_ignore_ascii_case("epoch"))
+            .or_else(|| cdf.variables.iter().position(is_time))
             .ok_or_else(|| bad_input("no tt2000 epoch variable".to_string()))?;
-        let Values::TimeTt2000(epoch) = &epoch_variable.values else { unreachable!("filtered on tt2000") };
+        let Values::TimeTt2000(epoch) = cdf.variables.remove(epoch_index).values else {
+            unreachable!("found as tt2000")
+        };
         let text = |variable: &Variable, name: &str| variable.attribute(name).and_then(|entry| entry.as_text());
+        // The file is read only for this series: its values move into it rather than being copied.
         let variables = cdf
             .variables
-            .iter()
-            .filter(|variable| variable.name != epoch_variable.name && variable.record_varying)
-            .filter(|variable| variable.num_records() == epoch.len())
+            .into_iter()
+            .filter(|variable| variable.record_varying && variable.num_records() == epoch.len())
             .map(|variable| SeriesVariable {
-                name: variable.name.clone(),
-                values: variable.values.clone(),
-                dims: variable.dims.clone(),
-                catdesc: text(variable, "CATDESC"),
-                units: text(variable, "UNITS").filter(|units| !units.trim().is_empty()),
+                catdesc: text(&variable, "CATDESC"),
+                units: text(&variable, "UNITS").filter(|units| !units.trim().is_empty()),
                 fill: variable
                     .attribute("FILLVAL")
                     .and_then(|entry| to_numbers(&entry.values))
                     .and_then(|fill| fill.first().copied()),
+                name: variable.name,
+                values: variable.values,
+                dims: variable.dims,
             })
             .collect();
-        Ok(TimeSeries { epoch: epoch.clone(), variables })
+        Ok(TimeSeries { epoch, variables })
     }
 
     /// An ISTP CDF of this series with IMAP's valid time range; variables of at least
     /// [`COMPRESS_FROM_BYTES`] are GZIP-compressed.
     pub fn to_cdf_bytes(&self, globals: IstpGlobals) -> Result<Vec<u8>, ScienceError> {
+        self.clone().into_cdf_bytes(globals)
+    }
+
+    /// Like [`TimeSeries::to_cdf_bytes`], moving the values into the file instead of copying them.
+    pub fn into_cdf_bytes(self, globals: IstpGlobals) -> Result<Vec<u8>, ScienceError> {
         let (first, last) = imap_valid_times();
         let mut dataset = IstpDataset::new(globals).with_valid_times(first, last);
-        dataset.add_epoch("epoch", self.epoch.clone());
-        for variable in &self.variables {
-            let mut istp = IstpVariable::data(&variable.name, variable.values.clone(), &variable.dims);
+        dataset.add_epoch("epoch", self.epoch);
+        for variable in self.variables {
+            let bytes = variable.values.len()
+                * variable.values.natural_data_type().element_size().max(variable.values.max_string_len());
+            let mut istp = IstpVariable::data(&variable.name, variable.values, &variable.dims);
             if let Some(catdesc) = &variable.catdesc {
                 istp = istp.catdesc(catdesc);
             }
             if let Some(units) = &variable.units {
                 istp = istp.units(units);
             }
-            let bytes = variable.values.len()
-                * variable.values.natural_data_type().element_size().max(variable.values.max_string_len());
             if bytes >= COMPRESS_FROM_BYTES {
                 istp = istp.compression(Compression::Gzip { level: GZIP_LEVEL });
             }
             dataset.add_variable(istp);
         }
-        let cdf = dataset.build().map_err(|error| ScienceError::Failed(format!("cannot build cdf: {error}")))?;
+        let cdf = dataset.into_cdf().map_err(|error| ScienceError::Failed(format!("cannot build cdf: {error}")))?;
         cdf.to_bytes().map_err(|error| ScienceError::Failed(format!("cannot write cdf: {error}")))
     }
 
@@ -137,15 +143,23 @@ impl TimeSeries {
                 .variables
                 .iter()
                 .map(|variable| SeriesVariable {
+                    name: variable.name.clone(),
                     values: take_rows(&variable.values, variable.per_record(), indices),
-                    ..variable.clone()
+                    dims: variable.dims.clone(),
+                    catdesc: variable.catdesc.clone(),
+                    units: variable.units.clone(),
+                    fill: variable.fill,
                 })
                 .collect(),
         }
     }
 
     /// The records in time order (equal times keep their order).
-    pub fn sorted_by_time(&self) -> TimeSeries {
+    pub fn sorted_by_time(self) -> TimeSeries {
+        // Files of consecutive days usually come in order: nothing to move then.
+        if self.epoch.is_sorted() {
+            return self;
+        }
         let mut order: Vec<usize> = (0..self.len()).collect();
         order.sort_by_key(|&index| self.epoch[index]);
         self.take_records(&order)
@@ -162,10 +176,12 @@ impl TimeSeries {
             combined.epoch.extend_from_slice(&part.epoch);
             combined.variables = std::mem::take(&mut combined.variables)
                 .into_iter()
-                .filter_map(|variable| {
+                .filter_map(|mut variable| {
                     let other = part.variable(&variable.name).filter(|other| other.dims == variable.dims)?;
-                    let values = append_values(&variable.values, &other.values)?;
-                    Some(SeriesVariable { values, ..variable })
+                    if !extend_values(&mut variable.values, &other.values) {
+                        variable.values = append_values(&variable.values, &other.values)?;
+                    }
+                    Some(variable)
                 })
                 .collect();
         }
@@ -203,6 +219,21 @@ fn to_int8(values: &Values) -> Option<Vec<i64>> {
         _ => return None,
     };
     Some(integers)
+}
+
+/// Appends `more` to `values` in place when both hold the same type; `false` (nothing changed)
+/// otherwise.
+fn extend_values(values: &mut Values, more: &Values) -> bool {
+    macro_rules! same {
+        ($($variant:ident),*) => {
+            match (values, more) {
+                $((Values::$variant(a), Values::$variant(b)) => a.extend_from_slice(b),)*
+                _ => return false,
+            }
+        };
+    }
+    same!(Int1, Int2, Int4, Int8, UInt1, UInt2, UInt4, Real4, Real8, TimeTt2000, Char);
+    true
 }
 
 /// `first` then `second`; different integer types become Int8, other numbers Real8, text

@@ -644,3 +644,34 @@ fn a_flight_sclk_kernel_times_the_packets() {
     let error = Registry::from_config(&broken).err().expect("refused");
     assert!(error.to_string().contains("missing.tsc"), "{error}");
 }
+
+#[test]
+fn concat_joins_parts_in_time_order_widening_integers_and_dropping_variables_a_part_lacks() {
+    let part = |epoch: Vec<i64>, counts: Values, only_here: bool| {
+        let mut variables = vec![
+            SeriesVariable::new("rate", Values::Real8(epoch.iter().map(|&time| time as f64 * 10.0).collect()), &[]),
+            SeriesVariable::new("counts", counts, &[]).with_catdesc("counts per bin"),
+        ];
+        if only_here {
+            variables.push(SeriesVariable::new("extra", Values::UInt1(vec![1; epoch.len()]), &[]));
+        }
+        TimeSeries { epoch, variables }
+    };
+    let later = part(vec![30, 40], Values::Int2(vec![3, 4]), true);
+    let earlier = part(vec![10, 20], Values::Int4(vec![1, 2]), false);
+    let joined = TimeSeries::concat(vec![later, earlier]);
+
+    assert_eq!(joined.epoch, [10, 20, 30, 40]);
+    assert_eq!(joined.variable("rate").expect("kept").values, Values::Real8(vec![100.0, 200.0, 300.0, 400.0]));
+    let counts = joined.variable("counts").expect("kept");
+    assert_eq!(counts.values, Values::Int8(vec![1, 2, 3, 4]));
+    assert_eq!(counts.catdesc.as_deref(), Some("counts per bin"));
+    assert!(joined.variable("extra").is_none(), "only one part has it");
+
+    let in_order = TimeSeries::concat(vec![
+        part(vec![1, 2], Values::UInt2(vec![5, 6]), false),
+        part(vec![3], Values::UInt2(vec![7]), false),
+    ]);
+    assert_eq!(in_order.epoch, [1, 2, 3]);
+    assert_eq!(in_order.variable("counts").expect("kept").values, Values::UInt2(vec![5, 6, 7]));
+}

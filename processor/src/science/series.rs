@@ -239,15 +239,12 @@ fn extend_values(values: &mut Values, more: &Values) -> bool {
 /// `first` then `second`; different integer types become Int8, other numbers Real8, text
 /// stays text; `None` when text meets numbers.
 pub fn append_values(first: &Values, second: &Values) -> Option<Values> {
-    macro_rules! same {
-        ($($variant:ident),*) => {
-            match (first, second) {
-                $((Values::$variant(a), Values::$variant(b)) => return Some(Values::$variant([a.as_slice(), b.as_slice()].concat())),)*
-                _ => {}
-            }
-        };
+    if std::mem::discriminant(first) == std::mem::discriminant(second) {
+        let mut joined = first.clone();
+        if extend_values(&mut joined, second) {
+            return Some(joined);
+        }
     }
-    same!(Int1, Int2, Int4, Int8, UInt1, UInt2, UInt4, Real4, Real8, TimeTt2000, Char);
     if let (Some(a), Some(b)) = (to_int8(first), to_int8(second)) {
         return Some(Values::Int8([a, b].concat()));
     }

@@ -244,7 +244,7 @@ fn database_code(code: Option<&str>) -> ErrorCode {
 }
 
 /// Test support: a fresh, empty database per test on either backend.
-#[cfg(feature = "test-util")]
+#[cfg(any(test, feature = "test-util"))]
 pub mod testing {
     use proto::time::now_millis;
 
@@ -308,7 +308,7 @@ pub mod testing {
 /// named, each on a fresh database. The PostgreSQL one is ignored, with the reason, where the build
 /// saw no `DATABASE_URL`: the calling crate's build script probes it with
 /// `test_requirements::probe(&[Requirement::DatabaseUrl])`, which sets `cfg(has_database_url)`.
-#[cfg(feature = "test-util")]
+#[cfg(any(test, feature = "test-util"))]
 #[macro_export]
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {$(
@@ -396,6 +396,45 @@ mod tests {
         let twice = sqlx::query("INSERT INTO once (id) VALUES ('a')").execute(&pool).await.unwrap_err();
         assert_eq!(error_code(&twice), ErrorCode::AlreadyExists);
         assert!(!error_code(&twice).is_transient());
+        pool.close().await;
+    }
+
+    crate::on_both_backends!(a_write_transaction_dropped_while_it_begins_leaves_no_transaction_open);
+
+    /// A write transaction whose caller goes away while BEGIN is on its way (a cancelled RPC, a
+    /// shutdown) must leave its connection outside any transaction. sqlx 0.9.0 did not on
+    /// PostgreSQL (launchbadge/sqlx#4393): the pool handed out a connection still inside that
+    /// transaction, so the next statements on it, a lease takeover among them, looked done but
+    /// never committed and held their row locks. Each round drops a `begin_write` part-way, then
+    /// writes a row without a transaction; another pool must see every row.
+    async fn a_write_transaction_dropped_while_it_begins_leaves_no_transaction_open(pool: AnyPool) {
+        use std::future::Future;
+        use std::task::{Context, Poll};
+        const ROUNDS: i64 = 120;
+        sqlx::query("CREATE TABLE rounds (n BIGINT)").execute(&pool).await.unwrap();
+        let waker = futures_util::task::noop_waker();
+        let mut context = Context::from_waker(&waker);
+        for round in 0..ROUNDS {
+            {
+                let mut begin = std::pin::pin!(begin_write(&pool));
+                // Dropped at the end of this block, a few microseconds further into BEGIN each round.
+                for _ in 0..2 {
+                    if let Poll::Ready(transaction) = begin.as_mut().poll(&mut context) {
+                        drop(transaction);
+                        break;
+                    }
+                    let spin = std::time::Instant::now();
+                    while spin.elapsed() < Duration::from_micros(round as u64 % 40) {
+                        std::hint::spin_loop();
+                    }
+                }
+            }
+            sqlx::query("INSERT INTO rounds (n) VALUES ($1)").bind(round).execute(&pool).await.unwrap();
+        }
+        let other = connect(pool.connect_options().database_url.as_str()).await.unwrap();
+        let seen: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rounds").fetch_one(&other).await.unwrap();
+        assert_eq!(seen, ROUNDS, "rows written after a dropped BEGIN stayed in a transaction nobody commits");
+        other.close().await;
         pool.close().await;
     }
 

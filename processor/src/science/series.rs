@@ -178,9 +178,7 @@ impl TimeSeries {
                 .into_iter()
                 .filter_map(|mut variable| {
                     let other = part.variable(&variable.name).filter(|other| other.dims == variable.dims)?;
-                    if !extend_values(&mut variable.values, &other.values) {
-                        variable.values = append_values(&variable.values, &other.values)?;
-                    }
+                    append_values(&mut variable.values, &other.values)?;
                     Some(variable)
                 })
                 .collect();
@@ -221,35 +219,28 @@ fn to_int8(values: &Values) -> Option<Vec<i64>> {
     Some(integers)
 }
 
-/// Appends `more` to `values` in place when both hold the same type; `false` (nothing changed)
-/// otherwise.
-fn extend_values(values: &mut Values, more: &Values) -> bool {
+/// Appends `more` to `values`: in place when both hold the same type; otherwise different
+/// integer types become Int8 and other numbers Real8. `None`, with `values` unchanged, when text
+/// meets numbers.
+fn append_values(values: &mut Values, more: &Values) -> Option<()> {
     macro_rules! same {
         ($($variant:ident),*) => {
-            match (values, more) {
-                $((Values::$variant(a), Values::$variant(b)) => a.extend_from_slice(b),)*
-                _ => return false,
+            match (&mut *values, more) {
+                $((Values::$variant(a), Values::$variant(b)) => {
+                    a.extend_from_slice(b);
+                    return Some(());
+                })*
+                _ => {}
             }
         };
     }
     same!(Int1, Int2, Int4, Int8, UInt1, UInt2, UInt4, Real4, Real8, TimeTt2000, Char);
-    true
-}
-
-/// `first` then `second`; different integer types become Int8, other numbers Real8, text
-/// stays text; `None` when text meets numbers.
-pub fn append_values(first: &Values, second: &Values) -> Option<Values> {
-    if std::mem::discriminant(first) == std::mem::discriminant(second) {
-        let mut joined = first.clone();
-        if extend_values(&mut joined, second) {
-            return Some(joined);
-        }
-    }
-    if let (Some(a), Some(b)) = (to_int8(first), to_int8(second)) {
-        return Some(Values::Int8([a, b].concat()));
-    }
-    let (a, b) = (to_numbers(first)?, to_numbers(second)?);
-    Some(Values::Real8([a, b].concat()))
+    *values = if let (Some(a), Some(b)) = (to_int8(values), to_int8(more)) {
+        Values::Int8([a, b].concat())
+    } else {
+        Values::Real8([to_numbers(values)?, to_numbers(more)?].concat())
+    };
+    Some(())
 }
 
 /// The records `indices` of row-major values with `per_record` values a record.

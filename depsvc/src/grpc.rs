@@ -14,8 +14,11 @@ use super::convert;
 use super::error::DepsvcError;
 use super::graph::{FileKind, FileRecord, Graph, InputQuery, ProductKey, ProductTime, Resolution};
 
-/// Indexer queries one resolution has in flight at once.
+/// Indexer queries one resolution has in flight at once when they go one at a time.
 const QUERIES_AT_ONCE: usize = 8;
+
+/// Queries per `BatchQueryFiles`: the indexer takes at most 64.
+const BATCH_QUERIES: usize = 64;
 
 pub struct DepsvcGrpc {
     pub graph: Arc<Graph>,
@@ -97,9 +100,10 @@ impl DepsvcGrpc {
         Ok(self.graph.runs_with_science(runs, &queries, &found))
     }
 
-    /// Every file matching each of `queries`, in query order. The queries go out together (a
-    /// mission job names up to a dozen sources, kernels included), each read a page at a time
-    /// to the end, as the indexer bounds each answer.
+    /// Every file matching each of `queries`, in query order. The first pages of all of them come
+    /// in one `BatchQueryFiles` (a mission job names up to a dozen sources, kernels included);
+    /// a source with more than a page is read on to its end through `QueryFiles`, as the indexer
+    /// bounds each answer. An indexer too old to batch is asked one query at a time.
     async fn every_match(
         &self,
         queries: impl Iterator<Item = &InputQuery>,
@@ -112,18 +116,47 @@ impl DepsvcGrpc {
                 convert::file_queries(query).into_iter().map(move |file_query| (index, file_query))
             })
             .collect();
-        let answers: Vec<(usize, Vec<pb::FileRecord>)> = futures_util::stream::iter(file_queries)
+        let mut matches = vec![Vec::new(); queries.len()];
+        for batch in file_queries.chunks(BATCH_QUERIES) {
+            let request =
+                pb::BatchQueryFilesRequest { queries: batch.iter().map(|(_, query)| query.clone()).collect() };
+            let answers = match self.indexer.clone().batch_query_files(request).await {
+                Ok(response) => response.into_inner().answers,
+                Err(status) if status.code() == tonic::Code::Unimplemented => {
+                    for (index, files) in self.one_query_at_a_time(batch).await? {
+                        matches[index].extend(files);
+                    }
+                    continue;
+                }
+                Err(status) => return Err(status.into()),
+            };
+            if answers.len() != batch.len() {
+                let message = format!("BatchQueryFiles answered {} of {} queries", answers.len(), batch.len());
+                return Err(Status::internal(message).into());
+            }
+            for ((index, query), answer) in batch.iter().zip(answers) {
+                matches[*index].extend(answer.files);
+                if !answer.next_page_token.is_empty() {
+                    let rest = pb::QueryFilesRequest { page_token: answer.next_page_token, ..query.clone() };
+                    matches[*index].extend(matching_files(&self.indexer, rest, usize::MAX).await?.files);
+                }
+            }
+        }
+        Ok(matches)
+    }
+
+    /// Every match of each of `queries` through `QueryFiles`, several in flight at once.
+    async fn one_query_at_a_time(
+        &self,
+        queries: &[(usize, pb::QueryFilesRequest)],
+    ) -> Result<Vec<(usize, Vec<pb::FileRecord>)>, DepsvcError> {
+        Ok(futures_util::stream::iter(queries.iter().cloned())
             .map(|(index, file_query)| async move {
                 matching_files(&self.indexer, file_query, usize::MAX).await.map(|found| (index, found.files))
             })
             .buffered(QUERIES_AT_ONCE)
             .try_collect()
-            .await?;
-        let mut matches = vec![Vec::new(); queries.len()];
-        for (index, files) in answers {
-            matches[index].extend(files);
-        }
-        Ok(matches)
+            .await?)
     }
 }
 

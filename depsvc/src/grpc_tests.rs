@@ -33,15 +33,17 @@ fn l1b(day: &str) -> pb::FileRecord {
     }
 }
 
-#[tokio::test]
-async fn a_new_table_re_runs_every_day_with_science_however_many_pages_they_fill() {
-    let days = ["20250102", "20250103", "20250105", "20250107", "20250109"];
-    // Two files a page: the science of the table's validity comes in three pages.
+/// The days of the swe L2 runs a new calibration table valid 2025-01-01..10 starts, asked of an
+/// indexer holding L1B science of `days` that answers two files a page, and the file queries
+/// depsvc asked it.
+async fn runs_of_a_new_table(days: &[&str], without_batches: bool) -> (Vec<String>, Vec<&'static str>) {
     let indexer = FakeIndexer {
         archive: days.iter().map(|day| l1b(day)).collect(),
         page_size: NonZeroUsize::new(2),
+        without_batches,
         ..Default::default()
     };
+    let queries_asked = indexer.queries_asked.clone();
     let address =
         serve_on_free_port(tonic::transport::Server::builder().add_service(IndexerServiceServer::new(indexer))).await;
     let depsvc =
@@ -62,7 +64,7 @@ async fn a_new_table_re_runs_every_day_with_science_however_many_pages_they_fill
         .expect("downstream answers")
         .into_inner()
         .runs;
-    let run_days: Vec<String> = runs
+    let run_days = runs
         .iter()
         .map(|run| {
             let product = run.product.clone().unwrap_or_default();
@@ -70,5 +72,23 @@ async fn a_new_table_re_runs_every_day_with_science_however_many_pages_they_fill
             run.time.clone().unwrap_or_default().date
         })
         .collect();
+    let asked = queries_asked.lock().expect("queries asked").clone();
+    (run_days, asked)
+}
+
+#[tokio::test]
+async fn a_new_table_re_runs_every_day_with_science_however_many_pages_they_fill() {
+    let days = ["20250102", "20250103", "20250105", "20250107", "20250109"];
+    let (run_days, asked) = runs_of_a_new_table(&days, false).await;
     assert_eq!(run_days, days, "one run per day with science, none beyond the first page lost");
+    // The first page comes in the batch; the two more pages the science fills, one query each.
+    assert_eq!(asked, ["BatchQueryFiles", "QueryFiles", "QueryFiles"]);
+}
+
+#[tokio::test]
+async fn an_indexer_that_cannot_batch_is_asked_one_query_at_a_time() {
+    let days = ["20250102", "20250103", "20250105", "20250107", "20250109"];
+    let (run_days, asked) = runs_of_a_new_table(&days, true).await;
+    assert_eq!(run_days, days);
+    assert_eq!(asked, ["QueryFiles", "QueryFiles", "QueryFiles"]);
 }

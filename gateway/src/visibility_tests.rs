@@ -87,6 +87,12 @@ impl IndexerService for Peers {
             .collect();
         Ok(GrpcResponse::new(QueryFilesResponse { files, ..Default::default() }))
     }
+    async fn batch_query_files(
+        &self,
+        _: GrpcRequest<BatchQueryFilesRequest>,
+    ) -> Result<GrpcResponse<BatchQueryFilesResponse>, Status> {
+        Err(Status::unimplemented("the gateway does not batch"))
+    }
     async fn get_file(&self, request: GrpcRequest<GetFileRequest>) -> Result<GrpcResponse<GetFileResponse>, Status> {
         match request.into_inner().file_name.as_str() {
             RELEASED => Ok(GrpcResponse::new(GetFileResponse { file: Some(record(RELEASED, true)) })),

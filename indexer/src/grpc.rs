@@ -8,9 +8,10 @@ use futures_util::{Stream, StreamExt};
 use mesh_runtime::Shutdown;
 use proto::pb::indexer_service_server::IndexerService;
 use proto::pb::{
-    FileEvent, GetFileRequest, GetFileResponse, IndexFileRequest, IndexFileResponse, IndexFilesRequest,
-    IndexFilesResponse, ListQuarantineRequest, ListQuarantineResponse, QueryFilesRequest, QueryFilesResponse,
-    ReleaseFilesRequest, ReleaseFilesResponse, SubscribeEventsRequest, SubscribeEventsResponse,
+    BatchQueryFilesRequest, BatchQueryFilesResponse, FileEvent, GetFileRequest, GetFileResponse, IndexFileRequest,
+    IndexFileResponse, IndexFilesRequest, IndexFilesResponse, ListQuarantineRequest, ListQuarantineResponse,
+    QueryFilesRequest, QueryFilesResponse, ReleaseFilesRequest, ReleaseFilesResponse, SubscribeEventsRequest,
+    SubscribeEventsResponse,
 };
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
@@ -141,6 +142,19 @@ impl IndexerService for IndexerGrpc {
     async fn query_files(&self, request: Request<QueryFilesRequest>) -> Result<Response<QueryFilesResponse>, Status> {
         let page = self.ingestor.tracker.query(request.get_ref()).await?;
         Ok(Response::new(QueryFilesResponse { files: page.files, next_page_token: page.next_page_token }))
+    }
+
+    #[tracing::instrument(skip_all, name = "indexer.batch_query_files")]
+    async fn batch_query_files(
+        &self,
+        request: Request<BatchQueryFilesRequest>,
+    ) -> Result<Response<BatchQueryFilesResponse>, Status> {
+        let pages = self.ingestor.tracker.query_batch(&request.get_ref().queries).await?;
+        let answers = pages
+            .into_iter()
+            .map(|page| QueryFilesResponse { files: page.files, next_page_token: page.next_page_token })
+            .collect();
+        Ok(Response::new(BatchQueryFilesResponse { answers }))
     }
 
     #[tracing::instrument(skip_all, name = "indexer.get_file")]

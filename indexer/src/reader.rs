@@ -69,7 +69,8 @@ impl Reader {
         max_page_size: u32,
     ) -> Result<FilePage, IndexerError> {
         let limit = page_limit(request.limit, max_page_size, max_page_size);
-        let (sql, arguments) = query_sql(request, limit)?;
+        let mut arguments = Vec::new();
+        let sql = query_sql(request, limit, &mut arguments)?;
         let mut files = Vec::new();
         macro_rules! read {
             ($pool:expr) => {{
@@ -83,20 +84,87 @@ impl Reader {
             NativePool::Sqlite(pool) => read!(pool),
             NativePool::Postgres(pool) => read!(pool),
         }
-        let mut page = FilePage::default();
-        if files.len() > limit as usize {
-            files.truncate(limit as usize);
-            let last = files.last().expect("a page holds at least one file");
-            page.next_page_token = if request.newest_first {
-                let ingested_at = last.ingestion_time.as_ref().map(proto::time::millis_of).unwrap_or_default();
-                format!("{ingested_at}:{}", last.file_name)
-            } else {
-                last.file_name.clone()
-            };
-        }
-        page.files = files;
-        Ok(page)
+        Ok(page_of(files, limit, request.newest_first))
     }
+
+    /// The first page of each of `requests`, in order, read with one statement: each query's
+    /// page as [`query`](Self::query) bounds it, the pages joined with `UNION ALL` and told apart
+    /// by a leading query number. A resolution asks for every input source at once, and each
+    /// statement on SQLite is a hand-off to the connection's thread and back.
+    pub(crate) async fn query_batch(
+        &self,
+        requests: &[QueryFilesRequest],
+        max_page_size: u32,
+    ) -> Result<Vec<FilePage>, IndexerError> {
+        if requests.len() > MAX_BATCH_QUERIES {
+            return Err(IndexerError::InvalidQuery(format!(
+                "{} queries in one batch; at most {MAX_BATCH_QUERIES}",
+                requests.len()
+            )));
+        }
+        let mut arguments = Vec::new();
+        let mut branches = Vec::with_capacity(requests.len());
+        let mut limits = Vec::with_capacity(requests.len());
+        for (number, request) in requests.iter().enumerate() {
+            let limit = page_limit(request.limit, max_page_size, max_page_size);
+            let page_sql = query_sql(request, limit, &mut arguments)?;
+            // BIGINT: a bare literal is four bytes on PostgreSQL, eight on SQLite. A compound
+            // statement keeps no branch's order, so each row carries its place in its page (in the
+            // database's own collation of names, which the next page's keyset follows).
+            let order = page_order(request.newest_first);
+            branches.push(format!(
+                "SELECT CAST({number} AS BIGINT) AS query_number, ROW_NUMBER() OVER (ORDER BY {order}) AS place, \
+                 page.* FROM ({page_sql}) AS page"
+            ));
+            limits.push(limit);
+        }
+        if requests.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut files: Vec<Vec<FileRecord>> = vec![Vec::new(); requests.len()];
+        let sql = format!("{} ORDER BY query_number, place", branches.join(" UNION ALL "));
+        macro_rules! read {
+            ($pool:expr) => {{
+                let mut rows = bound(sqlx::query(sqlx::AssertSqlSafe(sql)), &arguments).fetch($pool);
+                while let Some(row) = rows.try_next().await? {
+                    // The number is one of the branches' own literals.
+                    let number = row.try_get::<i64, _>(0)? as usize;
+                    files[number].push(record_at(&row, 2)?);
+                }
+            }};
+        }
+        match &self.pool {
+            NativePool::Sqlite(pool) => read!(pool),
+            NativePool::Postgres(pool) => read!(pool),
+        }
+        Ok(files
+            .into_iter()
+            .zip(requests.iter().zip(limits))
+            .map(|(files, (request, limit))| page_of(files, limit, request.newest_first))
+            .collect())
+    }
+}
+
+/// Queries one [`Reader::query_batch`] takes: a mission job names about a dozen input sources.
+pub(crate) const MAX_BATCH_QUERIES: usize = 64;
+
+/// When `file` was indexed, in milliseconds.
+fn arrival_millis(file: &FileRecord) -> i64 {
+    file.ingestion_time.as_ref().map(proto::time::millis_of).unwrap_or_default()
+}
+
+/// The page `files` make when read `limit` and one more: the row past the limit says another page
+/// follows, which begins after the last file kept.
+fn page_of(mut files: Vec<FileRecord>, limit: u32, newest_first: bool) -> FilePage {
+    let mut page = FilePage::default();
+    if files.len() > limit as usize {
+        files.truncate(limit as usize);
+        let last = files.last().expect("a page holds at least one file");
+        page.next_page_token =
+            if newest_first { format!("{}:{}", arrival_millis(last), last.file_name) } else { last.file_name.clone() };
+    }
+    page.files = files;
+    page
 }
 
 /// A query argument, bound in order.
@@ -125,10 +193,9 @@ where
 }
 
 /// The statement of one page of a file query, one row past the page (which says whether another
-/// page follows), and its arguments.
-fn query_sql(request: &QueryFilesRequest, limit: u32) -> Result<(String, Vec<Argument>), IndexerError> {
+/// page follows); its arguments are appended to `arguments`, numbered after those already there.
+fn query_sql(request: &QueryFilesRequest, limit: u32, arguments: &mut Vec<Argument>) -> Result<String, IndexerError> {
     let mut conditions: Vec<String> = Vec::new();
-    let mut arguments: Vec<Argument> = Vec::new();
     let mut push = |condition: &dyn Fn(usize) -> String, argument: Argument, conditions: &mut Vec<String>| {
         arguments.push(argument);
         conditions.push(condition(arguments.len()));
@@ -200,9 +267,15 @@ fn query_sql(request: &QueryFilesRequest, limit: u32) -> Result<(String, Vec<Arg
         sql.push_str(" WHERE ");
         sql.push_str(&conditions.join(" AND "));
     }
-    sql.push_str(if request.newest_first { " ORDER BY ingested_at DESC, file_name" } else { " ORDER BY file_name" });
+    sql.push_str(" ORDER BY ");
+    sql.push_str(page_order(request.newest_first));
     sql.push_str(&format!(" LIMIT {}", u64::from(limit) + 1));
-    Ok((sql, arguments))
+    Ok(sql)
+}
+
+/// The order of a page of files: by name, or newest arrivals first.
+fn page_order(newest_first: bool) -> &'static str {
+    if newest_first { "ingested_at DESC, file_name" } else { "file_name" }
 }
 
 /// Where the previous page of a file query ended, in the order it was read.

@@ -487,6 +487,12 @@ impl FileTracker {
         self.reader.query(request, self.max_page_size).await
     }
 
+    /// The first page of each of `requests`, in order, as [`query`](Self::query) would answer
+    /// each, read with one statement. At most 64 queries.
+    pub async fn query_batch(&self, requests: &[QueryFilesRequest]) -> Result<Vec<FilePage>, IndexerError> {
+        self.reader.query_batch(requests, self.max_page_size).await
+    }
+
     /// Applies a data release in one transaction: every file of the scope except the withheld ones
     /// is marked released (a file keeps the time and manifest of the first release that covered
     /// it, so applying a release again changes nothing). Withheld files are left as they are. A

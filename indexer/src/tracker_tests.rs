@@ -25,6 +25,7 @@ mesh_runtime::on_both_backends!(
     an_appended_batch_says_which_names_got_which_event,
     a_batch_larger_than_one_statement_appends_every_file_in_order,
     concurrent_index_calls_committed_together_answer_as_one_after_another,
+    a_batch_of_queries_answers_each_as_it_would_alone,
 );
 
 fn name(text: &str) -> ImapFileName {
@@ -540,4 +541,74 @@ async fn concurrent_index_calls_committed_together_answer_as_one_after_another(p
     for (text, seq) in said_events {
         assert_eq!(seq, event_of[&text], "{text}: every caller hears its one event");
     }
+}
+
+async fn a_batch_of_queries_answers_each_as_it_would_alone(pool: AnyPool) {
+    const MAXIMUM: u32 = 50;
+    let tracker = FileTracker::open(pool).await.unwrap().with_max_page_size(NonZeroU32::new(MAXIMUM).unwrap());
+    let first_day = imap_filename::Date::parse_yyyymmdd("20240101").unwrap();
+    let mut names: Vec<String> = (0..300)
+        .map(|index| {
+            let instrument = if index % 3 == 0 { "swe" } else { "swapi" };
+            let day = first_day.add_days(index / 2).yyyymmdd();
+            format!("imap_{instrument}_l1_sci-{}_{day}_v001.cdf", index % 2)
+        })
+        .collect();
+    names.push("imap_hi_l1a_45sensor-de_20240924-repoint00042_v001.cdf".into());
+    names.push("imap_swe_calibration_20240101_v001.cdf".into());
+    for batch in names.chunks(100) {
+        let files: Vec<NewFile> = batch.iter().map(|text| new_file(text, Provenance::default())).collect();
+        tracker.index_batch(&files).await.unwrap();
+    }
+    let second_page_token = tracker.query(&QueryFilesRequest::default()).await.unwrap().next_page_token;
+    let queries = vec![
+        // More than a page, by name and newest first.
+        QueryFilesRequest::default(),
+        QueryFilesRequest { newest_first: true, limit: 7, ..Default::default() },
+        // A second page, from the first's token.
+        QueryFilesRequest { page_token: second_page_token, ..Default::default() },
+        // What depsvc asks for a day's science, and for the tables valid on it.
+        QueryFilesRequest {
+            kind: FileKind::Science.into(),
+            instrument: "swe".into(),
+            start_date_max: "20240110".into(),
+            end_date_min: "20240110".into(),
+            ..Default::default()
+        },
+        QueryFilesRequest {
+            kind: FileKind::Ancillary.into(),
+            start_date_max: "20240305".into(),
+            end_date_min: "20240301".into(),
+            ..Default::default()
+        },
+        QueryFilesRequest { repointing_min: Some(40), repointing_max: Some(50), ..Default::default() },
+        // Nothing matches.
+        QueryFilesRequest { instrument: "codice".into(), ..Default::default() },
+        // The same query twice keeps its place twice.
+        QueryFilesRequest { instrument: "swe".into(), limit: 3, ..Default::default() },
+        QueryFilesRequest { instrument: "swe".into(), limit: 3, ..Default::default() },
+    ];
+    let batch = tracker.query_batch(&queries).await.unwrap();
+    assert_eq!(batch.len(), queries.len());
+    for (query, answer) in queries.iter().zip(&batch) {
+        let alone = tracker.query(query).await.unwrap();
+        let batch_names: Vec<&str> = answer.files.iter().map(|file| file.file_name.as_str()).collect();
+        let alone_names: Vec<&str> = alone.files.iter().map(|file| file.file_name.as_str()).collect();
+        assert_eq!(batch_names, alone_names, "{query:?}");
+        assert_eq!(answer.next_page_token, alone.next_page_token, "{query:?}");
+        assert_eq!(answer.files, alone.files, "the same records");
+    }
+    assert_eq!(batch[0].files.len(), MAXIMUM as usize);
+    assert_eq!(batch[1].files.len(), 7);
+    assert_eq!(batch[3].files.len(), 1, "swe on 2024-01-10: {:?}", batch[3].files);
+    assert_eq!(batch[5].files.len(), 1);
+    assert!(batch[6].files.is_empty() && batch[6].next_page_token.is_empty());
+
+    assert!(tracker.query_batch(&[]).await.unwrap().is_empty());
+    let too_many = vec![QueryFilesRequest::default(); 65];
+    let refused = tracker.query_batch(&too_many).await.unwrap_err().to_string();
+    assert!(refused.contains("65 queries") && refused.contains("at most 64"), "{refused}");
+    let bad_date = QueryFilesRequest { start_date_min: "2024-01-10".into(), ..Default::default() };
+    let refused = tracker.query_batch(&[QueryFilesRequest::default(), bad_date]).await.unwrap_err();
+    assert!(refused.to_string().contains("invalid query"), "{refused}");
 }

@@ -138,6 +138,13 @@ impl IndexerService for OwnedElsewhere {
         self.inner.query_files(request).await
     }
 
+    async fn batch_query_files(
+        &self,
+        request: Request<BatchQueryFilesRequest>,
+    ) -> Result<Response<BatchQueryFilesResponse>, Status> {
+        self.inner.batch_query_files(request).await
+    }
+
     async fn get_file(&self, request: Request<GetFileRequest>) -> Result<Response<GetFileResponse>, Status> {
         self.inner.get_file(request).await
     }

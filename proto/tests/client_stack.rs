@@ -94,6 +94,13 @@ impl IndexerService for StreamingIndexer {
         Err(Status::unimplemented("not scripted"))
     }
 
+    async fn batch_query_files(
+        &self,
+        _: Request<BatchQueryFilesRequest>,
+    ) -> Result<Response<BatchQueryFilesResponse>, Status> {
+        Err(Status::unimplemented("not scripted"))
+    }
+
     async fn get_file(&self, _: Request<GetFileRequest>) -> Result<Response<GetFileResponse>, Status> {
         Err(Status::unimplemented("not scripted"))
     }

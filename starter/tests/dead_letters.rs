@@ -111,6 +111,13 @@ impl IndexerService for TwoEventIndexer {
         Ok(Response::new(QueryFilesResponse { files: Vec::new(), ..Default::default() }))
     }
 
+    async fn batch_query_files(
+        &self,
+        _: Request<BatchQueryFilesRequest>,
+    ) -> Result<Response<BatchQueryFilesResponse>, Status> {
+        Err(Status::unimplemented("not needed"))
+    }
+
     async fn index_file(&self, _: Request<IndexFileRequest>) -> Result<Response<IndexFileResponse>, Status> {
         Err(Status::unimplemented("not needed"))
     }

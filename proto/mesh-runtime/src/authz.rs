@@ -86,6 +86,7 @@ pub const RULES: &[Rule] = &[
     Rule { service: INDEXER, method: "IndexFiles", callers: &[Processor, Gateway, Operator] },
     Rule { service: INDEXER, method: "SubscribeEvents", callers: &[Starter, Operator] },
     Rule { service: INDEXER, method: "QueryFiles", callers: &[Depsvc, Starter, Gateway, Operator] },
+    Rule { service: INDEXER, method: "BatchQueryFiles", callers: &[Depsvc, Operator] },
     Rule { service: INDEXER, method: "GetFile", callers: &[Processor, Gateway, Operator] },
     Rule { service: INDEXER, method: "ListQuarantine", callers: &[Gateway, Operator] },
     Rule { service: INDEXER, method: "ReleaseFiles", callers: &[Gateway, Operator] },

@@ -9,8 +9,8 @@ use tonic::{Request, Response, Status};
 use proto::pb::indexer_service_server::IndexerService;
 use proto::pb::*;
 
-/// An indexer whose archive holds `archive` (answered to QueryFiles and GetFile) and which records
-/// the keys it is asked to index; every other call is unimplemented.
+/// An indexer whose archive holds `archive` (answered to QueryFiles, BatchQueryFiles and GetFile)
+/// and which records the keys it is asked to index; every other call is unimplemented.
 #[derive(Default)]
 pub struct FakeIndexer {
     pub archive: Vec<FileRecord>,
@@ -19,6 +19,26 @@ pub struct FakeIndexer {
     /// page token the position), as the real indexer's page maximum does; the whole archive in
     /// one page when unset.
     pub page_size: Option<std::num::NonZeroUsize>,
+    /// Answers BatchQueryFiles as unimplemented, as an indexer from before it would.
+    pub without_batches: bool,
+    /// The file queries asked, in order: "QueryFiles" or "BatchQueryFiles".
+    pub queries_asked: Arc<Mutex<Vec<&'static str>>>,
+}
+
+impl FakeIndexer {
+    /// One page of the archive from `request`'s page token.
+    fn page(&self, request: QueryFilesRequest) -> Result<QueryFilesResponse, Status> {
+        let from: usize = match request.page_token.as_str() {
+            "" => 0,
+            token => token.parse().map_err(|_| Status::invalid_argument(format!("fake page token {token:?}")))?,
+        };
+        let maximum = self.page_size.map_or(usize::MAX, std::num::NonZeroUsize::get);
+        let page_size = if request.limit == 0 { maximum } else { maximum.min(request.limit as usize) };
+        let files: Vec<FileRecord> = self.archive.iter().skip(from).take(page_size).cloned().collect();
+        let end = from + files.len();
+        let next_page_token = if end < self.archive.len() { end.to_string() } else { String::new() };
+        Ok(QueryFilesResponse { files, next_page_token })
+    }
 }
 
 #[tonic::async_trait]
@@ -52,17 +72,21 @@ impl IndexerService for FakeIndexer {
     }
 
     async fn query_files(&self, request: Request<QueryFilesRequest>) -> Result<Response<QueryFilesResponse>, Status> {
-        let request = request.into_inner();
-        let from: usize = match request.page_token.as_str() {
-            "" => 0,
-            token => token.parse().map_err(|_| Status::invalid_argument(format!("fake page token {token:?}")))?,
-        };
-        let maximum = self.page_size.map_or(usize::MAX, std::num::NonZeroUsize::get);
-        let page_size = if request.limit == 0 { maximum } else { maximum.min(request.limit as usize) };
-        let files: Vec<FileRecord> = self.archive.iter().skip(from).take(page_size).cloned().collect();
-        let end = from + files.len();
-        let next_page_token = if end < self.archive.len() { end.to_string() } else { String::new() };
-        Ok(Response::new(QueryFilesResponse { files, next_page_token }))
+        self.queries_asked.lock().expect("queries asked").push("QueryFiles");
+        Ok(Response::new(self.page(request.into_inner())?))
+    }
+
+    async fn batch_query_files(
+        &self,
+        request: Request<BatchQueryFilesRequest>,
+    ) -> Result<Response<BatchQueryFilesResponse>, Status> {
+        if self.without_batches {
+            return Err(Status::unimplemented("fake from before BatchQueryFiles"));
+        }
+        self.queries_asked.lock().expect("queries asked").push("BatchQueryFiles");
+        let answers =
+            request.into_inner().queries.into_iter().map(|query| self.page(query)).collect::<Result<_, _>>()?;
+        Ok(Response::new(BatchQueryFilesResponse { answers }))
     }
 
     async fn get_file(&self, request: Request<GetFileRequest>) -> Result<Response<GetFileResponse>, Status> {

@@ -130,6 +130,12 @@ mod tests {
             let file = FileRecord { file_name: "imap_swapi_l0_raw_20240924_v001.pkts".into(), ..Default::default() };
             Ok(Response::new(QueryFilesResponse { files: vec![file], ..Default::default() }))
         }
+        async fn batch_query_files(
+            &self,
+            _: Request<BatchQueryFilesRequest>,
+        ) -> Result<Response<BatchQueryFilesResponse>, Status> {
+            Err(Status::unimplemented("tiny"))
+        }
         async fn get_file(&self, _: Request<GetFileRequest>) -> Result<Response<GetFileResponse>, Status> {
             panic!("a handler bug");
         }

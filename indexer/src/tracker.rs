@@ -118,6 +118,8 @@ struct Written {
     inserted: HashSet<String>,
     /// The event of each name inserted, and of each known name when [`KnownEvents::Read`].
     event_seqs: HashMap<String, i64>,
+    /// The `ingested_at` of the names inserted, in milliseconds.
+    written_at: i64,
 }
 
 impl Written {
@@ -132,6 +134,7 @@ impl Written {
                 .filter_map(|name| self.event_seqs.get(name).map(|seq| (name.clone(), *seq)))
                 .collect(),
             unique_names,
+            written_at: self.written_at,
         }
     }
 }
@@ -235,7 +238,16 @@ impl FileTracker {
         if written.unique_names.is_empty() {
             return Ok(Vec::new());
         }
-        let records = self.get_many(&written.unique_names).await?;
+        // What was inserted is known without reading it back; only files known before are read.
+        let known: Vec<String> =
+            written.unique_names.iter().filter(|name| !written.inserted.contains(*name)).cloned().collect();
+        let mut records = if known.is_empty() { HashMap::new() } else { self.get_many(&known).await? };
+        for (file_name, file) in first_places(files) {
+            if written.inserted.contains(&file_name) {
+                let record = NewRow::of(file).into_record(file_name.clone(), file, written.written_at);
+                records.insert(file_name, record);
+            }
+        }
         let mut reported_new: HashSet<String> = HashSet::new();
         let mut outcomes = Vec::with_capacity(files.len());
         for file_name in files.iter().map(|file| file.name.file_name()) {
@@ -253,7 +265,7 @@ impl FileTracker {
     /// each distinct name once, in batch order, with the event it got if it was new. The events of
     /// names already known are not read.
     pub async fn append_batch(&self, files: &[NewFile]) -> Result<Vec<Appended>, IndexerError> {
-        let Written { unique_names, inserted, event_seqs } = self.write_batch(files, KnownEvents::Skip).await?;
+        let Written { unique_names, inserted, event_seqs, .. } = self.write_batch(files, KnownEvents::Skip).await?;
         Ok(unique_names
             .into_iter()
             .map(|file_name| {
@@ -323,15 +335,16 @@ impl FileTracker {
     /// [`write_batch`](Self::write_batch) by the holder of `append_lock`.
     async fn write_locked(&self, files: &[NewFile], known_events: KnownEvents) -> Result<Written, IndexerError> {
         let unique = first_places(files);
+        let now = now_millis();
         let mut written = Written {
             unique_names: Vec::new(),
             inserted: HashSet::with_capacity(unique.len()),
             event_seqs: HashMap::with_capacity(unique.len()),
+            written_at: now,
         };
         if unique.is_empty() {
             return Ok(written);
         }
-        let now = now_millis();
         let ingestion_date = rfc3339_millis(now)[..10].replace('-', "");
         // Fenced first (PostgreSQL); on SQLite the first statement writes, so the transaction holds
         // the write lock before it reads the newest sequence number.
@@ -346,24 +359,23 @@ impl FileTracker {
             );
             let mut insert = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
             for (file_name, file) in chunk {
-                let name = &file.name;
-                let version_text = name.version_text().unwrap_or_default();
-                let (version_major, version_minor) = version_sort_key(&version_text);
+                let row = NewRow::of(file);
+                let (version_major, version_minor) = version_sort_key(&row.version);
                 insert = insert
                     .bind(file_name.clone())
-                    .bind(name.archive_path())
-                    .bind(kind_column(name.kind().into()))
-                    .bind(name.instrument().unwrap_or_default().to_string())
-                    .bind(name.data_level().unwrap_or_default().to_string())
-                    .bind(stored_descriptor(name))
-                    .bind(name.start_date().map(|date| date.yyyymmdd()).unwrap_or_default())
-                    .bind(name.end_date().map(|date| date.yyyymmdd()).unwrap_or_default())
-                    .bind(name.repointing().map(i64::from))
-                    .bind(name.carrington_rotation().map(i64::from))
-                    .bind(version_text)
+                    .bind(row.archive_key)
+                    .bind(row.kind.text())
+                    .bind(row.instrument)
+                    .bind(row.data_level)
+                    .bind(row.descriptor)
+                    .bind(row.start_date)
+                    .bind(row.end_date)
+                    .bind(row.repointing.map(i64::from))
+                    .bind(row.cr.map(i64::from))
+                    .bind(row.version)
                     .bind(version_major)
                     .bind(version_minor)
-                    .bind(name.extension().to_string())
+                    .bind(row.extension)
                     .bind(file.size_bytes as i64)
                     .bind(now)
                     .bind(ingestion_date.clone())
@@ -606,6 +618,65 @@ impl FileTracker {
             page.next_page_token = rows[limit as usize - 1].try_get("id")?;
         }
         Ok(page)
+    }
+}
+
+/// The columns of a new file's `indexed_files` row that its name gives.
+struct NewRow {
+    archive_key: String,
+    kind: FileKind,
+    instrument: String,
+    data_level: String,
+    descriptor: String,
+    start_date: String,
+    end_date: String,
+    repointing: Option<u32>,
+    cr: Option<u32>,
+    version: String,
+    extension: String,
+}
+
+impl NewRow {
+    fn of(file: &NewFile) -> NewRow {
+        let name = &file.name;
+        NewRow {
+            archive_key: name.archive_path(),
+            kind: name.kind().into(),
+            instrument: name.instrument().unwrap_or_default().to_string(),
+            data_level: name.data_level().unwrap_or_default().to_string(),
+            descriptor: stored_descriptor(name),
+            start_date: name.start_date().map(|date| date.yyyymmdd()).unwrap_or_default(),
+            end_date: name.end_date().map(|date| date.yyyymmdd()).unwrap_or_default(),
+            repointing: name.repointing(),
+            cr: name.carrington_rotation(),
+            version: name.version_text().unwrap_or_default(),
+            extension: name.extension().to_string(),
+        }
+    }
+
+    /// The record of `file` as the row inserted at `ingested_at` reads back: not released yet.
+    fn into_record(self, file_name: String, file: &NewFile, ingested_at: i64) -> FileRecord {
+        FileRecord {
+            file_name,
+            archive_key: self.archive_key,
+            kind: self.kind.into(),
+            instrument: self.instrument,
+            data_level: self.data_level,
+            descriptor: self.descriptor,
+            start_date: self.start_date,
+            end_date: self.end_date,
+            repointing: self.repointing,
+            cr: self.cr,
+            version: self.version,
+            extension: self.extension,
+            size_bytes: file.size_bytes,
+            ingestion_time: Some(timestamp(ingested_at)),
+            produced_by_job: file.provenance.produced_by_job.clone(),
+            parent_files: file.provenance.parent_files.clone(),
+            released: false,
+            released_at: None,
+            release_manifest: String::new(),
+        }
     }
 }
 

@@ -26,6 +26,7 @@ mesh_runtime::on_both_backends!(
     a_batch_larger_than_one_statement_appends_every_file_in_order,
     concurrent_index_calls_committed_together_answer_as_one_after_another,
     a_batch_of_queries_answers_each_as_it_would_alone,
+    a_new_files_record_is_the_one_read_back,
 );
 
 fn name(text: &str) -> ImapFileName {
@@ -611,4 +612,25 @@ async fn a_batch_of_queries_answers_each_as_it_would_alone(pool: AnyPool) {
     let bad_date = QueryFilesRequest { start_date_min: "2024-01-10".into(), ..Default::default() };
     let refused = tracker.query_batch(&[QueryFilesRequest::default(), bad_date]).await.unwrap_err();
     assert!(refused.to_string().contains("invalid query"), "{refused}");
+}
+
+async fn a_new_files_record_is_the_one_read_back(pool: AnyPool) {
+    let tracker = tracker_with(pool, &["imap_swe_l1b_sci_20240924_v001.0001.cdf"]).await;
+    let provenance =
+        Provenance { produced_by_job: "job-9".into(), parent_files: vec!["a.pkts".into(), "b.cdf".into()] };
+    let batch = [
+        new_file("imap_swe_l1b_sci_20240924_v001.0001.cdf", provenance.clone()),
+        new_file("imap_swe_l2_sci_20240924_v002.0003.cdf", provenance),
+        new_file("imap_hi_l1a_45sensor-de_20240924-repoint00042_v001.cdf", Provenance::default()),
+        new_file("imap_mag_offsets_20240101_20240131_v002.cdf", Provenance::default()),
+        new_file("imap_2025_100_2025_101_001.ah.bc", Provenance::default()),
+        new_file("naif0012.tls", Provenance::default()),
+        new_file("imap_swapi_l0_raw_20240925_v001.pkts", Provenance::default()),
+    ];
+    let outcomes = tracker.index_batch(&batch).await.unwrap();
+    assert_eq!(outcomes.iter().filter(|outcome| outcome.newly_indexed).count(), batch.len() - 1);
+    for outcome in &outcomes {
+        let stored = tracker.get(&outcome.file.file_name).await.unwrap().unwrap();
+        assert_eq!(outcome.file, stored, "answered as stored");
+    }
 }

@@ -394,11 +394,9 @@ impl TriggerContext {
                 let request = request.clone();
                 async move { depsvc.downstream(request).await.map(|response| response.into_inner().runs) }
             });
-            // Independent questions, asked together.
-            let (runs, campaign_id) = tokio::join!(downstream, self.campaign_of_file(&file));
             // A step refused permanently leaves nothing to evaluate for this file: the refusal is
             // recorded and the log moves on.
-            let runs = match runs {
+            let runs = match downstream.await {
                 Outcome::Done(runs) => runs,
                 Outcome::Refused(error) | Outcome::Exhausted(error) => {
                     if !self.dead_letter_event(event.seq, &file, &error).await {
@@ -408,7 +406,13 @@ impl TriggerContext {
                 }
                 Outcome::Stopped => return Self::replayed_after_restart(),
             };
-            let campaign_id = match campaign_id {
+            tracing::info!(candidates = runs.len(), "evaluating downstream products");
+            if runs.is_empty() {
+                return self.commit_without_work(event.seq).await;
+            }
+            // Only runs carry the campaign on, and most job outputs (the last level's) start none:
+            // asked after Downstream, the lookup's database read is spared for those.
+            let campaign_id = match self.campaign_of_file(&file).await {
                 Outcome::Done(campaign_id) => campaign_id,
                 Outcome::Refused(error) | Outcome::Exhausted(error) => {
                     if !self.dead_letter_event(event.seq, &file, &error).await {
@@ -418,10 +422,6 @@ impl TriggerContext {
                 }
                 Outcome::Stopped => return Self::replayed_after_restart(),
             };
-            tracing::info!(candidates = runs.len(), "evaluating downstream products");
-            if runs.is_empty() {
-                return self.commit_without_work(event.seq).await;
-            }
             self.cursor.lock().expect("cursor lock").dispatched(event.seq, runs.len());
             let traceparent = current_traceparent();
             for run in runs {

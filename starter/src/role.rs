@@ -54,7 +54,7 @@ impl StarterRole {
             consumer: config.consumer.clone(),
             job_available: Arc::new(Notify::new()),
             cursor: Mutex::new(CursorTracker::new(start)),
-            cursor_writes: Mutex::default(),
+            cursor_writes: Arc::default(),
             queues: Mutex::new(HashMap::new()),
             queue_room: Arc::new(tokio::sync::Semaphore::new(super::trigger::QUEUED_CANDIDATES_MAX)),
             campaign_outstanding: Mutex::new(HashMap::new()),

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use imap_filename::Version;
 use mesh_runtime::Shutdown;
@@ -23,7 +23,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use super::cursor::{CursorTracker, CursorWriter, CursorWrites};
+use super::cursor::{CursorTracker, CursorTurn, CursorWriter, CursorWrites};
 use super::dead_letters::Refusal;
 use super::jobs::{JobStore, NewJob};
 
@@ -90,8 +90,8 @@ pub struct TriggerContext {
     pub consumer: String,
     pub job_available: Arc<Notify>,
     pub cursor: Mutex<CursorTracker>,
-    /// The cursor values asked to be saved, and whether a write is in flight.
-    pub cursor_writes: Mutex<CursorWrites>,
+    /// The cursor values asked to be saved, and whether a writer is in charge.
+    pub cursor_writes: Arc<Mutex<CursorWrites>>,
     /// Each instrument's queue; together they hold at most `queue_room`'s permits.
     pub queues: Mutex<HashMap<String, mpsc::UnboundedSender<Queued>>>,
     /// Room for queued candidates, shared by every instrument ([`QUEUED_CANDIDATES_MAX`]).
@@ -316,21 +316,39 @@ impl TriggerContext {
         self.commit(committable).await;
     }
 
-    /// Saves `seq` as the durable cursor. One caller at a time writes, and it writes the newest
-    /// value asked for meanwhile: under load the evaluations that finish during a write share the
-    /// next one, and a value not above the saved one (an event's other runs finishing) costs
-    /// nothing. A value can lag in memory only while a write is in flight, which then saves it.
-    async fn commit(&self, seq: u64) {
-        if !self.cursor_writes.lock().expect("cursor writes lock").ask(seq) {
-            return;
-        }
-        let mut writer = CursorWriter::new(&self.cursor_writes);
-        while let Some(seq) = writer.next() {
-            if let Err(error) = self.store.write_cursor(&self.consumer, seq).await {
-                tracing::error!(%error, seq, "cursor not saved; events will be replayed harmlessly");
+    /// Saves `seq` as the durable cursor. One writer at a time saves the newest value asked
+    /// meanwhile, a value not above the saved one (an event's other runs finishing) costs nothing,
+    /// and writes begin at least [`CURSOR_WRITE_SPACING`] apart: a value asked sooner is saved by a
+    /// task of its own when the spacing has passed, or at once when shutdown begins.
+    pub(crate) async fn commit(&self, seq: u64) {
+        let spacing = cursor_write_spacing(&self.shutdown);
+        let turn = self.cursor_writes.lock().expect("cursor writes lock").ask(seq, Instant::now(), spacing);
+        let wait = match turn {
+            CursorTurn::Done => return,
+            CursorTurn::Now => {
+                match write_cursor_values(&self.store, &self.consumer, &self.cursor_writes, spacing).await {
+                    Some(wait) => wait,
+                    None => return,
+                }
             }
-            writer.saved(seq);
-        }
+            CursorTurn::After(wait) => wait,
+        };
+        let (store, consumer) = (self.store.clone(), self.consumer.clone());
+        let (writes, shutdown) = (self.cursor_writes.clone(), self.shutdown.clone());
+        self.tasks.spawn(async move {
+            let mut wait = wait;
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = shutdown.wait() => {}
+                }
+                let spacing = cursor_write_spacing(&shutdown);
+                match write_cursor_values(&store, &consumer, &writes, spacing).await {
+                    Some(next) => wait = next,
+                    None => return,
+                }
+            }
+        });
     }
 
     /// Reads the indexer's log forever, reconnecting after errors, until shutdown.
@@ -502,4 +520,36 @@ impl TriggerContext {
         }
         by_instrument
     }
+}
+
+/// The least time between the starts of two cursor writes while no shutdown is under way.
+const CURSOR_WRITE_SPACING: Duration = Duration::from_millis(50);
+
+/// Writes are spaced apart until shutdown begins; then each is saved at once.
+fn cursor_write_spacing(shutdown: &Shutdown) -> Duration {
+    if shutdown.is_triggered() { Duration::ZERO } else { CURSOR_WRITE_SPACING }
+}
+
+/// Saves cursor values as the writer in charge: the newest asked, and again while newer ones come
+/// and the spacing allows. Returns how long to wait before the next write when it must wait (the
+/// role stays taken for whoever writes it), `None` when nothing is left.
+async fn write_cursor_values(
+    store: &JobStore,
+    consumer: &str,
+    writes: &Mutex<CursorWrites>,
+    spacing: Duration,
+) -> Option<Duration> {
+    let mut writer = CursorWriter::new(writes);
+    while let Some(seq) = writer.next(Instant::now()) {
+        if let Err(error) = store.write_cursor(consumer, seq).await {
+            tracing::error!(%error, seq, "cursor not saved; events will be replayed harmlessly");
+        }
+        writer.saved(seq);
+        match writer.after_write(Instant::now(), spacing) {
+            CursorTurn::Done => return None,
+            CursorTurn::Now => {}
+            CursorTurn::After(wait) => return Some(wait),
+        }
+    }
+    None
 }

@@ -33,6 +33,7 @@ mesh_runtime::on_both_backends!(
     a_long_campaign_is_planned_a_chunk_at_a_time_and_a_restart_goes_on_from_its_progress,
     archive_version_raises_the_new_job_version,
     completion_after_lease_expiry_reports_the_real_state,
+    events_finished_in_a_burst_are_saved_up_to_the_newest,
 );
 
 const T0: i64 = 1_800_000_000_000;
@@ -130,7 +131,7 @@ async fn context(store: Arc<JobStore>, peers: &str, shutdown: Shutdown) -> Arc<T
         consumer: "starter".into(),
         job_available: Arc::new(Notify::new()),
         cursor: Mutex::new(CursorTracker::new(0)),
-        cursor_writes: Mutex::default(),
+        cursor_writes: Arc::default(),
         queues: Mutex::new(HashMap::new()),
         queue_room: Arc::new(tokio::sync::Semaphore::new(QUEUE_ROOM)),
         campaign_outstanding: Mutex::new(HashMap::new()),
@@ -450,4 +451,30 @@ async fn completion_after_lease_expiry_reports_the_real_state(pool: AnyPool) {
     let reported = store.complete_as_read(as_read, &WorkerId::from("worker-a"), &done, T0 + 10_000_001).await.unwrap();
     assert_eq!(reported, JobState::Queued);
     assert_eq!(store.get(&claimed.job_id()).await.unwrap().state(), JobState::Queued);
+}
+
+/// The cursor is written at most every few tens of milliseconds: events finished meanwhile are
+/// saved by a later write, in a task of its own, up to the newest; once shutdown begins, what
+/// waits is saved at once.
+async fn events_finished_in_a_burst_are_saved_up_to_the_newest(pool: AnyPool) {
+    let store = open(pool).await;
+    let (signal, shutdown) = ShutdownSignal::new();
+    let trigger = context(store.clone(), NOBODY, shutdown).await;
+    for seq in 1..=100 {
+        trigger.commit(seq).await;
+    }
+    // The first value is written at once; the later ones by the task that waits out the spacing.
+    trigger.tasks.close();
+    trigger.tasks.wait().await;
+    assert_eq!(store.read_cursor("starter").await.unwrap(), 100, "the newest value is saved");
+
+    trigger.tasks.reopen();
+    trigger.commit(101).await;
+    trigger.commit(102).await;
+    signal.trigger();
+    trigger.tasks.close();
+    trigger.tasks.wait().await;
+    assert_eq!(store.read_cursor("starter").await.unwrap(), 102, "saved at shutdown");
+    trigger.commit(103).await;
+    assert_eq!(store.read_cursor("starter").await.unwrap(), 103, "after shutdown began, each value at once");
 }

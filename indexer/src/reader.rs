@@ -89,8 +89,9 @@ impl Reader {
 
     /// The first page of each of `requests`, in order, read with one statement: each query's
     /// page as [`query`](Self::query) bounds it, the pages joined with `UNION ALL` and told apart
-    /// by a leading query number. A resolution asks for every input source at once, and each
-    /// statement on SQLite is a hand-off to the connection's thread and back.
+    /// by a leading query number (a single query is read as [`query`](Self::query) reads it). A
+    /// resolution asks for every input source at once, and each statement on SQLite is a hand-off
+    /// to the connection's thread and back.
     pub(crate) async fn query_batch(
         &self,
         requests: &[QueryFilesRequest],
@@ -102,27 +103,30 @@ impl Reader {
                 requests.len()
             )));
         }
+        match requests {
+            [] => return Ok(Vec::new()),
+            [request] => return Ok(vec![self.query(request, max_page_size).await?]),
+            _ => {}
+        }
         let mut arguments = Vec::new();
         let mut branches = Vec::with_capacity(requests.len());
         let mut limits = Vec::with_capacity(requests.len());
         for (number, request) in requests.iter().enumerate() {
             let limit = page_limit(request.limit, max_page_size, max_page_size);
             let page_sql = query_sql(request, limit, &mut arguments)?;
-            // BIGINT: a bare literal is four bytes on PostgreSQL, eight on SQLite. A compound
-            // statement keeps no branch's order, so each row carries its place in its page (in the
-            // database's own collation of names, which the next page's keyset follows).
-            let order = page_order(request.newest_first);
+            // A compound statement keeps no branch's order, so the whole is ordered again: by query,
+            // then by each page's own order (newest first sorts on the negated arrival), names in
+            // the database's own collation, which the next page's keyset follows. BIGINT: a bare
+            // literal is four bytes on PostgreSQL, eight on SQLite.
+            let arrival_key = if request.newest_first { "-ingested_at" } else { "0" };
             branches.push(format!(
-                "SELECT CAST({number} AS BIGINT) AS query_number, ROW_NUMBER() OVER (ORDER BY {order}) AS place, \
-                 page.* FROM ({page_sql}) AS page"
+                "SELECT CAST({number} AS BIGINT) AS query_number, {arrival_key} AS arrival_key, page.* \
+                 FROM ({page_sql}) AS page"
             ));
             limits.push(limit);
         }
-        if requests.is_empty() {
-            return Ok(Vec::new());
-        }
         let mut files: Vec<Vec<FileRecord>> = vec![Vec::new(); requests.len()];
-        let sql = format!("{} ORDER BY query_number, place", branches.join(" UNION ALL "));
+        let sql = format!("{} ORDER BY query_number, arrival_key, file_name", branches.join(" UNION ALL "));
         macro_rules! read {
             ($pool:expr) => {{
                 let mut rows = bound(sqlx::query(sqlx::AssertSqlSafe(sql)), &arguments).fetch($pool);
@@ -267,15 +271,9 @@ fn query_sql(request: &QueryFilesRequest, limit: u32, arguments: &mut Vec<Argume
         sql.push_str(" WHERE ");
         sql.push_str(&conditions.join(" AND "));
     }
-    sql.push_str(" ORDER BY ");
-    sql.push_str(page_order(request.newest_first));
+    sql.push_str(if request.newest_first { " ORDER BY ingested_at DESC, file_name" } else { " ORDER BY file_name" });
     sql.push_str(&format!(" LIMIT {}", u64::from(limit) + 1));
     Ok(sql)
-}
-
-/// The order of a page of files: by name, or newest arrivals first.
-fn page_order(newest_first: bool) -> &'static str {
-    if newest_first { "ingested_at DESC, file_name" } else { "file_name" }
 }
 
 /// Where the previous page of a file query ended, in the order it was read.

@@ -18,7 +18,7 @@ use tonic::{Request, Response, Status};
 
 use super::error::IndexerError;
 use super::inbox::Ingestor;
-use super::tracker::Provenance;
+use super::tracker::{FilePage, Provenance};
 
 /// Events read from the log in the first round trip of a subscription, and again once caught up:
 /// a consumer near the head gets its events without waiting for a large read.
@@ -140,8 +140,7 @@ impl IndexerService for IndexerGrpc {
 
     #[tracing::instrument(skip_all, name = "indexer.query_files")]
     async fn query_files(&self, request: Request<QueryFilesRequest>) -> Result<Response<QueryFilesResponse>, Status> {
-        let page = self.ingestor.tracker.query(request.get_ref()).await?;
-        Ok(Response::new(QueryFilesResponse { files: page.files, next_page_token: page.next_page_token }))
+        Ok(Response::new(page_answer(self.ingestor.tracker.query(request.get_ref()).await?)))
     }
 
     #[tracing::instrument(skip_all, name = "indexer.batch_query_files")]
@@ -150,11 +149,7 @@ impl IndexerService for IndexerGrpc {
         request: Request<BatchQueryFilesRequest>,
     ) -> Result<Response<BatchQueryFilesResponse>, Status> {
         let pages = self.ingestor.tracker.query_batch(&request.get_ref().queries).await?;
-        let answers = pages
-            .into_iter()
-            .map(|page| QueryFilesResponse { files: page.files, next_page_token: page.next_page_token })
-            .collect();
-        Ok(Response::new(BatchQueryFilesResponse { answers }))
+        Ok(Response::new(BatchQueryFilesResponse { answers: pages.into_iter().map(page_answer).collect() }))
     }
 
     #[tracing::instrument(skip_all, name = "indexer.get_file")]
@@ -190,4 +185,9 @@ impl IndexerService for IndexerGrpc {
         }
         Ok(Response::new(outcome))
     }
+}
+
+/// A page of a file query as QueryFiles (and each answer of BatchQueryFiles) carries it.
+fn page_answer(page: FilePage) -> QueryFilesResponse {
+    QueryFilesResponse { files: page.files, next_page_token: page.next_page_token }
 }

@@ -110,10 +110,9 @@ impl Reader {
         }
         let mut arguments = Vec::new();
         let mut branches = Vec::with_capacity(requests.len());
-        let mut limits = Vec::with_capacity(requests.len());
+        let limit_of = |request: &QueryFilesRequest| page_limit(request.limit, max_page_size, max_page_size);
         for (number, request) in requests.iter().enumerate() {
-            let limit = page_limit(request.limit, max_page_size, max_page_size);
-            let page_sql = query_sql(request, limit, &mut arguments)?;
+            let page_sql = query_sql(request, limit_of(request), &mut arguments)?;
             // A compound statement keeps no branch's order, so the whole is ordered again: by query,
             // then by each page's own order (newest first sorts on the negated arrival), names in
             // the database's own collation, which the next page's keyset follows. BIGINT: a bare
@@ -123,7 +122,6 @@ impl Reader {
                 "SELECT CAST({number} AS BIGINT) AS query_number, {arrival_key} AS arrival_key, page.* \
                  FROM ({page_sql}) AS page"
             ));
-            limits.push(limit);
         }
         let mut files: Vec<Vec<FileRecord>> = vec![Vec::new(); requests.len()];
         let sql = format!("{} ORDER BY query_number, arrival_key, file_name", branches.join(" UNION ALL "));
@@ -143,8 +141,8 @@ impl Reader {
         }
         Ok(files
             .into_iter()
-            .zip(requests.iter().zip(limits))
-            .map(|(files, (request, limit))| page_of(files, limit, request.newest_first))
+            .zip(requests)
+            .map(|(files, request)| page_of(files, limit_of(request), request.newest_first))
             .collect())
     }
 }

@@ -364,7 +364,7 @@ impl FileTracker {
                 insert = insert
                     .bind(file_name.clone())
                     .bind(row.archive_key)
-                    .bind(row.kind.text())
+                    .bind(kind_column(row.kind))
                     .bind(row.instrument)
                     .bind(row.data_level)
                     .bind(row.descriptor)

@@ -5,6 +5,7 @@
 use imap_filename::Version;
 use mesh_runtime::leader::Leadership;
 use mesh_runtime::metrics;
+use mesh_runtime::store::OneStatementWrite;
 use proto::ids::{JobId, WorkerId};
 use proto::pb::{Job, JobState, ProductKey, ProductTime, ResolvedInput};
 use proto::time::millis_of;
@@ -121,6 +122,14 @@ impl JobStore {
         Ok(transaction)
     }
 
+    /// A write of one statement by the leader, refused as [`begin_write`](Self::begin_write)
+    /// refuses; on SQLite without a transaction around it (see [`OneStatementWrite`]).
+    pub(crate) async fn begin_one_statement_write(&self) -> Result<OneStatementWrite, StarterError> {
+        let mut write = mesh_runtime::store::begin_one_statement_write(&self.pool).await?;
+        self.leadership.fence(&mut write).await?;
+        Ok(write)
+    }
+
     /// Creates the job unless the same (product, time, inputs, campaign) already has one.
     /// Returns the job id when a new job was created. The new job's version exceeds every
     /// version of the product the table holds and `floor` (the highest version the archive
@@ -142,7 +151,7 @@ impl JobStore {
                     .ok_or_else(|| StarterError::NoVersionLeft(floor.to_string()))?;
             }
             let id = JobId::from(uuid::Uuid::now_v7().to_string());
-            let mut transaction = self.begin_write().await?;
+            let mut write = self.begin_one_statement_write().await?;
             let result = sqlx::query(
                 "INSERT INTO jobs (id, instrument, data_level, descriptor, start_date, repointing, input_hash, campaign_id, \
                  version, version_major, version_minor, inputs, state, attempts, lease_owner, lease_expires_at, not_before, \
@@ -163,11 +172,11 @@ impl JobStore {
             .bind(inputs_hex.clone())
             .bind(now)
             .bind(job.traceparent.clone())
-            .execute(&mut *transaction)
+            .execute(&mut *write)
             .await;
             match result {
                 Ok(_) => {
-                    transaction.commit().await?;
+                    write.finish().await?;
                     return Ok(Some(id));
                 }
                 Err(sqlx::Error::Database(error)) if error.is_unique_violation() => continue,
@@ -222,14 +231,14 @@ impl JobStore {
         let lease_expires_at = now + self.config.lease.as_millis() as i64;
         let _one_claim_at_a_time = self.claim_lock.lock().await;
         for _ in 0..8 {
-            let mut transaction = self.begin_write().await?;
+            let mut write = self.begin_one_statement_write().await?;
             let claimed = sqlx::query(sqlx::AssertSqlSafe(self.claim_sql.clone()))
                 .bind(worker.to_string())
                 .bind(lease_expires_at)
                 .bind(now)
-                .fetch_optional(&mut *transaction)
+                .fetch_optional(&mut *write)
                 .await?;
-            transaction.commit().await?;
+            write.finish().await?;
             match claimed {
                 Some(row) => {
                     let job = job_from_row(&row)?;
@@ -352,7 +361,7 @@ impl JobStore {
         let backoff = self.config.retry_backoff.as_millis() as i64 * (1_i64 << job.attempts.saturating_sub(1).min(16));
         let not_before = if new_state == JobState::Queued { now + backoff } else { 0 };
         let finished_at = if new_state == JobState::Queued { 0 } else { now };
-        let mut transaction = self.begin_write().await?;
+        let mut write = self.begin_one_statement_write().await?;
         let updated = sqlx::query(
             "UPDATE jobs SET state = $1, error = $2, log = $3, outputs = $4, finished_at = $5, not_before = $6, \
              lease_owner = '', lease_expires_at = 0 WHERE id = $7 AND state = 'running' AND lease_owner = $8",
@@ -365,10 +374,10 @@ impl JobStore {
         .bind(not_before)
         .bind(id.to_string())
         .bind(job.lease_owner.clone())
-        .execute(&mut *transaction)
+        .execute(&mut *write)
         .await?
         .rows_affected();
-        transaction.commit().await?;
+        write.finish().await?;
         if updated != 1 {
             return Ok(self.get(&id).await?.state());
         }
@@ -552,16 +561,16 @@ impl JobStore {
     }
 
     pub async fn write_cursor(&self, consumer: &str, seq: u64) -> Result<(), StarterError> {
-        let mut transaction = self.begin_write().await?;
+        let mut write = self.begin_one_statement_write().await?;
         sqlx::query(
             "INSERT INTO consumer_cursors (consumer, seq) VALUES ($1, $2) \
              ON CONFLICT (consumer) DO UPDATE SET seq = excluded.seq WHERE consumer_cursors.seq < excluded.seq",
         )
         .bind(consumer.to_string())
         .bind(seq as i64)
-        .execute(&mut *transaction)
+        .execute(&mut *write)
         .await?;
-        transaction.commit().await?;
+        write.finish().await?;
         Ok(())
     }
 }

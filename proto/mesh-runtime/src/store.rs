@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use proto::error::ErrorCode;
 use sqlx::migrate::Migrator;
-use sqlx::pool::{PoolConnectionMetadata, PoolOptions};
+use sqlx::pool::{PoolConnection, PoolConnectionMetadata, PoolOptions};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{AnyConnection, AnyPool, Connection, Database, Executor, PgPool, SqlitePool};
@@ -79,6 +79,58 @@ pub async fn begin_write(pool: &AnyPool) -> Result<WriteTransaction, sqlx::Error
     };
     let transaction = pool.begin().await?;
     Ok(WriteTransaction { transaction, _turn: turn })
+}
+
+/// A write that is a single statement. On SQLite it runs outside a transaction, which SQLite makes
+/// atomic on its own: every statement is a hand-off to the connection's own thread and back, and
+/// BEGIN and COMMIT were two of such a write's three. Elsewhere it is a [`WriteTransaction`], which
+/// a leader fences first. Either way it holds this process's turn to write to a SQLite file.
+/// Use it only for one statement: a second one would be committed apart from the first.
+pub enum OneStatementWrite {
+    Alone { connection: PoolConnection<sqlx::Any>, _turn: tokio::sync::OwnedMutexGuard<()> },
+    Transaction(WriteTransaction),
+}
+
+impl OneStatementWrite {
+    /// Commits the transaction, if the write needed one.
+    pub async fn finish(self) -> Result<(), sqlx::Error> {
+        match self {
+            OneStatementWrite::Alone { .. } => Ok(()),
+            OneStatementWrite::Transaction(transaction) => transaction.commit().await,
+        }
+    }
+}
+
+impl Deref for OneStatementWrite {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        match self {
+            OneStatementWrite::Alone { connection, .. } => connection,
+            OneStatementWrite::Transaction(transaction) => transaction,
+        }
+    }
+}
+
+impl DerefMut for OneStatementWrite {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        match self {
+            OneStatementWrite::Alone { connection, .. } => connection,
+            OneStatementWrite::Transaction(transaction) => transaction,
+        }
+    }
+}
+
+/// Opens a [`OneStatementWrite`] on `pool`.
+pub async fn begin_one_statement_write(pool: &AnyPool) -> Result<OneStatementWrite, sqlx::Error> {
+    let options = pool.connect_options();
+    let url = options.database_url.as_str();
+    if Backend::of_url(url) == Some(Backend::Sqlite) {
+        let turn = sqlite_write_turns(url).lock_owned().await;
+        let connection = pool.acquire().await?;
+        return Ok(OneStatementWrite::Alone { connection, _turn: turn });
+    }
+    Ok(OneStatementWrite::Transaction(begin_write(pool).await?))
 }
 
 /// One queue of writers per SQLite database this process opened.
@@ -399,7 +451,10 @@ mod tests {
         pool.close().await;
     }
 
-    crate::on_both_backends!(a_write_transaction_dropped_while_it_begins_leaves_no_transaction_open);
+    crate::on_both_backends!(
+        a_write_transaction_dropped_while_it_begins_leaves_no_transaction_open,
+        a_one_statement_write_commits_its_statement_and_takes_the_sqlite_turn,
+    );
 
     /// A write transaction whose caller goes away while BEGIN is on its way (a cancelled RPC, a
     /// shutdown) must leave its connection outside any transaction. sqlx 0.9.0 did not on
@@ -434,6 +489,37 @@ mod tests {
         let other = connect(pool.connect_options().database_url.as_str()).await.unwrap();
         let seen: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rounds").fetch_one(&other).await.unwrap();
         assert_eq!(seen, ROUNDS, "rows written after a dropped BEGIN stayed in a transaction nobody commits");
+        other.close().await;
+        pool.close().await;
+    }
+
+    /// On SQLite a one-statement write runs outside a transaction but still in this process's turn:
+    /// another writer waits for it. On PostgreSQL it is a transaction, committed by `finish`. Either
+    /// way its connection goes back to the pool outside any transaction, and what it wrote is seen.
+    async fn a_one_statement_write_commits_its_statement_and_takes_the_sqlite_turn(pool: AnyPool) {
+        use futures_util::FutureExt;
+        let sqlite = Backend::of_url(pool.connect_options().database_url.as_str()) == Some(Backend::Sqlite);
+        sqlx::query("CREATE TABLE numbers (n BIGINT)").execute(&pool).await.unwrap();
+        let mut write = begin_one_statement_write(&pool).await.unwrap();
+        assert_eq!(matches!(write, OneStatementWrite::Alone { .. }), sqlite);
+        sqlx::query("INSERT INTO numbers (n) VALUES (1)").execute(&mut *write).await.unwrap();
+        let mut next_writer = Box::pin(begin_write(&pool));
+        if sqlite {
+            assert!((&mut next_writer).now_or_never().is_none(), "the next SQLite writer waits for its turn");
+        }
+        write.finish().await.unwrap();
+        let mut next_writer = next_writer.await.unwrap();
+        sqlx::query("INSERT INTO numbers (n) VALUES (2)").execute(&mut *next_writer).await.unwrap();
+        next_writer.commit().await.unwrap();
+        // No connection was left inside a transaction: every later write is committed too.
+        for n in 10..14 {
+            let mut write = begin_one_statement_write(&pool).await.unwrap();
+            sqlx::query("INSERT INTO numbers (n) VALUES ($1)").bind(n).execute(&mut *write).await.unwrap();
+            write.finish().await.unwrap();
+        }
+        let other = connect(pool.connect_options().database_url.as_str()).await.unwrap();
+        let total: i64 = sqlx::query_scalar("SELECT SUM(n) FROM numbers").fetch_one(&other).await.unwrap();
+        assert_eq!(total, 1 + 2 + 10 + 11 + 12 + 13, "every write is committed and seen by another pool");
         other.close().await;
         pool.close().await;
     }

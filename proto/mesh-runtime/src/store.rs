@@ -518,7 +518,8 @@ mod tests {
             write.finish().await.unwrap();
         }
         let other = connect(pool.connect_options().database_url.as_str()).await.unwrap();
-        let total: i64 = sqlx::query_scalar("SELECT SUM(n) FROM numbers").fetch_one(&other).await.unwrap();
+        let total: i64 =
+            sqlx::query_scalar("SELECT CAST(SUM(n) AS BIGINT) FROM numbers").fetch_one(&other).await.unwrap();
         assert_eq!(total, 1 + 2 + 10 + 11 + 12 + 13, "every write is committed and seen by another pool");
         other.close().await;
         pool.close().await;

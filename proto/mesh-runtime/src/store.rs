@@ -71,14 +71,20 @@ impl DerefMut for WriteTransaction {
 /// Begins a write transaction on `pool`, after this process's earlier SQLite writers to the same
 /// file (see [`WriteTransaction`]). Dropped without a commit, it rolls back and passes the turn on.
 pub async fn begin_write(pool: &AnyPool) -> Result<WriteTransaction, sqlx::Error> {
-    let options = pool.connect_options();
-    let url = options.database_url.as_str();
-    let turn = match Backend::of_url(url) {
-        Some(Backend::Sqlite) => Some(sqlite_write_turns(url).lock_owned().await),
-        _ => None,
-    };
+    let turn = sqlite_write_turn(pool).await;
     let transaction = pool.begin().await?;
     Ok(WriteTransaction { transaction, _turn: turn })
+}
+
+/// This process's turn to write to `pool`'s file, once the earlier writers are done; `None` when
+/// `pool` is not SQLite, whose writers need no turn.
+async fn sqlite_write_turn(pool: &AnyPool) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+    let options = pool.connect_options();
+    let url = options.database_url.as_str();
+    match Backend::of_url(url) {
+        Some(Backend::Sqlite) => Some(sqlite_write_turns(url).lock_owned().await),
+        _ => None,
+    }
 }
 
 /// A write that is a single statement. On SQLite it runs outside a transaction, which SQLite makes
@@ -123,14 +129,10 @@ impl DerefMut for OneStatementWrite {
 
 /// Opens a [`OneStatementWrite`] on `pool`.
 pub async fn begin_one_statement_write(pool: &AnyPool) -> Result<OneStatementWrite, sqlx::Error> {
-    let options = pool.connect_options();
-    let url = options.database_url.as_str();
-    if Backend::of_url(url) == Some(Backend::Sqlite) {
-        let turn = sqlite_write_turns(url).lock_owned().await;
-        let connection = pool.acquire().await?;
-        return Ok(OneStatementWrite::Alone { connection, _turn: turn });
-    }
-    Ok(OneStatementWrite::Transaction(begin_write(pool).await?))
+    Ok(match sqlite_write_turn(pool).await {
+        Some(turn) => OneStatementWrite::Alone { connection: pool.acquire().await?, _turn: turn },
+        None => OneStatementWrite::Transaction(WriteTransaction { transaction: pool.begin().await?, _turn: None }),
+    })
 }
 
 /// One queue of writers per SQLite database this process opened.

@@ -1,12 +1,20 @@
-//! Writing and reading a realistic dataset, plain and with GZIP: `cargo bench -p nasa-cdf`.
+//! Writing and reading realistic datasets, plain and with GZIP: `cargo bench -p nasa-cdf`.
 //!
-//! The dataset is an instrument day at one record per second, shaped like a level-1 product:
+//! The long dataset is an instrument day at one record per second, shaped like a level-1 product:
 //! the epoch, 48 counters (16-bit), three temperatures and a mode flag per record, a 3-vector
 //! field (float64) and two non-record-varying label variables, with ISTP attributes.
+//!
+//! The wide dataset is what the processor reads and writes most often: one short file (153
+//! records) of many variables, shaped like SWAPI's level 1 science product: 53 counters (32-bit)
+//! and 19 text variables (a state name per record), each with its ISTP attributes. There the
+//! cost is per variable and per attribute entry rather than per value.
 
 use divan::counter::{BytesCount, ItemsCount};
 use divan::{Bencher, black_box};
-use nasa_cdf::{Cdf, Compression, IstpDataset, IstpGlobals, IstpVariable, Values, VarType, Variable, utc_to_tt2000};
+use nasa_cdf::{
+    Cdf, Compression, IstpDataset, IstpGlobals, IstpVariable, ReadLimits, Values, VarType, Variable, read_cdf_selected,
+    utc_to_tt2000,
+};
 
 fn main() {
     divan::main();
@@ -126,4 +134,39 @@ fn read(bencher: Bencher, gzip: Gzip) {
         .counter(BytesCount::new(value_bytes(&cdf)))
         .counter(ItemsCount::new(RECORDS))
         .bench(|| Cdf::from_bytes(black_box(&bytes)).expect("reads"));
+}
+
+const WIDE_RECORDS: usize = 153;
+
+fn wide_dataset() -> Cdf {
+    let start = utc_to_tt2000(2024, 9, 24, 0, 0, 0, 0).expect("valid time");
+    let globals = IstpGlobals { logical_source: "bench_swapi_l1_sci".into(), ..IstpGlobals::default() };
+    let mut builder = IstpDataset::new(globals);
+    builder.add_epoch("epoch", (0..WIDE_RECORDS as i64).map(|record| start + record * 12_000_000_000).collect());
+    for counter in 0..53 {
+        let counts = (0..WIDE_RECORDS).map(|record| (record * 31 + counter * 7) as u32).collect();
+        builder
+            .add_variable(IstpVariable::data(&format!("COUNT_{counter}"), Values::UInt4(counts), &[]).units("counts"));
+    }
+    let states = ["HVSCI", "HVENG", "LVENG"];
+    for flag in 0..19 {
+        let names = (0..WIDE_RECORDS).map(|record| states[(record + flag) % states.len()].to_string()).collect();
+        builder.add_variable(IstpVariable::data(&format!("STATE_{flag}_DERIVED"), Values::Char(names), &[]));
+    }
+    builder.build().expect("the wide dataset is consistent")
+}
+
+#[divan::bench(sample_count = 50)]
+fn write_wide(bencher: Bencher) {
+    let cdf = wide_dataset();
+    bencher.counter(ItemsCount::new(cdf.variables.len())).bench(|| black_box(&cdf).to_bytes().expect("writes"));
+}
+
+#[divan::bench(args = [false, true], sample_count = 50)]
+fn read_wide(bencher: Bencher, numbers_only: bool) {
+    let bytes = wide_dataset().to_bytes().expect("writes");
+    let keep = |_: &str, data_type: nasa_cdf::values::DataType| !numbers_only || !data_type.is_char();
+    bencher
+        .counter(ItemsCount::new(wide_dataset().variables.len()))
+        .bench(|| read_cdf_selected(black_box(&bytes), ReadLimits::default(), &keep).expect("reads"));
 }

@@ -215,7 +215,7 @@ impl IstpVariable {
             }
             _ => istp_valid_range(data_type),
         };
-        let mut attributes: Vec<(String, AttributeEntry)> = Vec::new();
+        let mut attributes: Vec<(String, AttributeEntry)> = Vec::with_capacity(12);
         let mut put = |key: &str, entry: AttributeEntry| attributes.push((key.to_string(), entry));
         put("CATDESC", AttributeEntry::text(self.catdesc.clone().unwrap_or_else(|| name.clone())));
         if let Some(epoch) = epoch.filter(|epoch| variable.record_varying && *epoch != name) {
@@ -240,6 +240,7 @@ impl IstpVariable {
         // Attributes the caller set explicitly win over the defaults above.
         let mut finished = self.variable;
         let explicit = std::mem::take(&mut finished.attributes);
+        finished.attributes.reserve(attributes.len() + explicit.len());
         for (key, entry) in attributes.into_iter().chain(explicit) {
             finished.set_attribute(key, entry);
         }

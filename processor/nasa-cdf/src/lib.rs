@@ -57,7 +57,7 @@ mod write_variable;
 
 pub use istp::{IstpDataset, IstpGlobals, IstpVariable, VarType};
 pub use model::{AttributeEntry, Cdf, Compression, GlobalAttribute, Variable};
-pub use read::{MAX_INFLATION_RATIO, ReadLimits, read_cdf, read_cdf_with_limits};
+pub use read::{MAX_INFLATION_RATIO, ReadLimits, read_cdf, read_cdf_selected, read_cdf_with_limits};
 pub use tt2000::{TT2000_FILL, UtcDateTime, tt2000_to_utc, utc_to_tt2000};
 pub use values::{DataType, Values};
 pub use write::write_cdf;

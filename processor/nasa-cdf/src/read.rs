@@ -6,12 +6,13 @@
 use std::borrow::Cow;
 use std::cell::Cell;
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Read;
 
 use flate2::read::GzDecoder;
 
 use crate::layout::*;
-use crate::model::{AttributeEntry, Cdf, Compression, GlobalAttribute, Variable};
+use crate::model::{AttributeEntry, Cdf, Compression, GlobalAttribute};
 use crate::read_variable::read_variable;
 use crate::values::{DataType, Endian, Values};
 use crate::{CdfError, Result};
@@ -41,6 +42,14 @@ pub fn read_cdf(bytes: &[u8]) -> Result<Cdf> {
 
 /// Parses the bytes of a CDF v3 file, refusing files that would need more than `limits`.
 pub fn read_cdf_with_limits(bytes: &[u8], limits: ReadLimits) -> Result<Cdf> {
+    read_cdf_selected(bytes, limits, &|_, _| true)
+}
+
+/// Parses the bytes of a CDF v3 file keeping only the variables `keep` accepts, by name and data
+/// type (e.g. `|_, data_type| !data_type.is_char()` for numbers and times only). The others'
+/// records are neither inflated nor decoded and their attribute entries are skipped, so they cost
+/// next to nothing; what is kept reads exactly as [`read_cdf_with_limits`] reads it.
+pub fn read_cdf_selected(bytes: &[u8], limits: ReadLimits, keep: &dyn Fn(&str, DataType) -> bool) -> Result<Cdf> {
     let file = File { bytes };
     if file.u32_at(0)? != MAGIC_V3 {
         let feature = "cdf version other than 3 (first magic number is not 0xcdf30001)".to_string();
@@ -56,9 +65,17 @@ pub fn read_cdf_with_limits(bytes: &[u8], limits: ReadLimits) -> Result<Cdf> {
             return Err(malformed(4, format!("unknown second magic number {other:#010x}")));
         }
     };
-    let mut cdf = read_image(&File { bytes: &image }, limits)?;
+    let mut cdf = read_image(&File { bytes: &image }, limits, keep)?;
     cdf.file_compression = file_compression;
     Ok(cdf)
+}
+
+/// `bytes` as text, invalid UTF-8 replaced; valid text (nearly all) takes the faster check.
+pub(crate) fn text_of(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
 }
 
 pub(crate) fn malformed(offset: u64, reason: impl Into<String>) -> CdfError {
@@ -104,7 +121,7 @@ impl<'a> File<'a> {
     pub(crate) fn name_at(&self, offset: u64) -> Result<String> {
         let field = self.slice(offset, NAME_LEN as u64)?;
         let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
-        Ok(String::from_utf8_lossy(&field[..end]).into_owned())
+        Ok(text_of(&field[..end]))
     }
     /// Checks the record header at `offset`; returns its type and size.
     pub(crate) fn record(&self, offset: u64, allowed_types: &[i32], what: &str) -> Result<(i32, u64)> {
@@ -180,11 +197,13 @@ fn decompress_file(file: &File, limits: ReadLimits) -> Result<(Vec<u8>, Compress
     Ok((image, compression))
 }
 
-/// What the CDR says about how values are laid out, and how many bytes variables may still take.
-pub(crate) struct Layout {
+/// What the CDR says about how values are laid out, how many bytes variables may still take, and
+/// which variables the caller wants.
+pub(crate) struct Layout<'a> {
     pub(crate) endian: Endian,
     pub(crate) row_major: bool,
     pub(crate) budget: DecodeBudget,
+    pub(crate) keep: &'a dyn Fn(&str, DataType) -> bool,
 }
 
 /// Bytes the remaining variables may materialise, so many variables sharing one huge record
@@ -201,14 +220,15 @@ impl DecodeBudget {
         DecodeBudget { remaining: Cell::new(limits.max_decoded_bytes), per_variable }
     }
 
-    /// Takes `bytes` from the budget or says why the variable at `offset` is refused.
-    pub(crate) fn take(&self, bytes: u64, offset: u64, what: &str) -> Result<()> {
+    /// Takes `bytes` from the budget or says why the variable at `offset` (`what`) is refused.
+    pub(crate) fn take(&self, bytes: u64, offset: u64, what: impl FnOnce() -> String) -> Result<()> {
         let remaining = self.remaining.get();
         if bytes > self.per_variable || bytes > remaining {
             return Err(malformed(
                 offset,
                 format!(
-                    "{what} would need {bytes} bytes, more than the file can hold ({} per variable, {remaining} left)",
+                    "{} would need {bytes} bytes, more than the file can hold ({} per variable, {remaining} left)",
+                    what(),
                     self.per_variable
                 ),
             ));
@@ -219,11 +239,32 @@ impl DecodeBudget {
 }
 
 /// Remembers the records a chain has visited, so a chain that points back is refused.
-pub(crate) struct Visited(HashSet<u64>);
+pub(crate) struct Visited(HashSet<u64, BuildHasherDefault<OffsetHasher>>);
+
+/// Hashes record offsets with one multiplication. A file read is a file's own offsets, so
+/// SipHash's protection against chosen keys buys nothing, and it was a tenth of reading a file
+/// of many small attribute entries.
+#[derive(Default)]
+pub(crate) struct OffsetHasher(u64);
+
+impl Hasher for OffsetHasher {
+    fn finish(&self) -> u64 {
+        // The product's high bits are well mixed; the table's bucket index also uses the low ones.
+        self.0 ^ (self.0 >> 32)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u64(u64::from(byte));
+        }
+    }
+    fn write_u64(&mut self, value: u64) {
+        self.0 = (self.0.rotate_left(5) ^ value).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
 
 impl Visited {
     pub(crate) fn new() -> Self {
-        Visited(HashSet::new())
+        Visited(HashSet::default())
     }
     pub(crate) fn first_visit(&mut self, offset: u64, what: &str) -> Result<()> {
         match self.0.insert(offset) {
@@ -233,7 +274,7 @@ impl Visited {
     }
 }
 
-fn read_image(file: &File, limits: ReadLimits) -> Result<Cdf> {
+fn read_image(file: &File, limits: ReadLimits, keep: &dyn Fn(&str, DataType) -> bool) -> Result<Cdf> {
     file.record(8, &[CDR], "cdr")?;
     let gdr_at = file.offset_at(8 + 12)?;
     let version = file.i32_at(8 + 20)?;
@@ -249,7 +290,7 @@ fn read_image(file: &File, limits: ReadLimits) -> Result<Cdf> {
         }
     };
     let budget = DecodeBudget::new(file.bytes.len() as u64, limits);
-    let layout = Layout { endian, row_major: file.i32_at(8 + 32)? & CDR_FLAG_ROW_MAJOR != 0, budget };
+    let layout = Layout { endian, row_major: file.i32_at(8 + 32)? & CDR_FLAG_ROW_MAJOR != 0, budget, keep };
 
     file.record(gdr_at, &[GDR], "gdr")?;
     if file.i32_at(gdr_at + 44)? > 0 {
@@ -286,10 +327,13 @@ fn read_image(file: &File, limits: ReadLimits) -> Result<Cdf> {
         ));
     }
     numbered_variables.sort_by_key(|(number, _)| *number);
-    let variable_index = |number: usize| numbered_variables.iter().position(|(n, _)| *n == number);
+    let variable_index = |number: usize| numbered_variables.binary_search_by_key(&number, |(n, _)| *n).ok();
+    let is_kept = |number: usize| variable_index(number).is_none_or(|index| numbered_variables[index].1.is_some());
 
     let mut cdf = Cdf::new();
-    let mut variable_attributes: Vec<(usize, usize, String, AttributeEntry)> = Vec::new();
+    // Per variable, (attribute number, name, entry), for sorting by attribute number.
+    let mut variable_attributes: Vec<Vec<(usize, String, AttributeEntry)>> =
+        numbered_variables.iter().map(|_| Vec::new()).collect();
     let mut adr_at = file.offset_at(gdr_at + 28)?;
     let mut attributes_seen = 0;
     let mut visited_adrs = Visited::new();
@@ -302,20 +346,23 @@ fn read_image(file: &File, limits: ReadLimits) -> Result<Cdf> {
         let name = file.name_at(adr_at + 68)?;
         match scope {
             SCOPE_GLOBAL | SCOPE_GLOBAL_ASSUMED => {
-                let mut entries = read_entries(file, file.offset_at(adr_at + 20)?, &layout, &mut visited_aedrs)?;
-                entries.extend(read_entries(file, file.offset_at(adr_at + 48)?, &layout, &mut visited_aedrs)?);
+                let chain = |head| Chain { head, expected: 0, wanted: |_| true };
+                let mut entries = read_entries(file, chain(file.offset_at(adr_at + 20)?), &layout, &mut visited_aedrs)?;
+                entries.extend(read_entries(file, chain(file.offset_at(adr_at + 48)?), &layout, &mut visited_aedrs)?);
                 entries.sort_by_key(|(number, _)| *number);
                 let entries = entries.into_iter().map(|(_, entry)| entry).collect();
                 cdf.global_attributes.push(GlobalAttribute { name, entries });
             }
             SCOPE_VARIABLE | SCOPE_VARIABLE_ASSUMED => {
                 let az_head = file.offset_at(adr_at + 48)?;
-                for (variable_number, entry) in read_entries(file, az_head, &layout, &mut visited_aedrs)? {
+                let expected = usize::try_from(file.i32_at(adr_at + 56)?).unwrap_or(0);
+                let chain = Chain { head: az_head, expected, wanted: is_kept };
+                for (variable_number, entry) in read_entries(file, chain, &layout, &mut visited_aedrs)? {
                     let Some(index) = variable_index(variable_number) else {
                         let reason = format!("attribute {name} has an entry for missing zvariable {variable_number}");
                         return Err(malformed(az_head, reason));
                     };
-                    variable_attributes.push((index, attribute_number, name.clone(), entry));
+                    variable_attributes[index].push((attribute_number, name.clone(), entry));
                 }
             }
             other => {
@@ -326,24 +373,41 @@ fn read_image(file: &File, limits: ReadLimits) -> Result<Cdf> {
         adr_at = file.offset_at(adr_at + 12)?;
     }
 
-    let mut variables: Vec<Variable> = numbered_variables.into_iter().map(|(_, variable)| variable).collect();
-    variable_attributes.sort_by_key(|(index, attribute_number, _, _)| (*index, *attribute_number));
-    for (index, _, name, entry) in variable_attributes {
-        variables[index].attributes.push((name, entry));
-    }
-    cdf.variables = variables;
+    cdf.variables = numbered_variables
+        .into_iter()
+        .zip(variable_attributes)
+        .filter_map(|((_, variable), mut attributes)| {
+            let mut variable = variable?;
+            // Files list attributes in number order, so this is nearly always sorted already.
+            if !attributes.is_sorted_by_key(|(attribute_number, _, _)| *attribute_number) {
+                attributes.sort_by_key(|(attribute_number, _, _)| *attribute_number);
+            }
+            variable.attributes = attributes.into_iter().map(|(_, name, entry)| (name, entry)).collect();
+            Some(variable)
+        })
+        .collect();
     Ok(cdf)
 }
 
-/// Reads an AEDR chain; returns (entry number, entry) pairs. `visited` spans every chain of
-/// the file, so no entry record is read twice.
+/// One AEDR chain to read: where it starts, how many entries its ADR announces (a capacity hint,
+/// bounded by what the file can hold), and which entry numbers are wanted.
+struct Chain<F> {
+    head: u64,
+    expected: usize,
+    wanted: F,
+}
+
+/// Reads an AEDR chain; returns (entry number, entry) pairs, of the entry numbers the chain wants
+/// (the others are checked but not decoded). `visited` spans every chain of the file, so no entry
+/// record is read twice.
 fn read_entries(
     file: &File,
-    head: u64,
+    chain: Chain<impl Fn(usize) -> bool>,
     layout: &Layout,
     visited: &mut Visited,
 ) -> Result<Vec<(usize, AttributeEntry)>> {
-    let mut entries = Vec::new();
+    let Chain { head, expected, wanted } = chain;
+    let mut entries = Vec::with_capacity(expected.min(file.bytes.len() / AEDR_HEADER_SIZE));
     let mut aedr_at = head;
     while aedr_at != 0 {
         visited.first_visit(aedr_at, "aedr")?;
@@ -359,6 +423,10 @@ fn read_entries(
             return Err(malformed(aedr_at, format!("entry value of {value_len} bytes exceeds the aedr")));
         }
         let value = file.slice(aedr_at + AEDR_HEADER_SIZE as u64, value_len)?;
+        if !wanted(entry_number) {
+            aedr_at = file.offset_at(aedr_at + 12)?;
+            continue;
+        }
         let values = if data_type.is_char() {
             let Values::Char(strings) = Values::decode(data_type, num_elems, 1, layout.endian, value) else {
                 unreachable!("char data decodes to strings")

@@ -10,8 +10,9 @@ use crate::values::{DataType, Values};
 /// Deepest VXR tree followed; the NASA library never builds more than a few levels.
 const MAX_VXR_DEPTH: usize = 16;
 
-/// Reads one zVDR and all its records; returns (variable number, variable).
-pub(crate) fn read_variable(file: &File, vdr_at: u64, layout: &Layout) -> Result<(usize, Variable)> {
+/// Reads one zVDR and all its records; returns (variable number, variable), without the variable
+/// when the layout's `keep` refuses it (its records are then not read).
+pub(crate) fn read_variable(file: &File, vdr_at: u64, layout: &Layout) -> Result<(usize, Option<Variable>)> {
     let (_, vdr_size) = file.record(vdr_at, &[ZVDR], "zvdr")?;
     let code = file.i32_at(vdr_at + 20)?;
     let data_type = DataType::from_code(code).ok_or_else(|| unsupported(vdr_at + 20, format!("data type {code}")))?;
@@ -22,6 +23,9 @@ pub(crate) fn read_variable(file: &File, vdr_at: u64, layout: &Layout) -> Result
     let number = file.count_at(vdr_at + 68)?;
     let cpr_at = file.i64_at(vdr_at + 72)?;
     let name = file.name_at(vdr_at + 84)?;
+    if !(layout.keep)(&name, data_type) {
+        return Ok((number, None));
+    }
     let num_dims = file.count_at(vdr_at + 340)?;
     if num_dims > 10 {
         return Err(malformed(vdr_at + 340, format!("{num_dims} dimensions (at most 10)")));
@@ -59,19 +63,15 @@ pub(crate) fn read_variable(file: &File, vdr_at: u64, layout: &Layout) -> Result
     let num_records = (i64::from(max_record).max(-1) + 1) as u64;
     let record_size = (values_per_record as u64).checked_mul(element_size as u64).ok_or_else(too_big)?;
     let total_bytes = num_records.checked_mul(record_size).ok_or_else(too_big)?;
-    layout.budget.take(
-        total_bytes,
-        vdr_at + 24,
-        &format!("variable {name} ({num_records} records of {record_size} bytes)"),
-    )?;
+    layout
+        .budget
+        .take(total_bytes, vdr_at + 24, || format!("variable {name} ({num_records} records of {record_size} bytes)"))?;
     if data_type.is_char() {
         // Each text value becomes a String: charge its header too.
         let strings = num_records.saturating_mul(values_per_record as u64);
-        layout.budget.take(
-            strings.saturating_mul(std::mem::size_of::<String>() as u64),
-            vdr_at + 24,
-            &format!("text variable {name}"),
-        )?;
+        layout.budget.take(strings.saturating_mul(std::mem::size_of::<String>() as u64), vdr_at + 24, || {
+            format!("text variable {name}")
+        })?;
     }
     let mut data = pad.repeat(values_per_record * num_records as usize);
     if vxr_head != 0 {
@@ -95,7 +95,7 @@ pub(crate) fn read_variable(file: &File, vdr_at: u64, layout: &Layout) -> Result
         compression,
         attributes: Vec::new(),
     };
-    Ok((number, variable))
+    Ok((number, Some(variable)))
 }
 
 /// Where decoded record bytes go.

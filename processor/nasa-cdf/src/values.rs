@@ -272,7 +272,7 @@ impl Values {
                     .take(count)
                     .map(|chunk| {
                         let end = chunk.iter().rposition(|&b| b != 0).map_or(0, |last| last + 1);
-                        String::from_utf8_lossy(&chunk[..end]).into_owned()
+                        crate::read::text_of(&chunk[..end])
                     })
                     .collect(),
             ),

@@ -22,7 +22,7 @@ const LEAP_SECOND_LAST_UPDATED: i32 = 20170101;
 /// disk (atomically, if it wants).
 pub fn write_cdf(cdf: &Cdf) -> Result<Vec<u8>> {
     let attributes = plan_attributes(cdf)?;
-    let mut out = Output::default();
+    let mut out = Output { bytes: Vec::with_capacity(estimated_size(cdf, &attributes)) };
     out.u32(MAGIC_V3);
     out.u32(MAGIC_UNCOMPRESSED);
     write_cdr(&mut out);
@@ -48,6 +48,19 @@ pub fn write_cdf(cdf: &Cdf) -> Result<Vec<u8>> {
         Compression::None => Ok(out.bytes),
         Compression::Gzip { level } => compress_file(&out.bytes, level),
     }
+}
+
+/// About the uncompressed file's size, so its buffer is allocated once rather than grown
+/// (each growth copies everything written so far).
+fn estimated_size(cdf: &Cdf, attributes: &[PlannedAttribute]) -> usize {
+    const PER_VARIABLE: usize = ZVDR_BASE_SIZE + 10 * 8 + 8 + VXR_BASE_SIZE + 16 + VVR_HEADER_SIZE;
+    let values: usize = cdf.variables.iter().map(|variable| variable.record_size() * variable.num_records()).sum();
+    let entries: usize = attributes
+        .iter()
+        .flat_map(|attribute| &attribute.entries)
+        .map(|(_, entry)| AEDR_HEADER_SIZE + entry.values.len() * entry.data_type.element_size().max(8))
+        .sum();
+    8 + CDR_SIZE + GDR_SIZE + attributes.len() * ADR_SIZE + entries + cdf.variables.len() * PER_VARIABLE + values
 }
 
 /// Big-endian writer for header fields, with in-place patching.
@@ -168,7 +181,10 @@ fn plan_attributes(cdf: &Cdf) -> Result<Vec<PlannedAttribute<'_>>> {
                 Some(attribute) => attribute.entries.push((variable_number, entry)),
                 None => {
                     check_attribute_name(name, &planned)?;
-                    planned.push(PlannedAttribute { name, is_global: false, entries: vec![(variable_number, entry)] });
+                    // Variable attributes usually have an entry for most variables.
+                    let mut entries = Vec::with_capacity(cdf.variables.len() - variable_number);
+                    entries.push((variable_number, entry));
+                    planned.push(PlannedAttribute { name, is_global: false, entries });
                 }
             }
         }
@@ -222,8 +238,10 @@ fn write_attribute(out: &mut Output, attribute_number: usize, attribute: &Planne
     out.fixed_text(attribute.name, NAME_LEN);
 
     let entry_type = if attribute.is_global { AGR_EDR } else { AZ_EDR };
+    let mut value = Vec::new();
     for (index, (entry_number, entry)) in attribute.entries.iter().enumerate() {
-        let (value, num_elems, num_strings) = encode_entry(entry);
+        value.clear();
+        let (num_elems, num_strings) = encode_entry(entry, &mut value);
         let size = AEDR_HEADER_SIZE + value.len();
         let is_last = index + 1 == attribute.entries.len();
         out.header(size, entry_type);
@@ -242,20 +260,25 @@ fn write_attribute(out: &mut Output, attribute_number: usize, attribute: &Planne
     Ok(())
 }
 
-/// Value bytes, NumElems and NumStrings of one entry.
-fn encode_entry(entry: &AttributeEntry) -> (Vec<u8>, usize, usize) {
-    let mut value = Vec::new();
+/// Appends one entry's value bytes to `value`; returns its NumElems and NumStrings.
+fn encode_entry(entry: &AttributeEntry, value: &mut Vec<u8>) -> (usize, usize) {
     match &entry.values {
         Values::Char(strings) => {
-            let text = strings.join(MULTI_STRING_SEPARATOR);
+            for (index, string) in strings.iter().enumerate() {
+                if index > 0 {
+                    value.extend_from_slice(MULTI_STRING_SEPARATOR.as_bytes());
+                }
+                value.extend_from_slice(string.as_bytes());
+            }
             // An empty text is stored as one NUL: NumElems must be at least 1.
-            let num_elems = text.len().max(1);
-            Values::Char(vec![text]).encode(num_elems, Endian::Little, &mut value);
-            (value, num_elems, strings.len())
+            if value.is_empty() {
+                value.push(0);
+            }
+            (value.len(), strings.len())
         }
         numbers => {
-            numbers.encode(1, Endian::Little, &mut value);
-            (value, numbers.len(), 0)
+            numbers.encode(1, Endian::Little, value);
+            (numbers.len(), 0)
         }
     }
 }

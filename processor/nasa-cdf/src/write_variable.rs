@@ -1,6 +1,7 @@
 //! Writing one zVariable: its zVDR, optional CPR, the VXR index and the
 //! VVR (or GZIP-compressed CVVR) blocks of records.
 
+use std::borrow::Cow;
 use std::io::Write;
 
 use flate2::write::GzEncoder;
@@ -21,11 +22,12 @@ const TARGET_BLOCK_BYTES: usize = 4096;
 /// Entries per VXR; longer indexes are chained through `VXRnext`.
 const MAX_VXR_ENTRIES: usize = 64;
 
-/// One VVR or CVVR: the records it holds and its payload.
-struct DataBlock {
+/// One VVR or CVVR: the records it holds and its payload (borrowed from the encoded records when
+/// not compressed).
+struct DataBlock<'a> {
     first_record: usize,
     last_record: usize,
-    payload: Vec<u8>,
+    payload: Cow<'a, [u8]>,
 }
 
 pub(crate) fn write_variable(out: &mut Output, variable_number: usize, variable: &Variable) -> Result<()> {
@@ -39,8 +41,8 @@ pub(crate) fn write_variable(out: &mut Output, variable_number: usize, variable:
     for (block_index, chunk) in record_bytes.chunks(records_per_block * record_size).enumerate() {
         let first_record = block_index * records_per_block;
         let payload = match variable.compression {
-            Compression::None => chunk.to_vec(),
-            Compression::Gzip { level } => gzip(chunk, level)?,
+            Compression::None => Cow::Borrowed(chunk),
+            Compression::Gzip { level } => Cow::Owned(gzip(chunk, level)?),
         };
         blocks.push(DataBlock { first_record, last_record: first_record + chunk.len() / record_size - 1, payload });
     }

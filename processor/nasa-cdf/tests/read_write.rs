@@ -139,3 +139,37 @@ fn writing_rejects_duplicate_and_conflicting_names() {
         "invalid attribute UNITS: used both as a global and a variable attribute"
     );
 }
+
+#[test]
+fn a_selected_read_keeps_exactly_the_accepted_variables_with_their_attributes() {
+    for compression in [Compression::None, Compression::Gzip { level: 1 }] {
+        let bytes = sample_cdf(compression).to_bytes().expect("writes");
+        let whole = Cdf::from_bytes(&bytes).expect("reads");
+        let numeric = read_cdf_selected(&bytes, ReadLimits::default(), &|_, data_type| !data_type.is_char())
+            .expect("reads the numbers");
+        let expected: Vec<&Variable> =
+            whole.variables.iter().filter(|variable| !variable.data_type.is_char()).collect();
+        assert!(expected.len() < whole.variables.len(), "the sample has text variables to skip");
+        assert_eq!(numeric.variables.iter().collect::<Vec<_>>(), expected, "values and attributes as a whole read");
+        assert_eq!(numeric.global_attributes, whole.global_attributes);
+
+        let by_name = read_cdf_selected(&bytes, ReadLimits::default(), &|name, _| name == "real4" || name == "text")
+            .expect("reads two variables");
+        let names: Vec<&str> = by_name.variables.iter().map(|variable| variable.name.as_str()).collect();
+        assert_eq!(names, ["real4", "text"]);
+        assert_eq!(by_name.variable("text"), whole.variable("text"));
+    }
+}
+
+#[test]
+fn a_variable_left_out_of_a_read_costs_none_of_the_decoding_budget() {
+    let mut cdf = Cdf::new();
+    cdf.add_variable(Variable::new("big", Values::Real8(vec![0.0; 4096]), &[]));
+    cdf.add_variable(Variable::new("small", Values::UInt1(vec![1, 2, 3]), &[]));
+    let bytes = cdf.to_bytes().expect("writes");
+    let tight = ReadLimits { max_decoded_bytes: 1024 };
+    assert!(read_cdf_with_limits(&bytes, tight).is_err(), "the whole file needs more than the limit");
+    let small = read_cdf_selected(&bytes, tight, &|name, _| name == "small").expect("the small variable fits");
+    assert_eq!(small.variables.len(), 1);
+    assert_eq!(small.variables[0].values, Values::UInt1(vec![1, 2, 3]));
+}

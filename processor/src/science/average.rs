@@ -5,8 +5,8 @@
 
 use nasa_cdf::{AttributeEntry, Values, utc_to_tt2000};
 
-use super::inputs::{parent_names, primary_source, read_source};
-use super::series::{REAL_FILL, SeriesVariable, TimeSeries, to_numbers};
+use super::inputs::{parent_names, primary_source, read_source_of};
+use super::series::{REAL_FILL, SeriesVariable, TimeSeries, VariableKinds, to_numbers};
 use super::{Algorithm, InputFile, JobContext, ProductOutput, ScienceError, product_globals};
 
 const RECORD_COUNT: &str = "record_count";
@@ -40,7 +40,8 @@ impl Algorithm for TimeAverage {
             return Err(ScienceError::Failed(format!("cadence must be positive, not {} s", self.cadence_seconds)));
         }
         let source = primary_source(context, inputs)?;
-        let series = read_source(context, inputs, &source)?;
+        // Text variables have no mean: they are not decoded at all.
+        let series = read_source_of(context, inputs, &source, VariableKinds::Numeric)?;
         context.check_cancelled()?;
         let date = context.date;
         let origin = utc_to_tt2000(date.year(), date.month(), date.day(), 0, 0, 0, 0)

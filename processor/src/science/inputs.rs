@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use proto::product::ProductName;
 
-use super::series::TimeSeries;
+use super::series::{TimeSeries, VariableKinds};
 use super::{InputFile, JobContext, ScienceError};
 
 /// Where an input comes from: instrument, level and descriptor.
@@ -69,10 +69,20 @@ pub fn primary_source_preferring(
 
 /// Every file of one source read and joined into one time-ordered series.
 pub fn read_source(context: &JobContext, inputs: &[InputFile], source: &Source) -> Result<TimeSeries, ScienceError> {
+    read_source_of(context, inputs, source, VariableKinds::All)
+}
+
+/// Like [`read_source`], with only the variables of `kinds`.
+pub fn read_source_of(
+    context: &JobContext,
+    inputs: &[InputFile],
+    source: &Source,
+    kinds: VariableKinds,
+) -> Result<TimeSeries, ScienceError> {
     let mut parts = Vec::new();
     for input in inputs.iter().filter(|input| Source::of(input) == *source) {
         context.check_cancelled()?;
-        parts.push(TimeSeries::from_cdf_bytes(&input.bytes, &input.record.file_name)?);
+        parts.push(TimeSeries::from_cdf_bytes_of(&input.bytes, &input.record.file_name, kinds)?);
     }
     if parts.is_empty() {
         return Err(ScienceError::MissingInput(source.name().to_string()));

@@ -1,7 +1,7 @@
 //! The time series every level above L1A works on: an epoch (TT2000) and record-varying
 //! variables, read from and written to ISTP CDF files.
 
-use nasa_cdf::{Cdf, Compression, IstpDataset, IstpGlobals, IstpVariable, Values, Variable};
+use nasa_cdf::{Compression, IstpDataset, IstpGlobals, IstpVariable, ReadLimits, Values, Variable};
 
 use super::ScienceError;
 use crate::mission::imap_valid_times;
@@ -13,6 +13,14 @@ pub const REAL_FILL: f64 = -1.0e31;
 pub const COMPRESS_FROM_BYTES: usize = 16 * 1024;
 /// Fastest GZIP: on MAG L1A it writes four times faster than level 6, for slightly larger files.
 const GZIP_LEVEL: u32 = 1;
+
+/// Which variables of a file a series is read with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VariableKinds {
+    All,
+    /// Numbers and times: text variables are not decoded, for algorithms that would drop them.
+    Numeric,
+}
 
 /// Record-varying data sharing one epoch.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,8 +80,18 @@ impl TimeSeries {
     /// Reads the epoch (`epoch`, else the first TT2000 variable) and every record-varying
     /// variable with one record per epoch.
     pub fn from_cdf_bytes(bytes: &[u8], file_name: &str) -> Result<TimeSeries, ScienceError> {
+        TimeSeries::from_cdf_bytes_of(bytes, file_name, VariableKinds::All)
+    }
+
+    /// Like [`TimeSeries::from_cdf_bytes`], with only the variables of `kinds`.
+    pub fn from_cdf_bytes_of(bytes: &[u8], file_name: &str, kinds: VariableKinds) -> Result<TimeSeries, ScienceError> {
         let bad_input = |reason: String| ScienceError::BadInput { file: file_name.to_string(), reason };
-        let mut cdf = Cdf::from_bytes(bytes).map_err(|error| bad_input(error.to_string()))?;
+        let keep = |_: &str, data_type: nasa_cdf::values::DataType| match kinds {
+            VariableKinds::All => true,
+            VariableKinds::Numeric => !data_type.is_char(),
+        };
+        let mut cdf = nasa_cdf::read_cdf_selected(bytes, ReadLimits::default(), &keep)
+            .map_err(|error| bad_input(error.to_string()))?;
         let is_time = |variable: &Variable| matches!(variable.values, Values::TimeTt2000(_));
         let epoch_index = cdf
             .variables

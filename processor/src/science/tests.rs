@@ -13,7 +13,7 @@ use super::fixture::{
     swapi_science_packet, temp_dir,
 };
 use super::level0::{DecodeLevel0, column_values};
-use super::series::{REAL_FILL, SeriesVariable, TimeSeries};
+use super::series::{REAL_FILL, SeriesVariable, TimeSeries, VariableKinds};
 use super::{Algorithm, InputFile, ProductOutput, Registry, ScienceError, product_globals};
 use nasa_cdf::{Cdf, Values};
 use tempfile::TempDir;
@@ -337,6 +337,22 @@ fn l2_averages_the_day_at_the_configured_cadence() {
     assert_eq!(numbers(&series, "record_count"), [2.0, 1.0]);
     assert_eq!(numbers(&series, "TEMP"), [45.0, 60.0]);
     assert_eq!(global_texts(&outputs[0].bytes, "Cadence_seconds"), ["60"]);
+}
+
+#[test]
+fn an_average_reads_only_numbers_and_comes_out_as_from_the_whole_file() {
+    let folder = temp_dir("l2-numeric");
+    let (context, _) = job("swe", "l1b", "sci");
+    let l1b = Calibrate.run(&context, &[l1a_science_input(&folder)]).expect("l1b");
+    let whole = TimeSeries::from_cdf_bytes(&l1b[0].bytes, "l1b").expect("reads");
+    let numeric = TimeSeries::from_cdf_bytes_of(&l1b[0].bytes, "l1b", VariableKinds::Numeric).expect("reads");
+    assert!(whole.variable("MODE").is_some(), "the input has a text variable");
+    assert!(numeric.variable("MODE").is_none(), "text is not read");
+    let without_text: Vec<&SeriesVariable> =
+        whole.variables.iter().filter(|variable| !matches!(variable.values, Values::Char(_))).collect();
+    assert_eq!(numeric.variables.iter().collect::<Vec<_>>(), without_text);
+    let origin = midnight(1);
+    assert_eq!(average(&numeric, origin, 60_000_000_000), average(&whole, origin, 60_000_000_000));
 }
 
 /// A one-variable series file of `instrument level descriptor` on `date`.

@@ -46,9 +46,10 @@ pub fn read_cdf_with_limits(bytes: &[u8], limits: ReadLimits) -> Result<Cdf> {
 }
 
 /// Parses the bytes of a CDF v3 file keeping only the variables `keep` accepts, by name and data
-/// type (e.g. `|_, data_type| !data_type.is_char()` for numbers and times only). The others'
-/// records are neither inflated nor decoded and their attribute entries are skipped, so they cost
-/// next to nothing; what is kept reads exactly as [`read_cdf_with_limits`] reads it.
+/// type (e.g. `|_, data_type| !data_type.is_char()` for numbers and times only). Past its name
+/// and type, a refused variable is neither checked, inflated nor decoded, and its attribute
+/// entries are skipped, so it costs next to nothing; what is kept reads exactly as
+/// [`read_cdf_with_limits`] reads it.
 pub fn read_cdf_selected(bytes: &[u8], limits: ReadLimits, keep: &dyn Fn(&str, DataType) -> bool) -> Result<Cdf> {
     let file = File { bytes };
     if file.u32_at(0)? != MAGIC_V3 {

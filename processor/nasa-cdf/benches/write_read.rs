@@ -12,8 +12,8 @@
 use divan::counter::{BytesCount, ItemsCount};
 use divan::{Bencher, black_box};
 use nasa_cdf::{
-    Cdf, Compression, IstpDataset, IstpGlobals, IstpVariable, ReadLimits, Values, VarType, Variable, read_cdf_selected,
-    utc_to_tt2000,
+    Cdf, Compression, DataType, IstpDataset, IstpGlobals, IstpVariable, ReadLimits, Values, VarType, Variable,
+    read_cdf_selected, utc_to_tt2000,
 };
 
 fn main() {
@@ -164,9 +164,10 @@ fn write_wide(bencher: Bencher) {
 
 #[divan::bench(args = [false, true], sample_count = 50)]
 fn read_wide(bencher: Bencher, numbers_only: bool) {
-    let bytes = wide_dataset().to_bytes().expect("writes");
-    let keep = |_: &str, data_type: nasa_cdf::values::DataType| !numbers_only || !data_type.is_char();
+    let cdf = wide_dataset();
+    let bytes = cdf.to_bytes().expect("writes");
+    let keep = |_: &str, data_type: DataType| !numbers_only || !data_type.is_char();
     bencher
-        .counter(ItemsCount::new(wide_dataset().variables.len()))
+        .counter(ItemsCount::new(cdf.variables.len()))
         .bench(|| read_cdf_selected(black_box(&bytes), ReadLimits::default(), &keep).expect("reads"));
 }

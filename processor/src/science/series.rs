@@ -1,7 +1,7 @@
 //! The time series every level above L1A works on: an epoch (TT2000) and record-varying
 //! variables, read from and written to ISTP CDF files.
 
-use nasa_cdf::{Compression, IstpDataset, IstpGlobals, IstpVariable, ReadLimits, Values, Variable};
+use nasa_cdf::{Compression, DataType, IstpDataset, IstpGlobals, IstpVariable, ReadLimits, Values, Variable};
 
 use super::ScienceError;
 use crate::mission::imap_valid_times;
@@ -86,7 +86,7 @@ impl TimeSeries {
     /// Like [`TimeSeries::from_cdf_bytes`], with only the variables of `kinds`.
     pub fn from_cdf_bytes_of(bytes: &[u8], file_name: &str, kinds: VariableKinds) -> Result<TimeSeries, ScienceError> {
         let bad_input = |reason: String| ScienceError::BadInput { file: file_name.to_string(), reason };
-        let keep = |_: &str, data_type: nasa_cdf::values::DataType| match kinds {
+        let keep = |_: &str, data_type: DataType| match kinds {
             VariableKinds::All => true,
             VariableKinds::Numeric => !data_type.is_char(),
         };

@@ -219,7 +219,6 @@ fn load_config_or_report(
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     match cli.command {
         Command::Serve(args) => {
             let config = match load_config_or_report(cli.config, &args.node, args.roles.as_deref()) {
@@ -230,7 +229,7 @@ fn main() -> ExitCode {
                 print!("{}", config.to_toml());
                 return ExitCode::SUCCESS;
             }
-            runtime.block_on(async move {
+            async_runtime(config.effective_async_threads()).block_on(async move {
                 let _telemetry = match mesh_runtime::telemetry::init(&config.telemetry, &config.roles.to_string()) {
                     Ok(guard) => guard,
                     Err(error) => {
@@ -259,7 +258,7 @@ fn main() -> ExitCode {
                 Ok(config) => config,
                 Err(code) => return code,
             };
-            runtime.block_on(async move {
+            async_runtime(config.effective_async_threads()).block_on(async move {
                 let _telemetry = mesh_runtime::telemetry::init(&config.telemetry, "ingest").ok();
                 let server = server.unwrap_or_else(|| format!("https://{}", config.internal_listen()));
                 match imap_sdc::tools::ingest(&config, &server, &files).await {
@@ -276,7 +275,7 @@ fn main() -> ExitCode {
                 Ok(config) => config,
                 Err(code) => return code,
             };
-            runtime.block_on(async move {
+            async_runtime(config.effective_async_threads()).block_on(async move {
                 match gateway::run_keys_command(&config.database_url(), action).await {
                     Ok(output) => {
                         print!("{output}");
@@ -290,7 +289,7 @@ fn main() -> ExitCode {
             })
         }
         Command::Bench { args } if imap_sdc::bench::is_json_bench(&args) => {
-            match runtime.block_on(imap_sdc::bench::run_json_bench(&args)) {
+            match async_runtime(bench_async_threads()).block_on(imap_sdc::bench::run_json_bench(&args)) {
                 Ok(line) => {
                     println!("{line}");
                     ExitCode::SUCCESS
@@ -316,7 +315,7 @@ fn main() -> ExitCode {
                 Ok(config) => config,
                 Err(code) => return code,
             };
-            match runtime.block_on(health::check(&config.listen, &service)) {
+            match async_runtime(config.effective_async_threads()).block_on(health::check(&config.listen, &service)) {
                 Ok(serving) => {
                     println!("{serving}");
                     ExitCode::SUCCESS
@@ -332,7 +331,7 @@ fn main() -> ExitCode {
                 Ok(config) => config,
                 Err(code) => return code,
             };
-            runtime.block_on(async move {
+            async_runtime(config.effective_async_threads()).block_on(async move {
                 let _telemetry = mesh_runtime::telemetry::init(&config.telemetry, "recover").ok();
                 match imap_sdc::tools::recover(&config).await {
                     Ok(summary) => {
@@ -396,6 +395,19 @@ impl From<GraphAction> for imap_sdc::tools::GraphCommand {
             }
         }
     }
+}
+
+/// The async runtime every command but the offline ones runs on, with `threads` workers.
+fn async_runtime(threads: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build().expect("tokio runtime")
+}
+
+/// A bench's runtime threads: as `serve` would take them from the environment (the benches read
+/// their nodes' settings from it, without a config file).
+fn bench_async_threads() -> usize {
+    let environment: HashMap<String, String> = std::env::vars().filter(|(name, _)| name != "IMAP_SDC_CONFIG").collect();
+    Config::load(None, &environment, &[])
+        .map_or_else(|_| imap_sdc::config::default_async_threads(), |config| config.effective_async_threads())
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

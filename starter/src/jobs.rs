@@ -39,7 +39,7 @@ pub struct JobStore {
     /// Only the leader writes; each write transaction is fenced by its lease token.
     leadership: Leadership,
     config: StarterConfig,
-    claim_sql: String,
+    claim: ClaimStatements,
     /// Claims run one at a time: two concurrent claims could each see a free slot of the same
     /// instrument (PostgreSQL reads committed data) and together exceed its limit.
     claim_lock: tokio::sync::Mutex<()>,
@@ -96,9 +96,9 @@ pub struct Completion {
 impl JobStore {
     pub async fn open(pool: AnyPool, config: StarterConfig) -> Result<JobStore, StarterError> {
         mesh_runtime::store::migrate(&pool, super::migrator()).await?;
-        let claim_sql = claim_sql(&config)?;
+        let claim = claim_statements(&config)?;
         let leadership = Leadership::sole("starter");
-        Ok(JobStore { pool, leadership, config, claim_sql, claim_lock: tokio::sync::Mutex::new(()) })
+        Ok(JobStore { pool, leadership, config, claim, claim_lock: tokio::sync::Mutex::new(()) })
     }
 
     /// Writes only while `leadership` leads.
@@ -232,7 +232,7 @@ impl JobStore {
         let _one_claim_at_a_time = self.claim_lock.lock().await;
         for _ in 0..8 {
             let mut write = self.begin_one_statement_write().await?;
-            let claimed = sqlx::query(sqlx::AssertSqlSafe(self.claim_sql.clone()))
+            let claimed = sqlx::query(sqlx::AssertSqlSafe(self.claim.claim.as_str()))
                 .bind(worker.to_string())
                 .bind(lease_expires_at)
                 .bind(now)
@@ -246,12 +246,12 @@ impl JobStore {
                     return Ok(Some(job));
                 }
                 None => {
-                    // Nothing claimed: either nothing is runnable or another claimer won the race.
-                    let runnable: i64 =
-                        sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE state = 'queued' AND not_before <= $1")
-                            .bind(now)
-                            .fetch_one(&self.pool)
-                            .await?;
+                    // Nothing claimed: either nothing is runnable (queued jobs in backoff or over
+                    // their instrument's limit count as not) or a concurrent write won the race.
+                    let runnable: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(self.claim.any_runnable.as_str()))
+                        .bind(now)
+                        .fetch_one(&self.pool)
+                        .await?;
                     if runnable == 0 {
                         return Ok(None);
                     }
@@ -610,10 +610,11 @@ fn seconds_between(earlier_millis: i64, later_millis: i64) -> f64 {
     (later_millis - earlier_millis).max(0) as f64 / 1000.0
 }
 
-/// The claim statement, with the per-instrument running limits written in (names are validated).
-fn claim_sql(config: &StarterConfig) -> Result<String, StarterError> {
+/// The claim's two statements, with the per-instrument running limits written in (names are
+/// validated).
+fn claim_statements(config: &StarterConfig) -> Result<ClaimStatements, StarterError> {
     if config.instrument_concurrency.is_empty() {
-        return Ok(claim_statement(&config.default_instrument_concurrency.to_string()));
+        return Ok(ClaimStatements::with_limit(&config.default_instrument_concurrency.to_string()));
     }
     let mut limit = String::from("CASE j.instrument");
     for (instrument, concurrency) in &config.instrument_concurrency {
@@ -625,17 +626,37 @@ fn claim_sql(config: &StarterConfig) -> Result<String, StarterError> {
         limit.push_str(&format!(" WHEN '{instrument}' THEN {concurrency}"));
     }
     limit.push_str(&format!(" ELSE {} END", config.default_instrument_concurrency));
-    Ok(claim_statement(&limit))
+    Ok(ClaimStatements::with_limit(&limit))
 }
 
-fn claim_statement(limit: &str) -> String {
-    format!(
-        "UPDATE jobs SET state = 'running', lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1, \
-         started_at = $3, error = '' \
-         WHERE state = 'queued' AND id = (SELECT j.id FROM jobs j WHERE j.state = 'queued' AND j.not_before <= $3 \
-         AND (SELECT COUNT(*) FROM jobs r WHERE r.state = 'running' AND r.instrument = j.instrument) < ({limit}) \
-         ORDER BY j.created_at, j.id LIMIT 1) RETURNING {JOB_COLUMNS}"
-    )
+/// How a claim leases the oldest runnable job, and how it tells a lost race from nothing runnable.
+struct ClaimStatements {
+    /// Leases the oldest runnable job: `$1` the worker, `$2` the lease's end, `$3` now.
+    claim: String,
+    /// 1 when some job is runnable at `$1` (now), else 0: it stops at the first one found.
+    any_runnable: String,
+}
+
+impl ClaimStatements {
+    fn with_limit(limit: &str) -> ClaimStatements {
+        // Queued, out of backoff, and its instrument under its running limit.
+        let runnable = |now: &str| {
+            format!(
+                "FROM jobs j WHERE j.state = 'queued' AND j.not_before <= {now} \
+                 AND (SELECT COUNT(*) FROM jobs r WHERE r.state = 'running' AND r.instrument = j.instrument) < ({limit})"
+            )
+        };
+        ClaimStatements {
+            claim: format!(
+                "UPDATE jobs SET state = 'running', lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1, \
+                 started_at = $3, error = '' \
+                 WHERE state = 'queued' AND id = (SELECT j.id {} ORDER BY j.created_at, j.id LIMIT 1) \
+                 RETURNING {JOB_COLUMNS}",
+                runnable("$3")
+            ),
+            any_runnable: format!("SELECT COUNT(*) FROM (SELECT 1 {} LIMIT 1) AS runnable", runnable("$1")),
+        }
+    }
 }
 
 /// The identity of an exact input set: the sorted file names of every input.

@@ -232,6 +232,9 @@ impl JobStore {
         let _one_claim_at_a_time = self.claim_lock.lock().await;
         for _ in 0..8 {
             let mut write = self.begin_one_statement_write().await?;
+            // SQLite runs the claim as one statement that holds the write lock from its first read,
+            // so leasing nothing there means nothing was runnable: no race to tell apart.
+            let nothing_leased_is_final = matches!(write, OneStatementWrite::Alone { .. });
             let claimed = sqlx::query(sqlx::AssertSqlSafe(self.claim.claim.as_str()))
                 .bind(worker.to_string())
                 .bind(lease_expires_at)
@@ -245,9 +248,11 @@ impl JobStore {
                     record_dispatch(&job, now);
                     return Ok(Some(job));
                 }
+                None if nothing_leased_is_final => return Ok(None),
                 None => {
                     // Nothing claimed: either nothing is runnable (queued jobs in backoff or over
-                    // their instrument's limit count as not) or a concurrent write won the race.
+                    // their instrument's limit count as not) or, on PostgreSQL, a concurrent write
+                    // changed the row the claim picked.
                     let runnable: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(self.claim.any_runnable.as_str()))
                         .bind(now)
                         .fetch_one(&self.pool)
@@ -293,8 +298,49 @@ impl JobStore {
                 "CompleteJob needs the worker_id the job was leased to; operators fail a job with FailJob".into(),
             ));
         }
+        if completion.succeeded
+            && !completion.not_started
+            && let Some(state) = self.complete_succeeded(id, worker, completion, now).await?
+        {
+            return Ok(state);
+        }
         let job = self.get(id).await?;
         self.complete_as_read(job, worker, completion, now).await
+    }
+
+    /// The lease holder's report of a success, in one statement: a success's new state needs
+    /// nothing from the job's row, so the row is not read and decoded first. None when the
+    /// statement changed nothing (no such job, or not this worker's lease any more): the caller
+    /// then reads the job and answers as [`complete_as_read`](Self::complete_as_read) does.
+    async fn complete_succeeded(
+        &self,
+        id: &JobId,
+        worker: &WorkerId,
+        completion: &Completion,
+        now: i64,
+    ) -> Result<Option<JobState>, StarterError> {
+        let outputs = serde_json::to_string(&completion.outputs).unwrap_or_else(|_| "[]".into());
+        let mut write = self.begin_one_statement_write().await?;
+        let updated = sqlx::query(
+            "UPDATE jobs SET state = $1, error = $2, log = $3, outputs = $4, finished_at = $5, not_before = 0, \
+             lease_owner = '', lease_expires_at = 0 WHERE id = $6 AND state = 'running' AND lease_owner = $7 \
+             RETURNING instrument, started_at",
+        )
+        .bind(state_column(JobState::Succeeded))
+        .bind(completion.error.clone())
+        .bind(truncate_log(&completion.log))
+        .bind(outputs)
+        .bind(now)
+        .bind(id.to_string())
+        .bind(worker.to_string())
+        .fetch_optional(&mut *write)
+        .await?;
+        write.finish().await?;
+        let Some(row) = updated else { return Ok(None) };
+        let instrument: String = row.try_get("instrument")?;
+        let started_at = Some(row.try_get::<i64, _>("started_at")?).filter(|millis| *millis > 0).unwrap_or(now);
+        observe_run(&instrument, JobState::Succeeded, started_at, now);
+        Ok(Some(JobState::Succeeded))
     }
 
     /// An operator fails a queued or running job for `reason`: it is not retried, and a line of its
@@ -381,13 +427,7 @@ impl JobStore {
         if updated != 1 {
             return Ok(self.get(&id).await?.state());
         }
-        let started_at = job.started_at.as_ref().map_or(now, millis_of);
-        metrics::observe(
-            "imap_sdc_job_run_seconds",
-            "Time from a job's lease to its completion, by instrument and outcome",
-            &[("instrument", instrument_of(&job)), ("state", new_state.text())],
-            seconds_between(started_at, now),
-        );
+        observe_run(instrument_of(&job), new_state, job.started_at.as_ref().map_or(now, millis_of), now);
         Ok(new_state)
     }
 
@@ -600,6 +640,16 @@ fn record_dispatch(job: &Job, now: i64) {
             seconds_between(arrived, now),
         );
     }
+}
+
+/// A finished run's length, from its lease (`started_at`, milliseconds) to `now`.
+fn observe_run(instrument: &str, state: JobState, started_at: i64, now: i64) {
+    metrics::observe(
+        "imap_sdc_job_run_seconds",
+        "Time from a job's lease to its completion, by instrument and outcome",
+        &[("instrument", instrument), ("state", state.text())],
+        seconds_between(started_at, now),
+    );
 }
 
 fn instrument_of(job: &Job) -> &str {

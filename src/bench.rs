@@ -387,6 +387,7 @@ async fn summarise(
         "files": files,
         "level0": level0_source,
         "cpus": std::thread::available_parallelism().map(|count| count.get()).unwrap_or(1),
+        "async_threads": tokio::runtime::Handle::current().metrics().num_workers(),
         "indexed_files_per_second": round(to_indexed.len() as f64 / indexing_seconds),
         "arrival_to_indexed_ms": percentiles(&mut to_indexed),
         "arrival_to_first_job_created_ms": percentiles(&mut to_created),

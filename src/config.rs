@@ -49,10 +49,10 @@ pub struct Config {
     pub starter: starter::StarterConfig,
     pub processor: processor::ProcessorConfig,
     pub gateway: gateway::GatewayConfig,
-    /// Threads of the async runtime, which carries every role's calls and the event path; one per
-    /// CPU by default. On 2 CPUs one thread took 9-16% less CPU per job than two at 50 jobs/s and
-    /// 1-6% less saturated, with a sixth fewer context switches, but indexed bursts 3-7% slower on
-    /// average (BENCHMARKS.md), so the default stays.
+    /// Threads of the async runtime, which carries every role's calls and the event path. Unset,
+    /// tokio's default: one per CPU (or `TOKIO_WORKER_THREADS`). On 2 CPUs one thread took 9-16%
+    /// less CPU per job than two at 50 jobs/s and 1-6% less saturated, with a sixth fewer context
+    /// switches, but indexed bursts 3-7% slower on average (BENCHMARKS.md), so the default stays.
     pub async_threads: Option<NonZeroUsize>,
 }
 
@@ -102,11 +102,6 @@ impl Default for Config {
     }
 }
 
-/// One async thread per CPU (the CPUs this process may use, cgroup quotas included).
-pub fn default_async_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, NonZeroUsize::get)
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// Every problem found, each naming where it came from.
@@ -148,11 +143,6 @@ impl Flag {
 const ENV_PREFIX: &str = "IMAP_SDC_";
 
 impl Config {
-    /// Threads the async runtime gets: `async_threads`, or one per CPU.
-    pub fn effective_async_threads(&self) -> usize {
-        self.async_threads.map_or_else(default_async_threads, NonZeroUsize::get)
-    }
-
     /// Defaults, then the file, then the environment, then the flags (passed in, never read from
     /// globals here). Each setting is tried on its own, so every bad one is reported, by where it
     /// came from; then the whole is validated.
@@ -565,12 +555,10 @@ mod tests {
     }
 
     #[test]
-    fn the_async_runtime_has_a_thread_per_cpu_unless_set() {
-        let cpus = std::thread::available_parallelism().unwrap().get();
-        let default = Config::load(None, &HashMap::new(), &[]).unwrap();
-        assert_eq!(default.effective_async_threads(), cpus);
+    fn the_async_runtime_keeps_tokios_default_unless_set() {
+        assert_eq!(Config::load(None, &HashMap::new(), &[]).unwrap().async_threads, None);
         let set = Config::load(None, &environment(&[("IMAP_SDC_ASYNC_THREADS", "3")]), &[]).unwrap();
-        assert_eq!(set.effective_async_threads(), 3);
+        assert_eq!(set.async_threads, NonZeroUsize::new(3));
         let error = Config::load(None, &environment(&[("IMAP_SDC_ASYNC_THREADS", "0")]), &[]).unwrap_err().to_string();
         assert!(error.contains("IMAP_SDC_ASYNC_THREADS"), "{error}");
     }

@@ -1,6 +1,7 @@
 //! `imap-sdc`: parse the command line, load the config, set up telemetry, run.
 
 use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -229,7 +230,7 @@ fn main() -> ExitCode {
                 print!("{}", config.to_toml());
                 return ExitCode::SUCCESS;
             }
-            async_runtime(config.effective_async_threads()).block_on(async move {
+            async_runtime(config.async_threads).block_on(async move {
                 let _telemetry = match mesh_runtime::telemetry::init(&config.telemetry, &config.roles.to_string()) {
                     Ok(guard) => guard,
                     Err(error) => {
@@ -258,7 +259,7 @@ fn main() -> ExitCode {
                 Ok(config) => config,
                 Err(code) => return code,
             };
-            async_runtime(config.effective_async_threads()).block_on(async move {
+            async_runtime(config.async_threads).block_on(async move {
                 let _telemetry = mesh_runtime::telemetry::init(&config.telemetry, "ingest").ok();
                 let server = server.unwrap_or_else(|| format!("https://{}", config.internal_listen()));
                 match imap_sdc::tools::ingest(&config, &server, &files).await {
@@ -275,7 +276,7 @@ fn main() -> ExitCode {
                 Ok(config) => config,
                 Err(code) => return code,
             };
-            async_runtime(config.effective_async_threads()).block_on(async move {
+            async_runtime(config.async_threads).block_on(async move {
                 match gateway::run_keys_command(&config.database_url(), action).await {
                     Ok(output) => {
                         print!("{output}");
@@ -289,7 +290,14 @@ fn main() -> ExitCode {
             })
         }
         Command::Bench { args } if imap_sdc::bench::is_json_bench(&args) => {
-            match async_runtime(bench_async_threads()).block_on(imap_sdc::bench::run_json_bench(&args)) {
+            let threads = match bench_async_threads() {
+                Ok(threads) => threads,
+                Err(message) => {
+                    eprintln!("imap-sdc: {message}");
+                    return ExitCode::from(EXIT_USAGE);
+                }
+            };
+            match async_runtime(threads).block_on(imap_sdc::bench::run_json_bench(&args)) {
                 Ok(line) => {
                     println!("{line}");
                     ExitCode::SUCCESS
@@ -315,7 +323,7 @@ fn main() -> ExitCode {
                 Ok(config) => config,
                 Err(code) => return code,
             };
-            match async_runtime(config.effective_async_threads()).block_on(health::check(&config.listen, &service)) {
+            match async_runtime(config.async_threads).block_on(health::check(&config.listen, &service)) {
                 Ok(serving) => {
                     println!("{serving}");
                     ExitCode::SUCCESS
@@ -331,7 +339,7 @@ fn main() -> ExitCode {
                 Ok(config) => config,
                 Err(code) => return code,
             };
-            async_runtime(config.effective_async_threads()).block_on(async move {
+            async_runtime(config.async_threads).block_on(async move {
                 let _telemetry = mesh_runtime::telemetry::init(&config.telemetry, "recover").ok();
                 match imap_sdc::tools::recover(&config).await {
                     Ok(summary) => {
@@ -397,17 +405,27 @@ impl From<GraphAction> for imap_sdc::tools::GraphCommand {
     }
 }
 
-/// The async runtime every command but the offline ones runs on, with `threads` workers.
-fn async_runtime(threads: usize) -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build().expect("tokio runtime")
+/// The async runtime every command but the offline ones runs on: `threads` workers when set, else
+/// tokio's default (one per CPU, or `TOKIO_WORKER_THREADS`).
+fn async_runtime(threads: Option<NonZeroUsize>) -> tokio::runtime::Runtime {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = threads {
+        builder.worker_threads(threads.get());
+    }
+    builder.enable_all().build().expect("tokio runtime")
 }
 
-/// A bench's runtime threads: as `serve` would take them from the environment (the benches read
-/// their nodes' settings from it, without a config file).
-fn bench_async_threads() -> usize {
-    let environment: HashMap<String, String> = std::env::vars().filter(|(name, _)| name != "IMAP_SDC_CONFIG").collect();
-    Config::load(None, &environment, &[])
-        .map_or_else(|_| imap_sdc::config::default_async_threads(), |config| config.effective_async_threads())
+/// A bench's runtime threads: `IMAP_SDC_ASYNC_THREADS` read on its own, since the benches build
+/// their nodes' configuration from the environment only after the runtime runs.
+fn bench_async_threads() -> Result<Option<NonZeroUsize>, String> {
+    match std::env::var("IMAP_SDC_ASYNC_THREADS") {
+        Err(_) => Ok(None),
+        Ok(text) => text
+            .trim()
+            .parse::<NonZeroUsize>()
+            .map(Some)
+            .map_err(|error| format!("IMAP_SDC_ASYNC_THREADS={text:?}: {error} (a number of threads, at least 1)")),
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -162,6 +162,7 @@ async fn run(args: &StateBenchArgs, work_dir: &Path, database_url: &str) -> anyh
         "files": args.files,
         "events": last_seq,
         "cpus": std::thread::available_parallelism().map(|count| count.get()).unwrap_or(1),
+        "async_threads": tokio::runtime::Handle::current().metrics().num_workers(),
         "fill_files_per_second": round(f64::from(args.files) / fill_seconds),
         "replay_events_per_second": round(replayed as f64 / replay_seconds),
         "resolutions": args.resolutions,

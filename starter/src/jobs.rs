@@ -232,8 +232,10 @@ impl JobStore {
         let _one_claim_at_a_time = self.claim_lock.lock().await;
         for _ in 0..8 {
             let mut write = self.begin_one_statement_write().await?;
-            // SQLite runs the claim as one statement that holds the write lock from its first read,
-            // so leasing nothing there means nothing was runnable: no race to tell apart.
+            // On SQLite the claim runs outside a transaction and its UPDATE takes the write lock
+            // before it reads, on the newest data, so nobody commits between its pick and its
+            // write: leasing nothing means nothing was runnable. Jobs made runnable later come
+            // with a notify to the dispatcher.
             let nothing_leased_is_final = matches!(write, OneStatementWrite::Alone { .. });
             let claimed = sqlx::query(sqlx::AssertSqlSafe(self.claim.claim.as_str()))
                 .bind(worker.to_string())
@@ -298,8 +300,10 @@ impl JobStore {
                 "CompleteJob needs the worker_id the job was leased to; operators fail a job with FailJob".into(),
             ));
         }
+        // A standby answers a report from the job's row, as before, rather than refusing to write.
         if completion.succeeded
             && !completion.not_started
+            && self.leadership.is_leader()
             && let Some(state) = self.complete_succeeded(id, worker, completion, now).await?
         {
             return Ok(state);
@@ -310,8 +314,9 @@ impl JobStore {
 
     /// The lease holder's report of a success, in one statement: a success's new state needs
     /// nothing from the job's row, so the row is not read and decoded first. None when the
-    /// statement changed nothing (no such job, or not this worker's lease any more): the caller
-    /// then reads the job and answers as [`complete_as_read`](Self::complete_as_read) does.
+    /// statement changed nothing (no such job, no longer running, or not this worker's lease any
+    /// more): the caller then reads the job and answers as
+    /// [`complete_as_read`](Self::complete_as_read) does.
     async fn complete_succeeded(
         &self,
         id: &JobId,

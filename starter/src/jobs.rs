@@ -324,28 +324,44 @@ impl JobStore {
         completion: &Completion,
         now: i64,
     ) -> Result<Option<JobState>, StarterError> {
+        let end = JobEnd { state: JobState::Succeeded, finished_at: now, not_before: 0 };
+        let recorded = self.record_end(id, worker.as_str(), &end, completion, now).await?;
+        Ok(recorded.then_some(JobState::Succeeded))
+    }
+
+    /// Records how a running job ended while `lease_owner` still holds its lease, in one statement,
+    /// and observes its run time; false when it changed nothing.
+    async fn record_end(
+        &self,
+        id: &JobId,
+        lease_owner: &str,
+        end: &JobEnd,
+        completion: &Completion,
+        now: i64,
+    ) -> Result<bool, StarterError> {
         let outputs = serde_json::to_string(&completion.outputs).unwrap_or_else(|_| "[]".into());
         let mut write = self.begin_one_statement_write().await?;
         let updated = sqlx::query(
-            "UPDATE jobs SET state = $1, error = $2, log = $3, outputs = $4, finished_at = $5, not_before = 0, \
-             lease_owner = '', lease_expires_at = 0 WHERE id = $6 AND state = 'running' AND lease_owner = $7 \
+            "UPDATE jobs SET state = $1, error = $2, log = $3, outputs = $4, finished_at = $5, not_before = $6, \
+             lease_owner = '', lease_expires_at = 0 WHERE id = $7 AND state = 'running' AND lease_owner = $8 \
              RETURNING instrument, started_at",
         )
-        .bind(state_column(JobState::Succeeded))
+        .bind(state_column(end.state))
         .bind(completion.error.clone())
         .bind(truncate_log(&completion.log))
         .bind(outputs)
-        .bind(now)
+        .bind(end.finished_at)
+        .bind(end.not_before)
         .bind(id.to_string())
-        .bind(worker.to_string())
+        .bind(lease_owner.to_string())
         .fetch_optional(&mut *write)
         .await?;
         write.finish().await?;
-        let Some(row) = updated else { return Ok(None) };
+        let Some(row) = updated else { return Ok(false) };
         let instrument: String = row.try_get("instrument")?;
-        let started_at = Some(row.try_get::<i64, _>("started_at")?).filter(|millis| *millis > 0).unwrap_or(now);
-        observe_run(&instrument, JobState::Succeeded, started_at, now);
-        Ok(Some(JobState::Succeeded))
+        let started_at = Some(row.try_get::<i64, _>("started_at")?).filter(|millis| *millis != 0).unwrap_or(now);
+        observe_run(&instrument, end.state, started_at, now);
+        Ok(true)
     }
 
     /// An operator fails a queued or running job for `reason`: it is not retried, and a line of its
@@ -396,7 +412,6 @@ impl JobStore {
             );
             return Ok(job.state());
         }
-        let outputs = serde_json::to_string(&completion.outputs).unwrap_or_else(|_| "[]".into());
         if completion.not_started {
             return self.give_back(job, now).await;
         }
@@ -412,27 +427,10 @@ impl JobStore {
         let backoff = self.config.retry_backoff.as_millis() as i64 * (1_i64 << job.attempts.saturating_sub(1).min(16));
         let not_before = if new_state == JobState::Queued { now + backoff } else { 0 };
         let finished_at = if new_state == JobState::Queued { 0 } else { now };
-        let mut write = self.begin_one_statement_write().await?;
-        let updated = sqlx::query(
-            "UPDATE jobs SET state = $1, error = $2, log = $3, outputs = $4, finished_at = $5, not_before = $6, \
-             lease_owner = '', lease_expires_at = 0 WHERE id = $7 AND state = 'running' AND lease_owner = $8",
-        )
-        .bind(state_column(new_state))
-        .bind(completion.error.clone())
-        .bind(truncate_log(&completion.log))
-        .bind(outputs)
-        .bind(finished_at)
-        .bind(not_before)
-        .bind(id.to_string())
-        .bind(job.lease_owner.clone())
-        .execute(&mut *write)
-        .await?
-        .rows_affected();
-        write.finish().await?;
-        if updated != 1 {
+        let end = JobEnd { state: new_state, finished_at, not_before };
+        if !self.record_end(&id, &job.lease_owner, &end, completion, now).await? {
             return Ok(self.get(&id).await?.state());
         }
-        observe_run(instrument_of(&job), new_state, job.started_at.as_ref().map_or(now, millis_of), now);
         Ok(new_state)
     }
 
@@ -645,6 +643,13 @@ fn record_dispatch(job: &Job, now: i64) {
             seconds_between(arrived, now),
         );
     }
+}
+
+/// How a running job ends: its new state, and the times that state sets (milliseconds; 0 unset).
+struct JobEnd {
+    state: JobState,
+    finished_at: i64,
+    not_before: i64,
 }
 
 /// A finished run's length, from its lease (`started_at`, milliseconds) to `now`.

@@ -10,6 +10,11 @@ use imap_sdc::config::{Config, ConfigError, Flag};
 
 mod health;
 
+/// Allocation-heavy science (CDF decoding and encoding) and many small messages per job: glibc's
+/// malloc spent a quarter of a saturated node's CPU (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit code for a bad configuration or command line (sysexits EX_USAGE).
 const EXIT_USAGE: u8 = 64;
 

@@ -7,7 +7,7 @@
 //! indexing, job creation, dispatch (first lease) and the end are the `indexed_files` and `jobs`
 //! columns. A job's overhead is its lease-to-end time minus the science time its log reports.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -316,7 +316,7 @@ async fn summarise(
     // Overhead less the wait for a science thread: what the job path itself costs when jobs are
     // leased faster than the CPUs can run them (busy runs lift the processor's slots).
     let mut overhead_unqueued = Vec::new();
-    let mut timing_parts: std::collections::BTreeMap<&str, Vec<f64>> = std::collections::BTreeMap::new();
+    let mut timing_parts: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     let (mut first_created, mut last_finished) = (i64::MAX, 0);
     let mut states: HashMap<String, u64> = HashMap::new();
     let mut busy_jobs = 0;
@@ -401,10 +401,8 @@ async fn summarise(
         "job_science_ms": percentiles(&mut science),
         "job_overhead_ms": percentiles(&mut overhead),
         "job_overhead_unqueued_ms": percentiles(&mut overhead_unqueued),
-        "job_parts_p50_ms": timing_parts
-            .iter_mut()
-            .map(|(part, values)| (part.to_string(), percentiles(values)["p50"].clone()))
-            .collect::<serde_json::Map<_, _>>(),
+        "job_parts_p50_ms": part_percentile(&mut timing_parts, "p50"),
+        "job_parts_p99_ms": part_percentile(&mut timing_parts, "p99"),
         "inbox_stages": mesh_runtime::metrics::histogram_totals("imap_sdc_inbox_stage_seconds")
             .into_iter()
             .map(|(stage, (batches, seconds))| (stage, serde_json::json!({"batches": batches, "total_ms": round(seconds * 1000.0)})))
@@ -412,6 +410,11 @@ async fn summarise(
         "peak_rss_mb": peak_rss_mb(),
     });
     Ok(summary.to_string())
+}
+
+/// One percentile (`p50`, `p99`) of each part of the jobs' overhead, by part.
+fn part_percentile(parts: &mut BTreeMap<&str, Vec<f64>>, rank: &str) -> serde_json::Map<String, serde_json::Value> {
+    parts.iter_mut().map(|(part, values)| (part.to_string(), percentiles(values)[rank].clone())).collect()
 }
 
 /// The parts of a job's `timing` line (see the processor's worker).

@@ -13,7 +13,8 @@ use mesh_runtime::config::{Problems, duration};
 pub struct ProcessorConfig {
     /// Name this processor gives the starter; a fresh one per process when unset.
     pub worker_id: Option<String>,
-    /// Jobs run at once; one per CPU when unset.
+    /// Jobs run at once; one more than the CPUs when unset, so a job waiting on its outputs' disk
+    /// sync or the indexer leaves no CPU idle.
     pub slots: Option<NonZeroU32>,
     /// Threads of the CPU pool the science runs on; one per CPU but one when unset (at least one),
     /// so the async runtime that leases, dispatches and indexes always has a CPU to run on.
@@ -280,7 +281,7 @@ impl Default for ProcessorConfig {
 
 impl ProcessorConfig {
     pub fn effective_slots(&self) -> u32 {
-        self.slots.map_or(available_cpus() as u32, NonZeroU32::get)
+        self.slots.map_or(slots_for(available_cpus()), NonZeroU32::get)
     }
 
     pub fn effective_cpu_threads(&self) -> usize {
@@ -349,16 +350,28 @@ fn science_threads_for(cpus: usize) -> usize {
     cpus.saturating_sub(1).max(1)
 }
 
+/// The default slots: a job holds its slot through the sync of its outputs and the indexer's
+/// round trip as well as its science, so one slot per CPU left 0.7 of 2 CPUs idle with jobs queued;
+/// one more served the 500 jobs/s of `imap-sdc bench mesh --trickle 100` (BENCHMARKS.md).
+fn slots_for(cpus: usize) -> u32 {
+    u32::try_from(cpus).unwrap_or(u32::MAX).saturating_add(1)
+}
+
 fn available_cpus() -> usize {
     std::thread::available_parallelism().map(|count| count.get()).unwrap_or(1)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::science_threads_for;
+    use super::{science_threads_for, slots_for};
 
     #[test]
     fn the_default_science_pool_leaves_one_cpu_to_the_event_path() {
         assert_eq!([1, 2, 4, 16].map(science_threads_for), [1, 1, 3, 15]);
+    }
+
+    #[test]
+    fn the_default_slots_are_one_more_than_the_cpus() {
+        assert_eq!([1, 2, 4, 16].map(slots_for), [2, 3, 5, 17]);
     }
 }

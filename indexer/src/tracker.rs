@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use imap_filename::{ImapFileName, Version};
 use mesh_runtime::leader::Leadership;
-use mesh_runtime::store::Backend;
+use mesh_runtime::store::{Backend, PlannerStatistics};
 use proto::pb::{
     FileEvent, FileKind, FileRecord, QuarantinedFile, QueryFilesRequest, ReleaseFilesRequest, ReleaseFilesResponse,
 };
@@ -84,6 +84,8 @@ pub struct FileTracker {
     pool: AnyPool,
     /// Which engine `pool` is: batch statements are written in its own placeholders.
     backend: Backend,
+    /// PostgreSQL's planner statistics of the log and the files, refreshed as they grow.
+    statistics: PlannerStatistics,
     /// The hot reads (file queries, the event log) on a pool of their own.
     reader: Reader,
     append_lock: Mutex<()>,
@@ -163,8 +165,11 @@ impl FileTracker {
         // Numbered placeholders, PostgreSQL's, are understood by both engines.
         let backend = Backend::of_url(pool.connect_options().database_url.as_str()).unwrap_or(Backend::Postgres);
         let reader = Reader::open(&pool)?;
+        // Every event names one file, so the log's length stands for both tables' sizes.
+        let statistics = PlannerStatistics::new(&pool, &["file_events", "indexed_files"], latest as u64);
         Ok(FileTracker {
             backend,
+            statistics,
             pool,
             reader,
             append_lock: Mutex::new(()),
@@ -435,6 +440,7 @@ impl FileTracker {
         transaction.commit().await?;
         if !newly.is_empty() {
             self.latest_seq.send_replace((next_seq - 1) as u64);
+            self.statistics.refresh_if_due(&self.pool, (next_seq - 1) as u64);
         }
         for (_, file) in &newly {
             let labels = [

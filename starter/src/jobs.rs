@@ -5,7 +5,7 @@
 use imap_filename::Version;
 use mesh_runtime::leader::Leadership;
 use mesh_runtime::metrics;
-use mesh_runtime::store::OneStatementWrite;
+use mesh_runtime::store::{OneStatementWrite, PlannerStatistics};
 use proto::ids::{JobId, WorkerId};
 use proto::pb::{Job, JobState, ProductKey, ProductTime, ResolvedInput};
 use proto::time::millis_of;
@@ -43,6 +43,10 @@ pub struct JobStore {
     /// Claims run one at a time: two concurrent claims could each see a free slot of the same
     /// instrument (PostgreSQL reads committed data) and together exceed its limit.
     claim_lock: tokio::sync::Mutex<()>,
+    /// PostgreSQL's planner statistics of the jobs, refreshed as jobs are created.
+    statistics: PlannerStatistics,
+    /// Jobs this store created: the table's growth, counted from zero at each start.
+    created_since_open: std::sync::atomic::AtomicU64,
 }
 
 /// Which jobs to list; empty fields match everything.
@@ -98,7 +102,16 @@ impl JobStore {
         mesh_runtime::store::migrate(&pool, super::migrator()).await?;
         let claim = claim_statements(&config)?;
         let leadership = Leadership::sole("starter");
-        Ok(JobStore { pool, leadership, config, claim, claim_lock: tokio::sync::Mutex::new(()) })
+        let statistics = PlannerStatistics::new(&pool, &["jobs"], 0);
+        Ok(JobStore {
+            pool,
+            leadership,
+            config,
+            claim,
+            claim_lock: tokio::sync::Mutex::new(()),
+            statistics,
+            created_since_open: std::sync::atomic::AtomicU64::new(0),
+        })
     }
 
     /// Writes only while `leadership` leads.
@@ -177,6 +190,8 @@ impl JobStore {
             match result {
                 Ok(_) => {
                     write.finish().await?;
+                    let created = self.created_since_open.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                    self.statistics.refresh_if_due(&self.pool, created);
                     return Ok(Some(id));
                 }
                 Err(sqlx::Error::Database(error)) if error.is_unique_violation() => continue,

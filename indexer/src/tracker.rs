@@ -240,6 +240,7 @@ impl FileTracker {
     /// the batch is new at most at its first place.
     pub async fn index_batch(&self, files: &[NewFile]) -> Result<Vec<IndexOutcome>, IndexerError> {
         let written = self.write_grouped(files).await?;
+        self.statistics.refresh_if_due(&self.pool).await;
         if written.unique_names.is_empty() {
             return Ok(Vec::new());
         }
@@ -271,6 +272,7 @@ impl FileTracker {
     /// names already known are not read.
     pub async fn append_batch(&self, files: &[NewFile]) -> Result<Vec<Appended>, IndexerError> {
         let Written { unique_names, inserted, event_seqs, .. } = self.write_batch(files, KnownEvents::Skip).await?;
+        self.statistics.refresh_if_due(&self.pool).await;
         Ok(unique_names
             .into_iter()
             .map(|file_name| {
@@ -440,7 +442,7 @@ impl FileTracker {
         transaction.commit().await?;
         if !newly.is_empty() {
             self.latest_seq.send_replace((next_seq - 1) as u64);
-            self.statistics.refresh_if_due(&self.pool, (next_seq - 1) as u64);
+            self.statistics.grew_to((next_seq - 1) as u64);
         }
         for (_, file) in &newly {
             let labels = [

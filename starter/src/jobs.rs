@@ -45,8 +45,8 @@ pub struct JobStore {
     claim_lock: tokio::sync::Mutex<()>,
     /// PostgreSQL's planner statistics of the jobs, refreshed as jobs are created.
     statistics: PlannerStatistics,
-    /// Jobs this store created: the table's growth, counted from zero at each start.
-    created_since_open: std::sync::atomic::AtomicU64,
+    /// The jobs table's size: PostgreSQL's estimate at start, plus the jobs created since.
+    jobs_estimate: std::sync::atomic::AtomicU64,
 }
 
 /// Which jobs to list; empty fields match everything.
@@ -102,7 +102,8 @@ impl JobStore {
         mesh_runtime::store::migrate(&pool, super::migrator()).await?;
         let claim = claim_statements(&config)?;
         let leadership = Leadership::sole("starter");
-        let statistics = PlannerStatistics::new(&pool, &["jobs"], 0);
+        let jobs = mesh_runtime::store::estimated_rows(&pool, "jobs").await?;
+        let statistics = PlannerStatistics::new(&pool, &["jobs"], jobs);
         Ok(JobStore {
             pool,
             leadership,
@@ -110,7 +111,7 @@ impl JobStore {
             claim,
             claim_lock: tokio::sync::Mutex::new(()),
             statistics,
-            created_since_open: std::sync::atomic::AtomicU64::new(0),
+            jobs_estimate: std::sync::atomic::AtomicU64::new(jobs),
         })
     }
 
@@ -190,8 +191,9 @@ impl JobStore {
             match result {
                 Ok(_) => {
                     write.finish().await?;
-                    let created = self.created_since_open.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                    self.statistics.refresh_if_due(&self.pool, created);
+                    let jobs = self.jobs_estimate.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                    self.statistics.grew_to(jobs);
+                    self.statistics.refresh_if_due(&self.pool).await;
                     return Ok(Some(id));
                 }
                 Err(sqlx::Error::Database(error)) if error.is_unique_violation() => continue,

@@ -209,18 +209,21 @@ fn load_config_or_report(
     args: &NodeArgs,
     roles: Option<&str>,
 ) -> Result<Config, ExitCode> {
-    load_config(config_file, args, roles).map_err(|error| {
-        let problems = error.problems();
-        eprintln!(
-            "imap-sdc: invalid configuration ({} problem{}):",
-            problems.len(),
-            if problems.len() == 1 { "" } else { "s" }
-        );
-        for problem in problems {
-            eprintln!("  - {problem}");
-        }
-        ExitCode::from(EXIT_USAGE)
-    })
+    load_config(config_file, args, roles).map_err(|error| report_config_error(&error))
+}
+
+/// Prints every problem of a refused configuration; the exit code says it was refused.
+fn report_config_error(error: &ConfigError) -> ExitCode {
+    let problems = error.problems();
+    eprintln!(
+        "imap-sdc: invalid configuration ({} problem{}):",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+    for problem in problems {
+        eprintln!("  - {problem}");
+    }
+    ExitCode::from(EXIT_USAGE)
 }
 
 fn main() -> ExitCode {
@@ -295,12 +298,12 @@ fn main() -> ExitCode {
             })
         }
         Command::Bench { args } if imap_sdc::bench::is_json_bench(&args) => {
-            let threads = match bench_async_threads() {
-                Ok(threads) => threads,
-                Err(message) => {
-                    eprintln!("imap-sdc: {message}");
-                    return ExitCode::from(EXIT_USAGE);
-                }
+            // The benches build their nodes' configuration from the environment once the runtime
+            // runs; its threads are read from the same environment, the same way, before.
+            let environment: HashMap<String, String> = std::env::vars().collect();
+            let threads = match Config::load(None, &environment, &[]) {
+                Ok(config) => config.async_threads,
+                Err(error) => return report_config_error(&error),
             };
             match async_runtime(threads).block_on(imap_sdc::bench::run_json_bench(&args)) {
                 Ok(line) => {
@@ -418,19 +421,6 @@ fn async_runtime(threads: Option<NonZeroUsize>) -> tokio::runtime::Runtime {
         builder.worker_threads(threads.get());
     }
     builder.enable_all().build().expect("tokio runtime")
-}
-
-/// A bench's runtime threads: `IMAP_SDC_ASYNC_THREADS` read on its own, since the benches build
-/// their nodes' configuration from the environment only after the runtime runs.
-fn bench_async_threads() -> Result<Option<NonZeroUsize>, String> {
-    match std::env::var("IMAP_SDC_ASYNC_THREADS") {
-        Err(_) => Ok(None),
-        Ok(text) => text
-            .trim()
-            .parse::<NonZeroUsize>()
-            .map(Some)
-            .map_err(|error| format!("IMAP_SDC_ASYNC_THREADS={text:?}: {error} (a number of threads, at least 1)")),
-    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

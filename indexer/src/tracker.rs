@@ -163,7 +163,7 @@ impl FileTracker {
         let latest: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM file_events").fetch_one(&pool).await?;
         let (latest_seq, _) = watch::channel(latest as u64);
         // Numbered placeholders, PostgreSQL's, are understood by both engines.
-        let backend = Backend::of_url(pool.connect_options().database_url.as_str()).unwrap_or(Backend::Postgres);
+        let backend = Backend::of_pool(&pool).unwrap_or(Backend::Postgres);
         let reader = Reader::open(&pool)?;
         // Every event names one file, so the log's length stands for both tables' sizes.
         let statistics = PlannerStatistics::new(&pool, &["file_events", "indexed_files"], latest as u64);

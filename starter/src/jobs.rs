@@ -317,33 +317,20 @@ impl JobStore {
                 "CompleteJob needs the worker_id the job was leased to; operators fail a job with FailJob".into(),
             ));
         }
-        // A standby answers a report from the job's row, as before, rather than refusing to write.
+        // The lease holder's success needs nothing from the job's row, so it is recorded without
+        // reading the row first. When that changes nothing (no such job, no longer running, or not
+        // this worker's lease any more) the job is read and answered as any other report. A standby
+        // answers from the job's row, as before, rather than refusing to write.
+        let success = JobEnd { state: JobState::Succeeded, finished_at: now, not_before: 0 };
         if completion.succeeded
             && !completion.not_started
             && self.leadership.is_leader()
-            && let Some(state) = self.complete_succeeded(id, worker, completion, now).await?
+            && self.record_end(id, worker.as_str(), &success, completion, now).await?
         {
-            return Ok(state);
+            return Ok(JobState::Succeeded);
         }
         let job = self.get(id).await?;
         self.complete_as_read(job, worker, completion, now).await
-    }
-
-    /// The lease holder's report of a success, in one statement: a success's new state needs
-    /// nothing from the job's row, so the row is not read and decoded first. None when the
-    /// statement changed nothing (no such job, no longer running, or not this worker's lease any
-    /// more): the caller then reads the job and answers as
-    /// [`complete_as_read`](Self::complete_as_read) does.
-    async fn complete_succeeded(
-        &self,
-        id: &JobId,
-        worker: &WorkerId,
-        completion: &Completion,
-        now: i64,
-    ) -> Result<Option<JobState>, StarterError> {
-        let end = JobEnd { state: JobState::Succeeded, finished_at: now, not_before: 0 };
-        let recorded = self.record_end(id, worker.as_str(), &end, completion, now).await?;
-        Ok(recorded.then_some(JobState::Succeeded))
     }
 
     /// Records how a running job ended while `lease_owner` still holds its lease, in one statement,

@@ -34,6 +34,11 @@ impl Backend {
             None
         }
     }
+
+    /// The engine `pool` was opened on.
+    pub fn of_pool(pool: &AnyPool) -> Option<Backend> {
+        Backend::of_url(pool.connect_options().database_url.as_str())
+    }
 }
 
 /// A write transaction that, on SQLite, holds this process's turn to write to the file.
@@ -273,7 +278,7 @@ pub const FIRST_ANALYZE_ROWS: u64 = 1000;
 impl PlannerStatistics {
     /// For `tables` of `pool`'s database, which hold `rows` now.
     pub fn new(pool: &AnyPool, tables: &[&str], rows: u64) -> PlannerStatistics {
-        let postgres = Backend::of_url(pool.connect_options().database_url.as_str()) == Some(Backend::Postgres);
+        let postgres = Backend::of_pool(pool) == Some(Backend::Postgres);
         PlannerStatistics {
             // A table locked by a vacuum is skipped rather than waited for: the next doubling comes.
             analyze: postgres.then(|| format!("ANALYZE (SKIP_LOCKED) {}", tables.join(", "))),
@@ -316,7 +321,7 @@ impl PlannerStatistics {
 /// PostgreSQL's estimate of the rows of `table` (from its last `ANALYZE` or vacuum; 0 when it
 /// has none). 0 on SQLite, which keeps no estimate without `ANALYZE`.
 pub async fn estimated_rows(pool: &AnyPool, table: &str) -> Result<u64, sqlx::Error> {
-    if Backend::of_url(pool.connect_options().database_url.as_str()) != Some(Backend::Postgres) {
+    if Backend::of_pool(pool) != Some(Backend::Postgres) {
         return Ok(0);
     }
     let estimate: Option<i64> =
@@ -547,7 +552,7 @@ mod tests {
     /// however many writers report the size at once; the statement analyzes the tables, and the
     /// row estimate follows. SQLite never gets one.
     async fn planner_statistics_are_refreshed_once_per_doubling_on_postgres(pool: AnyPool) {
-        let postgres = Backend::of_url(pool.connect_options().database_url.as_str()) == Some(Backend::Postgres);
+        let postgres = Backend::of_pool(&pool) == Some(Backend::Postgres);
         sqlx::query("CREATE TABLE growing (n BIGINT)").execute(&pool).await.unwrap();
         sqlx::query("CREATE TABLE beside (n BIGINT)").execute(&pool).await.unwrap();
         let statistics = PlannerStatistics::new(&pool, &["growing", "beside"], 0);
@@ -629,7 +634,7 @@ mod tests {
     /// way its connection goes back to the pool outside any transaction, and what it wrote is seen.
     async fn a_one_statement_write_commits_its_statement_and_takes_the_sqlite_turn(pool: AnyPool) {
         use futures_util::FutureExt;
-        let sqlite = Backend::of_url(pool.connect_options().database_url.as_str()) == Some(Backend::Sqlite);
+        let sqlite = Backend::of_pool(&pool) == Some(Backend::Sqlite);
         sqlx::query("CREATE TABLE numbers (n BIGINT)").execute(&pool).await.unwrap();
         let mut write = begin_one_statement_write(&pool).await.unwrap();
         assert_eq!(matches!(write, OneStatementWrite::Alone { .. }), sqlite);

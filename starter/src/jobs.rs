@@ -5,7 +5,7 @@
 use imap_filename::Version;
 use mesh_runtime::leader::Leadership;
 use mesh_runtime::metrics;
-use mesh_runtime::store::{OneStatementWrite, PlannerStatistics};
+use mesh_runtime::store::{Backend, OneStatementWrite, PlannerStatistics};
 use proto::ids::{JobId, WorkerId};
 use proto::pb::{Job, JobState, ProductKey, ProductTime, ResolvedInput};
 use proto::time::millis_of;
@@ -285,21 +285,30 @@ impl JobStore {
         Ok(None)
     }
 
-    /// Extends the leases of jobs `worker` still runs.
+    /// Extends the leases of jobs `worker` still runs, in one statement whatever their number:
+    /// the ids go as one JSON array, so a processor holding thousands of leases keeps the write
+    /// lock for milliseconds, not for a round trip per job.
     pub async fn heartbeat(&self, worker: &WorkerId, job_ids: &[JobId], now: i64) -> Result<(), StarterError> {
         let lease_expires_at = now + self.config.lease.as_millis() as i64;
-        let mut transaction = self.begin_write().await?;
-        for id in job_ids {
-            sqlx::query(
-                "UPDATE jobs SET lease_expires_at = $1 WHERE id = $2 AND lease_owner = $3 AND state = 'running'",
-            )
+        let ids = serde_json::to_string(&job_ids.iter().map(ToString::to_string).collect::<Vec<_>>())
+            .map_err(|error| StarterError::InvalidRequest(format!("job ids: {error}")))?;
+        // PostgreSQL plans `IN (SELECT ...)` for the function's guess of 100 rows and, with
+        // thousands, joins them against every running job (2.8 s for 5,000); an array looks each
+        // id up in the primary key.
+        let listed = match Backend::of_pool(&self.pool) {
+            Some(Backend::Postgres) => "id = ANY(ARRAY(SELECT jsonb_array_elements_text($3::jsonb)))",
+            _ => "id IN (SELECT value FROM json_each($3))",
+        };
+        let statement =
+            format!("UPDATE jobs SET lease_expires_at = $1 WHERE lease_owner = $2 AND state = 'running' AND {listed}");
+        let mut write = self.begin_one_statement_write().await?;
+        sqlx::query(sqlx::AssertSqlSafe(statement))
             .bind(lease_expires_at)
-            .bind(id.to_string())
             .bind(worker.to_string())
-            .execute(&mut *transaction)
+            .bind(ids)
+            .execute(&mut *write)
             .await?;
-        }
-        transaction.commit().await?;
+        write.finish().await?;
         Ok(())
     }
 

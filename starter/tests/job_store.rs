@@ -21,6 +21,7 @@ mesh_runtime::on_both_backends!(
     versions_follow_input_versions,
     concurrent_new_input_sets_get_distinct_versions,
     heartbeats_keep_the_lease,
+    one_heartbeat_extends_every_listed_lease_of_thousands,
     expired_lease_requeues_and_late_report_is_ignored,
     transient_failures_retry_with_backoff_then_dead_letter,
     permanent_failure_is_final,
@@ -215,6 +216,37 @@ async fn heartbeats_keep_the_lease(pool: AnyPool) {
     store.heartbeat(&WorkerId::from("worker-b"), &[claimed.job_id()], T0 + 1000 * SECOND).await.unwrap();
     assert_eq!(store.expire_leases(T0 + 421 * SECOND).await.unwrap(), 1);
     assert_eq!(store.get(&claimed.job_id()).await.unwrap().state(), JobState::Queued);
+}
+
+/// A processor holding over a thousand leases: one heartbeat extends every listed lease, not an
+/// unlisted one of the same worker, and nobody's for another worker.
+async fn one_heartbeat_extends_every_listed_lease_of_thousands(pool: AnyPool) {
+    let store = store(pool, |config| {
+        config.lease = Duration::from_secs(60);
+        config.default_instrument_concurrency = nonzero(10_000);
+    })
+    .await;
+    let jobs: u64 = 1_300;
+    for day in 0..jobs {
+        let date = format!("2026{:02}{:02}", 1 + day / 28 % 12, 1 + day % 28);
+        let version = format!("v{:03}", 1 + day / (28 * 12));
+        store.create(&job("mag", &date, vec![l0("mag", &date, &version)]), None, T0).await.unwrap();
+    }
+    let worker = WorkerId::from("worker-a");
+    let mut held = Vec::new();
+    while let Some(claimed) = store.claim(&worker, T0).await.unwrap() {
+        held.push(claimed.job_id());
+    }
+    assert_eq!(held.len() as u64, jobs);
+    let not_listed = held.pop().expect("one job");
+    let others = store.claim(&WorkerId::from("worker-b"), T0).await.unwrap();
+    assert!(others.is_none(), "worker-a holds every job");
+    store.heartbeat(&worker, &held, T0 + 50 * SECOND).await.unwrap();
+    store.heartbeat(&WorkerId::from("worker-b"), std::slice::from_ref(&not_listed), T0 + 50 * SECOND).await.unwrap();
+    assert_eq!(store.expire_leases(T0 + 61 * SECOND).await.unwrap(), 1, "only the unlisted lease lapses");
+    assert_eq!(store.get(&not_listed).await.unwrap().state(), JobState::Queued);
+    assert_eq!(store.expire_leases(T0 + 110 * SECOND).await.unwrap(), 0, "not before the extended end");
+    assert_eq!(store.expire_leases(T0 + 111 * SECOND).await.unwrap(), jobs - 1, "every listed lease ran to 110 s");
 }
 
 async fn expired_lease_requeues_and_late_report_is_ignored(pool: AnyPool) {

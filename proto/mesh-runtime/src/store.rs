@@ -282,7 +282,8 @@ pub const FIRST_ANALYZE_ROWS: u64 = 1000;
 /// doubles the log four times in about a second; an `ANALYZE` at each cost it about 8% of its
 /// rate (PostgreSQL bursts of 9,058 and 8,787 files/s against 10,050 and 9,461 with none), while
 /// the first one is what the planner needed (it scales the row counts it saw to the table's
-/// current size).
+/// current size). A doubling held back is analyzed by the first write after the spacing; if none
+/// comes, autovacuum's own round (once a minute, after a tenth of a table changed) analyzes it.
 pub const ANALYZE_SPACING: Duration = Duration::from_secs(10);
 
 impl PlannerStatistics {

@@ -241,12 +241,17 @@ async fn one_heartbeat_extends_every_listed_lease_of_thousands(pool: AnyPool) {
     let not_listed = held.pop().expect("one job");
     let others = store.claim(&WorkerId::from("worker-b"), T0).await.unwrap();
     assert!(others.is_none(), "worker-a holds every job");
+    // One listed job ended before the heartbeat: listing it changes nothing.
+    let finished = held[0].clone();
+    store.complete(&finished, &worker, &success(&["done.cdf"]), T0 + 20 * SECOND).await.unwrap();
     store.heartbeat(&worker, &held, T0 + 50 * SECOND).await.unwrap();
     store.heartbeat(&WorkerId::from("worker-b"), std::slice::from_ref(&not_listed), T0 + 50 * SECOND).await.unwrap();
+    store.heartbeat(&worker, &[], T0 + 50 * SECOND).await.unwrap();
     assert_eq!(store.expire_leases(T0 + 61 * SECOND).await.unwrap(), 1, "only the unlisted lease lapses");
     assert_eq!(store.get(&not_listed).await.unwrap().state(), JobState::Queued);
     assert_eq!(store.expire_leases(T0 + 110 * SECOND).await.unwrap(), 0, "not before the extended end");
-    assert_eq!(store.expire_leases(T0 + 111 * SECOND).await.unwrap(), jobs - 1, "every listed lease ran to 110 s");
+    assert_eq!(store.expire_leases(T0 + 111 * SECOND).await.unwrap(), jobs - 2, "every listed lease ran to 110 s");
+    assert_eq!(store.get(&finished).await.unwrap().state(), JobState::Succeeded);
 }
 
 async fn expired_lease_requeues_and_late_report_is_ignored(pool: AnyPool) {

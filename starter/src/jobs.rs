@@ -43,6 +43,8 @@ pub struct JobStore {
     /// Claims run one at a time: two concurrent claims could each see a free slot of the same
     /// instrument (PostgreSQL reads committed data) and together exceed its limit.
     claim_lock: tokio::sync::Mutex<()>,
+    /// Extends the leases of `$3`, a JSON array of job ids, that worker `$2` holds to `$1`.
+    heartbeat: String,
     /// PostgreSQL's planner statistics of the jobs, refreshed as jobs are created.
     statistics: PlannerStatistics,
     /// The jobs table's size: PostgreSQL's estimate at start, plus the jobs created since.
@@ -104,12 +106,22 @@ impl JobStore {
         let leadership = Leadership::sole("starter");
         let jobs = mesh_runtime::store::estimated_rows(&pool, "jobs").await?;
         let statistics = PlannerStatistics::new(&pool, &["jobs"], jobs);
+        // PostgreSQL plans `IN (SELECT ...)` for the function's guess of 100 rows and, with
+        // thousands, joins them against every running job (2.8 s for 5,000); an array looks each
+        // id up in the primary key.
+        let listed = match Backend::of_pool(&pool) {
+            Some(Backend::Postgres) => "id = ANY(ARRAY(SELECT jsonb_array_elements_text($3::jsonb)))",
+            _ => "id IN (SELECT value FROM json_each($3))",
+        };
+        let heartbeat =
+            format!("UPDATE jobs SET lease_expires_at = $1 WHERE lease_owner = $2 AND state = 'running' AND {listed}");
         Ok(JobStore {
             pool,
             leadership,
             config,
             claim,
             claim_lock: tokio::sync::Mutex::new(()),
+            heartbeat,
             statistics,
             jobs_estimate: std::sync::atomic::AtomicU64::new(jobs),
         })
@@ -292,17 +304,8 @@ impl JobStore {
         let lease_expires_at = now + self.config.lease.as_millis() as i64;
         let ids = serde_json::to_string(&job_ids.iter().map(ToString::to_string).collect::<Vec<_>>())
             .map_err(|error| StarterError::InvalidRequest(format!("job ids: {error}")))?;
-        // PostgreSQL plans `IN (SELECT ...)` for the function's guess of 100 rows and, with
-        // thousands, joins them against every running job (2.8 s for 5,000); an array looks each
-        // id up in the primary key.
-        let listed = match Backend::of_pool(&self.pool) {
-            Some(Backend::Postgres) => "id = ANY(ARRAY(SELECT jsonb_array_elements_text($3::jsonb)))",
-            _ => "id IN (SELECT value FROM json_each($3))",
-        };
-        let statement =
-            format!("UPDATE jobs SET lease_expires_at = $1 WHERE lease_owner = $2 AND state = 'running' AND {listed}");
         let mut write = self.begin_one_statement_write().await?;
-        sqlx::query(sqlx::AssertSqlSafe(statement))
+        sqlx::query(sqlx::AssertSqlSafe(self.heartbeat.as_str()))
             .bind(lease_expires_at)
             .bind(worker.to_string())
             .bind(ids)

@@ -155,6 +155,12 @@ fn sqlite_write_turns(url: &str) -> Arc<tokio::sync::Mutex<()>> {
 /// the database hung up on it); one in steady use is handed out as it is, without a round trip.
 pub const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(5);
 
+/// A released connection is pinged (and closed if the database hung up on it) only when its last
+/// test is this old; sqlx pings at every release, a round trip to the connection's thread (SQLite)
+/// or to the server (PostgreSQL) per query. A connection that broke in use goes back untested for
+/// at most this long, so its error can reach one more caller (errors of the kind are transient).
+pub const TEST_ON_RELEASE_EVERY: Duration = Duration::from_secs(1);
+
 /// How long SQLite waits for another connection's write lock before answering BUSY.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -220,14 +226,16 @@ pub fn connect_native(url: &str, max_connections: u32) -> Result<NativePool, Run
     })
 }
 
-/// The options every pool shares: a connection is checked with a ping only after it sat idle
-/// ([`PING_WHEN_IDLE_FOR`]), instead of sqlx's default of a ping before every acquire, which
-/// costs each query a round trip of its own.
+/// The options every pool shares: a connection is checked with a ping when handed out only after
+/// it sat idle ([`PING_WHEN_IDLE_FOR`]), and when given back only after its last check has aged
+/// ([`TEST_ON_RELEASE_EVERY`]), instead of sqlx's default of a ping at both, which costs each query
+/// two round trips of their own.
 fn pool_options<DB: Database>(max_connections: u32) -> PoolOptions<DB> {
     PoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(30))
         .test_before_acquire(false)
+        .test_on_release_every(TEST_ON_RELEASE_EVERY)
         .before_acquire(|connection: &mut DB::Connection, metadata: PoolConnectionMetadata| {
             Box::pin(async move {
                 if needs_ping(metadata.idle_for) {
@@ -569,6 +577,46 @@ mod tests {
         assert_eq!(error_code(&twice), ErrorCode::AlreadyExists);
         assert!(!error_code(&twice).is_transient());
         pool.close().await;
+    }
+
+    /// A released connection is tested only after [`TEST_ON_RELEASE_EVERY`], unless its use failed:
+    /// one the server ended fails its caller once and is then closed, not handed to the next.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(not(has_database_url), ignore = "needs DATABASE_URL (a PostgreSQL server to make test databases on)")]
+    async fn a_connection_the_server_ended_fails_one_caller_and_is_then_replaced() {
+        let pool = testing::fresh_postgres().await;
+        let backend_pid = "SELECT pg_backend_pid()";
+        let first: i32 = sqlx::query_scalar(backend_pid).fetch_one(&pool).await.unwrap();
+        every_connection_released(&pool).await;
+        let again: i32 = sqlx::query_scalar(backend_pid).fetch_one(&pool).await.unwrap();
+        assert_eq!(first, again, "the pooled connection is reused");
+        every_connection_released(&pool).await;
+
+        let admin = connect(&std::env::var("DATABASE_URL").unwrap()).await.unwrap();
+        let ended: bool = sqlx::query_scalar("SELECT pg_terminate_backend(CAST($1 AS INTEGER), 10000)")
+            .bind(i64::from(first))
+            .fetch_one(&admin)
+            .await
+            .unwrap();
+        assert!(ended, "the server ended connection {first} within 10 s");
+        admin.close().await;
+
+        let failed = sqlx::query_scalar::<_, i32>(backend_pid).fetch_one(&pool).await.unwrap_err();
+        assert!(error_code(&failed).is_transient(), "{failed}");
+        every_connection_released(&pool).await;
+        assert_eq!(pool.size(), 0, "the failed connection was closed, not put back");
+        let replaced: i32 = sqlx::query_scalar(backend_pid).fetch_one(&pool).await.unwrap();
+        assert_ne!(replaced, first);
+        pool.close().await;
+    }
+
+    /// Waits until every connection of `pool` is idle or closed: a release runs on a task of its own.
+    async fn every_connection_released(pool: &AnyPool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while pool.num_idle() < pool.size() as usize {
+            assert!(std::time::Instant::now() < deadline, "a connection was never released");
+            tokio::task::yield_now().await;
+        }
     }
 
     crate::on_both_backends!(

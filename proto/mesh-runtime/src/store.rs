@@ -103,10 +103,14 @@ pub enum OneStatementWrite {
 }
 
 impl OneStatementWrite {
-    /// Commits the transaction, if the write needed one.
+    /// Commits the transaction, if the write needed one. Call it only once the statement
+    /// succeeded: it tells the pool that the connection's use ended cleanly.
     pub async fn finish(self) -> Result<(), sqlx::Error> {
         match self {
-            OneStatementWrite::Alone { .. } => Ok(()),
+            OneStatementWrite::Alone { mut connection, .. } => {
+                connection.finished_cleanly();
+                Ok(())
+            }
             OneStatementWrite::Transaction(transaction) => transaction.commit().await,
         }
     }
@@ -155,10 +159,12 @@ fn sqlite_write_turns(url: &str) -> Arc<tokio::sync::Mutex<()>> {
 /// the database hung up on it); one in steady use is handed out as it is, without a round trip.
 pub const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(5);
 
-/// A released connection is pinged (and closed if the database hung up on it) only when its last
-/// test is this old; sqlx pings at every release, a round trip to the connection's thread (SQLite)
-/// or to the server (PostgreSQL) per query. A connection that broke in use goes back untested for
-/// at most this long, so its error can reach one more caller (errors of the kind are transient).
+/// A released connection whose use ended cleanly is pinged (and closed if the database hung up on
+/// it) only when its last test is this old; sqlx pings at every release, a round trip to the
+/// connection's thread (SQLite) or to the server (PostgreSQL) per query. A failed, cancelled or
+/// unfinished use is tested at release (`vendor/README.md`). A connection that broke between a
+/// clean use and its release goes back untested for at most this long, and its next user gets a
+/// transient error.
 pub const TEST_ON_RELEASE_EVERY: Duration = Duration::from_secs(1);
 
 /// How long SQLite waits for another connection's write lock before answering BUSY.
@@ -579,12 +585,23 @@ mod tests {
         pool.close().await;
     }
 
-    /// A released connection is tested only after [`TEST_ON_RELEASE_EVERY`], unless its use failed:
-    /// one the server ended fails its caller once and is then closed, not handed to the next.
+    /// A pool of one connection on a fresh PostgreSQL database whose release test is an hour
+    /// apart, so that only a use that did not end cleanly gets one.
+    async fn postgres_pool_tested_hourly() -> AnyPool {
+        sqlx::any::install_default_drivers();
+        pool_options::<sqlx::Any>(1)
+            .test_on_release_every(Duration::from_secs(3600))
+            .connect(&testing::fresh_postgres_url().await)
+            .await
+            .unwrap()
+    }
+
+    /// A connection whose use failed is tested at its release: one the server ended fails one
+    /// caller and is then closed, not handed to the next.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     #[cfg_attr(not(has_database_url), ignore = "needs DATABASE_URL (a PostgreSQL server to make test databases on)")]
     async fn a_connection_the_server_ended_fails_one_caller_and_is_then_replaced() {
-        let pool = testing::fresh_postgres().await;
+        let pool = postgres_pool_tested_hourly().await;
         let backend_pid = "SELECT pg_backend_pid()";
         let first: i32 = sqlx::query_scalar(backend_pid).fetch_one(&pool).await.unwrap();
         every_connection_released(&pool).await;
@@ -607,6 +624,21 @@ mod tests {
         assert_eq!(pool.size(), 0, "the failed connection was closed, not put back");
         let replaced: i32 = sqlx::query_scalar(backend_pid).fetch_one(&pool).await.unwrap();
         assert_ne!(replaced, first);
+        pool.close().await;
+    }
+
+    /// A query given up while the server runs it leaves its replies unread; the connection is
+    /// tested at release, so the next caller gets its own answer, not the abandoned query's error.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(not(has_database_url), ignore = "needs DATABASE_URL (a PostgreSQL server to make test databases on)")]
+    async fn a_query_given_up_leaves_nothing_for_the_next_caller() {
+        let pool = postgres_pool_tested_hourly().await;
+        let abandoned = "DO $$ BEGIN PERFORM pg_sleep(0.5); RAISE EXCEPTION 'the abandoned query failed'; END $$";
+        // The server sleeps half a second before it fails: the caller gives up long before that.
+        let given_up = tokio::time::timeout(Duration::from_millis(50), sqlx::query(abandoned).execute(&pool)).await;
+        assert!(given_up.is_err(), "the query was given up while it ran");
+        let answer: i32 = sqlx::query_scalar("SELECT 42").fetch_one(&pool).await.unwrap();
+        assert_eq!(answer, 42);
         pool.close().await;
     }
 

@@ -120,6 +120,7 @@ where
     pub async fn commit(mut self) -> Result<(), Error> {
         DB::TransactionManager::commit(&mut self.connection).await?;
         self.open = false;
+        self.finished_cleanly();
 
         Ok(())
     }
@@ -128,8 +129,18 @@ where
     pub async fn rollback(mut self) -> Result<(), Error> {
         DB::TransactionManager::rollback(&mut self.connection).await?;
         self.open = false;
+        self.finished_cleanly();
 
         Ok(())
+    }
+
+    /// (imap-sdc patch) A transaction that ended on its own pooled connection read every reply
+    /// of it: the connection's release may skip the test (`PoolOptions::test_on_release_every`).
+    /// A savepoint holds its outer transaction's connection by `&mut`, and leaves it alone.
+    fn finished_cleanly(&mut self) {
+        if let MaybePoolConnection::PoolConnection(connection) = &mut self.connection {
+            connection.finished_cleanly();
+        }
     }
 }
 

@@ -27,9 +27,12 @@ pub struct PoolConnection<DB: Database> {
 pub(super) struct Live<DB: Database> {
     pub(super) raw: DB::Connection,
     pub(super) created_at: Instant,
-    /// (imap-sdc patch) When the connection was opened or last passed a release test; `None`
-    /// after a use failed, so that its release tests it.
-    pub(super) tested_at: Option<Instant>,
+    /// (imap-sdc patch) When the connection was opened or last passed a release test.
+    pub(super) tested_at: Instant,
+    /// (imap-sdc patch) Whether its last use is known to have ended cleanly, every reply read:
+    /// false from the moment it is handed out until a query through the pool, a transaction's
+    /// commit or rollback, or `PoolConnection::finished_cleanly` says otherwise.
+    pub(super) used_cleanly: bool,
 }
 
 pub(super) struct Idle<DB: Database> {
@@ -126,11 +129,14 @@ impl<DB: Database> PoolConnection<DB> {
         self.take_live().raw
     }
 
-    /// (imap-sdc patch) Have this connection tested when it is released, whatever
-    /// `PoolOptions::test_on_release_every` says: a use of it failed.
-    pub(crate) fn test_on_release(&mut self) {
+    /// (imap-sdc patch) Says that the connection's use ended cleanly: every statement run on it
+    /// completed and its replies were read, so its release may skip the test
+    /// (`PoolOptions::test_on_release_every`). Without it, a connection used through `&mut` is
+    /// tested at its release, as upstream does.
+    #[doc(hidden)]
+    pub fn finished_cleanly(&mut self) {
         if let Some(live) = self.live.as_mut() {
-            live.tested_at = None;
+            live.used_cleanly = true;
         }
     }
 
@@ -258,18 +264,21 @@ impl<DB: Database> Floating<DB, Live<DB>> {
             inner: Live {
                 raw: conn,
                 created_at: Instant::now(),
-                tested_at: Some(Instant::now()),
+                tested_at: Instant::now(),
+                used_cleanly: true,
             },
             guard,
         }
     }
 
     pub fn reattach(self) -> PoolConnection<DB> {
-        let Floating { inner, guard } = self;
+        let Floating { mut inner, guard } = self;
 
         let pool = Arc::clone(&guard.pool);
 
         guard.cancel();
+        // (imap-sdc patch) In use from here until said otherwise (`finished_cleanly`).
+        inner.used_cleanly = false;
         PoolConnection {
             live: Some(inner),
             close_on_drop: false,
@@ -323,16 +332,16 @@ impl<DB: Database> Floating<DB, Live<DB>> {
         // returned to the pool; also of course, if it was dropped due to an error
         // this is simply a band-aid as SQLx-next connections should be able
         // to recover from cancellations
-        // (imap-sdc patch) A connection tested recently, with nothing left to flush, goes back
-        // without the round trip (`PoolOptions::test_on_release_every`).
+        // (imap-sdc patch) A connection tested recently, whose use ended cleanly and which has
+        // nothing left to send, goes back without the round trip
+        // (`PoolOptions::test_on_release_every`).
         let tested_recently = self
             .guard
             .pool
             .options
             .test_on_release_every
-            .zip(self.inner.tested_at)
-            .is_some_and(|(every, tested_at)| tested_at.elapsed() < every);
-        if tested_recently && !self.raw.should_flush() {
+            .is_some_and(|every| self.inner.tested_at.elapsed() < every);
+        if tested_recently && self.inner.used_cleanly && !self.raw.should_flush() {
             self.release();
             return true;
         }
@@ -348,7 +357,8 @@ impl<DB: Database> Floating<DB, Live<DB>> {
             false
         } else {
             // if the connection is still viable, release it to the pool
-            self.inner.tested_at = Some(Instant::now());
+            self.inner.tested_at = Instant::now();
+            self.inner.used_cleanly = true;
             self.release();
             true
         }

@@ -28,18 +28,14 @@ where
             let mut conn = pool.acquire().await?;
             let mut s = conn.fetch_many(query);
 
-            loop {
-                match s.try_next().await {
-                    Ok(Some(v)) => r#yield!(v),
-                    Ok(None) => break,
-                    Err(error) => {
-                        // (imap-sdc patch) Test a connection that failed when it is released.
-                        drop(s);
-                        conn.test_on_release();
-                        return Err(error);
-                    }
-                }
+            while let Some(v) = s.try_next().await? {
+                r#yield!(v);
             }
+
+            // (imap-sdc patch) Read to its end without an error. A stream dropped or failed
+            // before this may have left replies unread: its connection is tested at release.
+            drop(s);
+            conn.finished_cleanly();
 
             Ok(())
         })
@@ -56,12 +52,11 @@ where
 
         Box::pin(async move {
             let mut conn = pool.acquire().await?;
-            let fetched = conn.fetch_optional(query).await;
-            if fetched.is_err() {
-                // (imap-sdc patch) Test a connection that failed when it is released.
-                conn.test_on_release();
-            }
-            fetched
+            let row = conn.fetch_optional(query).await?;
+            // (imap-sdc patch) Completed without an error; a failed or cancelled query leaves
+            // its connection to be tested at release.
+            conn.finished_cleanly();
+            Ok(row)
         })
     }
 

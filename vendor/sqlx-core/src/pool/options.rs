@@ -324,13 +324,18 @@ impl<DB: Database> PoolOptions<DB> {
         self.test_before_acquire
     }
 
-    /// (imap-sdc patch) Ping a released connection only if its last successful test is at least
-    /// `every` old, if a query run through the pool on it failed, or if it holds unsent work (a
-    /// queued rollback). `None`, the default, pings at every release as upstream does.
+    /// (imap-sdc patch) Skip the ping of a released connection when its last successful test is
+    /// less than `every` old, its use ended cleanly, and it has nothing queued to send. A use
+    /// ends cleanly when a query run on the pool (`&Pool` as an executor) completes without an
+    /// error, when a transaction on its own pooled connection commits or rolls back, or when the
+    /// holder of a `PoolConnection` calls `finished_cleanly`. A failed, cancelled or dropped
+    /// query, a transaction dropped without an end (on PostgreSQL its rollback is queued), or a
+    /// connection used through `&mut` otherwise, is pinged at release as upstream does, so
+    /// replies left unread never reach the next user. `None`, the default, pings at every
+    /// release.
     ///
-    /// A connection that broke while checked out without an error reaching the pool (used through
-    /// `&mut` after `acquire`) goes back untested for at most `every`, so a caller may see its
-    /// error once more before a release test closes it.
+    /// A connection that broke between its last use and its release, with no error seen, goes
+    /// back untested for at most `every`; its next user gets the error.
     pub fn test_on_release_every(mut self, every: impl Into<Option<Duration>>) -> Self {
         self.test_on_release_every = every.into();
         self
@@ -606,6 +611,7 @@ impl<DB: Database> Debug for PoolOptions<DB> {
             .field("max_lifetime", &self.max_lifetime)
             .field("idle_timeout", &self.idle_timeout)
             .field("test_before_acquire", &self.test_before_acquire)
+            .field("test_on_release_every", &self.test_on_release_every)
             .finish()
     }
 }

@@ -31,7 +31,7 @@ pub(super) struct Live<DB: Database> {
     pub(super) tested_at: Instant,
     /// (imap-sdc patch) Whether its last use is known to have ended cleanly, every reply read:
     /// false from the moment it is handed out until a query through the pool, a transaction's
-    /// commit or rollback, or `PoolConnection::finished_cleanly` says otherwise.
+    /// commit or rollback, or `PoolConnection::finished_cleanly` says the use ended cleanly.
     pub(super) used_cleanly: bool,
 }
 
@@ -358,7 +358,6 @@ impl<DB: Database> Floating<DB, Live<DB>> {
         } else {
             // if the connection is still viable, release it to the pool
             self.inner.tested_at = Instant::now();
-            self.inner.used_cleanly = true;
             self.release();
             true
         }

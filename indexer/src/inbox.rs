@@ -132,12 +132,12 @@ impl Ingestor {
         .await
     }
 
-    /// The second stage: tracks a batch now in the archive (one transaction) and only then
-    /// removes its files from the inbox. On failure the files stay for the next scan, which finds
-    /// them already in the archive.
-    async fn track_inbox_files(&self, archived: Vec<(PathBuf, NewFile)>) {
+    /// The second stage: tracks a batch now in the archive (one transaction) and returns the
+    /// inbox files to remove, now that they are indexed. On failure it returns none: the files
+    /// stay for the next scan, which finds them already in the archive.
+    async fn track_inbox_files(&self, archived: Vec<(PathBuf, NewFile)>) -> Vec<PathBuf> {
         if archived.is_empty() {
-            return;
+            return Vec::new();
         }
         let count = archived.len();
         let (paths, files): (Vec<PathBuf>, Vec<NewFile>) = archived.into_iter().unzip();
@@ -146,11 +146,20 @@ impl Ingestor {
             Ok(appended) => appended,
             Err(error) => {
                 tracing::error!(files = count, %error, "inbox files not ingested, will retry on next scan");
-                return;
+                return Vec::new();
             }
         };
         observe_stage("track", started);
         log_appended(&appended);
+        paths
+    }
+
+    /// The third stage: removes a tracked batch's files from the inbox.
+    async fn remove_inbox_files(&self, paths: Vec<PathBuf>) {
+        if paths.is_empty() {
+            return;
+        }
+        let count = paths.len();
         let started = Instant::now();
         let removed = tokio::task::spawn_blocking(move || {
             paths.iter().try_for_each(|path| std::fs::remove_file(path).map_err(|source| io_error(path, source)))
@@ -291,8 +300,9 @@ impl Ingestor {
     }
 
     /// [`drain_inbox`](Self::drain_inbox) in batches of `batch_size`, pipelined: while one batch is
-    /// tracked (one transaction) and removed from the inbox, the next is moved into the archive.
-    /// Batches are tracked in inbox order, each only after the one before has committed.
+    /// removed from the inbox, the next is tracked (one transaction) and the one after it moved
+    /// into the archive. Batches are tracked in inbox order, each only after the one before has
+    /// committed, and a batch's files leave the inbox only once it has.
     pub(crate) async fn drain_inbox_in_batches(
         &self,
         batch_size: usize,
@@ -305,13 +315,20 @@ impl Ingestor {
             .await
             .map_err(|_| IndexerError::BlockingTaskLost)??;
         observe_stage("scan", started);
-        let mut archived = Vec::new();
+        let (mut archived, mut tracked) = (Vec::new(), Vec::new());
         for batch in settled.chunks(batch_size.max(1)) {
-            let previous = std::mem::take(&mut archived);
-            (archived, ()) =
-                futures_util::future::join(self.archive_inbox_files(batch), self.track_inbox_files(previous)).await;
+            let (to_track, to_remove) = (std::mem::take(&mut archived), std::mem::take(&mut tracked));
+            (archived, tracked, ()) = futures_util::future::join3(
+                self.archive_inbox_files(batch),
+                self.track_inbox_files(to_track),
+                self.remove_inbox_files(to_remove),
+            )
+            .await;
         }
-        self.track_inbox_files(archived).await;
+        let to_remove = std::mem::take(&mut tracked);
+        (tracked, ()) =
+            futures_util::future::join(self.track_inbox_files(archived), self.remove_inbox_files(to_remove)).await;
+        self.remove_inbox_files(tracked).await;
         Ok((settled.len(), look_again))
     }
 

@@ -31,6 +31,8 @@ pub enum IndexerError {
     Watch(#[from] notify::Error),
     #[error("a blocking file task panicked or was cancelled")]
     BlockingTaskLost,
+    #[error("encoding a batch for the database failed: {0}")]
+    Encode(#[from] serde_json::Error),
 }
 
 impl HasErrorCode for IndexerError {
@@ -46,7 +48,7 @@ impl HasErrorCode for IndexerError {
             IndexerError::Database(error) => mesh_runtime::store::error_code(error),
             IndexerError::Store(error) => error.error_code(),
             IndexerError::Io { .. } => ErrorCode::Unavailable,
-            IndexerError::Watch(_) | IndexerError::BlockingTaskLost => ErrorCode::Internal,
+            IndexerError::Watch(_) | IndexerError::BlockingTaskLost | IndexerError::Encode(_) => ErrorCode::Internal,
         }
     }
 }

@@ -30,6 +30,30 @@ const RELEASE_BATCH: usize = 500;
 /// Columns of one `indexed_files` row as inserted.
 const INSERT_COLUMNS: usize = 19;
 
+/// The columns a new `indexed_files` row is inserted with, in the order of [`InsertedFile::bind`].
+const INSERTED_FILE_COLUMNS: &str = "file_name, archive_key, kind, instrument, data_level, descriptor, start_date, \
+     end_date, repointing, cr, version, version_major, version_minor, extension, size_bytes, ingested_at, ingestion_date, \
+     produced_by_job, parent_files";
+
+/// PostgreSQL's form of a batch's file insert: the rows go as one JSON array the server unpacks,
+/// one parameter instead of 19 a row. Every batch size is then the same statement, prepared once
+/// per connection, and the server neither parses nor plans a thousand-row VALUES list.
+const INSERT_FILES_FROM_JSON: &str = "INSERT INTO indexed_files (file_name, archive_key, kind, instrument, data_level, \
+     descriptor, start_date, end_date, repointing, cr, version, version_major, version_minor, extension, size_bytes, \
+     ingested_at, ingestion_date, produced_by_job, parent_files) \
+     SELECT file_name, archive_key, kind, instrument, data_level, descriptor, start_date, end_date, repointing, cr, \
+     version, version_major, version_minor, extension, size_bytes, ingested_at, ingestion_date, produced_by_job, \
+     parent_files FROM jsonb_to_recordset($1::jsonb) AS row(file_name TEXT, archive_key TEXT, kind TEXT, \
+     instrument TEXT, data_level TEXT, descriptor TEXT, start_date TEXT, end_date TEXT, repointing BIGINT, cr BIGINT, \
+     version TEXT, version_major BIGINT, version_minor BIGINT, extension TEXT, size_bytes BIGINT, ingested_at BIGINT, \
+     ingestion_date TEXT, produced_by_job TEXT, parent_files TEXT) \
+     ON CONFLICT (file_name) DO NOTHING RETURNING file_name";
+
+/// PostgreSQL's form of a batch's event append, as [`INSERT_FILES_FROM_JSON`].
+const INSERT_EVENTS_FROM_JSON: &str = "INSERT INTO file_events (seq, file_name, traceparent, recorded_at) \
+     SELECT seq, file_name, traceparent, recorded_at FROM jsonb_to_recordset($1::jsonb) \
+     AS row(seq BIGINT, file_name TEXT, traceparent TEXT, recorded_at BIGINT)";
+
 /// Rows per multi-row statement: 19 columns × 400 rows stays well under SQLite's 32,766 and
 /// PostgreSQL's 65,535 parameters.
 const ROWS_PER_STATEMENT: usize = 400;
@@ -356,40 +380,30 @@ impl FileTracker {
         // Fenced first (PostgreSQL); on SQLite the first statement writes, so the transaction holds
         // the write lock before it reads the newest sequence number.
         let mut transaction = self.begin_write().await?;
-        for chunk in unique.chunks(WRITE_ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO indexed_files (file_name, archive_key, kind, instrument, data_level, descriptor, \
-                 start_date, end_date, repointing, cr, version, version_major, version_minor, extension, size_bytes, \
-                 ingested_at, ingestion_date, produced_by_job, parent_files) VALUES {} \
-                 ON CONFLICT (file_name) DO NOTHING RETURNING file_name",
-                value_rows(self.backend, chunk.len(), INSERT_COLUMNS)
-            );
-            let mut insert = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
-            for (file_name, file) in chunk {
-                let row = NewRow::of(file);
-                let (version_major, version_minor) = version_sort_key(&row.version);
-                insert = insert
-                    .bind(file_name.clone())
-                    .bind(row.archive_key)
-                    .bind(kind_column(row.kind))
-                    .bind(row.instrument)
-                    .bind(row.data_level)
-                    .bind(row.descriptor)
-                    .bind(row.start_date)
-                    .bind(row.end_date)
-                    .bind(row.repointing.map(i64::from))
-                    .bind(row.cr.map(i64::from))
-                    .bind(row.version)
-                    .bind(version_major)
-                    .bind(version_minor)
-                    .bind(row.extension)
-                    .bind(file.size_bytes as i64)
-                    .bind(now)
-                    .bind(ingestion_date.clone())
-                    .bind(file.provenance.produced_by_job.clone())
-                    .bind(parents_column(&file.provenance));
+        let inserted_rows =
+            unique.iter().map(|(file_name, file)| NewRow::of(file).inserted(file_name, file, now, &ingestion_date));
+        match self.backend {
+            Backend::Postgres => {
+                let rows = serde_json::to_string(&inserted_rows.collect::<Vec<_>>())?;
+                let inserted: Vec<String> =
+                    sqlx::query_scalar(INSERT_FILES_FROM_JSON).bind(rows).fetch_all(&mut *transaction).await?;
+                written.inserted.extend(inserted);
             }
-            written.inserted.extend(insert.fetch_all(&mut *transaction).await?);
+            Backend::Sqlite => {
+                let rows: Vec<InsertedFile> = inserted_rows.collect();
+                for chunk in rows.chunks(WRITE_ROWS_PER_STATEMENT) {
+                    let sql = format!(
+                        "INSERT INTO indexed_files ({INSERTED_FILE_COLUMNS}) VALUES {} \
+                         ON CONFLICT (file_name) DO NOTHING RETURNING file_name",
+                        value_rows(self.backend, chunk.len(), INSERT_COLUMNS)
+                    );
+                    let insert =
+                        chunk.iter().fold(sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql)), |insert, row| {
+                            row.bind(insert)
+                        });
+                    written.inserted.extend(insert.fetch_all(&mut *transaction).await?);
+                }
+            }
         }
 
         let (newly, known): (Vec<_>, Vec<_>) =
@@ -399,18 +413,40 @@ impl FileTracker {
         } else {
             sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM file_events").fetch_one(&mut *transaction).await?
         };
-        for chunk in newly.chunks(WRITE_ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO file_events (seq, file_name, traceparent, recorded_at) VALUES {}",
-                value_rows(self.backend, chunk.len(), 4)
-            );
-            let mut append = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (file_name, file) in chunk {
-                written.event_seqs.insert(file_name.clone(), next_seq);
-                append = append.bind(next_seq).bind(file_name.clone()).bind(file.traceparent.clone()).bind(now);
-                next_seq += 1;
+        let events: Vec<AppendedEvent> = newly
+            .iter()
+            .zip(next_seq..)
+            .map(|((file_name, file), seq)| AppendedEvent {
+                seq,
+                file_name,
+                traceparent: &file.traceparent,
+                recorded_at: now,
+            })
+            .collect();
+        next_seq += events.len() as i64;
+        written.event_seqs.extend(events.iter().map(|event| (event.file_name.clone(), event.seq)));
+        match self.backend {
+            Backend::Postgres if !events.is_empty() => {
+                let events = serde_json::to_string(&events)?;
+                sqlx::query(INSERT_EVENTS_FROM_JSON).bind(events).execute(&mut *transaction).await?;
             }
-            append.execute(&mut *transaction).await?;
+            Backend::Postgres => {}
+            Backend::Sqlite => {
+                for chunk in events.chunks(WRITE_ROWS_PER_STATEMENT) {
+                    let sql = format!(
+                        "INSERT INTO file_events (seq, file_name, traceparent, recorded_at) VALUES {}",
+                        value_rows(self.backend, chunk.len(), 4)
+                    );
+                    let append = chunk.iter().fold(sqlx::query(sqlx::AssertSqlSafe(sql)), |append, event| {
+                        append
+                            .bind(event.seq)
+                            .bind(event.file_name.as_str())
+                            .bind(event.traceparent)
+                            .bind(event.recorded_at)
+                    });
+                    append.execute(&mut *transaction).await?;
+                }
+            }
         }
 
         for (file_name, file) in known.iter().filter(|(_, file)| !file.provenance.produced_by_job.is_empty()) {
@@ -662,6 +698,38 @@ impl NewRow {
         }
     }
 
+    /// Every column of the row inserted for `file` at `ingested_at` (on `ingestion_date`).
+    fn inserted<'a>(
+        self,
+        file_name: &'a str,
+        file: &'a NewFile,
+        ingested_at: i64,
+        ingestion_date: &'a str,
+    ) -> InsertedFile<'a> {
+        let (version_major, version_minor) = version_sort_key(&self.version);
+        InsertedFile {
+            file_name,
+            archive_key: self.archive_key,
+            kind: kind_column(self.kind),
+            instrument: self.instrument,
+            data_level: self.data_level,
+            descriptor: self.descriptor,
+            start_date: self.start_date,
+            end_date: self.end_date,
+            repointing: self.repointing.map(i64::from),
+            cr: self.cr.map(i64::from),
+            version: self.version,
+            version_major,
+            version_minor,
+            extension: self.extension,
+            size_bytes: file.size_bytes as i64,
+            ingested_at,
+            ingestion_date,
+            produced_by_job: &file.provenance.produced_by_job,
+            parent_files: parents_column(&file.provenance),
+        }
+    }
+
     /// The record of `file` as the row inserted at `ingested_at` reads back: not released yet.
     fn into_record(self, file_name: String, file: &NewFile, ingested_at: i64) -> FileRecord {
         FileRecord {
@@ -686,6 +754,69 @@ impl NewRow {
             release_manifest: String::new(),
         }
     }
+}
+
+/// A new `indexed_files` row: bound column by column into SQLite's VALUES, or sent as an
+/// element of a JSON array to PostgreSQL ([`INSERT_FILES_FROM_JSON`]).
+#[derive(serde::Serialize)]
+struct InsertedFile<'a> {
+    file_name: &'a str,
+    archive_key: String,
+    kind: &'static str,
+    instrument: String,
+    data_level: String,
+    descriptor: String,
+    start_date: String,
+    end_date: String,
+    repointing: Option<i64>,
+    cr: Option<i64>,
+    version: String,
+    version_major: i64,
+    version_minor: i64,
+    extension: String,
+    size_bytes: i64,
+    ingested_at: i64,
+    ingestion_date: &'a str,
+    produced_by_job: &'a str,
+    parent_files: String,
+}
+
+impl InsertedFile<'_> {
+    /// Binds the row's columns in the order of [`INSERTED_FILE_COLUMNS`].
+    fn bind<'q>(
+        &'q self,
+        insert: sqlx::query::QueryScalar<'q, sqlx::Any, String, sqlx::any::AnyArguments>,
+    ) -> sqlx::query::QueryScalar<'q, sqlx::Any, String, sqlx::any::AnyArguments> {
+        insert
+            .bind(self.file_name)
+            .bind(self.archive_key.as_str())
+            .bind(self.kind)
+            .bind(self.instrument.as_str())
+            .bind(self.data_level.as_str())
+            .bind(self.descriptor.as_str())
+            .bind(self.start_date.as_str())
+            .bind(self.end_date.as_str())
+            .bind(self.repointing)
+            .bind(self.cr)
+            .bind(self.version.as_str())
+            .bind(self.version_major)
+            .bind(self.version_minor)
+            .bind(self.extension.as_str())
+            .bind(self.size_bytes)
+            .bind(self.ingested_at)
+            .bind(self.ingestion_date)
+            .bind(self.produced_by_job)
+            .bind(self.parent_files.as_str())
+    }
+}
+
+/// A new `file_events` row, bound as [`InsertedFile`] is.
+#[derive(serde::Serialize)]
+struct AppendedEvent<'a> {
+    seq: i64,
+    file_name: &'a String,
+    traceparent: &'a str,
+    recorded_at: i64,
 }
 
 /// Each distinct name of `files` once, at its first place, with the file there.

@@ -58,8 +58,10 @@ const INSERT_EVENTS_FROM_JSON: &str = "INSERT INTO file_events (seq, file_name, 
 /// PostgreSQL's 65,535 parameters.
 const ROWS_PER_STATEMENT: usize = 400;
 
-/// Rows per statement of a batch write: an inbox batch of 1,000 in one INSERT per table (one round
-/// trip each); 19 columns × 1,000 rows stays under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
+/// Rows per statement of a batch write on SQLite: an inbox batch of 1,000 in one INSERT per table
+/// (one round trip each); 19 columns × 1,000 rows stays under SQLite's 32,766 parameters. (On
+/// PostgreSQL the inserts take one JSON array whatever the batch's size; this bounds only the
+/// names of already known files whose events a batch reads back, under its 65,535.)
 const WRITE_ROWS_PER_STATEMENT: usize = 1000;
 
 /// Quarantined files per page unless the caller asks otherwise.

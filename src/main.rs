@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use imap_sdc::config::{Config, ConfigError, Flag};
 
 mod health;
+mod sqlite_memory;
 
 /// Allocation-heavy science (CDF decoding and encoding) and many small messages per job: glibc's
 /// malloc spent a quarter of a saturated node's CPU (BENCHMARKS.md).
@@ -227,6 +228,9 @@ fn report_config_error(error: &ConfigError) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    if !sqlite_memory::use_mimalloc() {
+        eprintln!("imap-sdc: SQLite refused mimalloc and keeps the C library's allocator");
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => {

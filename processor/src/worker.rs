@@ -124,8 +124,10 @@ impl WorkerShared {
     /// Cuts off every job still running: each ends at once and is reported as cut off.
     pub fn cut_off_running_jobs(&self) {
         for job in self.running.lock().expect("running lock").values() {
-            job.cancelled.store(true, Ordering::Relaxed);
+            // Signalled before the science can see the flag, so the job's task finds the cut-off
+            // whenever it wakes.
             job.cut_off_signal.notify_one();
+            job.cancelled.store(true, Ordering::Release);
         }
     }
 }
@@ -251,10 +253,13 @@ async fn execute(shared: Arc<WorkerShared>, job: Job) {
             cut_off_signal: cut_off_signal.clone(),
         };
         shared.running.lock().expect("running lock").insert(job_id.clone(), switches);
+        // A cut-off comes first: its science stops on the same flag as a cancelled job's and may
+        // end first, and the job must be reported retryable, not as cancelled by an operator.
         let outcome = tokio::select! {
+            biased;
+            _ = cut_off_signal.notified() => Err(ProcessorError::CutOffByShutdown),
             outcome = run_job(&shared, &job, cancelled.clone()) => outcome,
             _ = cancel_signal.notified() => Err(ProcessorError::Cancelled),
-            _ = cut_off_signal.notified() => Err(ProcessorError::CutOffByShutdown),
         };
         let report = match &outcome {
             Ok(result) => {

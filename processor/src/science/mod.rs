@@ -110,7 +110,7 @@ impl JobContext {
 
     /// Long algorithms call this between chunks so a cancelled job stops promptly.
     pub fn check_cancelled(&self) -> Result<(), ScienceError> {
-        if self.cancelled.load(Ordering::Relaxed) { Err(ScienceError::Cancelled) } else { Ok(()) }
+        if self.cancelled.load(Ordering::Acquire) { Err(ScienceError::Cancelled) } else { Ok(()) }
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Write;
+use std::sync::LazyLock;
 
 use imap_filename::{ImapFileName, Version};
 use mesh_runtime::leader::Leadership;
@@ -27,27 +28,44 @@ const RELEASE_SCOPE: &str =
 /// Files marked released per statement, to stay well under every backend's parameter limit.
 const RELEASE_BATCH: usize = 500;
 
-/// Columns of one `indexed_files` row as inserted.
-const INSERT_COLUMNS: usize = 19;
+/// Each column of a new `indexed_files` row, in the order of [`InsertedFile::bind`], with the
+/// type PostgreSQL reads it as from JSON ([`INSERT_FILES_FROM_JSON`]).
+const INSERTED_COLUMNS: [(&str, &str); 19] = [
+    ("file_name", "TEXT"),
+    ("archive_key", "TEXT"),
+    ("kind", "TEXT"),
+    ("instrument", "TEXT"),
+    ("data_level", "TEXT"),
+    ("descriptor", "TEXT"),
+    ("start_date", "TEXT"),
+    ("end_date", "TEXT"),
+    ("repointing", "BIGINT"),
+    ("cr", "BIGINT"),
+    ("version", "TEXT"),
+    ("version_major", "BIGINT"),
+    ("version_minor", "BIGINT"),
+    ("extension", "TEXT"),
+    ("size_bytes", "BIGINT"),
+    ("ingested_at", "BIGINT"),
+    ("ingestion_date", "TEXT"),
+    ("produced_by_job", "TEXT"),
+    ("parent_files", "TEXT"),
+];
 
-/// The columns a new `indexed_files` row is inserted with, in the order of [`InsertedFile::bind`].
-const INSERTED_FILE_COLUMNS: &str = "file_name, archive_key, kind, instrument, data_level, descriptor, start_date, \
-     end_date, repointing, cr, version, version_major, version_minor, extension, size_bytes, ingested_at, ingestion_date, \
-     produced_by_job, parent_files";
+/// The names of [`INSERTED_COLUMNS`], comma-separated.
+static INSERTED_COLUMN_NAMES: LazyLock<String> = LazyLock::new(|| INSERTED_COLUMNS.map(|(name, _)| name).join(", "));
 
 /// PostgreSQL's form of a batch's file insert: the rows go as one JSON array the server unpacks,
 /// one parameter instead of 19 a row. Every batch size is then the same statement, prepared once
 /// per connection, and the server neither parses nor plans a thousand-row VALUES list.
-const INSERT_FILES_FROM_JSON: &str = "INSERT INTO indexed_files (file_name, archive_key, kind, instrument, data_level, \
-     descriptor, start_date, end_date, repointing, cr, version, version_major, version_minor, extension, size_bytes, \
-     ingested_at, ingestion_date, produced_by_job, parent_files) \
-     SELECT file_name, archive_key, kind, instrument, data_level, descriptor, start_date, end_date, repointing, cr, \
-     version, version_major, version_minor, extension, size_bytes, ingested_at, ingestion_date, produced_by_job, \
-     parent_files FROM jsonb_to_recordset($1::jsonb) AS row(file_name TEXT, archive_key TEXT, kind TEXT, \
-     instrument TEXT, data_level TEXT, descriptor TEXT, start_date TEXT, end_date TEXT, repointing BIGINT, cr BIGINT, \
-     version TEXT, version_major BIGINT, version_minor BIGINT, extension TEXT, size_bytes BIGINT, ingested_at BIGINT, \
-     ingestion_date TEXT, produced_by_job TEXT, parent_files TEXT) \
-     ON CONFLICT (file_name) DO NOTHING RETURNING file_name";
+static INSERT_FILES_FROM_JSON: LazyLock<String> = LazyLock::new(|| {
+    let names = INSERTED_COLUMN_NAMES.as_str();
+    let typed = INSERTED_COLUMNS.map(|(name, kind)| format!("{name} {kind}")).join(", ");
+    format!(
+        "INSERT INTO indexed_files ({names}) SELECT {names} FROM jsonb_to_recordset($1::jsonb) AS row({typed}) \
+         ON CONFLICT (file_name) DO NOTHING RETURNING file_name"
+    )
+});
 
 /// PostgreSQL's form of a batch's event append, as [`INSERT_FILES_FROM_JSON`].
 const INSERT_EVENTS_FROM_JSON: &str = "INSERT INTO file_events (seq, file_name, traceparent, recorded_at) \
@@ -387,17 +405,19 @@ impl FileTracker {
         match self.backend {
             Backend::Postgres => {
                 let rows = serde_json::to_string(&inserted_rows.collect::<Vec<_>>())?;
-                let inserted: Vec<String> =
-                    sqlx::query_scalar(INSERT_FILES_FROM_JSON).bind(rows).fetch_all(&mut *transaction).await?;
+                let inserted: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(INSERT_FILES_FROM_JSON.as_str()))
+                    .bind(rows)
+                    .fetch_all(&mut *transaction)
+                    .await?;
                 written.inserted.extend(inserted);
             }
             Backend::Sqlite => {
                 let rows: Vec<InsertedFile> = inserted_rows.collect();
                 for chunk in rows.chunks(WRITE_ROWS_PER_STATEMENT) {
                     let sql = format!(
-                        "INSERT INTO indexed_files ({INSERTED_FILE_COLUMNS}) VALUES {} \
-                         ON CONFLICT (file_name) DO NOTHING RETURNING file_name",
-                        value_rows(self.backend, chunk.len(), INSERT_COLUMNS)
+                        "INSERT INTO indexed_files ({}) VALUES {} ON CONFLICT (file_name) DO NOTHING RETURNING file_name",
+                        INSERTED_COLUMN_NAMES.as_str(),
+                        value_rows(self.backend, chunk.len(), INSERTED_COLUMNS.len())
                     );
                     let insert =
                         chunk.iter().fold(sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql)), |insert, row| {
@@ -784,7 +804,7 @@ struct InsertedFile<'a> {
 }
 
 impl InsertedFile<'_> {
-    /// Binds the row's columns in the order of [`INSERTED_FILE_COLUMNS`].
+    /// Binds the row's columns in the order of [`INSERTED_COLUMNS`].
     fn bind<'q>(
         &'q self,
         insert: sqlx::query::QueryScalar<'q, sqlx::Any, String, sqlx::any::AnyArguments>,
@@ -909,5 +929,31 @@ fn stored_descriptor(name: &ImapFileName) -> String {
     match name {
         ImapFileName::Spice(kernel) => kernel.kernel_type.as_str().to_string(),
         _ => name.descriptor().unwrap_or_default().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use imap_filename::ImapFileName;
+
+    use super::{INSERTED_COLUMNS, NewFile, NewRow, Provenance};
+
+    /// PostgreSQL reads each column from the JSON key of its name, so the row's keys must be the
+    /// columns' names, each once.
+    #[test]
+    fn a_new_row_as_json_has_one_key_per_inserted_column() {
+        let file = NewFile {
+            name: ImapFileName::parse("imap_hi_l1a_45sensor-de_20240924-repoint00042_v001.cdf").unwrap(),
+            size_bytes: 7,
+            provenance: Provenance::default(),
+            traceparent: String::new(),
+        };
+        let row = NewRow::of(&file).inserted("a.cdf", &file, 1, "20240924");
+        let json = serde_json::to_value(&row).unwrap();
+        let mut keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut columns: Vec<&str> = INSERTED_COLUMNS.iter().map(|(name, _)| *name).collect();
+        keys.sort_unstable();
+        columns.sort_unstable();
+        assert_eq!(keys, columns);
     }
 }
